@@ -1,0 +1,244 @@
+/**
+ * The room's event log in SQLite: appending messages and retracts with gap-free seqs,
+ * dedup lookups, paging, and the dedup-window prune. Synchronous on purpose: callers wrap
+ * multi-statement writes in `transactionSync`, and nothing here awaits.
+ */
+import type { CopyOrigin, EventsQuery, MessageEvent, RetractEvent, RetractReason, RoomEvent, UserRef } from "../src/protocol.ts";
+import { randomId } from "../src/trace.ts";
+
+/** How long a (user, client id) pair is remembered; the contract asks for at least 24 h. */
+export const DEDUP_WINDOW_MS = 25 * 60 * 60 * 1000;
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+const PRUNE_BATCH = 1000;
+
+interface EventRow extends Record<string, SqlStorageValue> {
+	seq: number;
+	kind: string;
+	msg_id: string;
+	author_id: string | null;
+	author_name: string | null;
+	text: string | null;
+	reason: string | null;
+	ts: number;
+	trace_id: string;
+	origin: string | null;
+	saga_id: string | null;
+	retracted_by: number | null;
+}
+
+/** A stored message with the fields the room's rules need beyond the wire event. */
+export interface StoredMessage {
+	event: MessageEvent;
+	sagaId: string | null;
+	retractedBy: number | null;
+}
+
+export interface NewMessage {
+	author: UserRef;
+	clientId: string | null;
+	text: string;
+	traceId: string;
+	origin?: CopyOrigin;
+	sagaId?: string;
+}
+
+const COLUMNS = "seq, kind, msg_id, author_id, author_name, text, reason, ts, trace_id, origin, saga_id, retracted_by";
+
+function toEvent(row: EventRow): RoomEvent {
+	if (row.kind === "retract") {
+		return {
+			type: "retract",
+			seq: row.seq,
+			msgId: row.msg_id,
+			reason: row.reason as RetractReason,
+			ts: row.ts,
+			traceId: row.trace_id,
+		};
+	}
+	const event: MessageEvent = {
+		type: "message",
+		seq: row.seq,
+		msgId: row.msg_id,
+		author: { id: row.author_id ?? "", name: row.author_name ?? "" },
+		text: row.text ?? "",
+		ts: row.ts,
+		traceId: row.trace_id,
+	};
+	if (row.origin !== null) event.from = JSON.parse(row.origin) as CopyOrigin;
+	if (row.retracted_by !== null) event.retractedBy = row.retracted_by;
+	return event;
+}
+
+/** Message ids carry their seq, so a lookup by id is a primary-key read with no extra index. */
+export function messageIdFor(seq: number): string {
+	return `${seq}-${randomId(5)}`;
+}
+
+export function seqOfMessageId(msgId: string): number | undefined {
+	const match = /^([1-9][0-9]{0,14})-[0-9a-f]{10}$/.exec(msgId);
+	return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export class EventLog {
+	private readonly sql: SqlStorage;
+	private last: number;
+	private lastTs: number;
+	private lastPruneCheck = 0;
+
+	constructor(sql: SqlStorage) {
+		this.sql = sql;
+		const row = sql.exec<{ seq: number | null; ts: number | null }>(
+			"SELECT seq, ts FROM events ORDER BY seq DESC LIMIT 1",
+		).toArray()[0];
+		this.last = row?.seq ?? 0;
+		this.lastTs = row?.ts ?? 0;
+	}
+
+	get lastSeq(): number {
+		return this.last;
+	}
+
+	/** Event timestamps never go backwards, even if the clock does across restarts. */
+	private stamp(now: number): number {
+		this.lastTs = Math.max(now, this.lastTs);
+		return this.lastTs;
+	}
+
+	findByClientId(authorId: string, clientId: string): StoredMessage | undefined {
+		const row = this.sql
+			.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE author_id = ? AND client_id = ?`, authorId, clientId)
+			.toArray()[0];
+		return row === undefined ? undefined : this.stored(row);
+	}
+
+	findMessage(msgId: string): StoredMessage | undefined {
+		const seq = seqOfMessageId(msgId);
+		if (seq === undefined) return undefined;
+		const row = this.sql.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE seq = ?`, seq).toArray()[0];
+		if (row === undefined || row.kind !== "message" || row.msg_id !== msgId) return undefined;
+		return this.stored(row);
+	}
+
+	private stored(row: EventRow): StoredMessage {
+		return { event: toEvent(row) as MessageEvent, sagaId: row.saga_id, retractedBy: row.retracted_by };
+	}
+
+	/** Appends a message; the caller holds the transaction when more rows must commit with it. */
+	appendMessage(message: NewMessage, now: number): MessageEvent {
+		const seq = this.last + 1;
+		const event: MessageEvent = {
+			type: "message",
+			seq,
+			msgId: messageIdFor(seq),
+			author: message.author,
+			text: message.text,
+			ts: this.stamp(now),
+			traceId: message.traceId,
+		};
+		if (message.origin !== undefined) event.from = message.origin;
+		this.sql.exec(
+			"INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			seq,
+			event.msgId,
+			message.author.id,
+			message.author.name,
+			message.clientId,
+			message.text,
+			event.ts,
+			message.traceId,
+			message.origin === undefined ? null : JSON.stringify(message.origin),
+			message.sagaId ?? null,
+		);
+		this.last = seq;
+		return event;
+	}
+
+	/**
+	 * Appends a retract of `msgId` and scrubs the message's text: a retracted message (a
+	 * leaked secret, spam) must not stay readable in history.
+	 */
+	appendRetract(msgId: string, reason: RetractReason, traceId: string, now: number): RetractEvent {
+		const seq = this.last + 1;
+		const event: RetractEvent = { type: "retract", seq, msgId, reason, ts: this.stamp(now), traceId };
+		this.sql.exec(
+			"INSERT INTO events (seq, kind, msg_id, reason, ts, trace_id) VALUES (?, 'retract', ?, ?, ?, ?)",
+			seq,
+			msgId,
+			reason,
+			event.ts,
+			traceId,
+		);
+		const target = seqOfMessageId(msgId);
+		if (target !== undefined) {
+			this.sql.exec("UPDATE events SET retracted_by = ?, text = '' WHERE seq = ? AND msg_id = ?", seq, target, msgId);
+		}
+		this.last = seq;
+		return event;
+	}
+
+	/** Undoes the in-memory seq counter after a rolled-back transaction. */
+	resync(): void {
+		const row = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one();
+		this.last = row.seq ?? 0;
+	}
+
+	page(query: EventsQuery): RoomEvent[] {
+		let rows: EventRow[];
+		if ("before" in query) {
+			rows = this.sql
+				.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE seq < ? ORDER BY seq DESC LIMIT ?`, query.before, query.limit)
+				.toArray()
+				.reverse();
+		} else if ("after" in query) {
+			rows = this.sql
+				.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, query.after, query.limit)
+				.toArray();
+		} else {
+			rows = this.sql
+				.exec<EventRow>(`SELECT ${COLUMNS} FROM events ORDER BY seq DESC LIMIT ?`, query.limit)
+				.toArray()
+				.reverse();
+		}
+		return rows.map(toEvent);
+	}
+
+	/**
+	 * Forgets client ids older than the dedup window, at most once per 10 minutes and 1,000
+	 * rows at a time, piggybacked on writes so an idle room needs no alarm for it.
+	 */
+	pruneDedup(now: number): number {
+		if (now - this.lastPruneCheck < PRUNE_EVERY_MS) return 0;
+		this.lastPruneCheck = now;
+		const watermark = Number(this.getMeta("dedup_pruned_through") ?? "0");
+		const cutoff = now - DEDUP_WINDOW_MS;
+		const bound = this.sql
+			.exec<{ seq: number | null }>(
+				"SELECT MAX(seq) AS seq FROM (SELECT seq, ts FROM events WHERE seq > ? ORDER BY seq LIMIT ?) WHERE ts < ?",
+				watermark,
+				PRUNE_BATCH,
+				cutoff,
+			)
+			.one().seq;
+		if (bound === null) return 0;
+		const cursor = this.sql.exec(
+			"UPDATE events SET client_id = NULL WHERE seq > ? AND seq <= ? AND client_id IS NOT NULL",
+			watermark,
+			bound,
+		);
+		this.setMeta("dedup_pruned_through", String(bound));
+		return cursor.rowsWritten;
+	}
+
+	getMeta(key: string): string | undefined {
+		const row = this.sql.exec<{ value: string }>("SELECT value FROM room_meta WHERE key = ?", key).toArray()[0];
+		return row?.value;
+	}
+
+	setMeta(key: string, value: string): void {
+		this.sql.exec(
+			"INSERT INTO room_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			key,
+			value,
+		);
+	}
+}

@@ -1,0 +1,320 @@
+/**
+ * A chat room: one Durable Object per room id. SQLite holds the event log (and, with the
+ * saga layer, the outbox); sockets are hibernatable and keep their state in attachments.
+ * The Worker authenticates and authorizes before any call reaches the room, so the room
+ * trusts the identity it is handed.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { MIGRATIONS } from "../migrations/index.ts";
+import type { Identity } from "../src/auth.ts";
+import { canAccessRoom } from "../src/auth.ts";
+import { type Config, configFor } from "../src/config.ts";
+import { type ErrorBody, type Failure, fail, type Result } from "../src/errors.ts";
+import {
+	DEFAULT_REPLAY,
+	type EventsPage,
+	type EventsQuery,
+	type ErrorFrame,
+	type MessageEvent,
+	parseClientFrame,
+	type PolicyPatch,
+	REPLAY_LIMIT,
+	type RoomEvent,
+	type RoomPolicy,
+	type SendInput,
+	type SendResult,
+	type ServerFrame,
+	type UserRef,
+} from "../src/protocol.ts";
+import { recordRefusal, takeToken } from "../src/rate-limit.ts";
+import { newTraceId } from "../src/trace.ts";
+import { EventLog, type StoredMessage } from "./event-log.ts";
+import { applyMigrations } from "./migrate.ts";
+import {
+	CLOSE,
+	closeQuietly,
+	newSocketState,
+	readSocketState,
+	sendIfOpen,
+	type SocketState,
+	userTag,
+} from "./socket-state.ts";
+
+/** Header on the internal upgrade request that carries the authenticated identity. */
+export const IDENTITY_HEADER = "x-parley-identity";
+/** Header on the internal upgrade request that carries the parsed `since`. */
+export const SINCE_HEADER = "x-parley-since";
+
+const POLICY_KEY = "policy";
+const encoder = new TextEncoder();
+
+function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: string | null }, duplicate: boolean): SendResult {
+	const result: SendResult = {
+		seq: message.event.seq,
+		msgId: message.event.msgId,
+		traceId: message.event.traceId,
+		duplicate,
+	};
+	if (message.sagaId !== null) result.sagaId = message.sagaId;
+	return result;
+}
+
+/** UTF-8 size of a text frame, computed only when the cheap bounds cannot decide. */
+function frameBytes(text: string, limit: number): number {
+	if (text.length > limit) return text.length;
+	if (text.length * 3 <= limit) return text.length;
+	return encoder.encode(text).byteLength;
+}
+
+export class Room extends DurableObject<Env> {
+	private readonly config: Config;
+	private readonly log: EventLog;
+	private policy: RoomPolicy;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.config = configFor(env);
+		applyMigrations(ctx.storage, MIGRATIONS);
+		this.log = new EventLog(ctx.storage.sql);
+		const stored = this.log.getMeta(POLICY_KEY);
+		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
+		// Heartbeats are answered by the runtime without waking a hibernated room.
+		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+	}
+
+	/** The room id: rooms are only ever addressed by name. */
+	private get name(): string {
+		return this.ctx.id.name ?? "";
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Sockets
+	// -------------------------------------------------------------------------------------
+
+	override async fetch(request: Request): Promise<Response> {
+		const identityHeader = request.headers.get(IDENTITY_HEADER);
+		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || identityHeader === null) {
+			return Response.json({ error: { code: "bad_request", message: "expected a WebSocket upgrade" } }, { status: 400 });
+		}
+		const identity = JSON.parse(identityHeader) as Identity;
+		const sinceHeader = request.headers.get(SINCE_HEADER);
+		const since = sinceHeader === null ? undefined : Number(sinceHeader);
+		const now = Date.now();
+
+		const { 0: client, 1: server } = new WebSocketPair();
+		const firstOfUser = this.openSockets(userTag(identity.id)).length === 0;
+		this.ctx.acceptWebSocket(server, [userTag(identity.id)]);
+		server.serializeAttachment(newSocketState(identity, this.config.rateLimitPerSec, now));
+
+		const user: UserRef = { id: identity.id, name: identity.name };
+		const lastSeq = this.log.lastSeq;
+		server.send(
+			JSON.stringify({ type: "welcome", room: this.name, user, lastSeq, online: this.online() } satisfies ServerFrame),
+		);
+		const replay =
+			since === undefined
+				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
+				: this.log.page({ after: since, limit: REPLAY_LIMIT });
+		for (const event of replay) server.send(JSON.stringify(event));
+		const through = replay.at(-1)?.seq ?? Math.min(since ?? lastSeq, lastSeq);
+		server.send(JSON.stringify({ type: "synced", through } satisfies ServerFrame));
+
+		if (firstOfUser) this.broadcast(JSON.stringify({ type: "presence", joined: user } satisfies ServerFrame), server);
+		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+		const state = readSocketState(ws);
+		// Frames that were in flight when the server closed the socket are dropped.
+		if (state === undefined || state.closing === true || ws.readyState !== WebSocket.OPEN) return;
+		const now = Date.now();
+		const size = typeof message === "string" ? frameBytes(message, this.config.maxFrameBytes) : message.byteLength;
+		if (size > this.config.maxFrameBytes) {
+			this.closeSocket(ws, state, CLOSE.tooBig, `frame over ${this.config.maxFrameBytes} bytes`);
+			return;
+		}
+		const take = takeToken(state.bucket, this.config.rateLimitPerSec, now);
+		state.bucket = take.bucket;
+		if (!take.ok) {
+			this.refuse(ws, state, now, { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs });
+			return;
+		}
+		if (typeof message !== "string") {
+			this.refuse(ws, state, now, { code: "bad_request", message: "binary frames are not accepted; send JSON text" });
+			return;
+		}
+		const parsed = parseClientFrame(message, this.name, this.config);
+		if (!parsed.ok) {
+			this.refuse(ws, state, now, parsed.error);
+			return;
+		}
+		const frame = parsed.value;
+		const identity: Identity = { ...state.user, admin: state.admin, rooms: state.rooms, guest: state.user.id.startsWith("guest:") };
+		if (frame.type === "send") {
+			const result = this.commitSend(identity, frame, newTraceId(), now);
+			if (!result.ok) {
+				this.refuse(ws, state, now, { ...result.error, id: frame.id });
+				return;
+			}
+			ws.serializeAttachment(state);
+			const { ok: _ok, ...ack } = result;
+			sendIfOpen(ws, JSON.stringify({ type: "ack", id: frame.id, ...ack } satisfies ServerFrame));
+			return;
+		}
+		const result = this.commitDelete(identity, frame.msgId, newTraceId(), now);
+		if (!result.ok) {
+			this.refuse(ws, state, now, result.error);
+			return;
+		}
+		ws.serializeAttachment(state);
+	}
+
+	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+		// The runtime already answered the close (web_socket_auto_reply_to_close); this is
+		// for older compatibility dates, and is a no-op when the socket is closed.
+		closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+		this.socketGone(ws);
+	}
+
+	override async webSocketError(ws: WebSocket): Promise<void> {
+		this.socketGone(ws);
+	}
+
+	private socketGone(ws: WebSocket): void {
+		const state = readSocketState(ws);
+		if (state === undefined) return;
+		if (this.openSockets(userTag(state.user.id), ws).length === 0) {
+			this.broadcast(JSON.stringify({ type: "presence", left: state.user } satisfies ServerFrame), ws);
+		}
+	}
+
+	/** Open sockets, optionally by tag, leaving out one that is going away. */
+	private openSockets(tag?: string, except?: WebSocket): WebSocket[] {
+		return this.ctx
+			.getWebSockets(tag)
+			.filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN && readSocketState(ws)?.closing !== true);
+	}
+
+	private online(): UserRef[] {
+		const users = new Map<string, UserRef>();
+		for (const ws of this.openSockets()) {
+			const state = readSocketState(ws);
+			if (state !== undefined) users.set(state.user.id, state.user);
+		}
+		return [...users.values()];
+	}
+
+	/** Sends one serialized frame to every open socket: serialize once, send many. */
+	private broadcast(frame: string, except?: WebSocket): void {
+		for (const ws of this.ctx.getWebSockets()) {
+			if (ws !== except) sendIfOpen(ws, frame);
+		}
+	}
+
+	private refuse(ws: WebSocket, state: SocketState, now: number, error: ErrorBody & { id?: string }): void {
+		const { window, close } = recordRefusal(state.abuse, now);
+		state.abuse = window;
+		if (close) {
+			this.closeSocket(ws, state, CLOSE.policy, "too many refused frames");
+			return;
+		}
+		ws.serializeAttachment(state);
+		sendIfOpen(ws, JSON.stringify({ type: "error", ...error } satisfies ErrorFrame));
+	}
+
+	private closeSocket(ws: WebSocket, state: SocketState, code: number, reason: string): void {
+		state.closing = true;
+		ws.serializeAttachment(state);
+		closeQuietly(ws, code, reason);
+		this.socketGone(ws);
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Commands (shared by the socket and the HTTP routes)
+	// -------------------------------------------------------------------------------------
+
+	private policyRefusal(identity: Identity): Failure | undefined {
+		if (this.policy.banned.includes(identity.id)) return fail("banned", "you are banned from this room");
+		if (this.policy.readOnly && !identity.admin) return fail("read_only", "this room is read-only");
+		return undefined;
+	}
+
+	/**
+	 * Commits a send and broadcasts it. A repeat of the same client id returns the original
+	 * result; the policy is checked after dedup so a lost ack can always be recovered.
+	 */
+	private commitSend(identity: Identity, input: SendInput, traceId: string, now: number): Result<SendResult> {
+		const existing = this.log.findByClientId(identity.id, input.id);
+		if (existing !== undefined) return { ok: true, ...sendResult(existing, true) };
+		const refusal = this.policyRefusal(identity);
+		if (refusal !== undefined) return refusal;
+		if (input.crossPost !== undefined) {
+			const denied = input.crossPost.find((room) => !canAccessRoom(identity, room));
+			if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
+			return fail("bad_request", "crossPost is not yet supported by this server");
+		}
+		let event: MessageEvent;
+		try {
+			event = this.ctx.storage.transactionSync(() => {
+				this.log.pruneDedup(now);
+				return this.log.appendMessage(
+					{ author: { id: identity.id, name: identity.name }, clientId: input.id, text: input.text, traceId },
+					now,
+				);
+			});
+		} catch (error) {
+			this.log.resync();
+			throw error;
+		}
+		this.broadcast(JSON.stringify(event));
+		return { ok: true, ...sendResult({ event, sagaId: null }, false) };
+	}
+
+	private commitDelete(identity: Identity, msgId: string, traceId: string, now: number): Result<{ seq: number }> {
+		const message = this.log.findMessage(msgId);
+		if (message === undefined) return fail("not_found", `no message ${msgId} in this room`);
+		if (message.event.author.id !== identity.id && !identity.admin) {
+			return fail("forbidden", "only the author or an admin can delete a message");
+		}
+		if (message.retractedBy !== null) return { ok: true, seq: message.retractedBy };
+		let retract: RoomEvent;
+		try {
+			retract = this.ctx.storage.transactionSync(() => this.log.appendRetract(msgId, "deleted", traceId, now));
+		} catch (error) {
+			this.log.resync();
+			throw error;
+		}
+		this.broadcast(JSON.stringify(retract));
+		return { ok: true, seq: retract.seq };
+	}
+
+	// -------------------------------------------------------------------------------------
+	// RPC from the Worker (HTTP routes)
+	// -------------------------------------------------------------------------------------
+
+	async send(identity: Identity, input: SendInput, traceId: string): Promise<Result<SendResult>> {
+		return this.commitSend(identity, input, traceId, Date.now());
+	}
+
+	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
+		return this.commitDelete(identity, msgId, traceId, Date.now());
+	}
+
+	async events(query: EventsQuery): Promise<EventsPage> {
+		return { room: this.name, events: this.log.page(query), lastSeq: this.log.lastSeq };
+	}
+
+	async updatePolicy(patch: PolicyPatch): Promise<RoomPolicy> {
+		const next: RoomPolicy = {
+			readOnly: patch.readOnly ?? this.policy.readOnly,
+			banned: patch.banned ?? this.policy.banned,
+		};
+		this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+		this.policy = next;
+		return next;
+	}
+
+	async getPolicy(): Promise<RoomPolicy> {
+		return this.policy;
+	}
+}

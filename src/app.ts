@@ -1,0 +1,140 @@
+/**
+ * @module
+ * The HTTP surface: Hono routes that authenticate, check the room id and access in the
+ * contract's order (401, 400, 403, then the body), and hand the call to the room.
+ * Socket upgrades are forwarded to the room's `fetch`, which accepts them as hibernatable
+ * sockets (Hono's own `upgradeWebSocket` would not).
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
+import { authenticate, authorizeRoom, type Identity } from "./auth.ts";
+import { type Config, configFor } from "./config.ts";
+import { type ErrorBody, errorResponse, ParleyError } from "./errors.ts";
+import {
+	parseEventsQuery,
+	parseJsonObject,
+	parsePolicyPatch,
+	parseSendInput,
+	parseSince,
+	type Parsed,
+} from "./protocol.ts";
+import { traceIdFrom } from "./trace.ts";
+
+export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config } };
+
+/** Request bodies larger than this are refused before they are read as JSON. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+function bearer(c: Context<AppEnv>): string | null {
+	const header = c.req.header("Authorization");
+	if (header === undefined) return null;
+	const match = /^Bearer\s+(\S+)$/i.exec(header);
+	// A malformed Authorization header is a bad credential, not an absent one.
+	return match?.[1] ?? "malformed";
+}
+
+function unwrap<T>(parsed: Parsed<T>): T {
+	if (!parsed.ok) throw new ParleyError(parsed.error.code, parsed.error.message, parsed.error.retryAfterMs);
+	return parsed.value;
+}
+
+/** Turns a room's result value into its payload, or throws its refusal as the HTTP error. */
+function unwrapResult<R extends { ok: true } | { ok: false; error: ErrorBody }>(result: R): Omit<Extract<R, { ok: true }>, "ok"> {
+	if (!result.ok) {
+		const { error } = result as Extract<R, { ok: false }>;
+		throw new ParleyError(error.code, error.message, error.retryAfterMs);
+	}
+	const { ok: _ok, ...value } = result as Extract<R, { ok: true }>;
+	return value;
+}
+
+async function readJsonBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
+	const declared = Number(c.req.header("Content-Length") ?? "0");
+	if (declared > MAX_BODY_BYTES) throw new ParleyError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+	const text = await c.req.text();
+	if (text.length > MAX_BODY_BYTES) throw new ParleyError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+	return unwrap(parseJsonObject(text));
+}
+
+function roomStub(c: Context<AppEnv>, room: string): DurableObjectStub<import("../objects/room.ts").Room> {
+	return c.env.ROOM.getByName(room);
+}
+
+/** The room id from the path, checked for syntax and access after the caller is known. */
+function authorizedRoom(c: Context<AppEnv>): string {
+	const room = c.req.param("room") ?? "";
+	authorizeRoom(c.get("identity"), room);
+	return room;
+}
+
+export function createApp(): Hono<AppEnv> {
+	const app = new Hono<AppEnv>();
+
+	app.onError((error, c) => {
+		if (error instanceof ParleyError) return errorResponse(error.toBody());
+		console.error(JSON.stringify({ level: "error", msg: "unhandled", path: c.req.path, error: String(error) }));
+		return errorResponse({ code: "internal", message: "internal error" });
+	});
+	app.notFound(() => errorResponse({ code: "not_found", message: "no such route" }));
+
+	app.get("/health", (c) => c.json({ ok: true }));
+
+	// Every /v1 route needs credentials: a bearer token (or ?token= on the socket) or a guest name.
+	app.use("/v1/*", async (c, next) => {
+		const config = configFor(c.env);
+		c.set("config", config);
+		const isSocket = c.req.path.endsWith("/ws");
+		const token = bearer(c) ?? (isSocket ? (c.req.query("token") ?? null) : null);
+		const identity = await authenticate({ token, guest: c.req.query("guest") ?? null }, config);
+		c.set("identity", identity);
+		await next();
+	});
+	app.use("/v1/admin/*", async (c, next) => {
+		// The contract checks the room id (400) before access (403), admin role included.
+		const room = /^\/v1\/admin\/rooms\/([^/]*)/.exec(c.req.path)?.[1];
+		if (room !== undefined) authorizeRoom(c.get("identity"), decodeURIComponent(room));
+		if (!c.get("identity").admin) throw new ParleyError("forbidden", "this route needs the admin role");
+		await next();
+	});
+
+	app.get("/v1/rooms/:room/ws", async (c) => {
+		const room = authorizedRoom(c);
+		const since = unwrap(parseSince(c.req.query("since") ?? null));
+		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+			throw new ParleyError("bad_request", "this route expects a WebSocket upgrade");
+		}
+		// A fresh request: nothing the client sent besides the upgrade reaches the room.
+		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(c.get("identity")) });
+		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
+		return roomStub(c, room).fetch(new Request(`https://room/${room}/ws`, { headers }));
+	});
+
+	app.get("/v1/rooms/:room/events", async (c) => {
+		const room = authorizedRoom(c);
+		const query = unwrap(parseEventsQuery(new URL(c.req.url).searchParams));
+		return c.json(await roomStub(c, room).events(query));
+	});
+
+	app.post("/v1/rooms/:room/messages", async (c) => {
+		const room = authorizedRoom(c);
+		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
+		const traceId = traceIdFrom(c.req.header("traceparent"));
+		const result = unwrapResult(await roomStub(c, room).send(c.get("identity"), input, traceId));
+		return c.json(result, result.duplicate ? 200 : 201);
+	});
+
+	app.delete("/v1/rooms/:room/messages/:msgId", async (c) => {
+		const room = authorizedRoom(c);
+		const traceId = traceIdFrom(c.req.header("traceparent"));
+		return c.json(unwrapResult(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
+	});
+
+	app.put("/v1/admin/rooms/:room/policy", async (c) => {
+		const room = authorizedRoom(c);
+		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));
+		return c.json(await roomStub(c, room).updatePolicy(patch));
+	});
+
+	return app;
+}

@@ -1,0 +1,69 @@
+/**
+ * @module
+ * The contract's variables, read once per isolate into typed settings with safe defaults.
+ * Every variable can be set locally with `wrangler dev --var NAME:VALUE`; a value that does
+ * not parse falls back to the default rather than disabling a limit.
+ */
+
+export interface Config {
+	authSecret: string;
+	allowGuests: boolean;
+	/** Frames per second per socket; 0 turns the limiter off. Burst is twice this. */
+	rateLimitPerSec: number;
+	maxMessageChars: number;
+	maxFrameBytes: number;
+	outboxBaseDelayMs: number;
+	outboxMaxAttempts: number;
+	alertWebhookUrl: string;
+	alertStuckMs: number;
+	faults: boolean;
+}
+
+/** The variables as the runtime hands them over: strings, possibly absent. */
+export type ConfigVars = Partial<Record<
+	| "AUTH_SECRET"
+	| "ALLOW_GUESTS"
+	| "RATE_LIMIT_PER_SEC"
+	| "MAX_MESSAGE_CHARS"
+	| "MAX_FRAME_BYTES"
+	| "OUTBOX_BASE_DELAY_MS"
+	| "OUTBOX_MAX_ATTEMPTS"
+	| "ALERT_WEBHOOK_URL"
+	| "ALERT_STUCK_MS"
+	| "FAULTS",
+	string | undefined
+>>;
+
+function integer(value: string | undefined, fallback: number, min: number, max: number): number {
+	if (value === undefined || value.trim() === "") return fallback;
+	const parsed = Number(value);
+	if (!Number.isInteger(parsed) || parsed < min || parsed > max) return fallback;
+	return parsed;
+}
+
+export function readConfig(vars: ConfigVars): Config {
+	return {
+		authSecret: vars.AUTH_SECRET ?? "",
+		allowGuests: vars.ALLOW_GUESTS === "true",
+		rateLimitPerSec: integer(vars.RATE_LIMIT_PER_SEC, 10, 0, 100_000),
+		maxMessageChars: integer(vars.MAX_MESSAGE_CHARS, 4000, 1, 100_000),
+		maxFrameBytes: integer(vars.MAX_FRAME_BYTES, 16384, 256, 1_048_576),
+		outboxBaseDelayMs: integer(vars.OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),
+		outboxMaxAttempts: integer(vars.OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
+		alertWebhookUrl: vars.ALERT_WEBHOOK_URL ?? "",
+		alertStuckMs: integer(vars.ALERT_STUCK_MS, 300_000, 1, 30 * 86_400_000),
+		faults: vars.FAULTS === "on",
+	};
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** The config for an env object, parsed once per isolate. */
+export function configFor(env: ConfigVars & object): Config {
+	let config = cache.get(env);
+	if (config === undefined) {
+		config = readConfig(env);
+		cache.set(env, config);
+	}
+	return config;
+}

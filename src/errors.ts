@@ -1,0 +1,65 @@
+/**
+ * @module
+ * One error type for the whole service. Errors are values with a code from the wire
+ * contract; the HTTP status is derived from the code, never chosen at the throw site.
+ */
+
+export const ERROR_STATUS = {
+	bad_request: 400,
+	unauthorized: 401,
+	forbidden: 403,
+	not_found: 404,
+	conflict: 409,
+	too_large: 413,
+	rate_limited: 429,
+	read_only: 403,
+	banned: 403,
+	internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The JSON body of every non-2xx response, and the payload of an error frame. */
+export interface ErrorBody {
+	code: ErrorCode;
+	message: string;
+	retryAfterMs?: number;
+}
+
+/** A refusal that crosses boundaries as data (RPC results, frames, HTTP bodies). */
+export type Failure = { ok: false; error: ErrorBody };
+export type Result<T> = ({ ok: true } & T) | Failure;
+
+export class ParleyError extends Error {
+	readonly code: ErrorCode;
+	readonly retryAfterMs: number | undefined;
+
+	constructor(code: ErrorCode, message: string, retryAfterMs?: number) {
+		super(message);
+		this.name = "ParleyError";
+		this.code = code;
+		this.retryAfterMs = retryAfterMs;
+	}
+
+	get status(): number {
+		return ERROR_STATUS[this.code];
+	}
+
+	toBody(): ErrorBody {
+		return errorBody(this.code, this.message, this.retryAfterMs);
+	}
+}
+
+export function errorBody(code: ErrorCode, message: string, retryAfterMs?: number): ErrorBody {
+	return retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs };
+}
+
+/** Builds the failure value that RPC methods return instead of throwing across the stub. */
+export function fail(code: ErrorCode, message: string, retryAfterMs?: number): Failure {
+	return { ok: false, error: errorBody(code, message, retryAfterMs) };
+}
+
+/** The contract's HTTP error response. */
+export function errorResponse(body: ErrorBody): Response {
+	return Response.json({ error: body }, { status: ERROR_STATUS[body.code] });
+}

@@ -1,0 +1,327 @@
+/**
+ * @module
+ * The wire contract (PROTOCOL.md v1) as types, and the parsers that turn untrusted input
+ * into those types. Server, client library and tests all import from here: there is one
+ * definition of every frame. Parsers return either the typed value or an ErrorBody; the
+ * caller never re-checks a field that a parser accepted.
+ */
+
+import type { ErrorBody, ErrorCode } from "./errors.ts";
+
+// ---------------------------------------------------------------------------------------
+// Shapes
+// ---------------------------------------------------------------------------------------
+
+export interface UserRef {
+	id: string;
+	name: string;
+}
+
+/** Where a cross-posted copy came from. */
+export interface CopyOrigin {
+	room: string;
+	msgId: string;
+	sagaId: string;
+}
+
+export interface MessageEvent {
+	type: "message";
+	seq: number;
+	msgId: string;
+	author: UserRef;
+	text: string;
+	ts: number;
+	traceId: string;
+	from?: CopyOrigin;
+	/** Extension: the seq of the retract that removed this message; its text is then "". */
+	retractedBy?: number;
+}
+
+export type RetractReason = "deleted" | "compensated" | "moderated";
+
+export interface RetractEvent {
+	type: "retract";
+	seq: number;
+	msgId: string;
+	reason: RetractReason;
+	ts: number;
+	traceId: string;
+}
+
+export type RoomEvent = MessageEvent | RetractEvent;
+
+export type SagaState = "running" | "compensating" | "succeeded" | "compensated" | "failed";
+export type TaskState =
+	| "pending"
+	| "processing"
+	| "succeeded"
+	| "failed"
+	| "skipped"
+	| "cancelled"
+	| "archived";
+
+export interface SagaStepSummary {
+	room: string;
+	state: TaskState;
+	error?: string;
+}
+
+export interface WelcomeFrame {
+	type: "welcome";
+	room: string;
+	user: UserRef;
+	lastSeq: number;
+	online: UserRef[];
+}
+export interface SyncedFrame {
+	type: "synced";
+	through: number;
+}
+export interface AckFrame {
+	type: "ack";
+	id: string;
+	seq: number;
+	msgId: string;
+	traceId: string;
+	duplicate: boolean;
+	sagaId?: string;
+}
+export interface SagaFrame {
+	type: "saga";
+	sagaId: string;
+	state: SagaState;
+	steps: SagaStepSummary[];
+}
+export type PresenceFrame = { type: "presence"; joined: UserRef } | { type: "presence"; left: UserRef };
+export interface ErrorFrame extends ErrorBody {
+	type: "error";
+	id?: string;
+}
+
+export type ServerFrame =
+	| WelcomeFrame
+	| SyncedFrame
+	| RoomEvent
+	| AckFrame
+	| SagaFrame
+	| PresenceFrame
+	| ErrorFrame;
+
+export interface SendInput {
+	id: string;
+	text: string;
+	crossPost?: string[];
+}
+export interface SendFrame extends SendInput {
+	type: "send";
+}
+export interface DeleteFrame {
+	type: "delete";
+	msgId: string;
+}
+export type ClientFrame = SendFrame | DeleteFrame;
+
+/** What a committed (or deduplicated) send answers, over HTTP and in the `ack` frame. */
+export interface SendResult {
+	seq: number;
+	msgId: string;
+	traceId: string;
+	duplicate: boolean;
+	sagaId?: string;
+}
+
+export interface EventsPage {
+	room: string;
+	events: RoomEvent[];
+	lastSeq: number;
+}
+
+export interface RoomPolicy {
+	readOnly: boolean;
+	banned: string[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Limits and identifiers
+// ---------------------------------------------------------------------------------------
+
+export const ROOM_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const GUEST_NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+export const MAX_CLIENT_ID_CHARS = 64;
+export const MAX_CROSS_POSTS = 10;
+export const REPLAY_LIMIT = 500;
+export const DEFAULT_REPLAY = 50;
+export const PAGE_LIMIT_DEFAULT = 50;
+export const PAGE_LIMIT_MAX = 500;
+export const MAX_BANNED = 1000;
+
+export function isRoomId(value: unknown): value is string {
+	return typeof value === "string" && ROOM_ID_PATTERN.test(value);
+}
+
+/** Length in Unicode code points, as the contract counts "chars". */
+export function codePointLength(text: string): number {
+	let surrogatePairs = 0;
+	for (let i = 0; i < text.length; i++) {
+		const unit = text.charCodeAt(i);
+		if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+			const next = text.charCodeAt(i + 1);
+			if (next >= 0xdc00 && next <= 0xdfff) {
+				surrogatePairs++;
+				i++;
+			}
+		}
+	}
+	return text.length - surrogatePairs;
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsers
+// ---------------------------------------------------------------------------------------
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorBody & { id?: string } };
+
+function refuse(code: ErrorCode, message: string, id?: string): { ok: false; error: ErrorBody & { id?: string } } {
+	return { ok: false, error: id === undefined ? { code, message } : { code, message, id } };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+	return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Parses JSON text without throwing; `undefined` means it was not JSON. */
+export function parseJson(text: string): unknown {
+	try {
+		return JSON.parse(text) as unknown;
+	} catch {
+		return undefined;
+	}
+}
+
+export interface MessageLimits {
+	maxMessageChars: number;
+}
+
+/**
+ * Validates the body of a send (frame or HTTP). `room` is the room it is sent in, so a
+ * cross-post back to it can be refused.
+ */
+export function parseSendInput(input: Record<string, unknown>, room: string, limits: MessageLimits): Parsed<SendInput> {
+	const rawId = input.id;
+	const id = typeof rawId === "string" ? rawId : undefined;
+	if (id === undefined) return refuse("bad_request", "`id` must be a string");
+	const idLength = codePointLength(id);
+	if (idLength < 1 || idLength > MAX_CLIENT_ID_CHARS) {
+		return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`);
+	}
+	const text = input.text;
+	if (typeof text !== "string") return refuse("bad_request", "`text` must be a string", id);
+	const textLength = codePointLength(text);
+	if (textLength < 1) return refuse("bad_request", "`text` must not be empty", id);
+	if (textLength > limits.maxMessageChars) {
+		return refuse("too_large", `\`text\` is ${textLength} chars; the limit is ${limits.maxMessageChars}`, id);
+	}
+	if (input.crossPost === undefined) return { ok: true, value: { id, text } };
+	const crossPost = input.crossPost;
+	if (!Array.isArray(crossPost) || crossPost.length < 1 || crossPost.length > MAX_CROSS_POSTS) {
+		return refuse("bad_request", `\`crossPost\` must be an array of 1..${MAX_CROSS_POSTS} room ids`, id);
+	}
+	const seen = new Set<string>();
+	for (const target of crossPost) {
+		if (!isRoomId(target)) return refuse("bad_request", "`crossPost` entries must be room ids", id);
+		if (target === room) return refuse("bad_request", "`crossPost` must not name the room the message is sent in", id);
+		if (seen.has(target)) return refuse("bad_request", `\`crossPost\` names ${target} twice`, id);
+		seen.add(target);
+	}
+	return { ok: true, value: { id, text, crossPost: [...seen] } };
+}
+
+/** Parses one text frame from a client socket. */
+export function parseClientFrame(raw: string, room: string, limits: MessageLimits): Parsed<ClientFrame> {
+	const data = parseJson(raw);
+	if (!isPlainObject(data)) return refuse("bad_request", "a frame must be a JSON object");
+	const id = typeof data.id === "string" ? data.id : undefined;
+	switch (data.type) {
+		case "send": {
+			const parsed = parseSendInput(data, room, limits);
+			return parsed.ok ? { ok: true, value: { type: "send", ...parsed.value } } : parsed;
+		}
+		case "delete": {
+			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > 128) {
+				return refuse("bad_request", "`msgId` must be a non-empty string", id);
+			}
+			return { ok: true, value: { type: "delete", msgId: data.msgId } };
+		}
+		default:
+			return refuse("bad_request", "`type` must be \"send\" or \"delete\"", id);
+	}
+}
+
+export type EventsQuery = { limit: number } & ({ after: number } | { before: number } | { latest: true });
+
+const CURSOR = /^(0|[1-9][0-9]{0,14})$/;
+
+/** Parses `?after=&before=&limit=` for the history route. */
+export function parseEventsQuery(params: URLSearchParams): Parsed<EventsQuery> {
+	const after = params.get("after");
+	const before = params.get("before");
+	const limitText = params.get("limit");
+	if (after !== null && before !== null) return refuse("bad_request", "give `after` or `before`, not both");
+	let limit = PAGE_LIMIT_DEFAULT;
+	if (limitText !== null) {
+		if (!CURSOR.test(limitText)) return refuse("bad_request", "`limit` must be an integer");
+		limit = Number(limitText);
+		if (limit < 1 || limit > PAGE_LIMIT_MAX) return refuse("bad_request", `\`limit\` must be 1..${PAGE_LIMIT_MAX}`);
+	}
+	if (after !== null) {
+		if (!CURSOR.test(after)) return refuse("bad_request", "`after` must be a non-negative integer");
+		return { ok: true, value: { limit, after: Number(after) } };
+	}
+	if (before !== null) {
+		if (!CURSOR.test(before)) return refuse("bad_request", "`before` must be a non-negative integer");
+		return { ok: true, value: { limit, before: Number(before) } };
+	}
+	return { ok: true, value: { limit, after: 0 } };
+}
+
+/** Parses the `since` query parameter of the socket route; absent means "latest 50". */
+export function parseSince(value: string | null): Parsed<number | undefined> {
+	if (value === null || value === "") return { ok: true, value: undefined };
+	if (!CURSOR.test(value)) return refuse("bad_request", "`since` must be a non-negative integer");
+	return { ok: true, value: Number(value) };
+}
+
+export interface PolicyPatch {
+	readOnly?: boolean;
+	banned?: string[];
+}
+
+/** Parses the admin policy body. Absent fields leave the current value unchanged. */
+export function parsePolicyPatch(input: unknown): Parsed<PolicyPatch> {
+	if (!isPlainObject(input)) return refuse("bad_request", "the body must be a JSON object");
+	const patch: PolicyPatch = {};
+	if (input.readOnly !== undefined) {
+		if (typeof input.readOnly !== "boolean") return refuse("bad_request", "`readOnly` must be a boolean");
+		patch.readOnly = input.readOnly;
+	}
+	if (input.banned !== undefined) {
+		const banned = input.banned;
+		if (!Array.isArray(banned) || banned.length > MAX_BANNED) {
+			return refuse("bad_request", `\`banned\` must be an array of at most ${MAX_BANNED} user ids`);
+		}
+		for (const user of banned) {
+			if (typeof user !== "string" || user.length < 1 || codePointLength(user) > 64) {
+				return refuse("bad_request", "`banned` entries must be user ids of 1..64 chars");
+			}
+		}
+		patch.banned = [...new Set(banned as string[])];
+	}
+	return { ok: true, value: patch };
+}
+
+/** Parses a request body as a JSON object; `undefined` body text counts as malformed. */
+export function parseJsonObject(text: string): Parsed<Record<string, unknown>> {
+	const data = parseJson(text);
+	if (!isPlainObject(data)) return refuse("bad_request", "the body must be a JSON object");
+	return { ok: true, value: data };
+}

@@ -1,0 +1,40 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects: `workers` runs unit and runtime tests inside workerd with the project's
+ * own wrangler.toml; `e2e` runs in Node and drives the real `wrangler dev` over sockets.
+ */
+export default defineConfig({
+	test: {
+		projects: [
+			{
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: {
+							bindings: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50" },
+						},
+					}),
+				],
+				test: {
+					name: "workers",
+					include: ["test/unit/**/*.test.ts", "test/runtime/**/*.test.ts"],
+					testTimeout: 20_000,
+				},
+			},
+			{
+				test: {
+					name: "e2e",
+					include: ["test/e2e/**/*.e2e.test.ts"],
+					environment: "node",
+					testTimeout: 120_000,
+					hookTimeout: 120_000,
+					// Each file starts its own wrangler dev; two at a time suit a 2-core machine.
+					maxWorkers: 2,
+					fileParallelism: true,
+				},
+			},
+		],
+	},
+});

@@ -28,7 +28,7 @@ describe("token checks", () => {
 		expect(identity).toEqual({ id: "u1", name: "Ann", admin: true, rooms: ["a", "team-*"], guest: false });
 	});
 
-	it.for([
+	it.for<[string, () => Promise<string>]>([
 		["a bad signature", async () => await sign({ sub: "u", name: "n", exp: now() + 60 }, "other", "HS256")],
 		["an expired token", async () => await sign({ sub: "u", name: "n", exp: now() - 1 }, secret, "HS256")],
 		["no sub", async () => await sign({ name: "n", exp: now() + 60 }, secret, "HS256")],

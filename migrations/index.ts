@@ -3,6 +3,7 @@
  * objects/migrate.ts). Append new files; never edit one that has shipped.
  */
 import events from "./0001_events.sql";
+import sagas from "./0002_sagas.sql";
 
 export interface Migration {
 	version: number;
@@ -10,4 +11,7 @@ export interface Migration {
 	sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "0001_events", sql: events }];
+export const MIGRATIONS: readonly Migration[] = [
+	{ version: 1, name: "0001_events", sql: events },
+	{ version: 2, name: "0002_sagas", sql: sagas },
+];

@@ -27,9 +27,14 @@ import {
 	type UserRef,
 } from "../src/protocol.ts";
 import { recordRefusal, takeToken } from "../src/rate-limit.ts";
-import { newTraceId } from "../src/trace.ts";
+import { leaseMs } from "../src/saga/backoff.ts";
+import { withTimeout } from "../src/saga/errors.ts";
+import type { SagaView, TaskMessage, TaskOutcome, TaskView } from "../src/saga/types.ts";
+import { newTraceId, randomId } from "../src/trace.ts";
+import { Barrier } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
+import { Outbox } from "./outbox.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -47,6 +52,13 @@ export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
 const encoder = new TextEncoder();
+/** Queue sends from the alarm give up after this; the tasks stay pending and retry. */
+const QUEUE_SEND_TIMEOUT_MS = 10_000;
+/** Sagas are named after their origin room, so any saga id leads to its source of truth. */
+export function originOfSagaId(sagaId: string): string | undefined {
+	const room = sagaId.split("~")[0];
+	return room === undefined || room === sagaId ? undefined : room;
+}
 
 function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: string | null }, duplicate: boolean): SendResult {
 	const result: SendResult = {
@@ -69,6 +81,8 @@ function frameBytes(text: string, limit: number): number {
 export class Room extends DurableObject<Env> {
 	private readonly config: Config;
 	private readonly log: EventLog;
+	private readonly outbox: Outbox;
+	private readonly barrier: Barrier;
 	private policy: RoomPolicy;
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -76,10 +90,18 @@ export class Room extends DurableObject<Env> {
 		this.config = configFor(env);
 		applyMigrations(ctx.storage, MIGRATIONS);
 		this.log = new EventLog(ctx.storage.sql);
+		this.outbox = new Outbox(ctx.storage.sql, () => this.name, {
+			baseDelayMs: this.config.outboxBaseDelayMs,
+			maxAttempts: this.config.outboxMaxAttempts,
+			leaseMs: leaseMs(this.config.outboxBaseDelayMs),
+		});
+		this.barrier = new Barrier(ctx.storage.sql, this.log);
 		const stored = this.log.getMeta(POLICY_KEY);
 		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
 		// Heartbeats are answered by the runtime without waking a hibernated room.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+		// A fired alarm is used up: if this incarnation starts with live tasks, make sure one is set.
+		if (this.outbox.countLive() > 0) void ctx.blockConcurrencyWhile(() => this.armAlarm());
 	}
 
 	/** The room id: rooms are only ever addressed by name. */
@@ -151,7 +173,7 @@ export class Room extends DurableObject<Env> {
 		const frame = parsed.value;
 		const identity: Identity = { ...state.user, admin: state.admin, rooms: state.rooms, guest: state.user.id.startsWith("guest:") };
 		if (frame.type === "send") {
-			const result = this.commitSend(identity, frame, newTraceId(), now);
+			const result = await this.commitSend(identity, frame, newTraceId(), now);
 			if (!result.ok) {
 				this.refuse(ws, state, now, { ...result.error, id: frame.id });
 				return;
@@ -161,7 +183,7 @@ export class Room extends DurableObject<Env> {
 			sendIfOpen(ws, JSON.stringify({ type: "ack", id: frame.id, ...ack } satisfies ServerFrame));
 			return;
 		}
-		const result = this.commitDelete(identity, frame.msgId, newTraceId(), now);
+		const result = await this.commitDelete(identity, frame.msgId, newTraceId(), now);
 		if (!result.ok) {
 			this.refuse(ws, state, now, result.error);
 			return;
@@ -243,48 +265,69 @@ export class Room extends DurableObject<Env> {
 	 * Commits a send and broadcasts it. A repeat of the same client id returns the original
 	 * result; the policy is checked after dedup so a lost ack can always be recovered.
 	 */
-	private commitSend(identity: Identity, input: SendInput, traceId: string, now: number): Result<SendResult> {
+	private async commitSend(identity: Identity, input: SendInput, traceId: string, now: number): Promise<Result<SendResult>> {
 		const existing = this.log.findByClientId(identity.id, input.id);
 		if (existing !== undefined) return { ok: true, ...sendResult(existing, true) };
 		const refusal = this.policyRefusal(identity);
 		if (refusal !== undefined) return refusal;
-		if (input.crossPost !== undefined) {
-			const denied = input.crossPost.find((room) => !canAccessRoom(identity, room));
-			if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
-			return fail("bad_request", "crossPost is not yet supported by this server");
-		}
-		let event: MessageEvent;
-		try {
-			event = this.ctx.storage.transactionSync(() => {
-				this.log.pruneDedup(now);
-				return this.log.appendMessage(
-					{ author: { id: identity.id, name: identity.name }, clientId: input.id, text: input.text, traceId },
-					now,
-				);
-			});
-		} catch (error) {
-			this.log.resync();
-			throw error;
-		}
+		const targets = input.crossPost ?? [];
+		const denied = targets.find((room) => !canAccessRoom(identity, room));
+		if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
+		const sagaId = targets.length > 0 ? `${this.name}~${randomId(6)}` : null;
+		// The message, its dedup record, the saga and one task per target commit together.
+		const event = this.write(() => {
+			this.log.pruneDedup(now);
+			const message = this.log.appendMessage(
+				{
+					author: { id: identity.id, name: identity.name },
+					clientId: input.id,
+					text: input.text,
+					traceId,
+					...(sagaId === null ? {} : { sagaId }),
+				},
+				now,
+			);
+			if (sagaId !== null) this.outbox.startSaga(sagaId, message, targets, now);
+			return message;
+		});
 		this.broadcast(JSON.stringify(event));
-		return { ok: true, ...sendResult({ event, sagaId: null }, false) };
+		if (sagaId !== null) await this.armAlarm();
+		return { ok: true, ...sendResult({ event, sagaId }, false) };
 	}
 
-	private commitDelete(identity: Identity, msgId: string, traceId: string, now: number): Result<{ seq: number }> {
+	/**
+	 * Runs a write as one transaction. On a throw nothing of it stays, and the in-memory
+	 * seq counter and buffered outbox changes are put back in step with the database.
+	 */
+	private write<T>(work: () => T): T {
+		try {
+			return this.ctx.storage.transactionSync(work);
+		} catch (error) {
+			this.log.resync();
+			this.outbox.discardPending();
+			throw error;
+		}
+	}
+
+	/**
+	 * Retracts a message. Deleting a cross-posted original also compensates its saga, so every
+	 * copy is retracted (reason `deleted`); deleting a copy in its own room leaves the saga be.
+	 */
+	private async commitDelete(identity: Identity, msgId: string, traceId: string, now: number): Promise<Result<{ seq: number }>> {
 		const message = this.log.findMessage(msgId);
 		if (message === undefined) return fail("not_found", `no message ${msgId} in this room`);
 		if (message.event.author.id !== identity.id && !identity.admin) {
 			return fail("forbidden", "only the author or an admin can delete a message");
 		}
 		if (message.retractedBy !== null) return { ok: true, seq: message.retractedBy };
-		let retract: RoomEvent;
-		try {
-			retract = this.ctx.storage.transactionSync(() => this.log.appendRetract(msgId, "deleted", traceId, now));
-		} catch (error) {
-			this.log.resync();
-			throw error;
-		}
+		const sagaId = message.sagaId;
+		const retract: RoomEvent = this.write(() => {
+			const event = this.log.appendRetract(msgId, "deleted", traceId, now);
+			if (sagaId !== null) this.outbox.compensate(sagaId, "deleted", now);
+			return event;
+		});
 		this.broadcast(JSON.stringify(retract));
+		if (sagaId !== null) await this.afterOutboxWrite();
 		return { ok: true, seq: retract.seq };
 	}
 
@@ -293,11 +336,11 @@ export class Room extends DurableObject<Env> {
 	// -------------------------------------------------------------------------------------
 
 	async send(identity: Identity, input: SendInput, traceId: string): Promise<Result<SendResult>> {
-		return this.commitSend(identity, input, traceId, Date.now());
+		return await this.commitSend(identity, input, traceId, Date.now());
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
-		return this.commitDelete(identity, msgId, traceId, Date.now());
+		return await this.commitDelete(identity, msgId, traceId, Date.now());
 	}
 
 	async events(query: EventsQuery): Promise<EventsPage> {
@@ -316,5 +359,98 @@ export class Room extends DurableObject<Env> {
 
 	async getPolicy(): Promise<RoomPolicy> {
 		return this.policy;
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Cross-room work: the outbox ticker (origin side) and the barrier (target side)
+	// -------------------------------------------------------------------------------------
+
+	/**
+	 * Sets the alarm to the outbox's next due time, or clears it when nothing is live.
+	 * Called after every outbox write and on start; the schedule itself lives in SQLite.
+	 */
+	private async armAlarm(notBefore = 0): Promise<void> {
+		const due = this.outbox.nextWakeAt();
+		const current = await this.ctx.storage.getAlarm();
+		if (due === null) {
+			if (current !== null) await this.ctx.storage.deleteAlarm();
+			return;
+		}
+		const next = Math.max(due, notBefore);
+		if (current !== next) await this.ctx.storage.setAlarm(next);
+	}
+
+	/** After an outbox change: tell authors about finished sagas, then re-arm. */
+	private async afterOutboxWrite(notBefore = 0): Promise<void> {
+		for (const report of this.outbox.drainReports()) {
+			const frame = JSON.stringify({ type: "saga", sagaId: report.sagaId, state: report.state, steps: report.steps } satisfies ServerFrame);
+			for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
+		}
+		this.outbox.drainChanges();
+		await this.armAlarm(notBefore);
+	}
+
+	/**
+	 * The ticker: claims due tasks with a lease and sends them to the queue. It never throws:
+	 * the platform's own alarm retries are limited, so failures are recorded as task backoff
+	 * and the next alarm is always computed from the table.
+	 */
+	override async alarm(): Promise<void> {
+		const now = Date.now();
+		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
+		let notBefore = 0;
+		try {
+			const claimed = this.write(() => {
+				this.outbox.archiveOld(now);
+				return this.outbox.claimDue(now);
+			});
+			for (let i = 0; i < claimed.length; i += 100) {
+				const chunk = claimed.slice(i, i + 100);
+				try {
+					await withTimeout("queue send", QUEUE_SEND_TIMEOUT_MS, this.env.OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
+				} catch (error) {
+					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
+					console.error(JSON.stringify({ level: "error", msg: message, room: this.name, tasks: chunk.map((t) => t.taskId) }));
+					this.write(() => this.outbox.releaseUnsent(chunk.map((t) => t.taskId), message, Date.now()));
+				}
+			}
+		} catch (error) {
+			notBefore = Date.now() + this.config.outboxBaseDelayMs;
+			console.error(JSON.stringify({ level: "error", msg: "outbox alarm failed", room: this.name, error: String(error) }));
+		} finally {
+			await this.afterOutboxWrite(notBefore);
+		}
+	}
+
+	/** Target side: applies a deliver or retract through the barrier, exactly once. */
+	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
+		if (injectFault) return { status: "transient", code: "fault", message: "injected fault (FAULTS=on)" };
+		const now = Date.now();
+		const applied = this.write(() => this.barrier.apply(task, this.policy, now));
+		for (const event of applied.events) this.broadcast(JSON.stringify(event));
+		return applied.outcome;
+	}
+
+	/** Origin side: records what a target did with a task, and moves the saga on. */
+	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome): Promise<TaskView | undefined> {
+		const view = this.write(() => this.outbox.complete(taskId, attempt, outcome, Date.now()));
+		await this.afterOutboxWrite();
+		return view;
+	}
+
+	/** Origin side: the dead-letter queue gave up on a task. */
+	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
+		const view = this.write(() => this.outbox.deadLetter(taskId, error, Date.now()));
+		await this.afterOutboxWrite();
+		return view;
+	}
+
+	/** Origin side: the truth about a task, for a consumer that is unsure whether to act. */
+	async taskStatus(taskId: string): Promise<TaskView | undefined> {
+		return this.outbox.getTask(taskId);
+	}
+
+	async saga(sagaId: string): Promise<SagaView | undefined> {
+		return this.outbox.getSaga(sagaId);
 	}
 }

@@ -7,11 +7,12 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
+import { IDENTITY_HEADER, originOfSagaId, SINCE_HEADER } from "../objects/room.ts";
 import { authenticate, authorizeRoom, type Identity } from "./auth.ts";
 import { type Config, configFor } from "./config.ts";
 import { type ErrorBody, errorResponse, ParleyError } from "./errors.ts";
 import {
+	isRoomId,
 	parseEventsQuery,
 	parseJsonObject,
 	parsePolicyPatch,
@@ -19,6 +20,7 @@ import {
 	parseSince,
 	type Parsed,
 } from "./protocol.ts";
+import { parseFaults } from "./saga/faults.ts";
 import { traceIdFrom } from "./trace.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config } };
@@ -80,6 +82,12 @@ export function createApp(): Hono<AppEnv> {
 
 	app.get("/health", (c) => c.json({ ok: true }));
 
+	// Fault injection exists only where FAULTS is "on": elsewhere it is a 404 whoever asks.
+	app.all("/v1/admin/faults", async (c, next) => {
+		if (!configFor(c.env).faults) return errorResponse({ code: "not_found", message: "no such route" });
+		await next();
+	});
+
 	// Every /v1 route needs credentials: a bearer token (or ?token= on the socket) or a guest name.
 	app.use("/v1/*", async (c, next) => {
 		const config = configFor(c.env);
@@ -134,6 +142,19 @@ export function createApp(): Hono<AppEnv> {
 		const room = authorizedRoom(c);
 		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));
 		return c.json(await roomStub(c, room).updatePolicy(patch));
+	});
+
+	app.get("/v1/admin/sagas/:sagaId", async (c) => {
+		const sagaId = c.req.param("sagaId");
+		const origin = originOfSagaId(sagaId);
+		const saga = origin === undefined || !isRoomId(origin) ? undefined : await roomStub(c, origin).saga(sagaId);
+		if (saga === undefined) throw new ParleyError("not_found", `no saga ${sagaId}`);
+		return c.json(saga);
+	});
+
+	app.post("/v1/admin/faults", async (c) => {
+		const faults = unwrap(parseFaults(await readJsonBody(c)));
+		return c.json(await c.env.CONTROL.getByName("global").setFaults(faults));
 	});
 
 	return app;

@@ -1,12 +1,19 @@
 /**
- * The Worker entry: the HTTP app, and the Durable Object classes the runtime binds.
+ * The Worker entry: the HTTP app, the queue consumers, and the Durable Object classes.
  */
 import { createApp } from "./app.ts";
+import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts";
+import type { TaskMessage } from "./saga/types.ts";
 
+export { Control } from "../objects/control.ts";
 export { Room } from "../objects/room.ts";
 
 const app = createApp();
 
 export default {
 	fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+	async queue(batch, env) {
+		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
+		else await consumeOutbox(batch, env);
+	},
+} satisfies ExportedHandler<Env, TaskMessage>;

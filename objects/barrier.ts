@@ -1,0 +1,115 @@
+/**
+ * The target room's side of cross-posting: applying a task through the barrier. The barrier
+ * row and the effect (a copy, or a retract of it) are written in one transaction, so a
+ * repeated delivery is a no-op that answers the first result, a retract of a copy that never
+ * came leaves a tombstone, and a delivery that arrives after its tombstone is refused.
+ */
+import type { RoomEvent, RoomPolicy } from "../src/protocol.ts";
+import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
+import type { TaskMessage, TaskOutcome } from "../src/saga/types.ts";
+import type { EventLog } from "./event-log.ts";
+
+interface BarrierRecord extends Record<string, SqlStorageValue> {
+	op: string;
+	outcome: string;
+	seq: number | null;
+	msg_id: string | null;
+}
+
+export interface Applied {
+	outcome: TaskOutcome;
+	/** Events to broadcast once the transaction has committed. */
+	events: RoomEvent[];
+}
+
+function ok(row: BarrierRow, detail: string): TaskOutcome {
+	return { status: "ok", seq: row.seq, msgId: row.msgId, detail };
+}
+
+export class Barrier {
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly log: EventLog,
+	) {}
+
+	private rows(sagaId: string): { deliver?: BarrierRow; retract?: BarrierRow } {
+		const found: { deliver?: BarrierRow; retract?: BarrierRow } = {};
+		for (const row of this.sql.exec<BarrierRecord>("SELECT op, outcome, seq, msg_id FROM barrier WHERE saga_id = ?", sagaId)) {
+			found[row.op as BarrierOp] = {
+				op: row.op as BarrierOp,
+				outcome: row.outcome as BarrierRow["outcome"],
+				seq: row.seq,
+				msgId: row.msg_id,
+			};
+		}
+		return found;
+	}
+
+	private record(task: TaskMessage, row: BarrierRow, now: number): void {
+		this.sql.exec(
+			"INSERT INTO barrier (saga_id, op, outcome, seq, msg_id, origin_room, trace_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			task.sagaId,
+			row.op,
+			row.outcome,
+			row.seq,
+			row.msgId,
+			task.originRoom,
+			task.traceId,
+			now,
+		);
+	}
+
+	/** Applies one task; the caller holds the transaction and broadcasts `events` after it. */
+	apply(task: TaskMessage, policy: RoomPolicy, now: number): Applied {
+		const op: BarrierOp = task.kind;
+		const decision = barrierDecision(op, this.rows(task.sagaId));
+		switch (decision.action) {
+			case "replay":
+				return { outcome: ok(decision.row, `repeat of an earlier ${op}`), events: [] };
+			case "refuse_late_delivery": {
+				const row: BarrierRow = { op, outcome: "refused_after_tombstone", seq: null, msgId: null };
+				this.record(task, row, now);
+				return { outcome: ok(row, "delivery arrived after its compensation: no copy made"), events: [] };
+			}
+			case "null_compensation": {
+				const row: BarrierRow = { op, outcome: "tombstone", seq: null, msgId: null };
+				this.record(task, row, now);
+				return { outcome: ok(row, "no copy was delivered here: tombstone recorded"), events: [] };
+			}
+			case "retract_copy": {
+				const copyId = decision.copy.msgId;
+				const copy = copyId === null ? undefined : this.log.findMessage(copyId);
+				const events: RoomEvent[] = [];
+				let seq: number | null = copy?.retractedBy ?? null;
+				if (copy !== undefined && copy.retractedBy === null) {
+					const retract = this.log.appendRetract(copy.event.msgId, task.payload.reason ?? "compensated", task.traceId, now);
+					events.push(retract);
+					seq = retract.seq;
+				}
+				const row: BarrierRow = { op, outcome: "applied", seq, msgId: copyId };
+				this.record(task, row, now);
+				return { outcome: ok(row, events.length > 0 ? "copy retracted" : "copy was already retracted"), events };
+			}
+			case "apply": {
+				// Refusals a retry cannot change: no barrier row, so a later retract is a null compensation.
+				if (policy.readOnly) return { outcome: { status: "permanent", code: "read_only", message: "the target room is read-only" }, events: [] };
+				if (policy.banned.includes(task.payload.author.id)) {
+					return { outcome: { status: "permanent", code: "banned", message: "the author is banned in the target room" }, events: [] };
+				}
+				const copy = this.log.appendMessage(
+					{
+						author: task.payload.author,
+						clientId: null,
+						text: task.payload.text,
+						traceId: task.traceId,
+						origin: { room: task.originRoom, msgId: task.payload.msgId, sagaId: task.sagaId },
+					},
+					now,
+				);
+				const row: BarrierRow = { op, outcome: "applied", seq: copy.seq, msgId: copy.msgId };
+				this.record(task, row, now);
+				return { outcome: ok(row, "copy delivered"), events: [copy] };
+			}
+		}
+	}
+}

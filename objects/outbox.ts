@@ -1,0 +1,410 @@
+/**
+ * The origin room's side of cross-posting: sagas and the transactional outbox in SQLite.
+ * Synchronous methods only; the Room wraps each command in `transactionSync` so a read
+ * that decides a write commits with it. Every state change goes through the pure state
+ * machine in src/saga/state-machine.ts.
+ */
+import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
+import { backoffDelay } from "../src/saga/backoff.ts";
+import { isTaskTerminal, sagaTransition, type SagaEvent, type TaskEvent, taskTransition } from "../src/saga/state-machine.ts";
+import type { SagaFrameData, SagaView, TaskKind, TaskMessage, TaskOutcome, TaskPayload, TaskView } from "../src/saga/types.ts";
+
+export interface OutboxSettings {
+	baseDelayMs: number;
+	maxAttempts: number;
+	leaseMs: number;
+}
+
+interface TaskRow extends Record<string, SqlStorageValue> {
+	ord: number;
+	task_id: string;
+	saga_id: string;
+	kind: string;
+	room: string;
+	state: string;
+	attempts: number;
+	next_attempt_at: number;
+	lease_until: number | null;
+	last_error: string | null;
+	dedup_key: string;
+	trace_id: string;
+	payload: string;
+	last_action: string | null;
+	created_at: number;
+	updated_at: number;
+	done_at: number | null;
+}
+
+interface SagaRow extends Record<string, SqlStorageValue> {
+	saga_id: string;
+	msg_id: string;
+	author_id: string;
+	author_name: string;
+	trace_id: string;
+	state: string;
+	created_at: number;
+	updated_at: number;
+}
+
+/** A task's state change, for traces and the ops index. */
+export interface TaskChange {
+	task: TaskView;
+	/** `null` for a task just created. */
+	from: TaskState | null;
+	event: TaskEvent | "create";
+}
+
+/** A blocked delivery waits for the earlier delivery from this room to the same target. */
+const NOT_BLOCKED = `NOT (o.kind = 'deliver' AND EXISTS (
+	SELECT 1 FROM outbox p WHERE p.kind = 'deliver' AND p.room = o.room AND p.ord < o.ord AND p.state IN ('pending', 'processing')))`;
+
+/** Finished tasks are archived after this long. */
+export const TASK_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+export class IllegalTransition extends Error {
+	constructor(what: string, state: string, event: string) {
+		super(`${what} in state ${state} does not allow ${event}`);
+		this.name = "IllegalTransition";
+	}
+}
+
+export class Outbox {
+	/** Task changes made since the last drain, in order. */
+	private changes: TaskChange[] = [];
+	/** Sagas whose state changed to one the author must hear about. */
+	private reportable: SagaFrameData[] = [];
+
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly room: () => string,
+		private readonly settings: OutboxSettings,
+	) {}
+
+	// -------------------------------------------------------------------------------------
+	// Reading
+	// -------------------------------------------------------------------------------------
+
+	private task(taskId: string): TaskRow | undefined {
+		return this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE task_id = ?", taskId).toArray()[0];
+	}
+
+	private saga(sagaId: string): SagaRow | undefined {
+		return this.sql.exec<SagaRow>("SELECT * FROM sagas WHERE saga_id = ?", sagaId).toArray()[0];
+	}
+
+	private sagaTasks(sagaId: string): TaskRow[] {
+		return this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE saga_id = ? ORDER BY ord", sagaId).toArray();
+	}
+
+	view(row: TaskRow): TaskView {
+		return {
+			taskId: row.task_id,
+			sagaId: row.saga_id,
+			room: row.room,
+			kind: row.kind as TaskKind,
+			state: row.state as TaskState,
+			attempts: row.attempts,
+			nextAttemptAt: row.state === "pending" ? row.next_attempt_at : row.state === "processing" ? row.lease_until : null,
+			lastError: row.last_error,
+			originRoom: this.room(),
+			traceId: row.trace_id,
+			createdAt: row.created_at,
+			updatedAt: row.updated_at,
+		};
+	}
+
+	getTask(taskId: string): TaskView | undefined {
+		const row = this.task(taskId);
+		return row === undefined ? undefined : this.view(row);
+	}
+
+	getSaga(sagaId: string): SagaView | undefined {
+		const saga = this.saga(sagaId);
+		if (saga === undefined) return undefined;
+		return {
+			sagaId: saga.saga_id,
+			originRoom: this.room(),
+			msgId: saga.msg_id,
+			traceId: saga.trace_id,
+			state: saga.state as SagaState,
+			createdAt: saga.created_at,
+			updatedAt: saga.updated_at,
+			steps: this.sagaTasks(sagaId).map((row) => this.view(row)),
+		};
+	}
+
+	/** Per target room, the task that decides what that room shows: the retract if any. */
+	private stepSummary(sagaId: string): SagaStepSummary[] {
+		const byRoom = new Map<string, SagaStepSummary>();
+		for (const row of this.sagaTasks(sagaId)) {
+			const step: SagaStepSummary = { room: row.room, state: row.state as TaskState };
+			if (row.last_error !== null) step.error = row.last_error;
+			if (row.kind === "retract" || !byRoom.has(row.room)) byRoom.set(row.room, step);
+		}
+		return [...byRoom.values()];
+	}
+
+	/** The next time the alarm must run: the earliest claimable task or expiring lease. */
+	nextWakeAt(): number | null {
+		const row = this.sql
+			.exec<{ at: number | null }>(
+				`SELECT MIN(at) AS at FROM (
+					SELECT MIN(o.next_attempt_at) AS at FROM outbox o WHERE o.state = 'pending' AND ${NOT_BLOCKED}
+					UNION ALL SELECT MIN(lease_until) AS at FROM outbox WHERE state = 'processing')`,
+			)
+			.one();
+		return row.at;
+	}
+
+	countLive(): number {
+		return this.sql
+			.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')")
+			.one().n;
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Writing
+	// -------------------------------------------------------------------------------------
+
+	private move(row: TaskRow, event: TaskEvent, now: number, fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action">> = {}): TaskRow {
+		const from = row.state as TaskState;
+		const to = taskTransition(from, event);
+		if (to === undefined) throw new IllegalTransition(`task ${row.task_id}`, from, event);
+		const next: TaskRow = {
+			...row,
+			...fields,
+			state: to,
+			updated_at: now,
+			done_at: isTaskTerminal(to) ? now : null,
+		};
+		if (to !== "processing") next.lease_until = null;
+		this.sql.exec(
+			"UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, last_error = ?, last_action = ?, updated_at = ?, done_at = ? WHERE task_id = ?",
+			next.state,
+			next.attempts,
+			next.next_attempt_at,
+			next.lease_until,
+			next.last_error,
+			next.last_action,
+			next.updated_at,
+			next.done_at,
+			next.task_id,
+		);
+		this.changes.push({ task: this.view(next), from, event });
+		return next;
+	}
+
+	private moveSaga(saga: SagaRow, event: SagaEvent, now: number): SagaState {
+		const from = saga.state as SagaState;
+		const to = sagaTransition(from, event);
+		if (to === undefined) throw new IllegalTransition(`saga ${saga.saga_id}`, from, event);
+		if (to !== from) {
+			this.sql.exec("UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?", to, now, saga.saga_id);
+			if (to === "succeeded" || to === "compensated" || to === "failed") {
+				this.reportable.push({ sagaId: saga.saga_id, state: to, steps: [], authorId: saga.author_id });
+			}
+		}
+		return to;
+	}
+
+	private insertTask(sagaId: string, kind: TaskKind, room: string, traceId: string, payload: TaskPayload, now: number): void {
+		const taskId = `${sagaId}.${kind === "deliver" ? "d" : "r"}.${room}`;
+		this.sql.exec(
+			`INSERT INTO outbox (task_id, saga_id, kind, room, state, attempts, next_attempt_at, dedup_key, trace_id, payload, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)`,
+			taskId,
+			sagaId,
+			kind,
+			room,
+			now,
+			`${sagaId}:${kind}`,
+			traceId,
+			JSON.stringify(payload),
+			now,
+			now,
+		);
+		const row = this.task(taskId);
+		if (row !== undefined) this.changes.push({ task: this.view(row), from: null, event: "create" });
+	}
+
+	/** Starts a cross-post: the saga and one deliver task per target, in the caller's transaction. */
+	startSaga(sagaId: string, message: MessageEvent, targets: readonly string[], now: number): void {
+		this.sql.exec(
+			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+			sagaId,
+			message.msgId,
+			message.author.id,
+			message.author.name,
+			message.traceId,
+			now,
+			now,
+		);
+		const payload: TaskPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
+		for (const room of targets) this.insertTask(sagaId, "deliver", room, message.traceId, payload, now);
+	}
+
+	/**
+	 * Claims every due task: pending ones whose time has come (deliveries only when no
+	 * earlier delivery to the same room is unfinished) and processing ones whose lease ran
+	 * out, which may have been lost with a runtime. Each claim is an attempt.
+	 */
+	claimDue(now: number, limit = 100): TaskMessage[] {
+		const rows = this.sql
+			.exec<TaskRow>(
+				`SELECT * FROM outbox o WHERE (o.state = 'pending' AND o.next_attempt_at <= ?1 AND ${NOT_BLOCKED})
+				 OR (o.state = 'processing' AND o.lease_until <= ?1) ORDER BY o.ord LIMIT ?2`,
+				now,
+				limit,
+			)
+			.toArray();
+		return rows.map((row) => {
+			const claimed = this.move(row, "claim", now, {
+				attempts: row.attempts + 1,
+				lease_until: now + this.settings.leaseMs,
+			});
+			return {
+				taskId: claimed.task_id,
+				sagaId: claimed.saga_id,
+				kind: claimed.kind as TaskKind,
+				originRoom: this.room(),
+				targetRoom: claimed.room,
+				dedupKey: claimed.dedup_key,
+				traceId: claimed.trace_id,
+				attempt: claimed.attempts,
+				payload: JSON.parse(claimed.payload) as TaskPayload,
+			};
+		});
+	}
+
+	/** A queue send failed: the claimed tasks go back to pending with backoff. */
+	releaseUnsent(taskIds: readonly string[], error: string, now: number): void {
+		for (const taskId of taskIds) {
+			const row = this.task(taskId);
+			if (row?.state === "processing") this.retryOrFail(row, "transient", error, now);
+		}
+	}
+
+	private retryOrFail(row: TaskRow, kind: "transient" | "permanent", error: string, now: number): void {
+		if (kind === "transient" && row.attempts < this.settings.maxAttempts) {
+			const delay = backoffDelay(row.attempts, this.settings.baseDelayMs);
+			this.move(row, "retry_later", now, { next_attempt_at: now + delay, last_error: error });
+			return;
+		}
+		this.move(row, "fail", now, { last_error: error });
+		this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
+	}
+
+	/**
+	 * Records what a target room did with a task. A report for a task that is no longer
+	 * processing (a repeat, or a task cancelled meanwhile) changes nothing.
+	 */
+	complete(taskId: string, attempt: number, outcome: TaskOutcome, now: number): TaskView | undefined {
+		const row = this.task(taskId);
+		if (row === undefined) return undefined;
+		// Only the latest attempt may finish a task; an older attempt's late answer is stale.
+		if (row.state !== "processing" || attempt !== row.attempts) return this.view(row);
+		if (outcome.status === "ok") {
+			const done = this.move(row, "succeed", now, { last_error: null });
+			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "succeeded", now);
+			return this.view(done);
+		}
+		this.retryOrFail(row, outcome.status, `${outcome.code}: ${outcome.message}`, now);
+		return this.getTask(taskId);
+	}
+
+	/** The dead-letter queue gave up on a task: it fails, whatever attempts remain. */
+	deadLetter(taskId: string, error: string, now: number): TaskView | undefined {
+		const row = this.task(taskId);
+		if (row === undefined) return undefined;
+		if (row.state === "processing" || row.state === "pending") {
+			this.move(row, "fail", now, { last_error: error });
+			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
+		}
+		return this.getTask(taskId);
+	}
+
+	/** Decides the saga's next state after one of its tasks ended. */
+	private afterTaskEnded(sagaId: string, kind: TaskKind, ended: TaskState, now: number): void {
+		const saga = this.saga(sagaId);
+		if (saga === undefined) return;
+		const state = saga.state as SagaState;
+		if (kind === "deliver" && ended === "failed" && state === "running") {
+			this.compensate(sagaId, "compensated", now);
+			return;
+		}
+		if (kind === "retract" && ended === "failed" && state === "compensating") {
+			this.moveSaga(saga, "retract_failed", now);
+			return;
+		}
+		this.settle(saga, now);
+	}
+
+	/** Moves a saga to its end state when its tasks say it has one. */
+	private settle(saga: SagaRow, now: number): void {
+		const tasks = this.sagaTasks(saga.saga_id);
+		const state = saga.state as SagaState;
+		if (state === "running") {
+			if (tasks.every((t) => t.kind === "deliver" && t.state === "succeeded")) this.moveSaga(saga, "all_delivered", now);
+			return;
+		}
+		if (state === "compensating" || state === "failed") {
+			const live = tasks.some((t) => !isTaskTerminal(t.state as TaskState));
+			const retractFailed = tasks.some((t) => t.kind === "retract" && t.state === "failed");
+			if (!live && !retractFailed) this.moveSaga(saga, "all_retracted", now);
+		}
+	}
+
+	/**
+	 * Turns a saga to compensating: unfinished deliveries are cancelled, and every room where
+	 * a copy may exist (delivered, or attempted at least once) gets a retract task, newest
+	 * step first. Rooms never attempted need none: no copy can appear there.
+	 */
+	compensate(sagaId: string, reason: RetractReason, now: number): boolean {
+		const saga = this.saga(sagaId);
+		if (saga === undefined || sagaTransition(saga.state as SagaState, "compensate") === undefined) return false;
+		this.moveSaga(saga, "compensate", now);
+		const tasks = this.sagaTasks(sagaId);
+		const retracted = new Set(tasks.filter((t) => t.kind === "retract").map((t) => t.room));
+		for (const row of [...tasks].reverse()) {
+			if (row.kind !== "deliver") continue;
+			const mayHaveCopy = row.state === "succeeded" || row.attempts > 0;
+			if (!isTaskTerminal(row.state as TaskState)) this.move(row, "cancel", now, { last_error: row.last_error });
+			if (mayHaveCopy && !retracted.has(row.room)) {
+				const payload = { ...(JSON.parse(row.payload) as TaskPayload), reason };
+				this.insertTask(sagaId, "retract", row.room, row.trace_id, payload, now);
+				retracted.add(row.room);
+			}
+		}
+		const current = this.saga(sagaId);
+		if (current !== undefined) this.settle(current, now);
+		return true;
+	}
+
+	/** Archives finished tasks past retention; done lazily, so it never needs its own alarm. */
+	archiveOld(now: number): number {
+		const rows = this.sql
+			.exec<TaskRow>(
+				"SELECT * FROM outbox WHERE state IN ('succeeded', 'failed', 'skipped', 'cancelled') AND done_at < ? LIMIT 500",
+				now - TASK_RETENTION_MS,
+			)
+			.toArray();
+		for (const row of rows) this.move(row, "archive", now);
+		return rows.length;
+	}
+
+	/** The sagas whose end the author should hear about, with their steps, since the last call. */
+	drainReports(): SagaFrameData[] {
+		const reports = this.reportable.splice(0);
+		return reports.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
+	}
+
+	drainChanges(): TaskChange[] {
+		return this.changes.splice(0);
+	}
+
+	/** Forgets buffered changes after a rolled-back transaction. */
+	discardPending(): void {
+		this.changes = [];
+		this.reportable = [];
+	}
+}

@@ -1,0 +1,80 @@
+/**
+ * @module
+ * Shapes of cross-room work: the task as operators see it (the contract's task object),
+ * the queue message that carries it, and the outcome a target room reports.
+ */
+import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../protocol.ts";
+
+export type TaskKind = "deliver" | "retract";
+
+/** The contract's task object (`/v1/admin/tasks`, saga steps). */
+export interface TaskView {
+	taskId: string;
+	sagaId: string;
+	room: string;
+	kind: TaskKind;
+	state: TaskState;
+	attempts: number;
+	nextAttemptAt: number | null;
+	lastError: string | null;
+	/** Extensions: the origin room, trace id and timestamps. */
+	originRoom: string;
+	traceId: string;
+	createdAt: number;
+	updatedAt: number;
+}
+
+/** The contract's saga object (`/v1/admin/sagas/{sagaId}`). */
+export interface SagaView {
+	sagaId: string;
+	originRoom: string;
+	msgId: string;
+	traceId: string;
+	state: SagaState;
+	createdAt: number;
+	updatedAt: number;
+	steps: TaskView[];
+}
+
+/** What a deliver or retract needs to know about the original message. */
+export interface TaskPayload {
+	msgId: string;
+	author: UserRef;
+	text: string;
+	ts: number;
+	/** For retracts: the reason the copy is retracted with. */
+	reason?: RetractReason;
+}
+
+/** One queue message: one attempt at one task. Far below the 128 KB queue limit. */
+export interface TaskMessage {
+	taskId: string;
+	sagaId: string;
+	kind: TaskKind;
+	originRoom: string;
+	targetRoom: string;
+	dedupKey: string;
+	traceId: string;
+	attempt: number;
+	payload: TaskPayload;
+}
+
+/** What a target room answers to a task. */
+export type TaskOutcome =
+	| { status: "ok"; seq: number | null; msgId: string | null; detail: string }
+	| { status: "permanent"; code: string; message: string }
+	| { status: "transient"; code: string; message: string };
+
+/** What the origin room answers to a reported outcome. */
+export interface CompletionAck {
+	/** Whether the report changed the task (false for a stale or repeated report). */
+	applied: boolean;
+	state: TaskState | null;
+}
+
+export interface SagaFrameData {
+	sagaId: string;
+	state: SagaState;
+	steps: SagaStepSummary[];
+	authorId: string;
+}

@@ -13,7 +13,17 @@ export default defineConfig({
 					cloudflareTest({
 						wrangler: { configPath: "./wrangler.toml" },
 						miniflare: {
-							bindings: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50" },
+							bindings: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50", ALERT_WEBHOOK_URL: "http://webhook.test/hook" },
+							// Outbound fetches (alert webhooks) go to a recording stand-in, never the network.
+							workers: [
+								{
+									name: "outside",
+									modules: true,
+									scriptPath: "./test/support/webhook-worker.js",
+									compatibilityDate: "2026-11-01",
+								},
+							],
+							outboundService: "outside",
 						},
 					}),
 				],

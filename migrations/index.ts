@@ -4,6 +4,8 @@
  */
 import events from "./0001_events.sql";
 import sagas from "./0002_sagas.sql";
+import operations from "./0003_operations.sql";
+import opsIndex from "./ops/0001_index.sql";
 
 export interface Migration {
 	version: number;
@@ -14,4 +16,8 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
 	{ version: 1, name: "0001_events", sql: events },
 	{ version: 2, name: "0002_sagas", sql: sagas },
+	{ version: 3, name: "0003_operations", sql: operations },
 ];
+
+/** The ops index shards' schema (objects/ops-index.ts), versioned the same way. */
+export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "ops/0001_index", sql: opsIndex }];

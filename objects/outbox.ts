@@ -6,7 +6,15 @@
  */
 import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
-import { isTaskTerminal, sagaTransition, type SagaEvent, type TaskEvent, taskTransition } from "../src/saga/state-machine.ts";
+import {
+	isSagaReportable,
+	isTaskTerminal,
+	sagaTransition,
+	type SagaEvent,
+	type TaskEvent,
+	taskTransition,
+} from "../src/saga/state-machine.ts";
+import { taskIdFor } from "../src/saga/ids.ts";
 import type { SagaFrameData, SagaView, TaskKind, TaskMessage, TaskOutcome, TaskPayload, TaskView } from "../src/saga/types.ts";
 
 export interface OutboxSettings {
@@ -33,6 +41,11 @@ interface TaskRow extends Record<string, SqlStorageValue> {
 	created_at: number;
 	updated_at: number;
 	done_at: number | null;
+	version: number;
+	alert_epoch: number;
+	stuck_alert_epoch: number | null;
+	live_since: number | null;
+	last_action_version: number | null;
 }
 
 interface SagaRow extends Record<string, SqlStorageValue> {
@@ -52,7 +65,39 @@ export interface TaskChange {
 	/** `null` for a task just created. */
 	from: TaskState | null;
 	event: TaskEvent | "create";
+	version: number;
 }
+
+/** A saga's state change, for traces and the ops index. */
+export interface SagaChange {
+	saga: Omit<SagaView, "steps" | "text"> & { targets: string[] };
+	from: SagaState | null;
+	version: number;
+}
+
+export type AlertKind = "task_failed" | "task_stuck";
+
+/** An alert the outbox asks for; raised at most once per (task, kind, epoch). */
+export interface AlertRequest {
+	kind: AlertKind;
+	task: TaskView;
+	epoch: number;
+}
+
+export type ManualAction = "retry" | "skip" | "cancel";
+
+export type ActionResult =
+	| { ok: true; task: TaskView; repeated: boolean; from: TaskState; to: TaskState }
+	| { ok: false; code: "not_found" | "conflict"; message: string };
+
+const ACTION_EVENTS: Record<ManualAction, TaskEvent> = {
+	retry: "manual_retry",
+	skip: "manual_skip",
+	cancel: "manual_cancel",
+};
+
+/** Later states win over earlier ones written in the same millisecond. */
+const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "failed", "succeeded", "compensated"];
 
 /** A blocked delivery waits for the earlier delivery from this room to the same target. */
 const NOT_BLOCKED = `NOT (o.kind = 'deliver' AND EXISTS (
@@ -73,6 +118,8 @@ export class Outbox {
 	private changes: TaskChange[] = [];
 	/** Sagas whose state changed to one the author must hear about. */
 	private reportable: SagaFrameData[] = [];
+	private sagaChanges: SagaChange[] = [];
+	private alertRequests: AlertRequest[] = [];
 
 	constructor(
 		private readonly sql: SqlStorage,
@@ -166,31 +213,45 @@ export class Outbox {
 	// Writing
 	// -------------------------------------------------------------------------------------
 
-	private move(row: TaskRow, event: TaskEvent, now: number, fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action">> = {}): TaskRow {
+	private move(
+		row: TaskRow,
+		event: TaskEvent,
+		now: number,
+		fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since">> = {},
+	): TaskRow {
 		const from = row.state as TaskState;
 		const to = taskTransition(from, event);
 		if (to === undefined) throw new IllegalTransition(`task ${row.task_id}`, from, event);
+		const manual = event.startsWith("manual_");
 		const next: TaskRow = {
 			...row,
 			...fields,
 			state: to,
 			updated_at: now,
 			done_at: isTaskTerminal(to) ? now : null,
+			version: row.version + 1,
+			// Alerts are once per epoch; finishing or an operator's action starts a new one.
+			alert_epoch: row.alert_epoch + (manual || (isTaskTerminal(to) && to !== "archived") ? 1 : 0),
 		};
 		if (to !== "processing") next.lease_until = null;
 		this.sql.exec(
-			"UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, last_error = ?, last_action = ?, updated_at = ?, done_at = ? WHERE task_id = ?",
+			`UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = ?, last_error = ?, last_action = ?,
+			 last_action_version = ?, updated_at = ?, done_at = ?, version = ?, alert_epoch = ?, live_since = ? WHERE task_id = ?`,
 			next.state,
 			next.attempts,
 			next.next_attempt_at,
 			next.lease_until,
 			next.last_error,
 			next.last_action,
+			next.last_action_version,
 			next.updated_at,
 			next.done_at,
+			next.version,
+			next.alert_epoch,
+			next.live_since,
 			next.task_id,
 		);
-		this.changes.push({ task: this.view(next), from, event });
+		this.changes.push({ task: this.view(next), from, event, version: next.version });
 		return next;
 	}
 
@@ -200,18 +261,36 @@ export class Outbox {
 		if (to === undefined) throw new IllegalTransition(`saga ${saga.saga_id}`, from, event);
 		if (to !== from) {
 			this.sql.exec("UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?", to, now, saga.saga_id);
-			if (to === "succeeded" || to === "compensated" || to === "failed") {
-				this.reportable.push({ sagaId: saga.saga_id, state: to, steps: [], authorId: saga.author_id });
-			}
+			this.recordSaga({ ...saga, state: to, updated_at: now }, from);
+			if (isSagaReportable(to)) this.reportable.push({ sagaId: saga.saga_id, state: to, steps: [], authorId: saga.author_id });
 		}
 		return to;
 	}
 
+	private recordSaga(saga: SagaRow, from: SagaState | null): void {
+		const targets = [...new Set(this.sagaTasks(saga.saga_id).map((t) => t.room))];
+		this.sagaChanges.push({
+			saga: {
+				sagaId: saga.saga_id,
+				originRoom: this.room(),
+				msgId: saga.msg_id,
+				traceId: saga.trace_id,
+				state: saga.state as SagaState,
+				createdAt: saga.created_at,
+				updatedAt: saga.updated_at,
+				targets,
+			},
+			from,
+			// Saga rows have no version column: updated_at with the state order breaks ties.
+			version: saga.updated_at * 8 + SAGA_STATE_ORDER.indexOf(saga.state as SagaState),
+		});
+	}
+
 	private insertTask(sagaId: string, kind: TaskKind, room: string, traceId: string, payload: TaskPayload, now: number): void {
-		const taskId = `${sagaId}.${kind === "deliver" ? "d" : "r"}.${room}`;
+		const taskId = taskIdFor(sagaId, kind, room);
 		this.sql.exec(
-			`INSERT INTO outbox (task_id, saga_id, kind, room, state, attempts, next_attempt_at, dedup_key, trace_id, payload, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO outbox (task_id, saga_id, kind, room, state, attempts, next_attempt_at, dedup_key, trace_id, payload, created_at, updated_at, live_since)
+			 VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?)`,
 			taskId,
 			sagaId,
 			kind,
@@ -222,9 +301,10 @@ export class Outbox {
 			JSON.stringify(payload),
 			now,
 			now,
+			now,
 		);
 		const row = this.task(taskId);
-		if (row !== undefined) this.changes.push({ task: this.view(row), from: null, event: "create" });
+		if (row !== undefined) this.changes.push({ task: this.view(row), from: null, event: "create", version: row.version });
 	}
 
 	/** Starts a cross-post: the saga and one deliver task per target, in the caller's transaction. */
@@ -241,6 +321,8 @@ export class Outbox {
 		);
 		const payload: TaskPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
 		for (const room of targets) this.insertTask(sagaId, "deliver", room, message.traceId, payload, now);
+		const saga = this.saga(sagaId);
+		if (saga !== undefined) this.recordSaga(saga, null);
 	}
 
 	/**
@@ -290,7 +372,9 @@ export class Outbox {
 			this.move(row, "retry_later", now, { next_attempt_at: now + delay, last_error: error });
 			return;
 		}
-		this.move(row, "fail", now, { last_error: error });
+		const failed = this.move(row, "fail", now, { last_error: error });
+		// A permanent refusal (read-only, banned) is an outcome, not an incident: no alert.
+		if (kind === "transient") this.alertRequests.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
 		this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
 	}
 
@@ -317,7 +401,8 @@ export class Outbox {
 		const row = this.task(taskId);
 		if (row === undefined) return undefined;
 		if (row.state === "processing" || row.state === "pending") {
-			this.move(row, "fail", now, { last_error: error });
+			const failed = this.move(row, "fail", now, { last_error: error });
+			this.alertRequests.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
 			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
 		}
 		return this.getTask(taskId);
@@ -344,7 +429,10 @@ export class Outbox {
 		const tasks = this.sagaTasks(saga.saga_id);
 		const state = saga.state as SagaState;
 		if (state === "running") {
-			if (tasks.every((t) => t.kind === "deliver" && t.state === "succeeded")) this.moveSaga(saga, "all_delivered", now);
+			// A delivery an operator skipped counts as done: the saga succeeds without that room.
+			if (tasks.every((t) => t.kind === "deliver" && (t.state === "succeeded" || t.state === "skipped"))) {
+				this.moveSaga(saga, "all_delivered", now);
+			}
 			return;
 		}
 		if (state === "compensating" || state === "failed") {
@@ -392,6 +480,86 @@ export class Outbox {
 		return rows.length;
 	}
 
+	/**
+	 * An operator's retry, skip or cancel. Repeating the task's last action while nothing has
+	 * changed it since answers the same task without a new effect. The saga follows:
+	 * - retry: failed → pending with fresh attempts; a retried retract resumes compensation.
+	 *   A delivery can be retried only while its saga is still running.
+	 * - skip: the task counts as done without effect (a skipped delivery lets the saga
+	 *   succeed without that room; a skipped retract lets compensation finish).
+	 * - cancel: a delivery's cancel aborts the cross-post, so the saga compensates; a
+	 *   compensation cannot be cancelled (skip it once the copy is gone).
+	 */
+	act(taskId: string, action: ManualAction, now: number): ActionResult {
+		const row = this.task(taskId);
+		if (row === undefined) return { ok: false, code: "not_found", message: `no task ${taskId}` };
+		const state = row.state as TaskState;
+		if (row.last_action === action && row.last_action_version === row.version) {
+			return { ok: true, task: this.view(row), repeated: true, from: state, to: state };
+		}
+		const event = ACTION_EVENTS[action];
+		if (taskTransition(state, event) === undefined) {
+			return { ok: false, code: "conflict", message: `a ${state} task cannot be ${action === "retry" ? "retried" : action === "skip" ? "skipped" : "cancelled"}` };
+		}
+		const saga = this.saga(row.saga_id);
+		const sagaState = saga?.state as SagaState | undefined;
+		if (action === "retry" && row.kind === "deliver" && sagaState !== "running") {
+			return { ok: false, code: "conflict", message: `the saga is ${sagaState ?? "gone"}: a delivery can only be retried while it runs` };
+		}
+		if (action === "cancel" && row.kind === "retract") {
+			return { ok: false, code: "conflict", message: "a compensation cannot be cancelled; skip it if the copy is already gone" };
+		}
+		const fields =
+			action === "retry"
+				? { attempts: 0, next_attempt_at: now, live_since: now, last_error: row.last_error }
+				: {};
+		const moved = this.move(row, event, now, { ...fields, last_action: action, last_action_version: row.version + 1 });
+		if (saga !== undefined) {
+			if (action === "retry" && row.kind === "retract" && sagaState === "failed") this.moveSaga(saga, "resume_compensation", now);
+			else if (action === "cancel" && row.kind === "deliver" && sagaState === "running") this.compensate(row.saga_id, "compensated", now);
+			else {
+				const current = this.saga(row.saga_id);
+				if (current !== undefined) this.settle(current, now);
+			}
+		}
+		return { ok: true, task: this.view(moved), repeated: false, from: state, to: moved.state as TaskState };
+	}
+
+	/** Live tasks unfinished for longer than `stuckMs` that have not been alerted in this epoch. */
+	raiseStuck(now: number, stuckMs: number): number {
+		const rows = this.sql
+			.exec<TaskRow>(
+				`SELECT * FROM outbox WHERE state IN ('pending', 'processing') AND live_since <= ?
+				 AND stuck_alert_epoch IS NOT alert_epoch LIMIT 100`,
+				now - stuckMs,
+			)
+			.toArray();
+		for (const row of rows) {
+			this.sql.exec("UPDATE outbox SET stuck_alert_epoch = ? WHERE task_id = ?", row.alert_epoch, row.task_id);
+			this.alertRequests.push({ kind: "task_stuck", task: this.view(row), epoch: row.alert_epoch });
+		}
+		return rows.length;
+	}
+
+	/** When the next stuck alert falls due, if any live task is heading there. */
+	nextStuckAt(stuckMs: number): number | null {
+		return this.sql
+			.exec<{ at: number | null }>(
+				`SELECT MIN(live_since) + ? AS at FROM outbox WHERE state IN ('pending', 'processing')
+				 AND stuck_alert_epoch IS NOT alert_epoch`,
+				stuckMs,
+			)
+			.one().at;
+	}
+
+	drainSagaChanges(): SagaChange[] {
+		return this.sagaChanges.splice(0);
+	}
+
+	drainAlertRequests(): AlertRequest[] {
+		return this.alertRequests.splice(0);
+	}
+
 	/** The sagas whose end the author should hear about, with their steps, since the last call. */
 	drainReports(): SagaFrameData[] {
 		const reports = this.reportable.splice(0);
@@ -406,5 +574,7 @@ export class Outbox {
 	discardPending(): void {
 		this.changes = [];
 		this.reportable = [];
+		this.sagaChanges = [];
+		this.alertRequests = [];
 	}
 }

@@ -30,11 +30,15 @@ import { recordRefusal, takeToken } from "../src/rate-limit.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import type { SagaView, TaskMessage, TaskOutcome, TaskView } from "../src/saga/types.ts";
-import { newTraceId, randomId } from "../src/trace.ts";
+import type { AlertView, Span } from "../src/ops/types.ts";
+import { shardName } from "../src/ops/shard.ts";
+import { newSagaId } from "../src/saga/ids.ts";
+import { newTraceId } from "../src/trace.ts";
 import { Barrier } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
-import { Outbox } from "./outbox.ts";
+import { OpsRecord } from "./ops-record.ts";
+import { type ManualAction, Outbox } from "./outbox.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -52,13 +56,21 @@ export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
 const encoder = new TextEncoder();
-/** Queue sends from the alarm give up after this; the tasks stay pending and retry. */
-const QUEUE_SEND_TIMEOUT_MS = 10_000;
-/** Sagas are named after their origin room, so any saga id leads to its source of truth. */
-export function originOfSagaId(sagaId: string): string | undefined {
-	const room = sagaId.split("~")[0];
-	return room === undefined || room === sagaId ? undefined : room;
+/** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
+const OUTBOUND_TIMEOUT_MS = 10_000;
+/** An alert webhook that has not answered by then counts as a failed delivery. */
+const WEBHOOK_TIMEOUT_MS = 5_000;
+
+/** What the queue consumer saw of one delivery, for the trace. */
+export interface DeliveryNote {
+	receivedAt: number;
+	queueAttempts: number;
 }
+
+export type ActionReply =
+	| { ok: true; task: TaskView; repeated: boolean }
+	| { ok: false; error: { code: "not_found" | "conflict"; message: string } };
+
 
 function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: string | null }, duplicate: boolean): SendResult {
 	const result: SendResult = {
@@ -83,6 +95,7 @@ export class Room extends DurableObject<Env> {
 	private readonly log: EventLog;
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
+	private readonly ops: OpsRecord;
 	private policy: RoomPolicy;
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -96,12 +109,17 @@ export class Room extends DurableObject<Env> {
 			leaseMs: leaseMs(this.config.outboxBaseDelayMs),
 		});
 		this.barrier = new Barrier(ctx.storage.sql, this.log);
+		this.ops = new OpsRecord(ctx.storage.sql, () => this.name, {
+			shards: this.config.opsIndexShards,
+			webhook: this.config.alertWebhookUrl !== "",
+			baseDelayMs: this.config.outboxBaseDelayMs,
+		});
 		const stored = this.log.getMeta(POLICY_KEY);
 		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
 		// Heartbeats are answered by the runtime without waking a hibernated room.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		// A fired alarm is used up: if this incarnation starts with live tasks, make sure one is set.
-		if (this.outbox.countLive() > 0) void ctx.blockConcurrencyWhile(() => this.armAlarm());
+		if (this.outbox.countLive() > 0 || this.ops.nextWakeAt() !== null) void ctx.blockConcurrencyWhile(() => this.armAlarm());
 	}
 
 	/** The room id: rooms are only ever addressed by name. */
@@ -189,6 +207,7 @@ export class Room extends DurableObject<Env> {
 			return;
 		}
 		ws.serializeAttachment(state);
+		sendIfOpen(ws, JSON.stringify({ type: "deleted", msgId: frame.msgId, seq: result.seq } satisfies ServerFrame));
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -265,7 +284,7 @@ export class Room extends DurableObject<Env> {
 	 * Commits a send and broadcasts it. A repeat of the same client id returns the original
 	 * result; the policy is checked after dedup so a lost ack can always be recovered.
 	 */
-	private async commitSend(identity: Identity, input: SendInput, traceId: string, now: number): Promise<Result<SendResult>> {
+	private async commitSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt = now): Promise<Result<SendResult>> {
 		const existing = this.log.findByClientId(identity.id, input.id);
 		if (existing !== undefined) return { ok: true, ...sendResult(existing, true) };
 		const refusal = this.policyRefusal(identity);
@@ -273,7 +292,7 @@ export class Room extends DurableObject<Env> {
 		const targets = input.crossPost ?? [];
 		const denied = targets.find((room) => !canAccessRoom(identity, room));
 		if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
-		const sagaId = targets.length > 0 ? `${this.name}~${randomId(6)}` : null;
+		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		// The message, its dedup record, the saga and one task per target commit together.
 		const event = this.write(() => {
 			this.log.pruneDedup(now);
@@ -287,7 +306,11 @@ export class Room extends DurableObject<Env> {
 				},
 				now,
 			);
-			if (sagaId !== null) this.outbox.startSaga(sagaId, message, targets, now);
+			if (sagaId !== null) {
+				this.ops.span(traceId, receivedAt, "ingress", "message.received", `from ${identity.id}, cross-post to ${targets.join(", ")}`);
+				this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
+				this.outbox.startSaga(sagaId, message, targets, now);
+			}
 			return message;
 		});
 		this.broadcast(JSON.stringify(event));
@@ -301,7 +324,14 @@ export class Room extends DurableObject<Env> {
 	 */
 	private write<T>(work: () => T): T {
 		try {
-			return this.ctx.storage.transactionSync(work);
+			return this.ctx.storage.transactionSync(() => {
+				const result = work();
+				// What the change means for traces, the ops index and alerts commits with it.
+				const now = Date.now();
+				this.ops.recordChanges(this.outbox.drainChanges(), this.outbox.drainSagaChanges(), now);
+				this.ops.raiseAlerts(this.outbox.drainAlertRequests(), now);
+				return result;
+			});
 		} catch (error) {
 			this.log.resync();
 			this.outbox.discardPending();
@@ -335,8 +365,8 @@ export class Room extends DurableObject<Env> {
 	// RPC from the Worker (HTTP routes)
 	// -------------------------------------------------------------------------------------
 
-	async send(identity: Identity, input: SendInput, traceId: string): Promise<Result<SendResult>> {
-		return await this.commitSend(identity, input, traceId, Date.now());
+	async send(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
+		return await this.commitSend(identity, input, traceId, Date.now(), receivedAt);
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
@@ -370,7 +400,9 @@ export class Room extends DurableObject<Env> {
 	 * Called after every outbox write and on start; the schedule itself lives in SQLite.
 	 */
 	private async armAlarm(notBefore = 0): Promise<void> {
-		const due = this.outbox.nextWakeAt();
+		const candidates = [this.outbox.nextWakeAt(), this.ops.nextWakeAt(), this.outbox.nextStuckAt(this.config.alertStuckMs)];
+		const times = candidates.filter((t): t is number => t !== null);
+		const due = times.length === 0 ? null : Math.min(...times);
 		const current = await this.ctx.storage.getAlarm();
 		if (due === null) {
 			if (current !== null) await this.ctx.storage.deleteAlarm();
@@ -386,7 +418,6 @@ export class Room extends DurableObject<Env> {
 			const frame = JSON.stringify({ type: "saga", sagaId: report.sagaId, state: report.state, steps: report.steps } satisfies ServerFrame);
 			for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
 		}
-		this.outbox.drainChanges();
 		await this.armAlarm(notBefore);
 	}
 
@@ -402,18 +433,21 @@ export class Room extends DurableObject<Env> {
 		try {
 			const claimed = this.write(() => {
 				this.outbox.archiveOld(now);
+				this.outbox.raiseStuck(now, this.config.alertStuckMs);
 				return this.outbox.claimDue(now);
 			});
 			for (let i = 0; i < claimed.length; i += 100) {
 				const chunk = claimed.slice(i, i + 100);
 				try {
-					await withTimeout("queue send", QUEUE_SEND_TIMEOUT_MS, this.env.OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
+					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.env.OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
 				} catch (error) {
 					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
 					console.error(JSON.stringify({ level: "error", msg: message, room: this.name, tasks: chunk.map((t) => t.taskId) }));
 					this.write(() => this.outbox.releaseUnsent(chunk.map((t) => t.taskId), message, Date.now()));
 				}
 			}
+			await this.shipFeed();
+			await this.deliverAlerts();
 		} catch (error) {
 			notBefore = Date.now() + this.config.outboxBaseDelayMs;
 			console.error(JSON.stringify({ level: "error", msg: "outbox alarm failed", room: this.name, error: String(error) }));
@@ -422,20 +456,96 @@ export class Room extends DurableObject<Env> {
 		}
 	}
 
+	/** Sends due index updates to their shards; a shard that fails keeps its rows for later. */
+	private async shipFeed(): Promise<void> {
+		for (const batch of this.ops.dueFeed(Date.now())) {
+			try {
+				const shard = this.env.OPS_INDEX.getByName(shardName(batch.shard));
+				await withTimeout("ops index feed", OUTBOUND_TIMEOUT_MS, shard.ingest(batch.updates));
+				this.write(() => this.ops.feedShipped(batch));
+			} catch (error) {
+				console.warn(JSON.stringify({ level: "warn", msg: "ops index feed failed", room: this.name, shard: batch.shard, error: String(error) }));
+				this.write(() => this.ops.feedFailed(batch, Date.now()));
+			}
+		}
+	}
+
+	/** Posts due alerts to the webhook, each retried with backoff and recorded either way. */
+	private async deliverAlerts(): Promise<void> {
+		const url = this.config.alertWebhookUrl;
+		if (url === "") return;
+		for (const { alertId, payload } of this.ops.dueAlerts(Date.now())) {
+			let error: string | undefined;
+			try {
+				const response = await fetch(url, {
+					method: "POST",
+					headers: { "Content-Type": "application/json" },
+					body: JSON.stringify(payload),
+					signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+				});
+				if (!response.ok) error = `webhook answered ${response.status}`;
+				await response.body?.cancel();
+			} catch (thrown) {
+				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
+			}
+			const at = Date.now();
+			this.write(() => (error === undefined ? this.ops.alertDelivered(alertId, at) : this.ops.alertUndelivered(alertId, error, at)));
+			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
+		}
+	}
+
 	/** Target side: applies a deliver or retract through the barrier, exactly once. */
 	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
-		if (injectFault) return { status: "transient", code: "fault", message: "injected fault (FAULTS=on)" };
 		const now = Date.now();
-		const applied = this.write(() => this.barrier.apply(task, this.policy, now));
+		if (injectFault) {
+			this.write(() => this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`));
+			return { status: "transient", code: "fault", message: "injected fault (FAULTS=on)" };
+		}
+		const applied = this.write(() => {
+			const result = this.barrier.apply(task, this.policy, now);
+			const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
+			this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
+			return result;
+		});
 		for (const event of applied.events) this.broadcast(JSON.stringify(event));
 		return applied.outcome;
 	}
 
 	/** Origin side: records what a target did with a task, and moves the saga on. */
-	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome): Promise<TaskView | undefined> {
-		const view = this.write(() => this.outbox.complete(taskId, attempt, outcome, Date.now()));
+	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
+		const view = this.write(() => {
+			const now = Date.now();
+			const task = this.outbox.getTask(taskId);
+			if (task !== undefined && delivery !== undefined) {
+				this.ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+			}
+			return this.outbox.complete(taskId, attempt, outcome, now);
+		});
 		await this.afterOutboxWrite();
 		return view;
+	}
+
+	/** Origin side: an operator's retry, skip or cancel, with its audit entry. */
+	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
+		const now = Date.now();
+		const reply = this.write((): ActionReply => {
+			const result = this.outbox.act(taskId, action, now);
+			if (!result.ok) return { ok: false, error: { code: result.code, message: result.message } };
+			if (!result.repeated) {
+				this.ops.audit({ at: now, actor, taskId, action, reason, from: result.from, to: result.to, traceId: result.task.traceId }, now);
+			}
+			return { ok: true, task: result.task, repeated: result.repeated };
+		});
+		if (reply.ok && !reply.repeated) await this.afterOutboxWrite();
+		return reply;
+	}
+
+	async spans(traceId: string): Promise<Span[]> {
+		return this.ops.spans(traceId);
+	}
+
+	async alerts(limit: number): Promise<AlertView[]> {
+		return this.ops.listAlerts(limit);
 	}
 
 	/** Origin side: the dead-letter queue gave up on a task. */
@@ -450,7 +560,9 @@ export class Room extends DurableObject<Env> {
 		return this.outbox.getTask(taskId);
 	}
 
-	async saga(sagaId: string): Promise<SagaView | undefined> {
-		return this.outbox.getSaga(sagaId);
+	async saga(sagaId: string): Promise<(SagaView & { text: string }) | undefined> {
+		const saga = this.outbox.getSaga(sagaId);
+		if (saga === undefined) return undefined;
+		return { ...saga, text: this.log.findMessage(saga.msgId)?.event.text ?? "" };
 	}
 }

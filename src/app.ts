@@ -6,29 +6,18 @@
  * sockets (Hono's own `upgradeWebSocket` would not).
  */
 import { Hono } from "hono";
-import type { Context } from "hono";
-import { IDENTITY_HEADER, originOfSagaId, SINCE_HEADER } from "../objects/room.ts";
-import { authenticate, authorizeRoom, type Identity } from "./auth.ts";
-import { type Config, configFor } from "./config.ts";
-import { type ErrorBody, errorResponse, ParleyError } from "./errors.ts";
-import {
-	isRoomId,
-	parseEventsQuery,
-	parseJsonObject,
-	parsePolicyPatch,
-	parseSendInput,
-	parseSince,
-	type Parsed,
-} from "./protocol.ts";
-import { parseFaults } from "./saga/faults.ts";
+import { IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
+import { registerAdminRoutes } from "./admin.ts";
+import { authenticate, authorizeRoom } from "./auth.ts";
+import { configFor } from "./config.ts";
+import { errorResponse, ParleyError } from "./errors.ts";
+import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
+import { parseEventsQuery, parsePolicyPatch, parseSendInput, parseSince } from "./protocol.ts";
 import { traceIdFrom } from "./trace.ts";
 
-export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config } };
+export type { AppEnv } from "./http.ts";
 
-/** Request bodies larger than this are refused before they are read as JSON. */
-const MAX_BODY_BYTES = 64 * 1024;
-
-function bearer(c: Context<AppEnv>): string | null {
+function bearer(c: AppContext): string | null {
 	const header = c.req.header("Authorization");
 	if (header === undefined) return null;
 	const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -36,39 +25,6 @@ function bearer(c: Context<AppEnv>): string | null {
 	return match?.[1] ?? "malformed";
 }
 
-function unwrap<T>(parsed: Parsed<T>): T {
-	if (!parsed.ok) throw new ParleyError(parsed.error.code, parsed.error.message, parsed.error.retryAfterMs);
-	return parsed.value;
-}
-
-/** Turns a room's result value into its payload, or throws its refusal as the HTTP error. */
-function unwrapResult<R extends { ok: true } | { ok: false; error: ErrorBody }>(result: R): Omit<Extract<R, { ok: true }>, "ok"> {
-	if (!result.ok) {
-		const { error } = result as Extract<R, { ok: false }>;
-		throw new ParleyError(error.code, error.message, error.retryAfterMs);
-	}
-	const { ok: _ok, ...value } = result as Extract<R, { ok: true }>;
-	return value;
-}
-
-async function readJsonBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
-	const declared = Number(c.req.header("Content-Length") ?? "0");
-	if (declared > MAX_BODY_BYTES) throw new ParleyError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-	const text = await c.req.text();
-	if (text.length > MAX_BODY_BYTES) throw new ParleyError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-	return unwrap(parseJsonObject(text));
-}
-
-function roomStub(c: Context<AppEnv>, room: string): DurableObjectStub<import("../objects/room.ts").Room> {
-	return c.env.ROOM.getByName(room);
-}
-
-/** The room id from the path, checked for syntax and access after the caller is known. */
-function authorizedRoom(c: Context<AppEnv>): string {
-	const room = c.req.param("room") ?? "";
-	authorizeRoom(c.get("identity"), room);
-	return room;
-}
 
 export function createApp(): Hono<AppEnv> {
 	const app = new Hono<AppEnv>();
@@ -125,10 +81,11 @@ export function createApp(): Hono<AppEnv> {
 	});
 
 	app.post("/v1/rooms/:room/messages", async (c) => {
+		const receivedAt = Date.now();
 		const room = authorizedRoom(c);
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
 		const traceId = traceIdFrom(c.req.header("traceparent"));
-		const result = unwrapResult(await roomStub(c, room).send(c.get("identity"), input, traceId));
+		const result = unwrapResult(await roomStub(c, room).send(c.get("identity"), input, traceId, receivedAt));
 		return c.json(result, result.duplicate ? 200 : 201);
 	});
 
@@ -138,24 +95,7 @@ export function createApp(): Hono<AppEnv> {
 		return c.json(unwrapResult(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
 	});
 
-	app.put("/v1/admin/rooms/:room/policy", async (c) => {
-		const room = authorizedRoom(c);
-		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));
-		return c.json(await roomStub(c, room).updatePolicy(patch));
-	});
-
-	app.get("/v1/admin/sagas/:sagaId", async (c) => {
-		const sagaId = c.req.param("sagaId");
-		const origin = originOfSagaId(sagaId);
-		const saga = origin === undefined || !isRoomId(origin) ? undefined : await roomStub(c, origin).saga(sagaId);
-		if (saga === undefined) throw new ParleyError("not_found", `no saga ${sagaId}`);
-		return c.json(saga);
-	});
-
-	app.post("/v1/admin/faults", async (c) => {
-		const faults = unwrap(parseFaults(await readJsonBody(c)));
-		return c.json(await c.env.CONTROL.getByName("global").setFaults(faults));
-	});
+	registerAdminRoutes(app);
 
 	return app;
 }

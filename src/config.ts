@@ -17,6 +17,8 @@ export interface Config {
 	alertWebhookUrl: string;
 	alertStuckMs: number;
 	faults: boolean;
+	/** Shards of the ops index; fixed for a deployment (changing it re-maps records). */
+	opsIndexShards: number;
 }
 
 /** The variables as the runtime hands them over: strings, possibly absent. */
@@ -30,7 +32,8 @@ export type ConfigVars = Partial<Record<
 	| "OUTBOX_MAX_ATTEMPTS"
 	| "ALERT_WEBHOOK_URL"
 	| "ALERT_STUCK_MS"
-	| "FAULTS",
+	| "FAULTS"
+	| "OPS_INDEX_SHARDS",
 	string | undefined
 >>;
 
@@ -53,6 +56,7 @@ export function readConfig(vars: ConfigVars): Config {
 		alertWebhookUrl: vars.ALERT_WEBHOOK_URL ?? "",
 		alertStuckMs: integer(vars.ALERT_STUCK_MS, 300_000, 1, 30 * 86_400_000),
 		faults: vars.FAULTS === "on",
+		opsIndexShards: integer(vars.OPS_INDEX_SHARDS, 4, 1, 256),
 	};
 }
 

@@ -6,6 +6,7 @@ import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts
 import type { TaskMessage } from "./saga/types.ts";
 
 export { Control } from "../objects/control.ts";
+export { OpsIndex } from "../objects/ops-index.ts";
 export { Room } from "../objects/room.ts";
 
 const app = createApp();

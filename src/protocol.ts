@@ -93,6 +93,12 @@ export interface SagaFrame {
 	steps: SagaStepSummary[];
 }
 export type PresenceFrame = { type: "presence"; joined: UserRef } | { type: "presence"; left: UserRef };
+/** Extension: answers a `delete` frame with the retract's seq (the first one, on a repeat). */
+export interface DeletedFrame {
+	type: "deleted";
+	msgId: string;
+	seq: number;
+}
 export interface ErrorFrame extends ErrorBody {
 	type: "error";
 	id?: string;
@@ -105,6 +111,7 @@ export type ServerFrame =
 	| AckFrame
 	| SagaFrame
 	| PresenceFrame
+	| DeletedFrame
 	| ErrorFrame;
 
 export interface SendInput {

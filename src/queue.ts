@@ -56,9 +56,10 @@ async function runTask(env: Env, message: Message<TaskMessage>, faults: FaultSet
 			return;
 		}
 	}
+	const receivedAt = Date.now();
 	const outcome = await attempt(env, task, faults);
 	log(outcome.status === "ok" ? "info" : "warn", `task ${outcome.status}`, task, { outcome });
-	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTask(task.taskId, task.attempt, outcome));
+	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTask(task.taskId, task.attempt, outcome, { receivedAt, queueAttempts: message.attempts }));
 }
 
 export async function consumeOutbox(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {

@@ -17,15 +17,37 @@ export function fullBucket(ratePerSec: number, now: number): Bucket {
 	return { tokens: ratePerSec * 2, at: now };
 }
 
+/** The tokens available at `now`, refilled at `ratePerSec` up to `burst`. */
+function refill(bucket: Bucket, ratePerSec: number, burst: number, now: number): number {
+	const elapsed = Math.max(0, now - bucket.at);
+	return Math.min(burst, bucket.tokens + (elapsed * ratePerSec) / 1000);
+}
+
 /** Takes one token, refilling at `ratePerSec` up to a burst of `2 * ratePerSec`. Rate 0 = off. */
 export function takeToken(bucket: Bucket, ratePerSec: number, now: number): Take {
 	if (ratePerSec <= 0) return { ok: true, bucket };
-	const burst = ratePerSec * 2;
-	const elapsed = Math.max(0, now - bucket.at);
-	const tokens = Math.min(burst, bucket.tokens + (elapsed * ratePerSec) / 1000);
+	const tokens = refill(bucket, ratePerSec, ratePerSec * 2, now);
 	if (tokens >= 1) return { ok: true, bucket: { tokens: tokens - 1, at: now } };
 	const retryAfterMs = Math.ceil(((1 - tokens) * 1000) / ratePerSec);
 	return { ok: false, bucket: { tokens, at: now }, retryAfterMs };
+}
+
+/**
+ * Takes up to `wanted` whole tokens at once (for bulk operations); `retryAfterMs` says when
+ * the next token is due if fewer than wanted were granted.
+ */
+export function takeUpTo(
+	bucket: Bucket,
+	wanted: number,
+	ratePerSec: number,
+	burst: number,
+	now: number,
+): { granted: number; bucket: Bucket; retryAfterMs: number } {
+	const tokens = refill(bucket, ratePerSec, burst, now);
+	const granted = Math.max(0, Math.min(wanted, Math.floor(tokens)));
+	const left = tokens - granted;
+	const retryAfterMs = granted < wanted ? Math.ceil(((1 - (left % 1)) * 1000) / ratePerSec) : 0;
+	return { granted, bucket: { tokens: left, at: now }, retryAfterMs };
 }
 
 /** Refused frames in a sliding-ish window: the count restarts when the window has passed. */

@@ -175,7 +175,10 @@ describe("sending", () => {
 		socket.send({ type: "delete", msgId: ack.msgId });
 		const retract = await socket.frame("retract");
 		expect(retract).toMatchObject({ seq: 2, msgId: ack.msgId, reason: "deleted" });
+		expect(await socket.frame("deleted")).toEqual({ type: "deleted", msgId: ack.msgId, seq: 2 });
 		socket.send({ type: "delete", msgId: ack.msgId });
+		await socket.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "deleted").length === 2);
+		expect(socket.ofType("deleted")[1]).toEqual({ type: "deleted", msgId: ack.msgId, seq: 2 });
 		socket.send({ type: "delete", msgId: "77-abcdefabcd" });
 		expect(await socket.frame("error")).toMatchObject({ code: "not_found" });
 		expect(socket.ofType("retract")).toHaveLength(1);

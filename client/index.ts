@@ -1,0 +1,745 @@
+/**
+ * @module
+ * The Parley client: one room, one logical connection that survives any number of sockets.
+ *
+ * What it promises the app (see docs/client.md for the why):
+ * - room events (`message`, `retract`) arrive in seq order, each exactly once, with no gaps,
+ *   across reconnects: it resumes with `since` = the last seq it delivered, pages over HTTP what
+ *   the replay did not cover, and drops anything it already delivered;
+ * - a `send()` is never lost and never doubled: it stays queued until acked and is resent with
+ *   the same id after a reconnect, which the server deduplicates;
+ * - a dead network is noticed (heartbeat) and reconnected with exponential backoff and full
+ *   jitter; refused credentials stop the loop instead of retrying forever.
+ *
+ * Works wherever there is a WebSocket and fetch: browsers, Node 22+, Workers.
+ *
+ * @example
+ * ```ts
+ * import { ParleyClient } from "./client/index.ts";
+ *
+ * const chat = new ParleyClient({ url: "http://127.0.0.1:8787", room: "lobby", guest: "alice" });
+ * chat.on("message", (m) => console.log(`#${m.seq} ${m.author.name}: ${m.text}`));
+ * chat.on("status", (s) => console.log("status", s.state));
+ * await chat.connect();
+ * const ack = await chat.send("hello");
+ * console.log("stored as", ack.msgId, "at seq", ack.seq);
+ * chat.close();
+ * ```
+ */
+import type {
+	AckFrame,
+	EventsPage,
+	MessageEvent as ChatMessage,
+	PresenceFrame,
+	RetractEvent,
+	RoomEvent,
+	SagaFrame,
+	SendFrame,
+	SendResult,
+	ServerFrame,
+	UserRef,
+	WelcomeFrame,
+} from "../src/protocol.ts";
+import { DEFAULT_REPLAY, GUEST_NAME_PATTERN, MAX_CLIENT_ID_CHARS, PAGE_LIMIT_MAX, isRoomId } from "../src/protocol.ts";
+import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { Emitter } from "./emitter.ts";
+import type { Listener } from "./emitter.ts";
+import { ParleyClientError } from "./errors.ts";
+import { apiUrl, authHeaders, fetchEvents, requestJson, socketUrl } from "./http.ts";
+import type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
+import { newClientId } from "./ids.ts";
+import { Outbox } from "./outbox.ts";
+import { Sequencer } from "./sequencer.ts";
+import { SOCKET_OPEN, globalSocketFactory } from "./socket.ts";
+import type { SocketFactory, SocketLike } from "./socket.ts";
+
+export type { BackoffOptions } from "./backoff.ts";
+export type { ClientErrorCode } from "./errors.ts";
+export type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
+export type { SocketFactory, SocketLike } from "./socket.ts";
+export type { AckFrame, ChatMessage, EventsPage, PresenceFrame, RetractEvent, RoomEvent, SagaFrame, SendResult, UserRef, WelcomeFrame };
+export { ParleyClientError } from "./errors.ts";
+export { newClientId } from "./ids.ts";
+
+/**
+ * Where the connection is:
+ * - `idle`: created, `connect()` not called yet;
+ * - `connecting`: a socket is being opened (until `welcome`);
+ * - `syncing`: welcomed, catching up on missed events (replay, then HTTP pages);
+ * - `live`: caught up; events arrive as they happen;
+ * - `reconnecting`: the socket is gone; waiting `delayMs` before the next attempt;
+ * - `offline`: suspended by the app (`suspend()`), sends queue until `resume()`;
+ * - `closed`: `close()` was called;
+ * - `unauthorized` / `forbidden` / `rejected`: the server refused the credentials (401), the
+ *   room (403) or the request (400); terminal, nothing is retried.
+ */
+export type ConnectionState =
+	| "idle"
+	| "connecting"
+	| "syncing"
+	| "live"
+	| "reconnecting"
+	| "offline"
+	| "closed"
+	| "unauthorized"
+	| "forbidden"
+	| "rejected";
+
+const TERMINAL: ReadonlySet<ConnectionState> = new Set(["closed", "unauthorized", "forbidden", "rejected"]);
+
+export interface StatusEvent {
+	state: ConnectionState;
+	/** `connecting` / `reconnecting`: consecutive failed attempts so far (0 on a fresh start). */
+	attempt?: number;
+	/** `reconnecting`: how long until the next attempt. */
+	delayMs?: number;
+	/** Why the previous socket ended, or why the state is terminal. */
+	reason?: string;
+}
+
+/** Everything `on()` can listen to, and the payload each listener receives. */
+export interface ParleyClientEvents {
+	/** A socket was accepted; `online` lists who is in the room (the caller included). */
+	welcome: WelcomeFrame;
+	/** A room message, in seq order, exactly once. */
+	message: ChatMessage;
+	/** A message was removed (by its author, by compensation of a cross-post, or by moderation). */
+	retract: RetractEvent;
+	/** Someone's first socket joined or last socket left. */
+	presence: PresenceFrame;
+	/** A cross-post you made reached a terminal state. */
+	saga: SagaFrame;
+	/** One of your sends was stored (also delivered through the `send()` promise). */
+	ack: AckFrame;
+	/** A refusal from the server, or a client-side failure worth showing. The client keeps going. */
+	error: ParleyClientError;
+	/** The connection state changed. */
+	status: StatusEvent;
+	/** Caught up with the room: every event up to `through` has been delivered. */
+	synced: { through: number };
+}
+
+export interface ParleyClientOptions {
+	/** The server's origin (and optional path prefix), e.g. `https://chat.example.com`. */
+	url: string;
+	/** The room id, `^[a-z0-9][a-z0-9._-]{0,63}$`. */
+	room: string;
+	/** A signed token. Give exactly one of `token` and `guest`. */
+	token?: string;
+	/** A guest name (1..32 letters, digits, `_`, `-`), when the server allows guests. */
+	guest?: string;
+	/**
+	 * Deliver events after this seq on the first connect (0 = the room's whole history, paged
+	 * over HTTP as needed). Default: the latest 50 events, as the server replays them.
+	 */
+	since?: number;
+	/** Reconnect schedule; default `{ minMs: 500, maxMs: 30000, factor: 2 }`. */
+	backoff?: Partial<BackoffOptions>;
+	/** How often to send `ping` on an open socket. Default 20000 ms. */
+	heartbeatIntervalMs?: number;
+	/** How long after a ping without any frame back the socket is declared dead. Default 10000 ms. */
+	heartbeatTimeoutMs?: number;
+	/** How long a new socket may take to be welcomed. Default 15000 ms. */
+	connectTimeoutMs?: number;
+	/** Timeout of each HTTP request (history pages, probes, deletes). Default 15000 ms. */
+	httpTimeoutMs?: number;
+	/** Most sends written and not yet acked at once. Default 16. */
+	maxInFlight?: number;
+	/** Opens sockets; default: the global `WebSocket`. */
+	createSocket?: SocketFactory;
+	/** Makes HTTP requests; default: the global `fetch`. */
+	fetch?: FetchLike;
+	/** Source of randomness for the backoff jitter (tests pin it). */
+	random?: () => number;
+}
+
+export interface SendOptions {
+	/** The idempotency key; default a random UUID. Reuse it to retry a send safely. */
+	id?: string;
+	/** Also post the message to these rooms (a saga; its outcome arrives as a `saga` event). */
+	crossPost?: string[];
+}
+
+interface Deferred<T> {
+	resolve(value: T): void;
+	reject(error: unknown): void;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** One socket and what is known about it; replaced wholesale on every reconnect. */
+interface Connection {
+	readonly socket: SocketLike;
+	welcomed: boolean;
+	synced: boolean;
+	connectTimer: Timer | undefined;
+	heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+	pongTimer: Timer | undefined;
+	/** The HTTP catch-up loop running for this connection, if any. */
+	fill: Promise<void> | undefined;
+}
+
+/** Close code for sockets the client abandons (heartbeat or connect timeout). App range. */
+const ABANDON_CODE = 4000;
+
+/**
+ * A connection to one room. Create it, add listeners, then `connect()`.
+ *
+ * @example
+ * ```ts
+ * const chat = new ParleyClient({ url: location.origin, room: "lobby", token });
+ * chat.on("message", (m) => render(m));
+ * chat.on("retract", (r) => markRemoved(r.msgId));
+ * chat.on("status", (s) => showBanner(s.state));
+ * await chat.connect();
+ * await chat.send("hi all", { crossPost: ["announcements"] });
+ * ```
+ */
+export class ParleyClient {
+	readonly room: string;
+	readonly url: string;
+	readonly #credentials: Credentials;
+	readonly #events = new Emitter<ParleyClientEvents>();
+	readonly #sequencer: Sequencer<RoomEvent>;
+	readonly #outbox = new Outbox<SendFrame>();
+	readonly #waiters = new Map<string, Deferred<SendResult>[]>();
+	readonly #backoff: Backoff;
+	readonly #createSocket: SocketFactory;
+	readonly #fetch: FetchLike;
+	readonly #heartbeatIntervalMs: number;
+	readonly #heartbeatTimeoutMs: number;
+	readonly #connectTimeoutMs: number;
+	readonly #httpTimeoutMs: number;
+	readonly #maxInFlight: number;
+	readonly #since: number | undefined;
+	#state: ConnectionState = "idle";
+	#conn: Connection | undefined;
+	/** Whether the sequencer has a baseline, so reconnects resume with `since`. */
+	#joined = false;
+	#user: UserRef | undefined;
+	readonly #online = new Map<string, UserRef>();
+	#reconnectTimer: Timer | undefined;
+	#flushTimer: Timer | undefined;
+	#connectWaiters: Deferred<void>[] = [];
+
+	constructor(options: ParleyClientOptions) {
+		if (!isRoomId(options.room)) throw new TypeError(`not a room id: ${JSON.stringify(options.room)}`);
+		if ((options.token === undefined) === (options.guest === undefined)) {
+			throw new TypeError("give exactly one of `token` and `guest`");
+		}
+		if (options.guest !== undefined && !GUEST_NAME_PATTERN.test(options.guest)) {
+			throw new TypeError("a guest name is 1..32 letters, digits, `_` or `-`");
+		}
+		if (options.since !== undefined && !(Number.isInteger(options.since) && options.since >= 0)) {
+			throw new TypeError("`since` must be a whole number >= 0");
+		}
+		this.room = options.room;
+		this.url = new URL(options.url).toString();
+		this.#credentials = options.token !== undefined ? { token: options.token } : { guest: options.guest ?? "" };
+		this.#since = options.since;
+		this.#sequencer = new Sequencer(options.since ?? 0);
+		this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, ...options.backoff }, options.random);
+		this.#createSocket = options.createSocket ?? globalSocketFactory();
+		// Wrapped rather than stored: a detached `window.fetch` throws "Illegal invocation".
+		this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+		this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
+		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10_000;
+		this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
+		this.#httpTimeoutMs = options.httpTimeoutMs ?? 15_000;
+		this.#maxInFlight = options.maxInFlight ?? 16;
+	}
+
+	// -----------------------------------------------------------------------------------
+	// Public API
+	// -----------------------------------------------------------------------------------
+
+	/** Listens to an event; returns a function that removes the listener. */
+	on<K extends keyof ParleyClientEvents>(type: K, listener: Listener<ParleyClientEvents[K]>): () => void {
+		return this.#events.on(type, listener);
+	}
+
+	off<K extends keyof ParleyClientEvents>(type: K, listener: Listener<ParleyClientEvents[K]>): void {
+		this.#events.off(type, listener);
+	}
+
+	/** The connection state (also reported by the `status` event). */
+	get state(): ConnectionState {
+		return this.#state;
+	}
+
+	/** The seq of the last room event delivered to the app (a good `since` to persist). */
+	get lastSeq(): number {
+		return this.#sequencer.lastSeq;
+	}
+
+	/** Who the server says we are, once welcomed. */
+	get user(): UserRef | undefined {
+		return this.#user;
+	}
+
+	/** Who is in the room, as of the last welcome and presence frames. */
+	get online(): UserRef[] {
+		return [...this.#online.values()];
+	}
+
+	/** How many sends are waiting for their ack. */
+	get pending(): number {
+		return this.#outbox.size;
+	}
+
+	/**
+	 * Starts the connection loop (if not started) and resolves once the client is live: welcomed
+	 * and caught up. Rejects if the credentials or room are refused, or the client is closed.
+	 * Reconnects after that are automatic and do not need another call.
+	 */
+	connect(): Promise<void> {
+		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
+		if (this.#state === "live") return Promise.resolve();
+		const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+		if (this.#state === "idle") this.#open();
+		return promise;
+	}
+
+	/**
+	 * Sends a message. Resolves with the ack once the server has durably stored it (with
+	 * `duplicate: true` if an earlier attempt with the same id got there first). While the
+	 * connection is down the send waits in the queue; it is rejected only when the server
+	 * refuses it (bad_request, too_large, read_only, banned, ...) or the client is closed.
+	 */
+	send(text: string, options: SendOptions = {}): Promise<SendResult> {
+		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
+		const id = options.id ?? newClientId();
+		if (id.length < 1 || id.length > MAX_CLIENT_ID_CHARS) {
+			return Promise.reject(new ParleyClientError("bad_request", `an id is 1..${MAX_CLIENT_ID_CHARS} chars`, { id }));
+		}
+		if (text.length === 0) return Promise.reject(new ParleyClientError("bad_request", "`text` must not be empty", { id }));
+		const frame: SendFrame =
+			options.crossPost === undefined || options.crossPost.length === 0
+				? { type: "send", id, text }
+				: { type: "send", id, text, crossPost: [...options.crossPost] };
+		const promise = new Promise<SendResult>((resolve, reject) => {
+			const list = this.#waiters.get(id) ?? [];
+			list.push({ resolve, reject });
+			this.#waiters.set(id, list);
+		});
+		// A second send() with an id still in the queue joins the first one's promise.
+		if (this.#outbox.add(frame)) this.#flush();
+		return promise;
+	}
+
+	/**
+	 * Retracts one of your messages (or any message, for an admin). Resolves with the seq of the
+	 * retract event; deleting an already-retracted message resolves with the original retract's
+	 * seq. Uses the HTTP route, whose answer the contract defines, and retries transient failures.
+	 */
+	async delete(msgId: string): Promise<{ seq: number }> {
+		if (TERMINAL.has(this.#state)) throw this.#terminalError();
+		const url = apiUrl(this.url, this.room, `messages/${encodeURIComponent(msgId)}`, {}, this.#credentials);
+		const retry = new Backoff({ minMs: 250, maxMs: 4000, factor: 2 });
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return await requestJson<{ seq: number }>(
+					this.#fetch,
+					url,
+					{ method: "DELETE", headers: authHeaders(this.#credentials) },
+					this.#httpTimeoutMs,
+				);
+			} catch (error) {
+				const transient =
+					error instanceof ParleyClientError &&
+					(error.code === "network" || error.code === "timeout" || error.code === "rate_limited" || error.code === "internal");
+				if (!transient || attempt >= 4 || TERMINAL.has(this.#state)) throw error;
+				const wait = error.retryAfterMs ?? retry.next().delayMs;
+				await new Promise((done) => setTimeout(done, wait));
+			}
+		}
+	}
+
+	/**
+	 * Reads a page of the room's history over HTTP, outside the live stream (for "load older"):
+	 * `{ before: oldestSeqShown, limit: 50 }`. Events come back ascending.
+	 */
+	async history(query: HistoryQuery): Promise<EventsPage> {
+		return await fetchEvents(this.#fetch, this.url, this.room, this.#credentials, query, this.#httpTimeoutMs);
+	}
+
+	/**
+	 * Goes offline on purpose (e.g. the browser's `offline` event): drops the socket and stops
+	 * reconnecting. Sends keep queueing. `resume()` reconnects at once.
+	 */
+	suspend(): void {
+		if (TERMINAL.has(this.#state) || this.#state === "offline") return;
+		this.#clearReconnect();
+		this.#abandon("suspended");
+		this.#setStatus({ state: "offline", reason: "suspended" });
+	}
+
+	/** Ends a `suspend()`: reconnects now, with a fresh backoff schedule. */
+	resume(): void {
+		if (this.#state !== "offline") return;
+		this.#backoff.reset();
+		this.#open();
+	}
+
+	/** Skips the current backoff wait and reconnects now (no-op unless `reconnecting`). */
+	reconnectNow(): void {
+		if (this.#state !== "reconnecting") return;
+		this.#clearReconnect();
+		this.#open();
+	}
+
+	/** Closes the connection for good. Sends still waiting for an ack are rejected (`closed`). */
+	close(): void {
+		this.#terminate("closed", new ParleyClientError("closed", "the client was closed"));
+	}
+
+	// -----------------------------------------------------------------------------------
+	// Connection loop
+	// -----------------------------------------------------------------------------------
+
+	#open(): void {
+		this.#clearReconnect();
+		const since = this.#joined ? this.#sequencer.lastSeq : this.#since;
+		this.#setStatus({ state: "connecting", attempt: this.#backoff.attempt });
+		let socket: SocketLike;
+		try {
+			socket = this.#createSocket(socketUrl(this.url, this.room, this.#credentials, since));
+		} catch (error) {
+			this.#events.emit("error", new ParleyClientError("network", `could not open a socket: ${String(error)}`));
+			this.#scheduleReconnect("socket constructor threw");
+			return;
+		}
+		const conn: Connection = {
+			socket,
+			welcomed: false,
+			synced: false,
+			connectTimer: undefined,
+			heartbeatTimer: undefined,
+			pongTimer: undefined,
+			fill: undefined,
+		};
+		this.#conn = conn;
+		conn.connectTimer = setTimeout(() => this.#lost(conn, "no welcome in time"), this.#connectTimeoutMs);
+		// Every handler first checks that its socket is still the current one: a socket we
+		// abandoned may still fire events much later (a half-open close can take minutes).
+		socket.addEventListener("open", () => {
+			if (conn === this.#conn) this.#startHeartbeat(conn);
+		});
+		socket.addEventListener("message", (event) => {
+			if (conn === this.#conn) this.#onData(conn, event.data);
+		});
+		socket.addEventListener("close", (event) => {
+			if (conn === this.#conn) this.#lost(conn, `socket closed (${event.code}${event.reason === "" ? "" : ` ${event.reason}`})`);
+		});
+		socket.addEventListener("error", () => {
+			if (conn === this.#conn) this.#lost(conn, "socket error");
+		});
+	}
+
+	#startHeartbeat(conn: Connection): void {
+		conn.heartbeatTimer = setInterval(() => {
+			if (conn !== this.#conn) return;
+			try {
+				conn.socket.send("ping");
+			} catch {
+				// A socket that cannot even take a write is dead; the close event will follow.
+			}
+			// Any frame counts as a sign of life (see #onData); only start the clock once, so a
+			// steady trickle of pings without answers still times out.
+			conn.pongTimer ??= setTimeout(() => this.#lost(conn, "heartbeat timeout"), this.#heartbeatTimeoutMs);
+		}, this.#heartbeatIntervalMs);
+	}
+
+	#stopTimers(conn: Connection): void {
+		clearTimeout(conn.connectTimer);
+		clearInterval(conn.heartbeatTimer);
+		clearTimeout(conn.pongTimer);
+		conn.connectTimer = undefined;
+		conn.heartbeatTimer = undefined;
+		conn.pongTimer = undefined;
+	}
+
+	/** Forgets the current socket without scheduling anything. */
+	#abandon(reason: string): Connection | undefined {
+		const conn = this.#conn;
+		if (conn === undefined) return undefined;
+		this.#conn = undefined;
+		this.#stopTimers(conn);
+		if (conn.socket.readyState <= SOCKET_OPEN) {
+			try {
+				conn.socket.close(ABANDON_CODE, reason.slice(0, 100));
+			} catch {
+				// Already closing; nothing to do.
+			}
+		}
+		// Nothing written on that socket is known to have arrived: resend all of it.
+		this.#outbox.requeueAll();
+		return conn;
+	}
+
+	/**
+	 * The socket ended (closed, errored, or declared dead by us). We do not wait for a close
+	 * handshake: on a half-open connection it may never come.
+	 */
+	#lost(conn: Connection, reason: string): void {
+		if (conn !== this.#conn) return;
+		this.#abandon(reason);
+		if (TERMINAL.has(this.#state) || this.#state === "offline") return;
+		this.#scheduleReconnect(reason);
+		// A socket that never got a welcome may have been refused with 401/403, which a
+		// WebSocket only reports as an error. Ask over HTTP with the same credentials before
+		// hammering the server with more upgrades.
+		if (!conn.welcomed) void this.#probe();
+	}
+
+	#scheduleReconnect(reason: string): void {
+		this.#clearReconnect();
+		const step = this.#backoff.next();
+		this.#setStatus({ state: "reconnecting", attempt: step.attempt + 1, delayMs: step.delayMs, reason });
+		this.#reconnectTimer = setTimeout(() => {
+			this.#reconnectTimer = undefined;
+			if (this.#state === "reconnecting") this.#open();
+		}, step.delayMs);
+	}
+
+	#clearReconnect(): void {
+		clearTimeout(this.#reconnectTimer);
+		this.#reconnectTimer = undefined;
+	}
+
+	async #probe(): Promise<void> {
+		try {
+			await fetchEvents(this.#fetch, this.url, this.room, this.#credentials, { limit: 1 }, this.#httpTimeoutMs);
+		} catch (error) {
+			if (!(error instanceof ParleyClientError) || TERMINAL.has(this.#state)) return;
+			if (error.status === 401) this.#terminate("unauthorized", error);
+			else if (error.status === 403) this.#terminate("forbidden", error);
+			else if (error.status === 400) this.#terminate("rejected", error);
+			// Anything else (down, 5xx, timeout) is what backoff is for.
+		}
+	}
+
+	#terminate(state: ConnectionState, error: ParleyClientError): void {
+		if (TERMINAL.has(this.#state)) return;
+		this.#clearReconnect();
+		clearTimeout(this.#flushTimer);
+		this.#abandon(state);
+		this.#state = state;
+		for (const frame of this.#outbox.drain()) this.#settleWaiters(frame.id, (waiter) => waiter.reject(error));
+		const waiters = this.#connectWaiters;
+		this.#connectWaiters = [];
+		for (const waiter of waiters) waiter.reject(error);
+		if (state !== "closed") this.#events.emit("error", error);
+		this.#events.emit("status", { state, reason: error.message });
+	}
+
+	#terminalError(): ParleyClientError {
+		switch (this.#state) {
+			case "unauthorized":
+				return new ParleyClientError("unauthorized", "the credentials were refused", { status: 401 });
+			case "forbidden":
+				return new ParleyClientError("forbidden", "access to this room was refused", { status: 403 });
+			case "rejected":
+				return new ParleyClientError("bad_request", "the server refused the connection request", { status: 400 });
+			default:
+				return new ParleyClientError("closed", "the client was closed");
+		}
+	}
+
+	#setStatus(status: StatusEvent): void {
+		// Every `reconnecting` is reported (attempt and delay change); other states only on change.
+		if (status.state === this.#state && status.state !== "reconnecting") return;
+		this.#state = status.state;
+		this.#events.emit("status", status);
+	}
+
+	// -----------------------------------------------------------------------------------
+	// Frames
+	// -----------------------------------------------------------------------------------
+
+	#onData(conn: Connection, data: unknown): void {
+		clearTimeout(conn.pongTimer);
+		conn.pongTimer = undefined;
+		if (typeof data !== "string" || data === "pong") return;
+		let frame: ServerFrame;
+		try {
+			frame = JSON.parse(data) as ServerFrame;
+		} catch {
+			this.#events.emit("error", new ParleyClientError("protocol", "the server sent a frame that is not JSON"));
+			return;
+		}
+		if (typeof frame !== "object" || frame === null) return;
+		switch (frame.type) {
+			case "welcome":
+				this.#onWelcome(conn, frame);
+				return;
+			case "message":
+			case "retract":
+				this.#onEvent(conn, frame);
+				return;
+			case "synced":
+				void this.#onSynced(conn, frame.through);
+				return;
+			case "ack":
+				this.#onAck(frame);
+				return;
+			case "saga":
+				this.#events.emit("saga", frame);
+				return;
+			case "presence":
+				if ("joined" in frame) this.#online.set(frame.joined.id, frame.joined);
+				else this.#online.delete(frame.left.id);
+				this.#events.emit("presence", frame);
+				return;
+			case "error": {
+				const { code, message, retryAfterMs, id } = frame;
+				this.#onRefusal(new ParleyClientError(code, message, { retryAfterMs, id }));
+				return;
+			}
+			default:
+				// New frame types are allowed by the contract; an old client ignores them.
+				return;
+		}
+	}
+
+	#onWelcome(conn: Connection, welcome: WelcomeFrame): void {
+		clearTimeout(conn.connectTimer);
+		conn.connectTimer = undefined;
+		conn.welcomed = true;
+		this.#user = welcome.user;
+		this.#online.clear();
+		for (const user of welcome.online) this.#online.set(user.id, user);
+		if (!this.#joined) {
+			// Joined without `since`: the server replays the latest events, so start just
+			// before them instead of treating the whole older history as a gap to fetch.
+			if (this.#since === undefined) this.#sequencer.rebase(Math.max(0, welcome.lastSeq - DEFAULT_REPLAY));
+			this.#joined = true;
+		} else if (welcome.lastSeq < this.#sequencer.lastSeq) {
+			this.#events.emit(
+				"error",
+				new ParleyClientError(
+					"history_reset",
+					`the room's history ends at seq ${welcome.lastSeq}, but this client already saw ${this.#sequencer.lastSeq}`,
+				),
+			);
+			this.#sequencer.rebase(welcome.lastSeq);
+		}
+		this.#sequencer.noteHead(welcome.lastSeq);
+		this.#setStatus({ state: "syncing" });
+		this.#events.emit("welcome", welcome);
+		this.#flush();
+	}
+
+	#onEvent(conn: Connection, event: RoomEvent): void {
+		if (typeof event.seq !== "number") return;
+		this.#deliver(this.#sequencer.offer(event));
+		// Before `synced` a gap is normal (the replay is still coming); after it, a gap means
+		// we missed something and must fetch it.
+		if (conn.synced && this.#sequencer.gap() !== undefined) void this.#fill(conn);
+	}
+
+	async #onSynced(conn: Connection, through: number): Promise<void> {
+		this.#sequencer.noteHead(through);
+		await this.#fill(conn);
+		if (conn !== this.#conn || conn.synced) return;
+		conn.synced = true;
+		this.#backoff.reset();
+		this.#setStatus({ state: "live" });
+		this.#events.emit("synced", { through: this.#sequencer.lastSeq });
+		const waiters = this.#connectWaiters;
+		this.#connectWaiters = [];
+		for (const waiter of waiters) waiter.resolve();
+	}
+
+	/** Pages over HTTP until nothing known is missing; one loop per connection. */
+	#fill(conn: Connection): Promise<void> {
+		conn.fill ??= this.#fillLoop(conn).finally(() => {
+			conn.fill = undefined;
+		});
+		return conn.fill;
+	}
+
+	async #fillLoop(conn: Connection): Promise<void> {
+		try {
+			for (let gap = this.#sequencer.gap(); gap !== undefined && conn === this.#conn; gap = this.#sequencer.gap()) {
+				const before = this.#sequencer.lastSeq;
+				const page = await fetchEvents(
+					this.#fetch,
+					this.url,
+					this.room,
+					this.#credentials,
+					{ after: gap.after, limit: PAGE_LIMIT_MAX },
+					this.#httpTimeoutMs,
+				);
+				if (conn !== this.#conn) return;
+				this.#deliver(this.#sequencer.offerAll(page.events));
+				if (this.#sequencer.lastSeq === before) {
+					throw new ParleyClientError("protocol", `the server announced events after seq ${before} but did not return them`);
+				}
+			}
+		} catch (error) {
+			if (conn !== this.#conn) return;
+			const failure = error instanceof ParleyClientError ? error : new ParleyClientError("network", String(error));
+			this.#events.emit("error", failure);
+			// A new socket resumes with since = lastSeq, which retries the catch-up for free.
+			this.#lost(conn, `history fetch failed: ${failure.message}`);
+		}
+	}
+
+	#deliver(events: RoomEvent[]): void {
+		for (const event of events) {
+			if (event.type === "message") this.#events.emit("message", event);
+			else this.#events.emit("retract", event);
+		}
+	}
+
+	#onAck(ack: AckFrame): void {
+		if (this.#outbox.settle(ack.id) === undefined) return;
+		const result: SendResult =
+			ack.sagaId === undefined
+				? { seq: ack.seq, msgId: ack.msgId, traceId: ack.traceId, duplicate: ack.duplicate }
+				: { seq: ack.seq, msgId: ack.msgId, traceId: ack.traceId, duplicate: ack.duplicate, sagaId: ack.sagaId };
+		this.#settleWaiters(ack.id, (waiter) => waiter.resolve(result));
+		this.#events.emit("ack", ack);
+		this.#flush();
+	}
+
+	#onRefusal(error: ParleyClientError): void {
+		if (error.code === "rate_limited") {
+			// Not a failure of the send: put it back and hold every write until allowed again.
+			if (error.id !== undefined) this.#outbox.requeue(error.id);
+			this.#outbox.pause(Date.now() + (error.retryAfterMs ?? 1000));
+			this.#flush();
+		} else if (error.id !== undefined && this.#outbox.settle(error.id) !== undefined) {
+			this.#settleWaiters(error.id, (waiter) => waiter.reject(error));
+		}
+		this.#events.emit("error", error);
+	}
+
+	#settleWaiters(id: string, settle: (waiter: Deferred<SendResult>) => void): void {
+		const waiters = this.#waiters.get(id);
+		this.#waiters.delete(id);
+		for (const waiter of waiters ?? []) settle(waiter);
+	}
+
+	/** Writes whatever the outbox allows, if there is a welcomed socket. */
+	#flush(): void {
+		const conn = this.#conn;
+		if (conn === undefined || !conn.welcomed || conn.socket.readyState !== SOCKET_OPEN) return;
+		const now = Date.now();
+		if (now < this.#outbox.pausedUntil) {
+			clearTimeout(this.#flushTimer);
+			this.#flushTimer = setTimeout(() => this.#flush(), this.#outbox.pausedUntil - now);
+			return;
+		}
+		for (const frame of this.#outbox.takeQueued(now, this.#maxInFlight)) {
+			try {
+				conn.socket.send(JSON.stringify(frame));
+			} catch {
+				// The socket died under us; its close handler requeues everything.
+				return;
+			}
+		}
+	}
+}

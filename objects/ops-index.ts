@@ -1,0 +1,282 @@
+/**
+ * One shard of the ops index: a read model of sagas, tasks, audit entries, alerts and which
+ * rooms a trace touched, across all rooms. Rooms feed it through their outboxes (batched per
+ * alarm run), so chat messages never reach it and an update is never lost. Upserts keep the
+ * newest version they have seen, so repeated or reordered feeds cannot move a record back.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { OPS_INDEX_MIGRATIONS } from "../migrations/index.ts";
+import type { AuditEntry, AlertView, IndexUpdate, ListFilter, SagaSummary, ShardStats } from "../src/ops/types.ts";
+import { LATENCY_BUCKETS_MS } from "../src/ops/types.ts";
+import type { SagaState, TaskState } from "../src/protocol.ts";
+import type { TaskKind, TaskView } from "../src/saga/types.ts";
+import { applyMigrations } from "./migrate.ts";
+
+interface TaskRecord extends Record<string, SqlStorageValue> {
+	task_id: string;
+	saga_id: string;
+	origin_room: string;
+	room: string;
+	kind: string;
+	state: string;
+	attempts: number;
+	next_attempt_at: number | null;
+	last_error: string | null;
+	trace_id: string;
+	created_at: number;
+	updated_at: number;
+}
+
+interface SagaRecord extends Record<string, SqlStorageValue> {
+	saga_id: string;
+	origin_room: string;
+	msg_id: string;
+	trace_id: string;
+	state: string;
+	targets: string;
+	created_at: number;
+	updated_at: number;
+}
+
+function taskView(row: TaskRecord): TaskView {
+	return {
+		taskId: row.task_id,
+		sagaId: row.saga_id,
+		room: row.room,
+		kind: row.kind as TaskKind,
+		state: row.state as TaskState,
+		attempts: row.attempts,
+		nextAttemptAt: row.next_attempt_at,
+		lastError: row.last_error,
+		originRoom: row.origin_room,
+		traceId: row.trace_id,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+	};
+}
+
+function sagaSummary(row: SagaRecord): SagaSummary {
+	return {
+		sagaId: row.saga_id,
+		originRoom: row.origin_room,
+		msgId: row.msg_id,
+		traceId: row.trace_id,
+		state: row.state as SagaState,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+		targets: JSON.parse(row.targets) as string[],
+	};
+}
+
+/** SQL conditions and bindings for a list filter over a table with these columns. */
+function where(filter: ListFilter, id: string, rooms: string[], now: number): { clause: string; args: SqlStorageValue[] } {
+	const parts: string[] = [];
+	const args: SqlStorageValue[] = [];
+	if (filter.state !== undefined) {
+		parts.push("state = ?");
+		args.push(filter.state);
+	}
+	if (filter.kind !== undefined) {
+		parts.push("kind = ?");
+		args.push(filter.kind);
+	}
+	if (filter.room !== undefined) {
+		parts.push(`(${rooms.map((column) => `${column} = ?`).join(" OR ")})`);
+		for (const _ of rooms) args.push(filter.room);
+	}
+	if (filter.olderThanMs !== undefined) {
+		parts.push("created_at <= ?");
+		args.push(now - filter.olderThanMs);
+	}
+	if (filter.newerThanMs !== undefined) {
+		parts.push("created_at >= ?");
+		args.push(now - filter.newerThanMs);
+	}
+	if (filter.cursor !== undefined) {
+		parts.push(`(created_at < ? OR (created_at = ? AND ${id} < ?))`);
+		args.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.id);
+	}
+	return { clause: parts.length === 0 ? "" : `WHERE ${parts.join(" AND ")}`, args };
+}
+
+export class OpsIndex extends DurableObject<Env> {
+	private readonly sql: SqlStorage;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		applyMigrations(ctx.storage, OPS_INDEX_MIGRATIONS);
+		this.sql = ctx.storage.sql;
+	}
+
+	/** Applies a batch of updates in one transaction. Idempotent. */
+	async ingest(updates: IndexUpdate[]): Promise<number> {
+		this.ctx.storage.transactionSync(() => {
+			for (const update of updates) this.apply(update);
+		});
+		return updates.length;
+	}
+
+	private apply(update: IndexUpdate): void {
+		switch (update.type) {
+			case "task": {
+				const t = update.task;
+				this.sql.exec(
+					`INSERT INTO tasks (task_id, saga_id, origin_room, room, kind, state, attempts, next_attempt_at, last_error, trace_id, created_at, updated_at, done_at, version)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+					 ON CONFLICT (task_id) DO UPDATE SET state = ?6, attempts = ?7, next_attempt_at = ?8, last_error = ?9, updated_at = ?12,
+					 done_at = ?13, version = ?14 WHERE excluded.version > tasks.version`,
+					t.taskId,
+					t.sagaId,
+					t.originRoom,
+					t.room,
+					t.kind,
+					t.state,
+					t.attempts,
+					t.nextAttemptAt,
+					t.lastError,
+					t.traceId,
+					t.createdAt,
+					t.updatedAt,
+					["succeeded", "failed", "skipped", "cancelled", "archived"].includes(t.state) ? t.updatedAt : null,
+					update.version,
+				);
+				return;
+			}
+			case "saga": {
+				const s = update.saga;
+				this.sql.exec(
+					`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+					 ON CONFLICT (saga_id) DO UPDATE SET state = ?5, targets = ?6, updated_at = ?8, version = ?9 WHERE excluded.version > sagas.version`,
+					s.sagaId,
+					s.originRoom,
+					s.msgId,
+					s.traceId,
+					s.state,
+					JSON.stringify(s.targets),
+					s.createdAt,
+					s.updatedAt,
+					update.version,
+				);
+				return;
+			}
+			case "trace":
+				this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", update.traceId, update.room);
+				return;
+			case "audit": {
+				const e = update.entry;
+				this.sql.exec(
+					"INSERT OR IGNORE INTO audit (entry_id, at, actor, task_id, action, reason, from_state, to_state, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+					update.entryId,
+					e.at,
+					e.actor,
+					e.taskId,
+					e.action,
+					e.reason,
+					e.from,
+					e.to,
+					e.traceId,
+				);
+				return;
+			}
+			case "alert":
+				this.sql.exec(
+					`INSERT INTO alerts (alert_id, body, at, version) VALUES (?1, ?2, ?3, ?4)
+					 ON CONFLICT (alert_id) DO UPDATE SET body = ?2, version = ?4 WHERE excluded.version > alerts.version`,
+					update.alert.alertId,
+					JSON.stringify(update.alert),
+					update.alert.at,
+					update.version,
+				);
+				return;
+		}
+	}
+
+	async listTasks(filter: ListFilter): Promise<TaskView[]> {
+		const { clause, args } = where(filter, "task_id", ["room", "origin_room"], Date.now());
+		return this.sql
+			.exec<TaskRecord>(`SELECT * FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC LIMIT ?`, ...args, filter.limit)
+			.toArray()
+			.map(taskView);
+	}
+
+	async listSagas(filter: ListFilter): Promise<SagaSummary[]> {
+		const { kind: _kind, ...sagaFilter } = filter;
+		const { clause, args } = where(sagaFilter, "saga_id", ["origin_room"], Date.now());
+		const rows = this.sql
+			.exec<SagaRecord>(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC LIMIT ?`, ...args, filter.limit)
+			.toArray();
+		// A room filter also matches sagas that reached the room as a target.
+		if (filter.room !== undefined) {
+			const { clause: targetClause, args: targetArgs } = where({ ...sagaFilter, room: undefined }, "saga_id", [], Date.now());
+			const joiner = targetClause === "" ? "WHERE" : `${targetClause} AND`;
+			const targeted = this.sql
+				.exec<SagaRecord>(
+					`SELECT * FROM sagas ${joiner} EXISTS (SELECT 1 FROM json_each(sagas.targets) WHERE value = ?) ORDER BY created_at DESC, saga_id DESC LIMIT ?`,
+					...targetArgs,
+					filter.room,
+					filter.limit,
+				)
+				.toArray();
+			const seen = new Set(rows.map((r) => r.saga_id));
+			for (const row of targeted) if (!seen.has(row.saga_id)) rows.push(row);
+			rows.sort((a, b) => b.created_at - a.created_at || (a.saga_id < b.saga_id ? 1 : -1));
+		}
+		return rows.slice(0, filter.limit).map(sagaSummary);
+	}
+
+	async audit(limit: number): Promise<AuditEntry[]> {
+		return this.sql
+			.exec<{ at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string }>(
+				"SELECT * FROM audit ORDER BY at DESC LIMIT ?",
+				limit,
+			)
+			.toArray()
+			.map((row) => ({
+				at: row.at,
+				actor: row.actor,
+				taskId: row.task_id,
+				action: row.action,
+				reason: row.reason,
+				from: row.from_state,
+				to: row.to_state,
+				traceId: row.trace_id,
+			}));
+	}
+
+	async alerts(limit: number): Promise<AlertView[]> {
+		return this.sql
+			.exec<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC LIMIT ?", limit)
+			.toArray()
+			.map((row) => JSON.parse(row.body) as AlertView);
+	}
+
+	async traceRooms(traceId: string): Promise<string[]> {
+		return this.sql
+			.exec<{ room: string }>("SELECT room FROM trace_rooms WHERE trace_id = ?", traceId)
+			.toArray()
+			.map((row) => row.room);
+	}
+
+	async stats(): Promise<ShardStats> {
+		const count = (table: string): Record<string, number> =>
+			Object.fromEntries(
+				this.sql
+					.exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM ${table} GROUP BY state`)
+					.toArray()
+					.map((row) => [row.state, row.n]),
+			);
+		const latency = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+		const cases = LATENCY_BUCKETS_MS.map((bound, i) => `WHEN done_at - created_at <= ${bound} THEN ${i}`).join(" ");
+		for (const row of this.sql.exec<{ bucket: number; n: number }>(
+			`SELECT CASE ${cases} ELSE ${LATENCY_BUCKETS_MS.length} END AS bucket, COUNT(*) AS n
+			 FROM tasks WHERE done_at IS NOT NULL AND state = 'succeeded' GROUP BY bucket`,
+		)) {
+			latency[row.bucket] = row.n;
+		}
+		const oldest = this.sql
+			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
+			.one().at;
+		return { tasks: count("tasks"), sagas: count("sagas"), latency, oldestPendingCreatedAt: oldest };
+	}
+}

@@ -1,0 +1,273 @@
+/**
+ * A room's operational record: the spans it saw, its audit entries, the alerts it raised,
+ * and the feed of updates for the ops index. All of it is written inside the transaction of
+ * the change it describes; the alarm ships the feed and the alerts afterwards.
+ */
+import type { AuditEntry, AlertPayload, AlertStatus, AlertView, IndexUpdate, Span } from "../src/ops/types.ts";
+import { shardOf } from "../src/ops/shard.ts";
+import { backoffDelay } from "../src/saga/backoff.ts";
+import type { AlertRequest, SagaChange, TaskChange } from "./outbox.ts";
+
+/** Webhook deliveries of one alert before it is marked failed (visible in the console). */
+export const ALERT_MAX_ATTEMPTS = 6;
+
+interface FeedRow extends Record<string, SqlStorageValue> {
+	key: string;
+	shard: number;
+	rev: number;
+	payload: string;
+	attempts: number;
+}
+
+interface AlertRow extends Record<string, SqlStorageValue> {
+	alert_id: string;
+	task_id: string;
+	kind: string;
+	state: string;
+	attempts: number;
+	payload: string;
+	last_error: string | null;
+	created_at: number;
+	updated_at: number;
+}
+
+export interface RecorderSettings {
+	shards: number;
+	webhook: boolean;
+	baseDelayMs: number;
+}
+
+export interface FeedBatch {
+	shard: number;
+	rows: Array<{ key: string; rev: number }>;
+	updates: IndexUpdate[];
+}
+
+export class OpsRecord {
+	constructor(
+		private readonly sql: SqlStorage,
+		private readonly room: () => string,
+		private readonly settings: RecorderSettings,
+	) {}
+
+	span(traceId: string, at: number, component: string, event: string, detail?: string): void {
+		this.sql.exec(
+			"INSERT INTO spans (trace_id, at, component, event, detail) VALUES (?, ?, ?, ?, ?)",
+			traceId,
+			at,
+			component,
+			event,
+			detail ?? null,
+		);
+	}
+
+	spans(traceId: string): Span[] {
+		const room = this.room();
+		return this.sql
+			.exec<{ at: number; component: string; event: string; detail: string | null }>(
+				"SELECT at, component, event, detail FROM spans WHERE trace_id = ? ORDER BY at, id",
+				traceId,
+			)
+			.toArray()
+			.map((row) => (row.detail === null ? { at: row.at, component: row.component, room, event: row.event } : { at: row.at, component: row.component, room, event: row.event, detail: row.detail }));
+	}
+
+	/** Queues one index update; a newer update for the same record replaces an unsent one. */
+	private feed(key: string, shardKey: string, update: IndexUpdate, now: number): void {
+		this.sql.exec(
+			`INSERT INTO ops_feed (key, shard, rev, payload, next_attempt_at, attempts) VALUES (?1, ?2, 1, ?3, ?4, 0)
+			 ON CONFLICT (key) DO UPDATE SET rev = rev + 1, payload = ?3, next_attempt_at = MIN(next_attempt_at, ?4)`,
+			key,
+			shardOf(shardKey, this.settings.shards),
+			JSON.stringify(update),
+			now,
+		);
+	}
+
+	/** Records task and saga changes: spans for the trace, updates for the index. */
+	recordChanges(tasks: readonly TaskChange[], sagas: readonly SagaChange[], now: number): void {
+		for (const change of tasks) {
+			const { task } = change;
+			const what = change.event === "create" ? "created" : `${change.from ?? "new"} → ${task.state}`;
+			const detail = `${task.kind} to ${task.room}: ${what}, attempt ${task.attempts}${task.lastError === null ? "" : `, ${task.lastError}`}`;
+			this.span(task.traceId, now, "outbox", `task.${change.event === "claim" ? "dispatch" : change.event}`, detail);
+			this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
+			if (change.event === "create") {
+				this.feed(`trace:${task.traceId}:${task.room}`, task.traceId, { type: "trace", traceId: task.traceId, room: task.room }, now);
+			}
+		}
+		for (const change of sagas) {
+			const { saga } = change;
+			this.span(saga.traceId, now, "saga", `saga.${saga.state}`, `${saga.sagaId}${change.from === null ? "" : ` (was ${change.from})`}`);
+			this.feed(`saga:${saga.sagaId}`, saga.traceId, { type: "saga", version: change.version, saga }, now);
+			if (change.from === null) {
+				this.feed(`trace:${saga.traceId}:${saga.originRoom}`, saga.traceId, { type: "trace", traceId: saga.traceId, room: saga.originRoom }, now);
+			}
+		}
+	}
+
+	audit(entry: AuditEntry, now: number): void {
+		const result = this.sql.exec(
+			"INSERT INTO audit (at, actor, task_id, action, reason, from_state, to_state, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+			entry.at,
+			entry.actor,
+			entry.taskId,
+			entry.action,
+			entry.reason,
+			entry.from,
+			entry.to,
+			entry.traceId,
+		);
+		const id = (result.one() as { id: number }).id;
+		const entryId = `${this.room()}:${id}`;
+		this.span(entry.traceId, now, "operator", `manual.${entry.action}`, `${entry.actor}: ${entry.from} → ${entry.to} (${entry.reason})`);
+		this.feed(`audit:${entryId}`, entry.traceId, { type: "audit", entryId, entry }, now);
+	}
+
+	/** Records alerts once per (task, kind, epoch); the alarm delivers them. */
+	raiseAlerts(requests: readonly AlertRequest[], now: number): void {
+		for (const request of requests) {
+			const { task } = request;
+			const payload: AlertPayload = {
+				kind: request.kind,
+				taskId: task.taskId,
+				sagaId: task.sagaId,
+				room: task.room,
+				traceId: task.traceId,
+				attempts: task.attempts,
+				error: task.lastError,
+				at: now,
+				text:
+					request.kind === "task_failed"
+						? `Parley: ${task.kind} task ${task.taskId} to room ${task.room} failed after ${task.attempts} attempts: ${task.lastError ?? "unknown error"}`
+						: `Parley: ${task.kind} task ${task.taskId} to room ${task.room} is still ${task.state} after ${task.attempts} attempts`,
+			};
+			const alertId = `${task.taskId}#${request.kind}#${request.epoch}`;
+			const state: AlertStatus = this.settings.webhook ? "pending" : "unsent";
+			const inserted = this.sql.exec(
+				`INSERT OR IGNORE INTO alerts (alert_id, task_id, kind, epoch, state, attempts, next_attempt_at, payload, created_at, updated_at)
+				 VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+				alertId,
+				task.taskId,
+				request.kind,
+				request.epoch,
+				state,
+				state === "pending" ? now : null,
+				JSON.stringify(payload),
+				now,
+				now,
+			);
+			if (inserted.rowsWritten === 0) continue;
+			this.span(task.traceId, now, "alert", `alert.${request.kind}`, payload.text);
+			this.feedAlert(alertId, now);
+		}
+	}
+
+	private alertRow(alertId: string): AlertRow | undefined {
+		return this.sql.exec<AlertRow>("SELECT * FROM alerts WHERE alert_id = ?", alertId).toArray()[0];
+	}
+
+	private feedAlert(alertId: string, now: number): void {
+		const row = this.alertRow(alertId);
+		if (row === undefined) return;
+		const payload = JSON.parse(row.payload) as AlertPayload;
+		const { text: _text, ...body } = payload;
+		const alert: AlertView = {
+			...body,
+			alertId,
+			originRoom: this.room(),
+			status: row.state as AlertStatus,
+			deliveryAttempts: row.attempts,
+			lastError: row.last_error,
+		};
+		this.feed(`alert:${alertId}`, payload.traceId, { type: "alert", version: row.updated_at * 8 + row.attempts, alert }, now);
+	}
+
+	dueAlerts(now: number, limit = 20): Array<{ alertId: string; payload: AlertPayload }> {
+		return this.sql
+			.exec<AlertRow>("SELECT * FROM alerts WHERE state = 'pending' AND next_attempt_at <= ? LIMIT ?", now, limit)
+			.toArray()
+			.map((row) => ({ alertId: row.alert_id, payload: JSON.parse(row.payload) as AlertPayload }));
+	}
+
+	alertDelivered(alertId: string, now: number): void {
+		const row = this.alertRow(alertId);
+		if (row?.state !== "pending") return;
+		this.sql.exec("UPDATE alerts SET state = 'sent', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE alert_id = ?", now, alertId);
+		this.span((JSON.parse(row.payload) as AlertPayload).traceId, now, "alert", "alert.sent", alertId);
+		this.feedAlert(alertId, now);
+	}
+
+	/** A webhook delivery failed: retry with backoff, then give up visibly. */
+	alertUndelivered(alertId: string, error: string, now: number): void {
+		const row = this.alertRow(alertId);
+		if (row?.state !== "pending") return;
+		const attempts = row.attempts + 1;
+		const failed = attempts >= ALERT_MAX_ATTEMPTS;
+		this.sql.exec(
+			"UPDATE alerts SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE alert_id = ?",
+			failed ? "failed" : "pending",
+			attempts,
+			failed ? null : now + backoffDelay(attempts, Math.max(this.settings.baseDelayMs, 1000)),
+			error,
+			now,
+			alertId,
+		);
+		this.span((JSON.parse(row.payload) as AlertPayload).traceId, now, "alert", failed ? "alert.webhook_failed" : "alert.webhook_retry", `${alertId}: ${error}`);
+		this.feedAlert(alertId, now);
+	}
+
+	listAlerts(limit: number): AlertView[] {
+		return this.sql
+			.exec<AlertRow>("SELECT * FROM alerts ORDER BY created_at DESC LIMIT ?", limit)
+			.toArray()
+			.map((row) => {
+				const { text: _text, ...body } = JSON.parse(row.payload) as AlertPayload;
+				return { ...body, alertId: row.alert_id, originRoom: this.room(), status: row.state as AlertStatus, deliveryAttempts: row.attempts, lastError: row.last_error };
+			});
+	}
+
+	/** Due index updates, grouped per shard. */
+	dueFeed(now: number, limit = 500): FeedBatch[] {
+		const rows = this.sql
+			.exec<FeedRow>("SELECT key, shard, rev, payload, attempts FROM ops_feed WHERE next_attempt_at <= ? LIMIT ?", now, limit)
+			.toArray();
+		const batches = new Map<number, FeedBatch>();
+		for (const row of rows) {
+			let batch = batches.get(row.shard);
+			if (batch === undefined) {
+				batch = { shard: row.shard, rows: [], updates: [] };
+				batches.set(row.shard, batch);
+			}
+			batch.rows.push({ key: row.key, rev: row.rev });
+			batch.updates.push(JSON.parse(row.payload) as IndexUpdate);
+		}
+		return [...batches.values()];
+	}
+
+	/** Shipped: drop the rows, unless one was rewritten while it was in flight. */
+	feedShipped(batch: FeedBatch): void {
+		for (const row of batch.rows) this.sql.exec("DELETE FROM ops_feed WHERE key = ? AND rev = ?", row.key, row.rev);
+	}
+
+	feedFailed(batch: FeedBatch, now: number): void {
+		for (const row of batch.rows) {
+			this.sql.exec(
+				"UPDATE ops_feed SET attempts = attempts + 1, next_attempt_at = ? + (? * MIN(64, 1 << MIN(attempts, 6))) WHERE key = ?",
+				now,
+				Math.max(this.settings.baseDelayMs, 500),
+				row.key,
+			);
+		}
+	}
+
+	/** The earliest time the feed or an alert needs the alarm. */
+	nextWakeAt(): number | null {
+		return this.sql
+			.exec<{ at: number | null }>(
+				`SELECT MIN(at) AS at FROM (SELECT MIN(next_attempt_at) AS at FROM ops_feed
+				 UNION ALL SELECT MIN(next_attempt_at) AS at FROM alerts WHERE state = 'pending')`,
+			)
+			.one().at;
+	}
+}

@@ -1,0 +1,200 @@
+/**
+ * @module
+ * Operator routes under /v1/admin (role `admin`, checked by the app's middleware): room
+ * policy, sagas and tasks across all rooms, manual actions with their audit log, alerts,
+ * traces, stats and fault injection. Lists come from the sharded ops index; anything that
+ * changes a task goes to the task's origin room, the source of truth.
+ */
+import type { Hono } from "hono";
+import { ParleyError } from "./errors.ts";
+import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
+import { decodeCursor, mergePages } from "./ops/cursor.ts";
+import { shardName, shardOf } from "./ops/shard.ts";
+import { mergeStats } from "./ops/stats.ts";
+import type { ListFilter, Span } from "./ops/types.ts";
+import { codePointLength, isRoomId, type Parsed, parsePolicyPatch } from "./protocol.ts";
+import { parseFaults } from "./saga/faults.ts";
+import { originOfSagaId, originOfTaskId } from "./saga/ids.ts";
+import type { ManualAction } from "../objects/outbox.ts";
+
+const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"];
+const SAGA_STATES = ["running", "compensating", "succeeded", "compensated", "failed"];
+const ACTIONS: readonly ManualAction[] = ["retry", "skip", "cancel"];
+/** At most this many tasks in one bulk retry call. */
+const BULK_RETRY_MAX = 100;
+
+function bad(message: string): { ok: false; error: { code: "bad_request"; message: string } } {
+	return { ok: false, error: { code: "bad_request", message } };
+}
+
+function integerParam(value: string | undefined, name: string, min: number, max: number): number | string | undefined {
+	if (value === undefined) return undefined;
+	if (!/^[0-9]{1,15}$/.test(value)) return `\`${name}\` must be a whole number`;
+	const parsed = Number(value);
+	return parsed < min || parsed > max ? `\`${name}\` must be ${min}..${max}` : parsed;
+}
+
+/** Parses the list filters shared by /sagas and /tasks. */
+export function parseListFilter(query: Record<string, string | undefined>, states: readonly string[]): Parsed<ListFilter> {
+	const filter: ListFilter = { limit: 50 };
+	if (query.state !== undefined) {
+		if (!states.includes(query.state)) return bad(`\`state\` must be one of ${states.join(", ")}`);
+		filter.state = query.state;
+	}
+	if (query.room !== undefined) {
+		if (!isRoomId(query.room)) return bad("`room` must be a room id");
+		filter.room = query.room;
+	}
+	if (query.kind !== undefined) {
+		if (query.kind !== "deliver" && query.kind !== "retract") return bad("`kind` must be deliver or retract");
+		filter.kind = query.kind;
+	}
+	for (const [name, key] of [
+		["limit", "limit"],
+		["olderThanMs", "olderThanMs"],
+		["newerThanMs", "newerThanMs"],
+	] as const) {
+		const value = integerParam(query[name], name, name === "limit" ? 1 : 0, name === "limit" ? 500 : 10 ** 13);
+		if (typeof value === "string") return bad(value);
+		if (value !== undefined) filter[key] = value;
+	}
+	if (query.cursor !== undefined && query.cursor !== "") {
+		const cursor = decodeCursor(query.cursor);
+		if (cursor === undefined) return bad("`cursor` is not one this server gave out");
+		filter.cursor = cursor;
+	}
+	return { ok: true, value: filter };
+}
+
+export function parseAction(body: Record<string, unknown>): Parsed<{ action: ManualAction; reason: string }> {
+	const action = body.action;
+	if (typeof action !== "string" || !ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
+	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
+	const length = codePointLength(reason);
+	if (length < 1 || length > 500) return bad("a `reason` of 1..500 chars is required");
+	return { ok: true, value: { action: action as ManualAction, reason } };
+}
+
+function limitParam(c: AppContext, fallback: number, max: number): number {
+	const value = integerParam(c.req.query("limit"), "limit", 1, max);
+	if (typeof value === "string") throw new ParleyError("bad_request", value);
+	return value ?? fallback;
+}
+
+function shards(c: AppContext) {
+	const count = c.get("config").opsIndexShards;
+	return Array.from({ length: count }, (_, i) => c.env.OPS_INDEX.getByName(shardName(i)));
+}
+
+function originRoomOfTask(taskId: string): string {
+	const origin = originOfTaskId(taskId);
+	if (origin === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
+	return origin;
+}
+
+export function registerAdminRoutes(app: Hono<AppEnv>): void {
+	app.put("/v1/admin/rooms/:room/policy", async (c) => {
+		const room = authorizedRoom(c);
+		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));
+		return c.json(await roomStub(c, room).updatePolicy(patch));
+	});
+
+	app.get("/v1/admin/sagas", async (c) => {
+		const filter = unwrap(parseListFilter(c.req.query(), SAGA_STATES));
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter)));
+		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
+		return c.json({ sagas: items, cursor });
+	});
+
+	app.get("/v1/admin/sagas/:sagaId", async (c) => {
+		const sagaId = c.req.param("sagaId");
+		const origin = originOfSagaId(sagaId);
+		const saga = origin === undefined ? undefined : await roomStub(c, origin).saga(sagaId);
+		if (saga === undefined) throw new ParleyError("not_found", `no saga ${sagaId}`);
+		return c.json(saga);
+	});
+
+	app.get("/v1/admin/tasks", async (c) => {
+		const filter = unwrap(parseListFilter(c.req.query(), TASK_STATES));
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter)));
+		const { items, cursor } = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId }));
+		return c.json({ tasks: items, cursor });
+	});
+
+	app.get("/v1/admin/tasks/:taskId", async (c) => {
+		const taskId = c.req.param("taskId");
+		const task = await roomStub(c, originRoomOfTask(taskId)).taskStatus(taskId);
+		if (task === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
+		return c.json(task);
+	});
+
+	app.post("/v1/admin/tasks/:taskId/actions", async (c) => {
+		const taskId = c.req.param("taskId");
+		const origin = originRoomOfTask(taskId);
+		const { action, reason } = unwrap(parseAction(await readJsonBody(c)));
+		const reply = unwrapResult(await roomStub(c, origin).taskAction(taskId, action, reason, c.get("identity").id));
+		return c.json(reply.task);
+	});
+
+	// Bulk retry of failed tasks, rate-limited so a recovering dependency is not flooded.
+	app.post("/v1/admin/tasks/retry", async (c) => {
+		const body = await readJsonBody(c);
+		const { reason } = unwrap(parseAction({ ...body, action: "retry" }));
+		const filter = unwrap(
+			parseListFilter(
+				{ state: "failed", room: typeof body.room === "string" ? body.room : undefined, limit: String(body.limit ?? BULK_RETRY_MAX) },
+				TASK_STATES,
+			),
+		);
+		if (filter.limit > BULK_RETRY_MAX) throw new ParleyError("bad_request", `\`limit\` must be 1..${BULK_RETRY_MAX}`);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter)));
+		const failed = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId })).items;
+		const grant = await c.env.CONTROL.getByName("global").takeBulkRetry(failed.length, Date.now());
+		if (failed.length > 0 && grant.granted === 0) {
+			throw new ParleyError("rate_limited", "bulk retries are rate-limited; try again later", grant.retryAfterMs);
+		}
+		const retried: string[] = [];
+		const refused: Array<{ taskId: string; error: string }> = [];
+		for (const task of failed.slice(0, grant.granted)) {
+			const reply = await roomStub(c, task.originRoom).taskAction(task.taskId, "retry", reason, c.get("identity").id);
+			if (reply.ok) retried.push(task.taskId);
+			else refused.push({ taskId: task.taskId, error: reply.error.message });
+		}
+		return c.json({ retried, refused, deferred: failed.length - grant.granted, retryAfterMs: grant.retryAfterMs });
+	});
+
+	app.get("/v1/admin/audit", async (c) => {
+		const limit = limitParam(c, 100, 500);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(limit)));
+		const entries = pages.flat().sort((a, b) => b.at - a.at).slice(0, limit);
+		return c.json({ entries });
+	});
+
+	app.get("/v1/admin/alerts", async (c) => {
+		const limit = limitParam(c, 100, 500);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.alerts(limit)));
+		const alerts = pages.flat().sort((a, b) => b.at - a.at).slice(0, limit);
+		return c.json({ alerts });
+	});
+
+	app.get("/v1/admin/traces/:traceId", async (c) => {
+		const traceId = c.req.param("traceId");
+		if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ParleyError("bad_request", "a trace id is 32 lowercase hex digits");
+		const shard = c.env.OPS_INDEX.getByName(shardName(shardOf(traceId, c.get("config").opsIndexShards)));
+		const rooms = await shard.traceRooms(traceId);
+		if (rooms.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
+		const perRoom = await Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId)));
+		const spans: Span[] = perRoom.flat().sort((a, b) => a.at - b.at);
+		return c.json({ traceId, spans });
+	});
+
+	app.get("/v1/admin/stats", async (c) => {
+		const perShard = await Promise.all(shards(c).map(async (shard) => await shard.stats()));
+		return c.json(mergeStats(perShard, Date.now()));
+	});
+
+	app.post("/v1/admin/faults", async (c) => {
+		const faults = unwrap(parseFaults(await readJsonBody(c)));
+		return c.json(await c.env.CONTROL.getByName("global").setFaults(faults));
+	});
+}

@@ -1,0 +1,93 @@
+/**
+ * @module
+ * Shapes of the operations surface: audit entries, alerts, trace spans, stats, and the
+ * updates rooms feed to the ops index.
+ */
+import type { SagaState } from "../protocol.ts";
+import type { TaskView } from "../saga/types.ts";
+
+export interface AuditEntry {
+	at: number;
+	actor: string;
+	taskId: string;
+	action: string;
+	reason: string;
+	from: string;
+	to: string;
+	traceId: string;
+}
+
+export type AlertKind = "task_failed" | "task_stuck";
+/** `unsent`: recorded, but no ALERT_WEBHOOK_URL is configured. */
+export type AlertStatus = "pending" | "sent" | "failed" | "unsent";
+
+/** The contract's alert body, posted to ALERT_WEBHOOK_URL (plus a Slack-style `text`). */
+export interface AlertPayload {
+	kind: AlertKind;
+	taskId: string;
+	sagaId: string;
+	room: string;
+	traceId: string;
+	attempts: number;
+	error: string | null;
+	at: number;
+	text: string;
+}
+
+export interface AlertView extends Omit<AlertPayload, "text"> {
+	alertId: string;
+	originRoom: string;
+	status: AlertStatus;
+	deliveryAttempts: number;
+	lastError: string | null;
+}
+
+export interface Span {
+	at: number;
+	component: string;
+	room?: string;
+	event: string;
+	detail?: string;
+}
+
+export interface SagaSummary {
+	sagaId: string;
+	originRoom: string;
+	msgId: string;
+	traceId: string;
+	state: SagaState;
+	createdAt: number;
+	updatedAt: number;
+	targets: string[];
+}
+
+/** One record for the ops index; newer versions replace older ones, never the reverse. */
+export type IndexUpdate =
+	| { type: "task"; version: number; task: TaskView }
+	| { type: "saga"; version: number; saga: SagaSummary }
+	| { type: "trace"; traceId: string; room: string }
+	| { type: "audit"; entryId: string; entry: AuditEntry }
+	| { type: "alert"; version: number; alert: AlertView };
+
+export interface ListFilter {
+	state?: string;
+	room?: string;
+	kind?: string;
+	/** Only records created at least this long ago. */
+	olderThanMs?: number;
+	/** Only records created at most this long ago. */
+	newerThanMs?: number;
+	limit: number;
+	/** Exclusive: records strictly before this (createdAt, id) position, newest first. */
+	cursor?: { createdAt: number; id: string };
+}
+
+export const LATENCY_BUCKETS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000] as const;
+
+export interface ShardStats {
+	tasks: Record<string, number>;
+	sagas: Record<string, number>;
+	/** Counts per bucket of LATENCY_BUCKETS_MS, plus one for everything above. */
+	latency: number[];
+	oldestPendingCreatedAt: number | null;
+}

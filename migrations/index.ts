@@ -5,7 +5,10 @@
 import events from "./0001_events.sql";
 import sagas from "./0002_sagas.sql";
 import operations from "./0003_operations.sql";
+import compensations from "./0004_compensations.sql";
+import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
+import opsKinds from "./ops/0002_kinds.sql";
 
 export interface Migration {
 	version: number;
@@ -17,7 +20,14 @@ export const MIGRATIONS: readonly Migration[] = [
 	{ version: 1, name: "0001_events", sql: events },
 	{ version: 2, name: "0002_sagas", sql: sagas },
 	{ version: 3, name: "0003_operations", sql: operations },
+	{ version: 4, name: "0004_compensations", sql: compensations },
 ];
 
 /** The ops index shards' schema (objects/ops-index.ts), versioned the same way. */
-export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "ops/0001_index", sql: opsIndex }];
+export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
+	{ version: 1, name: "ops/0001_index", sql: opsIndex },
+	{ version: 2, name: "ops/0002_kinds", sql: opsKinds },
+];
+
+/** The author directory shards' schema (objects/author-directory.ts). */
+export const AUTHOR_DIRECTORY_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "authors/0001_directory", sql: authorDirectory }];

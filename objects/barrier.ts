@@ -6,7 +6,7 @@
  */
 import type { RoomEvent, RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
-import type { TaskMessage, TaskOutcome } from "../src/saga/types.ts";
+import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
 import type { EventLog } from "./event-log.ts";
 
 interface BarrierRecord extends Record<string, SqlStorageValue> {
@@ -22,6 +22,9 @@ export interface Applied {
 	events: RoomEvent[];
 }
 
+/** Retracts a room's own messages for an operator compensation (supplied by the room). */
+export type Moderate = (msgIds: readonly string[], traceId: string, now: number) => { events: RoomEvent[]; counts: ModerationCounts };
+
 function ok(row: BarrierRow, detail: string): TaskOutcome {
 	return { status: "ok", seq: row.seq, msgId: row.msgId, detail };
 }
@@ -32,8 +35,8 @@ export class Barrier {
 		private readonly log: EventLog,
 	) {}
 
-	private rows(sagaId: string): { deliver?: BarrierRow; retract?: BarrierRow } {
-		const found: { deliver?: BarrierRow; retract?: BarrierRow } = {};
+	private rows(sagaId: string): Partial<Record<BarrierOp, BarrierRow>> {
+		const found: Partial<Record<BarrierOp, BarrierRow>> = {};
 		for (const row of this.sql.exec<BarrierRecord>("SELECT op, outcome, seq, msg_id FROM barrier WHERE saga_id = ?", sagaId)) {
 			found[row.op as BarrierOp] = {
 				op: row.op as BarrierOp,
@@ -60,9 +63,20 @@ export class Barrier {
 	}
 
 	/** Applies one task; the caller holds the transaction and broadcasts `events` after it. */
-	apply(task: TaskMessage, policy: RoomPolicy, now: number): Applied {
+	apply(task: TaskMessage, policy: RoomPolicy, now: number, moderate: Moderate): Applied {
 		const op: BarrierOp = task.kind;
 		const decision = barrierDecision(op, this.rows(task.sagaId));
+		const payload = task.payload;
+		if (op === "moderate" || isModeratePayload(payload)) {
+			if (decision.action === "replay") return { outcome: ok(decision.row, "repeat of an earlier moderation"), events: [] };
+			if (!isModeratePayload(payload)) return { outcome: { status: "permanent", code: "bad_request", message: "a moderate task needs msgIds" }, events: [] };
+			const result = moderate(payload.msgIds, task.traceId, now);
+			const row: BarrierRow = { op, outcome: "applied", seq: result.events.at(-1)?.seq ?? null, msgId: null };
+			this.record(task, row, now);
+			const { counts } = result;
+			const detail = `retracted ${counts.retracted}, already gone ${counts.alreadyGone}, missing ${counts.missing}, copies compensated via ${counts.sagasCompensated} sagas`;
+			return { outcome: { status: "ok", seq: row.seq, msgId: null, detail, counts }, events: result.events };
+		}
 		switch (decision.action) {
 			case "replay":
 				return { outcome: ok(decision.row, `repeat of an earlier ${op}`), events: [] };
@@ -78,11 +92,12 @@ export class Barrier {
 			}
 			case "retract_copy": {
 				const copyId = decision.copy.msgId;
+				const reason = payload.reason ?? "compensated";
 				const copy = copyId === null ? undefined : this.log.findMessage(copyId);
 				const events: RoomEvent[] = [];
 				let seq: number | null = copy?.retractedBy ?? null;
 				if (copy !== undefined && copy.retractedBy === null) {
-					const retract = this.log.appendRetract(copy.event.msgId, task.payload.reason ?? "compensated", task.traceId, now);
+					const retract = this.log.appendRetract(copy.event.msgId, reason, task.traceId, now);
 					events.push(retract);
 					seq = retract.seq;
 				}
@@ -93,16 +108,16 @@ export class Barrier {
 			case "apply": {
 				// Refusals a retry cannot change: no barrier row, so a later retract is a null compensation.
 				if (policy.readOnly) return { outcome: { status: "permanent", code: "read_only", message: "the target room is read-only" }, events: [] };
-				if (policy.banned.includes(task.payload.author.id)) {
+				if (policy.banned.includes(payload.author.id)) {
 					return { outcome: { status: "permanent", code: "banned", message: "the author is banned in the target room" }, events: [] };
 				}
 				const copy = this.log.appendMessage(
 					{
-						author: task.payload.author,
+						author: payload.author,
 						clientId: null,
-						text: task.payload.text,
+						text: payload.text,
 						traceId: task.traceId,
-						origin: { room: task.originRoom, msgId: task.payload.msgId, sagaId: task.sagaId },
+						origin: { room: task.originRoom, msgId: payload.msgId, sagaId: task.sagaId },
 					},
 					now,
 				);

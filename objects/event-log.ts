@@ -229,6 +229,53 @@ export class EventLog {
 		return cursor.rowsWritten;
 	}
 
+	/** Whether this author has any message here (the dedup index answers it). */
+	hasAuthor(authorId: string): boolean {
+		return this.sql.exec("SELECT 1 FROM events WHERE author_id = ? LIMIT 1", authorId).toArray().length > 0;
+	}
+
+	/**
+	 * The seq range of events stamped within [from, to]. Timestamps never go backwards, so a
+	 * binary search over the primary key finds the bounds in O(log n) point reads, no index.
+	 */
+	seqRange(from: number | undefined, to: number | undefined): { first: number; last: number } {
+		const tsAt = (seq: number): number => this.sql.exec<{ ts: number }>("SELECT ts FROM events WHERE seq = ?", seq).one().ts;
+		const firstAtOrAfter = (ts: number): number => {
+			let lo = 1;
+			let hi = this.last + 1;
+			while (lo < hi) {
+				const mid = Math.floor((lo + hi) / 2);
+				if (tsAt(mid) >= ts) hi = mid;
+				else lo = mid + 1;
+			}
+			return lo;
+		};
+		const first = from === undefined ? 1 : firstAtOrAfter(from);
+		const last = to === undefined ? this.last : firstAtOrAfter(to + 1) - 1;
+		return { first, last };
+	}
+
+	/** Live (not retracted) messages in a seq range, optionally by one author, oldest first. */
+	liveMessages(range: { first: number; last: number }, authorId: string | undefined, limit: number): Array<{ msgId: string; sagaId: string | null }> {
+		const rows =
+			authorId === undefined
+				? this.sql.exec<{ msg_id: string; saga_id: string | null }>(
+						"SELECT msg_id, saga_id FROM events WHERE seq BETWEEN ? AND ? AND kind = 'message' AND retracted_by IS NULL ORDER BY seq LIMIT ?",
+						range.first,
+						range.last,
+						limit,
+					)
+				: // The dedup index (author_id, client_id) leads with the author: no history scan.
+					this.sql.exec<{ msg_id: string; saga_id: string | null }>(
+						"SELECT msg_id, saga_id FROM events WHERE author_id = ? AND seq BETWEEN ? AND ? AND kind = 'message' AND retracted_by IS NULL ORDER BY seq LIMIT ?",
+						authorId,
+						range.first,
+						range.last,
+						limit,
+					);
+		return rows.toArray().map((row) => ({ msgId: row.msg_id, sagaId: row.saga_id }));
+	}
+
 	getMeta(key: string): string | undefined {
 		const row = this.sql.exec<{ value: string }>("SELECT value FROM room_meta WHERE key = ?", key).toArray()[0];
 		return row?.value;

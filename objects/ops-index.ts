@@ -28,6 +28,9 @@ interface TaskRecord extends Record<string, SqlStorageValue> {
 }
 
 interface SagaRecord extends Record<string, SqlStorageValue> {
+	kind: string;
+	actor: string | null;
+	reason: string | null;
 	saga_id: string;
 	origin_room: string;
 	msg_id: string;
@@ -56,7 +59,7 @@ function taskView(row: TaskRecord): TaskView {
 }
 
 function sagaSummary(row: SagaRecord): SagaSummary {
-	return {
+	const summary: SagaSummary = {
 		sagaId: row.saga_id,
 		originRoom: row.origin_room,
 		msgId: row.msg_id,
@@ -66,6 +69,12 @@ function sagaSummary(row: SagaRecord): SagaSummary {
 		updatedAt: row.updated_at,
 		targets: JSON.parse(row.targets) as string[],
 	};
+	if (row.kind === "compensation") {
+		summary.kind = "compensation";
+		summary.actor = row.actor ?? "";
+		summary.reason = row.reason ?? "";
+	}
+	return summary;
 }
 
 /** SQL conditions and bindings for a list filter over a table with these columns. */
@@ -145,8 +154,8 @@ export class OpsIndex extends DurableObject<Env> {
 			case "saga": {
 				const s = update.saga;
 				this.sql.exec(
-					`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version)
-					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+					`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version, kind, actor, reason)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 					 ON CONFLICT (saga_id) DO UPDATE SET state = ?5, targets = ?6, updated_at = ?8, version = ?9 WHERE excluded.version > sagas.version`,
 					s.sagaId,
 					s.originRoom,
@@ -157,6 +166,9 @@ export class OpsIndex extends DurableObject<Env> {
 					s.createdAt,
 					s.updatedAt,
 					update.version,
+					s.kind ?? "crosspost",
+					s.actor ?? null,
+					s.reason ?? null,
 				);
 				return;
 			}
@@ -166,7 +178,7 @@ export class OpsIndex extends DurableObject<Env> {
 			case "audit": {
 				const e = update.entry;
 				this.sql.exec(
-					"INSERT OR IGNORE INTO audit (entry_id, at, actor, task_id, action, reason, from_state, to_state, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+					"INSERT OR IGNORE INTO audit (entry_id, at, actor, task_id, action, reason, from_state, to_state, trace_id, saga_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 					update.entryId,
 					e.at,
 					e.actor,
@@ -176,6 +188,7 @@ export class OpsIndex extends DurableObject<Env> {
 					e.from,
 					e.to,
 					e.traceId,
+					e.sagaId ?? null,
 				);
 				return;
 			}
@@ -200,14 +213,15 @@ export class OpsIndex extends DurableObject<Env> {
 			.map(taskView);
 	}
 
-	async listSagas(filter: ListFilter): Promise<SagaSummary[]> {
-		const { kind: _kind, ...sagaFilter } = filter;
+	/** Cross-post sagas, or (with `compensations`) operator compensations, newest first. */
+	async listSagas(filter: ListFilter, compensations = false): Promise<SagaSummary[]> {
+		const sagaFilter: ListFilter = { ...filter, kind: compensations ? "compensation" : "crosspost" };
 		const { clause, args } = where(sagaFilter, "saga_id", ["origin_room"], Date.now());
 		const rows = this.sql
 			.exec<SagaRecord>(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC LIMIT ?`, ...args, filter.limit)
 			.toArray();
 		// A room filter also matches sagas that reached the room as a target.
-		if (filter.room !== undefined) {
+		if (filter.room !== undefined && !compensations) {
 			const { clause: targetClause, args: targetArgs } = where({ ...sagaFilter, room: undefined }, "saga_id", [], Date.now());
 			const joiner = targetClause === "" ? "WHERE" : `${targetClause} AND`;
 			const targeted = this.sql
@@ -227,7 +241,7 @@ export class OpsIndex extends DurableObject<Env> {
 
 	async audit(limit: number): Promise<AuditEntry[]> {
 		return this.sql
-			.exec<{ at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string }>(
+			.exec<{ at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string; saga_id: string | null }>(
 				"SELECT * FROM audit ORDER BY at DESC LIMIT ?",
 				limit,
 			)
@@ -236,6 +250,7 @@ export class OpsIndex extends DurableObject<Env> {
 				at: row.at,
 				actor: row.actor,
 				taskId: row.task_id,
+				...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
 				action: row.action,
 				reason: row.reason,
 				from: row.from_state,
@@ -259,10 +274,10 @@ export class OpsIndex extends DurableObject<Env> {
 	}
 
 	async stats(): Promise<ShardStats> {
-		const count = (table: string): Record<string, number> =>
+		const count = (from: string): Record<string, number> =>
 			Object.fromEntries(
 				this.sql
-					.exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM ${table} GROUP BY state`)
+					.exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM ${from} GROUP BY state`)
 					.toArray()
 					.map((row) => [row.state, row.n]),
 			);
@@ -277,6 +292,6 @@ export class OpsIndex extends DurableObject<Env> {
 		const oldest = this.sql
 			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
 			.one().at;
-		return { tasks: count("tasks"), sagas: count("sagas"), latency, oldestPendingCreatedAt: oldest };
+		return { tasks: count("tasks"), sagas: count("sagas WHERE kind = 'crosspost'"), latency, oldestPendingCreatedAt: oldest };
 	}
 }

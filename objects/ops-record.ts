@@ -11,8 +11,19 @@ import type { AlertRequest, SagaChange, TaskChange } from "./outbox.ts";
 /** Webhook deliveries of one alert before it is marked failed (visible in the console). */
 export const ALERT_MAX_ATTEMPTS = 6;
 
+/** Where a feed row goes: the ops index, or the author directory. */
+export type FeedSink = "index" | "authors";
+
+/** One author's first message in a room, for the author directory. */
+export interface AuthorRoom {
+	authorId: string;
+	room: string;
+	at: number;
+}
+
 interface FeedRow extends Record<string, SqlStorageValue> {
 	key: string;
+	sink: string;
 	shard: number;
 	rev: number;
 	payload: string;
@@ -37,11 +48,10 @@ export interface RecorderSettings {
 	baseDelayMs: number;
 }
 
-export interface FeedBatch {
-	shard: number;
-	rows: Array<{ key: string; rev: number }>;
-	updates: IndexUpdate[];
-}
+export type FeedBatch = { shard: number; rows: Array<{ key: string; rev: number }> } & (
+	| { sink: "index"; updates: IndexUpdate[] }
+	| { sink: "authors"; updates: AuthorRoom[] }
+);
 
 export class OpsRecord {
 	constructor(
@@ -72,16 +82,23 @@ export class OpsRecord {
 			.map((row) => (row.detail === null ? { at: row.at, component: row.component, room, event: row.event } : { at: row.at, component: row.component, room, event: row.event, detail: row.detail }));
 	}
 
-	/** Queues one index update; a newer update for the same record replaces an unsent one. */
-	private feed(key: string, shardKey: string, update: IndexUpdate, now: number): void {
+	/** Queues one update; a newer update for the same record replaces an unsent one. */
+	private feed(key: string, shardKey: string, update: IndexUpdate | AuthorRoom, now: number, sink: FeedSink = "index"): void {
 		this.sql.exec(
-			`INSERT INTO ops_feed (key, shard, rev, payload, next_attempt_at, attempts) VALUES (?1, ?2, 1, ?3, ?4, 0)
-			 ON CONFLICT (key) DO UPDATE SET rev = rev + 1, payload = ?3, next_attempt_at = MIN(next_attempt_at, ?4)`,
+			`INSERT INTO ops_feed (key, sink, shard, rev, payload, next_attempt_at, attempts) VALUES (?1, ?2, ?3, 1, ?4, ?5, 0)
+			 ON CONFLICT (key) DO UPDATE SET rev = rev + 1, payload = ?4, next_attempt_at = MIN(next_attempt_at, ?5)`,
 			key,
+			sink,
 			shardOf(shardKey, this.settings.shards),
 			JSON.stringify(update),
 			now,
 		);
+	}
+
+	/** Registers an author's first message in this room with the author directory. */
+	authorPosted(authorId: string, now: number): void {
+		const room = this.room();
+		this.feed(`author:${authorId}`, authorId, { authorId, room, at: now }, now, "authors");
 	}
 
 	/** Records task and saga changes: spans for the trace, updates for the index. */
@@ -227,20 +244,23 @@ export class OpsRecord {
 			});
 	}
 
-	/** Due index updates, grouped per shard. */
+	/** Due feed rows, grouped per sink and shard. */
 	dueFeed(now: number, limit = 500): FeedBatch[] {
 		const rows = this.sql
-			.exec<FeedRow>("SELECT key, shard, rev, payload, attempts FROM ops_feed WHERE next_attempt_at <= ? LIMIT ?", now, limit)
+			.exec<FeedRow>("SELECT key, sink, shard, rev, payload, attempts FROM ops_feed WHERE next_attempt_at <= ? LIMIT ?", now, limit)
 			.toArray();
-		const batches = new Map<number, FeedBatch>();
+		const batches = new Map<string, FeedBatch>();
 		for (const row of rows) {
-			let batch = batches.get(row.shard);
+			const sink: FeedSink = row.sink === "authors" ? "authors" : "index";
+			const id = `${sink}:${row.shard}`;
+			let batch = batches.get(id);
 			if (batch === undefined) {
-				batch = { shard: row.shard, rows: [], updates: [] };
-				batches.set(row.shard, batch);
+				batch = sink === "authors" ? { sink, shard: row.shard, rows: [], updates: [] } : { sink, shard: row.shard, rows: [], updates: [] };
+				batches.set(id, batch);
 			}
 			batch.rows.push({ key: row.key, rev: row.rev });
-			batch.updates.push(JSON.parse(row.payload) as IndexUpdate);
+			if (batch.sink === "authors") batch.updates.push(JSON.parse(row.payload) as AuthorRoom);
+			else batch.updates.push(JSON.parse(row.payload) as IndexUpdate);
 		}
 		return [...batches.values()];
 	}

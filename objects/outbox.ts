@@ -15,7 +15,8 @@ import {
 	taskTransition,
 } from "../src/saga/state-machine.ts";
 import { taskIdFor } from "../src/saga/ids.ts";
-import type { SagaFrameData, SagaView, TaskKind, TaskMessage, TaskOutcome, TaskPayload, TaskView } from "../src/saga/types.ts";
+import type { SagaSummary } from "../src/ops/types.ts";
+import type { CopyPayload, SagaFrameData, SagaView, TaskKind, TaskMessage, TaskOutcome, TaskPayload, TaskView } from "../src/saga/types.ts";
 
 export interface OutboxSettings {
 	baseDelayMs: number;
@@ -46,6 +47,7 @@ interface TaskRow extends Record<string, SqlStorageValue> {
 	stuck_alert_epoch: number | null;
 	live_since: number | null;
 	last_action_version: number | null;
+	result: string | null;
 }
 
 interface SagaRow extends Record<string, SqlStorageValue> {
@@ -57,6 +59,8 @@ interface SagaRow extends Record<string, SqlStorageValue> {
 	state: string;
 	created_at: number;
 	updated_at: number;
+	kind: string;
+	reason: string | null;
 }
 
 /** A task's state change, for traces and the ops index. */
@@ -70,7 +74,7 @@ export interface TaskChange {
 
 /** A saga's state change, for traces and the ops index. */
 export interface SagaChange {
-	saga: Omit<SagaView, "steps" | "text"> & { targets: string[] };
+	saga: SagaSummary;
 	from: SagaState | null;
 	version: number;
 }
@@ -269,17 +273,23 @@ export class Outbox {
 
 	private recordSaga(saga: SagaRow, from: SagaState | null): void {
 		const targets = [...new Set(this.sagaTasks(saga.saga_id).map((t) => t.room))];
+		const summary: SagaSummary = {
+			sagaId: saga.saga_id,
+			originRoom: this.room(),
+			msgId: saga.msg_id,
+			traceId: saga.trace_id,
+			state: saga.state as SagaState,
+			createdAt: saga.created_at,
+			updatedAt: saga.updated_at,
+			targets,
+		};
+		if (saga.kind === "compensation") {
+			summary.kind = "compensation";
+			summary.actor = saga.author_id;
+			summary.reason = saga.reason ?? "";
+		}
 		this.sagaChanges.push({
-			saga: {
-				sagaId: saga.saga_id,
-				originRoom: this.room(),
-				msgId: saga.msg_id,
-				traceId: saga.trace_id,
-				state: saga.state as SagaState,
-				createdAt: saga.created_at,
-				updatedAt: saga.updated_at,
-				targets,
-			},
+			saga: summary,
 			from,
 			// Saga rows have no version column: updated_at with the state order breaks ties.
 			version: saga.updated_at * 8 + SAGA_STATE_ORDER.indexOf(saga.state as SagaState),
@@ -319,10 +329,54 @@ export class Outbox {
 			now,
 			now,
 		);
-		const payload: TaskPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
+		const payload: CopyPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
 		for (const room of targets) this.insertTask(sagaId, "deliver", room, message.traceId, payload, now);
 		const saga = this.saga(sagaId);
 		if (saga !== undefined) this.recordSaga(saga, null);
+	}
+
+	/**
+	 * Starts an operator compensation: its record and one moderate task per room, listing the
+	 * messages to retract there (fixed now, so a resumed run does exactly the planned work).
+	 */
+	startCompensation(id: string, actor: string, reason: string, traceId: string, plan: ReadonlyArray<{ room: string; msgIds: string[] }>, now: number): void {
+		this.sql.exec(
+			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at, kind, reason) VALUES (?, '', ?, ?, ?, 'running', ?, ?, 'compensation', ?)",
+			id,
+			actor,
+			actor,
+			traceId,
+			now,
+			now,
+			reason,
+		);
+		for (const { room, msgIds } of plan) this.insertTask(id, "moderate", room, traceId, { msgIds, reason: "moderated" }, now);
+		const saga = this.saga(id);
+		if (saga === undefined) return;
+		this.recordSaga(saga, null);
+		// A selector that matched nothing is done at once.
+		this.settle(saga, now);
+	}
+
+	/** Rooms where a saga's copy may exist: delivered, or attempted at least once. */
+	copyRooms(sagaId: string): string[] {
+		return this.sagaTasks(sagaId)
+			.filter((t) => t.kind === "deliver" && (t.state === "succeeded" || t.attempts > 0))
+			.map((t) => t.room);
+	}
+
+	sagaState(sagaId: string): SagaState | undefined {
+		return this.saga(sagaId)?.state as SagaState | undefined;
+	}
+
+	/** What each finished task's target reported, for progress. */
+	results(sagaId: string): Array<{ task: TaskView; result: TaskOutcome | null }> {
+		return this.sagaTasks(sagaId).map((row) => ({ task: this.view(row), result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome) }));
+	}
+
+	sagaRecord(sagaId: string): { actor: string; reason: string | null; kind: string } | undefined {
+		const saga = this.saga(sagaId);
+		return saga === undefined ? undefined : { actor: saga.author_id, reason: saga.reason, kind: saga.kind };
 	}
 
 	/**
@@ -389,6 +443,7 @@ export class Outbox {
 		if (row.state !== "processing" || attempt !== row.attempts) return this.view(row);
 		if (outcome.status === "ok") {
 			const done = this.move(row, "succeed", now, { last_error: null });
+			this.sql.exec("UPDATE outbox SET result = ? WHERE task_id = ?", JSON.stringify(outcome), taskId);
 			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "succeeded", now);
 			return this.view(done);
 		}
@@ -429,10 +484,11 @@ export class Outbox {
 		const tasks = this.sagaTasks(saga.saga_id);
 		const state = saga.state as SagaState;
 		if (state === "running") {
-			// A delivery an operator skipped counts as done: the saga succeeds without that room.
-			if (tasks.every((t) => t.kind === "deliver" && (t.state === "succeeded" || t.state === "skipped"))) {
-				this.moveSaga(saga, "all_delivered", now);
-			}
+			// A task an operator skipped counts as done: a cross-post succeeds without that room.
+			// A compensation's cancelled room is done too: the operator chose to leave it.
+			const done = (t: TaskRow) =>
+				t.state === "succeeded" || t.state === "skipped" || (t.kind === "moderate" && t.state === "cancelled");
+			if (tasks.every(done)) this.moveSaga(saga, "all_delivered", now);
 			return;
 		}
 		if (state === "compensating" || state === "failed") {
@@ -458,7 +514,7 @@ export class Outbox {
 			const mayHaveCopy = row.state === "succeeded" || row.attempts > 0;
 			if (!isTaskTerminal(row.state as TaskState)) this.move(row, "cancel", now, { last_error: row.last_error });
 			if (mayHaveCopy && !retracted.has(row.room)) {
-				const payload = { ...(JSON.parse(row.payload) as TaskPayload), reason };
+				const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), reason };
 				this.insertTask(sagaId, "retract", row.room, row.trace_id, payload, now);
 				retracted.add(row.room);
 			}

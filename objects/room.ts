@@ -28,10 +28,9 @@ import {
 } from "../src/protocol.ts";
 import { recordRefusal, takeToken } from "../src/rate-limit.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
-import { withTimeout } from "../src/saga/errors.ts";
-import type { SagaView, TaskMessage, TaskOutcome, TaskView } from "../src/saga/types.ts";
+import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome, TaskView } from "../src/saga/types.ts";
+import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
 import type { AlertView, Span } from "../src/ops/types.ts";
-import { shardName } from "../src/ops/shard.ts";
 import { newSagaId } from "../src/saga/ids.ts";
 import { newTraceId } from "../src/trace.ts";
 import { Barrier } from "./barrier.ts";
@@ -39,6 +38,7 @@ import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OpsRecord } from "./ops-record.ts";
 import { type ManualAction, Outbox } from "./outbox.ts";
+import { type ActionReply, type DeliveryNote, TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -56,21 +56,6 @@ export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
 const encoder = new TextEncoder();
-/** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
-const OUTBOUND_TIMEOUT_MS = 10_000;
-/** An alert webhook that has not answered by then counts as a failed delivery. */
-const WEBHOOK_TIMEOUT_MS = 5_000;
-
-/** What the queue consumer saw of one delivery, for the trace. */
-export interface DeliveryNote {
-	receivedAt: number;
-	queueAttempts: number;
-}
-
-export type ActionReply =
-	| { ok: true; task: TaskView; repeated: boolean }
-	| { ok: false; error: { code: "not_found" | "conflict"; message: string } };
-
 
 function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: string | null }, duplicate: boolean): SendResult {
 	const result: SendResult = {
@@ -96,6 +81,7 @@ export class Room extends DurableObject<Env> {
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
+	private readonly engine: TaskEngine;
 	private policy: RoomPolicy;
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -114,12 +100,27 @@ export class Room extends DurableObject<Env> {
 			webhook: this.config.alertWebhookUrl !== "",
 			baseDelayMs: this.config.outboxBaseDelayMs,
 		});
+		this.engine = new TaskEngine({
+			ctx,
+			env: () => this.env,
+			config: this.config,
+			outbox: this.outbox,
+			ops: this.ops,
+			name: () => this.name,
+			onRollback: () => this.log.resync(),
+			onSagaReports: (reports) => {
+				for (const report of reports) {
+					const frame = JSON.stringify({ type: "saga", sagaId: report.sagaId, state: report.state, steps: report.steps } satisfies ServerFrame);
+					for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
+				}
+			},
+		});
 		const stored = this.log.getMeta(POLICY_KEY);
 		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
 		// Heartbeats are answered by the runtime without waking a hibernated room.
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		// A fired alarm is used up: if this incarnation starts with live tasks, make sure one is set.
-		if (this.outbox.countLive() > 0 || this.ops.nextWakeAt() !== null) void ctx.blockConcurrencyWhile(() => this.armAlarm());
+		if (this.engine.needsAlarm()) void ctx.blockConcurrencyWhile(() => this.engine.armAlarm());
 	}
 
 	/** The room id: rooms are only ever addressed by name. */
@@ -294,8 +295,13 @@ export class Room extends DurableObject<Env> {
 		if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		// The message, its dedup record, the saga and one task per target commit together.
+		let firstPost = false;
 		const event = this.write(() => {
 			this.log.pruneDedup(now);
+			// An author's first message here registers the room in the author directory, so an
+			// operator compensation by author can find it. Later messages cost nothing extra.
+			firstPost = !this.log.hasAuthor(identity.id);
+			if (firstPost) this.ops.authorPosted(identity.id, now);
 			const message = this.log.appendMessage(
 				{
 					author: { id: identity.id, name: identity.name },
@@ -314,29 +320,12 @@ export class Room extends DurableObject<Env> {
 			return message;
 		});
 		this.broadcast(JSON.stringify(event));
-		if (sagaId !== null) await this.armAlarm();
+		if (sagaId !== null || firstPost) await this.engine.afterWrite();
 		return { ok: true, ...sendResult({ event, sagaId }, false) };
 	}
 
-	/**
-	 * Runs a write as one transaction. On a throw nothing of it stays, and the in-memory
-	 * seq counter and buffered outbox changes are put back in step with the database.
-	 */
 	private write<T>(work: () => T): T {
-		try {
-			return this.ctx.storage.transactionSync(() => {
-				const result = work();
-				// What the change means for traces, the ops index and alerts commits with it.
-				const now = Date.now();
-				this.ops.recordChanges(this.outbox.drainChanges(), this.outbox.drainSagaChanges(), now);
-				this.ops.raiseAlerts(this.outbox.drainAlertRequests(), now);
-				return result;
-			});
-		} catch (error) {
-			this.log.resync();
-			this.outbox.discardPending();
-			throw error;
-		}
+		return this.engine.write(work);
 	}
 
 	/**
@@ -357,7 +346,7 @@ export class Room extends DurableObject<Env> {
 			return event;
 		});
 		this.broadcast(JSON.stringify(retract));
-		if (sagaId !== null) await this.afterOutboxWrite();
+		if (sagaId !== null) await this.engine.afterWrite();
 		return { ok: true, seq: retract.seq };
 	}
 
@@ -395,103 +384,8 @@ export class Room extends DurableObject<Env> {
 	// Cross-room work: the outbox ticker (origin side) and the barrier (target side)
 	// -------------------------------------------------------------------------------------
 
-	/**
-	 * Sets the alarm to the outbox's next due time, or clears it when nothing is live.
-	 * Called after every outbox write and on start; the schedule itself lives in SQLite.
-	 */
-	private async armAlarm(notBefore = 0): Promise<void> {
-		const candidates = [this.outbox.nextWakeAt(), this.ops.nextWakeAt(), this.outbox.nextStuckAt(this.config.alertStuckMs)];
-		const times = candidates.filter((t): t is number => t !== null);
-		const due = times.length === 0 ? null : Math.min(...times);
-		const current = await this.ctx.storage.getAlarm();
-		if (due === null) {
-			if (current !== null) await this.ctx.storage.deleteAlarm();
-			return;
-		}
-		const next = Math.max(due, notBefore);
-		if (current !== next) await this.ctx.storage.setAlarm(next);
-	}
-
-	/** After an outbox change: tell authors about finished sagas, then re-arm. */
-	private async afterOutboxWrite(notBefore = 0): Promise<void> {
-		for (const report of this.outbox.drainReports()) {
-			const frame = JSON.stringify({ type: "saga", sagaId: report.sagaId, state: report.state, steps: report.steps } satisfies ServerFrame);
-			for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
-		}
-		await this.armAlarm(notBefore);
-	}
-
-	/**
-	 * The ticker: claims due tasks with a lease and sends them to the queue. It never throws:
-	 * the platform's own alarm retries are limited, so failures are recorded as task backoff
-	 * and the next alarm is always computed from the table.
-	 */
 	override async alarm(): Promise<void> {
-		const now = Date.now();
-		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
-		let notBefore = 0;
-		try {
-			const claimed = this.write(() => {
-				this.outbox.archiveOld(now);
-				this.outbox.raiseStuck(now, this.config.alertStuckMs);
-				return this.outbox.claimDue(now);
-			});
-			for (let i = 0; i < claimed.length; i += 100) {
-				const chunk = claimed.slice(i, i + 100);
-				try {
-					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.env.OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
-				} catch (error) {
-					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
-					console.error(JSON.stringify({ level: "error", msg: message, room: this.name, tasks: chunk.map((t) => t.taskId) }));
-					this.write(() => this.outbox.releaseUnsent(chunk.map((t) => t.taskId), message, Date.now()));
-				}
-			}
-			await this.shipFeed();
-			await this.deliverAlerts();
-		} catch (error) {
-			notBefore = Date.now() + this.config.outboxBaseDelayMs;
-			console.error(JSON.stringify({ level: "error", msg: "outbox alarm failed", room: this.name, error: String(error) }));
-		} finally {
-			await this.afterOutboxWrite(notBefore);
-		}
-	}
-
-	/** Sends due index updates to their shards; a shard that fails keeps its rows for later. */
-	private async shipFeed(): Promise<void> {
-		for (const batch of this.ops.dueFeed(Date.now())) {
-			try {
-				const shard = this.env.OPS_INDEX.getByName(shardName(batch.shard));
-				await withTimeout("ops index feed", OUTBOUND_TIMEOUT_MS, shard.ingest(batch.updates));
-				this.write(() => this.ops.feedShipped(batch));
-			} catch (error) {
-				console.warn(JSON.stringify({ level: "warn", msg: "ops index feed failed", room: this.name, shard: batch.shard, error: String(error) }));
-				this.write(() => this.ops.feedFailed(batch, Date.now()));
-			}
-		}
-	}
-
-	/** Posts due alerts to the webhook, each retried with backoff and recorded either way. */
-	private async deliverAlerts(): Promise<void> {
-		const url = this.config.alertWebhookUrl;
-		if (url === "") return;
-		for (const { alertId, payload } of this.ops.dueAlerts(Date.now())) {
-			let error: string | undefined;
-			try {
-				const response = await fetch(url, {
-					method: "POST",
-					headers: { "Content-Type": "application/json" },
-					body: JSON.stringify(payload),
-					signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-				});
-				if (!response.ok) error = `webhook answered ${response.status}`;
-				await response.body?.cancel();
-			} catch (thrown) {
-				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
-			}
-			const at = Date.now();
-			this.write(() => (error === undefined ? this.ops.alertDelivered(alertId, at) : this.ops.alertUndelivered(alertId, error, at)));
-			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
-		}
+		await this.engine.alarm();
 	}
 
 	/** Target side: applies a deliver or retract through the barrier, exactly once. */
@@ -502,62 +396,92 @@ export class Room extends DurableObject<Env> {
 			return { status: "transient", code: "fault", message: "injected fault (FAULTS=on)" };
 		}
 		const applied = this.write(() => {
-			const result = this.barrier.apply(task, this.policy, now);
+			const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
 			const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
 			this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
 			return result;
 		});
 		for (const event of applied.events) this.broadcast(JSON.stringify(event));
+		// A moderation may have started compensations of this room's own sagas.
+		if (task.kind === "moderate") await this.engine.afterWrite();
 		return applied.outcome;
 	}
 
-	/** Origin side: records what a target did with a task, and moves the saga on. */
-	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
-		const view = this.write(() => {
-			const now = Date.now();
-			const task = this.outbox.getTask(taskId);
-			if (task !== undefined && delivery !== undefined) {
-				this.ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+	/**
+	 * Retracts messages for an operator compensation, inside the caller's transaction: each
+	 * live one gets a `moderated` retract, and a cross-posted original also compensates its
+	 * saga with reason `moderated`, so its copies are retracted through the outbox.
+	 */
+	private moderate(msgIds: readonly string[], traceId: string, now: number): { events: RoomEvent[]; counts: ModerationCounts } {
+		const counts: ModerationCounts = { retracted: 0, alreadyGone: 0, missing: 0, sagasCompensated: 0 };
+		const events: RoomEvent[] = [];
+		for (const msgId of msgIds) {
+			const message = this.log.findMessage(msgId);
+			if (message === undefined) {
+				counts.missing++;
+				continue;
 			}
-			return this.outbox.complete(taskId, attempt, outcome, now);
-		});
-		await this.afterOutboxWrite();
-		return view;
+			if (message.retractedBy !== null) counts.alreadyGone++;
+			else {
+				events.push(this.log.appendRetract(msgId, "moderated", traceId, now));
+				counts.retracted++;
+			}
+			if (message.sagaId !== null && this.outbox.compensate(message.sagaId, "moderated", now)) counts.sagasCompensated++;
+		}
+		return { events, counts };
 	}
 
-	/** Origin side: an operator's retry, skip or cancel, with its audit entry. */
-	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
-		const now = Date.now();
-		const reply = this.write((): ActionReply => {
-			const result = this.outbox.act(taskId, action, now);
-			if (!result.ok) return { ok: false, error: { code: result.code, message: result.message } };
-			if (!result.repeated) {
-				this.ops.audit({ at: now, actor, taskId, action, reason, from: result.from, to: result.to, traceId: result.task.traceId }, now);
+	/** What an operator compensation with this selector would retract here (changes nothing). */
+	async moderationPlan(selector: Selector): Promise<RoomPlan> {
+		const range = this.log.seqRange(selector.from, selector.to);
+		let matches: Array<{ msgId: string; sagaId: string | null }>;
+		if (selector.msgIds !== undefined) {
+			matches = [];
+			for (const msgId of selector.msgIds) {
+				const found = this.log.findMessage(msgId);
+				if (found === undefined || found.retractedBy !== null) continue;
+				if (selector.author !== undefined && found.event.author.id !== selector.author) continue;
+				if (found.event.seq < range.first || found.event.seq > range.last) continue;
+				matches.push({ msgId, sagaId: found.sagaId });
 			}
-			return { ok: true, task: result.task, repeated: result.repeated };
-		});
-		if (reply.ok && !reply.repeated) await this.afterOutboxWrite();
-		return reply;
+		} else {
+			matches = this.log.liveMessages(range, selector.author, MAX_MESSAGES_PER_ROOM + 1);
+		}
+		const truncated = matches.length > MAX_MESSAGES_PER_ROOM;
+		const kept = matches.slice(0, MAX_MESSAGES_PER_ROOM);
+		const copies = kept.flatMap((m) => (m.sagaId === null ? [] : this.outbox.copyRooms(m.sagaId).map((room) => ({ room, sagaId: m.sagaId ?? "" }))));
+		return { room: this.name, msgIds: kept.map((m) => m.msgId), copies, truncated };
+	}
+
+	/** The current states of some of this room's sagas (for a compensation's progress). */
+	async sagaStates(sagaIds: string[]): Promise<Record<string, string>> {
+		return Object.fromEntries(sagaIds.map((id) => [id, this.outbox.sagaState(id) ?? "unknown"]));
+	}
+
+	// The origin-side calls of the queue consumer and the operators (see TaskEngine).
+
+	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
+		return await this.engine.completeTask(taskId, attempt, outcome, delivery);
+	}
+
+	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
+		return await this.engine.deadLetterTask(taskId, error);
+	}
+
+	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
+		return await this.engine.taskAction(taskId, action, reason, actor);
+	}
+
+	async taskStatus(taskId: string): Promise<TaskView | undefined> {
+		return this.engine.taskStatus(taskId);
 	}
 
 	async spans(traceId: string): Promise<Span[]> {
-		return this.ops.spans(traceId);
+		return this.engine.spans(traceId);
 	}
 
 	async alerts(limit: number): Promise<AlertView[]> {
-		return this.ops.listAlerts(limit);
-	}
-
-	/** Origin side: the dead-letter queue gave up on a task. */
-	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
-		const view = this.write(() => this.outbox.deadLetter(taskId, error, Date.now()));
-		await this.afterOutboxWrite();
-		return view;
-	}
-
-	/** Origin side: the truth about a task, for a consumer that is unsure whether to act. */
-	async taskStatus(taskId: string): Promise<TaskView | undefined> {
-		return this.outbox.getTask(taskId);
+		return this.engine.alerts(limit);
 	}
 
 	async saga(sagaId: string): Promise<(SagaView & { text: string }) | undefined> {

@@ -14,7 +14,9 @@ import { mergeStats } from "./ops/stats.ts";
 import type { ListFilter, Span } from "./ops/types.ts";
 import { codePointLength, isRoomId, type Parsed, parsePolicyPatch } from "./protocol.ts";
 import { parseFaults } from "./saga/faults.ts";
-import { originOfSagaId, originOfTaskId } from "./saga/ids.ts";
+import { isCompensationId, newCompensationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
+import { MAX_MESSAGES_PER_ROOM, parseCompensationRequest, type RoomPlan } from "./ops/compensation.ts";
+import { traceIdFrom } from "./trace.ts";
 import type { ManualAction } from "../objects/outbox.ts";
 
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"];
@@ -46,7 +48,9 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 		filter.room = query.room;
 	}
 	if (query.kind !== undefined) {
-		if (query.kind !== "deliver" && query.kind !== "retract") return bad("`kind` must be deliver or retract");
+		if (query.kind !== "deliver" && query.kind !== "retract" && query.kind !== "moderate") {
+			return bad("`kind` must be deliver, retract or moderate");
+		}
 		filter.kind = query.kind;
 	}
 	for (const [name, key] of [
@@ -86,10 +90,11 @@ function shards(c: AppContext) {
 	return Array.from({ length: count }, (_, i) => c.env.OPS_INDEX.getByName(shardName(i)));
 }
 
-function originRoomOfTask(taskId: string): string {
+/** The object that owns a task: its origin room, or its operator compensation. */
+function taskOwner(c: AppContext, taskId: string) {
 	const origin = originOfTaskId(taskId);
 	if (origin === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
-	return origin;
+	return origin.kind === "compensation" ? c.env.COMPENSATION.getByName(origin.id) : roomStub(c, origin.room);
 }
 
 export function registerAdminRoutes(app: Hono<AppEnv>): void {
@@ -123,16 +128,16 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 
 	app.get("/v1/admin/tasks/:taskId", async (c) => {
 		const taskId = c.req.param("taskId");
-		const task = await roomStub(c, originRoomOfTask(taskId)).taskStatus(taskId);
+		const task = await taskOwner(c, taskId).taskStatus(taskId);
 		if (task === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
 		return c.json(task);
 	});
 
 	app.post("/v1/admin/tasks/:taskId/actions", async (c) => {
 		const taskId = c.req.param("taskId");
-		const origin = originRoomOfTask(taskId);
+		const owner = taskOwner(c, taskId);
 		const { action, reason } = unwrap(parseAction(await readJsonBody(c)));
-		const reply = unwrapResult(await roomStub(c, origin).taskAction(taskId, action, reason, c.get("identity").id));
+		const reply = unwrapResult(await owner.taskAction(taskId, action, reason, c.get("identity").id));
 		return c.json(reply.task);
 	});
 
@@ -156,7 +161,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const retried: string[] = [];
 		const refused: Array<{ taskId: string; error: string }> = [];
 		for (const task of failed.slice(0, grant.granted)) {
-			const reply = await roomStub(c, task.originRoom).taskAction(task.taskId, "retry", reason, c.get("identity").id);
+			const reply = await taskOwner(c, task.taskId).taskAction(task.taskId, "retry", reason, c.get("identity").id);
 			if (reply.ok) retried.push(task.taskId);
 			else refused.push({ taskId: task.taskId, error: reply.error.message });
 		}
@@ -183,7 +188,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const shard = c.env.OPS_INDEX.getByName(shardName(shardOf(traceId, c.get("config").opsIndexShards)));
 		const rooms = await shard.traceRooms(traceId);
 		if (rooms.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
-		const perRoom = await Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId)));
+		const perRoom = await Promise.all(
+			rooms.map(async (room) => (isCompensationId(room) ? await c.env.COMPENSATION.getByName(room).spans(traceId) : await roomStub(c, room).spans(traceId))),
+		);
 		const spans: Span[] = perRoom.flat().sort((a, b) => a.at - b.at);
 		return c.json({ traceId, spans });
 	});
@@ -191,6 +198,60 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/stats", async (c) => {
 		const perShard = await Promise.all(shards(c).map(async (shard) => await shard.stats()));
 		return c.json(mergeStats(perShard, Date.now()));
+	});
+
+	// Operator-made compensation: bulk retract by author, room, time range or message ids.
+	app.post("/v1/admin/compensations", async (c) => {
+		const request = unwrap(parseCompensationRequest(await readJsonBody(c)));
+		const { selector } = request;
+		const rooms =
+			selector.room !== undefined
+				? [selector.room]
+				: await c.env.AUTHORS.getByName(shardName(shardOf(selector.author ?? "", c.get("config").opsIndexShards))).rooms(selector.author ?? "");
+		const plan: RoomPlan[] = await Promise.all(rooms.map(async (room) => await roomStub(c, room).moderationPlan(selector)));
+		const tooMany = plan.find((p) => p.truncated);
+		if (tooMany !== undefined) {
+			throw new ParleyError("bad_request", `the selector matches more than ${MAX_MESSAGES_PER_ROOM} messages in room ${tooMany.room}; narrow it (time range, room)`);
+		}
+		const matched = plan.filter((p) => p.msgIds.length > 0);
+		const copyRooms = new Map<string, number>();
+		for (const p of matched) for (const copy of p.copies) copyRooms.set(copy.room, (copyRooms.get(copy.room) ?? 0) + 1);
+		const preview = {
+			messages: matched.reduce((n, p) => n + p.msgIds.length, 0),
+			copies: matched.reduce((n, p) => n + p.copies.length, 0),
+			rooms: matched.map((p) => ({ room: p.room, messages: p.msgIds.length, copies: p.copies.length })),
+			copyRooms: [...copyRooms].map(([room, copies]) => ({ room, copies })),
+		};
+		if (request.dryRun) return c.json({ dryRun: true, selector, ...preview });
+		const id = newCompensationId();
+		const view = await c.env.COMPENSATION.getByName(id).start({
+			id,
+			actor: c.get("identity").id,
+			reason: request.reason,
+			traceId: traceIdFrom(c.req.header("traceparent")),
+			selector,
+			plan: matched,
+		});
+		return c.json({ ...view, preview }, 201);
+	});
+
+	app.get("/v1/admin/compensations", async (c) => {
+		const filter = unwrap(parseListFilter(c.req.query(), SAGA_STATES));
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, true)));
+		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
+		return c.json({
+			compensations: items.map((s) => ({ id: s.sagaId, actor: s.actor, reason: s.reason, state: s.state === "succeeded" ? "done" : s.state, traceId: s.traceId, rooms: s.targets, createdAt: s.createdAt, updatedAt: s.updatedAt })),
+			cursor,
+		});
+	});
+
+	app.get("/v1/admin/compensations/:id", async (c) => {
+		const id = c.req.param("id");
+		const view = isCompensationId(id) ? await c.env.COMPENSATION.getByName(id).view() : undefined;
+		if (view === undefined) throw new ParleyError("not_found", `no compensation ${id}`);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(500)));
+		const audit = pages.flat().filter((e) => e.traceId === view.traceId).sort((a, b) => a.at - b.at);
+		return c.json({ ...view, audit });
 	});
 
 	app.post("/v1/admin/faults", async (c) => {

@@ -5,6 +5,8 @@ import { createApp } from "./app.ts";
 import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts";
 import type { TaskMessage } from "./saga/types.ts";
 
+export { AuthorDirectory } from "../objects/author-directory.ts";
+export { Compensation } from "../objects/compensation.ts";
 export { Control } from "../objects/control.ts";
 export { OpsIndex } from "../objects/ops-index.ts";
 export { Room } from "../objects/room.ts";

@@ -7,6 +7,7 @@
 import { configFor } from "./config.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
+import { originOf } from "./saga/ids.ts";
 import type { TaskMessage, TaskOutcome } from "./saga/types.ts";
 
 export const OUTBOX_QUEUE = "parley-outbox";
@@ -44,9 +45,15 @@ async function attempt(env: Env, task: TaskMessage, faults: FaultSettings): Prom
 	}
 }
 
+/** The object that owns a task: its origin room, or the operator compensation it belongs to. */
+function originStub(env: Env, origin: string) {
+	const where = originOf(origin);
+	return where.kind === "compensation" ? env.COMPENSATION.getByName(where.id) : env.ROOM.getByName(where.room);
+}
+
 async function runTask(env: Env, message: Message<TaskMessage>, faults: FaultSettings): Promise<void> {
 	const task = message.body;
-	const origin = env.ROOM.getByName(task.originRoom);
+	const origin = originStub(env, task.originRoom);
 	if (message.attempts > 1) {
 		// A redelivery: the origin may have moved on (finished, cancelled, re-dispatched).
 		// Ask it rather than guess, and act only on the attempt it is waiting for.
@@ -92,7 +99,7 @@ export async function consumeDeadLetters(batch: MessageBatch<TaskMessage>, env: 
 				await withTimeout(
 					"dead letter report",
 					RPC_TIMEOUT_MS,
-					env.ROOM.getByName(task.originRoom).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
+					originStub(env, task.originRoom).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
 				);
 				log("error", "task dead-lettered", task);
 				message.ack();

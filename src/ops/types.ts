@@ -10,6 +10,8 @@ export interface AuditEntry {
 	at: number;
 	actor: string;
 	taskId: string;
+	/** Extension: the saga (or compensation) the task belongs to. */
+	sagaId?: string;
 	action: string;
 	reason: string;
 	from: string;
@@ -59,6 +61,10 @@ export interface SagaSummary {
 	createdAt: number;
 	updatedAt: number;
 	targets: string[];
+	/** Operator compensations are kept beside sagas in the index, never listed as sagas. */
+	kind?: "compensation";
+	actor?: string;
+	reason?: string;
 }
 
 /** One record for the ops index; newer versions replace older ones, never the reverse. */

@@ -5,7 +5,7 @@
  * decision and records the row in the same transaction as the effect.
  */
 
-export type BarrierOp = "deliver" | "retract";
+export type BarrierOp = "deliver" | "retract" | "moderate";
 
 export interface BarrierRow {
 	op: BarrierOp;
@@ -28,9 +28,11 @@ export type BarrierDecision =
 	/** A retract for a delivered copy: retract it. */
 	| { action: "retract_copy"; copy: BarrierRow };
 
-export function barrierDecision(op: BarrierOp, rows: { deliver?: BarrierRow; retract?: BarrierRow }): BarrierDecision {
+export function barrierDecision(op: BarrierOp, rows: Partial<Record<BarrierOp, BarrierRow>>): BarrierDecision {
 	const own = rows[op];
 	if (own !== undefined) return { action: "replay", row: own };
+	// An operator compensation's batch in this room: once, whatever else happened.
+	if (op === "moderate") return { action: "apply" };
 	if (op === "deliver") return rows.retract === undefined ? { action: "apply" } : { action: "refuse_late_delivery" };
 	const deliver = rows.deliver;
 	if (deliver === undefined || deliver.outcome !== "applied") return { action: "null_compensation" };

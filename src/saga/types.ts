@@ -5,7 +5,7 @@
  */
 import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../protocol.ts";
 
-export type TaskKind = "deliver" | "retract";
+export type TaskKind = "deliver" | "retract" | "moderate";
 
 /** The contract's task object (`/v1/admin/tasks`, saga steps). */
 export interface TaskView {
@@ -37,13 +37,25 @@ export interface SagaView {
 }
 
 /** What a deliver or retract needs to know about the original message. */
-export interface TaskPayload {
+export interface CopyPayload {
 	msgId: string;
 	author: UserRef;
 	text: string;
 	ts: number;
 	/** For retracts: the reason the copy is retracted with. */
 	reason?: RetractReason;
+}
+
+/** An operator compensation's task for one room: the messages to retract there. */
+export interface ModeratePayload {
+	msgIds: string[];
+	reason: "moderated";
+}
+
+export type TaskPayload = CopyPayload | ModeratePayload;
+
+export function isModeratePayload(payload: TaskPayload): payload is ModeratePayload {
+	return "msgIds" in payload;
 }
 
 /** One queue message: one attempt at one task. Far below the 128 KB queue limit. */
@@ -60,8 +72,16 @@ export interface TaskMessage {
 }
 
 /** What a target room answers to a task. */
+/** What a moderate task did in its room. */
+export interface ModerationCounts {
+	retracted: number;
+	alreadyGone: number;
+	missing: number;
+	sagasCompensated: number;
+}
+
 export type TaskOutcome =
-	| { status: "ok"; seq: number | null; msgId: string | null; detail: string }
+	| { status: "ok"; seq: number | null; msgId: string | null; detail: string; counts?: ModerationCounts }
 	| { status: "permanent"; code: string; message: string }
 	| { status: "transient"; code: string; message: string };
 

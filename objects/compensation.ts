@@ -1,0 +1,162 @@
+/**
+ * One operator compensation (`cmp@…`): the source of truth for a bulk retract. It keeps the
+ * record (actor, reason, trace id, selector), the plan fixed at creation, and one `moderate`
+ * task per room in its own outbox, which the same ticker, queue, barrier and operator
+ * actions drive as cross-post tasks. Copies of cross-posted messages are retracted by their
+ * origin rooms' sagas, which each room's moderation turns to compensating.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { MIGRATIONS } from "../migrations/index.ts";
+import { type Config, configFor } from "../src/config.ts";
+import type { CompensationProgress, CompensationView, RoomPlan, Selector } from "../src/ops/compensation.ts";
+import type { AlertView, Span } from "../src/ops/types.ts";
+import { leaseMs } from "../src/saga/backoff.ts";
+import type { TaskOutcome, TaskView } from "../src/saga/types.ts";
+import { applyMigrations } from "./migrate.ts";
+import { OpsRecord } from "./ops-record.ts";
+import { type ManualAction, Outbox } from "./outbox.ts";
+import { type ActionReply, type DeliveryNote, TaskEngine } from "./task-engine.ts";
+
+export interface CompensationStart {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	selector: Selector;
+	plan: RoomPlan[];
+}
+
+export class Compensation extends DurableObject<Env> {
+	private readonly config: Config;
+	private readonly outbox: Outbox;
+	private readonly ops: OpsRecord;
+	private readonly engine: TaskEngine;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.config = configFor(env);
+		// The outbox schema is the rooms' own; the event log tables stay empty here.
+		applyMigrations(ctx.storage, MIGRATIONS);
+		this.outbox = new Outbox(ctx.storage.sql, () => this.name, {
+			baseDelayMs: this.config.outboxBaseDelayMs,
+			maxAttempts: this.config.outboxMaxAttempts,
+			leaseMs: leaseMs(this.config.outboxBaseDelayMs),
+		});
+		this.ops = new OpsRecord(ctx.storage.sql, () => this.name, {
+			shards: this.config.opsIndexShards,
+			webhook: this.config.alertWebhookUrl !== "",
+			baseDelayMs: this.config.outboxBaseDelayMs,
+		});
+		this.engine = new TaskEngine({ ctx, env: () => this.env, config: this.config, outbox: this.outbox, ops: this.ops, name: () => this.name });
+		if (this.engine.needsAlarm()) void ctx.blockConcurrencyWhile(() => this.engine.armAlarm());
+	}
+
+	private get name(): string {
+		return this.ctx.id.name ?? "";
+	}
+
+	/** Creates the compensation and its tasks in one transaction. Repeating it changes nothing. */
+	async start(start: CompensationStart): Promise<CompensationView> {
+		const existing = await this.view();
+		if (existing !== undefined) return existing;
+		const now = Date.now();
+		this.engine.write(() => {
+			this.ctx.storage.sql.exec(
+				"INSERT INTO room_meta (key, value) VALUES ('compensation', ?)",
+				JSON.stringify({ selector: start.selector, plan: start.plan }),
+			);
+			const rooms = start.plan.filter((p) => p.msgIds.length > 0).map((p) => ({ room: p.room, msgIds: p.msgIds }));
+			this.outbox.startCompensation(start.id, start.actor, start.reason, start.traceId, rooms, now);
+			this.ops.span(start.traceId, now, "operator", "compensation.started", `${start.actor}: ${start.reason}`);
+			this.ops.audit(
+				{ at: now, actor: start.actor, taskId: start.id, sagaId: start.id, action: "compensate", reason: start.reason, from: "none", to: "running", traceId: start.traceId },
+				now,
+			);
+		});
+		await this.engine.afterWrite();
+		const view = await this.view();
+		if (view === undefined) throw new Error("compensation not recorded");
+		return view;
+	}
+
+	/** The record, its progress and its tasks; copies are counted from their sagas' states. */
+	async view(): Promise<CompensationView | undefined> {
+		const saga = this.outbox.getSaga(this.name);
+		const record = this.outbox.sagaRecord(this.name);
+		const stored = this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM room_meta WHERE key = 'compensation'").toArray()[0];
+		if (saga === undefined || record === undefined || stored === undefined) return undefined;
+		const { selector, plan } = JSON.parse(stored.value) as { selector: Selector; plan: RoomPlan[] };
+		const results = this.outbox.results(this.name);
+		const progress: CompensationProgress = {
+			matched: {
+				messages: plan.reduce((n, p) => n + p.msgIds.length, 0),
+				copies: plan.reduce((n, p) => n + p.copies.length, 0),
+				rooms: plan.filter((p) => p.msgIds.length > 0).length,
+			},
+			done: { messages: 0, alreadyGone: 0, rooms: 0, sagasCompensated: 0 },
+			failed: { rooms: results.filter((r) => r.task.state === "failed").length },
+		};
+		for (const { task, result } of results) {
+			if (task.state !== "succeeded" || result?.status !== "ok") continue;
+			progress.done.rooms++;
+			progress.done.messages += result.counts?.retracted ?? 0;
+			progress.done.alreadyGone += result.counts?.alreadyGone ?? 0;
+		}
+		// Copies: a saga turned compensated has retracted all of its copies.
+		const sagasByRoom = new Map<string, string[]>();
+		for (const p of plan) {
+			const ids = [...new Set(p.copies.map((c) => c.sagaId))];
+			if (ids.length > 0) sagasByRoom.set(p.room, ids);
+		}
+		const states = await Promise.all(
+			[...sagasByRoom].map(async ([room, ids]) => {
+				try {
+					return Object.values(await this.env.ROOM.getByName(room).sagaStates(ids));
+				} catch {
+					return [];
+				}
+			}),
+		);
+		progress.done.sagasCompensated = states.flat().filter((state) => state === "compensated").length;
+		return {
+			id: this.name,
+			actor: record.actor,
+			reason: record.reason ?? "",
+			traceId: saga.traceId,
+			selector,
+			state: saga.state === "succeeded" ? "done" : progress.failed.rooms > 0 ? "attention" : saga.state,
+			createdAt: saga.createdAt,
+			updatedAt: saga.updatedAt,
+			progress,
+			tasks: saga.steps,
+		};
+	}
+
+	override async alarm(): Promise<void> {
+		await this.engine.alarm();
+	}
+
+	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
+		return await this.engine.completeTask(taskId, attempt, outcome, delivery);
+	}
+
+	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
+		return await this.engine.deadLetterTask(taskId, error);
+	}
+
+	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
+		return await this.engine.taskAction(taskId, action, reason, actor);
+	}
+
+	async taskStatus(taskId: string): Promise<TaskView | undefined> {
+		return this.engine.taskStatus(taskId);
+	}
+
+	async spans(traceId: string): Promise<Span[]> {
+		return this.engine.spans(traceId);
+	}
+
+	async alerts(limit: number): Promise<AlertView[]> {
+		return this.engine.alerts(limit);
+	}
+}

@@ -1,0 +1,228 @@
+/**
+ * The machinery every object with an outbox shares (a room, an operator compensation):
+ * transactions that record what they change for traces, the index and alerts; the alarm
+ * ticker that dispatches due tasks to the queue with leases, ships index updates and posts
+ * alerts; and the origin-side calls of the queue consumer and the operators.
+ */
+import type { Config } from "../src/config.ts";
+import { shardName } from "../src/ops/shard.ts";
+import type { AlertView, Span } from "../src/ops/types.ts";
+import { withTimeout } from "../src/saga/errors.ts";
+import type { TaskOutcome, TaskView } from "../src/saga/types.ts";
+import type { OpsRecord } from "./ops-record.ts";
+import type { ManualAction, Outbox } from "./outbox.ts";
+
+/** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
+const OUTBOUND_TIMEOUT_MS = 10_000;
+/** An alert webhook that has not answered by then counts as a failed delivery. */
+const WEBHOOK_TIMEOUT_MS = 5_000;
+
+/** What the queue consumer saw of one delivery, for the trace. */
+export interface DeliveryNote {
+	receivedAt: number;
+	queueAttempts: number;
+}
+
+export type ActionReply =
+	| { ok: true; task: TaskView; repeated: boolean }
+	| { ok: false; error: { code: "not_found" | "conflict"; message: string } };
+
+export interface EngineHost {
+	ctx: DurableObjectState;
+	/** Read on every use: tests may swap bindings on a live instance. */
+	env(): Env;
+	config: Config;
+	outbox: Outbox;
+	ops: OpsRecord;
+	/** The object's name, for logs. */
+	name(): string;
+	/** Puts in-memory state back in step after a rolled-back transaction. */
+	onRollback?(): void;
+	/** Tells interested sockets about sagas that reached an end state. */
+	onSagaReports?(reports: ReturnType<Outbox["drainReports"]>): void;
+}
+
+export class TaskEngine {
+	constructor(private readonly host: EngineHost) {}
+
+	/**
+	 * Runs a write as one transaction, together with the spans, index updates and alerts it
+	 * implies. On a throw nothing of it stays.
+	 */
+	write<T>(work: () => T): T {
+		const { ctx, outbox, ops } = this.host;
+		try {
+			return ctx.storage.transactionSync(() => {
+				const result = work();
+				const now = Date.now();
+				ops.recordChanges(outbox.drainChanges(), outbox.drainSagaChanges(), now);
+				ops.raiseAlerts(outbox.drainAlertRequests(), now);
+				return result;
+			});
+		} catch (error) {
+			this.host.onRollback?.();
+			outbox.discardPending();
+			throw error;
+		}
+	}
+
+	/** Whether anything needs the alarm; checked on start, since a fired alarm is used up. */
+	needsAlarm(): boolean {
+		return this.host.outbox.countLive() > 0 || this.host.ops.nextWakeAt() !== null;
+	}
+
+	/**
+	 * Sets the alarm to the next due time (a task, an index update, an alert, a stuck
+	 * deadline), or clears it when nothing is due. The schedule itself lives in SQLite.
+	 */
+	async armAlarm(notBefore = 0): Promise<void> {
+		const { ctx, outbox, ops, config } = this.host;
+		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter(
+			(t): t is number => t !== null,
+		);
+		const current = await ctx.storage.getAlarm();
+		if (times.length === 0) {
+			if (current !== null) await ctx.storage.deleteAlarm();
+			return;
+		}
+		const next = Math.max(Math.min(...times), notBefore);
+		if (current !== next) await ctx.storage.setAlarm(next);
+	}
+
+	/** After an outbox change: report finished sagas, then re-arm. */
+	async afterWrite(notBefore = 0): Promise<void> {
+		const reports = this.host.outbox.drainReports();
+		if (reports.length > 0) this.host.onSagaReports?.(reports);
+		await this.armAlarm(notBefore);
+	}
+
+	/**
+	 * The ticker: claims due tasks with a lease and sends them to the queue, ships index
+	 * updates, posts alerts. It never throws: the platform's own alarm retries are limited,
+	 * so failures become task backoff and the next alarm is always computed from the table.
+	 */
+	async alarm(): Promise<void> {
+		const { outbox, config } = this.host;
+		const now = Date.now();
+		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
+		let notBefore = 0;
+		try {
+			const claimed = this.write(() => {
+				outbox.archiveOld(now);
+				outbox.raiseStuck(now, config.alertStuckMs);
+				return outbox.claimDue(now);
+			});
+			for (let i = 0; i < claimed.length; i += 100) {
+				const chunk = claimed.slice(i, i + 100);
+				try {
+					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.host.env().OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
+				} catch (error) {
+					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
+					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: chunk.map((t) => t.taskId), traceId: chunk[0]?.traceId }));
+					this.write(() => outbox.releaseUnsent(chunk.map((t) => t.taskId), message, Date.now()));
+				}
+			}
+			await this.shipFeed();
+			await this.deliverAlerts();
+		} catch (error) {
+			notBefore = Date.now() + config.outboxBaseDelayMs;
+			console.error(JSON.stringify({ level: "error", msg: "outbox alarm failed", origin: this.host.name(), error: String(error) }));
+		} finally {
+			await this.afterWrite(notBefore);
+		}
+	}
+
+	/** Sends due feed rows to their shards; a shard that fails keeps its rows for later. */
+	private async shipFeed(): Promise<void> {
+		const { ops } = this.host;
+		for (const batch of ops.dueFeed(Date.now())) {
+			try {
+				const env = this.host.env();
+				const ingest =
+					batch.sink === "authors"
+						? env.AUTHORS.getByName(shardName(batch.shard)).ingest(batch.updates)
+						: env.OPS_INDEX.getByName(shardName(batch.shard)).ingest(batch.updates);
+				await withTimeout(`${batch.sink} feed`, OUTBOUND_TIMEOUT_MS, ingest);
+				this.write(() => ops.feedShipped(batch));
+			} catch (error) {
+				console.warn(JSON.stringify({ level: "warn", msg: "feed failed", origin: this.host.name(), sink: batch.sink, shard: batch.shard, error: String(error) }));
+				this.write(() => ops.feedFailed(batch, Date.now()));
+			}
+		}
+	}
+
+	/** Posts due alerts to the webhook, each retried with backoff and recorded either way. */
+	private async deliverAlerts(): Promise<void> {
+		const { ops, config } = this.host;
+		const url = config.alertWebhookUrl;
+		if (url === "") return;
+		for (const { alertId, payload } of ops.dueAlerts(Date.now())) {
+			let error: string | undefined;
+			try {
+				const response = await fetch(url, {
+					method: "POST",
+					headers: { "Content-Type": "application/json" },
+					body: JSON.stringify(payload),
+					signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+				});
+				if (!response.ok) error = `webhook answered ${response.status}`;
+				await response.body?.cancel();
+			} catch (thrown) {
+				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
+			}
+			const at = Date.now();
+			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
+			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
+		}
+	}
+
+	/** Records what a target did with a task, and moves the saga on. */
+	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
+		const { outbox, ops } = this.host;
+		const view = this.write(() => {
+			const task = outbox.getTask(taskId);
+			if (task !== undefined && delivery !== undefined) {
+				ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+			}
+			return outbox.complete(taskId, attempt, outcome, Date.now());
+		});
+		await this.afterWrite();
+		return view;
+	}
+
+	/** The dead-letter queue gave up on a task. */
+	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
+		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, Date.now()));
+		await this.afterWrite();
+		return view;
+	}
+
+	/** An operator's retry, skip or cancel, with its audit entry. */
+	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
+		const { outbox, ops } = this.host;
+		const now = Date.now();
+		const reply = this.write((): ActionReply => {
+			const result = outbox.act(taskId, action, now);
+			if (!result.ok) return { ok: false, error: { code: result.code, message: result.message } };
+			if (!result.repeated) {
+				const { traceId, sagaId } = result.task;
+				ops.audit({ at: now, actor, taskId, sagaId, action, reason, from: result.from, to: result.to, traceId }, now);
+			}
+			return { ok: true, task: result.task, repeated: result.repeated };
+		});
+		if (reply.ok && !reply.repeated) await this.afterWrite();
+		return reply;
+	}
+
+	taskStatus(taskId: string): TaskView | undefined {
+		return this.host.outbox.getTask(taskId);
+	}
+
+	spans(traceId: string): Span[] {
+		return this.host.ops.spans(traceId);
+	}
+
+	alerts(limit: number): AlertView[] {
+		return this.host.ops.listAlerts(limit);
+	}
+}

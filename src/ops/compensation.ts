@@ -1,0 +1,111 @@
+/**
+ * @module
+ * Operator-made compensation: the request (a selector of messages, a reason, a dry-run flag),
+ * its parser, and the shapes of a plan and of a compensation's progress.
+ */
+import { codePointLength, isRoomId, type Parsed } from "../protocol.ts";
+import type { TaskView } from "../saga/types.ts";
+
+export interface Selector {
+	author?: string;
+	room?: string;
+	/** Unix ms, inclusive. */
+	from?: number;
+	to?: number;
+	msgIds?: string[];
+}
+
+export interface CompensationRequest {
+	selector: Selector;
+	action: "retract";
+	reason: string;
+	dryRun: boolean;
+}
+
+/** A room never gets more than this many messages in one compensation: narrow the selector. */
+export const MAX_MESSAGES_PER_ROOM = 2000;
+export const MAX_MSG_IDS = 500;
+
+/** What one room would retract, and where copies of those messages live. */
+export interface RoomPlan {
+	room: string;
+	msgIds: string[];
+	/** Cross-posted copies of the matched messages, by target room. */
+	copies: Array<{ room: string; sagaId: string }>;
+	/** True when the room holds more matches than MAX_MESSAGES_PER_ROOM. */
+	truncated: boolean;
+}
+
+export interface CompensationProgress {
+	matched: { messages: number; copies: number; rooms: number };
+	done: { messages: number; alreadyGone: number; rooms: number; sagasCompensated: number };
+	failed: { rooms: number };
+}
+
+export interface CompensationView {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	selector: Selector;
+	state: string;
+	createdAt: number;
+	updatedAt: number;
+	progress: CompensationProgress;
+	tasks: TaskView[];
+}
+
+function bad(message: string): { ok: false; error: { code: "bad_request"; message: string } } {
+	return { ok: false, error: { code: "bad_request", message } };
+}
+
+function time(value: unknown, name: string): number | string | undefined {
+	if (value === undefined) return undefined;
+	if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) return `\`selector.${name}\` must be Unix milliseconds`;
+	return value;
+}
+
+/**
+ * Parses a compensation request. At least one of author, room or msgIds is required (an
+ * unbounded selector is refused), and message ids name messages of one room.
+ */
+export function parseCompensationRequest(body: Record<string, unknown>): Parsed<CompensationRequest> {
+	if (body.action !== "retract") return bad("`action` must be \"retract\"");
+	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
+	if (codePointLength(reason) < 1 || codePointLength(reason) > 500) return bad("a `reason` of 1..500 chars is required");
+	if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") return bad("`dryRun` must be a boolean");
+	const raw = body.selector;
+	if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return bad("`selector` must be an object");
+	const input = raw as Record<string, unknown>;
+	const selector: Selector = {};
+	if (input.author !== undefined) {
+		if (typeof input.author !== "string" || codePointLength(input.author) < 1 || codePointLength(input.author) > 64) {
+			return bad("`selector.author` must be a user id");
+		}
+		selector.author = input.author;
+	}
+	if (input.room !== undefined) {
+		if (!isRoomId(input.room)) return bad("`selector.room` must be a room id");
+		selector.room = input.room;
+	}
+	for (const name of ["from", "to"] as const) {
+		const value = time(input[name], name);
+		if (typeof value === "string") return bad(value);
+		if (value !== undefined) selector[name] = value;
+	}
+	if (selector.from !== undefined && selector.to !== undefined && selector.from > selector.to) {
+		return bad("`selector.from` must not be after `selector.to`");
+	}
+	if (input.msgIds !== undefined) {
+		const ids = input.msgIds;
+		if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_MSG_IDS || !ids.every((id) => typeof id === "string" && id.length > 0 && id.length <= 64)) {
+			return bad(`\`selector.msgIds\` must be 1..${MAX_MSG_IDS} message ids`);
+		}
+		if (selector.room === undefined) return bad("`selector.msgIds` name messages of one room: give `selector.room` too");
+		selector.msgIds = [...new Set(ids as string[])];
+	}
+	if (selector.author === undefined && selector.room === undefined) {
+		return bad("an unbounded selector is refused: give at least one of author, room or msgIds");
+	}
+	return { ok: true, value: { selector, action: "retract", reason, dryRun: body.dryRun === true } };
+}

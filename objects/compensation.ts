@@ -5,17 +5,15 @@
  * actions drive as cross-post tasks. Copies of cross-posted messages are retracted by their
  * origin rooms' sagas, which each room's moderation turns to compensating.
  */
-import { DurableObject } from "cloudflare:workers";
 import { MIGRATIONS } from "../migrations/index.ts";
 import { type Config, configFor } from "../src/config.ts";
 import type { CompensationProgress, CompensationView, RoomPlan, Selector } from "../src/ops/compensation.ts";
-import type { AlertView, Span } from "../src/ops/types.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
-import type { TaskOutcome, TaskView } from "../src/saga/types.ts";
 import { applyMigrations } from "./migrate.ts";
+import { OutboxObject } from "./outbox-object.ts";
 import { OpsRecord } from "./ops-record.ts";
-import { type ManualAction, Outbox } from "./outbox.ts";
-import { type ActionReply, type DeliveryNote, TaskEngine } from "./task-engine.ts";
+import { Outbox } from "./outbox.ts";
+import { TaskEngine } from "./task-engine.ts";
 
 export interface CompensationStart {
 	id: string;
@@ -26,11 +24,11 @@ export interface CompensationStart {
 	plan: RoomPlan[];
 }
 
-export class Compensation extends DurableObject<Env> {
+export class Compensation extends OutboxObject {
 	private readonly config: Config;
 	private readonly outbox: Outbox;
 	private readonly ops: OpsRecord;
-	private readonly engine: TaskEngine;
+	protected readonly engine: TaskEngine;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -130,33 +128,5 @@ export class Compensation extends DurableObject<Env> {
 			progress,
 			tasks: saga.steps,
 		};
-	}
-
-	override async alarm(): Promise<void> {
-		await this.engine.alarm();
-	}
-
-	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
-		return await this.engine.completeTask(taskId, attempt, outcome, delivery);
-	}
-
-	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
-		return await this.engine.deadLetterTask(taskId, error);
-	}
-
-	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
-		return await this.engine.taskAction(taskId, action, reason, actor);
-	}
-
-	async taskStatus(taskId: string): Promise<TaskView | undefined> {
-		return this.engine.taskStatus(taskId);
-	}
-
-	async spans(traceId: string): Promise<Span[]> {
-		return this.engine.spans(traceId);
-	}
-
-	async alerts(limit: number): Promise<AlertView[]> {
-		return this.engine.alerts(limit);
 	}
 }

@@ -169,9 +169,7 @@ export class Outbox {
 		return row === undefined ? undefined : this.view(row);
 	}
 
-	getSaga(sagaId: string): SagaView | undefined {
-		const saga = this.saga(sagaId);
-		if (saga === undefined) return undefined;
+	private sagaFields(saga: SagaRow): Omit<SagaView, "steps"> {
 		return {
 			sagaId: saga.saga_id,
 			originRoom: this.room(),
@@ -180,8 +178,13 @@ export class Outbox {
 			state: saga.state as SagaState,
 			createdAt: saga.created_at,
 			updatedAt: saga.updated_at,
-			steps: this.sagaTasks(sagaId).map((row) => this.view(row)),
 		};
+	}
+
+	getSaga(sagaId: string): SagaView | undefined {
+		const saga = this.saga(sagaId);
+		if (saga === undefined) return undefined;
+		return { ...this.sagaFields(saga), steps: this.sagaTasks(sagaId).map((row) => this.view(row)) };
 	}
 
 	/** Per target room, the task that decides what that room shows: the retract if any. */
@@ -273,16 +276,7 @@ export class Outbox {
 
 	private recordSaga(saga: SagaRow, from: SagaState | null): void {
 		const targets = [...new Set(this.sagaTasks(saga.saga_id).map((t) => t.room))];
-		const summary: SagaSummary = {
-			sagaId: saga.saga_id,
-			originRoom: this.room(),
-			msgId: saga.msg_id,
-			traceId: saga.trace_id,
-			state: saga.state as SagaState,
-			createdAt: saga.created_at,
-			updatedAt: saga.updated_at,
-			targets,
-		};
+		const summary: SagaSummary = { ...this.sagaFields(saga), targets };
 		if (saga.kind === "compensation") {
 			summary.kind = "compensation";
 			summary.actor = saga.author_id;

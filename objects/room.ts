@@ -4,7 +4,6 @@
  * The Worker authenticates and authorizes before any call reaches the room, so the room
  * trusts the identity it is handed.
  */
-import { DurableObject } from "cloudflare:workers";
 import { MIGRATIONS } from "../migrations/index.ts";
 import type { Identity } from "../src/auth.ts";
 import { canAccessRoom } from "../src/auth.ts";
@@ -28,17 +27,17 @@ import {
 } from "../src/protocol.ts";
 import { recordRefusal, takeToken } from "../src/rate-limit.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
-import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome, TaskView } from "../src/saga/types.ts";
+import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
-import type { AlertView, Span } from "../src/ops/types.ts";
 import { newSagaId } from "../src/saga/ids.ts";
 import { newTraceId } from "../src/trace.ts";
 import { Barrier } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
+import { OutboxObject } from "./outbox-object.ts";
 import { OpsRecord } from "./ops-record.ts";
-import { type ManualAction, Outbox } from "./outbox.ts";
-import { type ActionReply, type DeliveryNote, TaskEngine } from "./task-engine.ts";
+import { Outbox } from "./outbox.ts";
+import { TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -75,13 +74,13 @@ function frameBytes(text: string, limit: number): number {
 	return encoder.encode(text).byteLength;
 }
 
-export class Room extends DurableObject<Env> {
+export class Room extends OutboxObject {
 	private readonly config: Config;
 	private readonly log: EventLog;
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
-	private readonly engine: TaskEngine;
+	protected readonly engine: TaskEngine;
 	private policy: RoomPolicy;
 
 	constructor(ctx: DurableObjectState, env: Env) {
@@ -384,10 +383,6 @@ export class Room extends DurableObject<Env> {
 	// Cross-room work: the outbox ticker (origin side) and the barrier (target side)
 	// -------------------------------------------------------------------------------------
 
-	override async alarm(): Promise<void> {
-		await this.engine.alarm();
-	}
-
 	/** Target side: applies a deliver or retract through the barrier, exactly once. */
 	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
 		const now = Date.now();
@@ -456,32 +451,6 @@ export class Room extends DurableObject<Env> {
 	/** The current states of some of this room's sagas (for a compensation's progress). */
 	async sagaStates(sagaIds: string[]): Promise<Record<string, string>> {
 		return Object.fromEntries(sagaIds.map((id) => [id, this.outbox.sagaState(id) ?? "unknown"]));
-	}
-
-	// The origin-side calls of the queue consumer and the operators (see TaskEngine).
-
-	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
-		return await this.engine.completeTask(taskId, attempt, outcome, delivery);
-	}
-
-	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
-		return await this.engine.deadLetterTask(taskId, error);
-	}
-
-	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
-		return await this.engine.taskAction(taskId, action, reason, actor);
-	}
-
-	async taskStatus(taskId: string): Promise<TaskView | undefined> {
-		return this.engine.taskStatus(taskId);
-	}
-
-	async spans(traceId: string): Promise<Span[]> {
-		return this.engine.spans(traceId);
-	}
-
-	async alerts(limit: number): Promise<AlertView[]> {
-		return this.engine.alerts(limit);
 	}
 
 	async saga(sagaId: string): Promise<(SagaView & { text: string }) | undefined> {

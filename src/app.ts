@@ -12,7 +12,7 @@ import { authenticate, authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
-import { parseEventsQuery, parsePolicyPatch, parseSendInput, parseSince } from "./protocol.ts";
+import { parseEventsQuery, parseSendInput, parseSince } from "./protocol.ts";
 import { traceIdFrom } from "./trace.ts";
 
 export type { AppEnv } from "./http.ts";

@@ -3,8 +3,7 @@
  * Shapes of the operations surface: audit entries, alerts, trace spans, stats, and the
  * updates rooms feed to the ops index.
  */
-import type { SagaState } from "../protocol.ts";
-import type { TaskView } from "../saga/types.ts";
+import type { SagaView, TaskView } from "../saga/types.ts";
 
 export interface AuditEntry {
 	at: number;
@@ -52,14 +51,8 @@ export interface Span {
 	detail?: string;
 }
 
-export interface SagaSummary {
-	sagaId: string;
-	originRoom: string;
-	msgId: string;
-	traceId: string;
-	state: SagaState;
-	createdAt: number;
-	updatedAt: number;
+/** A saga as the ops index lists it: its fields without steps, and the rooms it targets. */
+export interface SagaSummary extends Omit<SagaView, "steps"> {
 	targets: string[];
 	/** Operator compensations are kept beside sagas in the index, never listed as sagas. */
 	kind?: "compensation";

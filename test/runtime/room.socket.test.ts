@@ -4,7 +4,7 @@ import { describe, it, vi } from "vitest";
 import { MIGRATIONS } from "../../migrations/index.ts";
 import { applyMigrations } from "../../objects/migrate.ts";
 import type { Identity } from "../../src/auth.ts";
-import { BASE, connect, freshRoom, join, token } from "./helpers.ts";
+import { BASE, freshRoom, join, token } from "./helpers.ts";
 
 const writer: Identity = { id: "seed", name: "Seed", admin: false, rooms: null, guest: false };
 

@@ -1,0 +1,46 @@
+/**
+ * The base of every Durable Object that owns an outbox (a room, an operator compensation):
+ * its alarm is the outbox ticker, and it answers the queue consumer's and the operators'
+ * calls about its tasks. Subclasses build the TaskEngine over their own storage.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { AlertView, Span } from "../src/ops/types.ts";
+import type { TaskOutcome, TaskView } from "../src/saga/types.ts";
+import type { ManualAction } from "./outbox.ts";
+import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
+
+export abstract class OutboxObject extends DurableObject<Env> {
+	protected abstract readonly engine: TaskEngine;
+
+	override async alarm(): Promise<void> {
+		await this.engine.alarm();
+	}
+
+	/** A target's answer to one attempt, reported by the queue consumer. */
+	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
+		return await this.engine.completeTask(taskId, attempt, outcome, delivery);
+	}
+
+	/** The dead-letter queue gave up on a task. */
+	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
+		return await this.engine.deadLetterTask(taskId, error);
+	}
+
+	/** An operator's retry, skip or cancel. */
+	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
+		return await this.engine.taskAction(taskId, action, reason, actor);
+	}
+
+	/** The truth about a task, for a consumer that is unsure whether to act. */
+	async taskStatus(taskId: string): Promise<TaskView | undefined> {
+		return this.engine.taskStatus(taskId);
+	}
+
+	async spans(traceId: string): Promise<Span[]> {
+		return this.engine.spans(traceId);
+	}
+
+	async alerts(limit: number): Promise<AlertView[]> {
+		return this.engine.alerts(limit);
+	}
+}

@@ -4,7 +4,6 @@
  * multi-statement writes in `transactionSync`, and nothing here awaits.
  */
 import type { CopyOrigin, EventsQuery, MessageEvent, RetractEvent, RetractReason, RoomEvent, UserRef } from "../src/protocol.ts";
-import { randomId } from "../src/trace.ts";
 
 /** How long a (user, client id) pair is remembered; the contract asks for at least 24 h. */
 export const DEDUP_WINDOW_MS = 25 * 60 * 60 * 1000;
@@ -71,7 +70,8 @@ function toEvent(row: EventRow): RoomEvent {
 
 /** Message ids carry their seq, so a lookup by id is a primary-key read with no extra index. */
 export function messageIdFor(seq: number): string {
-	return `${seq}-${randomId(5)}`;
+	// Ten random hex digits from the native UUID generator (the first group is all random).
+	return `${seq}-${crypto.randomUUID().slice(0, 8)}${crypto.randomUUID().slice(9, 11)}`;
 }
 
 export function seqOfMessageId(msgId: string): number | undefined {

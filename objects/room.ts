@@ -10,7 +10,10 @@ import { canAccessRoom } from "../src/auth.ts";
 import { type Config, configFor } from "../src/config.ts";
 import { type ErrorBody, type Failure, fail, type Result } from "../src/errors.ts";
 import {
+	type AckFrame,
+	type ClientFrame,
 	DEFAULT_REPLAY,
+	type DeletedFrame,
 	type EventsPage,
 	type EventsQuery,
 	type ErrorFrame,
@@ -41,10 +44,14 @@ import { TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
-	newSocketState,
-	readSocketState,
+	identityOf,
+	type LiveState,
+	newLiveState,
+	Presence,
+	readSocketIdentity,
 	sendIfOpen,
-	type SocketState,
+	type SocketIdentity,
+	socketIdentity,
 	userTag,
 } from "./socket-state.ts";
 
@@ -55,6 +62,30 @@ export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
 const encoder = new TextEncoder();
+
+/** A socket command waiting for the next group commit. */
+interface Command {
+	ws: WebSocket;
+	identity: Identity;
+	frame: ClientFrame;
+	traceId: string;
+	receivedAt: number;
+}
+
+/** What a command did: events to broadcast, and what to answer its sender. */
+interface Executed {
+	events: RoomEvent[];
+	reply: AckFrame | DeletedFrame | ErrorFrame;
+	alarm: boolean;
+}
+
+/** A command prepared inside a transaction: its result, the events it made, and whether
+ * it wrote anything the alarm must drive. */
+interface Prepared<T> {
+	result: Result<T>;
+	events: RoomEvent[];
+	alarm: boolean;
+}
 
 function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: string | null }, duplicate: boolean): SendResult {
 	const result: SendResult = {
@@ -82,6 +113,15 @@ export class Room extends OutboxObject {
 	private readonly ops: OpsRecord;
 	protected readonly engine: TaskEngine;
 	private policy: RoomPolicy;
+	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
+	private readonly presence: Presence;
+	/** Limiter state per socket (see liveState). */
+	private readonly live = new WeakMap<WebSocket, LiveState>();
+	/** Authors known to have posted here, so the first-post check reads SQLite once each. */
+	private readonly knownAuthors = new Set<string>();
+	/** Socket commands waiting for the next group commit. */
+	private pending: Command[] = [];
+	private flushScheduled = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -114,6 +154,12 @@ export class Room extends OutboxObject {
 				}
 			},
 		});
+		this.presence = new Presence(() =>
+			this.openSockets().flatMap((ws) => {
+				const who = readSocketIdentity(ws);
+				return who === undefined ? [] : [who.user];
+			}),
+		);
 		const stored = this.log.getMeta(POLICY_KEY);
 		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
 		// Heartbeats are answered by the runtime without waking a hibernated room.
@@ -139,18 +185,16 @@ export class Room extends OutboxObject {
 		const identity = JSON.parse(identityHeader) as Identity;
 		const sinceHeader = request.headers.get(SINCE_HEADER);
 		const since = sinceHeader === null ? undefined : Number(sinceHeader);
-		const now = Date.now();
 
 		const { 0: client, 1: server } = new WebSocketPair();
 		const firstOfUser = this.openSockets(userTag(identity.id)).length === 0;
 		this.ctx.acceptWebSocket(server, [userTag(identity.id)]);
-		server.serializeAttachment(newSocketState(identity, this.config.rateLimitPerSec, now));
-
+		server.serializeAttachment(socketIdentity(identity));
 		const user: UserRef = { id: identity.id, name: identity.name };
+		this.presence.joined(user);
+
 		const lastSeq = this.log.lastSeq;
-		server.send(
-			JSON.stringify({ type: "welcome", room: this.name, user, lastSeq, online: this.online() } satisfies ServerFrame),
-		);
+		server.send(JSON.stringify({ type: "welcome", room: this.name, user, lastSeq, online: this.presence.online() } satisfies ServerFrame));
 		const replay =
 			since === undefined
 				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
@@ -164,50 +208,32 @@ export class Room extends OutboxObject {
 	}
 
 	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-		const state = readSocketState(ws);
+		const who = readSocketIdentity(ws);
 		// Frames that were in flight when the server closed the socket are dropped.
-		if (state === undefined || state.closing === true || ws.readyState !== WebSocket.OPEN) return;
+		if (who === undefined || who.closing === true || ws.readyState !== WebSocket.OPEN) return;
+		const live = this.liveState(ws);
 		const now = Date.now();
 		const size = typeof message === "string" ? frameBytes(message, this.config.maxFrameBytes) : message.byteLength;
 		if (size > this.config.maxFrameBytes) {
-			this.closeSocket(ws, state, CLOSE.tooBig, `frame over ${this.config.maxFrameBytes} bytes`);
+			this.closeSocket(ws, who, CLOSE.tooBig, `frame over ${this.config.maxFrameBytes} bytes`);
 			return;
 		}
-		const take = takeToken(state.bucket, this.config.rateLimitPerSec, now);
-		state.bucket = take.bucket;
+		const take = takeToken(live.bucket, this.config.rateLimitPerSec, now);
+		live.bucket = take.bucket;
 		if (!take.ok) {
-			this.refuse(ws, state, now, { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs });
+			this.refuse(ws, now, { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs });
 			return;
 		}
 		if (typeof message !== "string") {
-			this.refuse(ws, state, now, { code: "bad_request", message: "binary frames are not accepted; send JSON text" });
+			this.refuse(ws, now, { code: "bad_request", message: "binary frames are not accepted; send JSON text" });
 			return;
 		}
 		const parsed = parseClientFrame(message, this.name, this.config);
 		if (!parsed.ok) {
-			this.refuse(ws, state, now, parsed.error);
+			this.refuse(ws, now, parsed.error);
 			return;
 		}
-		const frame = parsed.value;
-		const identity: Identity = { ...state.user, admin: state.admin, rooms: state.rooms, guest: state.user.id.startsWith("guest:") };
-		if (frame.type === "send") {
-			const result = await this.commitSend(identity, frame, newTraceId(), now);
-			if (!result.ok) {
-				this.refuse(ws, state, now, { ...result.error, id: frame.id });
-				return;
-			}
-			ws.serializeAttachment(state);
-			const { ok: _ok, ...ack } = result;
-			sendIfOpen(ws, JSON.stringify({ type: "ack", id: frame.id, ...ack } satisfies ServerFrame));
-			return;
-		}
-		const result = await this.commitDelete(identity, frame.msgId, newTraceId(), now);
-		if (!result.ok) {
-			this.refuse(ws, state, now, result.error);
-			return;
-		}
-		ws.serializeAttachment(state);
-		sendIfOpen(ws, JSON.stringify({ type: "deleted", msgId: frame.msgId, seq: result.seq } satisfies ServerFrame));
+		this.enqueue({ ws, identity: identityOf(who), frame: parsed.value, traceId: newTraceId(), receivedAt: now });
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -222,10 +248,11 @@ export class Room extends OutboxObject {
 	}
 
 	private socketGone(ws: WebSocket): void {
-		const state = readSocketState(ws);
-		if (state === undefined) return;
-		if (this.openSockets(userTag(state.user.id), ws).length === 0) {
-			this.broadcast(JSON.stringify({ type: "presence", left: state.user } satisfies ServerFrame), ws);
+		const who = readSocketIdentity(ws);
+		if (who === undefined) return;
+		const remaining = this.openSockets(userTag(who.user.id), ws).length;
+		if (this.presence.left(who.user.id, remaining)) {
+			this.broadcast(JSON.stringify({ type: "presence", left: who.user } satisfies ServerFrame), ws);
 		}
 	}
 
@@ -233,16 +260,22 @@ export class Room extends OutboxObject {
 	private openSockets(tag?: string, except?: WebSocket): WebSocket[] {
 		return this.ctx
 			.getWebSockets(tag)
-			.filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN && readSocketState(ws)?.closing !== true);
+			.filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN && readSocketIdentity(ws)?.closing !== true);
 	}
 
-	private online(): UserRef[] {
-		const users = new Map<string, UserRef>();
-		for (const ws of this.openSockets()) {
-			const state = readSocketState(ws);
-			if (state !== undefined) users.set(state.user.id, state.user);
+	/**
+	 * Per-socket limiter state, in memory only. It needs no attachment: a room hibernates
+	 * only after 10 s without events, and by then every bucket has refilled (a full burst
+	 * takes 2 s) and every abuse window (10 s) has expired, so a fresh state on wake is the
+	 * same state. Writing it to the attachment on every frame would cost a serialization.
+	 */
+	private liveState(ws: WebSocket): LiveState {
+		let state = this.live.get(ws);
+		if (state === undefined) {
+			state = newLiveState(this.config.rateLimitPerSec, Date.now());
+			this.live.set(ws, state);
 		}
-		return [...users.values()];
+		return state;
 	}
 
 	/** Sends one serialized frame to every open socket: serialize once, send many. */
@@ -252,26 +285,96 @@ export class Room extends OutboxObject {
 		}
 	}
 
-	private refuse(ws: WebSocket, state: SocketState, now: number, error: ErrorBody & { id?: string }): void {
-		const { window, close } = recordRefusal(state.abuse, now);
-		state.abuse = window;
+	private refuse(ws: WebSocket, now: number, error: ErrorBody & { id?: string }): void {
+		const live = this.liveState(ws);
+		const { window, close } = recordRefusal(live.abuse, now);
+		live.abuse = window;
 		if (close) {
-			this.closeSocket(ws, state, CLOSE.policy, "too many refused frames");
+			const who = readSocketIdentity(ws);
+			if (who !== undefined) this.closeSocket(ws, who, CLOSE.policy, "too many refused frames");
 			return;
 		}
-		ws.serializeAttachment(state);
 		sendIfOpen(ws, JSON.stringify({ type: "error", ...error } satisfies ErrorFrame));
 	}
 
-	private closeSocket(ws: WebSocket, state: SocketState, code: number, reason: string): void {
-		state.closing = true;
-		ws.serializeAttachment(state);
+	private closeSocket(ws: WebSocket, who: SocketIdentity, code: number, reason: string): void {
+		// Marked in the attachment, so frames still in flight are dropped even after a wake.
+		ws.serializeAttachment({ ...who, closing: true } satisfies SocketIdentity);
 		closeQuietly(ws, code, reason);
 		this.socketGone(ws);
 	}
 
 	// -------------------------------------------------------------------------------------
-	// Commands (shared by the socket and the HTTP routes)
+	// Group commit: the frames that arrived together commit in one transaction
+	// -------------------------------------------------------------------------------------
+
+	/**
+	 * Queues a socket command for the next flush. The flush runs on a zero-delay timer: frames
+	 * already received are delivered to the room first and join the same transaction, so one
+	 * commit (and one output-gate wait) serves the whole burst. It is the room's only timer,
+	 * it never outlives the burst it serves, so it never keeps a room from hibernating. Acks
+	 * still leave only after the commit.
+	 */
+	private enqueue(command: Command): void {
+		this.pending.push(command);
+		if (this.flushScheduled) return;
+		this.flushScheduled = true;
+		setTimeout(() => {
+			this.flushScheduled = false;
+			void this.flush();
+		}, 0);
+	}
+
+	private async flush(): Promise<void> {
+		const commands = this.pending.splice(0);
+		if (commands.length === 0) return;
+		const now = Date.now();
+		let results: Executed[];
+		try {
+			results = this.write(() => commands.map((command) => this.execute(command, now)));
+		} catch {
+			// One command that breaks must not sink the others: retry them one at a time.
+			results = commands.map((command) => {
+				try {
+					return this.write(() => this.execute(command, now));
+				} catch (error) {
+					console.error(JSON.stringify({ level: "error", msg: "command failed", room: this.name, traceId: command.traceId, error: String(error) }));
+					return { events: [], reply: { type: "error", code: "internal", message: "internal error" }, alarm: false };
+				}
+			});
+		}
+		const sockets = this.ctx.getWebSockets();
+		for (const result of results) {
+			for (const event of result.events) {
+				const frame = JSON.stringify(event);
+				for (const ws of sockets) sendIfOpen(ws, frame);
+			}
+		}
+		commands.forEach((command, i) => {
+			const reply = results[i]?.reply;
+			if (reply === undefined) return;
+			if (reply.type === "error") this.refuse(command.ws, now, reply);
+			else sendIfOpen(command.ws, JSON.stringify(reply));
+		});
+		if (results.some((r) => r.alarm)) await this.engine.afterWrite();
+	}
+
+	/** Runs one socket command inside the flush's transaction. */
+	private execute(command: Command, now: number): Executed {
+		const { frame, identity, traceId } = command;
+		if (frame.type === "send") {
+			const sent = this.prepareSend(identity, frame, traceId, now, command.receivedAt);
+			if (!sent.result.ok) return { events: [], reply: { type: "error", ...sent.result.error, id: frame.id }, alarm: false };
+			const { ok: _ok, ...ack } = sent.result;
+			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
+		}
+		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
+		if (!deleted.result.ok) return { events: [], reply: { type: "error", ...deleted.result.error }, alarm: false };
+		return { events: deleted.events, reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.seq }, alarm: deleted.alarm };
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Commands (shared by the socket and the HTTP routes); each runs inside a transaction
 	// -------------------------------------------------------------------------------------
 
 	private policyRefusal(identity: Identity): Failure | undefined {
@@ -281,46 +384,35 @@ export class Room extends OutboxObject {
 	}
 
 	/**
-	 * Commits a send and broadcasts it. A repeat of the same client id returns the original
-	 * result; the policy is checked after dedup so a lost ack can always be recovered.
+	 * Stores a send. A repeat of the same client id returns the original result; the policy is
+	 * checked after dedup so a lost ack can always be recovered.
 	 */
-	private async commitSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt = now): Promise<Result<SendResult>> {
+	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number): Prepared<SendResult> {
 		const existing = this.log.findByClientId(identity.id, input.id);
-		if (existing !== undefined) return { ok: true, ...sendResult(existing, true) };
+		if (existing !== undefined) return { result: { ok: true, ...sendResult(existing, true) }, events: [], alarm: false };
 		const refusal = this.policyRefusal(identity);
-		if (refusal !== undefined) return refusal;
+		if (refusal !== undefined) return { result: refusal, events: [], alarm: false };
 		const targets = input.crossPost ?? [];
 		const denied = targets.find((room) => !canAccessRoom(identity, room));
-		if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
+		if (denied !== undefined) return { result: fail("forbidden", `your token does not grant room ${denied}`), events: [], alarm: false };
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
-		// The message, its dedup record, the saga and one task per target commit together.
-		let firstPost = false;
-		const event = this.write(() => {
-			this.log.pruneDedup(now);
-			// An author's first message here registers the room in the author directory, so an
-			// operator compensation by author can find it. Later messages cost nothing extra.
-			firstPost = !this.log.hasAuthor(identity.id);
-			if (firstPost) this.ops.authorPosted(identity.id, now);
-			const message = this.log.appendMessage(
-				{
-					author: { id: identity.id, name: identity.name },
-					clientId: input.id,
-					text: input.text,
-					traceId,
-					...(sagaId === null ? {} : { sagaId }),
-				},
-				now,
-			);
-			if (sagaId !== null) {
-				this.ops.span(traceId, receivedAt, "ingress", "message.received", `from ${identity.id}, cross-post to ${targets.join(", ")}`);
-				this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
-				this.outbox.startSaga(sagaId, message, targets, now);
-			}
-			return message;
-		});
-		this.broadcast(JSON.stringify(event));
-		if (sagaId !== null || firstPost) await this.engine.afterWrite();
-		return { ok: true, ...sendResult({ event, sagaId }, false) };
+		this.log.pruneDedup(now);
+		// An author's first message here registers the room in the author directory, so an
+		// operator compensation by author can find it. Later messages cost nothing extra.
+		const firstPost = !this.knownAuthors.has(identity.id) && !this.log.hasAuthor(identity.id);
+		if (firstPost) this.ops.authorPosted(identity.id, now);
+		const message = this.log.appendMessage(
+			{ author: { id: identity.id, name: identity.name }, clientId: input.id, text: input.text, traceId, ...(sagaId === null ? {} : { sagaId }) },
+			now,
+		);
+		this.knownAuthors.add(identity.id);
+		if (sagaId !== null) {
+			// The message, its dedup record, the saga and one task per target commit together.
+			this.ops.span(traceId, receivedAt, "ingress", "message.received", `from ${identity.id}, cross-post to ${targets.join(", ")}`);
+			this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
+			this.outbox.startSaga(sagaId, message, targets, now);
+		}
+		return { result: { ok: true, ...sendResult({ event: message, sagaId }, false) }, events: [message], alarm: sagaId !== null || firstPost };
 	}
 
 	private write<T>(work: () => T): T {
@@ -331,22 +423,24 @@ export class Room extends OutboxObject {
 	 * Retracts a message. Deleting a cross-posted original also compensates its saga, so every
 	 * copy is retracted (reason `deleted`); deleting a copy in its own room leaves the saga be.
 	 */
-	private async commitDelete(identity: Identity, msgId: string, traceId: string, now: number): Promise<Result<{ seq: number }>> {
+	private prepareDelete(identity: Identity, msgId: string, traceId: string, now: number): Prepared<{ seq: number }> {
 		const message = this.log.findMessage(msgId);
-		if (message === undefined) return fail("not_found", `no message ${msgId} in this room`);
+		if (message === undefined) return { result: fail("not_found", `no message ${msgId} in this room`), events: [], alarm: false };
 		if (message.event.author.id !== identity.id && !identity.admin) {
-			return fail("forbidden", "only the author or an admin can delete a message");
+			return { result: fail("forbidden", "only the author or an admin can delete a message"), events: [], alarm: false };
 		}
-		if (message.retractedBy !== null) return { ok: true, seq: message.retractedBy };
-		const sagaId = message.sagaId;
-		const retract: RoomEvent = this.write(() => {
-			const event = this.log.appendRetract(msgId, "deleted", traceId, now);
-			if (sagaId !== null) this.outbox.compensate(sagaId, "deleted", now);
-			return event;
-		});
-		this.broadcast(JSON.stringify(retract));
-		if (sagaId !== null) await this.engine.afterWrite();
-		return { ok: true, seq: retract.seq };
+		if (message.retractedBy !== null) return { result: { ok: true, seq: message.retractedBy }, events: [], alarm: false };
+		const retract = this.log.appendRetract(msgId, "deleted", traceId, now);
+		if (message.sagaId !== null) this.outbox.compensate(message.sagaId, "deleted", now);
+		return { result: { ok: true, seq: retract.seq }, events: [retract], alarm: message.sagaId !== null };
+	}
+
+	/** Runs a prepared command on its own (HTTP), then broadcasts and re-arms as needed. */
+	private async commitNow<T extends object>(prepare: () => Prepared<T>): Promise<Result<T>> {
+		const prepared = this.write(prepare);
+		for (const event of prepared.events) this.broadcast(JSON.stringify(event));
+		if (prepared.alarm) await this.engine.afterWrite();
+		return prepared.result;
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -354,11 +448,13 @@ export class Room extends OutboxObject {
 	// -------------------------------------------------------------------------------------
 
 	async send(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		return await this.commitSend(identity, input, traceId, Date.now(), receivedAt);
+		const now = Date.now();
+		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
-		return await this.commitDelete(identity, msgId, traceId, Date.now());
+		const now = Date.now();
+		return await this.commitNow(() => this.prepareDelete(identity, msgId, traceId, now));
 	}
 
 	async events(query: EventsQuery): Promise<EventsPage> {

@@ -1,34 +1,74 @@
 /**
- * Per-socket state kept in the WebSocket attachment, so it survives hibernation (the
- * attachment is capped at 16 KiB; the `rooms` claim is the only unbounded part, and the
- * Worker caps it at 256 entries of at most 65 chars).
+ * What a room knows about each socket. The identity lives in the WebSocket attachment, so it
+ * survives hibernation (capped at 16 KiB; the `rooms` claim is the only unbounded part, and
+ * tokens carry at most 256 entries of at most 65 chars). Limiter state and presence live in
+ * memory and are rebuilt on wake.
  */
 import type { Identity } from "../src/auth.ts";
+import type { UserRef } from "../src/protocol.ts";
 import { type AbuseWindow, type Bucket, fullBucket } from "../src/rate-limit.ts";
 
-export interface SocketState {
-	user: { id: string; name: string };
+/** The attachment: written at connect, and once more when the server closes the socket. */
+export interface SocketIdentity {
+	user: UserRef;
 	admin: boolean;
 	rooms: string[] | null;
-	bucket: Bucket;
-	abuse: AbuseWindow;
 	/** Set when the server has closed the socket: frames still in flight are dropped. */
 	closing?: true;
 }
 
-export function newSocketState(identity: Identity, ratePerSec: number, now: number): SocketState {
-	return {
-		user: { id: identity.id, name: identity.name },
-		admin: identity.admin,
-		rooms: identity.rooms,
-		bucket: fullBucket(ratePerSec, now),
-		abuse: { count: 0, since: now },
-	};
+/** Per-socket limiter state, kept in memory (see Room.liveState for why that is enough). */
+export interface LiveState {
+	bucket: Bucket;
+	abuse: AbuseWindow;
 }
 
-export function readSocketState(ws: WebSocket): SocketState | undefined {
+export function socketIdentity(identity: Identity): SocketIdentity {
+	return { user: { id: identity.id, name: identity.name }, admin: identity.admin, rooms: identity.rooms };
+}
+
+export function identityOf(who: SocketIdentity): Identity {
+	return { ...who.user, admin: who.admin, rooms: who.rooms, guest: who.user.id.startsWith("guest:") };
+}
+
+export function newLiveState(ratePerSec: number, now: number): LiveState {
+	return { bucket: fullBucket(ratePerSec, now), abuse: { count: 0, since: now } };
+}
+
+export function readSocketIdentity(ws: WebSocket): SocketIdentity | undefined {
 	const state: unknown = ws.deserializeAttachment();
-	return typeof state === "object" && state !== null && "user" in state ? (state as SocketState) : undefined;
+	return typeof state === "object" && state !== null && "user" in state ? (state as SocketIdentity) : undefined;
+}
+
+/**
+ * Who is online. Built once per incarnation from the open sockets, then kept up to date as
+ * sockets join and leave, so a join costs O(users) for its `welcome`, not a deserialization
+ * of every socket's attachment.
+ */
+export class Presence {
+	private users: Map<string, UserRef> | undefined;
+
+	constructor(private readonly scan: () => UserRef[]) {}
+
+	private map(): Map<string, UserRef> {
+		if (this.users === undefined) this.users = new Map(this.scan().map((user) => [user.id, user]));
+		return this.users;
+	}
+
+	joined(user: UserRef): void {
+		this.map().set(user.id, user);
+	}
+
+	/** Records that one of the user's sockets left; true when it was their last one. */
+	left(userId: string, remainingSockets: number): boolean {
+		if (remainingSockets > 0) return false;
+		this.map().delete(userId);
+		return true;
+	}
+
+	online(): UserRef[] {
+		return [...this.map().values()];
+	}
 }
 
 /** The tag that finds every socket of one user in the room. */

@@ -236,7 +236,10 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	});
 
 	app.get("/v1/admin/compensations", async (c) => {
-		const filter = unwrap(parseListFilter(c.req.query(), SAGA_STATES));
+		// A compensation is "running" or "done"; the index keeps "done" as a finished saga.
+		const { state, ...rest } = c.req.query();
+		if (state !== undefined && state !== "running" && state !== "done") throw new ParleyError("bad_request", "`state` must be running or done");
+		const filter = unwrap(parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES));
 		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, true)));
 		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
 		return c.json({

@@ -12,12 +12,18 @@ const PAGE_SIZE = 50;
 const LOG_LIMIT = 100;
 const REASON_MAX = 500;
 const ROOM_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** How often an open compensation is polled until it is done. */
+const CMP_POLL_MS = 1500;
+/** The dry run is a preview: the server asks a reason of every request, so it gets this one. */
+const CMP_ID_RE = /^cmp@[0-9a-f]{12}$/;
 
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"];
 const SAGA_STATES = ["running", "compensating", "succeeded", "compensated", "failed"];
 const ALERT_STATUSES = ["pending", "sent", "failed", "unsent"];
-const AUDIT_ACTIONS = ["retry", "skip", "cancel"];
-const KNOWN_STATES = new Set([...TASK_STATES, ...SAGA_STATES, ...ALERT_STATUSES, "unknown"]);
+const AUDIT_ACTIONS = ["retry", "skip", "cancel", "compensate"];
+const CMP_STATES = ["running", "done"];
+const KNOWN_STATES = new Set([...TASK_STATES, ...SAGA_STATES, ...ALERT_STATUSES, "done", "attention", "unknown"]);
+const TASK_KINDS = new Set(["deliver", "retract", "moderate"]);
 /** Which operator actions the task state machine allows from each state (the server decides; this only hides nonsense). */
 const ACTIONS_FROM = {
 	failed: ["retry", "skip", "cancel"],
@@ -136,11 +142,17 @@ function shortId(id) {
 	return id.length > 28 ? `${id.slice(0, 12)}…${id.slice(-12)}` : id;
 }
 
+/** The CSS class of a task kind (unknown kinds look like deliveries). */
+function kindClass(kind) {
+	return `kind kind-${TASK_KINDS.has(kind) ? kind : "deliver"}`;
+}
+
 /** A task id as "retract → room" (its kind and target), with the full id on hover. */
 function taskLabel(taskId) {
-	const match = typeof taskId === "string" ? /\.([dr])\.([a-z0-9][a-z0-9._-]{0,63})$/.exec(taskId) : null;
+	const match = typeof taskId === "string" ? /\.([drm])\.([a-z0-9][a-z0-9._-]{0,63})$/.exec(taskId) : null;
 	if (!match) return idCell(taskId);
-	return h("span", { class: "task-label", title: taskId }, h("span", { class: `kind kind-${match[1] === "r" ? "retract" : "deliver"}` }, match[1] === "r" ? "retract" : "deliver"), " → ", h("span", { class: "mono" }, match[2]));
+	const kind = { d: "deliver", r: "retract", m: "moderate" }[match[1]] ?? "deliver";
+	return h("span", { class: "task-label", title: taskId }, h("span", { class: kindClass(kind) }, kind), " → ", h("span", { class: "mono" }, match[2]));
 }
 
 function idCell(id) {
@@ -170,8 +182,15 @@ function jwtClaims(token) {
  */
 function sagaIdOfTask(taskId) {
 	if (typeof taskId !== "string") return null;
-	const match = /^([a-z0-9][a-z0-9._-]*~[^.]+)\.[dr]\./.exec(taskId);
+	if (CMP_ID_RE.test(taskId)) return taskId;
+	const match = /^([a-z0-9][a-z0-9._-]*~[^.]+|cmp@[0-9a-f]{12})\.[drm]\./.exec(taskId);
 	return match ? match[1] : null;
+}
+
+/** Opens what a task or audit entry belongs to: an operator compensation (`cmp@…`) or a saga. */
+function openOwner(sagaId, taskId) {
+	if (typeof sagaId === "string" && CMP_ID_RE.test(sagaId)) openCompensation(sagaId, taskId);
+	else openSaga(sagaId, taskId);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,24 +300,30 @@ const ui = {
 	saga: "",
 	task: "",
 	trace: "",
+	/** The open compensation, and whether the new-compensation form is open. */
+	cmp: "",
+	newCmp: false,
 };
 
 function readHash() {
 	const params = new URLSearchParams(location.hash.replace(/^#/, ""));
 	const view = params.get("view");
-	ui.view = ["sagas", "tasks", "alerts", "audit"].includes(view ?? "") ? /** @type {string} */ (view) : "sagas";
+	ui.view = ["sagas", "tasks", "alerts", "audit", "compensations"].includes(view ?? "") ? /** @type {string} */ (view) : "sagas";
 	ui.state = params.get("state") ?? "";
 	ui.room = params.get("room") ?? "";
 	ui.kind = params.get("kind") ?? "";
 	ui.saga = params.get("saga") ?? "";
 	ui.task = params.get("task") ?? "";
 	ui.trace = params.get("trace") ?? "";
+	ui.cmp = params.get("cmp") ?? "";
+	ui.newCmp = params.get("new") === "1";
 }
 
 function writeHash() {
 	const params = new URLSearchParams();
 	params.set("view", ui.view);
-	for (const key of ["state", "room", "kind", "saga", "task", "trace"]) if (ui[key]) params.set(key, ui[key]);
+	for (const key of ["state", "room", "kind", "saga", "task", "trace", "cmp"]) if (ui[key]) params.set(key, ui[key]);
+	if (ui.newCmp) params.set("new", "1");
 	history.replaceState(null, "", `${location.pathname}${location.search}#${params.toString()}`);
 }
 
@@ -312,7 +337,14 @@ function applyReadOnly() {
 	const box = /** @type {HTMLInputElement} */ ($("readonly"));
 	box.checked = on;
 	box.disabled = forcedReadOnly;
-	box.parentElement?.setAttribute("title", forcedReadOnly ? "Forced on by ?readonly=1 in the address" : "Hide every write action (retry, skip, cancel)");
+	box.parentElement?.setAttribute("title", forcedReadOnly ? "Forced on by ?readonly=1 in the address" : "Hide every write action (retry, skip, cancel, new compensation)");
+	// Write-only parts are removed from view, not merely styled away.
+	for (const el of document.querySelectorAll(".write-only")) if (on) /** @type {HTMLElement} */ (el).hidden = true;
+	if (on) {
+		closeCmpDialog();
+		if (ui.newCmp) closeNewCompensation();
+	}
+	updateNewButton();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,6 +367,7 @@ function signOut(message) {
 	sessionStorage.removeItem(TOKEN_KEY);
 	stopPolling();
 	closeActionDialog();
+	closeCmpDialog();
 	hideBanner();
 	showSignIn(message);
 }
@@ -393,8 +426,10 @@ function startApp(stats) {
 	if (stats) renderStats(stats);
 	renderTabs();
 	loadList();
-	if (ui.saga) openSaga(ui.saga, ui.task);
+	if (ui.cmp) openCompensation(ui.cmp, ui.task);
+	else if (ui.saga) openSaga(ui.saga, ui.task);
 	else if (ui.trace) openTrace({ traceId: ui.trace });
+	else if (ui.newCmp) openNewCompensation();
 	startPolling();
 }
 
@@ -544,6 +579,7 @@ function stopPolling() {
 	polling = false;
 	if (pollTimer !== null) clearTimeout(pollTimer);
 	pollTimer = null;
+	stopCmpPoll();
 }
 
 document.addEventListener("visibilitychange", () => {
@@ -551,6 +587,7 @@ document.addEventListener("visibilitychange", () => {
 	if (document.hidden) {
 		if (pollTimer !== null) clearTimeout(pollTimer);
 		pollTimer = null;
+		stopCmpPoll();
 		setLive("paused", "paused (tab hidden)");
 	} else {
 		schedule(0);
@@ -598,7 +635,7 @@ const LISTS = {
 		row: (task) => [
 			timeCell(task.createdAt),
 			badge(task.state),
-			h("span", { class: `kind kind-${task.kind === "retract" ? "retract" : "deliver"}` }, str(task.kind)),
+			h("span", { class: kindClass(task.kind) }, str(task.kind)),
 			h("span", { class: "mono" }, str(task.room)),
 			h("span", { class: "mono muted" }, str(task.originRoom)),
 			h("span", { class: "num" }, isNum(task.attempts) ? String(task.attempts) : "—"),
@@ -606,7 +643,7 @@ const LISTS = {
 			h("span", { class: "error-text clip", title: typeof task.lastError === "string" ? task.lastError : null }, task.lastError ? str(task.lastError) : ""),
 		],
 		title: (task) => task.taskId,
-		open: (task) => openSaga(task.sagaId ?? sagaIdOfTask(task.taskId) ?? "", task.taskId ?? ""),
+		open: (task) => openOwner(task.sagaId ?? sagaIdOfTask(task.taskId) ?? "", task.taskId ?? ""),
 		id: (task) => task.taskId,
 		data: (task) => ({ taskId: str(task.taskId), sagaId: str(task.sagaId), state: str(task.state), kind: str(task.kind), room: str(task.room) }),
 	},
@@ -631,7 +668,7 @@ const LISTS = {
 		matches: (alert, state, room) => (!state || alert.status === state) && (!room || alert.room === room),
 		open: (alert) => {
 			const sagaId = alert.sagaId ?? sagaIdOfTask(alert.taskId);
-			if (sagaId) openSaga(sagaId, alert.taskId ?? "");
+			if (sagaId) openOwner(sagaId, alert.taskId ?? "");
 			else openTrace(alert);
 		},
 		id: (alert) => alert.alertId,
@@ -656,11 +693,34 @@ const LISTS = {
 		matches: (entry, action, room) => (!action || entry.action === action) && (!room || String(entry.taskId ?? "").endsWith(`.${room}`)),
 		open: (entry) => {
 			const sagaId = entry.sagaId ?? sagaIdOfTask(entry.taskId);
-			if (sagaId) openSaga(sagaId, entry.taskId ?? "");
+			if (sagaId) openOwner(sagaId, entry.taskId ?? "");
 			else openTrace(entry);
 		},
 		id: (entry) => `${entry.at}:${entry.taskId}:${entry.action}`,
 		data: (entry) => ({ taskId: str(entry.taskId), action: str(entry.action), actor: str(entry.actor) }),
+	},
+	compensations: {
+		path: "/v1/admin/compensations",
+		key: "compensations",
+		filterLabel: "State",
+		states: CMP_STATES,
+		serverFilters: true,
+		noRoomFilter: true,
+		paged: true,
+		columns: ["Created", "State", "Actor", "Reason", "Rooms", "Compensation", "Updated"],
+		row: (cmp) => [
+			timeCell(cmp.createdAt),
+			badge(cmp.state),
+			h("strong", { class: "actor" }, str(cmp.actor)),
+			h("span", { class: "reason", title: typeof cmp.reason === "string" ? cmp.reason : null }, str(cmp.reason)),
+			h("span", { class: "rooms mono" }, Array.isArray(cmp.rooms) && cmp.rooms.length ? cmp.rooms.map(str).join(", ") : "—"),
+			idCell(cmp.id),
+			h("span", { class: "muted" }, fmtAgo(cmp.updatedAt)),
+		],
+		title: (cmp) => cmp.id,
+		open: (cmp) => openCompensation(cmp.id, ""),
+		id: (cmp) => cmp.id,
+		data: (cmp) => ({ cmpId: str(cmp.id), state: str(cmp.state), actor: str(cmp.actor) }),
 	},
 };
 
@@ -682,6 +742,8 @@ function renderTabs() {
 	$("filter-state-label").textContent = config.filterLabel;
 	/** @type {HTMLInputElement} */ ($("filter-room")).value = ui.room;
 	$("filter-kind-label").hidden = ui.view !== "tasks";
+	$("filter-room-label").hidden = Boolean(config.noRoomFilter);
+	updateNewButton();
 	/** @type {HTMLSelectElement} */ ($("filter-kind")).value = ui.view === "tasks" ? ui.kind : "";
 	const head = $("list-head");
 	clear(head);
@@ -711,7 +773,13 @@ async function loadList(more = false) {
 	moreButton.disabled = true;
 	$("list").setAttribute("aria-busy", "true");
 	const params = config.serverFilters
-		? { state: ui.state, room: ui.room, kind: ui.view === "tasks" ? ui.kind : "", limit: PAGE_SIZE, cursor: more ? list.cursor : null }
+		? {
+				state: ui.state,
+				room: config.noRoomFilter ? "" : ui.room,
+				kind: ui.view === "tasks" ? ui.kind : "",
+				limit: PAGE_SIZE,
+				cursor: more ? list.cursor : null,
+			}
 		: { limit: LOG_LIMIT, cursor: more ? list.cursor : null };
 	try {
 		const data = await api(`${config.path}${query(params)}`);
@@ -721,7 +789,10 @@ async function loadList(more = false) {
 		const shown = config.matches ? items.filter((item) => config.matches(item, ui.state, ui.room)) : items;
 		if (!more) clear(body);
 		for (const item of shown) {
-			const selected = (ui.view === "tasks" && item.taskId && item.taskId === ui.task) || (ui.view === "sagas" && item.sagaId && item.sagaId === ui.saga);
+			const selected =
+				(ui.view === "tasks" && item.taskId && item.taskId === ui.task) ||
+				(ui.view === "sagas" && item.sagaId && item.sagaId === ui.saga) ||
+				(ui.view === "compensations" && item.id && item.id === ui.cmp);
 			const tr = h(
 				"tr",
 				{
@@ -769,20 +840,21 @@ async function loadList(more = false) {
 }
 
 function titleOf(view) {
-	return { sagas: "Sagas", tasks: "Tasks", alerts: "Alerts", audit: "Audit log" }[view] ?? view;
+	return { sagas: "Sagas", tasks: "Tasks", alerts: "Alerts", audit: "Audit log", compensations: "Compensations" }[view] ?? view;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Detail: a saga (fields, graph of rooms, message, steps with actions, trace) or a bare trace
 
 /** What the detail pane shows, and the JSON it was last drawn from (to skip needless redraws). */
-const detail = { kind: null, sagaId: "", taskId: "", traceSource: null, sagaJson: "", traceJson: "", generation: 0 };
+const detail = { kind: null, sagaId: "", cmpId: "", cmpState: "", taskId: "", traceSource: null, sagaJson: "", traceJson: "", generation: 0 };
 
 function openSaga(sagaId, taskId) {
 	if (!sagaId) {
 		showBanner("This row has no saga id to open.", "error", "Detail");
 		return;
 	}
+	leaveCompensation();
 	Object.assign(detail, { kind: "saga", sagaId, taskId: taskId ?? "", traceSource: null, sagaJson: "", traceJson: "" });
 	ui.saga = sagaId;
 	ui.task = taskId ?? "";
@@ -798,6 +870,7 @@ function openTrace(source) {
 		showBanner("This entry has no trace id to open.", "error", "Detail");
 		return;
 	}
+	leaveCompensation();
 	Object.assign(detail, { kind: "trace", sagaId: "", taskId: source.taskId ?? "", traceSource: source, sagaJson: "", traceJson: "" });
 	ui.saga = "";
 	ui.task = "";
@@ -807,7 +880,17 @@ function openTrace(source) {
 	refreshDetail();
 }
 
+/** Closes the new-compensation form and forgets the open compensation (before opening something else). */
+function leaveCompensation() {
+	stopCmpPoll();
+	hideNewForm();
+	Object.assign(detail, { cmpId: "", cmpState: "" });
+	ui.cmp = "";
+	ui.newCmp = false;
+}
+
 function closeDetail() {
+	leaveCompensation();
 	Object.assign(detail, { kind: null, sagaId: "", taskId: "", traceSource: null, sagaJson: "", traceJson: "" });
 	detail.generation++;
 	ui.saga = "";
@@ -849,6 +932,8 @@ async function refreshDetail() {
 		}
 		hideBanner("Detail");
 		if (typeof saga.traceId === "string" && saga.traceId !== "") await refreshTrace(saga.traceId, generation);
+	} else if (detail.kind === "compensation") {
+		await refreshCompensation(generation);
 	} else if (detail.kind === "trace") {
 		const source = detail.traceSource;
 		if (!detail.traceJson) renderTraceOnly(source);
@@ -1036,7 +1121,7 @@ function stepsTable(steps) {
 					dataset: { taskId: str(task.taskId), state: str(task.state), kind: str(task.kind), room: str(task.room) },
 					title: typeof task.taskId === "string" ? task.taskId : null,
 				},
-				h("td", null, h("span", { class: `kind kind-${task.kind === "retract" ? "retract" : "deliver"}` }, str(task.kind))),
+				h("td", null, h("span", { class: kindClass(task.kind) }, str(task.kind))),
 				h("td", null, h("span", { class: "mono" }, str(task.room))),
 				h(
 					"td",
@@ -1159,6 +1244,474 @@ async function refreshTrace(traceId, generation) {
 		);
 	}
 	box.appendChild(ol);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compensations: the detail (progress, tasks, audit, trace) and the new-compensation form
+
+let cmpTimer = null;
+
+function stopCmpPoll() {
+	if (cmpTimer !== null) clearTimeout(cmpTimer);
+	cmpTimer = null;
+}
+
+/** While an open compensation is not done, it is polled every CMP_POLL_MS (never while the tab is hidden). */
+function scheduleCmpPoll() {
+	stopCmpPoll();
+	if (!polling || document.hidden || detail.kind !== "compensation" || detail.cmpState === "done") return;
+	const cmpId = detail.cmpId;
+	cmpTimer = setTimeout(() => {
+		cmpTimer = null;
+		if (polling && detail.kind === "compensation" && detail.cmpId === cmpId) refreshDetail();
+	}, CMP_POLL_MS);
+}
+
+/** Opens a compensation; `initial` (the creation's answer) is drawn at once while the full view loads. */
+function openCompensation(id, taskId, initial) {
+	if (typeof id !== "string" || !CMP_ID_RE.test(id)) {
+		showBanner(`"${str(id)}" is not a compensation id (cmp@ and 12 hex digits).`, "error", "Detail");
+		return;
+	}
+	leaveCompensation();
+	detail.generation++;
+	Object.assign(detail, { kind: "compensation", sagaId: "", cmpId: id, cmpState: "", taskId: taskId ?? "", traceSource: null, sagaJson: "", traceJson: "" });
+	ui.cmp = id;
+	ui.saga = "";
+	ui.task = taskId ?? "";
+	ui.trace = "";
+	writeHash();
+	for (const row of document.querySelectorAll("#list-body tr[data-cmp-id]")) row.classList.toggle("selected", row.getAttribute("data-cmp-id") === id);
+	if (initial && typeof initial === "object") {
+		detail.cmpState = typeof initial.state === "string" ? initial.state : "";
+		renderCompensation(initial);
+	} else {
+		renderDetailLoading(`Compensation ${id}`);
+	}
+	refreshDetail();
+}
+
+async function refreshCompensation(generation) {
+	const id = detail.cmpId;
+	let view;
+	try {
+		view = await api(`/v1/admin/compensations/${encodeURIComponent(id)}`);
+	} catch (error) {
+		if (generation !== detail.generation || detail.cmpId !== id) return;
+		const auth = authMessage(error);
+		if (auth !== null) return signOut(auth);
+		renderDetailError(`Compensation ${id}`, error);
+		// A missing compensation stays missing; anything else is tried again on the regular poll.
+		return;
+	}
+	if (generation !== detail.generation || detail.cmpId !== id) return;
+	detail.cmpState = typeof view.state === "string" ? view.state : "";
+	const json = JSON.stringify(view);
+	if (json !== detail.sagaJson) {
+		detail.sagaJson = json;
+		renderCompensation(view);
+	}
+	hideBanner("Detail");
+	scheduleCmpPoll();
+	if (typeof view.traceId === "string" && view.traceId !== "") await refreshTrace(view.traceId, generation);
+}
+
+const num = (v) => (isNum(v) ? v : 0);
+
+function fmtFull(ms) {
+	if (!isNum(ms)) return "—";
+	const d = new Date(ms);
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A selector as [label, text] pairs, in a fixed order; absent parts are left out. */
+function selectorParts(selector) {
+	const sel = selector && typeof selector === "object" ? selector : {};
+	const parts = [];
+	if (sel.author !== undefined) parts.push(["author", str(sel.author)]);
+	if (sel.room !== undefined) parts.push(["room", str(sel.room)]);
+	if (sel.from !== undefined || sel.to !== undefined) {
+		parts.push(["time", `${isNum(sel.from) ? fmtFull(sel.from) : "any time"} → ${isNum(sel.to) ? fmtFull(sel.to) : "now and later"}`]);
+	}
+	if (Array.isArray(sel.msgIds)) parts.push(["message ids", sel.msgIds.map(str).join(", ")]);
+	return parts;
+}
+
+function selectorText(selector) {
+	const parts = selectorParts(selector);
+	return parts.length === 0 ? "—" : parts.map(([label, text]) => `${label}: ${text}`).join(" · ");
+}
+
+/** One bar: `value` of `total`, with the counts as text and as data attributes. */
+function progressRow(key, label, value, total, note) {
+	const bounded = total > 0 ? Math.min(value, total) : 0;
+	return h(
+		"div",
+		{ class: `progress-row${total > 0 && value >= total ? " complete" : ""}`, id: `cmp-progress-${key}`, dataset: { done: value, total } },
+		h("span", { class: "progress-label" }, label),
+		h("progress", { max: Math.max(total, 1), value: bounded, "aria-label": `${label}: ${value} of ${total}` }),
+		h("span", { class: "progress-count mono" }, `${value} / ${total}`),
+		note ? h("span", { class: "muted tiny progress-note" }, note) : null,
+	);
+}
+
+function progressBlock(progress) {
+	const matched = progress?.matched ?? {};
+	const done = progress?.done ?? {};
+	const failed = progress?.failed ?? {};
+	const retracted = num(done.messages) + num(done.alreadyGone);
+	const gone = num(done.alreadyGone);
+	return h(
+		"div",
+		{ class: "progress-block", id: "cmp-progress" },
+		progressRow("messages", "Messages retracted", retracted, num(matched.messages), gone > 0 ? `${gone} already gone` : null),
+		progressRow("rooms", "Rooms finished", num(done.rooms), num(matched.rooms), null),
+		h(
+			"div",
+			{ class: "progress-row copies-row", id: "cmp-progress-copies", dataset: { copies: num(matched.copies), sagas: num(done.sagasCompensated) } },
+			h("span", { class: "progress-label" }, "Cross-posted copies"),
+			h(
+				"span",
+				{ class: "progress-text" },
+				`${num(matched.copies)} matched · retracted by their origin rooms' sagas: ${num(done.sagasCompensated)} saga(s) compensated so far`,
+			),
+		),
+		num(failed.rooms) > 0
+			? h("p", { class: "inline-error", id: "cmp-failed" }, `${num(failed.rooms)} room task(s) failed: read the last error below, fix the cause and retry the task.`)
+			: null,
+	);
+}
+
+function cmpAuditTable(entries) {
+	if (!Array.isArray(entries)) return h("p", { class: "muted", id: "cmp-audit" }, "loading…");
+	const rows = entries.filter((e) => e && typeof e === "object");
+	const table = h(
+		"table",
+		{ class: "grid", id: "cmp-audit" },
+		h("thead", null, h("tr", null, LISTS.audit.columns.map((c) => h("th", { scope: "col" }, c)))),
+	);
+	const tbody = h("tbody");
+	for (const entry of rows) tbody.appendChild(h("tr", { dataset: LISTS.audit.data(entry) }, LISTS.audit.row(entry).map((cell) => h("td", null, cell))));
+	if (rows.length === 0) tbody.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: LISTS.audit.columns.length }, "No audit entries.")));
+	table.appendChild(tbody);
+	return h("div", { class: "table-wrap" }, table);
+}
+
+function renderCompensation(view) {
+	const body = $("detail-body");
+	clear(body);
+	body.hidden = false;
+	$("detail-empty").hidden = true;
+	const tasks = (Array.isArray(view.tasks) ? view.tasks : []).filter((t) => t && typeof t === "object");
+	const state = typeof view.state === "string" ? view.state : "unknown";
+	const finished = state === "done";
+	body.appendChild(
+		h(
+			"div",
+			{ class: "detail-head" },
+			h("h2", null, "Compensation ", h("span", { class: "mono", id: "cmp-id" }, str(view.id))),
+			h("span", { id: "cmp-state" }, badge(state)),
+			h(
+				"span",
+				{ id: "cmp-live", class: `muted tiny cmp-live${finished ? "" : " polling"}`, dataset: { polling: String(!finished) } },
+				finished ? "finished" : `following live (every ${CMP_POLL_MS / 1000} s)`,
+			),
+			h("span", { class: "spacer" }),
+			h("button", { type: "button", class: "ghost small", onclick: () => ((detail.sagaJson = ""), refreshDetail()) }, "Refresh"),
+			h("button", { type: "button", class: "ghost small", onclick: closeDetail }, "Close"),
+		),
+	);
+	body.appendChild(
+		h(
+			"dl",
+			{ class: "fields" },
+			field("Actor", h("strong", { class: "actor", id: "cmp-actor" }, str(view.actor))),
+			field("Reason", h("span", { id: "cmp-reason-text", class: "cmp-reason-text" }, str(view.reason))),
+			selectorParts(view.selector).map(([label, text]) => field(`Selector: ${label}`, h("span", { class: "mono", dataset: { selector: label } }, text))),
+			field("Trace id", h("span", { class: "mono" }, str(view.traceId))),
+			field("Created", timeCell(view.createdAt), " ", h("span", { class: "muted" }, fmtAgo(view.createdAt))),
+			field("Updated", timeCell(view.updatedAt), " ", h("span", { class: "muted" }, fmtAgo(view.updatedAt))),
+		),
+	);
+	body.appendChild(h("h3", null, "Progress"));
+	body.appendChild(progressBlock(view.progress));
+	body.appendChild(h("h3", null, "Tasks ", h("span", { class: "muted h3-note" }, "one moderate task per room")));
+	body.appendChild(stepsTable(tasks));
+	body.appendChild(h("h3", null, "Audit"));
+	body.appendChild(cmpAuditTable(view.audit));
+	body.appendChild(h("h3", null, "Trace ", h("span", { class: "muted h3-note" }, str(view.traceId))));
+	body.appendChild(h("div", { id: "trace", class: "trace" }, h("span", { class: "muted" }, "loading…")));
+	detail.traceJson = "";
+}
+
+// --- The new-compensation form: build a selector, preview it (dry run), confirm with a reason.
+
+/** The last preview and the exact selector (as JSON) it was made for. */
+const cmpForm = { preview: null, previewKey: null, busy: false };
+
+const inputValue = (id) => /** @type {HTMLInputElement} */ ($(id)).value;
+
+function updateNewButton() {
+	$("cmp-new-open").hidden = isReadOnly() || ui.view !== "compensations";
+}
+
+function openNewCompensation() {
+	if (isReadOnly()) return;
+	closeDetail();
+	ui.newCmp = true;
+	writeHash();
+	$("detail-empty").hidden = true;
+	$("detail-body").hidden = true;
+	$("cmp-new").hidden = false;
+	refreshPreviewState();
+	$("cmp-author").focus();
+}
+
+function hideNewForm() {
+	$("cmp-new").hidden = true;
+	closeCmpDialog();
+}
+
+function closeNewCompensation() {
+	closeDetail();
+}
+
+/** `YYYY-MM-DDTHH:MM:SS` in local time, as a datetime-local input takes it. */
+function toLocalInput(ms) {
+	const d = new Date(ms);
+	return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/**
+ * A datetime-local value as Unix ms (local time). The end of a range includes its whole
+ * second, so "to 10:15:30" covers a message posted at 10:15:30.600.
+ */
+function fromLocalInput(value, end) {
+	if (value === "") return undefined;
+	const ms = new Date(value).getTime();
+	if (!Number.isFinite(ms)) return null;
+	return end && !/\.\d+$/.test(value) ? ms + 999 : ms;
+}
+
+/** The selector the form describes, or an error for what cannot even be sent. */
+function readSelector() {
+	const selector = {};
+	const author = inputValue("cmp-author").trim();
+	const room = inputValue("cmp-room").trim();
+	const from = fromLocalInput(inputValue("cmp-from"), false);
+	const to = fromLocalInput(inputValue("cmp-to"), true);
+	const ids = [...new Set(inputValue("cmp-msgids").split(/[\s,]+/).filter((id) => id !== ""))];
+	if (from === null || to === null) return { error: "The time range is not a valid date and time." };
+	if (author !== "") selector.author = author;
+	if (room !== "") selector.room = room;
+	if (from !== undefined) selector.from = from;
+	if (to !== undefined) selector.to = to;
+	if (ids.length > 0) selector.msgIds = ids;
+	return { selector, key: JSON.stringify(selector) };
+}
+
+function formError(text) {
+	const box = $("cmp-form-error");
+	box.textContent = text ?? "";
+	box.hidden = !text;
+}
+
+/** Enables "Retract…" only when the shown preview was made for exactly the current inputs. */
+function refreshPreviewState() {
+	const built = readSelector();
+	const current = cmpForm.preview !== null && built.key !== undefined && built.key === cmpForm.previewKey;
+	const matches = current ? num(cmpForm.preview.messages) : 0;
+	const submit = /** @type {HTMLButtonElement} */ ($("cmp-submit"));
+	submit.disabled = cmpForm.busy || !current || matches === 0 || isReadOnly();
+	const box = $("cmp-preview-box");
+	box.classList.toggle("stale", cmpForm.preview !== null && !current);
+	box.dataset.current = String(current);
+	const note = $("cmp-preview-state");
+	note.dataset.state = cmpForm.busy ? "busy" : cmpForm.preview === null ? "none" : current ? (matches === 0 ? "empty" : "current") : "stale";
+	note.textContent = cmpForm.busy
+		? "Previewing…"
+		: cmpForm.preview === null
+			? "Preview first: nothing changes until you confirm."
+			: !current
+				? "The form changed since this preview: preview again."
+				: matches === 0
+					? "Nothing matches: nothing to retract."
+					: "The preview matches the form.";
+}
+
+function renderPreview() {
+	const box = $("cmp-preview-box");
+	clear(box);
+	const p = cmpForm.preview;
+	if (p === null) {
+		box.hidden = true;
+		return;
+	}
+	box.hidden = false;
+	const rooms = (Array.isArray(p.rooms) ? p.rooms : []).filter((r) => r && typeof r === "object");
+	const copyRooms = (Array.isArray(p.copyRooms) ? p.copyRooms : []).filter((r) => r && typeof r === "object");
+	box.appendChild(h("h3", null, "Preview ", h("span", { class: "muted h3-note" }, "dry run · nothing changed yet")));
+	box.appendChild(
+		h(
+			"div",
+			{ class: "preview-summary" },
+			h("span", { class: "preview-figure" }, h("span", { class: "big-number", id: "cmp-preview-messages" }, String(num(p.messages))), h("span", { class: "muted" }, " messages")),
+			h("span", { class: "preview-figure" }, h("span", { class: "big-number", id: "cmp-preview-copies" }, String(num(p.copies))), h("span", { class: "muted" }, " cross-posted copies")),
+			h("span", { class: "preview-figure" }, h("span", { class: "big-number", id: "cmp-preview-rooms-count" }, String(rooms.length)), h("span", { class: "muted" }, " rooms")),
+		),
+	);
+	box.appendChild(h("p", { class: "muted tiny mono", id: "cmp-preview-selector" }, selectorText(p.selector)));
+	const roomTable = h(
+		"table",
+		{ class: "grid", id: "cmp-preview-rooms" },
+		h("thead", null, h("tr", null, ["Room", "Messages", "Copies elsewhere"].map((c) => h("th", { scope: "col" }, c)))),
+	);
+	const tbody = h("tbody");
+	for (const r of rooms) {
+		tbody.appendChild(
+			h(
+				"tr",
+				{ dataset: { room: str(r.room), messages: num(r.messages), copies: num(r.copies) } },
+				h("td", null, h("span", { class: "mono" }, str(r.room))),
+				h("td", { class: "num-cell" }, String(num(r.messages))),
+				h("td", { class: "num-cell" }, String(num(r.copies))),
+			),
+		);
+	}
+	if (rooms.length === 0) tbody.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: 3 }, "Nothing matches.")));
+	roomTable.appendChild(tbody);
+	box.appendChild(h("div", { class: "table-wrap" }, roomTable));
+	if (copyRooms.length > 0) {
+		box.appendChild(h("h3", null, "Copies live in"));
+		const copyTable = h("table", { class: "grid", id: "cmp-preview-copy-rooms" }, h("thead", null, h("tr", null, ["Room", "Copies"].map((c) => h("th", { scope: "col" }, c)))));
+		const copyBody = h("tbody");
+		for (const r of copyRooms) {
+			copyBody.appendChild(
+				h("tr", { dataset: { room: str(r.room), copies: num(r.copies) } }, h("td", null, h("span", { class: "mono" }, str(r.room))), h("td", { class: "num-cell" }, String(num(r.copies)))),
+			);
+		}
+		copyTable.appendChild(copyBody);
+		box.appendChild(h("div", { class: "table-wrap" }, copyTable));
+	}
+}
+
+async function runPreview() {
+	if (isReadOnly() || cmpForm.busy) return;
+	const built = readSelector();
+	if (built.error) return formError(built.error);
+	formError(null);
+	cmpForm.busy = true;
+	refreshPreviewState();
+	const button = /** @type {HTMLButtonElement} */ ($("cmp-preview"));
+	button.disabled = true;
+	try {
+		const data = await api("/v1/admin/compensations", { method: "POST", body: { selector: built.selector, action: "retract", dryRun: true } });
+		cmpForm.preview = data;
+		cmpForm.previewKey = built.key;
+	} catch (error) {
+		const auth = authMessage(error);
+		if (auth !== null) return signOut(auth);
+		cmpForm.preview = null;
+		cmpForm.previewKey = null;
+		formError(error instanceof ApiError && error.status === 400 ? `Refused: ${error.message}` : `Preview failed: ${error instanceof Error ? error.message : String(error)}`);
+	} finally {
+		cmpForm.busy = false;
+		button.disabled = false;
+		renderPreview();
+		refreshPreviewState();
+	}
+}
+
+function setRange(ms) {
+	const now = Date.now();
+	/** @type {HTMLInputElement} */ ($("cmp-from")).value = ms === null ? "" : toLocalInput(now - ms);
+	/** @type {HTMLInputElement} */ ($("cmp-to")).value = ms === null ? "" : toLocalInput(now);
+	refreshPreviewState();
+}
+
+// --- The confirm dialog
+
+function closeCmpDialog() {
+	const dialog = /** @type {HTMLDialogElement} */ ($("cmp-dialog"));
+	if (dialog.open) dialog.close();
+}
+
+function cmpDialogError(text) {
+	const box = $("cmp-dialog-error");
+	box.textContent = text;
+	box.hidden = false;
+}
+
+function openCmpDialog() {
+	if (isReadOnly()) return;
+	refreshPreviewState();
+	if (/** @type {HTMLButtonElement} */ ($("cmp-submit")).disabled) return;
+	const p = cmpForm.preview;
+	const rooms = Array.isArray(p.rooms) ? p.rooms.length : 0;
+	const copyRooms = Array.isArray(p.copyRooms) ? p.copyRooms.length : 0;
+	$("cmp-dialog-title").textContent = `Retract ${num(p.messages)} message(s) and ${num(p.copies)} cross-posted copies?`;
+	const summary = $("cmp-dialog-summary");
+	clear(summary);
+	append(summary, [
+		h("strong", { id: "cmp-dialog-messages" }, String(num(p.messages))),
+		` message(s) in ${rooms} room(s) and `,
+		h("strong", { id: "cmp-dialog-copies" }, String(num(p.copies))),
+		` cross-posted copies in ${copyRooms} other room(s) will be retracted with the reason “moderated”.`,
+	]);
+	$("cmp-dialog-selector").textContent = selectorText(p.selector);
+	const reason = /** @type {HTMLTextAreaElement} */ ($("cmp-reason"));
+	reason.value = "";
+	$("cmp-reason-count").textContent = `0 / ${REASON_MAX}`;
+	$("cmp-dialog-error").hidden = true;
+	/** @type {HTMLButtonElement} */ ($("cmp-confirm")).disabled = false;
+	const dialog = /** @type {HTMLDialogElement} */ ($("cmp-dialog"));
+	if (!dialog.open) dialog.showModal();
+	reason.focus();
+}
+
+async function submitCompensation() {
+	if (cmpForm.busy) return;
+	if (isReadOnly()) return closeCmpDialog();
+	const reason = /** @type {HTMLTextAreaElement} */ ($("cmp-reason")).value.trim();
+	const n = codePoints(reason);
+	if (n < 1) return cmpDialogError("A reason is required: say why, for the audit log.");
+	if (n > REASON_MAX) return cmpDialogError(`The reason is ${n} characters; the limit is ${REASON_MAX}.`);
+	const built = readSelector();
+	const previewed = cmpForm.preview;
+	if (previewed === null || built.key === undefined || built.key !== cmpForm.previewKey) {
+		return cmpDialogError("The form changed since the preview. Close this and preview again.");
+	}
+	const confirm = /** @type {HTMLButtonElement} */ ($("cmp-confirm"));
+	cmpForm.busy = true;
+	confirm.disabled = true;
+	try {
+		const created = await api("/v1/admin/compensations", { method: "POST", body: { selector: built.selector, action: "retract", reason } });
+		closeCmpDialog();
+		cmpForm.preview = null;
+		cmpForm.previewKey = null;
+		renderPreview();
+		const matched = created.progress?.matched ?? {};
+		const drift = num(matched.messages) !== num(previewed.messages) || num(matched.copies) !== num(previewed.copies);
+		showBanner(
+			`Compensation ${str(created.id)} started: ${num(matched.messages)} message(s) and ${num(matched.copies)} cross-posted cop${num(matched.copies) === 1 ? "y" : "ies"} to retract.` +
+				(drift ? ` The selection changed since the preview (${num(previewed.messages)} / ${num(previewed.copies)}).` : ""),
+			"ok",
+			"Compensation",
+		);
+		setView("compensations");
+		openCompensation(created.id, "", created);
+		// The list is fed asynchronously: look again shortly so the new entry shows up.
+		for (const delay of [1200, 3000]) setTimeout(() => polling && ui.view === "compensations" && loadList(), delay);
+	} catch (error) {
+		const auth = authMessage(error);
+		if (auth !== null) return signOut(auth);
+		if (error instanceof ApiError && error.status === 400) cmpDialogError(`Refused: ${error.message}`);
+		else cmpDialogError(`Could not start the compensation: ${error instanceof Error ? error.message : String(error)}`);
+	} finally {
+		cmpForm.busy = false;
+		confirm.disabled = false;
+		refreshPreviewState();
+	}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1301,6 +1854,39 @@ function init() {
 	});
 	$("action-dialog").addEventListener("close", () => {
 		dialogState.task = null;
+	});
+
+	// Compensations: the form, its preview and the confirm dialog.
+	$("cmp-new-open").addEventListener("click", () => openNewCompensation());
+	$("cmp-new-close").addEventListener("click", () => closeNewCompensation());
+	$("cmp-form").addEventListener("submit", (event) => {
+		event.preventDefault();
+		runPreview();
+	});
+	for (const id of ["cmp-author", "cmp-room", "cmp-from", "cmp-to", "cmp-msgids"]) {
+		$(id).addEventListener("input", () => refreshPreviewState());
+		$(id).addEventListener("change", () => refreshPreviewState());
+	}
+	$("cmp-msgids").addEventListener("keydown", (event) => {
+		if (event.key === "Enter" && !event.shiftKey) {
+			event.preventDefault();
+			$("cmp-form").requestSubmit();
+		}
+	});
+	$("cmp-last-hour").addEventListener("click", () => setRange(3_600_000));
+	$("cmp-last-day").addEventListener("click", () => setRange(86_400_000));
+	$("cmp-any-time").addEventListener("click", () => setRange(null));
+	$("cmp-submit").addEventListener("click", () => openCmpDialog());
+	$("cmp-dialog-form").addEventListener("submit", (event) => {
+		event.preventDefault();
+		submitCompensation();
+	});
+	$("cmp-dialog-cancel").addEventListener("click", () => closeCmpDialog());
+	$("cmp-reason").addEventListener("input", (event) => {
+		const n = codePoints(/** @type {HTMLTextAreaElement} */ (event.target).value.trim());
+		const count = $("cmp-reason-count");
+		count.textContent = `${n} / ${REASON_MAX}`;
+		count.classList.toggle("over", n > REASON_MAX);
 	});
 
 	if (token) {

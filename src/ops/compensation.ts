@@ -71,9 +71,13 @@ function time(value: unknown, name: string): number | string | undefined {
  */
 export function parseCompensationRequest(body: Record<string, unknown>): Parsed<CompensationRequest> {
 	if (body.action !== "retract") return bad("`action` must be \"retract\"");
-	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
-	if (codePointLength(reason) < 1 || codePointLength(reason) > 500) return bad("a `reason` of 1..500 chars is required");
 	if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") return bad("`dryRun` must be a boolean");
+	const dryRun = body.dryRun === true;
+	// A preview changes nothing, so it needs no reason; a real run always does.
+	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
+	if ((!dryRun || reason !== "") && (codePointLength(reason) < 1 || codePointLength(reason) > 500)) {
+		return bad("a `reason` of 1..500 chars is required");
+	}
 	const raw = body.selector;
 	if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return bad("`selector` must be an object");
 	const input = raw as Record<string, unknown>;
@@ -107,5 +111,5 @@ export function parseCompensationRequest(body: Record<string, unknown>): Parsed<
 	if (selector.author === undefined && selector.room === undefined) {
 		return bad("an unbounded selector is refused: give at least one of author, room or msgIds");
 	}
-	return { ok: true, value: { selector, action: "retract", reason, dryRun: body.dryRun === true } };
+	return { ok: true, value: { selector, action: "retract", reason, dryRun } };
 }

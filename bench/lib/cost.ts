@@ -1,0 +1,306 @@
+/**
+ * Storage cost per message, measured from outside the server: before and after one message
+ * the probe snapshots every SQLite file Miniflare keeps for the Worker's Durable Objects and
+ * diffs them row by row. A changed row counts one row written, plus one per index the change
+ * touches, which is how Cloudflare bills `rowsWritten`. An alarm set shows up as a changed
+ * row in Miniflare's alarm table.
+ *
+ * Limits, stated in the report: rows read cannot be seen from outside; a row written twice
+ * between two snapshots counts once; a write of an identical value is invisible. Hence a
+ * snapshot around every single message. A server-side counter (see `readServerCounters`) is
+ * exact and preferred when the server exposes one.
+ */
+import { createHmac } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { BenchSocket, MARK, readStamp, sendFrame, socketUrl, stampedText } from "./client.ts";
+import { freshRoom, TEXT_BYTES, type Target } from "./loadgen.ts";
+import { round, sleep } from "./stats.ts";
+
+interface TableShape {
+	/** Columns of each secondary index (a WITHOUT ROWID table's own primary key excluded). */
+	indexes: string[][];
+	rows: Map<string, Record<string, unknown>>;
+}
+
+type Snapshot = Map<string, TableShape>;
+
+function sqliteFiles(dir: string): string[] {
+	const files: string[] = [];
+	for (const entry of readdirSync(dir)) {
+		const path = join(dir, entry);
+		if (statSync(path).isDirectory()) files.push(...sqliteFiles(path));
+		else if (entry.endsWith(".sqlite")) files.push(path);
+	}
+	return files;
+}
+
+function quote(name: string): string {
+	return `"${name.replaceAll('"', '""')}"`;
+}
+
+function snapshotFile(path: string, into: Snapshot): void {
+	const db = new DatabaseSync(path, { readOnly: true });
+	try {
+		const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
+		for (const { name } of tables as { name: string }[]) {
+			const withoutRowid = /WITHOUT ROWID/i.test(
+				String((db.prepare("SELECT sql FROM sqlite_master WHERE name = ?").get(name) as { sql: string }).sql),
+			);
+			const pk = (db.prepare(`PRAGMA table_info(${quote(name)})`).all() as { name: string; pk: number }[])
+				.filter((c) => c.pk > 0)
+				.sort((a, b) => a.pk - b.pk)
+				.map((c) => c.name);
+			const indexes: string[][] = [];
+			for (const index of db.prepare(`PRAGMA index_list(${quote(name)})`).all() as { name: string; origin: string }[]) {
+				if (withoutRowid && index.origin === "pk") continue;
+				const columns = db.prepare(`PRAGMA index_info(${quote(index.name)})`).all() as { name: string | null }[];
+				indexes.push(columns.map((c) => c.name ?? "<expr>"));
+			}
+			const keySql = withoutRowid ? pk.map(quote).join(", ") : "rowid";
+			const rows = new Map<string, Record<string, unknown>>();
+			const select = db.prepare(`SELECT ${keySql} AS __key_a, * FROM ${quote(name)}`);
+			// Some tables hold nanosecond timestamps, beyond a double's exact range.
+			select.setReadBigInts(true);
+			for (const row of select.all() as Record<string, unknown>[]) {
+				const key = withoutRowid ? pk.map((c) => String(row[c])).join("\u0000") : String(row.__key_a);
+				delete row.__key_a;
+				rows.set(key, row);
+			}
+			into.set(`${path}#${name}`, { indexes, rows });
+		}
+	} finally {
+		db.close();
+	}
+}
+
+function snapshot(persistDir: string): Snapshot {
+	const result: Snapshot = new Map();
+	for (const file of sqliteFiles(join(persistDir, "do"))) snapshotFile(file, result);
+	return result;
+}
+
+export interface RowDiff {
+	rowsWritten: number;
+	alarmsSet: number;
+	/** Per table: rows inserted/updated/deleted, for the report's footnotes. */
+	tables: Record<string, number>;
+}
+
+function same(a: unknown, b: unknown): boolean {
+	const text = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+	return text(a) === text(b);
+}
+
+function diff(before: Snapshot, after: Snapshot): RowDiff {
+	const result: RowDiff = { rowsWritten: 0, alarmsSet: 0, tables: {} };
+	for (const [key, table] of after) {
+		const old = before.get(key)?.rows ?? new Map<string, Record<string, unknown>>();
+		const name = key.slice(key.lastIndexOf("#") + 1);
+		let changed = 0;
+		let written = 0;
+		const count = (row: Record<string, unknown>, previous: Record<string, unknown> | undefined): void => {
+			changed++;
+			written += 1;
+			for (const columns of table.indexes) {
+				if (previous === undefined || columns.some((c) => !same(row[c], previous[c]))) written++;
+			}
+		};
+		for (const [rowKey, row] of table.rows) {
+			const previous = old.get(rowKey);
+			if (previous === undefined) count(row, undefined);
+			else if (!same(previous, row)) count(row, previous);
+		}
+		for (const [rowKey, row] of old) if (!table.rows.has(rowKey)) count(row, undefined);
+		if (changed === 0) continue;
+		result.tables[name] = (result.tables[name] ?? 0) + changed;
+		// Miniflare keeps alarms in its own table; on Cloudflare a setAlarm is billed as a row written too.
+		if (name === "_cf_ALARM") result.alarmsSet += changed;
+		else result.rowsWritten += written;
+	}
+	return result;
+}
+
+export interface CostResult {
+	source: "sqlite-diff";
+	messages: number;
+	rowsWrittenPerMessage: number;
+	alarmsPerMessage: number;
+	/** Table name -> rows changed per message. */
+	tablesPerMessage: Record<string, number>;
+	crossPostTargets?: number;
+	rowsWrittenPerCrossPost?: number;
+	alarmsPerCrossPost?: number;
+	tablesPerCrossPost?: Record<string, number>;
+	crossPostError?: string;
+	/** Per plain message, from the server's own counters when it exposes them (exact, includes rows read). */
+	server?: ServerCounters;
+}
+
+function average(diffs: RowDiff[]): { rows: number; alarms: number; tables: Record<string, number> } {
+	const tables: Record<string, number> = {};
+	for (const d of diffs) for (const [name, n] of Object.entries(d.tables)) tables[name] = (tables[name] ?? 0) + n;
+	for (const name of Object.keys(tables)) tables[name] = round((tables[name] ?? 0) / diffs.length);
+	return {
+		rows: round(diffs.reduce((s, d) => s + d.rowsWritten, 0) / diffs.length),
+		alarms: round(diffs.reduce((s, d) => s + d.alarmsSet, 0) / diffs.length),
+		tables,
+	};
+}
+
+function waitFor(socket: BenchSocket, accept: (frame: Buffer) => boolean, timeoutMs: number, what: string): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+		socket.onFrame = (frame) => {
+			if (!accept(frame)) return;
+			clearTimeout(timer);
+			resolve();
+		};
+	});
+}
+
+/** Settle time after a message before the "after" snapshot, for writes done after the ack. */
+const SETTLE_MS = 150;
+
+export interface CounterAccess {
+	httpUrl: string;
+	token: string;
+}
+
+export async function costProbe(
+	target: Target,
+	persistDir: string,
+	crossPostTargets: number | undefined,
+	counters: CounterAccess | undefined,
+): Promise<CostResult> {
+	const room = freshRoom("cost");
+	let countersBefore: ServerCounters | undefined;
+	let countersAfter: ServerCounters | undefined;
+	const socket = await BenchSocket.open(socketUrl(target.wsUrl, room, "coster"));
+	const accepted = (frame: Buffer): boolean => frame.indexOf(target.acks ? MARK.ack : MARK.message) >= 0;
+	const diffs: RowDiff[] = [];
+	try {
+		// The first messages create tables and per-room rows; steady state is what gets billed.
+		for (let i = 0; i < 3; i++) {
+			const done = waitFor(socket, accepted, 5000, "warmup accept");
+			socket.send(sendFrame(`cw-${i}`, stampedText("cw", i, TEXT_BYTES)));
+			await done;
+		}
+		await sleep(SETTLE_MS);
+		if (counters !== undefined) countersBefore = await readServerCounters(counters.httpUrl, room, counters.token);
+		for (let i = 0; i < 10; i++) {
+			const before = snapshot(persistDir);
+			const done = waitFor(socket, accepted, 5000, "accept");
+			socket.send(sendFrame(`c-${i}`, stampedText("c", i, TEXT_BYTES)));
+			await done;
+			await sleep(SETTLE_MS);
+			diffs.push(diff(before, snapshot(persistDir)));
+		}
+		if (counters !== undefined) countersAfter = await readServerCounters(counters.httpUrl, room, counters.token);
+	} finally {
+		socket.close();
+	}
+	const plain = average(diffs);
+	const result: CostResult = {
+		source: "sqlite-diff",
+		messages: diffs.length,
+		rowsWrittenPerMessage: plain.rows,
+		alarmsPerMessage: plain.alarms,
+		tablesPerMessage: plain.tables,
+	};
+	if (countersBefore !== undefined && countersAfter !== undefined) {
+		const per = (key: keyof ServerCounters): number => round((countersAfter[key] - countersBefore[key]) / diffs.length);
+		result.server = { rowsRead: per("rowsRead"), rowsWritten: per("rowsWritten"), alarmsSet: per("alarmsSet"), events: per("events") };
+	}
+	if (crossPostTargets !== undefined) {
+		try {
+			const saga = await crossPostCost(target, persistDir, crossPostTargets);
+			result.crossPostTargets = crossPostTargets;
+			result.rowsWrittenPerCrossPost = saga.rows;
+			result.alarmsPerCrossPost = saga.alarms;
+			result.tablesPerCrossPost = saga.tables;
+		} catch (error) {
+			result.crossPostError = error instanceof Error ? error.message : String(error);
+		}
+	}
+	return result;
+}
+
+/** One cross-post at a time, from send until every copy arrived and the saga frame came back. */
+async function crossPostCost(
+	target: Target,
+	persistDir: string,
+	targets: number,
+): Promise<{ rows: number; alarms: number; tables: Record<string, number> }> {
+	const origin = freshRoom("costx");
+	const rooms = Array.from({ length: targets }, (_, i) => `${origin}-t${i}`);
+	const author = await BenchSocket.open(socketUrl(target.wsUrl, origin, "coster"));
+	const watchers: BenchSocket[] = [];
+	try {
+		for (const room of rooms) watchers.push(await BenchSocket.open(socketUrl(target.wsUrl, room, "watcher")));
+		const one = async (n: number): Promise<void> => {
+			const sagaDone = waitFor(author, (f) => f.indexOf('"type":"saga"') >= 0 && f.indexOf('"succeeded"') >= 0, 15_000, "saga succeeded frame");
+			const copies = watchers.map((w) =>
+				waitFor(w, (f) => f.indexOf(MARK.message) >= 0 && readStamp(f)?.n === n, 15_000, "cross-posted copy"),
+			);
+			author.send(sendFrame(`cx-${n}`, stampedText("cx", n, TEXT_BYTES), rooms));
+			await Promise.all([sagaDone, ...copies]);
+			await sleep(SETTLE_MS * 2);
+		};
+		await one(0);
+		const diffs: RowDiff[] = [];
+		for (let n = 1; n <= 5; n++) {
+			const before = snapshot(persistDir);
+			await one(n);
+			diffs.push(diff(before, snapshot(persistDir)));
+		}
+		return average(diffs);
+	} finally {
+		author.close();
+		for (const w of watchers) w.close();
+	}
+}
+
+// -----------------------------------------------------------------------------------------
+// Server-side counters (suggested interface; used when the server has it)
+// -----------------------------------------------------------------------------------------
+
+/**
+ * The shape the bench reads from `GET /v1/admin/rooms/{room}/stats` (admin token): cumulative
+ * counters the Room keeps by summing `cursor.rowsRead` / `cursor.rowsWritten` after every
+ * `sql.exec`, and counting its own `setAlarm` calls and events.
+ */
+export interface ServerCounters {
+	rowsRead: number;
+	rowsWritten: number;
+	alarmsSet: number;
+	events: number;
+}
+
+/** HS256 JWT for the admin API, signed with the Worker's AUTH_SECRET (local dev secret). */
+export function adminToken(secret: string): string {
+	const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
+	const now = Math.floor(Date.now() / 1000);
+	const body = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ sub: "bench-admin", name: "bench", role: "admin", iat: now, exp: now + 3600 })}`;
+	return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+/** `undefined` when the server has no such endpoint (404) or answers another shape. */
+export async function readServerCounters(httpUrl: string, room: string, token: string): Promise<ServerCounters | undefined> {
+	try {
+		const response = await fetch(`${httpUrl}/v1/admin/rooms/${room}/stats`, {
+			headers: { authorization: `Bearer ${token}` },
+			signal: AbortSignal.timeout(3000),
+		});
+		if (!response.ok) return undefined;
+		const body = (await response.json()) as Partial<Record<keyof ServerCounters, unknown>>;
+		const { rowsRead, rowsWritten, alarmsSet, events } = body;
+		if (typeof rowsRead !== "number" || typeof rowsWritten !== "number" || typeof alarmsSet !== "number" || typeof events !== "number") {
+			return undefined;
+		}
+		return { rowsRead, rowsWritten, alarmsSet, events };
+	} catch {
+		return undefined;
+	}
+}

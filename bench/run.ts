@@ -1,0 +1,286 @@
+/**
+ * `npm run bench` / `npm run bench:quick`: starts each server in turn on loopback, runs the
+ * same scenarios against each, and writes bench/out/results.jsonl, bench/out/results.md,
+ * docs/bench-chart.svg and (full runs, or with --docs) docs/performance.md and docs/cost.md.
+ *
+ *   node bench/run.ts [--quick] [--servers parley,bare,naive,party,node-ws] [--paths miniflare,wrangler] [--docs|--no-docs]
+ *
+ * Servers of one path run side by side and throughput scenarios alternate between them in
+ * rounds (medians reported), because this machine's speed drifts by 2x over minutes and a
+ * ratio is only meaningful between numbers taken under the same conditions.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { svgChart } from "./lib/chart.ts";
+import { adminToken, costProbe } from "./lib/cost.ts";
+import { writeDocs } from "./lib/docs.ts";
+import { crossPost, fixedRate, flatOut, idleMemory, smokeTest, type Progress, type Target, type Timing } from "./lib/loadgen.ts";
+import { describeMachine, machineLine } from "./lib/machine.ts";
+import { selfCpuSeconds, treeCpuSeconds } from "./lib/proc.ts";
+import { markdownReport, Results, type ResultRecord, type ScenarioName } from "./lib/report.ts";
+import { bundleAll, SERVERS, startServer, type PathName, type RunningServer, type ServerDef } from "./lib/servers.ts";
+import { PROJECT_ROOT } from "./lib/workers.ts";
+
+interface Mode {
+	name: "quick" | "full";
+	flat: Timing;
+	latency: Timing;
+	saga: Timing;
+	/** Interleaved rounds for the throughput and latency scenarios. */
+	rounds: number;
+	idleSockets: number[];
+	sagaRatePerSec: number;
+}
+
+const MODES: Record<"quick" | "full", Mode> = {
+	quick: {
+		name: "quick",
+		flat: { warmupMs: 500, measureMs: 2000 },
+		latency: { warmupMs: 500, measureMs: 2000 },
+		saga: { warmupMs: 500, measureMs: 2000 },
+		rounds: 1,
+		idleSockets: [1000],
+		sagaRatePerSec: 20,
+	},
+	full: {
+		name: "full",
+		flat: { warmupMs: 1000, measureMs: 3000 },
+		latency: { warmupMs: 1000, measureMs: 3000 },
+		saga: { warmupMs: 1000, measureMs: 4000 },
+		rounds: 3,
+		idleSockets: [1000, 5000],
+		sagaRatePerSec: 50,
+	},
+};
+
+/** Sockets per room in the idle-memory scenario (distinct guests, like real users). */
+const IDLE_PER_ROOM = 100;
+const LATENCY_RATE = 1000;
+const SAGA_TARGETS = 3;
+
+const { values: args } = parseArgs({
+	options: {
+		quick: { type: "boolean", default: false },
+		servers: { type: "string" },
+		paths: { type: "string", default: "miniflare,wrangler" },
+		docs: { type: "boolean" },
+		"no-docs": { type: "boolean", default: false },
+	},
+});
+const mode = MODES[args.quick ? "quick" : "full"];
+const selected = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.split(",").includes(s.name));
+const paths = (args.paths ?? "").split(",").filter((p): p is "miniflare" | "wrangler" => p === "miniflare" || p === "wrangler");
+const writeDocsToo = args["no-docs"] ? false : (args.docs ?? mode.name === "full");
+const outDir = join(PROJECT_ROOT, "bench/out");
+mkdirSync(outDir, { recursive: true });
+
+const runId = new Date().toISOString();
+const results = new Results();
+const machine = describeMachine();
+const started = Date.now();
+
+const interactive = process.stderr.isTTY === true;
+function progressFor(prefix: string): Progress {
+	return (line) => {
+		const elapsed = `${Math.round((Date.now() - started) / 1000)}s`.padStart(5);
+		const text = `[bench ${elapsed}] ${prefix} | ${line}`;
+		if (interactive) process.stderr.write(`\r\x1b[2K${text}`);
+		else process.stderr.write(`${text}\n`);
+	};
+}
+function announce(line: string): void {
+	if (interactive) process.stderr.write("\r\x1b[2K");
+	process.stderr.write(`[bench] ${line}\n`);
+}
+
+function pathOf(def: ServerDef, path: PathName): PathName {
+	return def.worker === undefined ? "node" : path;
+}
+
+function record(def: ServerDef, path: PathName, scenario: ScenarioName, partial: Partial<ResultRecord>): void {
+	results.add({
+		run: runId,
+		mode: mode.name,
+		server: def.name,
+		label: def.label,
+		path: pathOf(def, path),
+		scenario,
+		ok: partial.error === undefined,
+		metrics: {},
+		...partial,
+	});
+}
+
+function message(error: unknown): string {
+	return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "error";
+}
+
+function median(values: number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = Math.floor(sorted.length / 2);
+	return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+type Metrics = Record<string, number | boolean>;
+
+/** Medians of each numeric field over rounds; booleans are OR-ed (e.g. "saturated" in any round). */
+function medianMetrics(rounds: Metrics[]): Metrics {
+	const out: Metrics = {};
+	for (const key of Object.keys(rounds[0] ?? {})) {
+		const values = rounds.map((r) => r[key]);
+		if (values.every((v) => typeof v === "number")) out[key] = median(values as number[]);
+		else out[key] = values.some((v) => v === true);
+	}
+	return out;
+}
+
+interface Live {
+	def: ServerDef;
+	server: RunningServer;
+	target: Target;
+}
+
+/** Runs `run` for every live server, `rounds` times interleaved, and records medians. */
+async function interleaved(
+	live: Live[],
+	path: PathName,
+	scenario: ScenarioName,
+	rounds: number,
+	run: (target: Target, progress: Progress) => Promise<Metrics>,
+): Promise<void> {
+	const collected = new Map<Live, { rounds: Metrics[]; cpu: { server: number; loadgen: number }[]; error?: string }>();
+	for (const entry of live) collected.set(entry, { rounds: [], cpu: [] });
+	for (let round = 1; round <= rounds; round++) {
+		for (const entry of live) {
+			const bucket = collected.get(entry);
+			if (bucket === undefined || bucket.error !== undefined) continue;
+			const progress = progressFor(`${pathOf(entry.def, path)} | ${entry.def.name} | ${scenario} r${round}/${rounds}`);
+			const cpu0 = treeCpuSeconds(entry.server.pids());
+			const self0 = selfCpuSeconds();
+			const t0 = Date.now();
+			try {
+				bucket.rounds.push(await run(entry.target, progress));
+				const seconds = (Date.now() - t0) / 1000;
+				bucket.cpu.push({
+					server: (treeCpuSeconds(entry.server.pids()) - cpu0) / seconds,
+					loadgen: (selfCpuSeconds() - self0) / seconds,
+				});
+			} catch (error) {
+				bucket.error = message(error);
+				announce(`${entry.def.name} ${scenario} failed: ${bucket.error}`);
+			}
+		}
+	}
+	for (const [entry, bucket] of collected) {
+		if (bucket.error !== undefined) {
+			record(entry.def, path, scenario, { error: bucket.error });
+			continue;
+		}
+		record(entry.def, path, scenario, {
+			metrics: medianMetrics(bucket.rounds),
+			...(bucket.rounds.length > 1 ? { rounds: bucket.rounds } : {}),
+			cpu: {
+				server: Number(median(bucket.cpu.map((c) => c.server)).toFixed(2)),
+				loadgen: Number(median(bucket.cpu.map((c) => c.loadgen)).toFixed(2)),
+			},
+		});
+	}
+}
+
+const ALL_SCENARIOS: ScenarioName[] = ["ingest-1x10", "fanout-10x100", "latency-1k", "idle-1000", "idle-5000", "saga-3", "cost"];
+
+async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
+	// The Node server has no Worker path: it runs once, beside the Miniflare group.
+	const group = selected.filter((def) => def.worker !== undefined || path === "miniflare");
+	const live: Live[] = [];
+	for (const def of group) {
+		announce(`starting ${def.label} (${pathOf(def, path)})`);
+		try {
+			const server = await startServer(def, pathOf(def, path), bundles);
+			const target: Target = { wsUrl: server.wsUrl, acks: def.acks, pids: () => server.pids() };
+			try {
+				await smokeTest(target);
+			} catch (error) {
+				await server.stop();
+				throw error;
+			}
+			live.push({ def, server, target });
+		} catch (error) {
+			const reason = `skipped: ${message(error)}`;
+			announce(`${def.label} (${pathOf(def, path)}) ${reason}`);
+			for (const scenario of ALL_SCENARIOS) record(def, path, scenario, { error: reason });
+		}
+	}
+	try {
+		await interleaved(live, path, "ingest-1x10", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 1, 10, mode.flat, p)) }));
+		await interleaved(live, path, "fanout-10x100", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 10, 100, mode.flat, p)) }));
+		await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({ ...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)) }));
+		// Memory through wrangler dev would measure wrangler's proxy, not the server.
+		if (path === "miniflare") {
+			for (const count of [1000, 5000]) {
+				const scenario: ScenarioName = count === 1000 ? "idle-1000" : "idle-5000";
+				if (!mode.idleSockets.includes(count)) continue;
+				for (const entry of live) {
+					await interleaved([entry], path, scenario, 1, async (t, p) => ({ ...(await idleMemory(t, count, IDLE_PER_ROOM, p)) }));
+				}
+			}
+		}
+		for (const entry of live.filter((e) => e.def.crossPost)) {
+			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({ ...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)) }));
+		}
+		if (path === "miniflare") {
+			for (const entry of live) {
+				const persistDir = entry.server.persistDir;
+				if (persistDir === undefined) continue;
+				progressFor(`${path} | ${entry.def.name} | cost`)("snapshotting SQLite around single messages");
+				try {
+					const token = adminTokenFor(entry.def);
+					const cost = await costProbe(
+						entry.target,
+						persistDir,
+						entry.def.crossPost ? SAGA_TARGETS : undefined,
+						token === undefined ? undefined : { httpUrl: entry.server.httpUrl, token },
+					);
+					const { tablesPerMessage, tablesPerCrossPost, crossPostError, server, source, ...numbers } = cost;
+					record(entry.def, path, "cost", {
+						metrics: numbers,
+						detail: { source, tablesPerMessage, tablesPerCrossPost, crossPostError, serverCounters: server },
+					});
+				} catch (error) {
+					record(entry.def, path, "cost", { error: message(error) });
+				}
+			}
+		}
+	} finally {
+		for (const entry of live) await entry.server.stop().catch(() => undefined);
+	}
+}
+
+function adminTokenFor(def: ServerDef): string | undefined {
+	if (def.worker === undefined || !def.crossPost) return undefined;
+	const bindings = unstable_getMiniflareWorkerOptions(def.worker.config).workerOptions.bindings as Record<string, unknown> | undefined;
+	const secret = bindings?.AUTH_SECRET;
+	return typeof secret === "string" ? adminToken(secret) : undefined;
+}
+
+announce(`${mode.name} run ${runId}: ${selected.map((s) => s.name).join(", ")} over ${paths.join(", ")}`);
+announce(`machine: ${machineLine(machine)}`);
+const bundles = await bundleAll(selected, join(outDir, "bundles"));
+for (const path of paths) await runPath(path, bundles);
+
+const reportPaths: PathName[] = paths;
+const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${machineLine(machine)}. Wall time ${Math.round((Date.now() - started) / 1000)} s.`;
+const markdown = markdownReport(results, reportPaths, header);
+writeFileSync(join(outDir, "results.jsonl"), results.jsonLines());
+writeFileSync(join(outDir, "results.md"), markdown);
+const chart = svgChart(results, `${mode.name} run ${runId.slice(0, 16)}Z, ${machine.cpus} vCPU; medians of ${mode.rounds} interleaved round(s)`);
+writeFileSync(join(outDir, "bench-chart.svg"), chart);
+if (writeDocsToo) {
+	writeFileSync(join(PROJECT_ROOT, "docs/bench-chart.svg"), chart);
+	writeDocs(results, reportPaths, machine, runId, mode.name, markdown);
+	announce("wrote docs/performance.md, docs/cost.md and docs/bench-chart.svg");
+}
+process.stdout.write(markdown);
+announce(`done in ${Math.round((Date.now() - started) / 1000)} s; JSON lines in bench/out/results.jsonl`);

@@ -5,7 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AlertView, Span } from "../src/ops/types.ts";
-import type { TaskOutcome, TaskView } from "../src/saga/types.ts";
+import type { TaskOutcome, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { ManualAction } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
 
@@ -16,9 +16,15 @@ export abstract class OutboxObject extends DurableObject<Env> {
 		await this.engine.alarm();
 	}
 
-	/** A target's answer to one attempt, reported by the queue consumer. */
+	/** Targets' answers to a batch of attempts, reported by the queue consumer. */
+	async completeTasks(reports: TaskReport[], delivery?: DeliveryNote): Promise<Array<TaskView | undefined>> {
+		return await this.engine.completeTasks(reports, delivery);
+	}
+
+	/** One target's answer to one attempt. */
 	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
-		return await this.engine.completeTask(taskId, attempt, outcome, delivery);
+		const [view] = await this.engine.completeTasks([{ taskId, attempt, outcome }], delivery);
+		return view;
 	}
 
 	/** The dead-letter queue gave up on a task. */

@@ -103,8 +103,18 @@ const ACTION_EVENTS: Record<ManualAction, TaskEvent> = {
 /** Later states win over earlier ones written in the same millisecond. */
 const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "failed", "succeeded", "compensated"];
 
-/** A blocked delivery waits for the earlier delivery from this room to the same target. */
-const NOT_BLOCKED = `NOT (o.kind = 'deliver' AND EXISTS (
+/**
+ * Deliveries from this room to one target go out in commit order, so copies from one origin
+ * show in origin order. A delivery waits while an earlier one to the same room is in flight,
+ * or is pending and not yet due; all due deliveries to a room are claimed together and
+ * travel as one batch, so ordering costs no throughput.
+ */
+const CLAIMABLE = `NOT (o.kind = 'deliver' AND EXISTS (
+	SELECT 1 FROM outbox p WHERE p.kind = 'deliver' AND p.room = o.room AND p.ord < o.ord
+	AND (p.state = 'processing' OR (p.state = 'pending' AND p.next_attempt_at > ?1))))`;
+
+/** The head of each target's delivery line (and every other pending task) decides wake-ups. */
+const AT_HEAD = `NOT (o.kind = 'deliver' AND EXISTS (
 	SELECT 1 FROM outbox p WHERE p.kind = 'deliver' AND p.room = o.room AND p.ord < o.ord AND p.state IN ('pending', 'processing')))`;
 
 /** Finished tasks are archived after this long. */
@@ -203,7 +213,7 @@ export class Outbox {
 		const row = this.sql
 			.exec<{ at: number | null }>(
 				`SELECT MIN(at) AS at FROM (
-					SELECT MIN(o.next_attempt_at) AS at FROM outbox o WHERE o.state = 'pending' AND ${NOT_BLOCKED}
+					SELECT MIN(o.next_attempt_at) AS at FROM outbox o WHERE o.state = 'pending' AND ${AT_HEAD}
 					UNION ALL SELECT MIN(lease_until) AS at FROM outbox WHERE state = 'processing')`,
 			)
 			.one();
@@ -381,7 +391,7 @@ export class Outbox {
 	claimDue(now: number, limit = 100): TaskMessage[] {
 		const rows = this.sql
 			.exec<TaskRow>(
-				`SELECT * FROM outbox o WHERE (o.state = 'pending' AND o.next_attempt_at <= ?1 AND ${NOT_BLOCKED})
+				`SELECT * FROM outbox o WHERE (o.state = 'pending' AND o.next_attempt_at <= ?1 AND ${CLAIMABLE})
 				 OR (o.state = 'processing' AND o.lease_until <= ?1) ORDER BY o.ord LIMIT ?2`,
 				now,
 				limit,
@@ -435,6 +445,11 @@ export class Outbox {
 		if (row === undefined) return undefined;
 		// Only the latest attempt may finish a task; an older attempt's late answer is stale.
 		if (row.state !== "processing" || attempt !== row.attempts) return this.view(row);
+		if (outcome.status === "deferred") {
+			// Not tried: an earlier task of the same batch did not go through. Not an attempt.
+			this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
+			return this.getTask(taskId);
+		}
 		if (outcome.status === "ok") {
 			const done = this.move(row, "succeed", now, { last_error: null });
 			this.sql.exec("UPDATE outbox SET result = ? WHERE task_id = ?", JSON.stringify(outcome), taskId);

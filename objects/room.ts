@@ -479,23 +479,45 @@ export class Room extends OutboxObject {
 	// Cross-room work: the outbox ticker (origin side) and the barrier (target side)
 	// -------------------------------------------------------------------------------------
 
-	/** Target side: applies a deliver or retract through the barrier, exactly once. */
-	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
+	/**
+	 * Target side: applies a batch of tasks through the barrier, in order, in one transaction.
+	 * The first task that does not go through stops the batch: the rest are answered
+	 * `deferred` and come again, so copies never overtake one another.
+	 */
+	async applyTasks(tasks: TaskMessage[], faults: boolean[]): Promise<TaskOutcome[]> {
 		const now = Date.now();
-		if (injectFault) {
-			this.write(() => this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`));
-			return { status: "transient", code: "fault", message: "injected fault (FAULTS=on)" };
-		}
-		const applied = this.write(() => {
-			const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
-			const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-			this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
-			return result;
+		const events: RoomEvent[] = [];
+		const outcomes = this.write(() => {
+			const done: TaskOutcome[] = [];
+			for (const [i, task] of tasks.entries()) {
+				if (done.some((outcome) => outcome.status !== "ok")) {
+					done.push({ status: "deferred", code: "deferred", message: "an earlier task of the batch did not go through" });
+					continue;
+				}
+				if (faults[i] === true) {
+					this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
+					done.push({ status: "transient", code: "fault", message: "injected fault (FAULTS=on)" });
+					continue;
+				}
+				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
+				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
+				this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
+				events.push(...result.events);
+				done.push(result.outcome);
+			}
+			return done;
 		});
-		for (const event of applied.events) this.broadcast(JSON.stringify(event));
+		for (const event of events) this.broadcast(JSON.stringify(event));
 		// A moderation may have started compensations of this room's own sagas.
-		if (task.kind === "moderate") await this.engine.afterWrite();
-		return applied.outcome;
+		if (tasks.some((task) => task.kind === "moderate")) await this.engine.afterWrite();
+		return outcomes;
+	}
+
+	/** One task through the barrier (see applyTasks). */
+	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
+		const [outcome] = await this.applyTasks([task], [injectFault]);
+		if (outcome === undefined) throw new Error("no outcome");
+		return outcome;
 	}
 
 	/**

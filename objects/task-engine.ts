@@ -8,7 +8,8 @@ import type { Config } from "../src/config.ts";
 import { shardName } from "../src/ops/shard.ts";
 import type { AlertView, Span } from "../src/ops/types.ts";
 import { withTimeout } from "../src/saga/errors.ts";
-import type { TaskOutcome, TaskView } from "../src/saga/types.ts";
+import { batchTasks } from "../src/saga/batches.ts";
+import type { TaskReport, TaskView } from "../src/saga/types.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import type { ManualAction, Outbox } from "./outbox.ts";
 
@@ -112,14 +113,16 @@ export class TaskEngine {
 				outbox.raiseStuck(now, config.alertStuckMs);
 				return outbox.claimDue(now);
 			});
-			for (let i = 0; i < claimed.length; i += 100) {
-				const chunk = claimed.slice(i, i + 100);
+			const batches = batchTasks(claimed);
+			for (let i = 0; i < batches.length; i += 100) {
+				const chunk = batches.slice(i, i + 100);
 				try {
 					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.host.env().OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
 				} catch (error) {
 					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
-					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: chunk.map((t) => t.taskId), traceId: chunk[0]?.traceId }));
-					this.write(() => outbox.releaseUnsent(chunk.map((t) => t.taskId), message, Date.now()));
+					const taskIds = chunk.flatMap((batch) => batch.tasks.map((t) => t.taskId));
+					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: taskIds, traceId: chunk[0]?.tasks[0]?.traceId }));
+					this.write(() => outbox.releaseUnsent(taskIds, message, Date.now()));
 				}
 			}
 			await this.shipFeed();
@@ -176,18 +179,20 @@ export class TaskEngine {
 		}
 	}
 
-	/** Records what a target did with a task, and moves the saga on. */
-	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
+	/** Records what a target did with a batch of tasks, and moves their sagas on. */
+	async completeTasks(reports: readonly TaskReport[], delivery?: DeliveryNote): Promise<Array<TaskView | undefined>> {
 		const { outbox, ops } = this.host;
-		const view = this.write(() => {
-			const task = outbox.getTask(taskId);
-			if (task !== undefined && delivery !== undefined) {
-				ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
-			}
-			return outbox.complete(taskId, attempt, outcome, Date.now());
-		});
+		const views = this.write(() =>
+			reports.map(({ taskId, attempt, outcome }) => {
+				const task = outbox.getTask(taskId);
+				if (task !== undefined && delivery !== undefined) {
+					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+				}
+				return outbox.complete(taskId, attempt, outcome, Date.now());
+			}),
+		);
 		await this.afterWrite();
-		return view;
+		return views;
 	}
 
 	/** The dead-letter queue gave up on a task. */

@@ -3,7 +3,7 @@
  */
 import { createApp } from "./app.ts";
 import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts";
-import type { TaskMessage } from "./saga/types.ts";
+import type { TaskBatch, TaskMessage } from "./saga/types.ts";
 
 export { AuthorDirectory } from "../objects/author-directory.ts";
 export { Compensation } from "../objects/compensation.ts";
@@ -19,4 +19,4 @@ export default {
 		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
 		else await consumeOutbox(batch, env);
 	},
-} satisfies ExportedHandler<Env, TaskMessage>;
+} satisfies ExportedHandler<Env, TaskBatch | TaskMessage>;

@@ -8,7 +8,7 @@ import { configFor } from "./config.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
 import { originOf } from "./saga/ids.ts";
-import type { TaskMessage, TaskOutcome } from "./saga/types.ts";
+import type { TaskBatch, TaskMessage, TaskOutcome, TaskReport } from "./saga/types.ts";
 
 export const OUTBOX_QUEUE = "parley-outbox";
 export const DEAD_LETTER_QUEUE = "parley-outbox-dlq";
@@ -33,15 +33,23 @@ async function loadFaults(env: Env): Promise<FaultSettings> {
 	return await withTimeout("fault settings", RPC_TIMEOUT_MS, env.CONTROL.getByName("global").getFaults());
 }
 
-/** Runs one task at its target; a call that fails or times out becomes a retryable outcome. */
-async function attempt(env: Env, task: TaskMessage, faults: FaultSettings): Promise<TaskOutcome> {
-	const fault = shouldInjectFault(faults, task.kind, task.targetRoom);
+/** A queue message body: a batch, or a single task from a build that sent them one by one. */
+function tasksOf(body: TaskBatch | TaskMessage): TaskMessage[] {
+	return "tasks" in body ? body.tasks : [body];
+}
+
+/** Runs a batch at its target; a call that fails or times out makes every task retryable. */
+async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings): Promise<TaskOutcome[]> {
+	const first = tasks[0];
+	if (first === undefined) return [];
+	const injected = tasks.map((task) => shouldInjectFault(faults, task.kind, task.targetRoom));
 	try {
-		const call = async (): Promise<TaskOutcome> => await env.ROOM.getByName(task.targetRoom).applyTask(task, fault);
-		return await withTimeout(`${task.kind} to ${task.targetRoom}`, RPC_TIMEOUT_MS, call());
+		const call = async (): Promise<TaskOutcome[]> => await env.ROOM.getByName(first.targetRoom).applyTasks(tasks, injected);
+		return await withTimeout(`${first.kind} to ${first.targetRoom}`, RPC_TIMEOUT_MS, call());
 	} catch (error) {
 		const kind = classifyThrown(error);
-		return { status: "transient", code: kind === "transient" ? "unavailable" : "unknown", message: error instanceof Error ? error.message : String(error) };
+		const message = error instanceof Error ? error.message : String(error);
+		return tasks.map(() => ({ status: "transient", code: kind === "transient" ? "unavailable" : "unknown", message }));
 	}
 }
 
@@ -51,25 +59,32 @@ function originStub(env: Env, origin: string) {
 	return where.kind === "compensation" ? env.COMPENSATION.getByName(where.id) : env.ROOM.getByName(where.room);
 }
 
-async function runTask(env: Env, message: Message<TaskMessage>, faults: FaultSettings): Promise<void> {
-	const task = message.body;
-	const origin = originStub(env, task.originRoom);
+async function runBatch(env: Env, message: Message<TaskBatch | TaskMessage>, faults: FaultSettings): Promise<void> {
+	let tasks = tasksOf(message.body);
+	const first = tasks[0];
+	if (first === undefined) return;
+	// Every task of a batch comes from one origin (one room's alarm sent it).
+	const origin = originStub(env, first.originRoom);
 	if (message.attempts > 1) {
 		// A redelivery: the origin may have moved on (finished, cancelled, re-dispatched).
-		// Ask it rather than guess, and act only on the attempt it is waiting for.
-		const status = await withTimeout("task status", RPC_TIMEOUT_MS, origin.taskStatus(task.taskId));
-		if (status === undefined || status.state !== "processing" || status.attempts !== task.attempt) {
-			log("info", "stale task message dropped", task, { originState: status?.state ?? null });
-			return;
-		}
+		// Ask it rather than guess, and act only on the attempts it is still waiting for.
+		const statuses = await Promise.all(tasks.map(async (task) => await withTimeout("task status", RPC_TIMEOUT_MS, origin.taskStatus(task.taskId))));
+		const wanted = tasks.filter((task, i) => statuses[i]?.state === "processing" && statuses[i]?.attempts === task.attempt);
+		for (const task of tasks) if (!wanted.includes(task)) log("info", "stale task message dropped", task);
+		tasks = wanted;
+		if (tasks.length === 0) return;
 	}
 	const receivedAt = Date.now();
-	const outcome = await attempt(env, task, faults);
-	log(outcome.status === "ok" ? "info" : "warn", `task ${outcome.status}`, task, { outcome });
-	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTask(task.taskId, task.attempt, outcome, { receivedAt, queueAttempts: message.attempts }));
+	const outcomes = await attempt(env, tasks, faults);
+	const reports: TaskReport[] = tasks.map((task, i) => {
+		const outcome = outcomes[i] ?? { status: "transient", code: "unknown", message: "no outcome" };
+		log(outcome.status === "ok" ? "info" : "warn", `task ${outcome.status}`, task, { outcome });
+		return { taskId: task.taskId, attempt: task.attempt, outcome };
+	});
+	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, { receivedAt, queueAttempts: message.attempts }));
 }
 
-export async function consumeOutbox(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
+export async function consumeOutbox(batch: MessageBatch<TaskBatch | TaskMessage>, env: Env): Promise<void> {
 	let faults: FaultSettings;
 	try {
 		faults = await loadFaults(env);
@@ -79,11 +94,12 @@ export async function consumeOutbox(batch: MessageBatch<TaskMessage>, env: Env):
 	await Promise.all(
 		batch.messages.map(async (message) => {
 			try {
-				await runTask(env, message, faults);
+				await runBatch(env, message, faults);
 				message.ack();
 			} catch (error) {
 				// The round did not complete (the origin could not be told): try again later.
-				log("error", "task round failed; queue will retry", message.body, { error: String(error), attempts: message.attempts });
+				const first = tasksOf(message.body)[0];
+				if (first !== undefined) log("error", "task round failed; queue will retry", first, { error: String(error), attempts: message.attempts });
 				message.retry({ delaySeconds: queueRetryDelaySeconds(message.attempts) });
 			}
 		}),
@@ -91,21 +107,24 @@ export async function consumeOutbox(batch: MessageBatch<TaskMessage>, env: Env):
 }
 
 /** The dead-letter consumer: a task the queue gave up on is marked failed at its origin. */
-export async function consumeDeadLetters(batch: MessageBatch<TaskMessage>, env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<TaskBatch | TaskMessage>, env: Env): Promise<void> {
 	await Promise.all(
 		batch.messages.map(async (message) => {
-			const task = message.body;
+			const tasks = tasksOf(message.body);
 			try {
-				await withTimeout(
-					"dead letter report",
-					RPC_TIMEOUT_MS,
-					originStub(env, task.originRoom).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
-				);
-				log("error", "task dead-lettered", task);
+				for (const task of tasks) {
+					await withTimeout(
+						"dead letter report",
+						RPC_TIMEOUT_MS,
+						originStub(env, task.originRoom).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
+					);
+					log("error", "task dead-lettered", task);
+				}
 				message.ack();
 			} catch (error) {
 				message.retry({ delaySeconds: queueRetryDelaySeconds(message.attempts) });
-				log("error", "dead letter report failed", task, { error: String(error) });
+				const first = tasks[0];
+				if (first !== undefined) log("error", "dead letter report failed", first, { error: String(error) });
 			}
 		}),
 	);

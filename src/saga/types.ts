@@ -83,7 +83,21 @@ export interface ModerationCounts {
 export type TaskOutcome =
 	| { status: "ok"; seq: number | null; msgId: string | null; detail: string; counts?: ModerationCounts }
 	| { status: "permanent"; code: string; message: string }
-	| { status: "transient"; code: string; message: string };
+	| { status: "transient"; code: string; message: string }
+	/** Not tried, because an earlier task of the same batch did not go through. */
+	| { status: "deferred"; code: string; message: string };
+
+/** One queue message: tasks for one target room, applied there in order. */
+export interface TaskBatch {
+	tasks: TaskMessage[];
+}
+
+/** One task's outcome as the consumer reports it to the origin. */
+export interface TaskReport {
+	taskId: string;
+	attempt: number;
+	outcome: TaskOutcome;
+}
 
 /** What the origin room answers to a reported outcome. */
 export interface CompletionAck {

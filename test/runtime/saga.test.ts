@@ -187,6 +187,20 @@ describe("the barrier at a target room", () => {
 		expect(page.events.map((e) => e.type)).toEqual(["message", "retract"]);
 	});
 
+	it("applies a batch in order and defers everything after the first task that does not go through", async ({ expect }) => {
+		const room = freshRoom("t");
+		const target = env.ROOM.getByName(room);
+		const tasks = ["origin~b1", "origin~b2", "origin~b3"].map((sagaId) => taskFor("origin", room, sagaId, "deliver"));
+		const outcomes = await target.applyTasks(tasks, [false, true, false]);
+		expect(outcomes.map((o) => o.status)).toEqual(["ok", "transient", "deferred"]);
+		const page = await target.events({ after: 0, limit: 10 });
+		expect(page.events.map((e) => (e.type === "message" ? e.from?.sagaId : e.type))).toEqual(["origin~b1"]);
+		const again = await target.applyTasks(tasks.slice(1), [false, false]);
+		expect(again.map((o) => o.status)).toEqual(["ok", "ok"]);
+		const after = await target.events({ after: 0, limit: 10 });
+		expect(after.events.map((e) => (e.type === "message" ? e.from?.sagaId : e.type))).toEqual(["origin~b1", "origin~b2", "origin~b3"]);
+	});
+
 	it("answers an injected fault as a transient refusal without an effect", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);

@@ -170,11 +170,11 @@ export class OpsIndex extends DurableObject<Env> {
 					s.actor ?? null,
 					s.reason ?? null,
 				);
+				for (const room of [s.originRoom, ...s.targets]) {
+					this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", s.traceId, room);
+				}
 				return;
 			}
-			case "trace":
-				this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", update.traceId, update.room);
-				return;
 			case "audit": {
 				const e = update.entry;
 				this.sql.exec(

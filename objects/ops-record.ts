@@ -105,21 +105,18 @@ export class OpsRecord {
 	recordChanges(tasks: readonly TaskChange[], sagas: readonly SagaChange[], now: number): void {
 		for (const change of tasks) {
 			const { task } = change;
-			const what = change.event === "create" ? "created" : `${change.from ?? "new"} → ${task.state}`;
-			const detail = `${task.kind} to ${task.room}: ${what}, attempt ${task.attempts}${task.lastError === null ? "" : `, ${task.lastError}`}`;
-			this.span(task.traceId, now, "outbox", `task.${change.event === "claim" ? "dispatch" : change.event}`, detail);
-			this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
-			if (change.event === "create") {
-				this.feed(`trace:${task.traceId}:${task.room}`, task.traceId, { type: "trace", traceId: task.traceId, room: task.room }, now);
+			// A new task needs no span of its own: the commit span names every target.
+			if (change.event !== "create") {
+				const detail = `${task.kind} to ${task.room}: ${change.from ?? "new"} → ${task.state}, attempt ${task.attempts}${task.lastError === null ? "" : `, ${task.lastError}`}`;
+				this.span(task.traceId, now, "outbox", `task.${change.event === "claim" ? "dispatch" : change.event}`, detail);
 			}
+			this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
 		}
 		for (const change of sagas) {
 			const { saga } = change;
 			this.span(saga.traceId, now, "saga", `saga.${saga.state}`, `${saga.sagaId}${change.from === null ? "" : ` (was ${change.from})`}`);
+			// The index learns which objects a trace touched from the saga itself (origin, targets).
 			this.feed(`saga:${saga.sagaId}`, saga.traceId, { type: "saga", version: change.version, saga }, now);
-			if (change.from === null) {
-				this.feed(`trace:${saga.traceId}:${saga.originRoom}`, saga.traceId, { type: "trace", traceId: saga.traceId, room: saga.originRoom }, now);
-			}
 		}
 	}
 

@@ -64,7 +64,6 @@ export interface SagaSummary extends Omit<SagaView, "steps"> {
 export type IndexUpdate =
 	| { type: "task"; version: number; task: TaskView }
 	| { type: "saga"; version: number; saga: SagaSummary }
-	| { type: "trace"; traceId: string; room: string }
 	| { type: "audit"; entryId: string; entry: AuditEntry }
 	| { type: "alert"; version: number; alert: AlertView };
 

@@ -321,7 +321,10 @@ export class Room extends OutboxObject {
 		this.flushScheduled = true;
 		setTimeout(() => {
 			this.flushScheduled = false;
-			void this.flush();
+			this.flush().catch((error: unknown) => {
+				// Commands that did not commit were not acked: their senders resend them.
+				console.error(JSON.stringify({ level: "error", msg: "group commit failed", room: this.name, error: String(error) }));
+			});
 		}, 0);
 	}
 

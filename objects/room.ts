@@ -298,6 +298,8 @@ export class Room extends OutboxObject {
 	}
 
 	private closeSocket(ws: WebSocket, who: SocketIdentity, code: number, reason: string): void {
+		// Frames this socket sent before the offending one are answered first, then it closes.
+		if (this.pending.some((command) => command.ws === ws)) this.flushNow();
 		// Marked in the attachment, so frames still in flight are dropped even after a wake.
 		ws.serializeAttachment({ ...who, closing: true } satisfies SocketIdentity);
 		closeQuietly(ws, code, reason);
@@ -321,11 +323,16 @@ export class Room extends OutboxObject {
 		this.flushScheduled = true;
 		setTimeout(() => {
 			this.flushScheduled = false;
-			this.flush().catch((error: unknown) => {
-				// Commands that did not commit were not acked: their senders resend them.
-				console.error(JSON.stringify({ level: "error", msg: "group commit failed", room: this.name, error: String(error) }));
-			});
+			this.flushNow();
 		}, 0);
+	}
+
+	/** Commits what is queued now; the commit and the replies happen before this returns. */
+	private flushNow(): void {
+		this.flush().catch((error: unknown) => {
+			// Commands that did not commit were not acked: their senders resend them.
+			console.error(JSON.stringify({ level: "error", msg: "group commit failed", room: this.name, error: String(error) }));
+		});
 	}
 
 	private async flush(): Promise<void> {

@@ -156,6 +156,16 @@ describe("sending", () => {
 		expect(page.events).toEqual([]);
 	});
 
+	it("answers the frames before an oversized one, then closes", async ({ expect }) => {
+		const socket = await join(freshRoom(), "guest=a");
+		socket.send({ type: "delete", msgId: "1-0000000000" });
+		socket.send({ type: "send", id: "ok", text: "fine" });
+		socket.send({ type: "send", id: "big", text: "x".repeat(20_000) });
+		expect((await socket.waitClosed()).code).toBe(1009);
+		expect(socket.ofType("error").map((e) => e.code)).toEqual(["not_found"]);
+		expect(socket.ofType("ack").map((a) => a.id)).toEqual(["ok"]);
+	});
+
 	it("refuses sends in a read-only room and from banned users", async ({ expect }) => {
 		const room = freshRoom();
 		await env.ROOM.getByName(room).updatePolicy({ readOnly: true });

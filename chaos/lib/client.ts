@@ -1,0 +1,150 @@
+/**
+ * @module
+ * A chat socket for the suite (Node 22's global WebSocket): records every frame, resolves a
+ * send when its ack or its error arrives, and never waits without a deadline.
+ */
+import type { AckFrame, ErrorFrame, ServerFrame } from "../../src/protocol.ts";
+
+export type SendOutcome = { kind: "ack"; ack: AckFrame; ms: number } | { kind: "error"; error: ErrorFrame; ms: number } | { kind: "closed"; ms: number } | { kind: "timeout"; ms: number };
+
+interface Pending {
+	resolve(outcome: SendOutcome): void;
+	startedAt: number;
+	timer: ReturnType<typeof setTimeout>;
+}
+
+export class ChatSocket {
+	readonly frames: ServerFrame[] = [];
+	/** Text frames that were not JSON (only `pong` is expected). */
+	readonly nonJson: string[] = [];
+	closed: { code: number; reason: string } | undefined;
+	private readonly pending = new Map<string, Pending>();
+	private waiters: Array<() => void> = [];
+
+	readonly ws: WebSocket;
+
+	private constructor(ws: WebSocket) {
+		this.ws = ws;
+		ws.binaryType = "arraybuffer";
+		ws.addEventListener("message", (event) => {
+			if (typeof event.data !== "string") {
+				this.nonJson.push("<binary>");
+			} else {
+				let frame: ServerFrame | undefined;
+				try {
+					frame = JSON.parse(event.data) as ServerFrame;
+				} catch {
+					this.nonJson.push(event.data);
+				}
+				if (frame !== undefined) this.receive(frame);
+			}
+			this.wake();
+		});
+		ws.addEventListener("close", (event) => {
+			this.closed = { code: event.code, reason: event.reason };
+			for (const [id, pending] of this.pending) {
+				clearTimeout(pending.timer);
+				pending.resolve({ kind: "closed", ms: performance.now() - pending.startedAt });
+				this.pending.delete(id);
+			}
+			this.wake();
+		});
+	}
+
+	/** Opens a socket; rejects if the upgrade is refused or does not finish in time. */
+	static async open(url: string, timeoutMs = 10_000): Promise<ChatSocket> {
+		const ws = new WebSocket(url);
+		const socket = new ChatSocket(ws);
+		await new Promise<void>((resolve, reject) => {
+			const timer = setTimeout(() => {
+				ws.close();
+				reject(new Error(`timed out opening ${url}`));
+			}, timeoutMs);
+			ws.addEventListener("open", () => {
+				clearTimeout(timer);
+				resolve();
+			});
+			ws.addEventListener("error", () => {
+				clearTimeout(timer);
+				reject(new Error(`could not open ${url}`));
+			});
+		});
+		return socket;
+	}
+
+	/** Opens a socket and waits for the replay to finish. */
+	static async join(url: string, timeoutMs = 10_000): Promise<ChatSocket> {
+		const socket = await ChatSocket.open(url, timeoutMs);
+		await socket.until(() => socket.frames.some((f) => f.type === "synced"), timeoutMs);
+		return socket;
+	}
+
+	private receive(frame: ServerFrame): void {
+		this.frames.push(frame);
+		const id = frame.type === "ack" || frame.type === "error" ? frame.id : undefined;
+		const pending = id === undefined ? undefined : this.pending.get(id);
+		if (id === undefined || pending === undefined) return;
+		this.pending.delete(id);
+		clearTimeout(pending.timer);
+		const ms = performance.now() - pending.startedAt;
+		pending.resolve(frame.type === "ack" ? { kind: "ack", ack: frame, ms } : { kind: "error", error: frame as ErrorFrame, ms });
+	}
+
+	private wake(): void {
+		for (const waiter of this.waiters.splice(0)) waiter();
+	}
+
+	get isOpen(): boolean {
+		return this.ws.readyState === WebSocket.OPEN;
+	}
+
+	/** Sends a raw frame (text or binary); returns false if the socket is not open. */
+	raw(data: string | Uint8Array): boolean {
+		if (!this.isOpen) return false;
+		this.ws.send(data);
+		return true;
+	}
+
+	/** Sends a message and resolves with its ack, its error, the close, or a timeout. */
+	async send(id: string, text: string, crossPost?: string[], timeoutMs = 15_000): Promise<SendOutcome> {
+		const startedAt = performance.now();
+		if (!this.isOpen) return { kind: "closed", ms: 0 };
+		return await new Promise<SendOutcome>((resolve) => {
+			const timer = setTimeout(() => {
+				this.pending.delete(id);
+				resolve({ kind: "timeout", ms: performance.now() - startedAt });
+			}, timeoutMs);
+			this.pending.set(id, { resolve, startedAt, timer });
+			this.ws.send(JSON.stringify(crossPost === undefined ? { type: "send", id, text } : { type: "send", id, text, crossPost }));
+		});
+	}
+
+	ofType<K extends ServerFrame["type"]>(type: K): Array<Extract<ServerFrame, { type: K }>> {
+		return this.frames.filter((f): f is Extract<ServerFrame, { type: K }> => f.type === type);
+	}
+
+	/** Waits until the predicate holds; false on timeout (the caller decides if that is a violation). */
+	async until(predicate: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+		const deadline = Date.now() + timeoutMs;
+		while (!predicate()) {
+			const remaining = deadline - Date.now();
+			if (remaining <= 0) return false;
+			await new Promise<void>((resolve) => {
+				const timer = setTimeout(resolve, Math.min(remaining, 200));
+				this.waiters.push(() => {
+					clearTimeout(timer);
+					resolve();
+				});
+			});
+		}
+		return true;
+	}
+
+	close(): void {
+		try {
+			this.ws.close(1000, "bye");
+		} catch {
+			// Already closing.
+		}
+	}
+}

@@ -1,0 +1,171 @@
+/**
+ * @module
+ * Runs `wrangler dev` for the suite, like test/support/dev-server.ts but from any project
+ * root (so a deliberately broken copy can be run), with the RSS of its process tree.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sleep } from "./types.ts";
+
+export interface ServerOptions {
+	vars: Record<string, string>;
+	/** Reuse this state folder (a restart after a crash); a fresh one otherwise. */
+	persistTo?: string;
+	/** Run this project instead of the suite's snapshot (the leaks scenario's control). */
+	root?: string;
+}
+
+export interface ChaosServer {
+	url: string;
+	wsUrl: string;
+	persistTo: string;
+	vars: Record<string, string>;
+	pid: number;
+	output(): string;
+	/** SIGKILL the whole process group at once: a crash, no shutdown code runs. */
+	kill(): Promise<void>;
+	stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+	return await new Promise((resolve, reject) => {
+		const probe = createServer();
+		probe.unref();
+		probe.on("error", reject);
+		probe.listen(0, "127.0.0.1", () => {
+			const address = probe.address();
+			if (address === null || typeof address === "string") return reject(new Error("no port"));
+			probe.close(() => resolve(address.port));
+		});
+	});
+}
+
+export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
+	const root = options.root ?? defaultRoot;
+	const port = await freePort();
+	const inspector = await freePort();
+	const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "parley-chaos-"));
+	// The suite sets every limit it relies on; the rate limit is off unless a scenario wants it.
+	const vars = { RATE_LIMIT_PER_SEC: "0", ...options.vars };
+	const args = [
+		join(root, "node_modules/wrangler/bin/wrangler.js"),
+		"dev",
+		"--ip", "127.0.0.1",
+		"--port", String(port),
+		"--inspector-port", String(inspector),
+		"--persist-to", persistTo,
+		"--show-interactive-dev-session=false",
+		"--log-level", "warn",
+		...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+	];
+	const child: ChildProcess = spawn(process.execPath, args, {
+		cwd: root,
+		detached: true,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+	});
+	let log = "";
+	// Keep the tail only: a long chaos run logs a lot and nobody reads the head.
+	const append = (chunk: Buffer): void => void (log = (log + chunk.toString()).slice(-20_000));
+	child.stdout?.on("data", append);
+	child.stderr?.on("data", append);
+	const exited = new Promise<void>((done) => child.once("exit", () => done()));
+	const signal = (name: NodeJS.Signals): void => {
+		try {
+			if (child.pid !== undefined) process.kill(-child.pid, name);
+		} catch {
+			// Already gone.
+		}
+	};
+	const url = `http://127.0.0.1:${port}`;
+	const server: ChaosServer = {
+		url,
+		wsUrl: url.replace("http", "ws"),
+		persistTo,
+		vars,
+		pid: child.pid ?? -1,
+		output: () => log,
+		async kill() {
+			signal("SIGKILL");
+			await exited;
+		},
+		async stop() {
+			signal("SIGTERM");
+			const timer = setTimeout(() => signal("SIGKILL"), 5000);
+			await exited;
+			clearTimeout(timer);
+		},
+	};
+	const deadline = Date.now() + 90_000;
+	while (Date.now() < deadline) {
+		if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
+		try {
+			if ((await fetch(`${url}/health`)).ok) return server;
+		} catch {
+			// Not listening yet.
+		}
+		await sleep(200);
+	}
+	await server.kill();
+	throw new Error(`wrangler dev did not become healthy:\n${log}`);
+}
+
+/** The process and its descendants, from /proc (Linux only; empty elsewhere). */
+export function processTree(rootPid: number): Array<{ pid: number; name: string }> {
+	const ppids = new Map<number, number>();
+	let entries: string[] = [];
+	try {
+		entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+	} catch {
+		return [];
+	}
+	for (const pid of entries) {
+		try {
+			// The command name may hold spaces and parens; the fields after the last ")" do not.
+			const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+			ppids.set(Number(pid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+		} catch {
+			// Exited while we looked.
+		}
+	}
+	const tree = new Set([rootPid]);
+	for (let grew = true; grew; ) {
+		grew = false;
+		for (const [pid, ppid] of ppids) {
+			if (tree.has(ppid) && !tree.has(pid)) {
+				tree.add(pid);
+				grew = true;
+			}
+		}
+	}
+	const out: Array<{ pid: number; name: string }> = [];
+	for (const pid of tree) {
+		try {
+			out.push({ pid, name: readFileSync(`/proc/${pid}/comm`, "utf8").trim() });
+		} catch {
+			// Exited while we looked.
+		}
+	}
+	return out;
+}
+
+/** Sum of VmRSS (bytes) over the server's process tree: wrangler and its workerd processes. */
+export function treeRss(rootPid: number): number | undefined {
+	let total = 0;
+	let seen = false;
+	for (const { pid } of processTree(rootPid)) {
+		try {
+			const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+			if (match?.[1] !== undefined) {
+				total += Number(match[1]) * 1024;
+				seen = true;
+			}
+		} catch {
+			// Exited while we looked.
+		}
+	}
+	return seen ? total : undefined;
+}

@@ -9,9 +9,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
+import { launchChromium } from "../support/browser.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 interface Sent {
@@ -84,19 +85,7 @@ async function events(room: string): Promise<RoomEvent[]> {
 beforeAll(async () => {
 	[server, browser] = await Promise.all([
 		startDevServer({ vars: { OUTBOX_BASE_DELAY_MS: "50" } }),
-		chromium.launch({
-			executablePath: "/usr/bin/chromium",
-			args: [
-				"--headless",
-				"--no-sandbox",
-				"--disable-gpu",
-				"--disable-quic",
-				"--no-first-run",
-				"--disable-background-networking",
-				"--disable-component-update",
-				"--disable-sync",
-			],
-		}),
+		launchChromium(),
 	]);
 });
 

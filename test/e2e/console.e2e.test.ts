@@ -7,9 +7,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
+import { launchChromium } from "../support/browser.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 interface Task {
@@ -60,19 +61,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 beforeAll(async () => {
 	[server, browser] = await Promise.all([
 		startDevServer({ vars: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "20", OUTBOX_MAX_ATTEMPTS: "2" } }),
-		chromium.launch({
-			executablePath: "/usr/bin/chromium",
-			args: [
-				"--headless",
-				"--no-sandbox",
-				"--disable-gpu",
-				"--disable-quic",
-				"--no-first-run",
-				"--disable-background-networking",
-				"--disable-component-update",
-				"--disable-sync",
-			],
-		}),
+		launchChromium(),
 	]);
 });
 

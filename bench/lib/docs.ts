@@ -2,7 +2,7 @@
  * Writes docs/performance.md and docs/cost.md from a run's results. Both files are generated:
  * change this module (or re-run the bench), not the markdown.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "./machine.ts";
 import { formatNumber, type Results } from "./report.ts";
@@ -32,6 +32,12 @@ function usd(value: number): string {
 	if (value === 0) return "$0";
 	if (value < 0.01) return `$${value.toPrecision(2)}`;
 	return `$${value.toFixed(value < 1 ? 3 : 2)}`;
+}
+
+/** The hand-written analysis (bench/findings.md), kept beside the generated tables. */
+function findings(): string {
+	const path = join(PROJECT_ROOT, "bench/findings.md");
+	return existsSync(path) ? `\n${readFileSync(path, "utf8").trim()}\n` : "";
 }
 
 function performanceDoc(results: Results, paths: PathName[], machine: Machine, runId: string, mode: string, markdown: string): string {
@@ -127,6 +133,7 @@ ${markdown.replace(/^## .*\n/m, "")}
 ## Observations
 
 ${observations.join("\n") || "- (none computed: baselines missing)"}
+${findings()}
 
 ## Caveats
 

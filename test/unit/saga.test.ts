@@ -177,3 +177,10 @@ describe("fault settings", () => {
 		expect(shouldInjectFault(faults, "retract", "b")).toBe(false);
 	});
 });
+
+describe("queue-level retries", () => {
+	it("back off from 1 s and are capped at a minute", async ({ expect }) => {
+		const { queueRetryDelaySeconds } = await import("../../src/queue.ts");
+		expect([1, 2, 3, 4, 7, 20].map(queueRetryDelaySeconds)).toEqual([1, 2, 4, 8, 60, 60]);
+	});
+});

@@ -1008,7 +1008,7 @@ function renderSaga(saga) {
 	body.appendChild(sagaGraph(saga, targets, steps));
 
 	body.appendChild(h("h3", null, "Steps"));
-	body.appendChild(stepsTable(steps));
+	body.appendChild(stepsTable(steps, saga.state));
 
 	body.appendChild(h("h3", null, "Trace ", h("span", { class: "muted h3-note" }, str(saga.traceId))));
 	body.appendChild(h("div", { id: "trace", class: "trace" }, h("span", { class: "muted" }, "loading…")));
@@ -1095,7 +1095,25 @@ function sagaGraph(saga, targets, steps) {
 	return h("div", { class: "graph-wrap" }, svg, legend);
 }
 
-function stepsTable(steps) {
+/**
+ * The actions worth offering for a task. Beyond the state machine, the server refuses (409)
+ * a delivery's retry once its saga stopped running, and any cancel of a compensation.
+ * @param {Record<string, unknown>} task
+ * @param {string | undefined} sagaState
+ */
+function offeredActions(task, sagaState) {
+	return (ACTIONS_FROM[task.state] ?? []).filter(
+		(action) =>
+			!(action === "retry" && task.kind === "deliver" && sagaState !== undefined && sagaState !== "running") &&
+			!(action === "cancel" && task.kind === "retract"),
+	);
+}
+
+/**
+ * @param {Array<Record<string, unknown>>} steps
+ * @param {string} [sagaState] the saga's state, when the steps are a saga's
+ */
+function stepsTable(steps, sagaState) {
 	const readOnly = isReadOnly();
 	const sorted = [...steps].sort((a, b) => (a.kind === b.kind ? String(a.room).localeCompare(String(b.room)) : a.kind === "deliver" ? -1 : 1));
 	const table = h(
@@ -1110,7 +1128,7 @@ function stepsTable(steps) {
 	const tbody = h("tbody");
 	const columns = readOnly ? 4 : 5;
 	for (const task of sorted) {
-		const actions = ACTIONS_FROM[task.state] ?? [];
+		const actions = offeredActions(task, sagaState);
 		const selected = Boolean(task.taskId) && task.taskId === detail.taskId;
 		const hasError = typeof task.lastError === "string" && task.lastError !== "";
 		tbody.appendChild(

@@ -5,23 +5,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 
-export async function freePort(): Promise<number> {
-	return await new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const address = server.address();
-			if (address === null || typeof address === "string") {
-				reject(new Error("no port"));
-				return;
-			}
-			server.close(() => resolve(address.port));
-		});
-	});
-}
+export { freePort } from "../../test/support/dev-server.ts";
 
 interface ProcInfo {
 	pid: number;

@@ -250,7 +250,10 @@ export function percentile(sample: readonly number[], q: number): number {
 	return sorted[rank - 1] ?? Number.NaN;
 }
 
-/** The contract's status for each HTTP error code. */
+/**
+ * The contract's status for each HTTP error code, written out from PROTOCOL.md on purpose:
+ * the suite checks the server against the contract, not against the server's own table.
+ */
 export const STATUS_OF: Readonly<Record<string, number>> = {
 	bad_request: 400,
 	unauthorized: 401,

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
+import { apiCaller, until } from "../support/api.ts";
 import { launchChromium } from "../support/browser.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
@@ -31,32 +32,8 @@ let server: DevServer;
 let browser: Browser;
 const problems: string[] = [];
 
-async function call<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
-	const response = await fetch(`${server.url}${path}`, {
-		method: init.method ?? "GET",
-		headers: { Authorization: `Bearer ${init.token ?? admin}`, "Content-Type": "application/json" },
-		body: init.body === undefined ? undefined : JSON.stringify(init.body),
-	});
-	const text = await response.text();
-	if (!response.ok) throw new Error(`${init.method ?? "GET"} ${path}: ${response.status} ${text}`);
-	return JSON.parse(text) as T;
-}
+const call = apiCaller(() => server.url, admin);
 
-/** Polls `probe` until it returns a value, or fails with the last thing it saw. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	let last: unknown;
-	for (;;) {
-		try {
-			const value = await probe();
-			if (value !== undefined) return value;
-		} catch (error) {
-			last = error;
-		}
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-		await new Promise((r) => setTimeout(r, 100));
-	}
-}
 
 beforeAll(async () => {
 	[server, browser] = await Promise.all([

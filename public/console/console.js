@@ -910,21 +910,33 @@ function renderDetailLoading(title) {
 	$("detail-empty").hidden = true;
 }
 
+/**
+ * Loads the data of the open detail. Failures are shown in the detail pane (or sign the
+ * operator out); `undefined` means there is nothing to render, also when the operator has
+ * moved to another detail meanwhile.
+ * @param {string} path
+ * @param {string} title
+ * @param {() => boolean} isCurrent
+ */
+async function loadDetail(path, title, isCurrent) {
+	try {
+		return await api(path);
+	} catch (error) {
+		if (!isCurrent()) return undefined;
+		const auth = authMessage(error);
+		if (auth !== null) signOut(auth);
+		else renderDetailError(title, error);
+		return undefined;
+	}
+}
+
 async function refreshDetail() {
 	const generation = detail.generation;
 	if (detail.kind === "saga") {
 		const sagaId = detail.sagaId;
-		let saga;
-		try {
-			saga = await api(`/v1/admin/sagas/${encodeURIComponent(sagaId)}`);
-		} catch (error) {
-			if (generation !== detail.generation || detail.sagaId !== sagaId) return;
-			const auth = authMessage(error);
-			if (auth !== null) return signOut(auth);
-			renderDetailError(`Saga ${sagaId}`, error);
-			return;
-		}
-		if (generation !== detail.generation || detail.sagaId !== sagaId) return;
+		const current = () => generation === detail.generation && detail.sagaId === sagaId;
+		const saga = await loadDetail(`/v1/admin/sagas/${encodeURIComponent(sagaId)}`, `Saga ${sagaId}`, current);
+		if (saga === undefined || !current()) return;
 		const json = JSON.stringify(saga);
 		if (json !== detail.sagaJson) {
 			detail.sagaJson = json;
@@ -1311,18 +1323,10 @@ function openCompensation(id, taskId, initial) {
 
 async function refreshCompensation(generation) {
 	const id = detail.cmpId;
-	let view;
-	try {
-		view = await api(`/v1/admin/compensations/${encodeURIComponent(id)}`);
-	} catch (error) {
-		if (generation !== detail.generation || detail.cmpId !== id) return;
-		const auth = authMessage(error);
-		if (auth !== null) return signOut(auth);
-		renderDetailError(`Compensation ${id}`, error);
-		// A missing compensation stays missing; anything else is tried again on the regular poll.
-		return;
-	}
-	if (generation !== detail.generation || detail.cmpId !== id) return;
+	const current = () => generation === detail.generation && detail.cmpId === id;
+	// A missing compensation stays missing; anything else is tried again on the regular poll.
+	const view = await loadDetail(`/v1/admin/compensations/${encodeURIComponent(id)}`, `Compensation ${id}`, current);
+	if (view === undefined || !current()) return;
 	detail.cmpState = typeof view.state === "string" ? view.state : "";
 	const json = JSON.stringify(view);
 	if (json !== detail.sagaJson) {

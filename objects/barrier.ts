@@ -6,6 +6,7 @@
  */
 import type { RoomEvent, RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
+import { classifyCode } from "../src/saga/errors.ts";
 import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
 import type { EventLog } from "./event-log.ts";
 
@@ -27,6 +28,11 @@ export type Moderate = (msgIds: readonly string[], traceId: string, now: number)
 
 function ok(row: BarrierRow, detail: string): TaskOutcome {
 	return { status: "ok", seq: row.seq, msgId: row.msgId, detail };
+}
+
+/** A refusal, classified by its code: only transient and unknown ones are retried. */
+export function refusal(code: string, message: string): TaskOutcome {
+	return { status: classifyCode(code) === "permanent" ? "permanent" : "transient", code, message };
 }
 
 export class Barrier {
@@ -69,7 +75,7 @@ export class Barrier {
 		const payload = task.payload;
 		if (op === "moderate" || isModeratePayload(payload)) {
 			if (decision.action === "replay") return { outcome: ok(decision.row, "repeat of an earlier moderation"), events: [] };
-			if (!isModeratePayload(payload)) return { outcome: { status: "permanent", code: "bad_request", message: "a moderate task needs msgIds" }, events: [] };
+			if (!isModeratePayload(payload)) return { outcome: refusal("bad_request", "a moderate task needs msgIds"), events: [] };
 			const result = moderate(payload.msgIds, task.traceId, now);
 			const row: BarrierRow = { op, outcome: "applied", seq: result.events.at(-1)?.seq ?? null, msgId: null };
 			this.record(task, row, now);
@@ -107,9 +113,9 @@ export class Barrier {
 			}
 			case "apply": {
 				// Refusals a retry cannot change: no barrier row, so a later retract is a null compensation.
-				if (policy.readOnly) return { outcome: { status: "permanent", code: "read_only", message: "the target room is read-only" }, events: [] };
+				if (policy.readOnly) return { outcome: refusal("read_only", "the target room is read-only"), events: [] };
 				if (policy.banned.includes(payload.author.id)) {
-					return { outcome: { status: "permanent", code: "banned", message: "the author is banned in the target room" }, events: [] };
+					return { outcome: refusal("banned", "the author is banned in the target room"), events: [] };
 				}
 				const copy = this.log.appendMessage(
 					{

@@ -34,7 +34,7 @@ import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../sr
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
 import { newTraceId } from "../src/trace.ts";
-import { Barrier } from "./barrier.ts";
+import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject } from "./outbox-object.ts";
@@ -506,7 +506,7 @@ export class Room extends OutboxObject {
 				}
 				if (faults[i] === true) {
 					this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
-					done.push({ status: "transient", code: "fault", message: "injected fault (FAULTS=on)" });
+					done.push(refusal("fault", "injected fault (FAULTS=on)"));
 					continue;
 				}
 				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));

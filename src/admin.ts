@@ -98,6 +98,10 @@ function taskOwner(c: AppContext, taskId: string) {
 }
 
 export function registerAdminRoutes(app: Hono<AppEnv>): void {
+	app.get("/v1/admin/rooms/:room/policy", async (c) => {
+		return c.json(await roomStub(c, authorizedRoom(c)).getPolicy());
+	});
+
 	app.put("/v1/admin/rooms/:room/policy", async (c) => {
 		const room = authorizedRoom(c);
 		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));

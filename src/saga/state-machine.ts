@@ -42,8 +42,6 @@ const TASK_EDGES: Record<TaskState, Partial<Record<TaskEvent, TaskState>>> = {
 };
 
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ["succeeded", "failed", "skipped", "cancelled", "archived"];
-/** States in which a task still needs the alarm to drive it. */
-export const LIVE_TASK_STATES: readonly TaskState[] = ["pending", "processing"];
 
 /** The state `event` leads to from `state`, or undefined where the machine forbids it. */
 export function taskTransition(state: TaskState, event: TaskEvent): TaskState | undefined {

@@ -184,6 +184,8 @@ describe("room policy", () => {
 
 		const merged = await api(`/v1/admin/rooms/${room}/policy`, { method: "PUT", body: '{"readOnly":false,"banned":["u"]}', token: admin });
 		expect(await merged.json()).toEqual({ readOnly: false, banned: ["u"] });
+		const read = await api(`/v1/admin/rooms/${room}/policy`, { token: admin });
+		expect(await read.json()).toEqual({ readOnly: false, banned: ["u"] });
 		const banned = await api(`/v1/rooms/${room}/messages`, { ...json({ id: "1", text: "x" }), token: user });
 		expect([banned.status, await errorCode(banned)]).toEqual([403, "banned"]);
 		const fine = await api(`/v1/rooms/${room}/messages`, { ...json({ id: "1", text: "x" }), token: await token({ sub: "v" }) });

@@ -71,6 +71,11 @@ export class OpsRecord {
 		);
 	}
 
+	/** Drops spans past retention, a batch at a time; run with the outbox's archiving. */
+	pruneSpans(before: number, limit = 500): number {
+		return this.sql.exec("DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE at < ? ORDER BY id LIMIT ?)", before, limit).rowsWritten;
+	}
+
 	spans(traceId: string): Span[] {
 		const room = this.room();
 		return this.sql
@@ -105,8 +110,9 @@ export class OpsRecord {
 	recordChanges(tasks: readonly TaskChange[], sagas: readonly SagaChange[], now: number): void {
 		for (const change of tasks) {
 			const { task } = change;
-			// A new task needs no span of its own: the commit span names every target.
-			if (change.event !== "create") {
+			// A new task needs no span of its own (the commit span names every target), nor does
+			// a success (the target's own span and the queue delivery already say so).
+			if (change.event !== "create" && change.event !== "succeed") {
 				const detail = `${task.kind} to ${task.room}: ${change.from ?? "new"} → ${task.state}, attempt ${task.attempts}${task.lastError === null ? "" : `, ${task.lastError}`}`;
 				this.span(task.traceId, now, "outbox", `task.${change.event === "claim" ? "dispatch" : change.event}`, detail);
 			}
@@ -114,7 +120,7 @@ export class OpsRecord {
 		}
 		for (const change of sagas) {
 			const { saga } = change;
-			this.span(saga.traceId, now, "saga", `saga.${saga.state}`, `${saga.sagaId}${change.from === null ? "" : ` (was ${change.from})`}`);
+			if (change.from !== null) this.span(saga.traceId, now, "saga", `saga.${saga.state}`, `${saga.sagaId} (was ${change.from})`);
 			// The index learns which objects a trace touched from the saga itself (origin, targets).
 			this.feed(`saga:${saga.sagaId}`, saga.traceId, { type: "saga", version: change.version, saga }, now);
 		}

@@ -11,7 +11,7 @@ import { withTimeout } from "../src/saga/errors.ts";
 import { batchTasks } from "../src/saga/batches.ts";
 import type { TaskReport, TaskView } from "../src/saga/types.ts";
 import type { OpsRecord } from "./ops-record.ts";
-import type { ManualAction, Outbox } from "./outbox.ts";
+import { type ManualAction, type Outbox, TASK_RETENTION_MS } from "./outbox.ts";
 
 /** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
 const OUTBOUND_TIMEOUT_MS = 10_000;
@@ -110,6 +110,7 @@ export class TaskEngine {
 		try {
 			const claimed = this.write(() => {
 				outbox.archiveOld(now);
+				this.host.ops.pruneSpans(now - TASK_RETENTION_MS);
 				outbox.raiseStuck(now, config.alertStuckMs);
 				return outbox.claimDue(now);
 			});

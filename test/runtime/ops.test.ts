@@ -156,6 +156,25 @@ describe("traces", () => {
 	});
 });
 
+describe("retention", () => {
+	it("drops spans older than the retention period when the ticker runs", async ({ expect }) => {
+		const [a, b] = [freshRoom("a"), freshRoom("b")];
+		await holdQueue(a);
+		await crossPost(a, [b]);
+		const stub = env.ROOM.getByName(a);
+		await runInDurableObject(stub, (_i, state) => {
+			state.storage.sql.exec("INSERT INTO spans (trace_id, at, component, event) VALUES ('old', 1, 'test', 'ancient')");
+		});
+		await runDurableObjectAlarm(stub);
+		const left = await runInDurableObject(stub, (_i, state) => ({
+			old: state.storage.sql.exec("SELECT COUNT(*) AS n FROM spans WHERE trace_id = 'old'").one().n,
+			recent: state.storage.sql.exec("SELECT COUNT(*) AS n FROM spans WHERE trace_id != 'old'").one().n,
+		}));
+		expect(left.old).toBe(0);
+		expect(left.recent).toBeGreaterThan(0);
+	});
+});
+
 describe("manual actions", () => {
 	it("retries a failed compensation with a reason, once, and audits it", async ({ expect }) => {
 		const [a, b] = [freshRoom("a"), freshRoom("b")];

@@ -8,11 +8,10 @@
 import { MIGRATIONS } from "../migrations/index.ts";
 import { type Config, configFor } from "../src/config.ts";
 import type { CompensationProgress, CompensationView, RoomPlan, Selector } from "../src/ops/compensation.ts";
-import { leaseMs } from "../src/saga/backoff.ts";
 import { applyMigrations } from "./migrate.ts";
-import { OutboxObject } from "./outbox-object.ts";
-import { OpsRecord } from "./ops-record.ts";
-import { Outbox } from "./outbox.ts";
+import { OutboxObject, outboxParts } from "./outbox-object.ts";
+import type { OpsRecord } from "./ops-record.ts";
+import type { Outbox } from "./outbox.ts";
 import { TaskEngine } from "./task-engine.ts";
 
 export interface CompensationStart {
@@ -35,16 +34,9 @@ export class Compensation extends OutboxObject {
 		this.config = configFor(env);
 		// The outbox schema is the rooms' own; the event log tables stay empty here.
 		applyMigrations(ctx.storage, MIGRATIONS);
-		this.outbox = new Outbox(ctx.storage.sql, () => this.name, {
-			baseDelayMs: this.config.outboxBaseDelayMs,
-			maxAttempts: this.config.outboxMaxAttempts,
-			leaseMs: leaseMs(this.config.outboxBaseDelayMs),
-		});
-		this.ops = new OpsRecord(ctx.storage.sql, () => this.name, {
-			shards: this.config.opsIndexShards,
-			webhook: this.config.alertWebhookUrl !== "",
-			baseDelayMs: this.config.outboxBaseDelayMs,
-		});
+		const parts = outboxParts(ctx.storage.sql, () => this.name, this.config);
+		this.outbox = parts.outbox;
+		this.ops = parts.ops;
 		this.engine = new TaskEngine({ ctx, env: () => this.env, config: this.config, outbox: this.outbox, ops: this.ops, name: () => this.name });
 		if (this.engine.needsAlarm()) void ctx.blockConcurrencyWhile(() => this.engine.armAlarm());
 	}

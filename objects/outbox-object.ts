@@ -6,8 +6,27 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AlertView, Span } from "../src/ops/types.ts";
 import type { TaskOutcome, TaskReport, TaskView } from "../src/saga/types.ts";
-import type { ManualAction } from "./outbox.ts";
+import type { Config } from "../src/config.ts";
+import { leaseMs } from "../src/saga/backoff.ts";
+import { OpsRecord } from "./ops-record.ts";
+import { type ManualAction, Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
+
+/** The outbox and operational record of one object, configured from the deployment's settings. */
+export function outboxParts(sql: SqlStorage, name: () => string, config: Config): { outbox: Outbox; ops: OpsRecord } {
+	return {
+		outbox: new Outbox(sql, name, {
+			baseDelayMs: config.outboxBaseDelayMs,
+			maxAttempts: config.outboxMaxAttempts,
+			leaseMs: leaseMs(config.outboxBaseDelayMs),
+		}),
+		ops: new OpsRecord(sql, name, {
+			shards: config.opsIndexShards,
+			webhook: config.alertWebhookUrl !== "",
+			baseDelayMs: config.outboxBaseDelayMs,
+		}),
+	};
+}
 
 export abstract class OutboxObject extends DurableObject<Env> {
 	protected abstract readonly engine: TaskEngine;

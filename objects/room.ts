@@ -29,7 +29,6 @@ import {
 	type UserRef,
 } from "../src/protocol.ts";
 import { recordRefusal, takeToken } from "../src/rate-limit.ts";
-import { leaseMs } from "../src/saga/backoff.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
@@ -37,9 +36,9 @@ import { newTraceId } from "../src/trace.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
-import { OutboxObject } from "./outbox-object.ts";
-import { OpsRecord } from "./ops-record.ts";
-import { Outbox } from "./outbox.ts";
+import { OutboxObject, outboxParts } from "./outbox-object.ts";
+import type { OpsRecord } from "./ops-record.ts";
+import type { Outbox } from "./outbox.ts";
 import { TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
@@ -128,17 +127,10 @@ export class Room extends OutboxObject {
 		this.config = configFor(env);
 		applyMigrations(ctx.storage, MIGRATIONS);
 		this.log = new EventLog(ctx.storage.sql);
-		this.outbox = new Outbox(ctx.storage.sql, () => this.name, {
-			baseDelayMs: this.config.outboxBaseDelayMs,
-			maxAttempts: this.config.outboxMaxAttempts,
-			leaseMs: leaseMs(this.config.outboxBaseDelayMs),
-		});
+		const parts = outboxParts(ctx.storage.sql, () => this.name, this.config);
+		this.outbox = parts.outbox;
+		this.ops = parts.ops;
 		this.barrier = new Barrier(ctx.storage.sql, this.log);
-		this.ops = new OpsRecord(ctx.storage.sql, () => this.name, {
-			shards: this.config.opsIndexShards,
-			webhook: this.config.alertWebhookUrl !== "",
-			baseDelayMs: this.config.outboxBaseDelayMs,
-		});
 		this.engine = new TaskEngine({
 			ctx,
 			env: () => this.env,

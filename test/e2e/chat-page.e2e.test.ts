@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browserMissing, launchChromium } from "../support/browser.ts";
+import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 let server: DevServer;
@@ -41,10 +41,7 @@ interface Row {
 async function openAs(name: string, room: string): Promise<{ context: BrowserContext; page: Page }> {
 	const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
 	const page = await context.newPage();
-	page.on("console", (message) => {
-		if (message.type() === "error") problems.push(`${name} console: ${message.text()}`);
-	});
-	page.on("pageerror", (error) => problems.push(`${name} page error: ${error.message}`));
+	watchPage(page, problems, { label: name });
 	await page.goto(`${server.url}/#${room}`);
 	await page.locator("#join-room").fill(room);
 	await page.locator("#join-guest").fill(name);

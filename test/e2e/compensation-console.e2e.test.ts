@@ -13,7 +13,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
 import { apiCaller, until } from "../support/api.ts";
-import { browserMissing, launchChromium } from "../support/browser.ts";
+import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 interface Sent {
@@ -104,16 +104,7 @@ describe.skipIf(browserMissing)("operator compensation in the console", () => {
 		// The one refused preview below answers 400, which Chromium logs as a console error.
 		const expected400 = /Failed to load resource: the server responded with a status of 400/;
 		let refused = 0;
-		page.on("console", (message) => {
-			if (message.type() !== "error") return;
-			if (expected400.test(message.text())) refused++;
-			else problems.push(`console: ${message.text()}`);
-		});
-		page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-		page.on("requestfailed", (request) => {
-			const reason = request.failure()?.errorText ?? "";
-			if (!reason.includes("ERR_ABORTED")) problems.push(`request failed: ${request.url()} ${reason}`);
-		});
+		watchPage(page, problems, { expected: expected400, onExpected: () => refused++, failedRequests: true });
 
 		// Sign in and open the Compensations view and the form.
 		await page.goto(`${server.url}/console/`);

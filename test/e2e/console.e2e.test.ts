@@ -11,7 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
 import { apiCaller, until } from "../support/api.ts";
-import { browserMissing, launchChromium } from "../support/browser.ts";
+import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 interface Task {
@@ -77,15 +77,7 @@ describe.skipIf(browserMissing)("the operator console", () => {
 
 		const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
 		const page = await context.newPage();
-		page.on("console", (message) => {
-			if (message.type() === "error") problems.push(`console: ${message.text()}`);
-		});
-		page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-		// Requests cut short by our own navigation (net::ERR_ABORTED) are not failures.
-		page.on("requestfailed", (request) => {
-			const reason = request.failure()?.errorText ?? "";
-			if (!reason.includes("ERR_ABORTED")) problems.push(`request failed: ${request.url()} ${reason}`);
-		});
+		watchPage(page, problems, { failedRequests: true });
 
 		// Sign in with the admin token.
 		await page.goto(`${server.url}/console/`);
@@ -179,10 +171,7 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		const seen: string[] = [];
 		const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 		const page = await context.newPage();
-		page.on("console", (message) => {
-			if (message.type() === "error" && !expected.test(message.text())) seen.push(`console: ${message.text()}`);
-		});
-		page.on("pageerror", (error) => seen.push(`page error: ${error.message}`));
+		watchPage(page, seen, { expected });
 
 		// A deliver that fails for good (the retract succeeds): the saga ends compensated.
 		const origin = fresh("origin");

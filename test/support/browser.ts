@@ -4,7 +4,7 @@
  * reach Google's hosts at every start.
  */
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -28,5 +28,32 @@ export async function launchChromium(): Promise<Browser> {
 			"--disable-component-update",
 			"--disable-sync",
 		],
+	});
+}
+
+export interface WatchOptions {
+	/** Prefix for every problem, to tell pages apart. */
+	label?: string;
+	/** Console errors the test expects (Chromium logs every non-2xx fetch as one). */
+	expected?: RegExp;
+	/** Called for each expected console error, so a test can count them. */
+	onExpected?: () => void;
+	/** Also record failed requests, except those cut short by our own navigation. */
+	failedRequests?: boolean;
+}
+
+/** Records a page's console errors, page errors and (optionally) failed requests as problems. */
+export function watchPage(page: Page, problems: string[], options: WatchOptions = {}): void {
+	const prefix = options.label === undefined ? "" : `${options.label} `;
+	page.on("console", (message) => {
+		if (message.type() !== "error") return;
+		if (options.expected?.test(message.text()) === true) options.onExpected?.();
+		else problems.push(`${prefix}console: ${message.text()}`);
+	});
+	page.on("pageerror", (error) => problems.push(`${prefix}page error: ${error.message}`));
+	if (options.failedRequests !== true) return;
+	page.on("requestfailed", (request) => {
+		const reason = request.failure()?.errorText ?? "";
+		if (!reason.includes("ERR_ABORTED")) problems.push(`${prefix}request failed: ${request.url()} ${reason}`);
 	});
 }

@@ -7,7 +7,12 @@
  *   across reconnects: it resumes with `since` = the last seq it delivered, pages over HTTP what
  *   the replay did not cover, and drops anything it already delivered;
  * - a `send()` is never lost and never doubled: it stays queued until acked and is resent with
- *   the same id after a reconnect, which the server deduplicates;
+ *   the same id after a reconnect, which the server deduplicates; with a `storage`, unsent
+ *   messages also survive a restart of the app;
+ * - sends are stored in the order of the `send()` calls, across reconnects, rate limits and
+ *   token refreshes; writes are paced to the room's advertised rate;
+ * - a send the server would refuse for good (too large, blank) is rejected at once and never
+ *   written; one refused by the server is rejected and dropped; neither blocks later sends;
  * - a dead network is noticed (heartbeat) and reconnected with exponential backoff and full
  *   jitter; refused credentials stop the loop instead of retrying forever.
  *
@@ -33,6 +38,7 @@ import type {
 	PresenceFrame,
 	RetractEvent,
 	RoomEvent,
+	RoomLimits,
 	SagaFrame,
 	SendFrame,
 	SendResult,
@@ -40,7 +46,8 @@ import type {
 	UserRef,
 	WelcomeFrame,
 } from "../src/protocol.ts";
-import { DEFAULT_REPLAY, GUEST_NAME_PATTERN, MAX_CLIENT_ID_CHARS, PAGE_LIMIT_MAX, isRoomId } from "../src/protocol.ts";
+import { DEFAULT_LIMITS, DEFAULT_REPLAY, GUEST_NAME_PATTERN, PAGE_LIMIT_MAX, TOKEN_EXPIRED_CLOSE, isRoomId } from "../src/protocol.ts";
+import { takeUpTo, type Bucket } from "../src/rate-limit.ts";
 import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
@@ -50,7 +57,9 @@ import { apiUrl, authHeaders, fetchEvents, requestJson, socketUrl } from "./http
 import type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
 import { newClientId } from "./ids.ts";
 import { Outbox } from "./outbox.ts";
+import { checkSend, frameBytes, limitsFromWelcome, MAX_INTERNAL_RETRIES, pacing, refusalKind } from "./send-rules.ts";
 import { Sequencer } from "./sequencer.ts";
+import type { OutboxStorage } from "./storage.ts";
 import { SOCKET_OPEN, globalSocketFactory } from "./socket.ts";
 import type { SocketFactory, SocketLike } from "./socket.ts";
 
@@ -58,9 +67,31 @@ export type { BackoffOptions } from "./backoff.ts";
 export type { ClientErrorCode } from "./errors.ts";
 export type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
 export type { SocketFactory, SocketLike } from "./socket.ts";
-export type { AckFrame, ChatMessage, EventsPage, PresenceFrame, RetractEvent, RoomEvent, SagaFrame, SendResult, UserRef, WelcomeFrame };
+export type { OutboxStorage, WebStorageLike } from "./storage.ts";
+export type { AckFrame, ChatMessage, EventsPage, PresenceFrame, RetractEvent, RoomEvent, RoomLimits, SagaFrame, SendResult, UserRef, WelcomeFrame };
 export { ParleyClientError } from "./errors.ts";
 export { newClientId } from "./ids.ts";
+export { localStorageOutbox, memoryStorage } from "./storage.ts";
+
+/** Hands out a current token; called on every connect and HTTP call (and once more on a 401). */
+export type TokenProvider = () => string | Promise<string>;
+
+/** A send waiting for its ack, as the app sees it. */
+export interface PendingSend {
+	id: string;
+	text: string;
+	crossPost?: string[];
+}
+
+/** The outgoing queue, reported on every change. */
+export interface QueueStatus {
+	/** Sends not acked yet. */
+	size: number;
+	/** Of those, written and waiting for their ack. */
+	inFlight: number;
+	/** Until when (epoch ms) writes are held by the room's rate limit or the client's pacing; 0 if not held. */
+	heldUntil: number;
+}
 
 /**
  * Where the connection is:
@@ -116,6 +147,13 @@ export interface ParleyClientEvents {
 	error: ParleyClientError;
 	/** The connection state changed. */
 	status: StatusEvent;
+	/**
+	 * Unsent messages from an earlier run were found in `storage` and queued ahead of new ones.
+	 * Each goes out with its original id; `send(text, { id })` with that id joins it.
+	 */
+	restored: PendingSend[];
+	/** The outgoing queue changed (a send queued, written, acked, refused or held). */
+	queue: QueueStatus;
 	/** Caught up with the room: every event up to `through` has been delivered. */
 	synced: { through: number };
 }
@@ -125,8 +163,11 @@ export interface ParleyClientOptions {
 	url: string;
 	/** The room id, `^[a-z0-9][a-z0-9._-]{0,63}$`. */
 	room: string;
-	/** A signed token. Give exactly one of `token` and `guest`. */
-	token?: string;
+	/**
+	 * A signed token, or a function that returns a current one (called on every connect and
+	 * HTTP call, and once more after a 401). Give exactly one of `token` and `guest`.
+	 */
+	token?: string | TokenProvider;
 	/** A guest name (1..32 letters, digits, `_`, `-`), when the server allows guests. */
 	guest?: string;
 	/**
@@ -152,6 +193,11 @@ export interface ParleyClientOptions {
 	fetch?: FetchLike;
 	/** Source of randomness for the backoff jitter (tests pin it). */
 	random?: () => number;
+	/**
+	 * Where unsent messages are kept so they survive a restart of the app (`localStorageOutbox()`
+	 * in browsers, `fileStorage(dir)` from `storage-file.ts` in Node). Default: memory only.
+	 */
+	storage?: OutboxStorage;
 }
 
 export interface SendOptions {
@@ -182,6 +228,29 @@ interface Connection {
 
 /** Close code for sockets the client abandons (heartbeat or connect timeout). App range. */
 const ABANDON_CODE = 4000;
+/** RFC 6455 "message too big": the server's answer to a frame over its limit. */
+const TOO_BIG_CODE = 1009;
+
+/** Who the client is, before the token provider has been asked. */
+type Auth = { token: TokenProvider } | { guest: string };
+
+/** The JWT `sub`, read without verifying (only to key the persisted outbox by user). */
+function tokenSubject(token: string): string {
+	try {
+		const payload = token.split(".")[1] ?? "";
+		const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "="));
+		const sub = (JSON.parse(json) as { sub?: unknown }).sub;
+		return typeof sub === "string" ? sub : "token";
+	} catch {
+		return "token";
+	}
+}
+
+function isPendingSend(value: unknown): value is PendingSend {
+	if (typeof value !== "object" || value === null) return false;
+	const { id, text, crossPost } = value as Record<string, unknown>;
+	return typeof id === "string" && typeof text === "string" && (crossPost === undefined || (Array.isArray(crossPost) && crossPost.every((r) => typeof r === "string")));
+}
 
 /**
  * A connection to one room. Create it, add listeners, then `connect()`.
@@ -199,7 +268,19 @@ const ABANDON_CODE = 4000;
 export class ParleyClient {
 	readonly room: string;
 	readonly url: string;
-	readonly #credentials: Credentials;
+	readonly #auth: Auth;
+	readonly #storage: OutboxStorage | undefined;
+	/** The storage key of this user's outbox in this room, once the user is known. */
+	#storageKey: string | undefined;
+	/** Persisting runs one write at a time, always of the latest queue. */
+	#persisting: Promise<void> = Promise.resolve();
+	#started: Promise<void> | undefined;
+	#limits: RoomLimits = DEFAULT_LIMITS;
+	/** The client's own token bucket, mirroring the room's at a slightly slower pace. */
+	#pace: Bucket = { tokens: 0, at: 0 };
+	#heldUntil = 0;
+	/** Bumped on every connection attempt, so a slow token provider cannot open a stale socket. */
+	#attemptSeq = 0;
 	readonly #events = new Emitter<ParleyClientEvents>();
 	readonly #sequencer: Sequencer<RoomEvent>;
 	readonly #outbox = new Outbox<SendFrame>();
@@ -236,7 +317,9 @@ export class ParleyClient {
 		}
 		this.room = options.room;
 		this.url = new URL(options.url).toString();
-		this.#credentials = options.token !== undefined ? { token: options.token } : { guest: options.guest ?? "" };
+		const token = options.token;
+		this.#auth = token === undefined ? { guest: options.guest ?? "" } : { token: typeof token === "string" ? () => token : token };
+		this.#storage = options.storage;
 		this.#since = options.since;
 		this.#sequencer = new Sequencer(options.since ?? 0);
 		this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, ...options.backoff }, options.random);
@@ -288,6 +371,24 @@ export class ParleyClient {
 		return this.#outbox.size;
 	}
 
+	/** The room's limits: the contract's defaults until a `welcome` tells the server's. */
+	get limits(): RoomLimits {
+		return this.#limits;
+	}
+
+	/** The sends waiting for their ack, oldest first. */
+	outgoing(): PendingSend[] {
+		return this.#outbox.entries().map(({ frame }) => pendingOf(frame));
+	}
+
+	/**
+	 * Why `send(text, options)` would be refused at once (`too_large`, `bad_request`), or
+	 * undefined when it may go: for a composer that disables Send and says why.
+	 */
+	check(text: string, options: SendOptions = {}): ParleyClientError | undefined {
+		return checkSend(sendFrame(text, options.id ?? "x".repeat(36), options.crossPost), this.#limits);
+	}
+
 	/**
 	 * Starts the connection loop (if not started) and resolves once the client is live: welcomed
 	 * and caught up. Rejects if the credentials or room are refused, or the client is closed.
@@ -297,6 +398,9 @@ export class ParleyClient {
 		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
 		if (this.#state === "live") return Promise.resolve();
 		const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+		// The saved outbox is read once, whatever the state (a page may start suspended); every
+		// connection attempt waits for it, so restored messages go out first.
+		this.#started ??= this.#restore();
 		if (this.#state === "idle") this.#open();
 		return promise;
 	}
@@ -310,22 +414,32 @@ export class ParleyClient {
 	send(text: string, options: SendOptions = {}): Promise<SendResult> {
 		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
 		const id = options.id ?? newClientId();
-		if (id.length < 1 || id.length > MAX_CLIENT_ID_CHARS) {
-			return Promise.reject(new ParleyClientError("bad_request", `an id is 1..${MAX_CLIENT_ID_CHARS} chars`, { id }));
+		const frame = sendFrame(text, id, options.crossPost);
+		// A second send() with an id still in the queue joins the first one's promise.
+		const queued = this.#outbox.has(id);
+		if (!queued) {
+			const refused = checkSend(frame, this.#limits);
+			if (refused !== undefined) return Promise.reject(refused);
 		}
-		if (text.length === 0) return Promise.reject(new ParleyClientError("bad_request", "`text` must not be empty", { id }));
-		const frame: SendFrame =
-			options.crossPost === undefined || options.crossPost.length === 0
-				? { type: "send", id, text }
-				: { type: "send", id, text, crossPost: [...options.crossPost] };
 		const promise = new Promise<SendResult>((resolve, reject) => {
 			const list = this.#waiters.get(id) ?? [];
 			list.push({ resolve, reject });
 			this.#waiters.set(id, list);
 		});
-		// A second send() with an id still in the queue joins the first one's promise.
-		if (this.#outbox.add(frame)) this.#flush();
+		if (!queued && this.#outbox.add(frame)) {
+			this.#persist();
+			this.#flush();
+			this.#reportQueue();
+		}
 		return promise;
+	}
+
+	/** Drops every unsent message, from memory and from `storage`; their sends reject with `closed`. */
+	discardUnsent(): void {
+		const error = new ParleyClientError("closed", "the unsent messages were discarded");
+		for (const frame of this.#outbox.drain()) this.#settleWaiters(frame.id, (waiter) => waiter.reject(error));
+		this.#persist();
+		this.#reportQueue();
 	}
 
 	/**
@@ -335,15 +449,16 @@ export class ParleyClient {
 	 */
 	async delete(msgId: string): Promise<{ seq: number }> {
 		if (TERMINAL.has(this.#state)) throw this.#terminalError();
-		const url = apiUrl(this.url, this.room, `messages/${encodeURIComponent(msgId)}`, {}, this.#credentials);
 		const retry = new Backoff({ minMs: 250, maxMs: 4000, factor: 2 });
 		for (let attempt = 1; ; attempt++) {
 			try {
-				return await requestJson<{ seq: number }>(
-					this.#fetch,
-					url,
-					{ method: "DELETE", headers: authHeaders(this.#credentials) },
-					this.#httpTimeoutMs,
+				return await this.#http((credentials) =>
+					requestJson<{ seq: number }>(
+						this.#fetch,
+						apiUrl(this.url, this.room, `messages/${encodeURIComponent(msgId)}`, {}, credentials),
+						{ method: "DELETE", headers: authHeaders(credentials) },
+						this.#httpTimeoutMs,
+					),
 				);
 			} catch (error) {
 				const transient =
@@ -361,7 +476,7 @@ export class ParleyClient {
 	 * `{ before: oldestSeqShown, limit: 50 }`. Events come back ascending.
 	 */
 	async history(query: HistoryQuery): Promise<EventsPage> {
-		return await fetchEvents(this.#fetch, this.url, this.room, this.#credentials, query, this.#httpTimeoutMs);
+		return await this.#http((credentials) => fetchEvents(this.#fetch, this.url, this.room, credentials, query, this.#httpTimeoutMs));
 	}
 
 	/**
@@ -389,9 +504,71 @@ export class ParleyClient {
 		this.#open();
 	}
 
-	/** Closes the connection for good. Sends still waiting for an ack are rejected (`closed`). */
+	/**
+	 * Closes the connection for good. Sends still waiting for an ack are rejected (`closed`);
+	 * with a `storage` they stay there and go out the next time a client connects.
+	 */
 	close(): void {
 		this.#terminate("closed", new ParleyClientError("closed", "the client was closed"));
+	}
+
+	// -----------------------------------------------------------------------------------
+	// Credentials and the persisted outbox
+	// -----------------------------------------------------------------------------------
+
+	async #credentials(): Promise<Credentials> {
+		if ("guest" in this.#auth) return { guest: this.#auth.guest };
+		const token = await this.#auth.token();
+		if (typeof token !== "string" || token === "") throw new ParleyClientError("unauthorized", "the token provider returned no token");
+		return { token };
+	}
+
+	/** One HTTP call with current credentials; after a 401 the provider is asked once more. */
+	async #http<T>(call: (credentials: Credentials) => Promise<T>): Promise<T> {
+		try {
+			return await call(await this.#credentials());
+		} catch (error) {
+			if (!(error instanceof ParleyClientError && error.status === 401 && "token" in this.#auth)) throw error;
+			return await call(await this.#credentials());
+		}
+	}
+
+	/** Loads unsent messages an earlier run left in `storage`, ahead of anything queued since. */
+	async #restore(): Promise<void> {
+		if (this.#storage === undefined) return;
+		try {
+			const credentials = await this.#credentials();
+			const who = "guest" in credentials ? `guest:${credentials.guest}` : tokenSubject(credentials.token);
+			this.#storageKey = `parley.outbox:${new URL(this.url).host}:${this.room}:${who}`;
+			const raw = await this.#storage.get(this.#storageKey);
+			const parsed: unknown = raw === null || raw === undefined ? [] : JSON.parse(raw);
+			const frames = (Array.isArray(parsed) ? parsed.filter(isPendingSend) : []).map((p) => sendFrame(p.text, p.id, p.crossPost));
+			const restored = this.#outbox.restore(frames);
+			if (restored.length > 0) {
+				this.#events.emit("restored", restored.map(pendingOf));
+				this.#reportQueue();
+			}
+		} catch (error) {
+			// A broken store must not stop the chat; say so and carry on in memory.
+			this.#events.emit("error", new ParleyClientError("protocol", `could not read the saved outbox: ${String(error)}`));
+		}
+		this.#persist();
+	}
+
+	/** Writes the queue as it is now; writes are chained, so the last one always wins. */
+	#persist(): void {
+		const storage = this.#storage;
+		const key = this.#storageKey;
+		if (storage === undefined || key === undefined) return;
+		const frames = this.#outbox.entries().map(({ frame }) => pendingOf(frame));
+		this.#persisting = this.#persisting
+			.then(async () => {
+				if (frames.length === 0) await storage.delete(key);
+				else await storage.set(key, JSON.stringify(frames));
+			})
+			.catch((error: unknown) => {
+				this.#events.emit("error", new ParleyClientError("protocol", `could not save the outbox: ${String(error)}`));
+			});
 	}
 
 	// -----------------------------------------------------------------------------------
@@ -400,11 +577,27 @@ export class ParleyClient {
 
 	#open(): void {
 		this.#clearReconnect();
-		const since = this.#joined ? this.#sequencer.lastSeq : this.#since;
 		this.#setStatus({ state: "connecting", attempt: this.#backoff.attempt });
+		const attempt = ++this.#attemptSeq;
+		(this.#started ?? Promise.resolve())
+			.then(() => this.#credentials())
+			.then(
+			(credentials) => {
+				if (attempt === this.#attemptSeq && this.#state === "connecting") this.#openSocket(credentials);
+			},
+			(error: unknown) => {
+				if (attempt !== this.#attemptSeq || this.#state !== "connecting") return;
+				this.#events.emit("error", error instanceof ParleyClientError ? error : new ParleyClientError("network", `the token provider failed: ${String(error)}`));
+				this.#scheduleReconnect("no token");
+			},
+		);
+	}
+
+	#openSocket(credentials: Credentials): void {
+		const since = this.#joined ? this.#sequencer.lastSeq : this.#since;
 		let socket: SocketLike;
 		try {
-			socket = this.#createSocket(socketUrl(this.url, this.room, this.#credentials, since));
+			socket = this.#createSocket(socketUrl(this.url, this.room, credentials, since));
 		} catch (error) {
 			this.#events.emit("error", new ParleyClientError("network", `could not open a socket: ${String(error)}`));
 			this.#scheduleReconnect("socket constructor threw");
@@ -430,7 +623,16 @@ export class ParleyClient {
 			if (conn === this.#conn) this.#onData(conn, event.data);
 		});
 		socket.addEventListener("close", (event) => {
-			if (conn === this.#conn) this.#lost(conn, `socket closed (${event.code}${event.reason === "" ? "" : ` ${event.reason}`})`);
+			if (conn !== this.#conn) return;
+			if (event.code === TOO_BIG_CODE) this.#dropOversized();
+			const reason = `socket closed (${event.code}${event.reason === "" ? "" : ` ${event.reason}`})`;
+			if (event.code === TOKEN_EXPIRED_CLOSE) {
+				// Not a failure: the token ran out. Reconnect at once with a fresh one.
+				this.#abandon(reason);
+				if (!TERMINAL.has(this.#state) && this.#state !== "offline") this.#open();
+				return;
+			}
+			this.#lost(conn, reason);
 		});
 		socket.addEventListener("error", () => {
 			if (conn === this.#conn) this.#lost(conn, "socket error");
@@ -475,6 +677,7 @@ export class ParleyClient {
 		}
 		// Nothing written on that socket is known to have arrived: resend all of it.
 		this.#outbox.requeueAll();
+		this.#reportQueue();
 		return conn;
 	}
 
@@ -510,7 +713,7 @@ export class ParleyClient {
 
 	async #probe(): Promise<void> {
 		try {
-			await fetchEvents(this.#fetch, this.url, this.room, this.#credentials, { limit: 1 }, this.#httpTimeoutMs);
+			await this.#http((credentials) => fetchEvents(this.#fetch, this.url, this.room, credentials, { limit: 1 }, this.#httpTimeoutMs));
 		} catch (error) {
 			if (!(error instanceof ParleyClientError) || TERMINAL.has(this.#state)) return;
 			if (error.status === 401) this.#terminate("unauthorized", error);
@@ -526,7 +729,9 @@ export class ParleyClient {
 		clearTimeout(this.#flushTimer);
 		this.#abandon(state);
 		this.#state = state;
+		// Drained from memory only: a persisted outbox keeps them for the next run.
 		for (const frame of this.#outbox.drain()) this.#settleWaiters(frame.id, (waiter) => waiter.reject(error));
+		this.#heldUntil = 0;
 		const waiters = this.#connectWaiters;
 		this.#connectWaiters = [];
 		for (const waiter of waiters) waiter.reject(error);
@@ -626,6 +831,10 @@ export class ParleyClient {
 			this.#sequencer.rebase(welcome.lastSeq);
 		}
 		this.#sequencer.noteHead(welcome.lastSeq);
+		this.#limits = limitsFromWelcome(welcome);
+		// The room's bucket for a new socket starts full; so does ours, at our slower pace.
+		this.#pace = { tokens: pacing(this.#limits).burst, at: Date.now() };
+		this.#outbox.unpause();
 		this.#setStatus({ state: "syncing" });
 		this.#events.emit("welcome", welcome);
 		this.#flush();
@@ -664,13 +873,9 @@ export class ParleyClient {
 		try {
 			for (let gap = this.#sequencer.gap(); gap !== undefined && conn === this.#conn; gap = this.#sequencer.gap()) {
 				const before = this.#sequencer.lastSeq;
-				const page = await fetchEvents(
-					this.#fetch,
-					this.url,
-					this.room,
-					this.#credentials,
-					{ after: gap.after, limit: PAGE_LIMIT_MAX },
-					this.#httpTimeoutMs,
+				const after = gap.after;
+				const page = await this.#http((credentials) =>
+					fetchEvents(this.#fetch, this.url, this.room, credentials, { after, limit: PAGE_LIMIT_MAX }, this.#httpTimeoutMs),
 				);
 				if (conn !== this.#conn) return;
 				this.#deliver(this.#sequencer.offerAll(page.events));
@@ -701,19 +906,63 @@ export class ParleyClient {
 				? { seq: ack.seq, msgId: ack.msgId, traceId: ack.traceId, duplicate: ack.duplicate }
 				: { seq: ack.seq, msgId: ack.msgId, traceId: ack.traceId, duplicate: ack.duplicate, sagaId: ack.sagaId };
 		this.#settleWaiters(ack.id, (waiter) => waiter.resolve(result));
+		this.#persist();
 		this.#events.emit("ack", ack);
 		this.#flush();
+		this.#reportQueue();
 	}
 
 	#onRefusal(error: ParleyClientError): void {
-		if (error.code === "rate_limited") {
-			// Not a failure of the send: put it back and hold every write until allowed again.
-			if (error.id !== undefined) this.#outbox.requeue(error.id);
-			this.#outbox.pause(Date.now() + (error.retryAfterMs ?? 1000));
-			this.#flush();
-		} else if (error.id !== undefined && this.#outbox.settle(error.id) !== undefined) {
-			this.#settleWaiters(error.id, (waiter) => waiter.reject(error));
+		const entry = error.id === undefined ? undefined : this.#outbox.get(error.id);
+		if (entry === undefined || error.id === undefined) {
+			// Not about a send of ours (or one already settled): report it and carry on.
+			if (error.code === "rate_limited") this.#hold(error.retryAfterMs ?? 1000);
+			this.#events.emit("error", error);
+			return;
 		}
+		const kind = refusalKind(error.code);
+		if (kind === "permanent" || (error.code === "internal" && entry.writes > MAX_INTERNAL_RETRIES)) {
+			this.#reject(error.id, error);
+		} else {
+			// Not the send's fault: it goes again, in its place in the queue.
+			this.#outbox.requeue(error.id);
+			if (error.code === "rate_limited") this.#hold(error.retryAfterMs ?? 1000);
+			else if (error.code === "internal") this.#hold(1000);
+			this.#flush();
+			this.#reportQueue();
+		}
+		if (kind !== "reorder") this.#events.emit("error", error);
+	}
+
+	/** Holds every write for `ms` and empties our bucket, as the room's is now empty. */
+	#hold(ms: number): void {
+		const until = Date.now() + ms;
+		this.#outbox.pause(until);
+		this.#pace = { tokens: 0, at: until };
+	}
+
+	/** Rejects one send for good and drops it from the queue (and storage). */
+	#reject(id: string, error: ParleyClientError): void {
+		if (this.#outbox.settle(id) === undefined) return;
+		this.#settleWaiters(id, (waiter) => waiter.reject(error));
+		this.#persist();
+		this.#flush();
+		this.#reportQueue();
+	}
+
+	/**
+	 * The server closed the socket for a frame over its limit. The write-time check makes that
+	 * impossible against a server that tells its limits; against one that does not, the largest
+	 * frame written is the one, and it must not be resent forever.
+	 */
+	#dropOversized(): void {
+		const written = this.#outbox.entries().filter((entry) => entry.state === "sent");
+		const largest = written.reduce<(typeof written)[number] | undefined>((max, entry) => (max === undefined || frameBytes(entry.frame) > frameBytes(max.frame) ? entry : max), undefined);
+		if (largest === undefined) return;
+		const bytes = frameBytes(largest.frame);
+		this.#limits = { ...this.#limits, maxFrameBytes: Math.min(this.#limits.maxFrameBytes, bytes - 1) };
+		const error = new ParleyClientError("too_large", `the server refused a ${bytes}-byte frame as too large`, { id: largest.frame.id });
+		this.#reject(largest.frame.id, error);
 		this.#events.emit("error", error);
 	}
 
@@ -723,17 +972,40 @@ export class ParleyClient {
 		for (const waiter of waiters ?? []) settle(waiter);
 	}
 
-	/** Writes whatever the outbox allows, if there is a welcomed socket. */
+	#reportQueue(): void {
+		this.#events.emit("queue", { size: this.#outbox.size, inFlight: this.#outbox.inFlight, heldUntil: this.#outbox.size > this.#outbox.inFlight ? this.#heldUntil : 0 });
+	}
+
+	/** Writes whatever the outbox, the in-flight window and the pace allow, if there is a welcomed socket. */
 	#flush(): void {
 		const conn = this.#conn;
 		if (conn === undefined || !conn.welcomed || conn.socket.readyState !== SOCKET_OPEN) return;
 		const now = Date.now();
+		clearTimeout(this.#flushTimer);
+		this.#flushTimer = undefined;
+		this.#heldUntil = 0;
 		if (now < this.#outbox.pausedUntil) {
-			clearTimeout(this.#flushTimer);
-			this.#flushTimer = setTimeout(() => this.#flush(), this.#outbox.pausedUntil - now);
+			this.#later(this.#outbox.pausedUntil - now);
 			return;
 		}
-		for (const frame of this.#outbox.takeQueued(now, this.#maxInFlight)) {
+		const wanted = this.#outbox.writable(this.#maxInFlight);
+		if (wanted === 0) return;
+		const pace = pacing(this.#limits);
+		let budget = wanted;
+		if (pace.ratePerSec > 0) {
+			const take = takeUpTo(this.#pace, wanted, pace.ratePerSec, pace.burst, now);
+			this.#pace = take.bucket;
+			budget = take.granted;
+			if (take.granted < wanted) this.#later(take.retryAfterMs);
+		}
+		for (const frame of this.#outbox.takeQueued(now, this.#maxInFlight, budget)) {
+			// Limits may have shrunk since the send was queued (a new welcome): never write a
+			// frame the server would answer by closing the socket.
+			const refused = checkSend(frame, this.#limits);
+			if (refused !== undefined) {
+				this.#reject(frame.id, refused);
+				continue;
+			}
 			try {
 				conn.socket.send(JSON.stringify(frame));
 			} catch {
@@ -742,4 +1014,19 @@ export class ParleyClient {
 			}
 		}
 	}
+
+	/** Flushes again in `ms`, for the pace or a hold; the queue reports writes held until then. */
+	#later(ms: number): void {
+		this.#heldUntil = Date.now() + ms;
+		this.#flushTimer = setTimeout(() => this.#flush(), ms);
+	}
+}
+
+/** The frame for a send; `crossPost` only when it names rooms. */
+function sendFrame(text: string, id: string, crossPost: readonly string[] | undefined): SendFrame {
+	return crossPost === undefined || crossPost.length === 0 ? { type: "send", id, text } : { type: "send", id, text, crossPost: [...crossPost] };
+}
+
+function pendingOf(frame: SendFrame): PendingSend {
+	return frame.crossPost === undefined ? { id: frame.id, text: frame.text } : { id: frame.id, text: frame.text, crossPost: [...frame.crossPost] };
 }

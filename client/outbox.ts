@@ -5,6 +5,11 @@
  * committed, so after every disconnect everything unacked is queued again and resent with the
  * same id: the server's per-(room, user) dedup turns a repeat into `duplicate: true`, which is
  * what makes a send "never lost, never doubled".
+ *
+ * Order: each written frame names the send queued just before it (`after`), while that one is
+ * still unacked. The server refuses a frame whose predecessor is not stored (`out_of_order`),
+ * so when an earlier frame is refused (rate limit, transient failure) none written behind it
+ * can overtake it: they come back, are queued again, and go out behind it.
  */
 
 export type OutboxState = "queued" | "sent";
@@ -40,6 +45,26 @@ export class Outbox<T extends { id: string }> {
 		return true;
 	}
 
+	/**
+	 * Puts frames sent before this incarnation (a persisted outbox) ahead of everything queued
+	 * since, in their original order; returns the ones that were not already here.
+	 */
+	restore(frames: readonly T[]): T[] {
+		const restored = frames.filter((frame) => !this.#entries.has(frame.id));
+		const later = [...this.#entries];
+		this.#entries.clear();
+		for (const frame of restored) this.#entries.set(frame.id, { frame, state: "queued", writes: 0 });
+		for (const [id, entry] of later) this.#entries.set(id, entry);
+		return restored;
+	}
+
+	/** How many frames could be written now, given the in-flight window. */
+	writable(maxInFlight: number = Number.POSITIVE_INFINITY): number {
+		let queued = 0;
+		for (const entry of this.#entries.values()) if (entry.state === "queued") queued++;
+		return Math.max(0, Math.min(queued, maxInFlight - this.inFlight));
+	}
+
 	/** Until when (epoch ms) nothing may be written, after a `rate_limited` refusal. */
 	get pausedUntil(): number {
 		return this.#pausedUntil;
@@ -50,6 +75,11 @@ export class Outbox<T extends { id: string }> {
 		this.#pausedUntil = Math.max(this.#pausedUntil, untilMs);
 	}
 
+	/** Lifts a pause: a new socket has a fresh rate-limit bucket on the server. */
+	unpause(): void {
+		this.#pausedUntil = 0;
+	}
+
 	/** How many frames are written and waiting for their ack. */
 	get inFlight(): number {
 		let count = 0;
@@ -58,22 +88,25 @@ export class Outbox<T extends { id: string }> {
 	}
 
 	/**
-	 * The queued frames to write now, oldest first, marked as sent: none while paused, and no
-	 * more than `maxInFlight` unacked at once. The window matters after a long outage: resending
-	 * hundreds of frames in one burst would trip the server's rate limit, and a flood of
-	 * `rate_limited` refusals can get the socket closed as abusive.
+	 * The queued frames to write now, oldest first, marked as sent, each with `after` naming the
+	 * unacked frame before it: none while paused, no more than `maxInFlight` unacked at once and
+	 * no more than `maxCount` (the pacing budget). The window matters after a long outage:
+	 * resending hundreds of frames in one burst would trip the server's rate limit.
 	 */
-	takeQueued(nowMs: number, maxInFlight: number = Number.POSITIVE_INFINITY): T[] {
+	takeQueued(nowMs: number, maxInFlight: number = Number.POSITIVE_INFINITY, maxCount: number = Number.POSITIVE_INFINITY): Array<T & { after?: string }> {
 		if (nowMs < this.#pausedUntil) return [];
-		let slots = maxInFlight - this.inFlight;
-		const out: T[] = [];
+		let slots = Math.min(maxInFlight - this.inFlight, maxCount);
+		const out: Array<T & { after?: string }> = [];
+		let previous: string | undefined;
 		for (const entry of this.#entries.values()) {
 			if (slots <= 0) break;
+			const after = previous;
+			previous = entry.frame.id;
 			if (entry.state !== "queued") continue;
 			slots--;
 			entry.state = "sent";
 			entry.writes++;
-			out.push(entry.frame);
+			out.push(after === undefined ? entry.frame : { ...entry.frame, after });
 		}
 		return out;
 	}

@@ -7,7 +7,7 @@
 import { MIGRATIONS } from "../migrations/index.ts";
 import type { Identity } from "../src/auth.ts";
 import { canAccessRoom } from "../src/auth.ts";
-import { type Config, configFor } from "../src/config.ts";
+import { type Config, configFor, roomLimits } from "../src/config.ts";
 import { type ErrorBody, type Failure, fail, type Result } from "../src/errors.ts";
 import {
 	type AckFrame,
@@ -17,6 +17,7 @@ import {
 	type EventsPage,
 	type EventsQuery,
 	type ErrorFrame,
+	frameId,
 	type MessageEvent,
 	parseClientFrame,
 	type PolicyPatch,
@@ -27,6 +28,7 @@ import {
 	type SendResult,
 	type ServerFrame,
 	type UserRef,
+	utf8Bytes,
 } from "../src/protocol.ts";
 import { recordRefusal, takeToken } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
@@ -60,7 +62,6 @@ export const IDENTITY_HEADER = "x-parley-identity";
 export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
-const encoder = new TextEncoder();
 
 /** A socket command waiting for the next group commit. */
 interface Command {
@@ -95,13 +96,6 @@ function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: stri
 	};
 	if (message.sagaId !== null) result.sagaId = message.sagaId;
 	return result;
-}
-
-/** UTF-8 size of a text frame, computed only when the cheap bounds cannot decide. */
-function frameBytes(text: string, limit: number): number {
-	if (text.length > limit) return text.length;
-	if (text.length * 3 <= limit) return text.length;
-	return encoder.encode(text).byteLength;
 }
 
 export class Room extends OutboxObject {
@@ -186,7 +180,8 @@ export class Room extends OutboxObject {
 		this.presence.joined(user);
 
 		const lastSeq = this.log.lastSeq;
-		server.send(JSON.stringify({ type: "welcome", room: this.name, user, lastSeq, online: this.presence.online() } satisfies ServerFrame));
+		const welcome: ServerFrame = { type: "welcome", room: this.name, user, lastSeq, online: this.presence.online(), limits: roomLimits(this.config) };
+		server.send(JSON.stringify(welcome));
 		const replay =
 			since === undefined
 				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
@@ -205,15 +200,23 @@ export class Room extends OutboxObject {
 		if (who === undefined || who.closing === true || ws.readyState !== WebSocket.OPEN) return;
 		const live = this.liveState(ws);
 		const now = Date.now();
-		const size = typeof message === "string" ? frameBytes(message, this.config.maxFrameBytes) : message.byteLength;
+		const size = typeof message === "string" ? utf8Bytes(message, this.config.maxFrameBytes) : message.byteLength;
 		if (size > this.config.maxFrameBytes) {
 			this.closeSocket(ws, who, CLOSE.tooBig, `frame over ${this.config.maxFrameBytes} bytes`);
+			return;
+		}
+		// A socket lives no longer than its token: checked per frame, so no timer is needed.
+		if (who.exp !== undefined && now >= who.exp * 1000) {
+			this.closeSocket(ws, who, CLOSE.tokenExpired, "token expired");
 			return;
 		}
 		const take = takeToken(live.bucket, this.config.rateLimitPerSec, now);
 		live.bucket = take.bucket;
 		if (!take.ok) {
-			this.refuse(ws, now, { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs });
+			// Parsed only to name the refused frame, so the client knows which send to hold back.
+			const id = typeof message === "string" ? frameId(message) : undefined;
+			const limited: ErrorBody = { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs };
+			this.refuse(ws, now, id === undefined ? limited : { ...limited, id });
 			return;
 		}
 		if (typeof message !== "string") {
@@ -341,7 +344,9 @@ export class Room extends OutboxObject {
 					return this.write(() => this.execute(command, now));
 				} catch (error) {
 					console.error(JSON.stringify({ level: "error", msg: "command failed", room: this.name, traceId: command.traceId, error: String(error) }));
-					return { events: [], reply: { type: "error", code: "internal", message: "internal error" }, alarm: false };
+					const id = command.frame.id;
+					const reply: ErrorFrame = id === undefined ? { type: "error", code: "internal", message: "internal error" } : { type: "error", code: "internal", message: "internal error", id };
+					return { events: [], reply, alarm: false };
 				}
 			});
 		}
@@ -371,7 +376,10 @@ export class Room extends OutboxObject {
 			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
 		}
 		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
-		if (!deleted.result.ok) return { events: [], reply: { type: "error", ...deleted.result.error }, alarm: false };
+		if (!deleted.result.ok) {
+			const reply: ErrorFrame = frame.id === undefined ? { type: "error", ...deleted.result.error } : { type: "error", ...deleted.result.error, id: frame.id };
+			return { events: [], reply, alarm: false };
+		}
 		return { events: deleted.events, reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.seq }, alarm: deleted.alarm };
 	}
 
@@ -394,6 +402,9 @@ export class Room extends OutboxObject {
 		if (existing !== undefined) return { result: { ok: true, ...sendResult(existing, true) }, events: [], alarm: false };
 		const refusal = this.policyRefusal(identity);
 		if (refusal !== undefined) return { result: refusal, events: [], alarm: false };
+		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
+			return { result: fail("out_of_order", `the message before this one (${input.after}) is not stored yet; send it first`), events: [], alarm: false };
+		}
 		const targets = input.crossPost ?? [];
 		const denied = targets.find((room) => !canAccessRoom(identity, room));
 		if (denied !== undefined) return { result: fail("forbidden", `your token does not grant room ${denied}`), events: [], alarm: false };

@@ -5,7 +5,7 @@
  * memory and are rebuilt on wake.
  */
 import type { Identity } from "../src/auth.ts";
-import type { UserRef } from "../src/protocol.ts";
+import { TOKEN_EXPIRED_CLOSE, type UserRef } from "../src/protocol.ts";
 import { type AbuseWindow, type Bucket, fullBucket } from "../src/rate-limit.ts";
 
 /** The attachment: written at connect, and once more when the server closes the socket. */
@@ -13,6 +13,8 @@ export interface SocketIdentity {
 	user: UserRef;
 	admin: boolean;
 	rooms: string[] | null;
+	/** The token's expiry (epoch seconds); frames after it close the socket with 4001. */
+	exp?: number;
 	/** Set when the server has closed the socket: frames still in flight are dropped. */
 	closing?: true;
 }
@@ -24,11 +26,15 @@ export interface LiveState {
 }
 
 export function socketIdentity(identity: Identity): SocketIdentity {
-	return { user: { id: identity.id, name: identity.name }, admin: identity.admin, rooms: identity.rooms };
+	const who: SocketIdentity = { user: { id: identity.id, name: identity.name }, admin: identity.admin, rooms: identity.rooms };
+	if (identity.exp !== undefined) who.exp = identity.exp;
+	return who;
 }
 
 export function identityOf(who: SocketIdentity): Identity {
-	return { ...who.user, admin: who.admin, rooms: who.rooms, guest: who.user.id.startsWith("guest:") };
+	const identity: Identity = { ...who.user, admin: who.admin, rooms: who.rooms, guest: who.user.id.startsWith("guest:") };
+	if (who.exp !== undefined) identity.exp = who.exp;
+	return identity;
 }
 
 export function newLiveState(ratePerSec: number, now: number): LiveState {
@@ -82,6 +88,8 @@ export const CLOSE = {
 	policy: 1008,
 	/** RFC 6455: message too big. */
 	tooBig: 1009,
+	/** The token expired while the socket was open: reconnect with a fresh one. */
+	tokenExpired: TOKEN_EXPIRED_CLOSE,
 } as const;
 
 /** Sends if the socket is still open; a socket may be closing while it is still listed. */

@@ -15,6 +15,8 @@ export interface Identity {
 	/** Room ids and `prefix*` patterns; `null` means every room. */
 	rooms: string[] | null;
 	guest: boolean;
+	/** When the token expires (epoch seconds); absent for guests. Open sockets honour it too. */
+	exp?: number;
 }
 
 export interface Credentials {
@@ -50,7 +52,7 @@ export function identityFromClaims(claims: Record<string, unknown>): Identity | 
 			rooms.push(room);
 		}
 	}
-	return { id, name, admin: claims.role === "admin", rooms, guest: false };
+	return { id, name, admin: claims.role === "admin", rooms, guest: false, exp: claims.exp };
 }
 
 /**

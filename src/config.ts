@@ -4,6 +4,8 @@
  * Every variable can be set locally with `wrangler dev --var NAME:VALUE`; a value that does
  * not parse falls back to the default rather than disabling a limit.
  */
+import { burstOf } from "./rate-limit.ts";
+import { DEFAULT_LIMITS, type RoomLimits, sendFrameBudget } from "./protocol.ts";
 
 export interface Config {
 	authSecret: string;
@@ -11,6 +13,7 @@ export interface Config {
 	/** Frames per second per socket; 0 turns the limiter off. Burst is twice this. */
 	rateLimitPerSec: number;
 	maxMessageChars: number;
+	/** Never below the frame a send at the character limits can need (sendFrameBudget). */
 	maxFrameBytes: number;
 	outboxBaseDelayMs: number;
 	outboxMaxAttempts: number;
@@ -45,18 +48,31 @@ function integer(value: string | undefined, fallback: number, min: number, max: 
 }
 
 export function readConfig(vars: ConfigVars): Config {
+	const maxMessageChars = integer(vars.MAX_MESSAGE_CHARS, DEFAULT_LIMITS.maxMessageChars, 1, 100_000);
 	return {
 		authSecret: vars.AUTH_SECRET ?? "",
 		allowGuests: vars.ALLOW_GUESTS === "true",
-		rateLimitPerSec: integer(vars.RATE_LIMIT_PER_SEC, 10, 0, 100_000),
-		maxMessageChars: integer(vars.MAX_MESSAGE_CHARS, 4000, 1, 100_000),
-		maxFrameBytes: integer(vars.MAX_FRAME_BYTES, 16384, 256, 1_048_576),
+		rateLimitPerSec: integer(vars.RATE_LIMIT_PER_SEC, DEFAULT_LIMITS.ratePerSec, 0, 100_000),
+		maxMessageChars,
+		// A frame limit below what the character limit allows would make legal sends close the
+		// socket (and a resending client loop); the two limits must agree, so the larger wins.
+		maxFrameBytes: Math.max(integer(vars.MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes, 256, 1_048_576), sendFrameBudget(maxMessageChars)),
 		outboxBaseDelayMs: integer(vars.OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),
 		outboxMaxAttempts: integer(vars.OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
 		alertWebhookUrl: vars.ALERT_WEBHOOK_URL ?? "",
 		alertStuckMs: integer(vars.ALERT_STUCK_MS, 300_000, 1, 30 * 86_400_000),
 		faults: vars.FAULTS === "on",
 		opsIndexShards: integer(vars.OPS_INDEX_SHARDS, 4, 1, 256),
+	};
+}
+
+/** The limits a socket is told in its `welcome`. */
+export function roomLimits(config: Config): RoomLimits {
+	return {
+		maxFrameBytes: config.maxFrameBytes,
+		maxMessageChars: config.maxMessageChars,
+		ratePerSec: config.rateLimitPerSec,
+		burst: burstOf(config.rateLimitPerSec),
 	};
 }
 

@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
 	forbidden: 403,
 	not_found: 404,
 	conflict: 409,
+	/** Extension: a send's `after` names a message that is not stored yet; resend in order. */
+	out_of_order: 409,
 	too_large: 413,
 	rate_limited: 429,
 	read_only: 403,

@@ -13,8 +13,15 @@ import { type Parsed, parseJsonObject } from "./protocol.ts";
 export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config } };
 export type AppContext = Context<AppEnv>;
 
-/** Request bodies larger than this are refused before they are parsed. */
+/**
+ * Request bodies larger than this are refused before they are parsed; never smaller than the
+ * socket's frame limit, so HTTP and the socket accept exactly the same messages.
+ */
 export const MAX_BODY_BYTES = 64 * 1024;
+
+function bodyLimit(c: AppContext): number {
+	return Math.max(MAX_BODY_BYTES, c.get("config").maxFrameBytes);
+}
 
 export function unwrap<T>(parsed: Parsed<T>): T {
 	if (!parsed.ok) throw new ParleyError(parsed.error.code, parsed.error.message, parsed.error.retryAfterMs);
@@ -32,10 +39,11 @@ export function unwrapResult<R extends { ok: true } | { ok: false; error: ErrorB
 }
 
 export async function readJsonBody(c: AppContext): Promise<Record<string, unknown>> {
+	const limit = bodyLimit(c);
 	const declared = Number(c.req.header("Content-Length") ?? "0");
-	if (declared > MAX_BODY_BYTES) throw new ParleyError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+	if (declared > limit) throw new ParleyError("too_large", `request bodies are limited to ${limit} bytes`);
 	const text = await c.req.text();
-	if (text.length > MAX_BODY_BYTES) throw new ParleyError("too_large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+	if (text.length > limit) throw new ParleyError("too_large", `request bodies are limited to ${limit} bytes`);
 	return unwrap(parseJsonObject(text));
 }
 

@@ -66,12 +66,26 @@ export interface SagaStepSummary {
 	error?: string;
 }
 
+/** v1.1: the limits in force for a socket, so a client never sends what would be refused. */
+export interface RoomLimits {
+	/** Largest text frame, in UTF-8 bytes; a larger one closes the socket with 1009. */
+	maxFrameBytes: number;
+	/** Longest message text, in code points. */
+	maxMessageChars: number;
+	/** Frames per second per socket; 0 = no limit. */
+	ratePerSec: number;
+	/** How many frames may arrive at once before the rate applies. */
+	burst: number;
+}
+
 export interface WelcomeFrame {
 	type: "welcome";
 	room: string;
 	user: UserRef;
 	lastSeq: number;
 	online: UserRef[];
+	/** v1.1 addition (absent from servers that predate it). */
+	limits?: RoomLimits;
 }
 export interface SyncedFrame {
 	type: "synced";
@@ -118,6 +132,12 @@ export interface SendInput {
 	id: string;
 	text: string;
 	crossPost?: string[];
+	/**
+	 * Extension: the client id of the sender's previous message. The send is refused with
+	 * `out_of_order` unless that message is already stored, so a refused or lost earlier
+	 * frame can never be overtaken by a later one written behind it.
+	 */
+	after?: string;
 }
 export interface SendFrame extends SendInput {
 	type: "send";
@@ -125,6 +145,8 @@ export interface SendFrame extends SendInput {
 export interface DeleteFrame {
 	type: "delete";
 	msgId: string;
+	/** Optional; echoed on an error frame answering this one. */
+	id?: string;
 }
 export type ClientFrame = SendFrame | DeleteFrame;
 
@@ -161,6 +183,43 @@ export const DEFAULT_REPLAY = 50;
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 500;
 export const MAX_BANNED = 1000;
+/** Close code of a socket whose token expired while it was open: reconnect with a fresh token. */
+export const TOKEN_EXPIRED_CLOSE = 4001;
+/** The limits a client assumes until a `welcome` tells it the server's (the defaults). */
+export const DEFAULT_LIMITS: RoomLimits = { maxFrameBytes: 32_768, maxMessageChars: 4000, ratePerSec: 10, burst: 20 };
+
+/**
+ * The largest frame a send can need when every field is at its limit and every character is
+ * escaped to its longest JSON form (`\u0001` is 6 bytes for one code point): the server never
+ * sets its frame limit below this, so every send the character limits allow fits in a frame.
+ */
+export function sendFrameBudget(maxMessageChars: number): number {
+	const idBytes = MAX_CLIENT_ID_CHARS * 6;
+	const crossPostBytes = MAX_CROSS_POSTS * (64 + 3);
+	const envelope = 128;
+	return maxMessageChars * 6 + 2 * idBytes + crossPostBytes + envelope;
+}
+
+/**
+ * The UTF-8 size of a string as compared with `limit`: exact, except that a string clearly
+ * under the limit (3 bytes per UTF-16 unit at most) or clearly over it (1 byte at least) is
+ * not scanned. `limit` 0 always counts exactly.
+ */
+export function utf8Bytes(text: string, limit = 0): number {
+	if (text.length > limit && limit > 0) return text.length;
+	if (text.length * 3 <= limit) return text.length;
+	let bytes = 0;
+	for (let i = 0; i < text.length; i++) {
+		const unit = text.charCodeAt(i);
+		if (unit < 0x80) bytes += 1;
+		else if (unit < 0x800) bytes += 2;
+		else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+			bytes += 4;
+			i++;
+		} else bytes += 3;
+	}
+	return bytes;
+}
 
 export function isRoomId(value: unknown): value is string {
 	return typeof value === "string" && ROOM_ID_PATTERN.test(value);
@@ -219,7 +278,7 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	if (id === undefined) return refuse("bad_request", "`id` must be a string");
 	const idLength = codePointLength(id);
 	if (idLength < 1 || idLength > MAX_CLIENT_ID_CHARS) {
-		return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`);
+		return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`, id);
 	}
 	const text = input.text;
 	if (typeof text !== "string") return refuse("bad_request", "`text` must be a string", id);
@@ -228,7 +287,17 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	if (textLength > limits.maxMessageChars) {
 		return refuse("too_large", `\`text\` is ${textLength} chars; the limit is ${limits.maxMessageChars}`, id);
 	}
-	if (input.crossPost === undefined) return { ok: true, value: { id, text } };
+	// Checked after the length, so a huge blank paste is not scanned twice.
+	if (text.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
+	let after: string | undefined;
+	if (input.after !== undefined) {
+		if (typeof input.after !== "string" || input.after.length < 1 || codePointLength(input.after) > MAX_CLIENT_ID_CHARS) {
+			return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
+		}
+		after = input.after;
+	}
+	const base: SendInput = after === undefined ? { id, text } : { id, text, after };
+	if (input.crossPost === undefined) return { ok: true, value: base };
 	const crossPost = input.crossPost;
 	if (!Array.isArray(crossPost) || crossPost.length < 1 || crossPost.length > MAX_CROSS_POSTS) {
 		return refuse("bad_request", `\`crossPost\` must be an array of 1..${MAX_CROSS_POSTS} room ids`, id);
@@ -240,7 +309,7 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 		if (seen.has(target)) return refuse("bad_request", `\`crossPost\` names ${target} twice`, id);
 		seen.add(target);
 	}
-	return { ok: true, value: { id, text, crossPost: [...seen] } };
+	return { ok: true, value: { ...base, crossPost: [...seen] } };
 }
 
 /** Parses one text frame from a client socket. */
@@ -257,11 +326,20 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > 128) {
 				return refuse("bad_request", "`msgId` must be a non-empty string", id);
 			}
-			return { ok: true, value: { type: "delete", msgId: data.msgId } };
+			return { ok: true, value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id } };
 		}
 		default:
 			return refuse("bad_request", "`type` must be \"send\" or \"delete\"", id);
 	}
+}
+
+/**
+ * The `id` of a raw client frame, when it is a JSON object with a string `id`: every error
+ * frame answering such a frame carries it, even when the frame was refused before parsing.
+ */
+export function frameId(raw: string): string | undefined {
+	const data = parseJson(raw);
+	return isPlainObject(data) && typeof data.id === "string" ? data.id : undefined;
 }
 
 export type EventsQuery = { limit: number } & ({ after: number } | { before: number } | { latest: true });

@@ -12,9 +12,14 @@ export interface Bucket {
 
 export type Take = { ok: true; bucket: Bucket } | { ok: false; bucket: Bucket; retryAfterMs: number };
 
-/** A full bucket for a new socket. Burst is twice the per-second rate, per the contract. */
+/** The burst for a rate: twice the per-second rate, per the contract. */
+export function burstOf(ratePerSec: number): number {
+	return ratePerSec * 2;
+}
+
+/** A full bucket for a new socket. */
 export function fullBucket(ratePerSec: number, now: number): Bucket {
-	return { tokens: ratePerSec * 2, at: now };
+	return { tokens: burstOf(ratePerSec), at: now };
 }
 
 /** The tokens available at `now`, refilled at `ratePerSec` up to `burst`. */
@@ -26,7 +31,7 @@ function refill(bucket: Bucket, ratePerSec: number, burst: number, now: number):
 /** Takes one token, refilling at `ratePerSec` up to a burst of `2 * ratePerSec`. Rate 0 = off. */
 export function takeToken(bucket: Bucket, ratePerSec: number, now: number): Take {
 	if (ratePerSec <= 0) return { ok: true, bucket };
-	const tokens = refill(bucket, ratePerSec, ratePerSec * 2, now);
+	const tokens = refill(bucket, ratePerSec, burstOf(ratePerSec), now);
 	if (tokens >= 1) return { ok: true, bucket: { tokens: tokens - 1, at: now } };
 	const retryAfterMs = Math.ceil(((1 - tokens) * 1000) / ratePerSec);
 	return { ok: false, bucket: { tokens, at: now }, retryAfterMs };

@@ -149,7 +149,7 @@ describe("sending", () => {
 	it("closes with 1009 on a frame over MAX_FRAME_BYTES and drops what follows", async ({ expect }) => {
 		const room = freshRoom();
 		const socket = await join(room, "guest=a");
-		socket.send({ type: "send", id: "big", text: "é".repeat(9000) });
+		socket.send({ type: "send", id: "big", text: "é".repeat(17_000) });
 		socket.send({ type: "send", id: "after", text: "late" });
 		expect((await socket.waitClosed()).code).toBe(1009);
 		const page = await env.ROOM.getByName(room).events({ after: 0, limit: 10 });
@@ -160,7 +160,7 @@ describe("sending", () => {
 		const socket = await join(freshRoom(), "guest=a");
 		socket.send({ type: "delete", msgId: "1-0000000000" });
 		socket.send({ type: "send", id: "ok", text: "fine" });
-		socket.send({ type: "send", id: "big", text: "x".repeat(20_000) });
+		socket.send({ type: "send", id: "big", text: "x".repeat(40_000) });
 		expect((await socket.waitClosed()).code).toBe(1009);
 		expect(socket.ofType("error").map((e) => e.code)).toEqual(["not_found"]);
 		expect(socket.ofType("ack").map((a) => a.id)).toEqual(["ok"]);

@@ -84,3 +84,30 @@ describe("outbox", () => {
 		expect(outbox.size).toBe(0);
 	});
 });
+
+describe("outbox order", () => {
+	it("names the unacked frame before each written one in `after`", () => {
+		const outbox = new Outbox<Frame>();
+		for (const id of ["a", "b", "c"]) outbox.add(frame(id));
+		expect(outbox.takeQueued(0).map((f) => [f.id, f.after])).toEqual([["a", undefined], ["b", "a"], ["c", "b"]]);
+		outbox.settle("a");
+		outbox.requeue("c");
+		expect(outbox.takeQueued(0).map((f) => [f.id, f.after])).toEqual([["c", "b"]]);
+	});
+
+	it("puts restored frames ahead of those queued since, skipping ids it already holds", () => {
+		const outbox = new Outbox<Frame>();
+		outbox.add(frame("new"));
+		outbox.add(frame("b"));
+		expect(ids(outbox.restore([frame("a"), frame("b")]))).toEqual(["a"]);
+		expect(ids(outbox.takeQueued(0))).toEqual(["a", "new", "b"]);
+	});
+
+	it("hands out no more than the pacing budget, and counts what could go", () => {
+		const outbox = new Outbox<Frame>();
+		for (const id of ["a", "b", "c", "d"]) outbox.add(frame(id));
+		expect(outbox.writable(3)).toBe(3);
+		expect(ids(outbox.takeQueued(0, 3, 2))).toEqual(["a", "b"]);
+		expect(outbox.writable(3)).toBe(1);
+	});
+});

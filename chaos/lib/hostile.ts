@@ -23,7 +23,8 @@ export interface HostileRequest {
 	expect: number[];
 }
 
-export const MAX_FRAME_BYTES = 16_384;
+/** The default frame limit (v1.1: large enough for any send the character limits allow). */
+export const MAX_FRAME_BYTES = 32_768;
 const json = (value: unknown): string => JSON.stringify(value);
 const nestedArrays = (depth: number): string => `${"[".repeat(depth)}${"]".repeat(depth)}`;
 const nestedObjects = (depth: number): string => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
@@ -100,7 +101,7 @@ export function oversizedFrames(): HostileFrame[] {
 	const close = (label: string, data: string | Uint8Array): HostileFrame => ({ label, data, expect: "close-1009" });
 	return [
 		close("text one byte over", sendOfBytes(MAX_FRAME_BYTES + 1, "big1")),
-		close("multi-byte text", json({ type: "send", id: "big2", text: "€".repeat(6000) })),
+		close("multi-byte text", json({ type: "send", id: "big2", text: "€".repeat(12_000) })),
 		close("binary one byte over", new Uint8Array(MAX_FRAME_BYTES + 1)),
 		close("100 KB", "z".repeat(100_000)),
 	];

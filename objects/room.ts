@@ -8,7 +8,7 @@ import { MIGRATIONS } from "../migrations/index.ts";
 import type { Identity } from "../src/auth.ts";
 import { canAccessRoom } from "../src/auth.ts";
 import { type Config, configFor, roomLimits } from "../src/config.ts";
-import { type ErrorBody, type Failure, fail, type Result } from "../src/errors.ts";
+import { type ErrorBody, errorResponse, type Failure, fail, type Result } from "../src/errors.ts";
 import {
 	type AckFrame,
 	type ClientFrame,
@@ -30,7 +30,7 @@ import {
 	type UserRef,
 	utf8Bytes,
 } from "../src/protocol.ts";
-import { recordRefusal, takeToken } from "../src/rate-limit.ts";
+import { recordRefusal, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
@@ -108,8 +108,10 @@ export class Room extends OutboxObject {
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
 	private readonly presence: Presence;
-	/** Limiter state per socket (see liveState). */
+	/** Abuse windows per socket (see liveState). */
 	private readonly live = new WeakMap<WebSocket, LiveState>();
+	/** The rate limit, per user across sockets and HTTP posts. */
+	private readonly buckets: UserBuckets;
 	/** Authors known to have posted here, so the first-post check reads SQLite once each. */
 	private readonly knownAuthors = new Set<string>();
 	/** Socket commands waiting for the next group commit. */
@@ -119,6 +121,7 @@ export class Room extends OutboxObject {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.config = configFor(env);
+		this.buckets = new UserBuckets(this.config.rateLimitPerSec);
 		applyMigrations(ctx.storage, MIGRATIONS);
 		this.log = new EventLog(ctx.storage.sql);
 		const parts = outboxParts(ctx.storage.sql, () => this.name, this.config);
@@ -172,8 +175,13 @@ export class Room extends OutboxObject {
 		const sinceHeader = request.headers.get(SINCE_HEADER);
 		const since = sinceHeader === null ? undefined : Number(sinceHeader);
 
+		const mine = this.openSockets(userTag(identity.id)).length;
+		if (mine >= this.config.maxSocketsPerUser) {
+			// Refused before accepting, so it is an HTTP answer the client can read.
+			return errorResponse({ code: "rate_limited", message: `at most ${this.config.maxSocketsPerUser} sockets per user in a room`, retryAfterMs: 5000 });
+		}
 		const { 0: client, 1: server } = new WebSocketPair();
-		const firstOfUser = this.openSockets(userTag(identity.id)).length === 0;
+		const firstOfUser = mine === 0;
 		this.ctx.acceptWebSocket(server, [userTag(identity.id)]);
 		server.serializeAttachment(socketIdentity(identity));
 		const user: UserRef = { id: identity.id, name: identity.name };
@@ -198,7 +206,6 @@ export class Room extends OutboxObject {
 		const who = readSocketIdentity(ws);
 		// Frames that were in flight when the server closed the socket are dropped.
 		if (who === undefined || who.closing === true || ws.readyState !== WebSocket.OPEN) return;
-		const live = this.liveState(ws);
 		const now = Date.now();
 		const size = typeof message === "string" ? utf8Bytes(message, this.config.maxFrameBytes) : message.byteLength;
 		if (size > this.config.maxFrameBytes) {
@@ -210,8 +217,7 @@ export class Room extends OutboxObject {
 			this.closeSocket(ws, who, CLOSE.tokenExpired, "token expired");
 			return;
 		}
-		const take = takeToken(live.bucket, this.config.rateLimitPerSec, now);
-		live.bucket = take.bucket;
+		const take = this.buckets.take(who.user.id, now);
 		if (!take.ok) {
 			// Parsed only to name the refused frame, so the client knows which send to hold back.
 			const id = typeof message === "string" ? frameId(message) : undefined;
@@ -259,15 +265,15 @@ export class Room extends OutboxObject {
 	}
 
 	/**
-	 * Per-socket limiter state, in memory only. It needs no attachment: a room hibernates
-	 * only after 10 s without events, and by then every bucket has refilled (a full burst
-	 * takes 2 s) and every abuse window (10 s) has expired, so a fresh state on wake is the
-	 * same state. Writing it to the attachment on every frame would cost a serialization.
+	 * Per-socket abuse window, in memory only. It needs no attachment: a room hibernates only
+	 * after 10 s without events, and by then every abuse window (10 s) has expired, so a fresh
+	 * state on wake is the same state. Writing it to the attachment on every frame would cost
+	 * a serialization.
 	 */
 	private liveState(ws: WebSocket): LiveState {
 		let state = this.live.get(ws);
 		if (state === undefined) {
-			state = newLiveState(this.config.rateLimitPerSec, Date.now());
+			state = newLiveState(Date.now());
 			this.live.set(ws, state);
 		}
 		return state;
@@ -463,6 +469,13 @@ export class Room extends OutboxObject {
 	async send(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
 		const now = Date.now();
 		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
+	}
+
+	/** A send over HTTP: the same as a socket frame, the user's rate limit included. */
+	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
+		const take = this.buckets.take(identity.id, Date.now());
+		if (!take.ok) return fail("rate_limited", "slow down", take.retryAfterMs);
+		return await this.send(identity, input, traceId, receivedAt);
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {

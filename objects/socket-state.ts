@@ -6,7 +6,7 @@
  */
 import type { Identity } from "../src/auth.ts";
 import { TOKEN_EXPIRED_CLOSE, type UserRef } from "../src/protocol.ts";
-import { type AbuseWindow, type Bucket, fullBucket } from "../src/rate-limit.ts";
+import type { AbuseWindow } from "../src/rate-limit.ts";
 
 /** The attachment: written at connect, and once more when the server closes the socket. */
 export interface SocketIdentity {
@@ -19,9 +19,8 @@ export interface SocketIdentity {
 	closing?: true;
 }
 
-/** Per-socket limiter state, kept in memory (see Room.liveState for why that is enough). */
+/** Per-socket abuse window, kept in memory (see Room.liveState for why that is enough). */
 export interface LiveState {
-	bucket: Bucket;
 	abuse: AbuseWindow;
 }
 
@@ -37,8 +36,8 @@ export function identityOf(who: SocketIdentity): Identity {
 	return identity;
 }
 
-export function newLiveState(ratePerSec: number, now: number): LiveState {
-	return { bucket: fullBucket(ratePerSec, now), abuse: { count: 0, since: now } };
+export function newLiveState(now: number): LiveState {
+	return { abuse: { count: 0, since: now } };
 }
 
 export function readSocketIdentity(ws: WebSocket): SocketIdentity | undefined {

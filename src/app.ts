@@ -85,7 +85,7 @@ export function createApp(): Hono<AppEnv> {
 		const room = authorizedRoom(c);
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
 		const traceId = traceIdFrom(c.req.header("traceparent"));
-		const result = unwrapResult(await roomStub(c, room).send(c.get("identity"), input, traceId, receivedAt));
+		const result = unwrapResult(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt));
 		return c.json(result, result.duplicate ? 200 : 201);
 	});
 

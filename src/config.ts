@@ -10,8 +10,10 @@ import { DEFAULT_LIMITS, type RoomLimits, sendFrameBudget } from "./protocol.ts"
 export interface Config {
 	authSecret: string;
 	allowGuests: boolean;
-	/** Frames per second per socket; 0 turns the limiter off. Burst is twice this. */
+	/** Messages per second per user in a room, across sockets and HTTP; 0 turns it off. Burst is twice this. */
 	rateLimitPerSec: number;
+	/** Open sockets one user may hold in one room. */
+	maxSocketsPerUser: number;
 	maxMessageChars: number;
 	/** Never below the frame a send at the character limits can need (sendFrameBudget). */
 	maxFrameBytes: number;
@@ -29,6 +31,7 @@ export type ConfigVars = Partial<Record<
 	| "AUTH_SECRET"
 	| "ALLOW_GUESTS"
 	| "RATE_LIMIT_PER_SEC"
+	| "MAX_SOCKETS_PER_USER"
 	| "MAX_MESSAGE_CHARS"
 	| "MAX_FRAME_BYTES"
 	| "OUTBOX_BASE_DELAY_MS"
@@ -54,6 +57,7 @@ export function readConfig(vars: ConfigVars): Config {
 		allowGuests: vars.ALLOW_GUESTS === "true",
 		rateLimitPerSec: integer(vars.RATE_LIMIT_PER_SEC, DEFAULT_LIMITS.ratePerSec, 0, 100_000),
 		maxMessageChars,
+		maxSocketsPerUser: integer(vars.MAX_SOCKETS_PER_USER, 10, 1, 32_768),
 		// A frame limit below what the character limit allows would make legal sends close the
 		// socket (and a resending client loop); the two limits must agree, so the larger wins.
 		maxFrameBytes: Math.max(integer(vars.MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes, 256, 1_048_576), sendFrameBudget(maxMessageChars)),

@@ -1,7 +1,7 @@
 /**
  * @module
- * Per-socket limits as pure functions over small records that live in the socket's
- * attachment, so they survive hibernation and need no timers.
+ * Limits as pure functions over small records, so they need no timers: a token bucket per
+ * user per room (shared by all the user's sockets and HTTP posts), and an abuse window per socket.
  */
 
 /** A token bucket: `tokens` available at time `at` (ms). */
@@ -69,4 +69,40 @@ export function recordRefusal(window: AbuseWindow, now: number): { window: Abuse
 	const current = now - window.since > ABUSE_WINDOW_MS ? { count: 0, since: now } : window;
 	const next = { count: current.count + 1, since: current.since };
 	return { window: next, close: next.count > ABUSE_MAX_REFUSED };
+}
+
+/**
+ * One token bucket per user, shared by every socket and HTTP post of that user in one room, so
+ * opening more sockets or reconnecting never buys a bigger allowance. Kept in the room's memory:
+ * a room hibernates only after 10 s without events, by which time every bucket has refilled
+ * (a full burst takes 2 s), so a bucket lost with the memory is the same as the full one a
+ * wake starts with. Buckets that have refilled are forgotten once the map grows.
+ */
+export class UserBuckets {
+	readonly #buckets = new Map<string, Bucket>();
+
+	constructor(
+		private readonly ratePerSec: number,
+		private readonly maxTracked = 10_000,
+	) {}
+
+	/** Takes one token for `userId`; `retryAfterMs` when there is none. */
+	take(userId: string, now: number): { ok: true } | { ok: false; retryAfterMs: number } {
+		if (this.ratePerSec <= 0) return { ok: true };
+		const bucket = this.#buckets.get(userId) ?? fullBucket(this.ratePerSec, now);
+		const taken = takeToken(bucket, this.ratePerSec, now);
+		this.#buckets.set(userId, taken.bucket);
+		if (this.#buckets.size > this.maxTracked) this.#forgetFull(now);
+		return taken.ok ? { ok: true } : { ok: false, retryAfterMs: taken.retryAfterMs };
+	}
+
+	/** How many users have a bucket that is not full (for tests and stats). */
+	get size(): number {
+		return this.#buckets.size;
+	}
+
+	#forgetFull(now: number): void {
+		const refillMs = (burstOf(this.ratePerSec) * 1000) / this.ratePerSec;
+		for (const [userId, bucket] of this.#buckets) if (now - bucket.at >= refillMs) this.#buckets.delete(userId);
+	}
 }

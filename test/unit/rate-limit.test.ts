@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { fullBucket, recordRefusal, takeToken } from "../../src/rate-limit.ts";
+import { fullBucket, recordRefusal, takeToken, UserBuckets } from "../../src/rate-limit.ts";
 
 describe("token bucket", () => {
 	it("allows a burst of twice the rate, then refuses with a retry hint", ({ expect }) => {
@@ -41,5 +41,32 @@ describe("abuse window", () => {
 	it("starts over once the window has passed", ({ expect }) => {
 		const step = recordRefusal({ count: 50, since: 0 }, 10_001);
 		expect(step).toEqual({ window: { count: 1, since: 10_001 }, close: false });
+	});
+});
+
+describe("per-user buckets", () => {
+	it("give each user one burst, whoever else is sending", ({ expect }) => {
+		const buckets = new UserBuckets(10);
+		const taken = (user: string): number => Array.from({ length: 30 }, () => buckets.take(user, 0).ok).filter(Boolean).length;
+		expect(taken("a")).toBe(20);
+		expect(taken("b")).toBe(20);
+		expect(buckets.take("a", 0)).toMatchObject({ ok: false, retryAfterMs: 100 });
+		expect(buckets.take("a", 100).ok).toBe(true);
+	});
+
+	it("forget buckets that have refilled once they track too many users, and none that have not", ({ expect }) => {
+		const buckets = new UserBuckets(10, 2);
+		buckets.take("old", 0);
+		buckets.take("recent", 1900);
+		buckets.take("new", 2000);
+		expect(buckets.size).toBe(2);
+		for (let i = 0; i < 20; i++) buckets.take("recent", 2000);
+		expect(buckets.take("recent", 2000).ok).toBe(false);
+	});
+
+	it("never refuse when the limit is off", ({ expect }) => {
+		const buckets = new UserBuckets(0);
+		for (let i = 0; i < 1000; i++) expect(buckets.take("a", 0).ok).toBe(true);
+		expect(buckets.size).toBe(0);
 	});
 });

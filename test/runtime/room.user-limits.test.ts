@@ -1,0 +1,91 @@
+/**
+ * Limits per user, not per socket: one user's sockets and HTTP posts in a room share one
+ * allowance, reconnecting does not refill it, one user holds at most MAX_SOCKETS_PER_USER
+ * sockets in a room, and a flooding user does not eat another user's allowance.
+ * (The test Worker runs with the default RATE_LIMIT_PER_SEC of 10, burst 20.)
+ */
+import { exports } from "cloudflare:workers";
+import { describe, it } from "vitest";
+import type { ServerFrame } from "../../src/protocol.ts";
+import { api, BASE, freshRoom, join, type TestSocket } from "./helpers.ts";
+
+const answers = (socket: TestSocket): Array<Extract<ServerFrame, { type: "ack" | "error" }>> =>
+	socket.frames.filter((f): f is Extract<ServerFrame, { type: "ack" | "error" }> => typeof f !== "string" && (f.type === "ack" || f.type === "error"));
+
+async function answered(socket: TestSocket, count: number): Promise<void> {
+	await socket.until(() => answers(socket).length >= count, 10_000);
+}
+
+describe("per-user limits", () => {
+	it("shares one allowance across ten sockets of one user", async ({ expect }) => {
+		const room = freshRoom();
+		const sockets = await Promise.all(Array.from({ length: 10 }, () => join(room, "guest=greedy")));
+		sockets.forEach((socket, s) => {
+			for (let i = 0; i < 20; i++) socket.send({ type: "send", id: `s${s}-${i}`, text: "x" });
+		});
+		for (const socket of sockets) await answered(socket, 20);
+		const acked = sockets.flatMap((socket) => answers(socket).filter((a) => a.type === "ack")).length;
+		// One burst of 20, plus what refilled at 10/s while 200 frames arrived; per socket it would be 200.
+		expect(acked).toBeGreaterThanOrEqual(20);
+		expect(acked).toBeLessThan(45);
+	});
+
+	it("does not refill the allowance on reconnect", async ({ expect }) => {
+		const room = freshRoom();
+		const first = await join(room, "guest=hopper");
+		for (let i = 0; i < 20; i++) first.send({ type: "send", id: `a${i}`, text: "x" });
+		await answered(first, 20);
+		first.close();
+		const second = await join(room, "guest=hopper");
+		for (let i = 0; i < 10; i++) second.send({ type: "send", id: `b${i}`, text: "x" });
+		await answered(second, 10);
+		const limited = answers(second).filter((a) => a.type === "error" && a.code === "rate_limited").length;
+		expect(limited).toBeGreaterThanOrEqual(5);
+	});
+
+	it("counts HTTP posts against the same allowance, with 429 and retryAfterMs", async ({ expect }) => {
+		const room = freshRoom();
+		const statuses: number[] = [];
+		let retryAfterMs: number | undefined;
+		for (let i = 0; i < 30; i++) {
+			const response = await api(`/v1/rooms/${room}/messages?guest=poster`, { method: "POST", body: JSON.stringify({ id: `p${i}`, text: "x" }) });
+			statuses.push(response.status);
+			if (response.status === 429) retryAfterMs = ((await response.json()) as { error: { retryAfterMs?: number } }).error.retryAfterMs;
+		}
+		expect(statuses.filter((s) => s === 201).length).toBeLessThan(30);
+		expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+		expect(retryAfterMs).toBeGreaterThan(0);
+		const socket = await join(room, "guest=poster");
+		socket.send({ type: "send", id: "after-http", text: "x" });
+		expect(await socket.frame("error")).toMatchObject({ code: "rate_limited", id: "after-http" });
+	});
+
+	it("refuses an eleventh socket of one user in one room with 429 before accepting it", async ({ expect }) => {
+		const room = freshRoom();
+		const sockets = await Promise.all(Array.from({ length: 10 }, () => join(room, "guest=many")));
+		const refused = await exports.default.fetch(new Request(`${BASE}/v1/rooms/${room}/ws?guest=many`, { headers: { Upgrade: "websocket" } }));
+		expect(refused.status).toBe(429);
+		expect(refused.webSocket).toBeNull();
+		// Another user is not affected, and a freed slot can be used again once the room sees the close.
+		await join(room, "guest=other");
+		sockets[0]?.close();
+		let status = 0;
+		for (let i = 0; i < 40 && status !== 101; i++) {
+			await new Promise((resolve) => setTimeout(resolve, 50));
+			status = (await exports.default.fetch(new Request(`${BASE}/v1/rooms/${room}/ws?guest=many`, { headers: { Upgrade: "websocket" } }))).status;
+		}
+		expect(status).toBe(101);
+	});
+
+	it("keeps another user's allowance whole while one user floods", async ({ expect }) => {
+		const room = freshRoom();
+		const flooders = await Promise.all(Array.from({ length: 5 }, () => join(room, "guest=flood")));
+		const victim = await join(room, "guest=victim");
+		flooders.forEach((socket, s) => {
+			for (let i = 0; i < 40; i++) socket.send({ type: "send", id: `f${s}-${i}`, text: "spam" });
+		});
+		for (let i = 0; i < 15; i++) victim.send({ type: "send", id: `v${i}`, text: "hello" });
+		await answered(victim, 15);
+		expect(answers(victim).map((a) => a.type)).toEqual(Array(15).fill("ack"));
+	});
+});

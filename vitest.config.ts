@@ -7,6 +7,9 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
 	test: {
+		// The objects' structured info and warn lines are expected output of the scenarios under
+		// test; errors, and anything that is not a structured line, still show.
+		onConsoleLog: (log) => !/^\{"level":"(info|warn)"/.test(log),
 		projects: [
 			{
 				plugins: [

@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from "../src/errors.ts";
 import type { RoomLimits, SendFrame, WelcomeFrame } from "../src/protocol.ts";
-import { codePointLength, DEFAULT_LIMITS, MAX_CLIENT_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
+import { codePointLength, DEFAULT_LIMITS, hasLoneSurrogate, MAX_CLIENT_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
 import { ParleyClientError } from "./errors.ts";
 
 /** What a server that predates `welcome.limits` enforces (the v1 contract's defaults). */
@@ -43,6 +43,7 @@ export function checkSend(frame: SendFrame, limits: RoomLimits): ParleyClientErr
 		return new ParleyClientError("too_large", `the message is ${chars} characters; the limit is ${limits.maxMessageChars}`, { id });
 	}
 	if (text.trim() === "") return new ParleyClientError("bad_request", "a message needs some text, not only white space", { id });
+	if (hasLoneSurrogate(text) || hasLoneSurrogate(id)) return new ParleyClientError("bad_request", "the message is not valid Unicode (a lone surrogate)", { id });
 	const bytes = utf8Bytes(JSON.stringify(frame)) + (frame.after === undefined ? AFTER_RESERVE_BYTES : 0);
 	if (bytes > limits.maxFrameBytes) {
 		return new ParleyClientError("too_large", `the message takes ${bytes} bytes on the wire; the limit is ${limits.maxFrameBytes}`, { id });

@@ -1,7 +1,7 @@
 /**
  * What a room knows about each socket. The identity lives in the WebSocket attachment, so it
  * survives hibernation (capped at 16 KiB; the `rooms` claim is the only unbounded part, and
- * tokens carry at most 256 entries of at most 65 chars). Limiter state and presence live in
+ * tokens carry at most 128 entries of at most 65 chars, MAX_ROOM_CLAIMS). Limiter state and presence live in
  * memory and are rebuilt on wake.
  */
 import type { Identity } from "../src/auth.ts";

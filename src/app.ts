@@ -11,7 +11,7 @@ import { registerAdminRoutes } from "./admin.ts";
 import { authenticate, authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
-import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
+import { type AppContext, type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
 import { parseEventsQuery, parseSendInput, parseSince } from "./protocol.ts";
 import { traceIdFrom } from "./trace.ts";
 
@@ -57,7 +57,7 @@ export function createApp(): Hono<AppEnv> {
 	app.use("/v1/admin/*", async (c, next) => {
 		// The contract checks the room id (400) before access (403), admin role included.
 		const room = /^\/v1\/admin\/rooms\/([^/]*)/.exec(c.req.path)?.[1];
-		if (room !== undefined) authorizeRoom(c.get("identity"), decodeURIComponent(room));
+		if (room !== undefined) authorizeRoom(c.get("identity"), decodePathSegment(room));
 		if (!c.get("identity").admin) throw new ParleyError("forbidden", "this route needs the admin role");
 		await next();
 	});

@@ -6,7 +6,7 @@
  */
 import { verify } from "hono/jwt";
 import { ParleyError } from "./errors.ts";
-import { codePointLength, GUEST_NAME_PATTERN, ROOM_ID_PATTERN } from "./protocol.ts";
+import { codePointLength, GUEST_NAME_PATTERN, hasLoneSurrogate, ROOM_ID_PATTERN } from "./protocol.ts";
 
 export interface Identity {
 	id: string;
@@ -29,6 +29,27 @@ export interface AuthSettings {
 	allowGuests: boolean;
 }
 
+/**
+ * At most this many entries in a `rooms` claim: the identity rides in each socket's attachment
+ * (16 KiB), so a longer claim is refused with 401 before any upgrade rather than failing after.
+ */
+export const MAX_ROOM_CLAIMS = 128;
+
+/** Controls that can forge or reorder what a reader sees: C0, DEL, C1, bidi marks and overrides, line separators. */
+const UNSAFE_IN_NAMES = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/gu;
+/** Something a reader can see: not white space, not a format character, not a filler. */
+const VISIBLE = /[^\p{Cf}\p{Z}\s\u115f\u1160\u3164\uffa0]/u;
+
+/**
+ * The name shown for a user: the claim with control and bidi characters removed and white
+ * space folded, or the user id when nothing visible is left. Normalised rather than refused:
+ * a name from an identity provider is not the user's to fix.
+ */
+export function displayName(name: string, fallback: string): string {
+	const cleaned = name.replace(UNSAFE_IN_NAMES, " ").replace(/\s+/gu, " ").trim();
+	return VISIBLE.test(cleaned) ? cleaned : fallback;
+}
+
 const ROOM_PATTERN_CLAIM = /^([a-z0-9][a-z0-9._-]{0,63}|[a-z0-9._-]{0,63}\*)$/;
 
 function claimText(value: unknown, max: number): string | undefined {
@@ -40,12 +61,14 @@ function claimText(value: unknown, max: number): string | undefined {
 /** Holds verified claims to the contract; returns undefined when any is missing or malformed. */
 export function identityFromClaims(claims: Record<string, unknown>): Identity | undefined {
 	const id = claimText(claims.sub, 64);
-	const name = claimText(claims.name, 64);
-	if (id === undefined || name === undefined || id.startsWith("guest:")) return undefined;
+	const rawName = claimText(claims.name, 64);
+	if (id === undefined || rawName === undefined || id.startsWith("guest:")) return undefined;
+	if (id.match(UNSAFE_IN_NAMES) !== null || hasLoneSurrogate(id) || hasLoneSurrogate(rawName)) return undefined;
+	const name = displayName(rawName, id);
 	if (typeof claims.exp !== "number" || !Number.isFinite(claims.exp)) return undefined;
 	let rooms: string[] | null = null;
 	if (claims.rooms !== undefined) {
-		if (!Array.isArray(claims.rooms) || claims.rooms.length > 256) return undefined;
+		if (!Array.isArray(claims.rooms) || claims.rooms.length > MAX_ROOM_CLAIMS) return undefined;
 		rooms = [];
 		for (const room of claims.rooms) {
 			if (typeof room !== "string" || !ROOM_PATTERN_CLAIM.test(room)) return undefined;

@@ -57,3 +57,12 @@ export function authorizedRoom(c: AppContext): string {
 	authorizeRoom(c.get("identity"), room);
 	return room;
 }
+
+/** A percent-encoded path segment, decoded; a malformed escape is the caller's mistake (400), not ours. */
+export function decodePathSegment(raw: string): string {
+	try {
+		return decodeURIComponent(raw);
+	} catch {
+		throw new ParleyError("bad_request", "the path has a malformed percent escape");
+	}
+}

@@ -225,6 +225,16 @@ export function isRoomId(value: unknown): value is string {
 	return typeof value === "string" && ROOM_ID_PATTERN.test(value);
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether a string holds half of a surrogate pair on its own: such text is not Unicode, and
+ * SQLite would store each half as three bytes of U+FFFD, so it is refused rather than mangled.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+	return LONE_SURROGATE.test(text);
+}
+
 /** Length in Unicode code points, as the contract counts "chars". */
 export function codePointLength(text: string): number {
 	let surrogatePairs = 0;
@@ -289,6 +299,7 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	}
 	// Checked after the length, so a huge blank paste is not scanned twice.
 	if (text.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
+	if (hasLoneSurrogate(text) || hasLoneSurrogate(id)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
 	let after: string | undefined;
 	if (input.after !== undefined) {
 		if (typeof input.after !== "string" || input.after.length < 1 || codePointLength(input.after) > MAX_CLIENT_ID_CHARS) {

@@ -110,3 +110,22 @@ describe("a killed runtime", () => {
 		}
 	});
 });
+
+describe("the pages' headers", () => {
+	it("serve the chat page and the console with a strict CSP, no framing and no sniffing", async ({ expect }) => {
+		for (const path of ["/", "/console/", "/app.js", "/style.css"]) {
+			const response = await fetch(`${server.url}${path}`);
+			expect([path, response.status]).toEqual([path, 200]);
+			const csp = response.headers.get("content-security-policy") ?? "";
+			expect(csp).toContain("default-src 'none'");
+			expect(csp).toContain("script-src 'self'");
+			expect(csp).toContain("frame-ancestors 'none'");
+			expect(csp).not.toContain("unsafe-inline");
+			expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+			expect(response.headers.get("x-frame-options")).toBe("DENY");
+			await response.body?.cancel();
+		}
+		// The rules file itself is not served.
+		expect((await fetch(`${server.url}/_headers`)).status).toBe(404);
+	});
+});

@@ -4,10 +4,10 @@
  * same messages), every refusal names the frame it answers, `after` keeps one sender's order,
  * and a socket does not outlive its token.
  */
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, it } from "vitest";
 import { MAX_CROSS_POSTS, sendFrameBudget, TOKEN_EXPIRED_CLOSE, utf8Bytes } from "../../src/protocol.ts";
-import { api, freshRoom, join, token } from "./helpers.ts";
+import { api, BASE, freshRoom, join, token } from "./helpers.ts";
 
 /** Cross-post targets with the longest room ids the contract allows. */
 const targets = (n: number): string[] => Array.from({ length: n }, (_, i) => freshRoom(`t${i}`).padEnd(64, "x"));
@@ -125,5 +125,34 @@ describe("token expiry", () => {
 		expect((await socket.waitClosed()).code).toBe(TOKEN_EXPIRED_CLOSE);
 		const page = await env.ROOM.getByName(room).events({ after: 0, limit: 10 });
 		expect(page.events.map((e) => (e.type === "message" ? e.text : e.type))).toEqual(["in time"]);
+	});
+});
+
+describe("hostile inputs", () => {
+	it("refuses a token whose rooms claim would not fit a socket's attachment with 401, before any upgrade", async ({ expect }) => {
+		const rooms = Array.from({ length: 256 }, (_, i) => `${"p".repeat(60)}${i}*`);
+		const response = await exports.default.fetch(
+			new Request(`${BASE}/v1/rooms/${freshRoom()}/ws?token=${await token({ sub: "wide", rooms })}`, { headers: { Upgrade: "websocket" } }),
+		);
+		expect(response.status).toBe(401);
+		expect(response.webSocket).toBeNull();
+	});
+
+	it("refuses text with a lone surrogate with bad_request on both paths", async ({ expect }) => {
+		const room = freshRoom();
+		const socket = await join(room, "guest=a");
+		socket.send('{"type":"send","id":"lone","text":"a\\ud800b"}');
+		expect(await socket.frame("error")).toMatchObject({ code: "bad_request", id: "lone" });
+		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=a`, { method: "POST", body: '{"id":"lone","text":"\\udc00"}' });
+		expect(viaHttp.status).toBe(400);
+	});
+
+	it("answers a malformed percent escape in an admin path with 400, not 500", async ({ expect }) => {
+		const admin = await token({ sub: "ops", role: "admin" });
+		for (const path of ["/v1/admin/rooms/%E0%A4%A/policy", "/v1/admin/sagas/%ZZ", "/v1/admin/tasks/%E0%A4%A", "/v1/admin/traces/%"]) {
+			const response = await api(path, { token: admin });
+			expect([path, response.status]).toEqual([path, response.status === 404 ? 404 : 400]);
+			expect(response.status).not.toBe(500);
+		}
 	});
 });

@@ -40,6 +40,9 @@ describe("token checks", () => {
 		["a guest: sub", async () => await sign({ sub: "guest:bob", name: "n", exp: now() + 60 }, secret, "HS256")],
 		["a malformed rooms claim", async () => await sign({ sub: "u", name: "n", exp: now() + 60, rooms: "a" }, secret, "HS256")],
 		["a bad room in rooms", async () => await sign({ sub: "u", name: "n", exp: now() + 60, rooms: ["A B"] }, secret, "HS256")],
+		["a rooms claim over 128 entries", async () => await sign({ sub: "u", name: "n", exp: now() + 60, rooms: Array.from({ length: 129 }, (_, i) => `${"p".repeat(60)}${i}*`) }, secret, "HS256")],
+		["a sub with a control character", async () => await sign({ sub: "u\u001b[2J", name: "n", exp: now() + 60 }, secret, "HS256")],
+		["a name with a lone surrogate", async () => await sign({ sub: "u", name: "a\ud800", exp: now() + 60 }, secret, "HS256")],
 		["HS512", async () => await sign({ sub: "u", name: "n", exp: now() + 60 }, secret, "HS512")],
 		["alg none", async () => `${base64url({ alg: "none", typ: "JWT" })}.${base64url({ sub: "u", name: "n", exp: now() + 60 })}.`],
 		["garbage", async () => "not.a.token"],
@@ -55,6 +58,29 @@ describe("token checks", () => {
 
 	it("refuses a request with no credentials", async ({ expect }) => {
 		expect(await refusal(authenticate({ token: null, guest: null }, settings))).toBe("unauthorized");
+	});
+});
+
+describe("display names", () => {
+	it.for<[string, string]>([
+		["Ann", "Ann"],
+		["  Ann \n  Lee ", "Ann Lee"],
+		["evil\u202eTXT.exe", "evil TXT.exe"],
+		["\u001b]0;pwned\u0007x", "]0;pwned x"],
+		["nul\u0000byte", "nul byte"],
+		["\u200b\u200b\u2060", "u1"],
+		["\u3164", "u1"],
+		["   ", "u1"],
+		["李小龍 😀", "李小龍 😀"],
+	])("shows the name claim %j as %j", async ([name, shown], { expect }) => {
+		const token = await sign({ sub: "u1", name, exp: now() + 60 }, secret, "HS256");
+		expect((await authenticate({ token, guest: null }, settings)).name).toBe(shown);
+	});
+
+	it("keeps a rooms claim of 128 entries", async ({ expect }) => {
+		const rooms = Array.from({ length: 128 }, (_, i) => `${"p".repeat(60)}${i}*`);
+		const token = await sign({ sub: "u", name: "n", exp: now() + 60, rooms }, secret, "HS256");
+		expect((await authenticate({ token, guest: null }, settings)).rooms).toHaveLength(128);
 	});
 });
 

@@ -124,3 +124,18 @@ describe("policy patches", () => {
 		},
 	);
 });
+
+describe("send text", () => {
+	it.for(["a\ud800b", "\udc00", "x\ud83d"])("refuses a lone surrogate in %j with bad_request and the id", (text, { expect }) => {
+		expect(parse({ type: "send", id: "s1", text })).toMatchObject({ ok: false, error: { code: "bad_request", id: "s1" } });
+	});
+
+	it("takes whole surrogate pairs", ({ expect }) => {
+		expect(parse({ type: "send", id: "s1", text: "😀" })).toMatchObject({ ok: true });
+	});
+
+	it("refuses white space only, and echoes an over-long id", ({ expect }) => {
+		expect(parse({ type: "send", id: "s1", text: " \n " })).toMatchObject({ ok: false, error: { code: "bad_request", id: "s1" } });
+		expect(parse({ type: "send", id: "i".repeat(65), text: "x" })).toMatchObject({ ok: false, error: { code: "bad_request", id: "i".repeat(65) } });
+	});
+});

@@ -21,6 +21,7 @@ import {
 	type MessageEvent,
 	parseClientFrame,
 	type PolicyPatch,
+	policyRefusal,
 	REPLAY_LIMIT,
 	type RoomEvent,
 	type RoomPolicy,
@@ -394,9 +395,8 @@ export class Room extends OutboxObject {
 	// -------------------------------------------------------------------------------------
 
 	private policyRefusal(identity: Identity): Failure | undefined {
-		if (this.policy.banned.includes(identity.id)) return fail("banned", "you are banned from this room");
-		if (this.policy.readOnly && !identity.admin) return fail("read_only", "this room is read-only");
-		return undefined;
+		const refused = policyRefusal(this.policy, identity.id, identity.admin);
+		return refused === undefined ? undefined : fail(refused.code, refused.message);
 	}
 
 	/**
@@ -488,8 +488,10 @@ export class Room extends OutboxObject {
 	}
 
 	async updatePolicy(patch: PolicyPatch): Promise<RoomPolicy> {
+		const banGuests = patch.banGuests ?? this.policy.banGuests ?? false;
 		const next: RoomPolicy = {
 			readOnly: patch.readOnly ?? this.policy.readOnly,
+			...(banGuests ? { banGuests } : {}),
 			banned: patch.banned ?? this.policy.banned,
 		};
 		this.log.setMeta(POLICY_KEY, JSON.stringify(next));

@@ -167,6 +167,8 @@ export interface EventsPage {
 
 export interface RoomPolicy {
 	readOnly: boolean;
+	/** Extension: guests (ids `guest:…`) may read but not post; a ban by name is useless against them. */
+	banGuests?: boolean;
 	banned: string[];
 }
 
@@ -219,6 +221,19 @@ export function utf8Bytes(text: string, limit = 0): number {
 		} else bytes += 3;
 	}
 	return bytes;
+}
+
+/** Whether a user id is a guest's: a guest identity is only a name, which anyone can take. */
+export function isGuestId(userId: string): boolean {
+	return userId.startsWith("guest:");
+}
+
+/** Why a room's policy refuses a post by this user, if it does (sends and cross-post deliveries alike). */
+export function policyRefusal(policy: RoomPolicy, userId: string, admin: boolean): { code: "banned" | "read_only"; message: string } | undefined {
+	if (policy.banned.includes(userId)) return { code: "banned", message: "you are banned from this room" };
+	if (policy.banGuests === true && isGuestId(userId)) return { code: "banned", message: "guests may not post in this room; sign in" };
+	if (policy.readOnly && !admin) return { code: "read_only", message: "this room is read-only" };
+	return undefined;
 }
 
 export function isRoomId(value: unknown): value is string {
@@ -389,6 +404,7 @@ export function parseSince(value: string | null): Parsed<number | undefined> {
 
 export interface PolicyPatch {
 	readOnly?: boolean;
+	banGuests?: boolean;
 	banned?: string[];
 }
 
@@ -399,6 +415,10 @@ export function parsePolicyPatch(input: unknown): Parsed<PolicyPatch> {
 	if (input.readOnly !== undefined) {
 		if (typeof input.readOnly !== "boolean") return refuse("bad_request", "`readOnly` must be a boolean");
 		patch.readOnly = input.readOnly;
+	}
+	if (input.banGuests !== undefined) {
+		if (typeof input.banGuests !== "boolean") return refuse("bad_request", "`banGuests` must be a boolean");
+		patch.banGuests = input.banGuests;
 	}
 	if (input.banned !== undefined) {
 		const banned = input.banned;

@@ -156,3 +156,23 @@ describe("hostile inputs", () => {
 		}
 	});
 });
+
+describe("guests as a class", () => {
+	it("lets a room refuse every guest's posts, while named users post and guests still read", async ({ expect }) => {
+		const room = freshRoom();
+		const admin = await token({ sub: "ops", role: "admin" });
+		const put = await api(`/v1/admin/rooms/${room}/policy`, { method: "PUT", token: admin, body: JSON.stringify({ banGuests: true }) });
+		expect(await put.json()).toEqual({ readOnly: false, banGuests: true, banned: [] });
+		const guest = await join(room, "guest=mallory");
+		guest.send({ type: "send", id: "g1", text: "back again" });
+		expect(await guest.frame("error")).toMatchObject({ code: "banned", id: "g1" });
+		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=mallory`, { method: "POST", body: JSON.stringify({ id: "g2", text: "x" }) });
+		expect(viaHttp.status).toBe(403);
+		const named = await join(room, `token=${await token({ sub: "ann" })}`);
+		named.send({ type: "send", id: "n1", text: "hello" });
+		await named.frame("ack");
+		expect((await guest.frame("message")).text).toBe("hello");
+		const lifted = await api(`/v1/admin/rooms/${room}/policy`, { method: "PUT", token: admin, body: JSON.stringify({ banGuests: false }) });
+		expect(await lifted.json()).toEqual({ readOnly: false, banned: [] });
+	});
+});

@@ -6,6 +6,7 @@ import {
 	parseEventsQuery,
 	parsePolicyPatch,
 	parseSince,
+	policyRefusal,
 } from "../../src/protocol.ts";
 
 const limits = { maxMessageChars: 10 };
@@ -137,5 +138,22 @@ describe("send text", () => {
 	it("refuses white space only, and echoes an over-long id", ({ expect }) => {
 		expect(parse({ type: "send", id: "s1", text: " \n " })).toMatchObject({ ok: false, error: { code: "bad_request", id: "s1" } });
 		expect(parse({ type: "send", id: "i".repeat(65), text: "x" })).toMatchObject({ ok: false, error: { code: "bad_request", id: "i".repeat(65) } });
+	});
+});
+
+describe("room policy", () => {
+	const open = { readOnly: false, banned: [] };
+	it("refuses the banned, guests when the room bans them, and non-admins in a read-only room", ({ expect }) => {
+		expect(policyRefusal(open, "guest:x", false)).toBeUndefined();
+		expect(policyRefusal({ ...open, banned: ["u"] }, "u", true)?.code).toBe("banned");
+		expect(policyRefusal({ ...open, banGuests: true }, "guest:x", false)?.code).toBe("banned");
+		expect(policyRefusal({ ...open, banGuests: true }, "guestx", false)).toBeUndefined();
+		expect(policyRefusal({ ...open, readOnly: true }, "u", false)?.code).toBe("read_only");
+		expect(policyRefusal({ ...open, readOnly: true }, "u", true)).toBeUndefined();
+	});
+
+	it("parses banGuests as a boolean", ({ expect }) => {
+		expect(parsePolicyPatch({ banGuests: true })).toEqual({ ok: true, value: { banGuests: true } });
+		expect(parsePolicyPatch({ banGuests: "yes" })).toMatchObject({ ok: false, error: { code: "bad_request" } });
 	});
 });

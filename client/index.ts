@@ -246,6 +246,17 @@ function tokenSubject(token: string): string {
 	}
 }
 
+/** A persisted queue, read leniently: anything unreadable counts as empty. */
+function parsePending(raw: string | null | undefined): PendingSend[] {
+	if (raw === null || raw === undefined) return [];
+	try {
+		const parsed: unknown = JSON.parse(raw);
+		return Array.isArray(parsed) ? parsed.filter(isPendingSend) : [];
+	} catch {
+		return [];
+	}
+}
+
 function isPendingSend(value: unknown): value is PendingSend {
 	if (typeof value !== "object" || value === null) return false;
 	const { id, text, crossPost } = value as Record<string, unknown>;
@@ -270,6 +281,8 @@ export class ParleyClient {
 	readonly url: string;
 	readonly #auth: Auth;
 	readonly #storage: OutboxStorage | undefined;
+	/** Every send id this client has held, so a persisted queue keeps only other clients' entries besides ours. */
+	readonly #held = new Set<string>();
 	/** The storage key of this user's outbox in this room, once the user is known. */
 	#storageKey: string | undefined;
 	/** Persisting runs one write at a time, always of the latest queue. */
@@ -540,9 +553,7 @@ export class ParleyClient {
 			const credentials = await this.#credentials();
 			const who = "guest" in credentials ? `guest:${credentials.guest}` : tokenSubject(credentials.token);
 			this.#storageKey = `parley.outbox:${new URL(this.url).host}:${this.room}:${who}`;
-			const raw = await this.#storage.get(this.#storageKey);
-			const parsed: unknown = raw === null || raw === undefined ? [] : JSON.parse(raw);
-			const frames = (Array.isArray(parsed) ? parsed.filter(isPendingSend) : []).map((p) => sendFrame(p.text, p.id, p.crossPost));
+			const frames = parsePending(await this.#storage.get(this.#storageKey)).map((p) => sendFrame(p.text, p.id, p.crossPost));
 			const restored = this.#outbox.restore(frames);
 			if (restored.length > 0) {
 				this.#events.emit("restored", restored.map(pendingOf));
@@ -555,16 +566,30 @@ export class ParleyClient {
 		this.#persist();
 	}
 
-	/** Writes the queue as it is now; writes are chained, so the last one always wins. */
+	/**
+	 * Writes the queue as it is now, chained so the last write wins. Another client of the same
+	 * user in the same room (a second tab) shares the key: its entries, the ones this client
+	 * never held, are kept, so two tabs never erase each other's unsent messages. (Both may
+	 * send one; the same id makes that harmless.)
+	 */
 	#persist(): void {
 		const storage = this.#storage;
 		const key = this.#storageKey;
 		if (storage === undefined || key === undefined) return;
-		const frames = this.#outbox.entries().map(({ frame }) => pendingOf(frame));
+		const mine = this.#outbox.entries().map(({ frame }) => pendingOf(frame));
+		for (const frame of mine) this.#held.add(frame.id);
+		const held = this.#held;
 		this.#persisting = this.#persisting
-			.then(async () => {
-				if (frames.length === 0) await storage.delete(key);
-				else await storage.set(key, JSON.stringify(frames));
+			.then(() => {
+				const write = (raw: string | null | undefined): void | Promise<void> => {
+					const others = parsePending(raw).filter((pending) => !held.has(pending.id));
+					const frames = [...others, ...mine];
+					return frames.length === 0 ? storage.delete(key) : storage.set(key, JSON.stringify(frames));
+				};
+				// With a synchronous store (localStorage) the read and the write happen in one
+				// step, so a second tab cannot slip its own write in between.
+				const raw = storage.get(key);
+				return raw instanceof Promise ? raw.then(write) : write(raw);
 			})
 			.catch((error: unknown) => {
 				this.#events.emit("error", new ParleyClientError("protocol", `could not save the outbox: ${String(error)}`));

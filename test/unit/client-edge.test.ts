@@ -231,6 +231,20 @@ describe("a persistent outbox", () => {
 		await vi.waitFor(() => expect([...storage.data.values()]).toEqual([]));
 	});
 
+	it("keeps what two tabs of one user left unsent, each tab writing only its own", async () => {
+		const storage = memoryStorage();
+		const tabs = [harness(options(storage)), harness(options(storage))];
+		for (const [t, tab] of tabs.entries()) {
+			tab.client.connect().catch(() => undefined);
+			void tab.client.send(`from tab ${t}`, { id: `tab${t}` }).catch(() => undefined);
+		}
+		await vi.waitFor(() => expect(JSON.parse([...storage.data.values()][0] ?? "[]")).toHaveLength(2));
+		for (const tab of tabs) tab.client.close();
+		const next = harness(options(storage));
+		const socket = await live(next);
+		expect(written(socket).sort()).toEqual(["tab0", "tab1"]);
+	});
+
 	it("keeps each user's outbox apart, and discards on request", async () => {
 		const storage = memoryStorage();
 		const alice = harness({ ...options(storage), guest: "alice" });

@@ -10,6 +10,8 @@
 
 export interface DomEvent {
 	preventDefault(): void;
+	/** `beforeunload`: older browsers ask only when this is set. */
+	returnValue?: unknown;
 	readonly key?: string;
 	readonly shiftKey?: boolean;
 	readonly isComposing?: boolean;
@@ -43,6 +45,14 @@ export interface DomElement {
 	focus(): void;
 }
 
+/** A `<dialog>`; a `<form method="dialog">` inside closes it with the clicked button's value. */
+export interface DomDialog extends DomElement {
+	readonly open: boolean;
+	returnValue: string;
+	showModal(): void;
+	close(returnValue?: string): void;
+}
+
 /** Inputs, textareas, selects and buttons. */
 export interface DomControl extends DomElement {
 	value: string;
@@ -56,13 +66,18 @@ export interface BrowserGlobals {
 	};
 	location: { hash: string; origin: string; pathname: string; search: string };
 	history: { replaceState(data: null, unused: string, url: string): void };
-	sessionStorage: {
-		getItem(key: string): string | null;
-		setItem(key: string, value: string): void;
-		removeItem(key: string): void;
-	};
+	/** Per tab, kept across reloads. */
+	sessionStorage: DomStorage;
+	/** Per origin, kept after the tab is closed. */
+	localStorage: DomStorage;
 	navigator: { onLine: boolean };
-	addEventListener(type: "hashchange" | "online" | "offline", listener: () => void): void;
+	addEventListener(type: "hashchange" | "online" | "offline" | "beforeunload", listener: (event: DomEvent) => void): void;
+}
+
+export interface DomStorage {
+	getItem(key: string): string | null;
+	setItem(key: string, value: string): void;
+	removeItem(key: string): void;
 }
 
 export const browser = globalThis as unknown as BrowserGlobals;
@@ -81,5 +96,15 @@ export function el(tagName: string, className = "", text?: string): DomElement {
 	if (tagName === "button") element.setAttribute("type", "button");
 	if (className !== "") element.className = className;
 	if (text !== undefined) element.textContent = text;
+	return element;
+}
+
+/**
+ * An element holding text a user wrote (a message, a name): `dir="auto"` lets the browser pick
+ * the direction from the text itself, so Arabic or Hebrew reads right to left.
+ */
+export function userText(tagName: string, className: string, text: string): DomElement {
+	const element = el(tagName, className, text);
+	element.setAttribute("dir", "auto");
 	return element;
 }

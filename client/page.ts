@@ -2,20 +2,38 @@
  * The chat page (`/`), bundled with the client library into public/app.js by
  * scripts/build-client.mjs.
  *
- * The room lives in the URL hash (`/#lobby`) and the identity in sessionStorage (per tab, kept
- * across reloads, never in the URL where a token would leak through shared links), so a reload
- * rejoins. Every piece of user data is rendered with textContent.
+ * The room lives in the URL hash (`/#lobby`); the identity in sessionStorage (this tab) and in
+ * localStorage per room (so reopening `/#lobby` after closing the tab rejoins), never in the URL
+ * where a token would leak through shared links. Unsent messages are kept in localStorage by the
+ * client's persistent outbox and go out the next time this user is in the room. Every piece of
+ * user data is rendered with textContent.
  */
-import { ParleyClient, newClientId } from "./index.ts";
-import type { ChatMessage, ConnectionState, ParleyClientError, RetractEvent, SagaFrame, StatusEvent } from "./index.ts";
-import { isRoomId } from "../src/protocol.ts";
-import { browser, byId, el } from "./dom.ts";
-import type { DomControl, DomElement } from "./dom.ts";
+import { ParleyClient, localStorageOutbox, newClientId } from "./index.ts";
+import type {
+	ChatMessage,
+	ConnectionState,
+	ParleyClientError,
+	PendingSend,
+	QueueStatus,
+	RetractEvent,
+	SagaFrame,
+	StatusEvent,
+	UserRef,
+} from "./index.ts";
+import { DEFAULT_LIMITS, GUEST_NAME_PATTERN, MAX_CROSS_POSTS, codePointLength, isRoomId } from "../src/protocol.ts";
+import { browser, byId, el, userText } from "./dom.ts";
+import type { DomControl, DomDialog, DomElement } from "./dom.ts";
 
 type Identity = { guest: string } | { token: string };
 
 const IDENTITY_KEY = "parley.identity";
 const HISTORY_PAGE = 50;
+/** The counter turns to a warning from this share of the limit on. */
+const NEAR_LIMIT = 0.9;
+/** Holds shorter than this are the client's own pacing: not worth a "waiting" message. */
+const SHOW_HOLD_MS = 1000;
+/** Refusals that are not the message's fault, so sending it again may work. */
+const RETRYABLE = new Set<string>(["internal", "network", "timeout"]);
 
 const ui = {
 	roomTitle: byId("room-title"),
@@ -27,6 +45,9 @@ const ui = {
 	join: byId("join"),
 	joinForm: byId("join-form"),
 	joinRoom: byId<DomControl>("join-room"),
+	joinSuggest: byId("join-suggest"),
+	joinSuggestText: byId("join-suggest-text"),
+	joinSuggestUse: byId<DomControl>("join-suggest-use"),
 	joinMode: byId<DomControl>("join-mode"),
 	guestField: byId("guest-field"),
 	joinGuest: byId<DomControl>("join-guest"),
@@ -43,15 +64,21 @@ const ui = {
 	text: byId<DomControl>("text"),
 	crossPost: byId<DomControl>("cross-post"),
 	send: byId<DomControl>("send"),
+	hint: byId("composer-hint"),
+	counter: byId("counter"),
 	notice: byId("notice"),
+	leaveDialog: byId<DomDialog>("leave-dialog"),
+	leaveTitle: byId("leave-title"),
+	leaveText: byId("leave-text"),
+	leaveKeep: byId("leave-keep"),
+	leaveDiscard: byId("leave-discard"),
 };
 
 // ---------------------------------------------------------------------------------------
 // Identity and URL
 // ---------------------------------------------------------------------------------------
 
-function loadIdentity(): Identity | undefined {
-	const raw = browser.sessionStorage.getItem(IDENTITY_KEY);
+function parseIdentity(raw: string | null): Identity | undefined {
 	if (raw === null) return undefined;
 	try {
 		const value = JSON.parse(raw) as { guest?: unknown; token?: unknown };
@@ -63,9 +90,60 @@ function loadIdentity(): Identity | undefined {
 	return undefined;
 }
 
+const roomIdentityKey = (room: string): string => `${IDENTITY_KEY}:${room}`;
+
+/** This tab's identity first (two tabs may be two people), then the last one used in the room. */
+function loadIdentity(room: string): Identity | undefined {
+	return parseIdentity(browser.sessionStorage.getItem(IDENTITY_KEY)) ?? parseIdentity(browser.localStorage.getItem(roomIdentityKey(room)));
+}
+
+function saveIdentity(room: string, identity: Identity): void {
+	const raw = JSON.stringify(identity);
+	browser.sessionStorage.setItem(IDENTITY_KEY, raw);
+	browser.localStorage.setItem(roomIdentityKey(room), raw);
+}
+
+function forgetIdentity(room: string): void {
+	browser.sessionStorage.removeItem(IDENTITY_KEY);
+	browser.localStorage.removeItem(roomIdentityKey(room));
+}
+
+/** `isRoomId` without its type guard, which would narrow a string that fails it to never. */
+const validRoom = (name: string): boolean => isRoomId(name);
+
+/** What the user probably meant by a room name: `#Lobby` is `lobby`. */
+interface RoomGuess {
+	room?: string;
+	/** Set when the name had to be lower-cased, to tell the user. */
+	lowered?: boolean;
+	/** A valid name close to an invalid one (`my room` → `my-room`), to offer. */
+	suggestion?: string;
+}
+
+function guessRoom(raw: string): RoomGuess {
+	const name = raw.trim().replace(/^#+/, "");
+	if (validRoom(name)) return { room: name };
+	const lower = name.toLowerCase();
+	if (validRoom(lower)) return { room: lower, lowered: true };
+	const suggestion = lower
+		.replace(/\s+/g, "-")
+		.replace(/[^a-z0-9._-]/g, "")
+		.replace(/^[._-]+/, "")
+		.slice(0, 64);
+	return validRoom(suggestion) ? { suggestion } : {};
+}
+
 function roomFromHash(): string | undefined {
-	const room = decodeURIComponent(browser.location.hash.replace(/^#\/?/, ""));
-	return isRoomId(room) ? room : undefined;
+	let raw: string;
+	try {
+		raw = decodeURIComponent(browser.location.hash.replace(/^#\/?/, ""));
+	} catch {
+		return undefined; // A malformed %-escape: no room.
+	}
+	const room = guessRoom(raw).room;
+	// `/#Lobby` means #lobby; show the real name in the address bar.
+	if (room !== undefined && room !== raw) browser.history.replaceState(null, "", `${browser.location.pathname}${browser.location.search}#${room}`);
+	return room;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -76,6 +154,13 @@ interface MessageView {
 	li: DomElement;
 	message: ChatMessage;
 	note: DomElement;
+}
+
+interface OutgoingView {
+	li: DomElement;
+	badge: DomElement;
+	actions: DomElement;
+	send: PendingSend;
 }
 
 interface SagaView {
@@ -97,41 +182,88 @@ const STATUS_TEXT: Record<ConnectionState, string> = {
 	rejected: "Refused",
 };
 
+const plural = (n: number, one: string, many = `${one}s`): string => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+
+/** The name and, for guests, a tag saying so: a guest name is not an account. */
+function nameWithTag(user: UserRef, className: string): DomElement[] {
+	const name = userText("span", className, user.name);
+	if (!user.id.startsWith("guest:")) return [name];
+	const tag = el("span", "tag guest", "guest");
+	tag.title = `Not signed in: everyone who joins as the guest "${user.name}" is this same guest.`;
+	return [name, tag];
+}
+
 class Session {
 	readonly room: string;
 	readonly client: ParleyClient;
+	readonly #identity: Identity;
 	readonly #views = new Map<string, MessageView>();
+	readonly #outgoing = new Map<string, OutgoingView>();
 	/** Retracts seen for messages not (yet) on screen, applied if an older page brings them. */
 	readonly #retracted = new Map<string, RetractEvent["reason"]>();
 	/** Cross-posts by sagaId, and the message each belongs to. */
 	readonly #sagas = new Map<string, SagaView>();
 	readonly #sagaOf = new Map<string, string>();
 	readonly #earlySagas = new Map<string, SagaFrame>();
+	#queue: QueueStatus = { size: 0, inFlight: 0, heldUntil: 0 };
 	#oldestSeq: number | undefined;
 	#countdown: ReturnType<typeof setInterval> | undefined;
+	/** Re-renders "Waiting Ns" while a rate-limit hold lasts. */
+	#holdTicker: ReturnType<typeof setInterval> | undefined;
+	#disposed = false;
 	readonly #unsubscribe: Array<() => void> = [];
 
 	constructor(room: string, identity: Identity) {
 		this.room = room;
-		this.client = new ParleyClient({ url: browser.location.origin, room, ...identity, heartbeatIntervalMs: 15_000, heartbeatTimeoutMs: 7_000 });
+		this.#identity = identity;
+		this.client = new ParleyClient({
+			url: browser.location.origin,
+			room,
+			...identity,
+			// Unsent messages survive a reload or a closed tab, and go out when this user is back.
+			storage: localStorageOutbox(),
+			heartbeatIntervalMs: 15_000,
+			heartbeatTimeoutMs: 7_000,
+		});
 		const { client } = this;
 		this.#unsubscribe.push(
 			client.on("message", (message) => this.#onMessage(message)),
 			client.on("retract", (retract) => this.#onRetract(retract)),
-			client.on("welcome", () => this.#renderOnline()),
+			client.on("welcome", () => {
+				this.#renderOnline();
+				// The server's limits replace the defaults: what fits may have changed.
+				updateComposer();
+			}),
 			client.on("presence", () => this.#renderOnline()),
 			client.on("saga", (saga) => this.#onSaga(saga)),
 			client.on("status", (status) => this.#onStatus(status)),
 			client.on("synced", () => this.#onSynced()),
 			client.on("error", (error) => this.#onError(error)),
+			client.on("restored", (sends) => this.#onRestored(sends)),
+			client.on("queue", (queue) => {
+				this.#queue = queue;
+				this.#renderQueue();
+			}),
 		);
 		if (!browser.navigator.onLine) client.suspend();
 		void client.connect().catch(() => undefined);
 	}
 
+	/** Who the user is, for the Leave dialog and pending bubbles, before the server says. */
+	get displayName(): string {
+		return this.client.user?.name ?? ("guest" in this.#identity ? this.#identity.guest : "you");
+	}
+
+	get identity(): Identity {
+		return this.#identity;
+	}
+
 	dispose(): void {
+		this.#disposed = true;
 		for (const off of this.#unsubscribe) off();
 		clearInterval(this.#countdown);
+		clearInterval(this.#holdTicker);
+		// Unsent messages stay in storage (unless discarded first) and go out next time.
 		this.client.close();
 	}
 
@@ -175,13 +307,11 @@ class Session {
 	}
 
 	#onStatus(status: StatusEvent): void {
-		ui.status.textContent = STATUS_TEXT[status.state];
-		ui.status.dataset.state = status.state;
 		// Presence is only known while connected; grey it out rather than show stale certainty.
 		ui.online.classList.toggle("stale", status.state !== "live" && status.state !== "syncing");
 		clearInterval(this.#countdown);
 		this.#countdown = undefined;
-		this.#renderOutgoingStates();
+		this.#renderQueue();
 		switch (status.state) {
 			case "reconnecting": {
 				const at = Date.now() + (status.delayMs ?? 0);
@@ -229,52 +359,97 @@ class Session {
 	// --- outgoing -----------------------------------------------------------------------
 
 	submit(text: string, crossPost: string[]): void {
-		const id = newClientId();
+		const send: PendingSend = crossPost.length > 0 ? { id: newClientId(), text, crossPost } : { id: newClientId(), text };
+		ui.outgoing.append(this.#track(send).li);
+		this.#renderQueue();
+		this.#scrollToBottom();
+	}
+
+	/** Messages a previous visit left unsent: the client queued them first, so they go first on screen too. */
+	#onRestored(sends: PendingSend[]): void {
+		const fresh = sends.filter((send) => !this.#outgoing.has(send.id));
+		ui.outgoing.prepend(...fresh.map((send) => this.#track(send).li));
+		this.#renderQueue();
+		if (fresh.length > 0) showNotice(`${plural(fresh.length, "message")} from your last visit ${fresh.length === 1 ? "was" : "were"} not sent yet; queued again.`, "info");
+	}
+
+	/** A bubble for one send, and its outcome; a send with an id already queued joins it, never doubles. */
+	#track(send: PendingSend): OutgoingView {
 		const li = el("li", "msg mine pending");
-		li.dataset.clientId = id;
+		li.dataset.clientId = send.id;
 		const badge = el("span", "badge");
 		const meta = el("div", "meta");
-		meta.append(el("span", "author", this.client.user?.name ?? "you"), badge);
-		const body = el("p", "text", text);
+		meta.append(userText("span", "author", this.displayName), badge);
+		const crossPost = send.crossPost ?? [];
 		const note = el("p", "note", crossPost.length > 0 ? `also to ${crossPost.map((room) => `#${room}`).join(", ")}` : "");
 		note.hidden = crossPost.length === 0;
 		const actions = el("div", "actions");
-		li.append(meta, body, note, actions);
-		ui.outgoing.append(li);
-		this.#renderOutgoingStates();
-		this.#scrollToBottom();
+		li.append(meta, userText("p", "text", send.text), note, actions);
+		const view: OutgoingView = { li, badge, actions, send };
+		this.#outgoing.set(send.id, view);
+		this.#attempt(view);
+		return view;
+	}
 
-		const attempt = (): void => {
-			li.classList.remove("failed");
-			li.classList.add("pending");
-			actions.replaceChildren();
-			this.#renderOutgoingStates();
-			this.client.send(text, { id, crossPost }).then(
-				(ack) => {
-					li.remove();
-					if (ack.sagaId !== undefined) {
-						this.#sagaOf.set(ack.sagaId, ack.msgId);
-						this.#sagas.set(ack.sagaId, { targets: crossPost, state: "running", detail: "" });
-						const early = this.#earlySagas.get(ack.sagaId);
-						this.#earlySagas.delete(ack.sagaId);
-						if (early !== undefined) this.#onSaga(early);
-						else this.#renderSaga(ack.msgId);
-					}
-				},
-				(error: ParleyClientError) => {
-					li.classList.remove("pending");
-					li.classList.add("failed");
-					badge.textContent = `not sent: ${error.message}`;
-					// Retrying reuses the id, so a retry can never post the message twice.
-					const retry = el("button", "link", "Retry");
-					retry.addEventListener("click", attempt);
-					const discard = el("button", "link", "Discard");
-					discard.addEventListener("click", () => li.remove());
-					actions.replaceChildren(retry, discard);
-				},
-			);
-		};
-		attempt();
+	#attempt(view: OutgoingView): void {
+		const { li, send } = view;
+		li.classList.remove("failed");
+		li.classList.add("pending");
+		delete li.dataset.error;
+		view.actions.replaceChildren();
+		this.client.send(send.text, { id: send.id, crossPost: send.crossPost }).then(
+			(ack) => {
+				this.#drop(view);
+				if (ack.sagaId === undefined) return;
+				this.#sagaOf.set(ack.sagaId, ack.msgId);
+				this.#sagas.set(ack.sagaId, { targets: send.crossPost ?? [], state: "running", detail: "" });
+				const early = this.#earlySagas.get(ack.sagaId);
+				this.#earlySagas.delete(ack.sagaId);
+				if (early !== undefined) this.#onSaga(early);
+				else this.#renderSaga(ack.msgId);
+			},
+			(error: ParleyClientError) => this.#refused(view, error),
+		);
+		this.#renderQueue();
+	}
+
+	/** The message will not be stored as it is: say why, and offer what can still help. */
+	#refused(view: OutgoingView, error: ParleyClientError): void {
+		// After Leave the client rejects what it drops from memory; those are kept in storage.
+		if (this.#disposed) return;
+		const { li, send } = view;
+		li.classList.remove("pending");
+		li.classList.add("failed");
+		li.dataset.error = error.code;
+		view.badge.textContent = `not sent: ${error.message}`;
+		const edit = el("button", "link edit", "Edit");
+		edit.title = "Put the text back in the message box";
+		edit.addEventListener("click", () => {
+			this.#drop(view);
+			// Never overwrite what is being typed: add below it.
+			ui.text.value = ui.text.value.trim() === "" ? send.text : `${ui.text.value}\n${send.text}`;
+			if (ui.crossPost.value.trim() === "" && send.crossPost !== undefined) ui.crossPost.value = send.crossPost.join(", ");
+			updateComposer();
+			ui.text.focus();
+		});
+		const discard = el("button", "link discard", "Discard");
+		discard.addEventListener("click", () => this.#drop(view));
+		// Retrying reuses the id, so a retry can never post the message twice; it is offered
+		// only when the refusal was not about the message itself.
+		if (RETRYABLE.has(error.code)) {
+			const retry = el("button", "link retry", "Retry");
+			retry.addEventListener("click", () => this.#attempt(view));
+			view.actions.replaceChildren(retry, edit, discard);
+		} else {
+			view.actions.replaceChildren(edit, discard);
+		}
+		this.#renderQueue();
+	}
+
+	#drop(view: OutgoingView): void {
+		view.li.remove();
+		this.#outgoing.delete(view.send.id);
+		this.#renderQueue();
 	}
 
 	async loadOlder(): Promise<void> {
@@ -308,7 +483,7 @@ class Session {
 		li.dataset.msgid = message.msgId;
 		li.dataset.author = message.author.id;
 		const meta = el("div", "meta");
-		meta.append(el("span", "author", message.author.name));
+		meta.append(...nameWithTag(message.author, "author"));
 		if (message.from !== undefined) meta.append(el("span", "origin", `via #${message.from.room}`));
 		const time = el("time", "", formatTime(message.ts));
 		time.setAttribute("datetime", new Date(message.ts).toISOString());
@@ -317,7 +492,7 @@ class Session {
 		if (mine) meta.append(el("span", "badge sent", "✓ sent"));
 		const note = el("p", "note");
 		note.hidden = true;
-		li.append(meta, el("p", "text", message.text), note);
+		li.append(meta, userText("p", "text", message.text), note);
 		const view: MessageView = { li, message, note };
 		this.#views.set(message.msgId, view);
 		const removed = this.#retracted.get(message.msgId);
@@ -378,7 +553,8 @@ class Session {
 		const people = this.client.online.sort((a, b) => a.name.localeCompare(b.name));
 		ui.online.replaceChildren(
 			...people.map((user) => {
-				const li = el("li", user.id === me ? "me" : "", user.name);
+				const li = el("li", user.id === me ? "me" : "");
+				li.append(...nameWithTag(user, "name"));
 				li.title = user.id;
 				if (user.id === me) li.append(el("span", "you", " (you)"));
 				return li;
@@ -386,9 +562,37 @@ class Session {
 		);
 	}
 
-	#renderOutgoingStates(): void {
-		const waiting = this.client.state === "live" ? "sending…" : "waiting for connection…";
-		for (const badge of Array.from(ui.outgoing.querySelectorAll(".pending .badge"))) badge.textContent = waiting;
+	/**
+	 * The status line and the pending bubbles say what the queue is doing: "Live" only when
+	 * nothing is waiting, "Sending 3…" or "Waiting 2s (rate limit)…" otherwise.
+	 */
+	#renderQueue(): void {
+		const state = this.client.state;
+		const waiting = this.client.pending;
+		const holdMs = this.#queue.heldUntil - Date.now();
+		const held = state === "live" && waiting > 0 && holdMs >= SHOW_HOLD_MS;
+		let text = STATUS_TEXT[state];
+		let queue: string | undefined;
+		let badge = "waiting for connection…";
+		if (waiting > 0 && state === "live") {
+			queue = held ? "held" : "sending";
+			text = held ? `Waiting ${Math.ceil(holdMs / 1000)}s (rate limit)… ${waiting.toLocaleString()} to send` : `Sending ${waiting.toLocaleString()}…`;
+			badge = held ? "waiting (rate limit)…" : "sending…";
+		} else if (waiting > 0) {
+			queue = "waiting";
+			text = `${text} · ${plural(waiting, "message")} waiting`;
+		}
+		ui.status.textContent = text;
+		ui.status.dataset.state = state;
+		if (queue === undefined) delete ui.status.dataset.queue;
+		else ui.status.dataset.queue = queue;
+		for (const view of this.#outgoing.values()) if (view.li.classList.contains("pending")) view.badge.textContent = badge;
+		// Count the hold down; stop ticking once nothing is held.
+		if (held && this.#holdTicker === undefined) this.#holdTicker = setInterval(() => this.#renderQueue(), 500);
+		if (!held && this.#holdTicker !== undefined) {
+			clearInterval(this.#holdTicker);
+			this.#holdTicker = undefined;
+		}
 	}
 
 	#noteSeq(seq: number): void {
@@ -430,8 +634,10 @@ function hideBanner(): void {
 }
 
 let noticeTimer: ReturnType<typeof setTimeout> | undefined;
-function showNotice(text: string): void {
+/** A line under the composer; `info` for news, not trouble. */
+function showNotice(text: string, kind: "error" | "info" = "error"): void {
 	ui.notice.textContent = text;
+	ui.notice.dataset.kind = kind;
 	ui.notice.hidden = false;
 	clearTimeout(noticeTimer);
 	noticeTimer = setTimeout(() => {
@@ -441,30 +647,52 @@ function showNotice(text: string): void {
 
 let session: Session | undefined;
 
-function join(room: string, identity: Identity): void {
+function join(room: string, identity: Identity, note?: string): void {
 	session?.dispose();
 	ui.timeline.replaceChildren();
 	ui.outgoing.replaceChildren();
 	ui.online.replaceChildren();
 	ui.loadOlder.hidden = true;
 	hideBanner();
-	browser.sessionStorage.setItem(IDENTITY_KEY, JSON.stringify(identity));
+	saveIdentity(room, identity);
 	if (roomFromHash() !== room) browser.location.hash = room;
 	ui.roomTitle.textContent = `#${room}`;
 	ui.join.hidden = true;
 	ui.chat.hidden = false;
 	ui.leave.hidden = false;
 	session = new Session(room, identity);
+	updateComposer();
+	if (note !== undefined) showNotice(note, "info");
 	ui.text.focus();
 }
 
-function leave(): void {
-	session?.dispose();
+/** Leave asks first when messages are still unsent; they are kept unless the user discards them. */
+function requestLeave(): void {
+	const waiting = session?.client.pending ?? 0;
+	if (session === undefined || waiting === 0) return leave();
+	ui.leaveTitle.textContent = `Leave #${session.room}?`;
+	ui.leaveText.textContent =
+		`${plural(waiting, "message is", "messages are")} not sent yet. ` +
+		`If you leave, ${waiting === 1 ? "it is" : "they are"} kept in this browser and sent the next time you join #${session.room} as ${session.displayName}.`;
+	const them = waiting === 1 ? "it" : "them";
+	ui.leaveKeep.textContent = `Leave, send ${them} later`;
+	ui.leaveDiscard.textContent = `Discard ${them} and leave`;
+	ui.leaveDialog.returnValue = "";
+	ui.leaveDialog.showModal();
+}
+
+function leave(discard = false): void {
+	if (session !== undefined) {
+		if (discard) session.client.discardUnsent();
+		if ("guest" in session.identity) ui.joinGuest.value = session.identity.guest;
+		forgetIdentity(session.room);
+		session.dispose();
+	}
 	session = undefined;
-	browser.sessionStorage.removeItem(IDENTITY_KEY);
 	hideBanner();
 	ui.status.textContent = STATUS_TEXT.idle;
 	ui.status.dataset.state = "idle";
+	delete ui.status.dataset.queue;
 	ui.roomTitle.textContent = "";
 	ui.chat.hidden = true;
 	ui.leave.hidden = true;
@@ -473,18 +701,72 @@ function leave(): void {
 	ui.joinRoom.focus();
 }
 
-function showJoinError(text: string): void {
+function showJoinError(text: string, suggestion?: string): void {
 	ui.joinError.textContent = text;
 	ui.joinError.hidden = text === "";
+	ui.joinSuggest.hidden = suggestion === undefined;
+	ui.joinSuggestText.textContent = suggestion === undefined ? "" : `Did you mean #${suggestion}?`;
+	ui.joinSuggestUse.textContent = suggestion === undefined ? "" : `Use #${suggestion}`;
+	ui.joinSuggestUse.dataset.room = suggestion ?? "";
 }
 
 function parseCrossPost(raw: string): string[] | string {
-	const rooms = [...new Set(raw.split(/[\s,]+/).map((room) => room.replace(/^#/, "").trim()).filter((room) => room !== ""))];
-	const bad = rooms.find((room) => !isRoomId(room));
-	if (bad !== undefined) return `"${bad}" is not a room id (lowercase letters, digits, . _ -)`;
-	if (session !== undefined && rooms.includes(session.room)) return "cross-post targets must be other rooms";
-	if (rooms.length > 10) return "at most 10 rooms";
+	const names = raw.split(/[\s,]+/).filter((name) => name.replace(/^#+/, "") !== "");
+	const rooms: string[] = [];
+	for (const name of names) {
+		const room = guessRoom(name).room;
+		if (room === undefined) return `"${name}" is not a room name (lowercase letters, digits, . _ -)`;
+		if (!rooms.includes(room)) rooms.push(room);
+	}
+	if (session !== undefined && rooms.includes(session.room)) return "Cross-post targets must be other rooms.";
+	if (rooms.length > MAX_CROSS_POSTS) return `Cross-post to at most ${MAX_CROSS_POSTS} rooms.`;
 	return rooms;
+}
+
+const sentence = (text: string): string => `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? "" : "."}`;
+
+/**
+ * What the composer holds can be sent as it is, or why not. Runs on every keystroke and renders
+ * the counter, the reason, and Send's state, so text that cannot go out never leaves the box.
+ */
+function updateComposer(): { crossPost: string[] } | { reason: string } {
+	const text = ui.text.value;
+	const max = session?.client.limits.maxMessageChars ?? DEFAULT_LIMITS.maxMessageChars;
+	const chars = codePointLength(text);
+	ui.counter.textContent = `${chars.toLocaleString()} / ${max.toLocaleString()}`;
+	ui.counter.dataset.state = chars > max ? "over" : chars >= max * NEAR_LIMIT ? "near" : "ok";
+	const verdict = judge(text, chars, max);
+	const reason = "reason" in verdict ? verdict.reason : "";
+	ui.hint.textContent = reason;
+	ui.hint.hidden = reason === "";
+	ui.send.disabled = "reason" in verdict;
+	return verdict;
+}
+
+function judge(text: string, chars: number, max: number): { crossPost: string[] } | { reason: string } {
+	if (session === undefined || text === "") return { reason: "" };
+	if (text.trim() === "") return { reason: "A message needs some text, not only spaces." };
+	if (chars > max) {
+		return { reason: `Too long to send: ${chars.toLocaleString()} characters, the limit is ${max.toLocaleString()}. Shorten it by ${(chars - max).toLocaleString()}.` };
+	}
+	const crossPost = parseCrossPost(ui.crossPost.value);
+	if (typeof crossPost === "string") return { reason: crossPost };
+	// The library's own verdict covers what the page does not (the frame's byte size).
+	const refused = session.client.check(text, { crossPost });
+	if (refused !== undefined) return { reason: refused.code === "too_large" ? `Too long to send: ${refused.message}.` : sentence(refused.message) };
+	return { crossPost };
+}
+
+function sendFromComposer(): void {
+	if (session === undefined) return;
+	const verdict = updateComposer();
+	// Not sendable: the reason is on screen and the text stays where it can be fixed.
+	if ("reason" in verdict) return;
+	session.submit(ui.text.value, verdict.crossPost);
+	ui.text.value = "";
+	ui.crossPost.value = "";
+	updateComposer();
+	ui.text.focus();
 }
 
 function wire(): void {
@@ -495,8 +777,11 @@ function wire(): void {
 	});
 	ui.joinForm.addEventListener("submit", (event) => {
 		event.preventDefault();
-		const room = ui.joinRoom.value.trim().toLowerCase();
-		if (!isRoomId(room)) return showJoinError("A room name is 1–64 lowercase letters, digits, dot, dash or underscore.");
+		const guess = guessRoom(ui.joinRoom.value);
+		const room = guess.room;
+		if (room === undefined) {
+			return showJoinError("A room name is 1–64 lowercase letters, digits, dot, dash or underscore.", guess.suggestion);
+		}
 		let identity: Identity;
 		if (ui.joinMode.value === "token") {
 			const token = ui.joinToken.value.trim();
@@ -504,16 +789,24 @@ function wire(): void {
 			identity = { token };
 		} else {
 			const guest = ui.joinGuest.value.trim();
-			if (!/^[A-Za-z0-9_-]{1,32}$/.test(guest)) return showJoinError("A guest name is 1–32 letters, digits, - or _.");
+			if (!GUEST_NAME_PATTERN.test(guest)) return showJoinError("A guest name is 1–32 letters, digits, - or _.");
 			identity = { guest };
 		}
 		showJoinError("");
-		join(room, identity);
+		ui.joinRoom.value = room;
+		join(room, identity, guess.lowered === true ? `Room names are lower case: you joined #${room}.` : undefined);
+	});
+	ui.joinSuggestUse.addEventListener("click", () => {
+		ui.joinRoom.value = ui.joinSuggestUse.dataset.room ?? "";
+		showJoinError("");
+		ui.joinRoom.focus();
 	});
 	ui.composer.addEventListener("submit", (event) => {
 		event.preventDefault();
 		sendFromComposer();
 	});
+	ui.text.addEventListener("input", () => updateComposer());
+	ui.crossPost.addEventListener("input", () => updateComposer());
 	ui.text.addEventListener("keydown", (event) => {
 		// Enter sends, Shift+Enter is a new line; never interrupt an IME composition.
 		if (event.key === "Enter" && event.shiftKey !== true && event.isComposing !== true) {
@@ -522,12 +815,23 @@ function wire(): void {
 		}
 	});
 	ui.loadOlder.addEventListener("click", () => void session?.loadOlder());
-	ui.leave.addEventListener("click", () => leave());
+	ui.leave.addEventListener("click", () => requestLeave());
+	ui.leaveDialog.addEventListener("close", () => {
+		const choice = ui.leaveDialog.returnValue;
+		if (choice === "keep" || choice === "discard") leave(choice === "discard");
+	});
 	ui.bannerAction.addEventListener("click", () => bannerAction?.());
 	browser.addEventListener("hashchange", () => {
 		const room = roomFromHash();
-		const identity = loadIdentity();
-		if (room !== undefined && room !== session?.room && identity !== undefined) join(room, identity);
+		if (room === undefined || room === session?.room) return;
+		const identity = loadIdentity(room) ?? session?.identity;
+		if (identity !== undefined) join(room, identity);
+	});
+	// Unsent messages are kept, but they only go out once the user is back: worth a warning.
+	browser.addEventListener("beforeunload", (event) => {
+		if ((session?.client.pending ?? 0) === 0) return;
+		event.preventDefault();
+		event.returnValue = "unsent";
 	});
 	// The browser knows before any heartbeat that the network is gone: stop trying and
 	// queue, then reconnect the moment it is back instead of waiting out a backoff delay.
@@ -535,31 +839,17 @@ function wire(): void {
 	browser.addEventListener("online", () => session?.client.resume());
 }
 
-function sendFromComposer(): void {
-	if (session === undefined) return;
-	const text = ui.text.value;
-	if (text.trim() === "") return;
-	const crossPost = parseCrossPost(ui.crossPost.value);
-	if (typeof crossPost === "string") {
-		showNotice(crossPost);
-		return;
-	}
-	session.submit(text, crossPost);
-	ui.text.value = "";
-	ui.crossPost.value = "";
-	ui.text.focus();
-}
-
 function start(): void {
 	wire();
 	const room = roomFromHash();
-	const identity = loadIdentity();
+	const identity = room === undefined ? undefined : loadIdentity(room);
 	if (room !== undefined && identity !== undefined) {
 		join(room, identity);
 		return;
 	}
 	if (room !== undefined) ui.joinRoom.value = room;
-	if (identity !== undefined && "guest" in identity) ui.joinGuest.value = identity.guest;
+	const last = parseIdentity(browser.sessionStorage.getItem(IDENTITY_KEY));
+	if (last !== undefined && "guest" in last) ui.joinGuest.value = last.guest;
 	ui.join.hidden = false;
 	ui.chat.hidden = true;
 }

@@ -1,6 +1,6 @@
 /**
  * @module
- * The wire contract (PROTOCOL.md v1) as types, and the parsers that turn untrusted input
+ * The wire contract (docs/protocol.md) as types, and the parsers that turn untrusted input
  * into those types. Server, client library and tests all import from here: there is one
  * definition of every frame. Parsers return either the typed value or an ErrorBody; the
  * caller never re-checks a field that a parser accepted.

@@ -17,6 +17,9 @@ import { traceIdFrom } from "./trace.ts";
 
 export type { AppEnv } from "./http.ts";
 
+/** The HTTP budget's window is a minute; a refused caller is told to wait a sixth of it. */
+const HTTP_LIMIT_RETRY_MS = 10_000;
+
 function bearer(c: AppContext): string | null {
 	const header = c.req.header("Authorization");
 	if (header === undefined) return null;
@@ -52,6 +55,10 @@ export function createApp(): Hono<AppEnv> {
 		const token = bearer(c) ?? (isSocket ? (c.req.query("token") ?? null) : null);
 		const identity = await authenticate({ token, guest: c.req.query("guest") ?? null }, config);
 		c.set("identity", identity);
+		// A per-user budget over every HTTP call, whatever the route or room; 0 turns limits off.
+		if (config.rateLimitPerSec > 0 && !(await c.env.HTTP_LIMIT.limit({ key: identity.id })).success) {
+			throw new ParleyError("rate_limited", "too many requests from this user; slow down", HTTP_LIMIT_RETRY_MS);
+		}
 		await next();
 	});
 	app.use("/v1/admin/*", async (c, next) => {

@@ -89,3 +89,22 @@ describe("per-user limits", () => {
 		expect(answers(victim).map((a) => a.type)).toEqual(Array(15).fill("ack"));
 	});
 });
+
+describe("the per-user HTTP budget", () => {
+	it("answers 429 with retryAfterMs once one user has made 600 calls in a minute, whatever the route, and leaves others alone", async ({ expect }) => {
+		const rooms = [freshRoom(), freshRoom()];
+		const statuses = new Map<number, number>();
+		let refusal: { code?: string; retryAfterMs?: number } | undefined;
+		for (let i = 0; i < 620; i++) {
+			const response = await api(`/v1/rooms/${rooms[i % 2]}/events?limit=1&guest=hammer`);
+			statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+			if (response.status === 429) refusal = ((await response.json()) as { error: typeof refusal }).error;
+			else await response.body?.cancel();
+		}
+		expect(statuses.get(200)).toBeLessThanOrEqual(600);
+		expect(statuses.get(429)).toBeGreaterThanOrEqual(20);
+		expect(refusal).toMatchObject({ code: "rate_limited" });
+		expect(refusal?.retryAfterMs).toBeGreaterThan(0);
+		expect((await api(`/v1/rooms/${rooms[0]}/events?limit=1&guest=bystander`)).status).toBe(200);
+	}, 60_000);
+});

@@ -53,7 +53,11 @@ export function readSocketIdentity(ws: WebSocket): SocketIdentity | undefined {
 export class Presence {
 	private users: Map<string, UserRef> | undefined;
 
-	constructor(private readonly scan: () => UserRef[]) {}
+	private readonly scan: () => UserRef[];
+
+	constructor(scan: () => UserRef[]) {
+		this.scan = scan;
+	}
 
 	private map(): Map<string, UserRef> {
 		if (this.users === undefined) this.users = new Map(this.scan().map((user) => [user.id, user]));

@@ -44,7 +44,11 @@ export interface EngineHost {
 }
 
 export class TaskEngine {
-	constructor(private readonly host: EngineHost) {}
+	private readonly host: EngineHost;
+
+	constructor(host: EngineHost) {
+		this.host = host;
+	}
 
 	/**
 	 * Runs a write as one transaction, together with the spans, index updates and alerts it

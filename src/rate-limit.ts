@@ -80,11 +80,13 @@ export function recordRefusal(window: AbuseWindow, now: number): { window: Abuse
  */
 export class UserBuckets {
 	readonly #buckets = new Map<string, Bucket>();
+	private readonly ratePerSec: number;
+	private readonly maxTracked: number;
 
-	constructor(
-		private readonly ratePerSec: number,
-		private readonly maxTracked = 10_000,
-	) {}
+	constructor(ratePerSec: number, maxTracked = 10_000) {
+		this.ratePerSec = ratePerSec;
+		this.maxTracked = maxTracked;
+	}
 
 	/** Takes one token for `userId`; `retryAfterMs` when there is none. */
 	take(userId: string, now: number): { ok: true } | { ok: false; retryAfterMs: number } {

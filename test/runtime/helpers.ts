@@ -34,7 +34,10 @@ export class TestSocket {
 	closed: { code: number; reason: string } | undefined;
 	private waiters: Array<() => void> = [];
 
-	constructor(readonly ws: WebSocket) {
+	readonly ws: WebSocket;
+
+	constructor(ws: WebSocket) {
+		this.ws = ws;
 		ws.addEventListener("message", (event) => {
 			const data = event.data as string;
 			this.frames.push(data === "pong" ? data : (JSON.parse(data) as ServerFrame));

@@ -14,7 +14,11 @@ export class FakeSocket implements SocketLike {
 	readonly sent: string[] = [];
 	readonly #listeners = new Map<string, Listener[]>();
 
-	constructor(readonly url: URL) {}
+	readonly url: URL;
+
+	constructor(url: URL) {
+		this.url = url;
+	}
 
 	addEventListener(type: string, listener: Listener): void {
 		this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);

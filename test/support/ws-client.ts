@@ -11,7 +11,10 @@ export class RecordingSocket {
 	closed: { code: number; reason: string } | undefined;
 	private waiters: Array<() => void> = [];
 
-	private constructor(readonly ws: WebSocket) {
+	readonly ws: WebSocket;
+
+	private constructor(ws: WebSocket) {
+		this.ws = ws;
 		ws.addEventListener("message", (event) => {
 			if (typeof event.data === "string" && event.data !== "pong") this.frames.push(JSON.parse(event.data) as ServerFrame);
 			this.wake();

@@ -60,18 +60,67 @@ const IDLE_PER_ROOM = 100;
 const LATENCY_RATE = 1000;
 const SAGA_TARGETS = 3;
 
-const { values: args } = parseArgs({
-	options: {
-		quick: { type: "boolean", default: false },
-		servers: { type: "string" },
-		paths: { type: "string", default: "miniflare,wrangler" },
-		docs: { type: "boolean" },
-		"no-docs": { type: "boolean", default: false },
-	},
-});
+const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--docs|--no-docs]
+
+  --quick              the short run (npm run bench:quick)
+  --servers <a,b>      only these servers (default: all): ${SERVERS.map((s) => s.name).join(", ")}
+  --paths <a,b>        miniflare, wrangler or both (default: both)
+  --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs)
+  -h, --help           show this help`;
+
+/** Reads the command line; on --help or a bad argument prints the usage and exits (0 or 2). */
+function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: ("miniflare" | "wrangler")[]; docs?: boolean; "no-docs": boolean } {
+	const fail = (message: string): never => {
+		process.stderr.write(`${message}\n\n${USAGE}\n`);
+		process.exit(2);
+	};
+	let values;
+	try {
+		({ values } = parseArgs({
+			args: argv,
+			strict: true,
+			allowPositionals: false,
+			options: {
+				quick: { type: "boolean", default: false },
+				servers: { type: "string" },
+				paths: { type: "string", default: "miniflare,wrangler" },
+				docs: { type: "boolean" },
+				"no-docs": { type: "boolean", default: false },
+				help: { type: "boolean", short: "h", default: false },
+			},
+		}));
+	} catch (error) {
+		return fail((error as Error).message);
+	}
+	if (values.help) {
+		process.stdout.write(`${USAGE}\n`);
+		process.exit(0);
+	}
+	if (values.docs === true && values["no-docs"]) fail("give at most one of --docs and --no-docs");
+	const list = (value: string): string[] => value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+	const servers = values.servers === undefined ? undefined : list(values.servers);
+	if (servers !== undefined) {
+		if (servers.length === 0) fail("--servers needs at least one server name");
+		const unknown = servers.filter((name) => !SERVERS.some((s) => s.name === name));
+		if (unknown.length > 0) fail(`unknown server(s) for --servers: ${unknown.join(", ")}`);
+	}
+	const paths = list(values.paths);
+	if (paths.length === 0) fail("--paths needs miniflare, wrangler or both");
+	const badPaths = paths.filter((p) => p !== "miniflare" && p !== "wrangler");
+	if (badPaths.length > 0) fail(`unknown path(s) for --paths: ${badPaths.join(", ")} (miniflare, wrangler)`);
+	return {
+		quick: values.quick,
+		...(servers === undefined ? {} : { servers }),
+		paths: paths.filter((p): p is "miniflare" | "wrangler" => p === "miniflare" || p === "wrangler"),
+		...(values.docs === undefined ? {} : { docs: values.docs }),
+		"no-docs": values["no-docs"],
+	};
+}
+
+const args = readArgs(process.argv.slice(2));
 const mode = MODES[args.quick ? "quick" : "full"];
-const selected = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.split(",").includes(s.name));
-const paths = (args.paths ?? "").split(",").filter((p): p is "miniflare" | "wrangler" => p === "miniflare" || p === "wrangler");
+const selected = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.includes(s.name));
+const paths = args.paths;
 const writeDocsToo = args["no-docs"] ? false : (args.docs ?? mode.name === "full");
 const outDir = join(PROJECT_ROOT, "bench/out");
 mkdirSync(outDir, { recursive: true });

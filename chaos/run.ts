@@ -101,15 +101,59 @@ export function describe(reports: readonly ScenarioReport[]): string {
 	return lines.join("\n");
 }
 
-if (import.meta.main) {
-	const { values } = parseArgs({
-		options: {
-			quick: { type: "boolean", default: false },
-			only: { type: "string" },
-			broken: { type: "string" },
-		},
-	});
+const USAGE = `usage: npm run chaos -- [--quick] [--only <scenario,...>] [--broken <mutation>]
+
+  --quick              the short slice \`npm test\` runs
+  --only <a,b>         run only these scenarios
+  --broken <mutation>  run against a deliberately broken copy (the run passes only if caught)
+  -h, --help           show this help
+
+scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
+mutations: ${MUTATIONS.map((m) => m.name).join(", ")}`;
+
+/** The command line, read without side effects; never throws. */
+export function parseChaosArgs(argv: string[]): { quick: boolean; only?: string[]; broken?: string } | { help: true } | { error: string } {
+	let values;
+	try {
+		({ values } = parseArgs({
+			args: argv,
+			strict: true,
+			allowPositionals: false,
+			options: {
+				quick: { type: "boolean", default: false },
+				only: { type: "string" },
+				broken: { type: "string" },
+				help: { type: "boolean", short: "h", default: false },
+			},
+		}));
+	} catch (error) {
+		return { error: (error as Error).message };
+	}
+	if (values.help) return { help: true };
 	const only = values.only?.split(",").map((s) => s.trim()).filter((s) => s !== "");
+	if (only !== undefined) {
+		if (only.length === 0) return { error: "--only needs at least one scenario name" };
+		const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
+		if (unknown.length > 0) return { error: `unknown scenario(s) for --only: ${unknown.join(", ")}` };
+	}
+	if (values.broken !== undefined && !MUTATIONS.some((m) => m.name === values.broken)) {
+		return { error: `--broken must be one of: ${MUTATIONS.map((m) => m.name).join(", ")}` };
+	}
+	return { quick: values.quick, ...(only === undefined ? {} : { only }), ...(values.broken === undefined ? {} : { broken: values.broken }) };
+}
+
+if (import.meta.main) {
+	const parsed = parseChaosArgs(process.argv.slice(2));
+	if ("help" in parsed) {
+		console.log(USAGE);
+		process.exit(0);
+	}
+	if ("error" in parsed) {
+		console.error(`${parsed.error}\n\n${USAGE}`);
+		process.exit(2);
+	}
+	const values = parsed;
+	const only = parsed.only;
 	let root: string | undefined;
 	if (values.broken !== undefined) {
 		const mutation = MUTATIONS.find((m) => m.name === values.broken);

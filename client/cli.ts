@@ -2,98 +2,185 @@
  * A terminal chat client built on the client library.
  *
  *   npm run chat -- --room lobby --guest alice
- *   npm run chat -- --room lobby --token "$(npm run -s token -- --sub ann --name Ann)" --url https://chat.example.com
+ *   npm run -s token -- --sub ann --name Ann > ~/.parley-token && npm run chat -- --room lobby --token-file ~/.parley-token
+ *   PARLEY_TOKEN="$(npm run -s token -- --sub ann)" npm run chat -- --room lobby --url https://chat.example.com
  *
- * Each line typed (or piped) on stdin is sent as a message. Commands:
+ * Each line typed (or piped) on stdin is sent as a message, in order. Commands:
  *   /history [n]    show the n (default 20) messages before the oldest one shown
  *   /delete <msgId> retract one of your messages
  *   /quit           wait for unsent messages to be acked, then exit (also on end of input)
+ * A line starting with `//` is sent as text with one `/` removed.
  *
  * The room transcript goes to stdout, one line per event: `#<seq> <name>: <text> [<msgId>]`
  * and `#<seq> (removed <msgId>: <reason>)`. Status, presence and errors go to stderr, so the
- * output can be piped or diffed. Exit codes: 0 after /quit or end of input, 1 when the
- * credentials or room are refused, 2 on bad arguments.
+ * output can be piped or diffed. Everything that came from the network is shown through
+ * `escapeForTerminal`, so no one in the room can send escape sequences to the terminal.
+ *
+ * Every line is either stored (exactly once, in the order typed) or reported on stderr as
+ * `* line <n> not sent (<code>: <why>): <text>`. Exit codes: 0 when every line was stored,
+ * 1 when some line was not (refused, or still unacked when giving up), or the credentials or
+ * room were refused, or no connection could be made; 2 on bad arguments.
  */
+import { readFileSync } from "node:fs";
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import { parseArgs } from "node:util";
-import { ParleyClient } from "./index.ts";
-import type { ChatMessage, RetractEvent, RoomEvent, SendResult } from "./index.ts";
+import { ParleyClient, ParleyClientError } from "./index.ts";
+import type { ChatMessage, ConnectionState, RetractEvent, RoomEvent } from "./index.ts";
+import { preview, safe } from "./terminal-text.ts";
 
-const USAGE = "usage: npm run chat -- --room <room> (--guest <name> | --token <jwt>) [--url http://127.0.0.1:8787] [--since <seq>]";
+const USAGE = `usage: npm run chat -- --room <room> <credentials> [options]
+
+credentials (exactly one):
+  --guest <name>        join as a guest (when the server allows guests)
+  --token-file <path>   read a token from a file (re-read on every connect)
+  PARLEY_TOKEN=<jwt>    the token in the environment
+  --token <jwt>         the token itself (visible to other users in \`ps\`)
+
+options:
+  --url <url>           the server (default http://127.0.0.1:8787)
+  --since <seq>         show the room's events after this seq (default: the latest 50)
+  -h, --help            show this help
+
+Each input line is sent as a message; /history [n], /delete <msgId> and /quit are commands,
+and a line starting with // is sent with one / removed. Exit status: 0 when every line was
+stored, 1 when some line was not (or the server refused us), 2 on bad arguments.`;
 
 const DEFAULT_URL = "http://127.0.0.1:8787";
 const DEFAULT_HISTORY = 20;
-/** How long /quit waits for queued messages to be acked before giving up on them. */
+/** How long /quit and end of input wait without any progress (an ack) before giving up on unacked lines. */
 const QUIT_GRACE_MS = 10_000;
+
+const REFUSED: ReadonlySet<ConnectionState> = new Set(["unauthorized", "forbidden", "rejected"]);
+const TERMINAL: ReadonlySet<ConnectionState> = new Set([...REFUSED, "closed"]);
+
+type Credential = { guest: string } | { token: string | (() => string) };
 
 interface CliArgs {
 	url: string;
 	room: string;
-	guest?: string;
-	token?: string;
+	credential: Credential;
 	since?: number;
 }
 
-function parseCliArgs(argv: string[]): CliArgs | string {
+type Parsed = CliArgs | { help: true } | { error: string };
+
+/** Reads the arguments and the environment; never throws. */
+export function parseCliArgs(argv: string[], env: Record<string, string | undefined>): Parsed {
 	let values;
 	try {
 		({ values } = parseArgs({
 			args: argv,
+			strict: true,
+			allowPositionals: false,
 			options: {
 				url: { type: "string", default: DEFAULT_URL },
 				room: { type: "string" },
 				guest: { type: "string" },
 				token: { type: "string" },
+				"token-file": { type: "string" },
 				since: { type: "string" },
 				help: { type: "boolean", short: "h", default: false },
 			},
 		}));
 	} catch (error) {
-		return `${(error as Error).message}\n${USAGE}`;
+		return { error: (error as Error).message };
 	}
-	if (values.help) return USAGE;
-	if (values.room === undefined) return `--room is required\n${USAGE}`;
-	if ((values.guest === undefined) === (values.token === undefined)) return `give exactly one of --guest and --token\n${USAGE}`;
+	if (values.help) return { help: true };
+	if (values.room === undefined) return { error: "--room is required" };
+
+	const envToken = env.PARLEY_TOKEN === undefined || env.PARLEY_TOKEN.trim() === "" ? undefined : env.PARLEY_TOKEN.trim();
+	const given = [
+		values.guest !== undefined ? "--guest" : undefined,
+		values.token !== undefined ? "--token" : undefined,
+		values["token-file"] !== undefined ? "--token-file" : undefined,
+		envToken !== undefined ? "PARLEY_TOKEN (from the environment)" : undefined,
+	].filter((source) => source !== undefined);
+	if (given.length === 0) return { error: "no credentials: give --guest <name>, --token-file <path> or --token <jwt>, or set PARLEY_TOKEN" };
+	if (given.length > 1) return { error: `give exactly one credential source, not ${given.join(" and ")}` };
+
+	let credential: Credential;
+	if (values.guest !== undefined) {
+		credential = { guest: values.guest };
+	} else if (values.token !== undefined) {
+		if (values.token.trim() === "") return { error: "--token is empty" };
+		credential = { token: values.token.trim() };
+	} else if (values["token-file"] !== undefined) {
+		const path = values["token-file"];
+		// Read once now, so a wrong path is a usage error rather than an endless reconnect loop;
+		// then again on every connect, so a token refreshed in the file is picked up.
+		let first: string;
+		try {
+			first = readFileSync(path, "utf8").trim();
+		} catch (error) {
+			return { error: `cannot read --token-file ${path}: ${(error as Error).message}` };
+		}
+		if (first === "") return { error: `--token-file ${path} is empty` };
+		credential = { token: () => readFileSync(path, "utf8").trim() };
+	} else {
+		credential = { token: envToken ?? "" };
+	}
+
+	let url: URL;
+	try {
+		url = new URL(values.url);
+	} catch {
+		return { error: `--url ${values.url} is not a URL (e.g. ${DEFAULT_URL})` };
+	}
+	if (url.protocol !== "http:" && url.protocol !== "https:") return { error: `--url must be http:// or https://, not ${url.protocol}` };
+
 	let since: number | undefined;
 	if (values.since !== undefined) {
 		since = Number(values.since);
-		if (!Number.isInteger(since) || since < 0) return "--since must be a whole number >= 0";
+		if (values.since.trim() === "" || !Number.isInteger(since) || since < 0) return { error: "--since must be a whole number >= 0" };
 	}
-	return { url: values.url, room: values.room, guest: values.guest, token: values.token, since };
+	return { url: values.url, room: values.room, credential, since };
 }
 
 function formatEvent(event: RoomEvent): string {
-	if (event.type === "retract") return `#${event.seq} (removed ${event.msgId}: ${event.reason})`;
+	if (event.type === "retract") return formatRetract(event);
 	return formatMessage(event);
 }
 
-function formatMessage(message: ChatMessage): string {
-	if (message.retractedBy !== undefined) return `#${message.seq} ${message.author.name}: (removed) [${message.msgId}]`;
-	const origin = message.from === undefined ? "" : ` (from #${message.from.room})`;
-	// One event per line: a message with newlines would otherwise look like several.
-	return `#${message.seq} ${message.author.name}${origin}: ${message.text.replace(/\r?\n/g, " ⏎ ")} [${message.msgId}]`;
+function formatRetract(retract: RetractEvent): string {
+	return safe`#${retract.seq} (removed ${retract.msgId}: ${retract.reason})`;
 }
 
+function formatMessage(message: ChatMessage): string {
+	if (message.retractedBy !== undefined) return safe`#${message.seq} ${message.author.name}: (removed) [${message.msgId}]`;
+	const origin = message.from === undefined ? "" : safe` (from #${message.from.room})`;
+	// One event per line: newlines show as ⏎, control characters as visible escapes.
+	return `${safe`#${message.seq} ${message.author.name}`}${origin}${safe`: ${message.text} [${message.msgId}]`}`;
+}
+
+/** `code: message` of a failure, for a report line (still to be escaped). */
+function describe(error: unknown): string {
+	if (error instanceof ParleyClientError) return `${error.code}: ${error.message}`;
+	return error instanceof Error ? error.message : String(error);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function main(): Promise<number> {
-	const args = parseCliArgs(process.argv.slice(2));
-	if (typeof args === "string") {
-		const isHelp = args === USAGE;
-		(isHelp ? process.stdout : process.stderr).write(`${args}\n`);
-		return isHelp ? 0 : 2;
+	const args = parseCliArgs(process.argv.slice(2), process.env);
+	if ("help" in args) {
+		process.stdout.write(`${USAGE}\n`);
+		return 0;
+	}
+	if ("error" in args) {
+		process.stderr.write(`${args.error}\n\n${USAGE}\n`);
+		return 2;
 	}
 
 	let client: ParleyClient;
 	try {
-		client = new ParleyClient({
-			url: args.url,
-			room: args.room,
-			...(args.token !== undefined ? { token: args.token } : { guest: args.guest ?? "" }),
-			since: args.since,
-		});
+		client = new ParleyClient({ url: args.url, room: args.room, ...args.credential, since: args.since });
 	} catch (error) {
-		process.stderr.write(`${(error as Error).message}\n`);
+		process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
 		return 2;
 	}
+
+	// `chat | head` closes stdout early; that must not crash the client or lose the sends.
+	process.stdout.on("error", () => undefined);
 
 	const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
 	const rl = createInterface({ input: process.stdin, terminal: interactive });
@@ -108,6 +195,7 @@ async function main(): Promise<number> {
 		stream.write(`${line}\n`);
 		if (interactive) rl.prompt(true);
 	};
+	// Lines given to out() and info() are already escaped (built with `safe`).
 	const out = (line: string): void => print(process.stdout, line);
 	const info = (line: string): void => print(process.stderr, `* ${line}`);
 
@@ -116,7 +204,12 @@ async function main(): Promise<number> {
 	const noteShown = (seq: number): void => {
 		oldestShown = oldestShown === undefined ? seq : Math.min(oldestShown, seq);
 	};
-	const unsent = new Set<Promise<SendResult | undefined>>();
+
+	/** Sends not settled yet, by input line number. */
+	const unsent = new Map<number, { text: string; settled: Promise<void> }>();
+	let notSent = 0;
+	/** Why sends rejected as `closed` were given up on, once the client is closed on purpose. */
+	let givenUp: string | undefined;
 
 	client.on("message", (message) => {
 		noteShown(message.seq);
@@ -124,18 +217,63 @@ async function main(): Promise<number> {
 	});
 	client.on("retract", (retract: RetractEvent) => {
 		noteShown(retract.seq);
-		out(formatEvent(retract));
+		out(formatRetract(retract));
 	});
-	client.on("welcome", (welcome) => info(`in #${welcome.room} as ${welcome.user.name}; online: ${welcome.online.map((u) => u.name).join(", ")}`));
-	client.on("presence", (presence) => info("joined" in presence ? `${presence.joined.name} joined` : `${presence.left.name} left`));
-	client.on("saga", (saga) => info(`cross-post ${saga.sagaId}: ${saga.state}`));
+	client.on("welcome", (welcome) =>
+		info(safe`in #${welcome.room} as ${welcome.user.name}; online: ${welcome.online.map((u) => u.name).join(", ")}`),
+	);
+	client.on("presence", (presence) => info("joined" in presence ? safe`${presence.joined.name} joined` : safe`${presence.left.name} left`));
+	client.on("saga", (saga) => info(safe`cross-post ${saga.sagaId}: ${saga.state}`));
 	client.on("error", (error) => {
-		if (error.code !== "rate_limited") info(`error ${error.code}: ${error.message}`);
+		// Refusals of our sends are reported through their promises; rate limits are retried
+		// by the library; refused credentials are reported by the status listener.
+		if (error.id !== undefined || error.code === "rate_limited" || REFUSED.has(client.state)) return;
+		info(safe`error ${error.code}: ${error.message}`);
 	});
 	client.on("status", (status) => {
-		if (status.state === "reconnecting") info(`connection lost (${status.reason ?? "?"}); retrying in ${status.delayMs ?? 0} ms`);
+		if (status.state === "reconnecting") info(safe`connection lost (${status.reason ?? "?"}); retrying in ${status.delayMs ?? 0} ms`);
 		else if (status.state === "live") info("live");
 	});
+
+	const send = (lineNo: number, text: string): void => {
+		// Not awaited: lines keep flowing while earlier ones wait for their ack; the library
+		// stores them in the order of these calls.
+		const settled = client.send(text).then(
+			() => {
+				unsent.delete(lineNo);
+			},
+			(error: unknown) => {
+				unsent.delete(lineNo);
+				notSent++;
+				const why = givenUp !== undefined && error instanceof ParleyClientError && error.code === "closed" ? givenUp : describe(error);
+				info(safe`line ${lineNo} not sent (${why}): ${preview(text)}`);
+			},
+		);
+		unsent.set(lineNo, { text, settled });
+	};
+
+	/**
+	 * Waits for the unacked lines; gives up only after QUIT_GRACE_MS without progress (no ack,
+	 * and not held by the rate limit), so a long piped input at the room's rate still goes out.
+	 */
+	const drain = async (): Promise<boolean> => {
+		let deadline = Date.now() + QUIT_GRACE_MS;
+		const offAck = client.on("ack", () => (deadline = Math.max(deadline, Date.now() + QUIT_GRACE_MS)));
+		const offQueue = client.on("queue", (queue) => {
+			if (queue.heldUntil > 0) deadline = Math.max(deadline, queue.heldUntil + QUIT_GRACE_MS);
+		});
+		try {
+			while (unsent.size > 0 && !TERMINAL.has(client.state)) {
+				const left = deadline - Date.now();
+				if (left <= 0) return false;
+				await Promise.race([Promise.allSettled([...unsent.values()].map((entry) => entry.settled)), sleep(Math.min(left, 250))]);
+			}
+			return unsent.size === 0;
+		} finally {
+			offAck();
+			offQueue();
+		}
+	};
 
 	let finishing = false;
 	const finish = async (code: number): Promise<number> => {
@@ -143,20 +281,28 @@ async function main(): Promise<number> {
 		finishing = true;
 		if (unsent.size > 0 && code === 0) {
 			info(`waiting for ${unsent.size} message(s) to be acked`);
-			const grace = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), QUIT_GRACE_MS).unref());
-			if ((await Promise.race([Promise.allSettled([...unsent]), grace])) === "timeout") {
-				info(`${client.pending} message(s) were not acked and are dropped`);
-			}
+			if (!(await drain())) givenUp = `unacked: no ack within ${QUIT_GRACE_MS / 1000} s, giving up; it may not have been stored`;
+		} else if (code !== 0) {
+			givenUp = "could not connect before giving up";
 		}
 		client.close();
 		rl.close();
-		return code;
+		// close() rejects what is left; let every report reach stderr before exiting.
+		await Promise.allSettled([...unsent.values()].map((entry) => entry.settled));
+		if (notSent > 0) info(`${notSent} message(s) not sent`);
+		return code !== 0 ? code : notSent > 0 ? 1 : 0;
 	};
 
+	let lineNo = 0;
 	const handle = async (line: string): Promise<"quit" | undefined> => {
+		lineNo++;
 		const trimmed = line.trim();
 		if (trimmed === "") return undefined;
 		if (trimmed === "/quit" || trimmed === "/exit") return "quit";
+		if (trimmed.startsWith("//")) {
+			send(lineNo, line.replace("//", "/"));
+			return undefined;
+		}
 		if (trimmed === "/history" || trimmed.startsWith("/history ")) {
 			const n = trimmed === "/history" ? DEFAULT_HISTORY : Number(trimmed.slice("/history ".length).trim());
 			if (!Number.isInteger(n) || n < 1 || n > 500) {
@@ -170,18 +316,18 @@ async function main(): Promise<number> {
 					info("no older messages");
 					return undefined;
 				}
-				out(`--- history #${page.events[0]?.seq ?? "?"}..#${page.events.at(-1)?.seq ?? "?"} ---`);
+				out(safe`--- history #${page.events[0]?.seq ?? "?"}..#${page.events.at(-1)?.seq ?? "?"} ---`);
 				for (const event of page.events) {
 					noteShown(event.seq);
 					out(formatEvent(event));
 				}
 				out("--- end of history ---");
 			} catch (error) {
-				info(`history failed: ${(error as Error).message}`);
+				info(safe`history failed (${describe(error)})`);
 			}
 			return undefined;
 		}
-		if (trimmed.startsWith("/delete")) {
+		if (trimmed === "/delete" || trimmed.startsWith("/delete ")) {
 			const msgId = trimmed.slice("/delete".length).trim();
 			if (msgId === "") {
 				info("usage: /delete <msgId>");
@@ -189,30 +335,24 @@ async function main(): Promise<number> {
 			}
 			try {
 				const { seq } = await client.delete(msgId);
-				info(`deleted ${msgId} (retract #${seq})`);
+				info(safe`deleted ${msgId} (retract #${seq})`);
 			} catch (error) {
-				info(`delete failed: ${(error as Error).message}`);
+				info(safe`delete failed (${describe(error)})`);
 			}
 			return undefined;
 		}
 		if (trimmed.startsWith("/")) {
-			info("commands: /history [n], /delete <msgId>, /quit");
+			info(safe`line ${lineNo} not sent: unknown command ${preview(trimmed.split(/\s/, 1)[0] ?? trimmed, 30)}; commands: /history [n], /delete <msgId>, /quit; start a line with // to send it with one / removed`);
 			return undefined;
 		}
-		// Not awaited: lines keep flowing while earlier ones wait for their ack.
-		const sent = client.send(line).catch((error: unknown) => {
-			info(`not sent (${(error as Error).message}): ${line}`);
-			return undefined;
-		});
-		unsent.add(sent);
-		void sent.finally(() => unsent.delete(sent));
+		send(lineNo, line);
 		return undefined;
 	};
 
 	const refused = new Promise<number>((resolve) => {
 		client.on("status", (status) => {
-			if (status.state === "unauthorized" || status.state === "forbidden" || status.state === "rejected") {
-				info(`refused: ${status.reason ?? status.state}`);
+			if (REFUSED.has(status.state)) {
+				info(safe`refused: ${status.reason ?? status.state}`);
 				resolve(1);
 			}
 		});
@@ -232,14 +372,20 @@ async function main(): Promise<number> {
 		// know the server took us, so a refused token is reported with exit code 1.
 		const grace = new Promise<number>((resolve) => setTimeout(() => resolve(1), QUIT_GRACE_MS).unref());
 		const connected = await Promise.race([client.connect().then(() => 0, () => 1), grace]);
-		if (connected !== 0 && client.state !== "unauthorized" && client.state !== "forbidden" && client.state !== "rejected") {
-			info("could not connect before giving up");
-		}
+		if (connected !== 0 && !REFUSED.has(client.state)) info("could not connect before giving up");
 		return connected;
 	})();
 	return await finish(await Promise.race([input, refused]));
 }
 
-process.exitCode = await main();
-// Sockets and timers are closed by now, but an HTTP keep-alive pool may hold the loop open.
-process.exit();
+if (import.meta.main) {
+	try {
+		process.exitCode = await main();
+	} catch (error) {
+		// A bug, not a usage error: say what, without a stack trace in the user's terminal.
+		process.stderr.write(safe`chat: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
+		process.exitCode = 1;
+	}
+	// Sockets and timers are closed by now, but an HTTP keep-alive pool may hold the loop open.
+	process.exit();
+}

@@ -33,35 +33,66 @@ export async function mintToken(claims: TokenClaims, secret: string = LOCAL_DEV_
 	return await sign(payload, secret, "HS256");
 }
 
-if (import.meta.main) {
-	const { values } = parseArgs({
-		options: {
-			sub: { type: "string" },
-			name: { type: "string" },
-			rooms: { type: "string" },
-			admin: { type: "boolean", default: false },
-			ttl: { type: "string", default: "86400" },
-			secret: { type: "string" },
-		},
-	});
-	if (values.sub === undefined) {
-		console.error("usage: npm run token -- --sub <userId> [--name <display name>] [--rooms 'a,b-*'] [--admin] [--ttl seconds]");
-		process.exit(2);
+const USAGE = `usage: npm run token -- --sub <userId> [--name <display name>] [--rooms 'a,b-*'] [--admin] [--ttl seconds] [--secret S]
+
+  --sub <userId>     the user id (required)
+  --name <name>      the display name (default: the user id)
+  --rooms <list>     comma-separated room ids or prefixes ending in * (default: every room)
+  --admin            mint an admin token
+  --ttl <seconds>    lifetime (default 86400)
+  --secret <secret>  signing secret (default: $AUTH_SECRET, then the local dev secret)
+  -h, --help         show this help
+
+Prints the token on stdout.`;
+
+/** The claims and secret the command line asks for, or why it cannot be read. */
+export function parseTokenArgs(argv: string[], env: Record<string, string | undefined>): { claims: TokenClaims; secret: string } | { help: true } | { error: string } {
+	let values;
+	try {
+		({ values } = parseArgs({
+			args: argv,
+			strict: true,
+			allowPositionals: false,
+			options: {
+				sub: { type: "string" },
+				name: { type: "string" },
+				rooms: { type: "string" },
+				admin: { type: "boolean", default: false },
+				ttl: { type: "string", default: "86400" },
+				secret: { type: "string" },
+				help: { type: "boolean", short: "h", default: false },
+			},
+		}));
+	} catch (error) {
+		return { error: (error as Error).message };
 	}
+	if (values.help) return { help: true };
+	if (values.sub === undefined) return { error: "--sub is required" };
+	if (values.sub.trim() === "") return { error: "--sub must not be empty" };
 	const ttl = Number(values.ttl);
-	if (!Number.isInteger(ttl) || ttl <= 0) {
-		console.error("--ttl must be a positive whole number of seconds");
-		process.exit(2);
-	}
-	const token = await mintToken(
-		{
+	if (values.ttl.trim() === "" || !Number.isInteger(ttl) || ttl <= 0) return { error: "--ttl must be a positive whole number of seconds" };
+	if (values.secret !== undefined && values.secret === "") return { error: "--secret must not be empty" };
+	return {
+		claims: {
 			sub: values.sub,
 			name: values.name ?? values.sub,
 			rooms: values.rooms?.split(",").map((room) => room.trim()).filter((room) => room !== ""),
 			role: values.admin ? "admin" : undefined,
 			ttlSeconds: ttl,
 		},
-		values.secret ?? process.env.AUTH_SECRET ?? LOCAL_DEV_SECRET,
-	);
-	console.log(token);
+		secret: values.secret ?? env.AUTH_SECRET ?? LOCAL_DEV_SECRET,
+	};
+}
+
+if (import.meta.main) {
+	const parsed = parseTokenArgs(process.argv.slice(2), process.env);
+	if ("help" in parsed) {
+		console.log(USAGE);
+		process.exit(0);
+	}
+	if ("error" in parsed) {
+		console.error(`${parsed.error}\n\n${USAGE}`);
+		process.exit(2);
+	}
+	console.log(await mintToken(parsed.claims, parsed.secret));
 }

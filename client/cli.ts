@@ -25,7 +25,8 @@ import { readFileSync } from "node:fs";
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import { parseArgs } from "node:util";
 import { ParleyClient, ParleyClientError } from "./index.ts";
-import type { ChatMessage, ConnectionState, RetractEvent, RoomEvent } from "./index.ts";
+import type { ChatMessage, ConnectionState, RetractEvent, RoomEvent, UserRef } from "./index.ts";
+import { isGuestId } from "../src/protocol.ts";
 import { preview, safe } from "./terminal-text.ts";
 
 const USAGE = `usage: npm run chat -- --room <room> <credentials> [options]
@@ -145,11 +146,16 @@ function formatRetract(retract: RetractEvent): string {
 	return safe`#${retract.seq} (removed ${retract.msgId}: ${retract.reason})`;
 }
 
+/** A name as shown: guests are marked, since anyone can take a guest's name. */
+function shownName(user: UserRef): string {
+	return isGuestId(user.id) ? `${user.name} (guest)` : user.name;
+}
+
 function formatMessage(message: ChatMessage): string {
-	if (message.retractedBy !== undefined) return safe`#${message.seq} ${message.author.name}: (removed) [${message.msgId}]`;
+	if (message.retractedBy !== undefined) return safe`#${message.seq} ${shownName(message.author)}: (removed) [${message.msgId}]`;
 	const origin = message.from === undefined ? "" : safe` (from #${message.from.room})`;
 	// One event per line: newlines show as ⏎, control characters as visible escapes.
-	return `${safe`#${message.seq} ${message.author.name}`}${origin}${safe`: ${message.text} [${message.msgId}]`}`;
+	return `${safe`#${message.seq} ${shownName(message.author)}`}${origin}${safe`: ${message.text} [${message.msgId}]`}`;
 }
 
 /** `code: message` of a failure, for a report line (still to be escaped). */
@@ -220,9 +226,9 @@ async function main(): Promise<number> {
 		out(formatRetract(retract));
 	});
 	client.on("welcome", (welcome) =>
-		info(safe`in #${welcome.room} as ${welcome.user.name}; online: ${welcome.online.map((u) => u.name).join(", ")}`),
+		info(safe`in #${welcome.room} as ${shownName(welcome.user)}; online: ${welcome.online.map(shownName).join(", ")}`),
 	);
-	client.on("presence", (presence) => info("joined" in presence ? safe`${presence.joined.name} joined` : safe`${presence.left.name} left`));
+	client.on("presence", (presence) => info("joined" in presence ? safe`${shownName(presence.joined)} joined` : safe`${shownName(presence.left)} left`));
 	client.on("saga", (saga) => info(safe`cross-post ${saga.sagaId}: ${saga.state}`));
 	client.on("error", (error) => {
 		// Refusals of our sends are reported through their promises; rate limits are retried

@@ -174,8 +174,8 @@ describe("terminal client", () => {
 
 		alice.type("hello from the terminal");
 		alice.type("second line");
-		const echoed = await alice.line(/^#56 alice: hello from the terminal \[([^\]]+)\]$/);
-		await alice.line(/^#57 alice: second line \[/);
+		const echoed = await alice.line(/^#56 alice \(guest\): hello from the terminal \[([^\]]+)\]$/);
+		await alice.line(/^#57 alice \(guest\): second line \[/);
 
 		// Someone else talks: it shows up live.
 		await post(room, carol, "live-1", "hi alice");
@@ -335,7 +335,7 @@ describe("terminal client", () => {
 			run.child.stdin.end();
 			expect(await run.exited).toBe(0);
 			const escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\r\\u202e\\x9b";
-			expect(run.stdout).toContain(`#1 eve${escaped} (from #other${escaped}): hi${escaped} [id${escaped}]`);
+			expect(run.stdout).toContain(`#1 eve${escaped} (guest) (from #other${escaped}): hi${escaped} [id${escaped}]`);
 			expect(run.stdout).toContain(`#2 (removed gone${escaped}: deleted${escaped})`);
 			const stderr = run.stderr();
 			for (const part of [`in #lobby${escaped} as eve${escaped}`, `joiner${escaped} joined`, `cross-post saga${escaped}`, `error internal: boom${escaped}`]) {

@@ -3,7 +3,7 @@
  * same scenarios against each, and writes bench/out/results.jsonl, bench/out/results.md,
  * docs/bench-chart.svg and (full runs, or with --docs) docs/performance.md and docs/cost.md.
  *
- *   node bench/run.ts [--quick] [--servers parley,bare,naive,party,node-ws] [--paths miniflare,wrangler] [--docs|--no-docs]
+ *   npm run bench -- [--quick] [--servers parley,bare,naive,party,node-ws] [--paths miniflare,wrangler] [--docs|--no-docs]
  *
  * Servers of one path run side by side and throughput scenarios alternate between them in
  * rounds (medians reported), because this machine's speed drifts by 2x over minutes and a

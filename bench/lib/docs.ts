@@ -81,7 +81,7 @@ across runs.
 npm ci
 npm run bench          # full: 3 interleaved rounds, 1,000 and 5,000 idle sockets, ~10 minutes; rewrites this file
 npm run bench:quick    # smoke: 1 round, short windows, ~3 minutes; writes bench/out only
-node bench/run.ts --quick --servers parley,bare --paths miniflare   # any subset
+npm run bench -- --quick --servers parley,bare --paths miniflare   # any subset
 \`\`\`
 
 Outputs: \`bench/out/results.jsonl\` (one JSON record per server × path × scenario, with every round

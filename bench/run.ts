@@ -11,7 +11,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseOptions } from "../scripts/args.ts";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { svgChart } from "./lib/chart.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
@@ -74,24 +74,16 @@ function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: 
 		process.stderr.write(`${message}\n\n${USAGE}\n`);
 		process.exit(2);
 	};
-	let values;
-	try {
-		({ values } = parseArgs({
-			args: argv,
-			strict: true,
-			allowPositionals: false,
-			options: {
-				quick: { type: "boolean", default: false },
-				servers: { type: "string" },
-				paths: { type: "string", default: "miniflare,wrangler" },
-				docs: { type: "boolean" },
-				"no-docs": { type: "boolean", default: false },
-				help: { type: "boolean", short: "h", default: false },
-			},
-		}));
-	} catch (error) {
-		return fail((error as Error).message);
-	}
+	const parsed = parseOptions(argv, {
+		quick: { type: "boolean", default: false },
+		servers: { type: "string" },
+		paths: { type: "string", default: "miniflare,wrangler" },
+		docs: { type: "boolean" },
+		"no-docs": { type: "boolean", default: false },
+		help: { type: "boolean", short: "h", default: false },
+	});
+	if ("error" in parsed) return fail(parsed.error);
+	const { values } = parsed;
 	if (values.help) {
 		process.stdout.write(`${USAGE}\n`);
 		process.exit(0);

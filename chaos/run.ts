@@ -5,7 +5,7 @@
  * the suite reports violations). A progress line per scenario goes to stderr, the summary
  * table to stdout; the exit code is non-zero on any violation (inverted with --broken).
  */
-import { parseArgs } from "node:util";
+import { parseOptions } from "../scripts/args.ts";
 import { resolve } from "node:path";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { MUTATIONS, snapshot } from "./lib/mutations.ts";
@@ -113,22 +113,14 @@ mutations: ${MUTATIONS.map((m) => m.name).join(", ")}`;
 
 /** The command line, read without side effects; never throws. */
 export function parseChaosArgs(argv: string[]): { quick: boolean; only?: string[]; broken?: string } | { help: true } | { error: string } {
-	let values;
-	try {
-		({ values } = parseArgs({
-			args: argv,
-			strict: true,
-			allowPositionals: false,
-			options: {
-				quick: { type: "boolean", default: false },
-				only: { type: "string" },
-				broken: { type: "string" },
-				help: { type: "boolean", short: "h", default: false },
-			},
-		}));
-	} catch (error) {
-		return { error: (error as Error).message };
-	}
+	const parsed = parseOptions(argv, {
+		quick: { type: "boolean", default: false },
+		only: { type: "string" },
+		broken: { type: "string" },
+		help: { type: "boolean", short: "h", default: false },
+	});
+	if ("error" in parsed) return parsed;
+	const { values } = parsed;
 	if (values.help) return { help: true };
 	const only = values.only?.split(",").map((s) => s.trim()).filter((s) => s !== "");
 	if (only !== undefined) {

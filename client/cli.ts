@@ -23,7 +23,7 @@
  */
 import { readFileSync } from "node:fs";
 import { clearLine, createInterface, cursorTo } from "node:readline";
-import { parseArgs } from "node:util";
+import { parseOptions } from "../scripts/args.ts";
 import { ParleyClient, ParleyClientError } from "./index.ts";
 import type { ChatMessage, ConnectionState, RetractEvent, RoomEvent, UserRef } from "./index.ts";
 import { isGuestId } from "../src/protocol.ts";
@@ -67,25 +67,17 @@ type Parsed = CliArgs | { help: true } | { error: string };
 
 /** Reads the arguments and the environment; never throws. */
 export function parseCliArgs(argv: string[], env: Record<string, string | undefined>): Parsed {
-	let values;
-	try {
-		({ values } = parseArgs({
-			args: argv,
-			strict: true,
-			allowPositionals: false,
-			options: {
-				url: { type: "string", default: DEFAULT_URL },
-				room: { type: "string" },
-				guest: { type: "string" },
-				token: { type: "string" },
-				"token-file": { type: "string" },
-				since: { type: "string" },
-				help: { type: "boolean", short: "h", default: false },
-			},
-		}));
-	} catch (error) {
-		return { error: (error as Error).message };
-	}
+	const parsed = parseOptions(argv, {
+		url: { type: "string", default: DEFAULT_URL },
+		room: { type: "string" },
+		guest: { type: "string" },
+		token: { type: "string" },
+		"token-file": { type: "string" },
+		since: { type: "string" },
+		help: { type: "boolean", short: "h", default: false },
+	});
+	if ("error" in parsed) return parsed;
+	const { values } = parsed;
 	if (values.help) return { help: true };
 	if (values.room === undefined) return { error: "--room is required" };
 

@@ -7,7 +7,7 @@
  * wrangler.toml, so a token minted with no flags works against `npm run dev`.
  */
 import { sign } from "hono/jwt";
-import { parseArgs } from "node:util";
+import { parseOptions } from "./args.ts";
 
 export const LOCAL_DEV_SECRET = "parley-local-dev-secret-do-not-deploy";
 
@@ -47,25 +47,17 @@ Prints the token on stdout.`;
 
 /** The claims and secret the command line asks for, or why it cannot be read. */
 export function parseTokenArgs(argv: string[], env: Record<string, string | undefined>): { claims: TokenClaims; secret: string } | { help: true } | { error: string } {
-	let values;
-	try {
-		({ values } = parseArgs({
-			args: argv,
-			strict: true,
-			allowPositionals: false,
-			options: {
-				sub: { type: "string" },
-				name: { type: "string" },
-				rooms: { type: "string" },
-				admin: { type: "boolean", default: false },
-				ttl: { type: "string", default: "86400" },
-				secret: { type: "string" },
-				help: { type: "boolean", short: "h", default: false },
-			},
-		}));
-	} catch (error) {
-		return { error: (error as Error).message };
-	}
+	const parsed = parseOptions(argv, {
+		sub: { type: "string" },
+		name: { type: "string" },
+		rooms: { type: "string" },
+		admin: { type: "boolean", default: false },
+		ttl: { type: "string", default: "86400" },
+		secret: { type: "string" },
+		help: { type: "boolean", short: "h", default: false },
+	});
+	if ("error" in parsed) return parsed;
+	const { values } = parsed;
 	if (values.help) return { help: true };
 	if (values.sub === undefined) return { error: "--sub is required" };
 	if (values.sub.trim() === "") return { error: "--sub must not be empty" };

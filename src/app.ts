@@ -52,7 +52,9 @@ export function createApp(): Hono<AppEnv> {
 		const config = configFor(c.env);
 		c.set("config", config);
 		const isSocket = c.req.path.endsWith("/ws");
-		const token = bearer(c) ?? (isSocket ? (c.req.query("token") ?? null) : null);
+		// Behind Cloudflare Access (AUTH_ACCESS_HEADER), its signed assertion header is a token too.
+		const access = config.authAccessHeader ? (c.req.header("Cf-Access-Jwt-Assertion") ?? null) : null;
+		const token = bearer(c) ?? access ?? (isSocket ? (c.req.query("token") ?? null) : null);
 		const identity = await authenticate({ token, guest: c.req.query("guest") ?? null }, config);
 		c.set("identity", identity);
 		// A per-user budget over every HTTP call, whatever the route or room; 0 turns limits off.

@@ -10,6 +10,18 @@ import { DEFAULT_LIMITS, type RoomLimits, sendFrameBudget } from "./protocol.ts"
 export interface Config {
 	authSecret: string;
 	allowGuests: boolean;
+	/** An OIDC provider's JWKS URL; empty turns RS256/ES256/EdDSA tokens off. */
+	authJwksUrl: string;
+	/** The `iss` and an `aud` provider tokens must carry; both are required with a JWKS URL. */
+	authIssuer: string;
+	authAudience: string;
+	/** The provider claim shown as the name (then preferred_username, email, sub). */
+	authNameClaim: string;
+	/** The provider claim and value (or array member) that make an admin. */
+	authAdminClaim: string;
+	authAdminValue: string;
+	/** Whether the `Cf-Access-Jwt-Assertion` header (Cloudflare Access) is read as the token. */
+	authAccessHeader: boolean;
 	/** Messages per second per user in a room, across sockets and HTTP; 0 turns it off. Burst is twice this. */
 	rateLimitPerSec: number;
 	/** Open sockets one user may hold in one room. */
@@ -30,6 +42,13 @@ export interface Config {
 export type ConfigVars = Partial<Record<
 	| "AUTH_SECRET"
 	| "ALLOW_GUESTS"
+	| "AUTH_JWKS_URL"
+	| "AUTH_ISSUER"
+	| "AUTH_AUDIENCE"
+	| "AUTH_NAME_CLAIM"
+	| "AUTH_ADMIN_CLAIM"
+	| "AUTH_ADMIN_VALUE"
+	| "AUTH_ACCESS_HEADER"
 	| "RATE_LIMIT_PER_SEC"
 	| "MAX_SOCKETS_PER_USER"
 	| "MAX_MESSAGE_CHARS"
@@ -55,6 +74,13 @@ export function readConfig(vars: ConfigVars): Config {
 	return {
 		authSecret: vars.AUTH_SECRET ?? "",
 		allowGuests: vars.ALLOW_GUESTS === "true",
+		authJwksUrl: vars.AUTH_JWKS_URL?.trim() ?? "",
+		authIssuer: vars.AUTH_ISSUER?.trim() ?? "",
+		authAudience: vars.AUTH_AUDIENCE?.trim() ?? "",
+		authNameClaim: vars.AUTH_NAME_CLAIM?.trim() || "name",
+		authAdminClaim: vars.AUTH_ADMIN_CLAIM?.trim() || "role",
+		authAdminValue: vars.AUTH_ADMIN_VALUE?.trim() || "admin",
+		authAccessHeader: vars.AUTH_ACCESS_HEADER === "true",
 		rateLimitPerSec: integer(vars.RATE_LIMIT_PER_SEC, DEFAULT_LIMITS.ratePerSec, 0, 100_000),
 		maxMessageChars,
 		maxSocketsPerUser: integer(vars.MAX_SOCKETS_PER_USER, 10, 1, 32_768),

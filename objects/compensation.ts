@@ -20,6 +20,8 @@ export interface CompensationStart {
 	reason: string;
 	traceId: string;
 	selector: Selector;
+	/** The rooms claim of a scoped admin who made it (see CompensationView). */
+	scope?: string[];
 	plan: RoomPlan[];
 }
 
@@ -53,7 +55,7 @@ export class Compensation extends OutboxObject {
 		this.engine.write(() => {
 			this.ctx.storage.sql.exec(
 				"INSERT INTO room_meta (key, value) VALUES ('compensation', ?)",
-				JSON.stringify({ selector: start.selector, plan: start.plan }),
+				JSON.stringify({ selector: start.selector, ...(start.scope === undefined ? {} : { scope: start.scope }), plan: start.plan }),
 			);
 			const rooms = start.plan.filter((p) => p.msgIds.length > 0).map((p) => ({ room: p.room, msgIds: p.msgIds }));
 			this.outbox.startCompensation(start.id, start.actor, start.reason, start.traceId, rooms, now);
@@ -75,7 +77,7 @@ export class Compensation extends OutboxObject {
 		const record = this.outbox.sagaRecord(this.name);
 		const stored = this.ctx.storage.sql.exec<{ value: string }>("SELECT value FROM room_meta WHERE key = 'compensation'").toArray()[0];
 		if (saga === undefined || record === undefined || stored === undefined) return undefined;
-		const { selector, plan } = JSON.parse(stored.value) as { selector: Selector; plan: RoomPlan[] };
+		const { selector, scope, plan } = JSON.parse(stored.value) as { selector: Selector; scope?: string[]; plan: RoomPlan[] };
 		const results = this.outbox.results(this.name);
 		const progress: CompensationProgress = {
 			matched: {
@@ -114,6 +116,7 @@ export class Compensation extends OutboxObject {
 			reason: record.reason ?? "",
 			traceId: saga.traceId,
 			selector,
+			...(scope === undefined ? {} : { scope }),
 			state: saga.state === "succeeded" ? "done" : progress.failed.rooms > 0 ? "attention" : saga.state,
 			createdAt: saga.createdAt,
 			updatedAt: saga.updatedAt,

@@ -3,6 +3,11 @@
  * rooms a trace touched, across all rooms. Rooms feed it through their outboxes (batched per
  * alarm run), so chat messages never reach it and an update is never lost. Upserts keep the
  * newest version they have seen, so repeated or reordered feeds cannot move a record back.
+ *
+ * Lists take the caller's scope (a scoped admin's rooms claim) and return only the records it
+ * reaches, filtered here so that limits and cursors page over what the caller may see. The
+ * shard also keeps, per trace, the caller's `traceparent` the trace was started with (a
+ * parent link, in the object's key-value storage: one small entry per linked trace).
  */
 import { DurableObject } from "cloudflare:workers";
 import { OPS_INDEX_MIGRATIONS } from "../migrations/index.ts";
@@ -10,6 +15,8 @@ import type { AuditEntry, AlertView, IndexUpdate, ListFilter, SagaSummary, Shard
 import { LATENCY_BUCKETS_MS } from "../src/ops/types.ts";
 import type { SagaState, TaskState } from "../src/protocol.ts";
 import type { TaskKind, TaskView } from "../src/saga/types.ts";
+import { type Scope, taskRooms, withinScope } from "../src/ops/scope.ts";
+import { isCompensationId } from "../src/saga/ids.ts";
 import { applyMigrations } from "./migrate.ts";
 
 interface TaskRecord extends Record<string, SqlStorageValue> {
@@ -205,33 +212,48 @@ export class OpsIndex extends DurableObject<Env> {
 		}
 	}
 
-	async listTasks(filter: ListFilter): Promise<TaskView[]> {
-		const { clause, args } = where(filter, "task_id", ["room", "origin_room"], Date.now());
-		return this.sql
-			.exec<TaskRecord>(`SELECT * FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC LIMIT ?`, ...args, filter.limit)
-			.toArray()
-			.map(taskView);
+	/**
+	 * The first `limit` rows of an ordered query that `keep` accepts. Without `keep` the limit
+	 * is the query's; with it, rows are read in order until enough are kept.
+	 */
+	private firstRows<T extends Record<string, SqlStorageValue>>(query: string, args: SqlStorageValue[], limit: number, keep?: (row: T) => boolean): T[] {
+		if (keep === undefined) return this.sql.exec<T>(`${query} LIMIT ?`, ...args, limit).toArray();
+		const kept: T[] = [];
+		if (limit <= 0) return kept;
+		for (const row of this.sql.exec<T>(query, ...args)) {
+			if (!keep(row)) continue;
+			kept.push(row);
+			if (kept.length >= limit) break;
+		}
+		return kept;
 	}
 
-	/** Cross-post sagas, or (with `compensations`) operator compensations, newest first. */
-	async listSagas(filter: ListFilter, compensations = false): Promise<SagaSummary[]> {
+	/** Tasks, newest first; a scope keeps those whose origin and target rooms it reaches. */
+	async listTasks(filter: ListFilter, scope: Scope = null): Promise<TaskView[]> {
+		const { clause, args } = where(filter, "task_id", ["room", "origin_room"], Date.now());
+		const keep = scope === null ? undefined : (row: TaskRecord) => withinScope(scope, [row.origin_room, row.room]);
+		return this.firstRows(`SELECT * FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC`, args, filter.limit, keep).map(taskView);
+	}
+
+	/**
+	 * Cross-post sagas, or (with `compensations`) operator compensations, newest first. A scope
+	 * keeps those whose every room (origin and targets) it reaches.
+	 */
+	async listSagas(filter: ListFilter, compensations = false, scope: Scope = null): Promise<SagaSummary[]> {
 		const sagaFilter: ListFilter = { ...filter, kind: compensations ? "compensation" : "crosspost" };
 		const { clause, args } = where(sagaFilter, "saga_id", ["origin_room"], Date.now());
-		const rows = this.sql
-			.exec<SagaRecord>(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC LIMIT ?`, ...args, filter.limit)
-			.toArray();
+		const keep = scope === null ? undefined : (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
+		const rows = this.firstRows(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC`, args, filter.limit, keep);
 		// A room filter also matches sagas that reached the room as a target.
 		if (filter.room !== undefined && !compensations) {
 			const { clause: targetClause, args: targetArgs } = where({ ...sagaFilter, room: undefined }, "saga_id", [], Date.now());
 			const joiner = targetClause === "" ? "WHERE" : `${targetClause} AND`;
-			const targeted = this.sql
-				.exec<SagaRecord>(
-					`SELECT * FROM sagas ${joiner} EXISTS (SELECT 1 FROM json_each(sagas.targets) WHERE value = ?) ORDER BY created_at DESC, saga_id DESC LIMIT ?`,
-					...targetArgs,
-					filter.room,
-					filter.limit,
-				)
-				.toArray();
+			const targeted = this.firstRows(
+				`SELECT * FROM sagas ${joiner} EXISTS (SELECT 1 FROM json_each(sagas.targets) WHERE value = ?) ORDER BY created_at DESC, saga_id DESC`,
+				[...targetArgs, filter.room],
+				filter.limit,
+				keep,
+			);
 			const seen = new Set(rows.map((r) => r.saga_id));
 			for (const row of targeted) if (!seen.has(row.saga_id)) rows.push(row);
 			rows.sort((a, b) => b.created_at - a.created_at || (a.saga_id < b.saga_id ? 1 : -1));
@@ -239,13 +261,24 @@ export class OpsIndex extends DurableObject<Env> {
 		return rows.slice(0, filter.limit).map(sagaSummary);
 	}
 
-	async audit(limit: number): Promise<AuditEntry[]> {
-		return this.sql
-			.exec<{ at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string; saga_id: string | null }>(
-				"SELECT * FROM audit ORDER BY at DESC LIMIT ?",
-				limit,
-			)
-			.toArray()
+	/** The rooms an operator compensation names (its tasks' rooms), from its record here. */
+	private compensationRooms(id: string): string[] {
+		const row = this.sql.exec<{ targets: string }>("SELECT targets FROM sagas WHERE saga_id = ?", id).toArray()[0];
+		return row === undefined ? [] : (JSON.parse(row.targets) as string[]);
+	}
+
+	/**
+	 * Audit entries, newest first. A scope keeps those about a task it reaches, or about a
+	 * compensation whose every room it reaches (the compensation's record shares the entry's
+	 * trace id, so it is in this shard too).
+	 */
+	async audit(limit: number, scope: Scope = null): Promise<AuditEntry[]> {
+		type AuditRow = { at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string; saga_id: string | null };
+		const keep =
+			scope === null
+				? undefined
+				: (row: AuditRow) => withinScope(scope, taskRooms(row.task_id) ?? (isCompensationId(row.task_id) ? this.compensationRooms(row.task_id) : []));
+		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep)
 			.map((row) => ({
 				at: row.at,
 				actor: row.actor,
@@ -259,11 +292,27 @@ export class OpsIndex extends DurableObject<Env> {
 			}));
 	}
 
-	async alerts(limit: number): Promise<AlertView[]> {
-		return this.sql
-			.exec<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC LIMIT ?", limit)
-			.toArray()
-			.map((row) => JSON.parse(row.body) as AlertView);
+	/** Alerts, newest first; a scope keeps those whose origin and target rooms it reaches. */
+	async alerts(limit: number, scope: Scope = null): Promise<AlertView[]> {
+		const keep = scope === null ? undefined : (row: { body: string }) => {
+			const alert = JSON.parse(row.body) as AlertView;
+			return withinScope(scope, [alert.originRoom, alert.room]);
+		};
+		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) => JSON.parse(row.body) as AlertView);
+	}
+
+	/**
+	 * Records the caller's `traceparent` a trace the server minted was started with. A trace id
+	 * is minted per request, so a trace has one parent; the first link stays.
+	 */
+	async linkParent(traceId: string, parent: string, at: number): Promise<void> {
+		const key = `parent:${traceId}`;
+		if (this.ctx.storage.kv.get(key) === undefined) this.ctx.storage.kv.put(key, { parent, at });
+	}
+
+	/** The caller's `traceparent` this trace was started with, if it came with one. */
+	async traceParent(traceId: string): Promise<string | undefined> {
+		return this.ctx.storage.kv.get<{ parent: string }>(`parent:${traceId}`)?.parent;
 	}
 
 	async traceRooms(traceId: string): Promise<string[]> {

@@ -513,6 +513,8 @@ export class Outbox {
 	 * step first. Rooms never attempted need none: no copy can appear there.
 	 */
 	compensate(sagaId: string, reason: RetractReason, now: number): boolean {
+		// Whatever the saga's state, no task of it delivers again, so none needs the text.
+		this.scrubText(sagaId);
 		const saga = this.saga(sagaId);
 		if (saga === undefined || sagaTransition(saga.state as SagaState, "compensate") === undefined) return false;
 		this.moveSaga(saga, "compensate", now);
@@ -523,7 +525,8 @@ export class Outbox {
 			const mayHaveCopy = row.state === "succeeded" || row.attempts > 0;
 			if (!isTaskTerminal(row.state as TaskState)) this.move(row, "cancel", now, { last_error: row.last_error });
 			if (mayHaveCopy && !retracted.has(row.room)) {
-				const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), reason };
+				// A retract finds its copy through the barrier: it never carries the text.
+				const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
 				this.insertTask(sagaId, "retract", row.room, row.trace_id, payload, now);
 				retracted.add(row.room);
 			}
@@ -531,6 +534,20 @@ export class Outbox {
 		const current = this.saga(sagaId);
 		if (current !== undefined) this.settle(current, now);
 		return true;
+	}
+
+	/**
+	 * Removes the message text from every task of a saga, archived ones included. Called on
+	 * every compensation, and so on every retract of a cross-posted original (a delete or an
+	 * operator's moderation), even when the saga had already ended compensated: a retracted
+	 * message must not stay readable in the outbox either. Copies in the target rooms are
+	 * scrubbed by their own retracts; queue messages already sent are transient.
+	 */
+	scrubText(sagaId: string): void {
+		this.sql.exec(
+			"UPDATE outbox SET payload = json_set(payload, '$.text', '') WHERE saga_id = ? AND json_extract(payload, '$.text') != ''",
+			sagaId,
+		);
 	}
 
 	/** Archives finished tasks past retention; done lazily, so it never needs its own alarm. */

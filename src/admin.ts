@@ -4,6 +4,11 @@
  * policy, sagas and tasks across all rooms, manual actions with their audit log, alerts,
  * traces, stats and fault injection. Lists come from the sharded ops index; anything that
  * changes a task goes to the task's origin room, the source of truth.
+ *
+ * Every route honours the token's `rooms` claim (src/ops/scope.ts): a scoped admin's lists
+ * hold only the records it reaches, a named room outside the claim is 403, and so is a
+ * single record (or an action on one) that names a room outside it. Deployment-wide routes
+ * (stats, fault injection) are for global admins only. docs/operations.md has the table.
  */
 import type { Hono } from "hono";
 import { ParleyError } from "./errors.ts";
@@ -11,12 +16,13 @@ import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, u
 import { decodeCursor, mergePages } from "./ops/cursor.ts";
 import { shardName, shardOf } from "./ops/shard.ts";
 import { mergeStats } from "./ops/stats.ts";
+import { roomsInScope, type Scope, taskRooms, withinScope } from "./ops/scope.ts";
 import type { ListFilter, Span } from "./ops/types.ts";
 import { codePointLength, isRoomId, type Parsed, parsePolicyPatch } from "./protocol.ts";
 import { parseFaults } from "./saga/faults.ts";
 import { isCompensationId, newCompensationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
 import { MAX_MESSAGES_PER_ROOM, parseCompensationRequest, type RoomPlan } from "./ops/compensation.ts";
-import { traceIdFrom } from "./trace.ts";
+import { parentFrom, traceIdFrom } from "./trace.ts";
 import type { ManualAction } from "../objects/outbox.ts";
 
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"];
@@ -85,9 +91,52 @@ function limitParam(c: AppContext, fallback: number, max: number): number {
 	return value ?? fallback;
 }
 
+/** The caller's rooms claim: `null` for a global admin. */
+function scopeOf(c: AppContext): Scope {
+	return c.get("identity").rooms;
+}
+
+/** Refuses (403) a record or request naming a room outside a scoped admin's claim. */
+function requireScope(c: AppContext, rooms: Iterable<string>, what: string): void {
+	if (!withinScope(scopeOf(c), rooms)) throw new ParleyError("forbidden", `your token does not grant every room of ${what}`);
+}
+
+/** Refuses (403) a scoped admin on a deployment-wide route. */
+function requireGlobal(c: AppContext, what: string): void {
+	if (scopeOf(c) !== null) throw new ParleyError("forbidden", `${what} is for admins without a rooms claim`);
+}
+
+/** A list filter's `room`, when given, must be one the caller may see. */
+function requireFilterRoom(c: AppContext, filter: ListFilter): void {
+	if (filter.room !== undefined) requireScope(c, [filter.room], `room ${filter.room}`);
+}
+
+/**
+ * Keeps the caller's `traceparent` as the parent link of a trace the server minted, where the
+ * operator's trace view shows it. Only for cross-room work (which has a trace view): plain
+ * chat never touches the index. Best effort, after the response.
+ */
+export function linkTraceParent(c: AppContext, traceId: string): void {
+	const parent = parentFrom(c.req.header("traceparent"));
+	if (parent === undefined) return;
+	const shard = c.env.OPS_INDEX.getByName(shardName(shardOf(traceId, c.get("config").opsIndexShards)));
+	c.executionCtx.waitUntil(
+		shard.linkParent(traceId, parent, Date.now()).catch((error: unknown) => {
+			console.warn(JSON.stringify({ level: "warn", msg: "trace parent not linked", traceId, parent, error: String(error) }));
+		}),
+	);
+}
+
 function shards(c: AppContext) {
 	const count = c.get("config").opsIndexShards;
 	return Array.from({ length: count }, (_, i) => c.env.OPS_INDEX.getByName(shardName(i)));
+}
+
+/** A task id names every room of its task (origin and target), so this runs before any lookup. */
+function requireTaskScope(c: AppContext, taskId: string): void {
+	const rooms = taskRooms(taskId);
+	if (rooms === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
+	requireScope(c, rooms, `task ${taskId}`);
 }
 
 /** The object that owns a task: its origin room, or its operator compensation. */
@@ -110,7 +159,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 
 	app.get("/v1/admin/sagas", async (c) => {
 		const filter = unwrap(parseListFilter(c.req.query(), SAGA_STATES));
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter)));
+		requireFilterRoom(c, filter);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, false, scopeOf(c))));
 		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
 		return c.json({ sagas: items, cursor });
 	});
@@ -118,21 +168,28 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/sagas/:sagaId", async (c) => {
 		const sagaId = c.req.param("sagaId");
 		const origin = originOfSagaId(sagaId);
-		const saga = origin === undefined ? undefined : await roomStub(c, origin).saga(sagaId);
+		if (origin === undefined) throw new ParleyError("not_found", `no saga ${sagaId}`);
+		// The id names the origin: refused before any lookup. The targets are known after it.
+		requireScope(c, [origin], `saga ${sagaId}`);
+		const saga = await roomStub(c, origin).saga(sagaId);
 		if (saga === undefined) throw new ParleyError("not_found", `no saga ${sagaId}`);
+		requireScope(c, [origin, ...saga.steps.map((step) => step.room)], `saga ${sagaId}`);
 		return c.json(saga);
 	});
 
 	app.get("/v1/admin/tasks", async (c) => {
 		const filter = unwrap(parseListFilter(c.req.query(), TASK_STATES));
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter)));
+		requireFilterRoom(c, filter);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter, scopeOf(c))));
 		const { items, cursor } = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId }));
 		return c.json({ tasks: items, cursor });
 	});
 
 	app.get("/v1/admin/tasks/:taskId", async (c) => {
 		const taskId = c.req.param("taskId");
-		const task = await taskOwner(c, taskId).taskStatus(taskId);
+		const owner = taskOwner(c, taskId);
+		requireTaskScope(c, taskId);
+		const task = await owner.taskStatus(taskId);
 		if (task === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
 		return c.json(task);
 	});
@@ -140,6 +197,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.post("/v1/admin/tasks/:taskId/actions", async (c) => {
 		const taskId = c.req.param("taskId");
 		const owner = taskOwner(c, taskId);
+		requireTaskScope(c, taskId);
 		const { action, reason } = unwrap(parseAction(await readJsonBody(c)));
 		const reply = unwrapResult(await owner.taskAction(taskId, action, reason, c.get("identity").id));
 		return c.json(reply.task);
@@ -156,7 +214,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 			),
 		);
 		if (filter.limit > BULK_RETRY_MAX) throw new ParleyError("bad_request", `\`limit\` must be 1..${BULK_RETRY_MAX}`);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter)));
+		requireFilterRoom(c, filter);
+		// A scoped admin retries only failed tasks whose every room is in its claim.
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter, scopeOf(c))));
 		const failed = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId })).items;
 		const grant = await c.env.CONTROL.getByName("global").takeBulkRetry(failed.length, Date.now());
 		if (failed.length > 0 && grant.granted === 0) {
@@ -174,14 +234,14 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 
 	app.get("/v1/admin/audit", async (c) => {
 		const limit = limitParam(c, 100, 500);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(limit)));
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(limit, scopeOf(c))));
 		const entries = pages.flat().sort((a, b) => b.at - a.at).slice(0, limit);
 		return c.json({ entries });
 	});
 
 	app.get("/v1/admin/alerts", async (c) => {
 		const limit = limitParam(c, 100, 500);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.alerts(limit)));
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.alerts(limit, scopeOf(c))));
 		const alerts = pages.flat().sort((a, b) => b.at - a.at).slice(0, limit);
 		return c.json({ alerts });
 	});
@@ -192,14 +252,22 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const shard = c.env.OPS_INDEX.getByName(shardName(shardOf(traceId, c.get("config").opsIndexShards)));
 		const rooms = await shard.traceRooms(traceId);
 		if (rooms.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
-		const perRoom = await Promise.all(
-			rooms.map(async (room) => (isCompensationId(room) ? await c.env.COMPENSATION.getByName(room).spans(traceId) : await roomStub(c, room).spans(traceId))),
-		);
+		// Spans of one room name the others (targets, copies), so a trace is shown whole or not at all.
+		requireScope(c, rooms, `trace ${traceId}`);
+		const [perRoom, parent] = await Promise.all([
+			Promise.all(
+				rooms.map(async (room) => (isCompensationId(room) ? await c.env.COMPENSATION.getByName(room).spans(traceId) : await roomStub(c, room).spans(traceId))),
+			),
+			shard.traceParent(traceId),
+		]);
 		const spans: Span[] = perRoom.flat().sort((a, b) => a.at - b.at);
-		return c.json({ traceId, spans });
+		// `parent`: the caller's traceparent this trace came with, a link only (the id is ours).
+		return c.json(parent === undefined ? { traceId, spans } : { traceId, parent, spans });
 	});
 
 	app.get("/v1/admin/stats", async (c) => {
+		// Counts over the whole deployment: they would describe rooms outside a claim.
+		requireGlobal(c, "deployment-wide stats");
 		const perShard = await Promise.all(shards(c).map(async (shard) => await shard.stats()));
 		return c.json(mergeStats(perShard, Date.now()));
 	});
@@ -208,10 +276,14 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.post("/v1/admin/compensations", async (c) => {
 		const request = unwrap(parseCompensationRequest(await readJsonBody(c)));
 		const { selector } = request;
+		const scope = scopeOf(c);
+		if (selector.room !== undefined) requireScope(c, [selector.room], `room ${selector.room}`);
+		// By author alone, a scoped admin reaches the author's rooms within its claim, and only
+		// those are asked: neither the plan nor the preview says anything of the others.
 		const rooms =
 			selector.room !== undefined
 				? [selector.room]
-				: await c.env.AUTHORS.getByName(shardName(shardOf(selector.author ?? "", c.get("config").opsIndexShards))).rooms(selector.author ?? "");
+				: roomsInScope(scope, await c.env.AUTHORS.getByName(shardName(shardOf(selector.author ?? "", c.get("config").opsIndexShards))).rooms(selector.author ?? ""));
 		const plan: RoomPlan[] = await Promise.all(rooms.map(async (room) => await roomStub(c, room).moderationPlan(selector)));
 		const tooMany = plan.find((p) => p.truncated);
 		if (tooMany !== undefined) {
@@ -224,18 +296,24 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 			messages: matched.reduce((n, p) => n + p.msgIds.length, 0),
 			copies: matched.reduce((n, p) => n + p.copies.length, 0),
 			rooms: matched.map((p) => ({ room: p.room, messages: p.msgIds.length, copies: p.copies.length })),
-			copyRooms: [...copyRooms].map(([room, copies]) => ({ room, copies })),
+			// Copies are retracted wherever they are (as a delete would), but a scoped admin is
+			// only told the names of rooms in its claim; the others are in the counts.
+			copyRooms: [...copyRooms].filter(([room]) => withinScope(scope, [room])).map(([room, copies]) => ({ room, copies })),
 		};
-		if (request.dryRun) return c.json({ dryRun: true, selector, ...preview });
+		const scoped = scope === null ? {} : { scope };
+		if (request.dryRun) return c.json({ dryRun: true, selector, ...scoped, ...preview });
 		const id = newCompensationId();
+		const traceId = traceIdFrom(c.req.header("traceparent"));
 		const view = await c.env.COMPENSATION.getByName(id).start({
 			id,
 			actor: c.get("identity").id,
 			reason: request.reason,
-			traceId: traceIdFrom(c.req.header("traceparent")),
+			traceId,
 			selector,
+			...scoped,
 			plan: matched,
 		});
+		linkTraceParent(c, traceId);
 		return c.json({ ...view, preview }, 201);
 	});
 
@@ -244,7 +322,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const { state, ...rest } = c.req.query();
 		if (state !== undefined && state !== "running" && state !== "done") throw new ParleyError("bad_request", "`state` must be running or done");
 		const filter = unwrap(parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES));
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, true)));
+		requireFilterRoom(c, filter);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, true, scopeOf(c))));
 		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
 		return c.json({
 			compensations: items.map((s) => ({ id: s.sagaId, actor: s.actor, reason: s.reason, state: s.state === "succeeded" ? "done" : s.state, traceId: s.traceId, rooms: s.targets, createdAt: s.createdAt, updatedAt: s.updatedAt })),
@@ -256,12 +335,17 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const id = c.req.param("id");
 		const view = isCompensationId(id) ? await c.env.COMPENSATION.getByName(id).view() : undefined;
 		if (view === undefined) throw new ParleyError("not_found", `no compensation ${id}`);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(500)));
+		// A compensation id names no room: the record is read first, then refused if need be.
+		const rooms = [...view.tasks.map((task) => task.room), ...(view.selector.room === undefined ? [] : [view.selector.room])];
+		requireScope(c, rooms, `compensation ${id}`);
+		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(500, scopeOf(c))));
 		const audit = pages.flat().filter((e) => e.traceId === view.traceId).sort((a, b) => a.at - b.at);
 		return c.json({ ...view, audit });
 	});
 
 	app.post("/v1/admin/faults", async (c) => {
+		// A deployment-wide setting (its `rooms` list included): global admins only.
+		requireGlobal(c, "fault injection");
 		const faults = unwrap(parseFaults(await readJsonBody(c)));
 		return c.json(await c.env.CONTROL.getByName("global").setFaults(faults));
 	});

@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import { IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
-import { registerAdminRoutes } from "./admin.ts";
+import { linkTraceParent, registerAdminRoutes } from "./admin.ts";
 import { authenticate, authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
@@ -95,6 +95,7 @@ export function createApp(): Hono<AppEnv> {
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
 		const traceId = traceIdFrom(c.req.header("traceparent"));
 		const result = unwrapResult(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt));
+		if (result.sagaId !== undefined && !result.duplicate) linkTraceParent(c, traceId);
 		return c.json(result, result.duplicate ? 200 : 201);
 	});
 

@@ -1,9 +1,13 @@
 /**
  * @module
- * Trace ids: a W3C `traceparent` header sets one, otherwise one is made at ingress.
+ * Trace ids are minted by the server, one per request at ingress. A caller's W3C
+ * `traceparent` never becomes a trace id here: trace ids key what the operator's trace view
+ * merges (the ops index records which rooms took part in a trace), so a caller who could
+ * choose one could send another user's trace id and get its own rooms merged into the
+ * victim's trace. The caller's context is kept only as a parent link (see `parentFrom`).
  */
 
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 function randomHex(bytes: number): string {
 	const buffer = crypto.getRandomValues(new Uint8Array(bytes));
@@ -18,12 +22,27 @@ export function newTraceId(): string {
 	return crypto.randomUUID().replaceAll("-", "");
 }
 
-/** The trace id from a `traceparent` header, or a new one when it is absent or invalid. */
-export function traceIdFrom(traceparent: string | null | undefined): string {
-	const match = traceparent ? TRACEPARENT.exec(traceparent.trim().toLowerCase()) : null;
-	const id = match?.[1];
-	// The spec forbids the all-zero trace id.
-	return id !== undefined && !/^0+$/.test(id) ? id : newTraceId();
+/**
+ * The trace id for a request: always a fresh one, whatever the `traceparent` header says.
+ * The parameter stays so every ingress reads the header the same way; `parentFrom` keeps it.
+ */
+export function traceIdFrom(_traceparent: string | null | undefined): string {
+	return newTraceId();
+}
+
+/**
+ * The caller's `traceparent`, normalised (trimmed, lowercase), when it is a valid W3C one:
+ * version `ff`, an all-zero trace id and an all-zero parent id are invalid. Kept only as
+ * the parent link of the server's own trace, never as its id.
+ */
+export function parentFrom(traceparent: string | null | undefined): string | undefined {
+	if (traceparent === null || traceparent === undefined) return undefined;
+	const normalised = traceparent.trim().toLowerCase();
+	const match = TRACEPARENT.exec(normalised);
+	if (match === null) return undefined;
+	const [, version, traceId, parentId] = match;
+	if (version === "ff" || /^0+$/.test(traceId ?? "") || /^0+$/.test(parentId ?? "")) return undefined;
+	return normalised;
 }
 
 /** Short random ids for messages, sagas and tasks (URL-safe). */

@@ -48,6 +48,11 @@ export interface CompensationView {
 	reason: string;
 	traceId: string;
 	selector: Selector;
+	/**
+	 * The rooms claim of the scoped admin who made it; absent for a global admin. A selector
+	 * without a room reached only the author's rooms within this claim.
+	 */
+	scope?: string[];
 	state: string;
 	createdAt: number;
 	updatedAt: number;

@@ -1,0 +1,45 @@
+/**
+ * @module
+ * What an admin may reach. A token's `rooms` claim bounds an admin as it bounds anyone: a
+ * global admin has no claim; a scoped admin reaches a record only when the record names at
+ * least one room and every room it names is in the claim (checked with `canAccessRoom`, the
+ * same rule the room routes use). Compensation ids (`cmp@…`) name an operator compensation,
+ * not a room, and are left out of the check. See docs/operations.md for the rule per route.
+ */
+import { canAccessRoom, type Identity } from "../auth.ts";
+import { isRoomId } from "../protocol.ts";
+import { isCompensationId, originOfSagaId } from "../saga/ids.ts";
+
+/** An admin's rooms claim; `null` for a global admin. */
+export type Scope = string[] | null;
+
+/** Whether the scope reaches a record naming these rooms (see the module comment). */
+export function withinScope(scope: Scope, rooms: Iterable<string>): boolean {
+	if (scope === null) return true;
+	const who: Identity = { id: "", name: "", admin: true, rooms: scope, guest: false };
+	let named = 0;
+	for (const room of rooms) {
+		if (isCompensationId(room)) continue;
+		if (!canAccessRoom(who, room)) return false;
+		named++;
+	}
+	return named > 0;
+}
+
+/** The rooms in this list the scope reaches. */
+export function roomsInScope(scope: Scope, rooms: readonly string[]): string[] {
+	return scope === null ? [...rooms] : rooms.filter((room) => withinScope(scope, [room]));
+}
+
+/**
+ * The rooms a task id names: for a cross-post's task its origin room and its target room, for
+ * an operator compensation's task its room. Undefined for anything that is not a task id.
+ */
+export function taskRooms(taskId: string): string[] | undefined {
+	const compensation = /^cmp@[0-9a-f]{12}\.m\.(.+)$/.exec(taskId);
+	if (compensation?.[1] !== undefined) return isRoomId(compensation[1]) ? [compensation[1]] : undefined;
+	const match = /^([^~]+~[0-9a-f]{12})\.[dr]\.(.+)$/.exec(taskId);
+	const origin = match?.[1] === undefined ? undefined : originOfSagaId(match[1]);
+	const target = match?.[2];
+	return origin === undefined || target === undefined || !isRoomId(target) ? undefined : [origin, target];
+}

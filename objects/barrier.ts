@@ -4,7 +4,7 @@
  * repeated delivery is a no-op that answers the first result, a retract of a copy that never
  * came leaves a tombstone, and a delivery that arrives after its tombstone is refused.
  */
-import type { RoomEvent, RoomPolicy } from "../src/protocol.ts";
+import { isGuestId, type RoomEvent, type RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
 import { classifyCode } from "../src/saga/errors.ts";
 import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
@@ -36,10 +36,13 @@ export function refusal(code: string, message: string): TaskOutcome {
 }
 
 export class Barrier {
-	constructor(
-		private readonly sql: SqlStorage,
-		private readonly log: EventLog,
-	) {}
+	private readonly sql: SqlStorage;
+	private readonly log: EventLog;
+
+	constructor(sql: SqlStorage, log: EventLog) {
+		this.sql = sql;
+		this.log = log;
+	}
 
 	private rows(sagaId: string): Partial<Record<BarrierOp, BarrierRow>> {
 		const found: Partial<Record<BarrierOp, BarrierRow>> = {};
@@ -116,6 +119,9 @@ export class Barrier {
 				if (policy.readOnly) return { outcome: refusal("read_only", "the target room is read-only"), events: [] };
 				if (policy.banned.includes(payload.author.id)) {
 					return { outcome: refusal("banned", "the author is banned in the target room"), events: [] };
+				}
+				if (policy.banGuests === true && isGuestId(payload.author.id)) {
+					return { outcome: refusal("banned", "guests may not post in the target room"), events: [] };
 				}
 				const copy = this.log.appendMessage(
 					{

@@ -54,11 +54,15 @@ export type FeedBatch = { shard: number; rows: Array<{ key: string; rev: number 
 );
 
 export class OpsRecord {
-	constructor(
-		private readonly sql: SqlStorage,
-		private readonly room: () => string,
-		private readonly settings: RecorderSettings,
-	) {}
+	private readonly sql: SqlStorage;
+	private readonly room: () => string;
+	private readonly settings: RecorderSettings;
+
+	constructor(sql: SqlStorage, room: () => string, settings: RecorderSettings) {
+		this.sql = sql;
+		this.room = room;
+		this.settings = settings;
+	}
 
 	span(traceId: string, at: number, component: string, event: string, detail?: string): void {
 		this.sql.exec(

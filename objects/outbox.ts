@@ -135,11 +135,15 @@ export class Outbox {
 	private sagaChanges: SagaChange[] = [];
 	private alertRequests: AlertRequest[] = [];
 
-	constructor(
-		private readonly sql: SqlStorage,
-		private readonly room: () => string,
-		private readonly settings: OutboxSettings,
-	) {}
+	private readonly sql: SqlStorage;
+	private readonly room: () => string;
+	private readonly settings: OutboxSettings;
+
+	constructor(sql: SqlStorage, room: () => string, settings: OutboxSettings) {
+		this.sql = sql;
+		this.room = room;
+		this.settings = settings;
+	}
 
 	// -------------------------------------------------------------------------------------
 	// Reading

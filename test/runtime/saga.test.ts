@@ -116,6 +116,18 @@ describe("compensation", () => {
 		expect(await events(b)).toEqual([]);
 	});
 
+	it("refuses a guest's copies where the target room bans guests, and compensates", async ({ expect }) => {
+		const [a, b] = [freshRoom("a"), freshRoom("b")];
+		await env.ROOM.getByName(b).updatePolicy({ banGuests: true });
+		const guest: Identity = { id: "guest:ann", name: "ann", admin: false, rooms: null, guest: true };
+		const result = await env.ROOM.getByName(a).send(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
+		if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
+		const done = await settled(a, result.sagaId);
+		expect(done.state).toBe("compensated");
+		expect(done.steps[0]).toMatchObject({ kind: "deliver", state: "failed", lastError: expect.stringContaining("banned") });
+		expect(await events(b)).toEqual([]);
+	});
+
 	it("retracts every copy with reason deleted when the original is deleted", async ({ expect }) => {
 		const [a, b, c] = [freshRoom("a"), freshRoom("b"), freshRoom("c")];
 		const result = await crossPost(a, [b, c]);

@@ -857,8 +857,9 @@ export class ParleyClient {
 		}
 		this.#sequencer.noteHead(welcome.lastSeq);
 		this.#limits = limitsFromWelcome(welcome);
-		// The room's bucket for a new socket starts full; so does ours, at our slower pace.
-		this.#pace = { tokens: pacing(this.#limits).burst, at: Date.now() };
+		// The room's bucket is per user: other sockets of ours, and opening this one, may have
+		// spent part of it. Start half full, at our slower pace; it fills within a second or two.
+		this.#pace = { tokens: Math.max(1, Math.floor(pacing(this.#limits).burst / 2)), at: Date.now() };
 		this.#outbox.unpause();
 		this.#setStatus({ state: "syncing" });
 		this.#events.emit("welcome", welcome);

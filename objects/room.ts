@@ -31,7 +31,7 @@ import {
 	type UserRef,
 	utf8Bytes,
 } from "../src/protocol.ts";
-import { recordRefusal, UserBuckets } from "../src/rate-limit.ts";
+import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
@@ -176,6 +176,9 @@ export class Room extends OutboxObject {
 		const sinceHeader = request.headers.get(SINCE_HEADER);
 		const since = sinceHeader === null ? undefined : Number(sinceHeader);
 
+		// Opening a socket takes from the user's allowance too (see SOCKET_OPEN_COST).
+		const take = this.buckets.take(identity.id, Date.now(), SOCKET_OPEN_COST);
+		if (!take.ok) return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
 		const mine = this.openSockets(userTag(identity.id)).length;
 		if (mine >= this.config.maxSocketsPerUser) {
 			// Refused before accepting, so it is an HTTP answer the client can read.

@@ -72,6 +72,13 @@ export function recordRefusal(window: AbuseWindow, now: number): { window: Abuse
 }
 
 /**
+ * What opening a socket costs in a user's allowance: a new socket is welcomed with a replay of
+ * up to 500 events, so reconnecting in a loop would otherwise be the cheapest flood there is.
+ * An honest client reconnects seldom and never notices.
+ */
+export const SOCKET_OPEN_COST = 5;
+
+/**
  * One token bucket per user, shared by every socket and HTTP post of that user in one room, so
  * opening more sockets or reconnecting never buys a bigger allowance. Kept in the room's memory:
  * a room hibernates only after 10 s without events, by which time every bucket has refilled
@@ -88,14 +95,20 @@ export class UserBuckets {
 		this.maxTracked = maxTracked;
 	}
 
-	/** Takes one token for `userId`; `retryAfterMs` when there is none. */
-	take(userId: string, now: number): { ok: true } | { ok: false; retryAfterMs: number } {
+	/**
+	 * Takes `cost` tokens for `userId` (all or none); `retryAfterMs` says when they will be there.
+	 * A frame or a post costs 1; opening a socket costs more (see SOCKET_OPEN_COST).
+	 */
+	take(userId: string, now: number, cost = 1): { ok: true } | { ok: false; retryAfterMs: number } {
 		if (this.ratePerSec <= 0) return { ok: true };
 		const bucket = this.#buckets.get(userId) ?? fullBucket(this.ratePerSec, now);
-		const taken = takeToken(bucket, this.ratePerSec, now);
-		this.#buckets.set(userId, taken.bucket);
+		const burst = burstOf(this.ratePerSec);
+		const tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) * this.ratePerSec) / 1000);
+		const needed = Math.min(cost, burst);
+		const ok = tokens >= needed;
+		this.#buckets.set(userId, { tokens: ok ? tokens - needed : tokens, at: now });
 		if (this.#buckets.size > this.maxTracked) this.#forgetFull(now);
-		return taken.ok ? { ok: true } : { ok: false, retryAfterMs: taken.retryAfterMs };
+		return ok ? { ok: true } : { ok: false, retryAfterMs: Math.ceil(((needed - tokens) * 1000) / this.ratePerSec) };
 	}
 
 	/** How many users have a bucket that is not full (for tests and stats). */

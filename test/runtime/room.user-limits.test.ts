@@ -1,7 +1,8 @@
 /**
  * Limits per user, not per socket: one user's sockets and HTTP posts in a room share one
  * allowance, reconnecting does not refill it, one user holds at most MAX_SOCKETS_PER_USER
- * sockets in a room, and a flooding user does not eat another user's allowance.
+ * sockets in a room, opening a socket costs SOCKET_OPEN_COST tokens, and a flooding user does
+ * not eat another user's allowance.
  * (The test Worker runs with the default RATE_LIMIT_PER_SEC of 10, burst 20.)
  */
 import { exports } from "cloudflare:workers";
@@ -12,6 +13,21 @@ import { api, BASE, freshRoom, join, type TestSocket } from "./helpers.ts";
 const answers = (socket: TestSocket): Array<Extract<ServerFrame, { type: "ack" | "error" }>> =>
 	socket.frames.filter((f): f is Extract<ServerFrame, { type: "ack" | "error" }> => typeof f !== "string" && (f.type === "ack" || f.type === "error"));
 
+/** Joins, waiting out 429s: opening sockets takes from the user's allowance too. */
+async function joinPatiently(room: string, query: string): Promise<TestSocket> {
+	const deadline = Date.now() + 10_000;
+	for (;;) {
+		try {
+			return await join(room, query);
+		} catch (error) {
+			if (Date.now() > deadline || !String(error).includes("429")) throw error;
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+	}
+}
+
+const refill = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2100));
+
 async function answered(socket: TestSocket, count: number): Promise<void> {
 	await socket.until(() => answers(socket).length >= count, 10_000);
 }
@@ -19,7 +35,9 @@ async function answered(socket: TestSocket, count: number): Promise<void> {
 describe("per-user limits", () => {
 	it("shares one allowance across ten sockets of one user", async ({ expect }) => {
 		const room = freshRoom();
-		const sockets = await Promise.all(Array.from({ length: 10 }, () => join(room, "guest=greedy")));
+		const sockets: TestSocket[] = [];
+		for (let i = 0; i < 10; i++) sockets.push(await joinPatiently(room, "guest=greedy"));
+		await refill();
 		sockets.forEach((socket, s) => {
 			for (let i = 0; i < 20; i++) socket.send({ type: "send", id: `s${s}-${i}`, text: "x" });
 		});
@@ -36,7 +54,7 @@ describe("per-user limits", () => {
 		for (let i = 0; i < 20; i++) first.send({ type: "send", id: `a${i}`, text: "x" });
 		await answered(first, 20);
 		first.close();
-		const second = await join(room, "guest=hopper");
+		const second = await joinPatiently(room, "guest=hopper");
 		for (let i = 0; i < 10; i++) second.send({ type: "send", id: `b${i}`, text: "x" });
 		await answered(second, 10);
 		const limited = answers(second).filter((a) => a.type === "error" && a.code === "rate_limited").length;
@@ -55,14 +73,30 @@ describe("per-user limits", () => {
 		expect(statuses.filter((s) => s === 201).length).toBeLessThan(30);
 		expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
 		expect(retryAfterMs).toBeGreaterThan(0);
-		const socket = await join(room, "guest=poster");
+		const socket = await joinPatiently(room, "guest=poster");
 		socket.send({ type: "send", id: "after-http", text: "x" });
 		expect(await socket.frame("error")).toMatchObject({ code: "rate_limited", id: "after-http" });
 	});
 
+	it("charges for opening a socket, so reconnecting in a loop is refused with 429", async ({ expect }) => {
+		const room = freshRoom();
+		const statuses: number[] = [];
+		for (let i = 0; i < 8; i++) {
+			const response = await exports.default.fetch(new Request(`${BASE}/v1/rooms/${room}/ws?guest=looper`, { headers: { Upgrade: "websocket" } }));
+			statuses.push(response.status);
+			response.webSocket?.accept();
+			response.webSocket?.close(1000, "again");
+		}
+		// A burst of 20 pays for four opens at 5 each; the rest must wait.
+		expect(statuses.slice(0, 4)).toEqual([101, 101, 101, 101]);
+		expect(statuses.slice(4)).toContain(429);
+	});
+
 	it("refuses an eleventh socket of one user in one room with 429 before accepting it", async ({ expect }) => {
 		const room = freshRoom();
-		const sockets = await Promise.all(Array.from({ length: 10 }, () => join(room, "guest=many")));
+		const sockets: TestSocket[] = [];
+		for (let i = 0; i < 10; i++) sockets.push(await joinPatiently(room, "guest=many"));
+		await refill();
 		const refused = await exports.default.fetch(new Request(`${BASE}/v1/rooms/${room}/ws?guest=many`, { headers: { Upgrade: "websocket" } }));
 		expect(refused.status).toBe(429);
 		expect(refused.webSocket).toBeNull();
@@ -79,7 +113,8 @@ describe("per-user limits", () => {
 
 	it("keeps another user's allowance whole while one user floods", async ({ expect }) => {
 		const room = freshRoom();
-		const flooders = await Promise.all(Array.from({ length: 5 }, () => join(room, "guest=flood")));
+		const flooders: TestSocket[] = [];
+		for (let i = 0; i < 5; i++) flooders.push(await joinPatiently(room, "guest=flood"));
 		const victim = await join(room, "guest=victim");
 		flooders.forEach((socket, s) => {
 			for (let i = 0; i < 40; i++) socket.send({ type: "send", id: `f${s}-${i}`, text: "spam" });

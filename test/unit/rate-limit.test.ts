@@ -64,6 +64,14 @@ describe("per-user buckets", () => {
 		expect(buckets.take("recent", 2000).ok).toBe(false);
 	});
 
+	it("take a cost all or nothing, and say when it will be there", ({ expect }) => {
+		const buckets = new UserBuckets(10);
+		for (let i = 0; i < 4; i++) expect(buckets.take("a", 0, 5).ok).toBe(true);
+		expect(buckets.take("a", 0, 5)).toEqual({ ok: false, retryAfterMs: 500 });
+		expect(buckets.take("a", 0, 1).ok).toBe(false);
+		expect(buckets.take("a", 500, 5).ok).toBe(true);
+	});
+
 	it("never refuse when the limit is off", ({ expect }) => {
 		const buckets = new UserBuckets(0);
 		for (let i = 0; i < 1000; i++) expect(buckets.take("a", 0).ok).toBe(true);

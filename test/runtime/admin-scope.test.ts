@@ -6,7 +6,6 @@
  * caller cannot choose.
  */
 import { env } from "cloudflare:workers";
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, it, vi } from "vitest";
 import { createApp } from "../../src/app.ts";
 import type { Identity } from "../../src/auth.ts";
@@ -16,7 +15,7 @@ import { shardName } from "../../src/ops/shard.ts";
 import type { AlertView, AuditEntry, SagaSummary, Span } from "../../src/ops/types.ts";
 import type { MessageEvent } from "../../src/protocol.ts";
 import type { TaskView } from "../../src/saga/types.ts";
-import { api, freshRoom, token } from "./helpers.ts";
+import { api, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const [lobbyA, lobbyB, vaultA, vaultB] = [freshRoom("lobby-a"), freshRoom("lobby-b"), freshRoom("vault-a"), freshRoom("vault-b")];
@@ -39,28 +38,6 @@ async function say(room: string, who: Identity, text: string): Promise<string> {
 	return result.msgId;
 }
 
-/** Swallows queue sends in a room, so tests drive attempts by hand. */
-async function holdQueue(room: string): Promise<void> {
-	await runInDurableObject(env.ROOM.getByName(room), (instance) => {
-		const real = (instance as unknown as { env: Env }).env;
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX: { sendBatch: async () => undefined } }, configurable: true });
-	});
-}
-
-/** Claims and fails one task's attempts as transient errors until the task is failed. */
-async function exhaust(origin: string, taskId: string): Promise<void> {
-	const stub = env.ROOM.getByName(origin);
-	for (let i = 0; i < 20; i++) {
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET next_attempt_at = 0 WHERE task_id = ? AND state = 'pending'", taskId);
-		});
-		await runDurableObjectAlarm(stub);
-		const task = await stub.taskStatus(taskId);
-		if (task?.state === "failed") return;
-		if (task?.state === "processing") await stub.completeTask(taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
-	}
-	throw new Error(`task ${taskId} never failed`);
-}
 
 /** Everything the ops index holds, read from every shard directly (no HTTP budget spent). */
 async function indexed() {

@@ -2,7 +2,9 @@
  * Helpers for runtime tests (inside workerd): fresh room names, tokens, sockets through the
  * real Worker entry, and waits with timeouts instead of sleeps.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import type { TaskView } from "../../src/saga/types.ts";
 import type { ServerFrame } from "../../src/protocol.ts";
 import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
 
@@ -124,4 +126,27 @@ export async function join(room: string, query: string): Promise<TestSocket> {
 	const socket = await connect(room, query);
 	await socket.frame("synced");
 	return socket;
+}
+
+/** Swallows queue sends in a room, so tests drive attempts by hand. */
+export async function holdQueue(room: string): Promise<void> {
+	await runInDurableObject(env.ROOM.getByName(room), (instance) => {
+		const real = (instance as unknown as { env: Env }).env;
+		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX: { sendBatch: async () => undefined } }, configurable: true });
+	});
+}
+
+/** Claims and fails one task's attempts as transient errors until the task is failed. */
+export async function exhaust(origin: string, taskId: string): Promise<TaskView> {
+	const stub = env.ROOM.getByName(origin);
+	for (let i = 0; i < 20; i++) {
+		await runInDurableObject(stub, (_i, state) => {
+			state.storage.sql.exec("UPDATE outbox SET next_attempt_at = 0 WHERE task_id = ? AND state = 'pending'", taskId);
+		});
+		await runDurableObjectAlarm(stub);
+		const task = await stub.taskStatus(taskId);
+		if (task?.state === "failed") return task;
+		if (task?.state === "processing") await stub.completeTask(taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
+	}
+	throw new Error(`task ${taskId} never failed`);
 }

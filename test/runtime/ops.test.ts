@@ -5,7 +5,7 @@ import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
-import { api, errorCode, freshRoom, token } from "./helpers.ts";
+import { api, errorCode, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const adminToken = await token({ sub: "ops", name: "Ops", role: "admin" });
@@ -41,28 +41,6 @@ async function indexed(origin: string): Promise<void> {
 	);
 }
 
-/** Swallows queue sends in a room, so tests drive attempts by hand. */
-async function holdQueue(room: string): Promise<void> {
-	await runInDurableObject(env.ROOM.getByName(room), (instance) => {
-		const real = (instance as unknown as { env: Env }).env;
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX: { sendBatch: async () => undefined } }, configurable: true });
-	});
-}
-
-/** Claims and fails one task's attempts as transient errors until the task is failed. */
-async function exhaust(origin: string, taskId: string): Promise<TaskView> {
-	const stub = env.ROOM.getByName(origin);
-	for (let i = 0; i < 20; i++) {
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET next_attempt_at = 0 WHERE task_id = ? AND state = 'pending'", taskId);
-		});
-		await runDurableObjectAlarm(stub);
-		const task = await stub.taskStatus(taskId);
-		if (task?.state === "failed") return task;
-		if (task?.state === "processing") await stub.completeTask(taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
-	}
-	throw new Error(`task ${taskId} never failed`);
-}
 
 async function webhookLog(): Promise<Array<{ body: Record<string, unknown>; failed: boolean }>> {
 	return (await (await fetch("http://webhook.test/__log")).json()) as Array<{ body: Record<string, unknown>; failed: boolean }>;

@@ -4,6 +4,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { onTestFinished, vi } from "vitest";
 import type { TaskView } from "../../src/saga/types.ts";
 import type { ServerFrame } from "../../src/protocol.ts";
 import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
@@ -149,4 +150,17 @@ export async function exhaust(origin: string, taskId: string): Promise<TaskView>
 		if (task?.state === "processing") await stub.completeTask(taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
 	}
 	throw new Error(`task ${taskId} never failed`);
+}
+
+/**
+ * Takes the error lines a test provokes on purpose off the output (the suite stays quiet), and
+ * tells whether one with the given `msg` was logged; restored when the test ends.
+ */
+export function captureErrors(): { seen(msg: string): boolean } {
+	const lines: string[] = [];
+	const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => {
+		lines.push(args.map(String).join(" "));
+	});
+	onTestFinished(() => spy.mockRestore());
+	return { seen: (msg) => lines.some((line) => line.includes(`"msg":"${msg}`)) };
 }

@@ -5,7 +5,7 @@ import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
-import { api, errorCode, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
+import { api, captureErrors, errorCode, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const adminToken = await token({ sub: "ops", name: "Ops", role: "admin" });
@@ -304,6 +304,7 @@ describe("alerts", () => {
 	});
 
 	it("records a failing webhook visibly and retries it", async ({ expect }) => {
+		const errors = captureErrors();
 		await fetch("http://webhook.test/__fail", { method: "POST", body: JSON.stringify({ fail: true }) });
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		await holdQueue(a);
@@ -324,6 +325,7 @@ describe("alerts", () => {
 		});
 		await runDurableObjectAlarm(stub);
 		expect((await stub.alerts(10))[0]).toMatchObject({ status: "sent", lastError: null });
+		expect(errors.seen("alert delivery failed")).toBe(true);
 	});
 });
 

@@ -5,7 +5,7 @@ import type { Outbox } from "../../objects/outbox.ts";
 import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { SagaView } from "../../src/saga/types.ts";
-import { api, freshRoom, token } from "./helpers.ts";
+import { api, captureErrors, freshRoom, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
@@ -62,6 +62,7 @@ afterEach(async () => {
 
 describe("the alarm invariant", () => {
 	it("keeps an alarm set while a failing queue send leaves tasks pending, then delivers", async () => {
+		const errors = captureErrors();
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		const restore = await withQueue(a, () => Promise.reject(new Error("queue down")));
 		const sagaId = await startCrossPost(a, [b]);
@@ -83,9 +84,11 @@ describe("the alarm invariant", () => {
 		// With the work done and the index fed, the room ends with no alarm set.
 		await vi.waitUntil(async () => (await alarmAndLive(a)).alarm === null, { timeout: 5000, interval: 20 });
 		expect(await alarmAndLive(a)).toEqual({ alarm: null, live: 0 });
+		expect(errors.seen("queue send failed")).toBe(true);
 	});
 
 	it("survives the alarm handler throwing repeatedly, with the alarm re-armed every time", async () => {
+		const errors = captureErrors();
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		const stub = env.ROOM.getByName(a);
 		const restore = await withQueue(a, () => Promise.resolve());
@@ -105,6 +108,7 @@ describe("the alarm invariant", () => {
 		await evictDurableObject(stub);
 		await stub.saga(sagaId);
 		await vi.waitUntil(async () => (await sagaOf(a, sagaId)).state === "succeeded", { timeout: 15_000, interval: 50 });
+		expect(errors.seen("outbox alarm failed")).toBe(true);
 	});
 
 	it("re-arms on start when tasks are live but no alarm is set", async () => {

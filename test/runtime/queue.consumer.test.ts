@@ -4,7 +4,7 @@ import { describe, it } from "vitest";
 import worker from "../../src/index.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { TaskBatch, TaskMessage } from "../../src/saga/types.ts";
-import { freshRoom } from "./helpers.ts";
+import { captureErrors, freshRoom } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
@@ -35,6 +35,7 @@ function batchOf(queue: string, bodies: Array<TaskBatch | TaskMessage>, attempts
 
 describe("the queue consumer", () => {
 	it("applies a batch at its target, reports to the origin and acks each message on its own", async ({ expect }) => {
+		const errors = captureErrors();
 		const { origin, target, task } = await claimedTask();
 		const ctx = createExecutionContext();
 		// A second message whose origin cannot be told (its calls fail).
@@ -53,6 +54,7 @@ describe("the queue consumer", () => {
 		expect((await env.ROOM.getByName(origin).taskStatus(task.taskId))?.state).toBe("succeeded");
 		const copies = await env.ROOM.getByName(target).events({ after: 0, limit: 10 });
 		expect(copies.events).toHaveLength(1);
+		expect(errors.seen("task round failed")).toBe(true);
 	});
 
 	it("drops a redelivered message the origin no longer waits for", async ({ expect }) => {
@@ -66,6 +68,7 @@ describe("the queue consumer", () => {
 	});
 
 	it("marks a dead-lettered task failed at its origin, and alerts", async ({ expect }) => {
+		const errors = captureErrors();
 		const { origin, task } = await claimedTask();
 		const ctx = createExecutionContext();
 		const batch = batchOf("parley-outbox-dlq", [{ tasks: [task] }]);
@@ -75,5 +78,6 @@ describe("the queue consumer", () => {
 		expect(failed).toMatchObject({ state: "failed", lastError: expect.stringContaining("dead-lettered") });
 		const alerts = await env.ROOM.getByName(origin).alerts(10);
 		expect(alerts).toEqual([expect.objectContaining({ kind: "task_failed", taskId: task.taskId })]);
+		expect(errors.seen("task dead-lettered")).toBe(true);
 	});
 });

@@ -38,14 +38,17 @@ describe("per-user limits", () => {
 		const sockets: TestSocket[] = [];
 		for (let i = 0; i < 10; i++) sockets.push(await joinPatiently(room, "guest=greedy"));
 		await refill();
+		const started = Date.now();
 		sockets.forEach((socket, s) => {
 			for (let i = 0; i < 20; i++) socket.send({ type: "send", id: `s${s}-${i}`, text: "x" });
 		});
 		for (const socket of sockets) await answered(socket, 20);
+		const seconds = (Date.now() - started) / 1000;
 		const acked = sockets.flatMap((socket) => answers(socket).filter((a) => a.type === "ack")).length;
-		// One burst of 20, plus what refilled at 10/s while 200 frames arrived; per socket it would be 200.
+		// One burst of 20, plus what refilled at 10/s while the 200 frames arrived; per socket it would be 200.
 		expect(acked).toBeGreaterThanOrEqual(20);
-		expect(acked).toBeLessThan(45);
+		expect(acked).toBeLessThanOrEqual(20 + Math.ceil(10 * seconds) + 1);
+		expect(acked).toBeLessThan(200);
 	});
 
 	it("does not refill the allowance on reconnect", async ({ expect }) => {
@@ -55,10 +58,11 @@ describe("per-user limits", () => {
 		await answered(first, 20);
 		first.close();
 		const second = await joinPatiently(room, "guest=hopper");
-		for (let i = 0; i < 10; i++) second.send({ type: "send", id: `b${i}`, text: "x" });
-		await answered(second, 10);
+		for (let i = 0; i < 15; i++) second.send({ type: "send", id: `b${i}`, text: "x" });
+		await answered(second, 15);
+		// A fresh per-socket bucket would take all 15; the user's spent one cannot.
 		const limited = answers(second).filter((a) => a.type === "error" && a.code === "rate_limited").length;
-		expect(limited).toBeGreaterThanOrEqual(5);
+		expect(limited).toBeGreaterThan(0);
 	});
 
 	it("counts HTTP posts against the same allowance, with 429 and retryAfterMs", async ({ expect }) => {
@@ -73,9 +77,11 @@ describe("per-user limits", () => {
 		expect(statuses.filter((s) => s === 201).length).toBeLessThan(30);
 		expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
 		expect(retryAfterMs).toBeGreaterThan(0);
+		// The allowance the posts spent is the socket's too: a burst right after joining meets the limit.
 		const socket = await joinPatiently(room, "guest=poster");
-		socket.send({ type: "send", id: "after-http", text: "x" });
-		expect(await socket.frame("error")).toMatchObject({ code: "rate_limited", id: "after-http" });
+		for (let i = 0; i < 10; i++) socket.send({ type: "send", id: `after-http-${i}`, text: "x" });
+		await answered(socket, 10);
+		expect(answers(socket).filter((a) => a.type === "error" && a.code === "rate_limited").length).toBeGreaterThan(0);
 	});
 
 	it("charges for opening a socket, so reconnecting in a loop is refused with 429", async ({ expect }) => {
@@ -119,9 +125,10 @@ describe("per-user limits", () => {
 		flooders.forEach((socket, s) => {
 			for (let i = 0; i < 40; i++) socket.send({ type: "send", id: `f${s}-${i}`, text: "spam" });
 		});
-		for (let i = 0; i < 15; i++) victim.send({ type: "send", id: `v${i}`, text: "hello" });
-		await answered(victim, 15);
-		expect(answers(victim).map((a) => a.type)).toEqual(Array(15).fill("ack"));
+		// Within the victim's own burst (20, less the 5 its socket cost to open).
+		for (let i = 0; i < 12; i++) victim.send({ type: "send", id: `v${i}`, text: "hello" });
+		await answered(victim, 12);
+		expect(answers(victim).map((a) => a.type)).toEqual(Array(12).fill("ack"));
 	});
 });
 

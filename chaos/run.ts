@@ -5,7 +5,7 @@
  * the suite reports violations). A progress line per scenario goes to stderr, the summary
  * table to stdout; the exit code is non-zero on any violation (inverted with --broken).
  */
-import { parseOptions } from "../scripts/args.ts";
+import { orExit, parseOptions } from "../scripts/args.ts";
 import { resolve } from "node:path";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { MUTATIONS, snapshot } from "./lib/mutations.ts";
@@ -135,15 +135,7 @@ export function parseChaosArgs(argv: string[]): { quick: boolean; only?: string[
 }
 
 if (import.meta.main) {
-	const parsed = parseChaosArgs(process.argv.slice(2));
-	if ("help" in parsed) {
-		console.log(USAGE);
-		process.exit(0);
-	}
-	if ("error" in parsed) {
-		console.error(`${parsed.error}\n\n${USAGE}`);
-		process.exit(2);
-	}
+	const parsed = orExit(parseChaosArgs(process.argv.slice(2)), USAGE);
 	const values = parsed;
 	const only = parsed.only;
 	let root: string | undefined;

@@ -15,3 +15,19 @@ export function parseOptions<O extends ParseArgsOptionsConfig>(argv: string[], o
 		return { error: (error as Error).message };
 	}
 }
+
+/**
+ * A parse result as a command's answer: the usage on stdout and exit 0 for `--help`, the error
+ * and the usage on stderr and exit 2 for bad arguments, or the parsed value to run with.
+ */
+export function orExit<T extends object>(parsed: T | { help: true } | { error: string }, usage: string): T {
+	if ("help" in parsed) {
+		console.log(usage);
+		process.exit(0);
+	}
+	if ("error" in parsed) {
+		console.error(`${parsed.error}\n\n${usage}`);
+		process.exit(2);
+	}
+	return parsed;
+}

@@ -7,7 +7,7 @@
  * wrangler.toml, so a token minted with no flags works against `npm run dev`.
  */
 import { sign } from "hono/jwt";
-import { parseOptions } from "./args.ts";
+import { orExit, parseOptions } from "./args.ts";
 
 export const LOCAL_DEV_SECRET = "parley-local-dev-secret-do-not-deploy";
 
@@ -77,14 +77,6 @@ export function parseTokenArgs(argv: string[], env: Record<string, string | unde
 }
 
 if (import.meta.main) {
-	const parsed = parseTokenArgs(process.argv.slice(2), process.env);
-	if ("help" in parsed) {
-		console.log(USAGE);
-		process.exit(0);
-	}
-	if ("error" in parsed) {
-		console.error(`${parsed.error}\n\n${USAGE}`);
-		process.exit(2);
-	}
+	const parsed = orExit(parseTokenArgs(process.argv.slice(2), process.env), USAGE);
 	console.log(await mintToken(parsed.claims, parsed.secret));
 }

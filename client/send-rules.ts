@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from "../src/errors.ts";
 import type { RoomLimits, SendFrame, WelcomeFrame } from "../src/protocol.ts";
-import { codePointLength, DEFAULT_LIMITS, hasLoneSurrogate, MAX_CLIENT_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
+import { codePointLength, hasLoneSurrogate, MAX_CLIENT_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
 import { ParleyClientError } from "./errors.ts";
 
 /** What a server that predates `welcome.limits` enforces (the v1 contract's defaults). */
@@ -14,7 +14,6 @@ export const V1_LIMITS: RoomLimits = { maxFrameBytes: 16_384, maxMessageChars: 4
 /** Room for the `after` field the client adds when it writes the frame: `,"after":"…"` with an id escaped at 6 bytes a char. */
 export const AFTER_RESERVE_BYTES = 11 + MAX_CLIENT_ID_CHARS * 6;
 
-export { DEFAULT_LIMITS };
 
 /** The limits a welcome announces, or the v1 contract's when the server does not say. */
 export function limitsFromWelcome(welcome: WelcomeFrame): RoomLimits {

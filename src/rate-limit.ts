@@ -28,12 +28,17 @@ function refill(bucket: Bucket, ratePerSec: number, burst: number, now: number):
 	return Math.min(burst, bucket.tokens + (elapsed * ratePerSec) / 1000);
 }
 
-/** Takes one token, refilling at `ratePerSec` up to a burst of `2 * ratePerSec`. Rate 0 = off. */
-export function takeToken(bucket: Bucket, ratePerSec: number, now: number): Take {
+/**
+ * Takes `cost` tokens (default one, all or none; never more than a burst), refilling at
+ * `ratePerSec` up to a burst of `2 * ratePerSec`. Rate 0 = off.
+ */
+export function takeToken(bucket: Bucket, ratePerSec: number, now: number, cost = 1): Take {
 	if (ratePerSec <= 0) return { ok: true, bucket };
-	const tokens = refill(bucket, ratePerSec, burstOf(ratePerSec), now);
-	if (tokens >= 1) return { ok: true, bucket: { tokens: tokens - 1, at: now } };
-	const retryAfterMs = Math.ceil(((1 - tokens) * 1000) / ratePerSec);
+	const burst = burstOf(ratePerSec);
+	const tokens = refill(bucket, ratePerSec, burst, now);
+	const needed = Math.min(cost, burst);
+	if (tokens >= needed) return { ok: true, bucket: { tokens: tokens - needed, at: now } };
+	const retryAfterMs = Math.ceil(((needed - tokens) * 1000) / ratePerSec);
 	return { ok: false, bucket: { tokens, at: now }, retryAfterMs };
 }
 
@@ -101,14 +106,10 @@ export class UserBuckets {
 	 */
 	take(userId: string, now: number, cost = 1): { ok: true } | { ok: false; retryAfterMs: number } {
 		if (this.ratePerSec <= 0) return { ok: true };
-		const bucket = this.#buckets.get(userId) ?? fullBucket(this.ratePerSec, now);
-		const burst = burstOf(this.ratePerSec);
-		const tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) * this.ratePerSec) / 1000);
-		const needed = Math.min(cost, burst);
-		const ok = tokens >= needed;
-		this.#buckets.set(userId, { tokens: ok ? tokens - needed : tokens, at: now });
+		const taken = takeToken(this.#buckets.get(userId) ?? fullBucket(this.ratePerSec, now), this.ratePerSec, now, cost);
+		this.#buckets.set(userId, taken.bucket);
 		if (this.#buckets.size > this.maxTracked) this.#forgetFull(now);
-		return ok ? { ok: true } : { ok: false, retryAfterMs: Math.ceil(((needed - tokens) * 1000) / this.ratePerSec) };
+		return taken.ok ? { ok: true } : { ok: false, retryAfterMs: taken.retryAfterMs };
 	}
 
 	/** How many users have a bucket that is not full (for tests and stats). */

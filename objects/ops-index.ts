@@ -15,6 +15,7 @@ import type { AuditEntry, AlertView, IndexUpdate, ListFilter, SagaSummary, Shard
 import { LATENCY_BUCKETS_MS } from "../src/ops/types.ts";
 import type { SagaState, TaskState } from "../src/protocol.ts";
 import type { TaskKind, TaskView } from "../src/saga/types.ts";
+import { allowedActions } from "../src/saga/policy.ts";
 import { type Scope, taskRooms, withinScope } from "../src/ops/scope.ts";
 import { isCompensationId } from "../src/saga/ids.ts";
 import { applyMigrations } from "./migrate.ts";
@@ -48,16 +49,22 @@ interface SagaRecord extends Record<string, SqlStorageValue> {
 	updated_at: number;
 }
 
-function taskView(row: TaskRecord): TaskView {
+/** A task row with its saga's state beside it (null when the index holds no saga row). */
+type TaskWithSaga = TaskRecord & { saga_state: string | null };
+
+function taskView(row: TaskWithSaga): TaskView {
+	const kind = row.kind as TaskKind;
+	const state = row.state as TaskState;
 	return {
 		taskId: row.task_id,
 		sagaId: row.saga_id,
 		room: row.room,
-		kind: row.kind as TaskKind,
-		state: row.state as TaskState,
+		kind,
+		state,
 		attempts: row.attempts,
 		nextAttemptAt: row.next_attempt_at,
 		lastError: row.last_error,
+		actions: allowedActions({ kind, state, sagaState: (row.saga_state ?? undefined) as SagaState | undefined }),
 		originRoom: row.origin_room,
 		traceId: row.trace_id,
 		createdAt: row.created_at,
@@ -231,8 +238,14 @@ export class OpsIndex extends DurableObject<Env> {
 	/** Tasks, newest first; a scope keeps those whose origin and target rooms it reaches. */
 	async listTasks(filter: ListFilter, scope: Scope = null): Promise<TaskView[]> {
 		const { clause, args } = where(filter, "task_id", ["room", "origin_room"], Date.now());
-		const keep = scope === null ? undefined : (row: TaskRecord) => withinScope(scope, [row.origin_room, row.room]);
-		return this.firstRows(`SELECT * FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC`, args, filter.limit, keep).map(taskView);
+		const keep = scope === null ? undefined : (row: TaskWithSaga) => withinScope(scope, [row.origin_room, row.room]);
+		return this.firstRows<TaskWithSaga>(
+			`SELECT tasks.*, (SELECT state FROM sagas WHERE sagas.saga_id = tasks.saga_id) AS saga_state
+			 FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC`,
+			args,
+			filter.limit,
+			keep,
+		).map(taskView);
 	}
 
 	/**

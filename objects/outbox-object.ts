@@ -9,7 +9,8 @@ import type { TaskOutcome, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
 import { OpsRecord } from "./ops-record.ts";
-import { type ManualAction, Outbox } from "./outbox.ts";
+import type { ManualAction } from "../src/saga/types.ts";
+import { Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
 
 /** The outbox and operational record of one object, configured from the deployment's settings. */

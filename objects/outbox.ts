@@ -16,7 +16,18 @@ import {
 } from "../src/saga/state-machine.ts";
 import { taskIdFor } from "../src/saga/ids.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
-import type { CopyPayload, SagaFrameData, SagaView, TaskKind, TaskMessage, TaskOutcome, TaskPayload, TaskView } from "../src/saga/types.ts";
+import { ACTION_EVENTS, actionRefusal, allowedActions } from "../src/saga/policy.ts";
+import type {
+	CopyPayload,
+	ManualAction,
+	SagaFrameData,
+	SagaView,
+	TaskKind,
+	TaskMessage,
+	TaskOutcome,
+	TaskPayload,
+	TaskView,
+} from "../src/saga/types.ts";
 
 export interface OutboxSettings {
 	baseDelayMs: number;
@@ -88,17 +99,11 @@ export interface AlertRequest {
 	epoch: number;
 }
 
-export type ManualAction = "retry" | "skip" | "cancel";
 
 export type ActionResult =
 	| { ok: true; task: TaskView; repeated: boolean; from: TaskState; to: TaskState }
 	| { ok: false; code: "not_found" | "conflict"; message: string };
 
-const ACTION_EVENTS: Record<ManualAction, TaskEvent> = {
-	retry: "manual_retry",
-	skip: "manual_skip",
-	cancel: "manual_cancel",
-};
 
 /** Later states win over earlier ones written in the same millisecond. */
 const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "failed", "succeeded", "compensated"];
@@ -171,6 +176,11 @@ export class Outbox {
 			attempts: row.attempts,
 			nextAttemptAt: row.state === "pending" ? row.next_attempt_at : row.state === "processing" ? row.lease_until : null,
 			lastError: row.last_error,
+			actions: allowedActions({
+				kind: row.kind as TaskKind,
+				state: row.state as TaskState,
+				sagaState: this.saga(row.saga_id)?.state as SagaState | undefined,
+			}),
 			originRoom: this.room(),
 			traceId: row.trace_id,
 			createdAt: row.created_at,
@@ -584,17 +594,10 @@ export class Outbox {
 			return { ok: true, task: this.view(row), repeated: true, from: state, to: state };
 		}
 		const event = ACTION_EVENTS[action];
-		if (taskTransition(state, event) === undefined) {
-			return { ok: false, code: "conflict", message: `a ${state} task cannot be ${action === "retry" ? "retried" : action === "skip" ? "skipped" : "cancelled"}` };
-		}
 		const saga = this.saga(row.saga_id);
 		const sagaState = saga?.state as SagaState | undefined;
-		if (action === "retry" && row.kind === "deliver" && sagaState !== "running") {
-			return { ok: false, code: "conflict", message: `the saga is ${sagaState ?? "gone"}: a delivery can only be retried while it runs` };
-		}
-		if (action === "cancel" && row.kind === "retract") {
-			return { ok: false, code: "conflict", message: "a compensation cannot be cancelled; skip it if the copy is already gone" };
-		}
+		const refusal = actionRefusal({ kind: row.kind as TaskKind, state, sagaState }, action);
+		if (refusal !== undefined) return { ok: false, code: "conflict", message: refusal };
 		const fields =
 			action === "retry"
 				? { attempts: 0, next_attempt_at: now, live_since: now, last_error: row.last_error }

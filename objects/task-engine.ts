@@ -11,7 +11,8 @@ import { withTimeout } from "../src/saga/errors.ts";
 import { batchTasks } from "../src/saga/batches.ts";
 import type { TaskReport, TaskView } from "../src/saga/types.ts";
 import type { OpsRecord } from "./ops-record.ts";
-import { type ManualAction, type Outbox, TASK_RETENTION_MS } from "./outbox.ts";
+import type { ManualAction } from "../src/saga/types.ts";
+import { type Outbox, TASK_RETENTION_MS } from "./outbox.ts";
 
 /** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
 const OUTBOUND_TIMEOUT_MS = 10_000;

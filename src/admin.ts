@@ -23,11 +23,11 @@ import { parseFaults } from "./saga/faults.ts";
 import { isCompensationId, newCompensationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
 import { MAX_MESSAGES_PER_ROOM, parseCompensationRequest, type RoomPlan } from "./ops/compensation.ts";
 import { parentFrom, traceIdFrom } from "./trace.ts";
-import type { ManualAction } from "../objects/outbox.ts";
+import type { ManualAction } from "./saga/types.ts";
+import { MANUAL_ACTIONS } from "./saga/policy.ts";
 
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"];
 const SAGA_STATES = ["running", "compensating", "succeeded", "compensated", "failed"];
-const ACTIONS: readonly ManualAction[] = ["retry", "skip", "cancel"];
 /** At most this many tasks in one bulk retry call. */
 const BULK_RETRY_MAX = 100;
 
@@ -78,7 +78,7 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 
 export function parseAction(body: Record<string, unknown>): Parsed<{ action: ManualAction; reason: string }> {
 	const action = body.action;
-	if (typeof action !== "string" || !ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
+	if (typeof action !== "string" || !MANUAL_ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
 	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
 	const length = codePointLength(reason);
 	if (length < 1 || length > 500) return bad("a `reason` of 1..500 chars is required");

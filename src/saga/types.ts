@@ -7,6 +7,9 @@ import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } fr
 
 export type TaskKind = "deliver" | "retract" | "moderate";
 
+/** An operator's manual action on a task. */
+export type ManualAction = "retry" | "skip" | "cancel";
+
 /** The contract's task object (`/v1/admin/tasks`, saga steps). */
 export interface TaskView {
 	taskId: string;
@@ -17,6 +20,8 @@ export interface TaskView {
 	attempts: number;
 	nextAttemptAt: number | null;
 	lastError: string | null;
+	/** Extension: the manual actions the task allows now (see src/saga/policy.ts). */
+	actions: ManualAction[];
 	/** Extensions: the origin room, trace id and timestamps. */
 	originRoom: string;
 	traceId: string;

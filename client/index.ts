@@ -20,7 +20,7 @@
  *
  * @example
  * ```ts
- * import { ParleyClient } from "./client/index.ts";
+ * import { ParleyClient } from "@parley/client";
  *
  * const chat = new ParleyClient({ url: "http://127.0.0.1:8787", room: "lobby", guest: "alice" });
  * chat.on("message", (m) => console.log(`#${m.seq} ${m.author.name}: ${m.text}`));
@@ -47,7 +47,7 @@ import type {
 	WelcomeFrame,
 } from "../src/protocol.ts";
 import { DEFAULT_LIMITS, DEFAULT_REPLAY, GUEST_NAME_PATTERN, PAGE_LIMIT_MAX, TOKEN_EXPIRED_CLOSE, isRoomId } from "../src/protocol.ts";
-import { takeUpTo, type Bucket } from "../src/rate-limit.ts";
+import { takeUpTo, type Bucket } from "../src/token-bucket.ts";
 import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
@@ -72,6 +72,8 @@ export type { AckFrame, ChatMessage, EventsPage, PresenceFrame, RetractEvent, Ro
 export { ParleyClientError } from "./errors.ts";
 export { newClientId } from "./ids.ts";
 export { localStorageOutbox, memoryStorage } from "./storage.ts";
+export { applyEvent, DEFAULT_MAX_MESSAGES, RoomView } from "./room-view.ts";
+export type { RoomSnapshot, RoomViewOptions } from "./room-view.ts";
 
 /** Hands out a current token; called on every connect and HTTP call (and once more on a 401). */
 export type TokenProvider = () => string | Promise<string>;

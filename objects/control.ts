@@ -5,7 +5,7 @@
  * chat path.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Bucket, takeUpTo } from "../src/rate-limit.ts";
+import { type Bucket, takeUpTo } from "../src/token-bucket.ts";
 import type { FaultSettings } from "../src/saga/faults.ts";
 import { NO_FAULTS } from "../src/saga/faults.ts";
 

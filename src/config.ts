@@ -4,7 +4,7 @@
  * Every variable can be set locally with `wrangler dev --var NAME:VALUE`; a value that does
  * not parse falls back to the default rather than disabling a limit.
  */
-import { burstOf } from "./rate-limit.ts";
+import { burstOf } from "./token-bucket.ts";
 import { DEFAULT_LIMITS, type RoomLimits, sendFrameBudget } from "./protocol.ts";
 
 export interface Config {

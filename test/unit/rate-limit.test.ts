@@ -1,5 +1,6 @@
 import { describe, it } from "vitest";
-import { fullBucket, recordRefusal, takeToken, UserBuckets } from "../../src/rate-limit.ts";
+import { recordRefusal, UserBuckets } from "../../src/rate-limit.ts";
+import { fullBucket, takeToken } from "../../src/token-bucket.ts";
 
 describe("token bucket", () => {
 	it("allows a burst of twice the rate, then refuses with a retry hint", ({ expect }) => {

@@ -1,0 +1,46 @@
+/**
+ * @module
+ * The wire contract as the client package publishes it (`@parley/client/protocol`): every frame
+ * and event shape, the error codes, and the pure rules a client may want (room ids, limits,
+ * lengths as the server counts them). The server is written against the same module.
+ */
+export type {
+	AckFrame,
+	ClientFrame,
+	CopyOrigin,
+	DeletedFrame,
+	DeleteFrame,
+	ErrorFrame,
+	EventsPage,
+	MessageEvent,
+	PresenceFrame,
+	RetractEvent,
+	RetractReason,
+	RoomEvent,
+	RoomLimits,
+	RoomPolicy,
+	SagaFrame,
+	SagaState,
+	SendFrame,
+	SendInput,
+	SendResult,
+	ServerFrame,
+	SyncedFrame,
+	UserRef,
+	WelcomeFrame,
+} from "../src/protocol.ts";
+export {
+	codePointLength,
+	DEFAULT_LIMITS,
+	GUEST_NAME_PATTERN,
+	isGuestId,
+	isRoomId,
+	MAX_CLIENT_ID_CHARS,
+	MAX_CROSS_POSTS,
+	ROOM_ID_PATTERN,
+	sendFrameBudget,
+	TOKEN_EXPIRED_CLOSE,
+	utf8Bytes,
+} from "../src/protocol.ts";
+export type { ErrorBody, ErrorCode } from "../src/errors.ts";
+export { ERROR_STATUS } from "../src/errors.ts";

@@ -16,7 +16,8 @@ export default defineConfig({
 					cloudflareTest({
 						wrangler: { configPath: "./wrangler.toml" },
 						miniflare: {
-							bindings: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50", ALERT_WEBHOOK_URL: "http://webhook.test/hook" },
+							// A small presence list limit, so a test crosses it with a dozen sockets.
+							bindings: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50", ALERT_WEBHOOK_URL: "http://webhook.test/hook", PRESENCE_LIST_LIMIT: "10" },
 							// Outbound fetches (alert webhooks) go to a recording stand-in, never the network.
 							workers: [
 								{

@@ -18,8 +18,11 @@ import {
 	type EventsQuery,
 	type ErrorFrame,
 	frameId,
+	type MembersPage,
+	type MembersQuery,
 	type MessageEvent,
 	parseClientFrame,
+	parseFeatures,
 	type PolicyPatch,
 	policyRefusal,
 	REPLAY_LIMIT,
@@ -31,6 +34,8 @@ import {
 	type UserRef,
 	utf8Bytes,
 } from "../src/protocol.ts";
+import { BatchBody, chunkEvents } from "../src/batch.ts";
+import { Roster, windowMs } from "../src/presence.ts";
 import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
@@ -46,14 +51,15 @@ import { TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
+	featureTags,
 	identityOf,
 	type LiveState,
 	newLiveState,
-	Presence,
 	readSocketIdentity,
 	sendIfOpen,
 	type SocketIdentity,
 	socketIdentity,
+	TAG,
 	userTag,
 } from "./socket-state.ts";
 
@@ -61,6 +67,11 @@ import {
 export const IDENTITY_HEADER = "x-parley-identity";
 /** Header on the internal upgrade request that carries the parsed `since`. */
 export const SINCE_HEADER = "x-parley-since";
+/** Header on the internal upgrade request that carries the `features` the socket asked for. */
+export const FEATURES_HEADER = "x-parley-features";
+
+/** A batch socket's replay travels in frames of at most this much event JSON. */
+const REPLAY_BATCH_BYTES = 1024 * 1024;
 
 const POLICY_KEY = "policy";
 
@@ -107,8 +118,14 @@ export class Room extends OutboxObject {
 	private readonly ops: OpsRecord;
 	protected readonly engine: TaskEngine;
 	private policy: RoomPolicy;
-	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
-	private readonly presence: Presence;
+	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake (see roster()). */
+	private rosterState: Roster | undefined;
+	/** The end of the current presence window, while one is open. */
+	private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+	/** Sockets the last presence window reached, which sets the next window's length. */
+	private presenceFanout = 0;
+	/** Sockets whose leave was already handled (a server close, then the runtime's close event). */
+	private readonly gone = new WeakSet<WebSocket>();
 	/** Abuse windows per socket (see liveState). */
 	private readonly live = new WeakMap<WebSocket, LiveState>();
 	/** The rate limit, per user across sockets and HTTP posts. */
@@ -144,12 +161,6 @@ export class Room extends OutboxObject {
 				}
 			},
 		});
-		this.presence = new Presence(() =>
-			this.openSockets().flatMap((ws) => {
-				const who = readSocketIdentity(ws);
-				return who === undefined ? [] : [who.user];
-			}),
-		);
 		const stored = this.log.getMeta(POLICY_KEY);
 		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
 		// Heartbeats are answered by the runtime without waking a hibernated room.
@@ -186,23 +197,33 @@ export class Room extends OutboxObject {
 		}
 		const { 0: client, 1: server } = new WebSocketPair();
 		const firstOfUser = mine === 0;
-		this.ctx.acceptWebSocket(server, [userTag(identity.id)]);
+		const features = parseFeatures(request.headers.get(FEATURES_HEADER));
+		this.ctx.acceptWebSocket(server, [userTag(identity.id), ...featureTags(features)]);
 		server.serializeAttachment(socketIdentity(identity));
 		const user: UserRef = { id: identity.id, name: identity.name };
-		this.presence.joined(user);
+		const roster = this.roster();
+		if (firstOfUser) roster.join(user);
 
 		const lastSeq = this.log.lastSeq;
-		const welcome: ServerFrame = { type: "welcome", room: this.name, user, lastSeq, online: this.presence.online(), limits: roomLimits(this.config) };
+		const welcome: ServerFrame = { type: "welcome", room: this.name, user, lastSeq, ...roster.welcome(user), limits: roomLimits(this.config) };
 		server.send(JSON.stringify(welcome));
 		const replay =
 			since === undefined
 				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
 				: this.log.page({ after: since, limit: REPLAY_LIMIT });
-		for (const event of replay) server.send(JSON.stringify(event));
+		if (features.has("batch")) {
+			for (const chunk of chunkEvents(replay.map((event) => JSON.stringify(event)), REPLAY_BATCH_BYTES)) server.send(new BatchBody(chunk).shared);
+		} else {
+			for (const event of replay) server.send(JSON.stringify(event));
+		}
 		const through = replay.at(-1)?.seq ?? Math.min(since ?? lastSeq, lastSeq);
 		server.send(JSON.stringify({ type: "synced", through } satisfies ServerFrame));
 
-		if (firstOfUser) this.broadcast(JSON.stringify({ type: "presence", joined: user } satisfies ServerFrame), server);
+		if (firstOfUser) {
+			// v1 frames only while the room lists users: above its limit they would cost n² frames.
+			if (roster.mode === "list") this.sendPresence1(JSON.stringify({ type: "presence", joined: user } satisfies ServerFrame), server);
+			this.schedulePresence();
+		}
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
@@ -253,12 +274,62 @@ export class Room extends OutboxObject {
 	}
 
 	private socketGone(ws: WebSocket): void {
+		if (this.gone.has(ws)) return;
+		this.gone.add(ws);
 		const who = readSocketIdentity(ws);
 		if (who === undefined) return;
-		const remaining = this.openSockets(userTag(who.user.id), ws).length;
-		if (this.presence.left(who.user.id, remaining)) {
-			this.broadcast(JSON.stringify({ type: "presence", left: who.user } satisfies ServerFrame), ws);
+		if (this.openSockets(userTag(who.user.id), ws).length > 0) return;
+		const roster = this.roster();
+		roster.leave(who.user);
+		if (roster.mode === "list") this.sendPresence1(JSON.stringify({ type: "presence", left: who.user } satisfies ServerFrame), ws);
+		this.schedulePresence();
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Presence (rules in src/presence.ts)
+	// -------------------------------------------------------------------------------------
+
+	/** The roster, built from the open sockets' attachments once per incarnation. */
+	private roster(): Roster {
+		this.rosterState ??= new Roster(
+			this.openSockets().flatMap((ws) => {
+				const who = readSocketIdentity(ws);
+				return who === undefined ? [] : [who.user];
+			}),
+			this.config.presenceListLimit,
+		);
+		return this.rosterState;
+	}
+
+	/** A v1 presence frame, to the sockets that did not ask for the coalesced kind. */
+	private sendPresence1(frame: string, except: WebSocket): void {
+		for (const ws of this.ctx.getWebSockets(TAG.presence1)) {
+			if (ws !== except) sendIfOpen(ws, frame);
 		}
+	}
+
+	/**
+	 * Opens a presence window if none is open. Like the group commit's timer it lives only as
+	 * long as the burst it serves (a window, then it is gone), so it never holds off hibernation.
+	 */
+	private schedulePresence(): void {
+		if (this.presenceTimer !== undefined || !this.roster().pending) return;
+		this.presenceTimer = setTimeout(() => {
+			this.presenceTimer = undefined;
+			this.flushPresence();
+		}, windowMs(this.presenceFanout));
+	}
+
+	/** Ends the window: one v1.2 frame to every socket that asked for them. */
+	private flushPresence(): void {
+		const frame = this.roster().flush();
+		if (frame === undefined) return;
+		const json = JSON.stringify(frame);
+		const sockets = this.ctx.getWebSockets(TAG.presence2);
+		this.presenceFanout = sockets.length;
+		const slow: WebSocket[] = [];
+		for (const ws of sockets) this.sendWatched(ws, json, slow);
+		this.closeSlow(slow);
 	}
 
 	/** Open sockets, optionally by tag, leaving out one that is going away. */
@@ -283,11 +354,57 @@ export class Room extends OutboxObject {
 		return state;
 	}
 
-	/** Sends one serialized frame to every open socket: serialize once, send many. */
-	private broadcast(frame: string, except?: WebSocket): void {
-		for (const ws of this.ctx.getWebSockets()) {
-			if (ws !== except) sendIfOpen(ws, frame);
+	// -------------------------------------------------------------------------------------
+	// Delivery: one frame per event, or one batch per commit (features=batch)
+	// -------------------------------------------------------------------------------------
+
+	/**
+	 * Sends one commit's events to every socket: one frame per event to v1 sockets, one
+	 * `batch` frame to batch sockets, carrying the answers in `acks` (serialized, by socket).
+	 * Each event is serialized once, and so is the batch, except for a sender's own.
+	 */
+	private deliver(events: readonly RoomEvent[], acks?: ReadonlyMap<WebSocket, string[]>): void {
+		const serialized = events.map((event) => JSON.stringify(event));
+		const slow: WebSocket[] = [];
+		if (serialized.length > 0) {
+			for (const ws of this.ctx.getWebSockets(TAG.frames)) {
+				if (ws.readyState !== WebSocket.OPEN) continue;
+				for (const frame of serialized) sendIfOpen(ws, frame);
+				if (ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
+			}
 		}
+		if (serialized.length > 0 || (acks !== undefined && acks.size > 0)) {
+			const body = new BatchBody(serialized);
+			for (const ws of this.ctx.getWebSockets(TAG.batch)) {
+				const mine = acks?.get(ws);
+				if (mine !== undefined) this.sendWatched(ws, body.with(mine), slow);
+				else if (serialized.length > 0) this.sendWatched(ws, body.shared, slow);
+			}
+		}
+		this.closeSlow(slow);
+	}
+
+	/** Sends, and notes the socket if more than the bound is waiting unsent for it. */
+	private sendWatched(ws: WebSocket, frame: string, slow: WebSocket[]): void {
+		if (sendIfOpen(ws, frame) && ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
+	}
+
+	/**
+	 * Closes sockets that stopped reading, so one stalled peer cannot grow the room's memory
+	 * without bound: what is already queued stays (the runtime cannot drop it), nothing more is
+	 * added, and the client resumes with `since` like after any other close.
+	 */
+	private closeSlow(sockets: readonly WebSocket[]): void {
+		for (const ws of sockets) {
+			const who = readSocketIdentity(ws);
+			if (who !== undefined && who.closing !== true) {
+				this.closeSocket(ws, who, CLOSE.slow, `over ${this.config.maxBufferedBytes} bytes waiting unsent; reconnect with since`);
+			}
+		}
+	}
+
+	private isBatch(ws: WebSocket): boolean {
+		return this.ctx.getTags(ws).includes(TAG.batch);
 	}
 
 	private refuse(ws: WebSocket, now: number, error: ErrorBody & { id?: string }): void {
@@ -360,16 +477,20 @@ export class Room extends OutboxObject {
 				}
 			});
 		}
-		const sockets = this.ctx.getWebSockets();
-		for (const result of results) {
-			for (const event of result.events) {
-				const frame = JSON.stringify(event);
-				for (const ws of sockets) sendIfOpen(ws, frame);
-			}
-		}
+		// A batch socket's acks ride in its batch; v1 sockets get theirs after the events.
+		const batched = new Map<WebSocket, string[]>();
+		const single = commands.map((command, i) => {
+			const reply = results[i]?.reply;
+			if (reply === undefined || reply.type === "error" || !this.isBatch(command.ws)) return true;
+			const list = batched.get(command.ws) ?? [];
+			list.push(JSON.stringify(reply));
+			batched.set(command.ws, list);
+			return false;
+		});
+		this.deliver(results.flatMap((result) => result.events), batched);
 		commands.forEach((command, i) => {
 			const reply = results[i]?.reply;
-			if (reply === undefined) return;
+			if (reply === undefined || single[i] !== true) return;
 			if (reply.type === "error") this.refuse(command.ws, now, reply);
 			else sendIfOpen(command.ws, JSON.stringify(reply));
 		});
@@ -460,7 +581,7 @@ export class Room extends OutboxObject {
 	/** Runs a prepared command on its own (HTTP), then broadcasts and re-arms as needed. */
 	private async commitNow<T extends object>(prepare: () => Prepared<T>): Promise<Result<T>> {
 		const prepared = this.write(prepare);
-		for (const event of prepared.events) this.broadcast(JSON.stringify(event));
+		this.deliver(prepared.events);
 		if (prepared.alarm) await this.engine.afterWrite();
 		return prepared.result;
 	}
@@ -506,6 +627,12 @@ export class Room extends OutboxObject {
 		return this.policy;
 	}
 
+	/** A page of who is online, sorted by user id (v1.2; the list a big room no longer sends). */
+	async members(query: MembersQuery): Promise<MembersPage> {
+		const roster = this.roster();
+		return { room: this.name, count: roster.count, ...roster.page(query) };
+	}
+
 	// -------------------------------------------------------------------------------------
 	// Cross-room work: the outbox ticker (origin side) and the barrier (target side)
 	// -------------------------------------------------------------------------------------
@@ -538,7 +665,7 @@ export class Room extends OutboxObject {
 			}
 			return done;
 		});
-		for (const event of events) this.broadcast(JSON.stringify(event));
+		this.deliver(events);
 		// A moderation may have started compensations of this room's own sagas.
 		if (tasks.some((task) => task.kind === "moderate")) await this.engine.afterWrite();
 		return outcomes;

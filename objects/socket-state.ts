@@ -2,10 +2,11 @@
  * What a room knows about each socket. The identity lives in the WebSocket attachment, so it
  * survives hibernation (capped at 16 KiB; the `rooms` claim is the only unbounded part, and
  * tokens carry at most 128 entries of at most 65 chars, MAX_ROOM_CLAIMS). Limiter state and presence live in
- * memory and are rebuilt on wake.
+ * memory and are rebuilt on wake. What a socket opted into (v1.2 features) is in its tags, so
+ * a delivery finds its sockets by tag without reading any attachment.
  */
 import type { Identity } from "../src/auth.ts";
-import { TOKEN_EXPIRED_CLOSE, type UserRef } from "../src/protocol.ts";
+import { type Feature, SLOW_CONSUMER_CLOSE, TOKEN_EXPIRED_CLOSE, type UserRef } from "../src/protocol.ts";
 import type { AbuseWindow } from "../src/rate-limit.ts";
 
 /** The attachment: written at connect, and once more when the server closes the socket. */
@@ -45,44 +46,24 @@ export function readSocketIdentity(ws: WebSocket): SocketIdentity | undefined {
 	return typeof state === "object" && state !== null && "user" in state ? (state as SocketIdentity) : undefined;
 }
 
-/**
- * Who is online. Built once per incarnation from the open sockets, then kept up to date as
- * sockets join and leave, so a join costs O(users) for its `welcome`, not a deserialization
- * of every socket's attachment.
- */
-export class Presence {
-	private users: Map<string, UserRef> | undefined;
-
-	private readonly scan: () => UserRef[];
-
-	constructor(scan: () => UserRef[]) {
-		this.scan = scan;
-	}
-
-	private map(): Map<string, UserRef> {
-		if (this.users === undefined) this.users = new Map(this.scan().map((user) => [user.id, user]));
-		return this.users;
-	}
-
-	joined(user: UserRef): void {
-		this.map().set(user.id, user);
-	}
-
-	/** Records that one of the user's sockets left; true when it was their last one. */
-	left(userId: string, remainingSockets: number): boolean {
-		if (remainingSockets > 0) return false;
-		this.map().delete(userId);
-		return true;
-	}
-
-	online(): UserRef[] {
-		return [...this.map().values()];
-	}
-}
-
 /** The tag that finds every socket of one user in the room. */
 export function userTag(userId: string): string {
 	return `u:${userId}`;
+}
+
+/**
+ * Every socket carries one tag of each pair: how room events reach it (one frame each, or
+ * batched) and which presence frames it gets (v1 per user, or v1.2 coalesced).
+ */
+export const TAG = {
+	frames: "d:1",
+	batch: "d:b",
+	presence1: "p:1",
+	presence2: "p:2",
+} as const;
+
+export function featureTags(features: ReadonlySet<Feature>): string[] {
+	return [features.has("batch") ? TAG.batch : TAG.frames, features.has("presence") ? TAG.presence2 : TAG.presence1];
 }
 
 /** Close codes the room uses, named. */
@@ -93,6 +74,8 @@ export const CLOSE = {
 	tooBig: 1009,
 	/** The token expired while the socket was open: reconnect with a fresh one. */
 	tokenExpired: TOKEN_EXPIRED_CLOSE,
+	/** More than MAX_BUFFERED_BYTES waited unsent: the peer stopped reading. */
+	slow: SLOW_CONSUMER_CLOSE,
 } as const;
 
 /** Sends if the socket is still open; a socket may be closing while it is still listed. */

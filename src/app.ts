@@ -6,13 +6,13 @@
  * sockets (Hono's own `upgradeWebSocket` would not).
  */
 import { Hono } from "hono";
-import { IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
+import { FEATURES_HEADER, IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
 import { linkTraceParent, registerAdminRoutes } from "./admin.ts";
 import { authenticate, authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppContext, type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
-import { parseEventsQuery, parseSendInput, parseSince } from "./protocol.ts";
+import { parseEventsQuery, parseFeatures, parseMembersQuery, parseSendInput, parseSince } from "./protocol.ts";
 import { traceIdFrom } from "./trace.ts";
 
 export type { AppEnv } from "./http.ts";
@@ -80,6 +80,8 @@ export function createApp(): Hono<AppEnv> {
 		// A fresh request: nothing the client sent besides the upgrade reaches the room.
 		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(c.get("identity")) });
 		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
+		const features = parseFeatures(c.req.query("features") ?? null);
+		if (features.size > 0) headers.set(FEATURES_HEADER, [...features].join(","));
 		return roomStub(c, room).fetch(new Request(`https://room/${room}/ws`, { headers }));
 	});
 
@@ -87,6 +89,12 @@ export function createApp(): Hono<AppEnv> {
 		const room = authorizedRoom(c);
 		const query = unwrap(parseEventsQuery(new URL(c.req.url).searchParams));
 		return c.json(await roomStub(c, room).events(query));
+	});
+
+	app.get("/v1/rooms/:room/members", async (c) => {
+		const room = authorizedRoom(c);
+		const query = unwrap(parseMembersQuery(new URL(c.req.url).searchParams));
+		return c.json(await roomStub(c, room).members(query));
 	});
 
 	app.post("/v1/rooms/:room/messages", async (c) => {

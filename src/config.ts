@@ -36,6 +36,10 @@ export interface Config {
 	faults: boolean;
 	/** Shards of the ops index; fixed for a deployment (changing it re-maps records). */
 	opsIndexShards: number;
+	/** Above this many distinct users online a room reports counts, not lists (see src/presence.ts). */
+	presenceListLimit: number;
+	/** Bytes that may wait unsent for one socket before it is closed as too slow (4008). */
+	maxBufferedBytes: number;
 }
 
 /** The variables as the runtime hands them over: strings, possibly absent. */
@@ -58,7 +62,9 @@ export type ConfigVars = Partial<Record<
 	| "ALERT_WEBHOOK_URL"
 	| "ALERT_STUCK_MS"
 	| "FAULTS"
-	| "OPS_INDEX_SHARDS",
+	| "OPS_INDEX_SHARDS"
+	| "PRESENCE_LIST_LIMIT"
+	| "MAX_BUFFERED_BYTES",
 	string | undefined
 >>;
 
@@ -93,6 +99,8 @@ export function readConfig(vars: ConfigVars): Config {
 		alertStuckMs: integer(vars.ALERT_STUCK_MS, 300_000, 1, 30 * 86_400_000),
 		faults: vars.FAULTS === "on",
 		opsIndexShards: integer(vars.OPS_INDEX_SHARDS, 4, 1, 256),
+		presenceListLimit: integer(vars.PRESENCE_LIST_LIMIT, 200, 0, 32_768),
+		maxBufferedBytes: integer(vars.MAX_BUFFERED_BYTES, 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
 	};
 }
 

@@ -83,9 +83,12 @@ export interface WelcomeFrame {
 	room: string;
 	user: UserRef;
 	lastSeq: number;
+	/** Everyone online (you included), or, over the room's list limit, a sample of at most ONLINE_SAMPLE. */
 	online: UserRef[];
 	/** v1.1 addition (absent from servers that predate it). */
 	limits?: RoomLimits;
+	/** v1.2: how many distinct users are online; more than `online.length` when the list is a sample. */
+	onlineTotal?: number;
 }
 export interface SyncedFrame {
 	type: "synced";
@@ -106,7 +109,36 @@ export interface SagaFrame {
 	state: SagaState;
 	steps: SagaStepSummary[];
 }
+/** v1: one user's first socket joined, or their last one left (sockets without `features=presence`, in rooms under the list limit). */
 export type PresenceFrame = { type: "presence"; joined: UserRef } | { type: "presence"; left: UserRef };
+/** How a room reports presence: exact lists up to its list limit, counts above it. */
+export type PresenceMode = "list" | "count";
+/**
+ * v1.2 (`features=presence`): the joins and leaves of one short window, coalesced. In `list`
+ * mode `joined` holds users online at the end of the window whose presence changed in it, and
+ * `left` those offline at its end; applied as set updates they keep an exact list. `members`
+ * (instead of both) replaces the list outright, when a room comes back under its list limit.
+ * In `count` mode only `count` is kept: page `GET /v1/rooms/{room}/members` for names.
+ */
+export interface PresenceUpdateFrame {
+	type: "presence";
+	mode: PresenceMode;
+	/** Distinct users online at the end of the window. */
+	count: number;
+	joined?: UserRef[];
+	left?: UserRef[];
+	members?: UserRef[];
+}
+/**
+ * v1.2 (`features=batch`): the events of one commit, in seq order, and this socket's answers
+ * (`ack`, `deleted`) to its frames in that commit, in the order it sent them. Read as if each
+ * event, then each answer, had arrived as its own frame.
+ */
+export interface BatchFrame {
+	type: "batch";
+	events: RoomEvent[];
+	acks?: Array<AckFrame | DeletedFrame>;
+}
 /** Extension: answers a `delete` frame with the retract's seq (the first one, on a repeat). */
 export interface DeletedFrame {
 	type: "deleted";
@@ -127,6 +159,16 @@ export type ServerFrame =
 	| PresenceFrame
 	| DeletedFrame
 	| ErrorFrame;
+
+/** v1.2 frames: sent only to sockets that asked for them with `?features=` on the upgrade. */
+export type FeatureFrame = PresenceUpdateFrame | BatchFrame;
+/** Every frame a server may send; a client that asks for features handles all of these. */
+export type AnyServerFrame = ServerFrame | FeatureFrame;
+
+/** Whether a presence frame is the v1.2 coalesced kind. */
+export function isPresenceUpdate(frame: PresenceFrame | PresenceUpdateFrame): frame is PresenceUpdateFrame {
+	return "mode" in frame;
+}
 
 export interface SendInput {
 	id: string;
@@ -165,6 +207,22 @@ export interface EventsPage {
 	lastSeq: number;
 }
 
+/** v1.2: one page of `GET /v1/rooms/{room}/members`, sorted by user id. */
+export interface MembersPage {
+	room: string;
+	/** Distinct users online now. */
+	count: number;
+	members: UserRef[];
+	/** Pass as `cursor` for the next page; absent on the last one. */
+	cursor?: string;
+}
+
+export interface MembersQuery {
+	limit: number;
+	/** The last user id of the previous page. */
+	cursor?: string;
+}
+
 export interface RoomPolicy {
 	readOnly: boolean;
 	/** Extension: guests (ids `guest:…`) may read but not post; a ban by name is useless against them. */
@@ -187,6 +245,18 @@ export const PAGE_LIMIT_MAX = 500;
 export const MAX_BANNED = 1000;
 /** Close code of a socket whose token expired while it was open: reconnect with a fresh token. */
 export const TOKEN_EXPIRED_CLOSE = 4001;
+/**
+ * Close code of a socket that stopped reading: more than the room's buffer bound was waiting
+ * for it. Not an error of the client's making; reconnect with `since` and catch up.
+ */
+export const SLOW_CONSUMER_CLOSE = 4008;
+/** How many users a welcome lists when the room is over its list limit. */
+export const ONLINE_SAMPLE = 50;
+export const MEMBERS_PAGE_DEFAULT = 100;
+export const MEMBERS_PAGE_MAX = 500;
+/** v1.2 socket features, asked for with `?features=a,b` on the upgrade. */
+export const FEATURES = ["batch", "presence"] as const;
+export type Feature = (typeof FEATURES)[number];
 /** The limits a client assumes until a `welcome` tells it the server's (the defaults). */
 export const DEFAULT_LIMITS: RoomLimits = { maxFrameBytes: 32_768, maxMessageChars: 4000, ratePerSec: 10, burst: 20 };
 
@@ -400,6 +470,35 @@ export function parseSince(value: string | null): Parsed<number | undefined> {
 	if (value === null || value === "") return { ok: true, value: undefined };
 	if (!CURSOR.test(value)) return refuse("bad_request", "`since` must be a non-negative integer");
 	return { ok: true, value: Number(value) };
+}
+
+/**
+ * Parses `?features=` of the socket route: a comma-separated list. Unknown names are ignored,
+ * so a client may ask for features a server does not have yet and still connect.
+ */
+export function parseFeatures(value: string | null): Set<Feature> {
+	const wanted = new Set<Feature>();
+	for (const name of (value ?? "").split(",")) {
+		const feature = FEATURES.find((known) => known === name.trim());
+		if (feature !== undefined) wanted.add(feature);
+	}
+	return wanted;
+}
+
+/** Parses `?cursor=&limit=` for the member list. */
+export function parseMembersQuery(params: URLSearchParams): Parsed<MembersQuery> {
+	const limitText = params.get("limit");
+	let limit = MEMBERS_PAGE_DEFAULT;
+	if (limitText !== null) {
+		if (!CURSOR.test(limitText)) return refuse("bad_request", "`limit` must be an integer");
+		limit = Number(limitText);
+		if (limit < 1 || limit > MEMBERS_PAGE_MAX) return refuse("bad_request", `\`limit\` must be 1..${MEMBERS_PAGE_MAX}`);
+	}
+	const cursor = params.get("cursor");
+	if (cursor === null || cursor === "") return { ok: true, value: { limit } };
+	// A cursor is a user id (at most 64 chars, `guest:` and 32 for guests).
+	if (cursor.length > 128) return refuse("bad_request", "`cursor` is not one this server gave out");
+	return { ok: true, value: { limit, cursor } };
 }
 
 export interface PolicyPatch {

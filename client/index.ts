@@ -33,20 +33,24 @@
  */
 import type {
 	AckFrame,
+	AnyServerFrame,
+	BatchFrame,
 	EventsPage,
+	Feature,
+	MembersPage,
 	MessageEvent as ChatMessage,
 	PresenceFrame,
+	PresenceUpdateFrame,
 	RetractEvent,
 	RoomEvent,
 	RoomLimits,
 	SagaFrame,
 	SendFrame,
 	SendResult,
-	ServerFrame,
 	UserRef,
 	WelcomeFrame,
 } from "../src/protocol.ts";
-import { DEFAULT_LIMITS, DEFAULT_REPLAY, GUEST_NAME_PATTERN, PAGE_LIMIT_MAX, TOKEN_EXPIRED_CLOSE, isRoomId } from "../src/protocol.ts";
+import { DEFAULT_LIMITS, DEFAULT_REPLAY, FEATURES, GUEST_NAME_PATTERN, PAGE_LIMIT_MAX, TOKEN_EXPIRED_CLOSE, isPresenceUpdate, isRoomId, unpackBatch } from "../src/protocol.ts";
 import { takeUpTo, type Bucket } from "../src/token-bucket.ts";
 import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { BackoffOptions } from "./backoff.ts";
@@ -68,7 +72,7 @@ export type { ClientErrorCode } from "./errors.ts";
 export type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
 export type { SocketFactory, SocketLike } from "./socket.ts";
 export type { OutboxStorage, WebStorageLike } from "./storage.ts";
-export type { AckFrame, ChatMessage, EventsPage, PresenceFrame, RetractEvent, RoomEvent, RoomLimits, SagaFrame, SendResult, UserRef, WelcomeFrame };
+export type { AckFrame, ChatMessage, EventsPage, Feature, MembersPage, PresenceFrame, RetractEvent, RoomEvent, RoomLimits, SagaFrame, SendResult, UserRef, WelcomeFrame };
 export { ParleyClientError } from "./errors.ts";
 export { newClientId } from "./ids.ts";
 export { localStorageOutbox, memoryStorage } from "./storage.ts";
@@ -139,8 +143,13 @@ export interface ParleyClientEvents {
 	message: ChatMessage;
 	/** A message was removed (by its author, by compensation of a cross-post, or by moderation). */
 	retract: RetractEvent;
-	/** Someone's first socket joined or last socket left. */
+	/**
+	 * Someone's first socket joined or last socket left. In a room over its list limit the
+	 * server only counts (see `online` below), so these stop until it is back under the limit.
+	 */
 	presence: PresenceFrame;
+	/** Who is online changed: how many (`onlineCount`), and whether `online` lists them all. */
+	online: { count: number; complete: boolean };
 	/** A cross-post you made reached a terminal state. */
 	saga: SagaFrame;
 	/** One of your sends was stored (also delivered through the `send()` promise). */
@@ -195,6 +204,13 @@ export interface ParleyClientOptions {
 	fetch?: FetchLike;
 	/** Source of randomness for the backoff jitter (tests pin it). */
 	random?: () => number;
+	/**
+	 * v1.2 socket features to ask for; default both. `batch`: the events of one commit arrive as
+	 * one frame (unpacked here, so listeners see no difference); `presence`: joins and leaves come
+	 * coalesced per short window, and a big room sends counts instead of lists. `[]` asks for the
+	 * v1 frames. A server that predates them ignores the request.
+	 */
+	features?: readonly Feature[];
 	/**
 	 * Where unsent messages are kept so they survive a restart of the app (`localStorageOutbox()`
 	 * in browsers, `fileStorage(dir)` from `storage-file.ts` in Node). Default: memory only.
@@ -309,12 +325,15 @@ export class ParleyClient {
 	readonly #httpTimeoutMs: number;
 	readonly #maxInFlight: number;
 	readonly #since: number | undefined;
+	readonly #features: readonly Feature[];
 	#state: ConnectionState = "idle";
 	#conn: Connection | undefined;
 	/** Whether the sequencer has a baseline, so reconnects resume with `since`. */
 	#joined = false;
 	#user: UserRef | undefined;
 	readonly #online = new Map<string, UserRef>();
+	#onlineCount = 0;
+	#onlineComplete = true;
 	#reconnectTimer: Timer | undefined;
 	#flushTimer: Timer | undefined;
 	#connectWaiters: Deferred<void>[] = [];
@@ -346,6 +365,7 @@ export class ParleyClient {
 		this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
 		this.#httpTimeoutMs = options.httpTimeoutMs ?? 15_000;
 		this.#maxInFlight = options.maxInFlight ?? 16;
+		this.#features = options.features ?? FEATURES;
 	}
 
 	// -----------------------------------------------------------------------------------
@@ -376,9 +396,22 @@ export class ParleyClient {
 		return this.#user;
 	}
 
-	/** Who is in the room, as of the last welcome and presence frames. */
+	/**
+	 * Who is in the room, as of the last welcome and presence frames. In a room over its list
+	 * limit this is only a sample (`onlineComplete` is false): page `members()` for everyone.
+	 */
 	get online(): UserRef[] {
 		return [...this.#online.values()];
+	}
+
+	/** How many distinct users are online, as the server last counted. */
+	get onlineCount(): number {
+		return this.#onlineCount;
+	}
+
+	/** Whether `online` lists everyone; false in a room over its list limit. */
+	get onlineComplete(): boolean {
+		return this.#onlineComplete;
 	}
 
 	/** How many sends are waiting for their ack. */
@@ -492,6 +525,21 @@ export class ParleyClient {
 	 */
 	async history(query: HistoryQuery): Promise<EventsPage> {
 		return await this.#http((credentials) => fetchEvents(this.#fetch, this.url, this.room, credentials, query, this.#httpTimeoutMs));
+	}
+
+	/**
+	 * A page of who is online, sorted by user id: `{ count, members, cursor? }`. Pass `cursor`
+	 * back for the next page; it is absent on the last one. For rooms too big to list live.
+	 */
+	async members(query: { cursor?: string; limit?: number } = {}): Promise<MembersPage> {
+		return await this.#http((credentials) =>
+			requestJson<MembersPage>(
+				this.#fetch,
+				apiUrl(this.url, this.room, "members", { cursor: query.cursor, limit: query.limit }, credentials),
+				{ headers: authHeaders(credentials) },
+				this.#httpTimeoutMs,
+			),
+		);
 	}
 
 	/**
@@ -624,7 +672,7 @@ export class ParleyClient {
 		const since = this.#joined ? this.#sequencer.lastSeq : this.#since;
 		let socket: SocketLike;
 		try {
-			socket = this.#createSocket(socketUrl(this.url, this.room, credentials, since));
+			socket = this.#createSocket(socketUrl(this.url, this.room, credentials, since, this.#features));
 		} catch (error) {
 			this.#events.emit("error", new ParleyClientError("network", `could not open a socket: ${String(error)}`));
 			this.#scheduleReconnect("socket constructor threw");
@@ -794,15 +842,26 @@ export class ParleyClient {
 		clearTimeout(conn.pongTimer);
 		conn.pongTimer = undefined;
 		if (typeof data !== "string" || data === "pong") return;
-		let frame: ServerFrame;
+		let frame: AnyServerFrame;
 		try {
-			frame = JSON.parse(data) as ServerFrame;
+			frame = JSON.parse(data) as AnyServerFrame;
 		} catch {
 			this.#events.emit("error", new ParleyClientError("protocol", "the server sent a frame that is not JSON"));
 			return;
 		}
 		if (typeof frame !== "object" || frame === null) return;
+		this.#onFrame(conn, frame);
+	}
+
+	#onFrame(conn: Connection, frame: AnyServerFrame): void {
 		switch (frame.type) {
+			case "batch":
+				// As if each event, then each answer, had come as its own frame.
+				for (const inner of unpackBatch(frame as BatchFrame)) {
+					if (conn !== this.#conn) return;
+					if (typeof inner === "object" && inner !== null) this.#onFrame(conn, inner);
+				}
+				return;
 			case "welcome":
 				this.#onWelcome(conn, frame);
 				return;
@@ -820,9 +879,15 @@ export class ParleyClient {
 				this.#events.emit("saga", frame);
 				return;
 			case "presence":
+				if (isPresenceUpdate(frame)) {
+					this.#onPresenceUpdate(frame);
+					return;
+				}
 				if ("joined" in frame) this.#online.set(frame.joined.id, frame.joined);
 				else this.#online.delete(frame.left.id);
+				this.#onlineCount = this.#online.size;
 				this.#events.emit("presence", frame);
+				this.#reportOnline();
 				return;
 			case "error": {
 				const { code, message, retryAfterMs, id } = frame;
@@ -842,6 +907,8 @@ export class ParleyClient {
 		this.#user = welcome.user;
 		this.#online.clear();
 		for (const user of welcome.online) this.#online.set(user.id, user);
+		this.#onlineCount = Math.max(welcome.onlineTotal ?? 0, this.#online.size);
+		this.#onlineComplete = this.#onlineCount <= this.#online.size;
 		if (!this.#joined) {
 			// Joined without `since`: the server replays the latest events, so start just
 			// before them instead of treating the whole older history as a gap to fetch.
@@ -865,7 +932,40 @@ export class ParleyClient {
 		this.#outbox.unpause();
 		this.#setStatus({ state: "syncing" });
 		this.#events.emit("welcome", welcome);
+		this.#reportOnline();
 		this.#flush();
+	}
+
+	/**
+	 * A coalesced presence window (v1.2). Listeners still get one `presence` event per user who
+	 * came or went, as with v1 frames; in count mode only the count moves.
+	 */
+	#onPresenceUpdate(frame: PresenceUpdateFrame): void {
+		const changes: PresenceFrame[] = [];
+		if (frame.mode === "list") {
+			if (Array.isArray(frame.members)) {
+				const next = new Map(frame.members.map((user) => [user.id, user]));
+				for (const [id, user] of this.#online) if (!next.has(id)) changes.push({ type: "presence", left: user });
+				for (const [id, user] of next) if (!this.#online.has(id)) changes.push({ type: "presence", joined: user });
+				this.#online.clear();
+				for (const [id, user] of next) this.#online.set(id, user);
+			}
+			for (const user of Array.isArray(frame.joined) ? frame.joined : []) {
+				if (!this.#online.has(user.id)) changes.push({ type: "presence", joined: user });
+				this.#online.set(user.id, user);
+			}
+			for (const user of Array.isArray(frame.left) ? frame.left : []) {
+				if (this.#online.delete(user.id)) changes.push({ type: "presence", left: user });
+			}
+		}
+		this.#onlineCount = typeof frame.count === "number" ? frame.count : this.#online.size;
+		this.#onlineComplete = frame.mode === "list";
+		for (const change of changes) this.#events.emit("presence", change);
+		this.#reportOnline();
+	}
+
+	#reportOnline(): void {
+		this.#events.emit("online", { count: this.#onlineCount, complete: this.#onlineComplete });
 	}
 
 	#onEvent(conn: Connection, event: RoomEvent): void {

@@ -234,7 +234,7 @@ class Session {
 				// The server's limits replace the defaults: what fits may have changed.
 				updateComposer();
 			}),
-			client.on("presence", () => this.#renderOnline()),
+			client.on("online", () => this.#renderOnline()),
 			client.on("saga", (saga) => this.#onSaga(saga)),
 			client.on("status", (status) => this.#onStatus(status)),
 			client.on("synced", () => this.#onSynced()),
@@ -560,6 +560,9 @@ class Session {
 				return li;
 			}),
 		);
+		// A room over its list limit only counts: say how many the list leaves out.
+		const others = this.client.onlineCount - people.length;
+		if (!this.client.onlineComplete && others > 0) ui.online.append(el("li", "more", `and ${others} more`));
 	}
 
 	/**

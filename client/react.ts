@@ -49,6 +49,8 @@ const IDLE: RoomSnapshot = {
 	status: { state: "idle" },
 	user: undefined,
 	online: [],
+	onlineCount: 0,
+	onlineComplete: true,
 	messages: [],
 	queue: { size: 0, inFlight: 0, heldUntil: 0 },
 	outgoing: [],

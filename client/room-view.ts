@@ -14,7 +14,11 @@ export interface RoomSnapshot {
 	status: StatusEvent;
 	/** Who the server says we are, once welcomed. */
 	user: UserRef | undefined;
+	/** Who is online; a sample when `onlineComplete` is false (a room over its list limit). */
 	online: UserRef[];
+	/** How many distinct users are online. */
+	onlineCount: number;
+	onlineComplete: boolean;
 	/**
 	 * The latest messages in seq order, each once. A retracted message stays in place with empty
 	 * text and `retractedBy` set, as the server replays it, so live and replayed views agree.
@@ -73,6 +77,8 @@ export class RoomView {
 			status: { state: client.state },
 			user: client.user,
 			online: client.online,
+			onlineCount: client.onlineCount,
+			onlineComplete: client.onlineComplete,
 			messages: [],
 			queue: { size: client.pending, inFlight: 0, heldUntil: 0 },
 			outgoing: client.outgoing(),
@@ -88,7 +94,7 @@ export class RoomView {
 			client.on("retract", events),
 			client.on("status", (status) => this.#update({ state: status.state, status })),
 			client.on("welcome", () => this.#update({ user: client.user, online: client.online, limits: client.limits })),
-			client.on("presence", () => this.#update({ online: client.online })),
+			client.on("online", ({ count, complete }) => this.#update({ online: client.online, onlineCount: count, onlineComplete: complete })),
 			client.on("queue", (queue) => this.#update({ queue, outgoing: client.outgoing() })),
 			client.on("error", (lastError) => this.#update({ lastError })),
 		];

@@ -5,7 +5,9 @@
  * of delivery, so frames are assembled from JSON already made: each event is serialized once
  * per commit, the shared part of the batch once, and only a sender's answers per socket.
  */
-import type { AckFrame, BatchFrame, DeletedFrame, RoomEvent, ServerFrame } from "./protocol.ts";
+import type { AckFrame, DeletedFrame, RoomEvent } from "./protocol.ts";
+
+export { unpackBatch } from "./protocol.ts";
 
 const OPEN = '{"type":"batch","events":[';
 
@@ -34,13 +36,6 @@ export class BatchBody {
 /** A batch frame as a value (tests, and anything that does not need the fast path). */
 export function batchFrame(events: readonly RoomEvent[], acks: ReadonlyArray<AckFrame | DeletedFrame> = []): string {
 	return new BatchBody(events.map((event) => JSON.stringify(event))).with(acks.map((ack) => JSON.stringify(ack)));
-}
-
-/** The frames a batch stands for, in the order a client must handle them: the events, then the answers. */
-export function unpackBatch(batch: BatchFrame): ServerFrame[] {
-	const events = Array.isArray(batch.events) ? batch.events : [];
-	const acks = Array.isArray(batch.acks) ? batch.acks : [];
-	return [...events, ...acks];
 }
 
 /**

@@ -165,6 +165,13 @@ export type FeatureFrame = PresenceUpdateFrame | BatchFrame;
 /** Every frame a server may send; a client that asks for features handles all of these. */
 export type AnyServerFrame = ServerFrame | FeatureFrame;
 
+/** The frames a batch stands for, in the order a client must handle them: the events, then the answers. */
+export function unpackBatch(batch: BatchFrame): ServerFrame[] {
+	const events = Array.isArray(batch.events) ? batch.events : [];
+	const acks = Array.isArray(batch.acks) ? batch.acks : [];
+	return [...events, ...acks];
+}
+
 /** Whether a presence frame is the v1.2 coalesced kind. */
 export function isPresenceUpdate(frame: PresenceFrame | PresenceUpdateFrame): frame is PresenceUpdateFrame {
 	return "mode" in frame;

@@ -5,7 +5,7 @@
 import { afterEach, vi } from "vitest";
 import { ParleyClient } from "../../client/index.ts";
 import type { ChatMessage, ParleyClientOptions, SocketLike, StatusEvent } from "../../client/index.ts";
-import type { EventsPage, RoomEvent, SendFrame, ServerFrame } from "../../src/protocol.ts";
+import type { AnyServerFrame, EventsPage, RoomEvent, SendFrame, ServerFrame } from "../../src/protocol.ts";
 
 type Listener = (event: never) => void;
 
@@ -44,7 +44,7 @@ export class FakeSocket implements SocketLike {
 		this.readyState = 1;
 		this.#fire("open", {});
 	}
-	push(frame: ServerFrame | "pong"): void {
+	push(frame: AnyServerFrame | "pong"): void {
 		this.#fire("message", { data: typeof frame === "string" ? frame : JSON.stringify(frame) });
 	}
 	refuse(): void {

@@ -51,15 +51,18 @@ import { TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
-	featureTags,
+	BATCH_TAGS,
+	featureTag,
+	FRAME_TAGS,
 	identityOf,
 	type LiveState,
 	newLiveState,
+	PRESENCE1_TAGS,
+	PRESENCE2_TAGS,
 	readSocketIdentity,
 	sendIfOpen,
 	type SocketIdentity,
 	socketIdentity,
-	TAG,
 	userTag,
 } from "./socket-state.ts";
 
@@ -190,19 +193,24 @@ export class Room extends OutboxObject {
 		// Opening a socket takes from the user's allowance too (see SOCKET_OPEN_COST).
 		const take = this.buckets.take(identity.id, Date.now(), SOCKET_OPEN_COST);
 		if (!take.ok) return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
-		const mine = this.openSockets(userTag(identity.id)).length;
+		const user: UserRef = { id: identity.id, name: identity.name };
+		const roster = this.roster();
+		let mine = roster.sockets(user.id);
+		if (mine === 0) {
+			// Only a count of 0 is checked with the runtime: it decides a join, and costs a lookup of
+			// this user's sockets alone (usually none), never of the whole room.
+			mine = this.openSockets(userTag(user.id)).length;
+			if (mine > 0) roster.recount(user, mine);
+		}
 		if (mine >= this.config.maxSocketsPerUser) {
 			// Refused before accepting, so it is an HTTP answer the client can read.
 			return errorResponse({ code: "rate_limited", message: `at most ${this.config.maxSocketsPerUser} sockets per user in a room`, retryAfterMs: 5000 });
 		}
 		const { 0: client, 1: server } = new WebSocketPair();
-		const firstOfUser = mine === 0;
 		const features = parseFeatures(request.headers.get(FEATURES_HEADER));
-		this.ctx.acceptWebSocket(server, [userTag(identity.id), ...featureTags(features)]);
+		this.ctx.acceptWebSocket(server, [userTag(user.id), featureTag(features)]);
 		server.serializeAttachment(socketIdentity(identity));
-		const user: UserRef = { id: identity.id, name: identity.name };
-		const roster = this.roster();
-		if (firstOfUser) roster.join(user);
+		const firstOfUser = roster.connect(user);
 
 		const lastSeq = this.log.lastSeq;
 		const welcome: ServerFrame = { type: "welcome", room: this.name, user, lastSeq, ...roster.welcome(user), limits: roomLimits(this.config) };
@@ -277,10 +285,17 @@ export class Room extends OutboxObject {
 		if (this.gone.has(ws)) return;
 		this.gone.add(ws);
 		const who = readSocketIdentity(ws);
-		if (who === undefined) return;
-		if (this.openSockets(userTag(who.user.id), ws).length > 0) return;
+		// A socket the server closed was handled then (closeSocket), possibly in an earlier incarnation.
+		if (who === undefined || who.closing === true) return;
 		const roster = this.roster();
-		roster.leave(who.user);
+		if (!roster.disconnect(who.user)) return;
+		// The user's last socket by the count: confirmed with the runtime, as a count may drift
+		// (a close that was in flight when the room rebuilt its roster after a wake).
+		const remaining = this.openSockets(userTag(who.user.id), ws).length;
+		if (remaining > 0) {
+			roster.recount(who.user, remaining);
+			return;
+		}
 		if (roster.mode === "list") this.sendPresence1(JSON.stringify({ type: "presence", left: who.user } satisfies ServerFrame), ws);
 		this.schedulePresence();
 	}
@@ -301,9 +316,14 @@ export class Room extends OutboxObject {
 		return this.rosterState;
 	}
 
+	/** The sockets carrying any of these feature tags. */
+	private tagged(tags: readonly string[]): WebSocket[] {
+		return tags.flatMap((tag) => this.ctx.getWebSockets(tag));
+	}
+
 	/** A v1 presence frame, to the sockets that did not ask for the coalesced kind. */
 	private sendPresence1(frame: string, except: WebSocket): void {
-		for (const ws of this.ctx.getWebSockets(TAG.presence1)) {
+		for (const ws of this.tagged(PRESENCE1_TAGS)) {
 			if (ws !== except) sendIfOpen(ws, frame);
 		}
 	}
@@ -325,7 +345,7 @@ export class Room extends OutboxObject {
 		const frame = this.roster().flush();
 		if (frame === undefined) return;
 		const json = JSON.stringify(frame);
-		const sockets = this.ctx.getWebSockets(TAG.presence2);
+		const sockets = this.tagged(PRESENCE2_TAGS);
 		this.presenceFanout = sockets.length;
 		const slow: WebSocket[] = [];
 		for (const ws of sockets) this.sendWatched(ws, json, slow);
@@ -367,7 +387,7 @@ export class Room extends OutboxObject {
 		const serialized = events.map((event) => JSON.stringify(event));
 		const slow: WebSocket[] = [];
 		if (serialized.length > 0) {
-			for (const ws of this.ctx.getWebSockets(TAG.frames)) {
+			for (const ws of this.tagged(FRAME_TAGS)) {
 				if (ws.readyState !== WebSocket.OPEN) continue;
 				for (const frame of serialized) sendIfOpen(ws, frame);
 				if (ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
@@ -375,7 +395,7 @@ export class Room extends OutboxObject {
 		}
 		if (serialized.length > 0 || (acks !== undefined && acks.size > 0)) {
 			const body = new BatchBody(serialized);
-			for (const ws of this.ctx.getWebSockets(TAG.batch)) {
+			for (const ws of this.tagged(BATCH_TAGS)) {
 				const mine = acks?.get(ws);
 				if (mine !== undefined) this.sendWatched(ws, body.with(mine), slow);
 				else if (serialized.length > 0) this.sendWatched(ws, body.shared, slow);
@@ -404,7 +424,7 @@ export class Room extends OutboxObject {
 	}
 
 	private isBatch(ws: WebSocket): boolean {
-		return this.ctx.getTags(ws).includes(TAG.batch);
+		return this.ctx.getTags(ws).some((tag) => (BATCH_TAGS as readonly string[]).includes(tag));
 	}
 
 	private refuse(ws: WebSocket, now: number, error: ErrorBody & { id?: string }): void {
@@ -422,10 +442,11 @@ export class Room extends OutboxObject {
 	private closeSocket(ws: WebSocket, who: SocketIdentity, code: number, reason: string): void {
 		// Frames this socket sent before the offending one are answered first, then it closes.
 		if (this.pending.some((command) => command.ws === ws)) this.flushNow();
+		// Gone before it is marked: the runtime's close event that follows reads the mark as "handled".
+		this.socketGone(ws);
 		// Marked in the attachment, so frames still in flight are dropped even after a wake.
 		ws.serializeAttachment({ ...who, closing: true } satisfies SocketIdentity);
 		closeQuietly(ws, code, reason);
-		this.socketGone(ws);
 	}
 
 	// -------------------------------------------------------------------------------------

@@ -52,19 +52,29 @@ export function userTag(userId: string): string {
 }
 
 /**
- * Every socket carries one tag of each pair: how room events reach it (one frame each, or
- * batched) and which presence frames it gets (v1 per user, or v1.2 coalesced).
+ * Every socket carries one feature tag saying what it asked for (one tag, not one per feature:
+ * each tag is stored with every socket). A delivery finds its sockets by these tags.
  */
 export const TAG = {
-	frames: "d:1",
-	batch: "d:b",
-	presence1: "p:1",
-	presence2: "p:2",
+	/** v1 frames only. */
+	v1: "f:-",
+	batch: "f:b",
+	presence: "f:p",
+	both: "f:bp",
 } as const;
 
-export function featureTags(features: ReadonlySet<Feature>): string[] {
-	return [features.has("batch") ? TAG.batch : TAG.frames, features.has("presence") ? TAG.presence2 : TAG.presence1];
+export function featureTag(features: ReadonlySet<Feature>): string {
+	const batch = features.has("batch");
+	const presence = features.has("presence");
+	return batch ? (presence ? TAG.both : TAG.batch) : presence ? TAG.presence : TAG.v1;
 }
+
+/** The feature tags of sockets that get room events one frame each, or batched. */
+export const FRAME_TAGS = [TAG.v1, TAG.presence] as const;
+export const BATCH_TAGS = [TAG.batch, TAG.both] as const;
+/** The feature tags of sockets that get v1 presence frames, or the coalesced ones. */
+export const PRESENCE1_TAGS = [TAG.v1, TAG.batch] as const;
+export const PRESENCE2_TAGS = [TAG.presence, TAG.both] as const;
 
 /** Close codes the room uses, named. */
 export const CLOSE = {

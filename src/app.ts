@@ -6,26 +6,19 @@
  * sockets (Hono's own `upgradeWebSocket` would not).
  */
 import { Hono } from "hono";
-import { FEATURES_HEADER, IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
 import { linkTraceParent, registerAdminRoutes } from "./admin.ts";
 import { authenticate, authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppContext, type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
-import { parseEventsQuery, parseFeatures, parseMembersQuery, parseSendInput, parseSince } from "./protocol.ts";
+import { parseEventsQuery, parseMembersQuery, parseSendInput } from "./protocol.ts";
 import { traceIdFrom } from "./trace.ts";
+import { bearerToken, HTTP_LIMIT_RETRY_MS } from "./upgrade.ts";
 
 export type { AppEnv } from "./http.ts";
 
-/** The HTTP budget's window is a minute; a refused caller is told to wait a sixth of it. */
-const HTTP_LIMIT_RETRY_MS = 10_000;
-
 function bearer(c: AppContext): string | null {
-	const header = c.req.header("Authorization");
-	if (header === undefined) return null;
-	const match = /^Bearer\s+(\S+)$/i.exec(header);
-	// A malformed Authorization header is a bad credential, not an absent one.
-	return match?.[1] ?? "malformed";
+	return bearerToken(c.req.header("Authorization"));
 }
 
 
@@ -71,19 +64,7 @@ export function createApp(): Hono<AppEnv> {
 		await next();
 	});
 
-	app.get("/v1/rooms/:room/ws", async (c) => {
-		const room = authorizedRoom(c);
-		const since = unwrap(parseSince(c.req.query("since") ?? null));
-		if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
-			throw new ParleyError("bad_request", "this route expects a WebSocket upgrade");
-		}
-		// A fresh request: nothing the client sent besides the upgrade reaches the room.
-		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(c.get("identity")) });
-		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
-		const features = parseFeatures(c.req.query("features") ?? null);
-		if (features.size > 0) headers.set(FEATURES_HEADER, [...features].join(","));
-		return roomStub(c, room).fetch(new Request(`https://room/${room}/ws`, { headers }));
-	});
+	// GET /v1/rooms/:room/ws is served before this app, by src/upgrade.ts.
 
 	app.get("/v1/rooms/:room/events", async (c) => {
 		const room = authorizedRoom(c);

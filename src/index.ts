@@ -3,6 +3,7 @@
  */
 import { createApp } from "./app.ts";
 import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts";
+import { socketRoute, upgradeSocket } from "./upgrade.ts";
 import type { TaskBatch, TaskMessage } from "./saga/types.ts";
 
 export { AuthorDirectory } from "../objects/author-directory.ts";
@@ -14,7 +15,11 @@ export { Room } from "../objects/room.ts";
 const app = createApp();
 
 export default {
-	fetch: app.fetch,
+	async fetch(request, env, ctx) {
+		// Socket upgrades skip the app: what their request holds is held as long as the socket.
+		const room = socketRoute(request);
+		return room === undefined ? await app.fetch(request, env, ctx) : await upgradeSocket(request, env, room);
+	},
 	async queue(batch, env) {
 		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
 		else await consumeOutbox(batch, env);

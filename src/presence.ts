@@ -20,7 +20,7 @@ export const PRESENCE_WINDOW_MS = 250;
  * the number of sockets that get its frame, so a room's presence traffic stays flat however
  * big it is, and the frames sent grow with the joins, not with their square.
  */
-export const PRESENCE_FRAMES_PER_SEC = 20_000;
+export const PRESENCE_FRAMES_PER_SEC = 5_000;
 
 export function presenceMode(online: number, listLimit: number): PresenceMode {
 	return online <= listLimit ? "list" : "count";
@@ -65,11 +65,14 @@ function byId(a: UserRef, b: UserRef): number {
 }
 
 /**
- * Who is online (distinct users, in the order they came), and the changes since the last
- * window. The room tells it when a user's first socket joins and their last one leaves.
+ * Who is online (distinct users, in the order they came), how many sockets each has, and the
+ * changes since the last window. Counting sockets here, rather than listing a user's sockets
+ * from the runtime on every join, keeps a join from touching the room's other sockets (each
+ * socket the runtime hands back costs memory for as long as the room stays awake).
  */
 export class Roster {
 	readonly #users: Map<string, UserRef>;
+	readonly #sockets = new Map<string, number>();
 	/** Users whose presence changed in the current window, with the ref to report. */
 	readonly #touched = new Map<string, UserRef>();
 	readonly #listLimit: number;
@@ -79,8 +82,13 @@ export class Roster {
 	#sampled = false;
 	#sorted: UserRef[] | undefined;
 
+	/** `online`: the user of every open socket (a user once per socket). */
 	constructor(online: Iterable<UserRef>, listLimit: number) {
-		this.#users = new Map([...online].map((user) => [user.id, user]));
+		this.#users = new Map();
+		for (const user of online) {
+			this.#users.set(user.id, user);
+			this.#sockets.set(user.id, (this.#sockets.get(user.id) ?? 0) + 1);
+		}
 		this.#listLimit = listLimit;
 		this.#reported = presenceMode(this.#users.size, listLimit);
 	}
@@ -101,6 +109,39 @@ export class Roster {
 
 	has(userId: string): boolean {
 		return this.#users.has(userId);
+	}
+
+	/** Open sockets of a user, as counted. */
+	sockets(userId: string): number {
+		return this.#sockets.get(userId) ?? 0;
+	}
+
+	/** A socket of `user` opened; true when it is their first (they joined). */
+	connect(user: UserRef): boolean {
+		const count = (this.#sockets.get(user.id) ?? 0) + 1;
+		this.#sockets.set(user.id, count);
+		if (count === 1) this.join(user);
+		return count === 1;
+	}
+
+	/** A socket of `user` closed; true when it was their last (they left). */
+	disconnect(user: UserRef): boolean {
+		const count = Math.max(0, (this.#sockets.get(user.id) ?? 0) - 1);
+		if (count > 0) {
+			this.#sockets.set(user.id, count);
+			return false;
+		}
+		this.#sockets.delete(user.id);
+		this.leave(user);
+		return true;
+	}
+
+	/** Sets a user's count from the runtime's own list, when the count may have drifted. */
+	recount(user: UserRef, sockets: number): void {
+		if (sockets > 0) {
+			this.#sockets.set(user.id, sockets);
+			if (!this.#users.has(user.id)) this.join(user);
+		} else this.#sockets.delete(user.id);
 	}
 
 	join(user: UserRef): void {

@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { PRESENCE_WINDOW_MS, pageSorted, presenceMode, Roster, welcomeList, windowMs } from "../../src/presence.ts";
+import { PRESENCE_FRAMES_PER_SEC, PRESENCE_WINDOW_MS, pageSorted, presenceMode, Roster, welcomeList, windowMs } from "../../src/presence.ts";
 import { ONLINE_SAMPLE, type PresenceUpdateFrame, type UserRef } from "../../src/protocol.ts";
 
 const user = (id: string): UserRef => ({ id, name: id.toUpperCase() });
@@ -111,10 +111,10 @@ describe("presence windows and modes", () => {
 
 	it("stretches the window with the sockets it reaches, so presence frames per second stay flat", ({ expect }) => {
 		expect(windowMs(0)).toBe(PRESENCE_WINDOW_MS);
-		expect(windowMs(5000)).toBe(PRESENCE_WINDOW_MS);
-		expect(windowMs(10_000)).toBe(500);
-		expect(windowMs(32_768)).toBe(1639);
-		for (const sockets of [1000, 9500, 32_768]) expect(sockets / (windowMs(sockets) / 1000)).toBeLessThanOrEqual(20_000);
+		expect(windowMs(1250)).toBe(PRESENCE_WINDOW_MS);
+		expect(windowMs(5000)).toBe(1000);
+		expect(windowMs(32_768)).toBe(6554);
+		for (const sockets of [1000, 5000, 9500, 32_768]) expect(sockets / (windowMs(sockets) / 1000)).toBeLessThanOrEqual(PRESENCE_FRAMES_PER_SEC);
 	});
 });
 

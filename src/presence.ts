@@ -141,7 +141,7 @@ export class Roster {
 		if (sockets > 0) {
 			this.#sockets.set(user.id, sockets);
 			if (!this.#users.has(user.id)) this.join(user);
-		} else this.#sockets.delete(user.id);
+		} else if (this.#sockets.delete(user.id)) this.leave(user);
 	}
 
 	join(user: UserRef): void {

@@ -102,6 +102,27 @@ describe("the presence coalescer", () => {
 	});
 });
 
+describe("socket counts", () => {
+	it("joins a user on their first socket and leaves them on their last", ({ expect }) => {
+		const roster = new Roster([user("ann"), user("ann"), user("bob")], 10);
+		expect([roster.sockets("ann"), roster.sockets("bob"), roster.count]).toEqual([2, 1, 2]);
+		expect(roster.connect(user("cy"))).toBe(true);
+		expect(roster.connect(user("cy"))).toBe(false);
+		expect(roster.disconnect(user("ann"))).toBe(false);
+		expect(roster.disconnect(user("ann"))).toBe(true);
+		expect(roster.has("ann")).toBe(false);
+		expect(roster.flush()).toEqual({ type: "presence", mode: "list", count: 2, joined: [user("cy")], left: [user("ann")] });
+		// A count never goes below zero, and a recount from the runtime's own list wins.
+		expect(roster.disconnect(user("zed"))).toBe(true);
+		roster.recount(user("bob"), 3);
+		expect(roster.sockets("bob")).toBe(3);
+		roster.recount(user("dee"), 1);
+		expect(roster.has("dee")).toBe(true);
+		roster.recount(user("dee"), 0);
+		expect([roster.sockets("dee"), roster.has("dee")]).toEqual([0, false]);
+	});
+});
+
 describe("presence windows and modes", () => {
 	it("lists up to the limit and counts above it", ({ expect }) => {
 		expect(presenceMode(200, 200)).toBe("list");

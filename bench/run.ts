@@ -3,7 +3,7 @@
  * same scenarios against each, and writes bench/out/results.jsonl, bench/out/results.md,
  * docs/bench-chart.svg and (full runs, or with --docs) docs/performance.md and docs/cost.md.
  *
- *   npm run bench -- [--quick] [--servers parley,bare,naive,party,node-ws] [--paths miniflare,wrangler] [--docs|--no-docs]
+ *   npm run bench -- [--quick] [--servers parley,bare,...] [--paths miniflare,wrangler] [--only room,stalled,...] [--docs|--no-docs]
  *
  * Servers of one path run side by side and throughput scenarios alternate between them in
  * rounds (medians reported), because this machine's speed drifts by 2x over minutes and a
@@ -16,10 +16,10 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { svgChart } from "./lib/chart.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
 import { writeDocs } from "./lib/docs.ts";
-import { crossPost, fixedRate, flatOut, idleMemory, smokeTest, type Progress, type Target, type Timing } from "./lib/loadgen.ts";
+import { crossPost, fixedRate, flatOut, idleMemory, maxSockets, roomFill, smokeTest, stalledReader, type Progress, type RoomUsers, type Target, type Timing } from "./lib/loadgen.ts";
 import { describeMachine, machineLine } from "./lib/machine.ts";
 import { selfCpuSeconds, treeCpuSeconds } from "./lib/proc.ts";
-import { markdownReport, Results, type ResultRecord, type ScenarioName } from "./lib/report.ts";
+import { markdownReport, Results, roomScenario, type ResultRecord, type ScenarioName } from "./lib/report.ts";
 import { bundleAll, SERVERS, startServer, type PathName, type RunningServer, type ServerDef } from "./lib/servers.ts";
 import { PROJECT_ROOT } from "./lib/workers.ts";
 
@@ -32,6 +32,9 @@ interface Mode {
 	rounds: number;
 	idleSockets: number[];
 	sagaRatePerSec: number;
+	/** Sockets in the one-room scenarios; `max` is what the open-file limit allows. */
+	roomSockets: Array<number | "max">;
+	stalled: { beforeMs: number; stalledMs: number };
 }
 
 const MODES: Record<"quick" | "full", Mode> = {
@@ -43,6 +46,8 @@ const MODES: Record<"quick" | "full", Mode> = {
 		rounds: 1,
 		idleSockets: [1000],
 		sagaRatePerSec: 20,
+		roomSockets: [1000],
+		stalled: { beforeMs: 2000, stalledMs: 8000 },
 	},
 	full: {
 		name: "full",
@@ -52,6 +57,8 @@ const MODES: Record<"quick" | "full", Mode> = {
 		rounds: 3,
 		idleSockets: [1000, 5000],
 		sagaRatePerSec: 50,
+		roomSockets: [1000, 5000, "max"],
+		stalled: { beforeMs: 3000, stalledMs: 12_000 },
 	},
 };
 
@@ -59,17 +66,25 @@ const MODES: Record<"quick" | "full", Mode> = {
 const IDLE_PER_ROOM = 100;
 const LATENCY_RATE = 1000;
 const SAGA_TARGETS = 3;
+const STALLED_RATE = 500;
+/** The one-room scenarios compare Parley (both kinds of sockets) with the bare room. */
+const ROOM_SERVERS: readonly string[] = ["parley", "parley-batch", "bare"];
+const STALLED_SERVERS: readonly string[] = ["parley", "parley-batch", "bare", "go-durable", "go-mem", "node-ws"];
+/** Scenario groups for --only. */
+const GROUPS = ["ingest", "fanout", "latency", "idle", "room", "stalled", "saga", "cost"] as const;
+type Group = (typeof GROUPS)[number];
 
-const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--docs|--no-docs]
+const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--only <group,...>] [--docs|--no-docs]
 
   --quick              the short run (npm run bench:quick)
   --servers <a,b>      only these servers (default: all): ${SERVERS.map((s) => s.name).join(", ")}
   --paths <a,b>        miniflare, wrangler or both (default: both)
+  --only <a,b>         only these scenario groups (default: all): ${GROUPS.join(", ")}
   --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs)
   -h, --help           show this help`;
 
 /** Reads the command line; on --help or a bad argument prints the usage and exits (0 or 2). */
-function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: ("miniflare" | "wrangler")[]; docs?: boolean; "no-docs": boolean } {
+function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: ("miniflare" | "wrangler")[]; only: Group[]; docs?: boolean; "no-docs": boolean } {
 	const fail = (message: string): never => {
 		process.stderr.write(`${message}\n\n${USAGE}\n`);
 		process.exit(2);
@@ -78,6 +93,7 @@ function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: 
 		quick: { type: "boolean", default: false },
 		servers: { type: "string" },
 		paths: { type: "string", default: "miniflare,wrangler" },
+		only: { type: "string", default: GROUPS.join(",") },
 		docs: { type: "boolean" },
 		"no-docs": { type: "boolean", default: false },
 		help: { type: "boolean", short: "h", default: false },
@@ -100,7 +116,11 @@ function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: 
 	if (paths.length === 0) fail("--paths needs miniflare, wrangler or both");
 	const badPaths = paths.filter((p) => p !== "miniflare" && p !== "wrangler");
 	if (badPaths.length > 0) fail(`unknown path(s) for --paths: ${badPaths.join(", ")} (miniflare, wrangler)`);
+	const only = list(values.only);
+	const badGroups = only.filter((g) => !(GROUPS as readonly string[]).includes(g));
+	if (only.length === 0 || badGroups.length > 0) fail(`unknown scenario group(s) for --only: ${badGroups.join(", ") || "(none)"} (${GROUPS.join(", ")})`);
 	return {
+		only: only as Group[],
 		quick: values.quick,
 		...(servers === undefined ? {} : { servers }),
 		paths: paths.filter((p): p is "miniflare" | "wrangler" => p === "miniflare" || p === "wrangler"),
@@ -113,7 +133,9 @@ const args = readArgs(process.argv.slice(2));
 const mode = MODES[args.quick ? "quick" : "full"];
 const selected = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.includes(s.name));
 const paths = args.paths;
-const writeDocsToo = args["no-docs"] ? false : (args.docs ?? mode.name === "full");
+const writeDocsToo = args["no-docs"] ? false : (args.docs ?? (mode.name === "full" && args.only.length === GROUPS.length));
+const runs = (group: Group): boolean => args.only.includes(group);
+const roomCounts = mode.roomSockets.map((count) => (count === "max" ? maxSockets() : count));
 const outDir = join(PROJECT_ROOT, "bench/out");
 mkdirSync(outDir, { recursive: true });
 
@@ -230,7 +252,17 @@ async function interleaved(
 	}
 }
 
-const ALL_SCENARIOS: ScenarioName[] = ["ingest-1x10", "fanout-10x100", "latency-1k", "idle-1000", "idle-5000", "saga-3", "cost"];
+const ALL_SCENARIOS: ScenarioName[] = [
+	"ingest-1x10",
+	"fanout-10x100",
+	"latency-1k",
+	"idle-1000",
+	"idle-5000",
+	"saga-3",
+	"cost",
+	"stalled-1of100",
+	...roomCounts.flatMap((count) => (["u100", "each"] as const).map((users) => roomScenario(users, count))),
+];
 
 async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
 	// The Node server has no Worker path: it runs once, beside the Miniflare group.
@@ -240,7 +272,7 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 		announce(`starting ${def.label} (${pathOf(def, path)})`);
 		try {
 			const server = await startServer(def, pathOf(def, path), bundles);
-			const target: Target = { wsUrl: server.wsUrl, acks: def.acks, pids: () => server.pids() };
+			const target: Target = { wsUrl: server.wsUrl, acks: def.acks, pids: () => server.pids(), ...(def.query === undefined ? {} : { query: def.query }) };
 			try {
 				await smokeTest(target);
 			} catch (error) {
@@ -255,11 +287,11 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 		}
 	}
 	try {
-		await interleaved(live, path, "ingest-1x10", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 1, 10, mode.flat, p)) }));
-		await interleaved(live, path, "fanout-10x100", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 10, 100, mode.flat, p)) }));
-		await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({ ...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)) }));
+		if (runs("ingest")) await interleaved(live, path, "ingest-1x10", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 1, 10, mode.flat, p)) }));
+		if (runs("fanout")) await interleaved(live, path, "fanout-10x100", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 10, 100, mode.flat, p)) }));
+		if (runs("latency")) await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({ ...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)) }));
 		// Memory through wrangler dev would measure wrangler's proxy, not the server.
-		if (path === "miniflare") {
+		if (path === "miniflare" && runs("idle")) {
 			for (const count of [1000, 5000]) {
 				const scenario: ScenarioName = count === 1000 ? "idle-1000" : "idle-5000";
 				if (!mode.idleSockets.includes(count)) continue;
@@ -268,11 +300,28 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 				}
 			}
 		}
-		for (const entry of live.filter((e) => e.def.crossPost)) {
+		if (path === "miniflare" && runs("room")) {
+			// Sizes outermost, servers innermost: the machine's drift hits every server alike.
+			const roomLive = live.filter((entry) => ROOM_SERVERS.includes(entry.def.name));
+			for (const count of roomCounts) {
+				for (const users of ["u100", "each"] as RoomUsers[]) {
+					for (const entry of roomLive) {
+						await interleaved([entry], path, roomScenario(users, count), 1, async (t, p) => ({ ...(await roomFill(t, count, users, p)) }));
+					}
+				}
+			}
+		}
+		if (path === "miniflare" && runs("stalled")) {
+			for (const entry of live.filter((e) => STALLED_SERVERS.includes(e.def.name))) {
+				await interleaved([entry], path, "stalled-1of100", 1, async (t, p) => ({ ...(await stalledReader(t, STALLED_RATE, mode.stalled, p)) }));
+			}
+		}
+		for (const entry of live.filter((e) => e.def.crossPost && runs("saga"))) {
 			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({ ...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)) }));
 		}
-		if (path === "miniflare") {
-			for (const entry of live) {
+		if (path === "miniflare" && runs("cost")) {
+			// The batched sockets store exactly what the others do: one Parley probe is enough.
+			for (const entry of live.filter((e) => e.def.name !== "parley-batch")) {
 				const persistDir = entry.server.persistDir;
 				if (persistDir === undefined) continue;
 				progressFor(`${path} | ${entry.def.name} | cost`)("snapshotting SQLite around single messages");

@@ -70,8 +70,9 @@ function toEvent(row: EventRow): RoomEvent {
 
 /** Message ids carry their seq, so a lookup by id is a primary-key read with no extra index. */
 export function messageIdFor(seq: number): string {
-	// Ten random hex digits from the native UUID generator (the first group is all random).
-	return `${seq}-${crypto.randomUUID().slice(0, 8)}${crypto.randomUUID().slice(9, 11)}`;
+	// Ten random hex digits from one native UUID: its first group, and the first two of the second.
+	const uuid = crypto.randomUUID();
+	return `${seq}-${uuid.slice(0, 8)}${uuid.slice(9, 11)}`;
 }
 
 export function seqOfMessageId(msgId: string): number | undefined {
@@ -123,8 +124,14 @@ export class EventLog {
 		return { event: toEvent(row) as MessageEvent, sagaId: row.saga_id, retractedBy: row.retracted_by };
 	}
 
-	/** Appends a message; the caller holds the transaction when more rows must commit with it. */
-	appendMessage(message: NewMessage, now: number): MessageEvent {
+	/**
+	 * Appends a message; the caller holds the transaction when more rows must commit with it.
+	 * With `ifNew`, a message whose (author, client id) is already stored is not written and
+	 * `undefined` comes back: the unique index is the dedup check, so a new message needs no lookup.
+	 */
+	appendMessage(message: NewMessage, now: number): MessageEvent;
+	appendMessage(message: NewMessage, now: number, options: { ifNew: true }): MessageEvent | undefined;
+	appendMessage(message: NewMessage, now: number, options?: { ifNew: true }): MessageEvent | undefined {
 		const seq = this.last + 1;
 		const event: MessageEvent = {
 			type: "message",
@@ -136,8 +143,8 @@ export class EventLog {
 			traceId: message.traceId,
 		};
 		if (message.origin !== undefined) event.from = message.origin;
-		this.sql.exec(
-			"INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		const inserted = this.sql.exec(
+			`INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?)${options?.ifNew === true ? " ON CONFLICT (author_id, client_id) DO NOTHING" : ""}`,
 			seq,
 			event.msgId,
 			message.author.id,
@@ -149,6 +156,7 @@ export class EventLog {
 			message.origin === undefined ? null : JSON.stringify(message.origin),
 			message.sagaId ?? null,
 		);
+		if (inserted.rowsWritten === 0) return undefined;
 		this.last = seq;
 		return event;
 	}

@@ -73,6 +73,8 @@ export const SINCE_HEADER = "x-parley-since";
 /** Header on the internal upgrade request that carries the `features` the socket asked for. */
 export const FEATURES_HEADER = "x-parley-features";
 
+/** How often a busy room looks for sockets that stopped reading. */
+const WATCH_EVERY_MS = 50;
 /** A batch socket's replay travels in frames of at most this much event JSON. */
 const REPLAY_BATCH_BYTES = 1024 * 1024;
 
@@ -129,6 +131,10 @@ export class Room extends OutboxObject {
 	private presenceFanout = 0;
 	/** Sockets whose leave was already handled (a server close, then the runtime's close event). */
 	private readonly gone = new WeakSet<WebSocket>();
+	/** When delivery next looks at the sockets' unsent bytes (see watchDue). */
+	private nextWatch = 0;
+	/** Attachments as read once per socket and incarnation: every frame needs them, they change only at a server close. */
+	private readonly identities = new WeakMap<WebSocket, SocketIdentity>();
 	/** Abuse windows per socket (see liveState). */
 	private readonly live = new WeakMap<WebSocket, LiveState>();
 	/** The rate limit, per user across sockets and HTTP posts. */
@@ -235,8 +241,8 @@ export class Room extends OutboxObject {
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
-	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-		const who = readSocketIdentity(ws);
+	override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+		const who = this.identity(ws);
 		// Frames that were in flight when the server closed the socket are dropped.
 		if (who === undefined || who.closing === true || ws.readyState !== WebSocket.OPEN) return;
 		const now = Date.now();
@@ -359,6 +365,16 @@ export class Room extends OutboxObject {
 			.filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN && readSocketIdentity(ws)?.closing !== true);
 	}
 
+	/** The socket's attachment, deserialized once (closeSocket keeps the copy in step). */
+	private identity(ws: WebSocket): SocketIdentity | undefined {
+		let who = this.identities.get(ws);
+		if (who === undefined) {
+			who = readSocketIdentity(ws);
+			if (who !== undefined) this.identities.set(ws, who);
+		}
+		return who;
+	}
+
 	/**
 	 * Per-socket abuse window, in memory only. It needs no attachment: a room hibernates only
 	 * after 10 s without events, and by then every abuse window (10 s) has expired, so a fresh
@@ -385,23 +401,38 @@ export class Room extends OutboxObject {
 	 */
 	private deliver(events: readonly RoomEvent[], acks?: ReadonlyMap<WebSocket, string[]>): void {
 		const serialized = events.map((event) => JSON.stringify(event));
+		const watch = this.watchDue();
 		const slow: WebSocket[] = [];
 		if (serialized.length > 0) {
 			for (const ws of this.tagged(FRAME_TAGS)) {
 				if (ws.readyState !== WebSocket.OPEN) continue;
 				for (const frame of serialized) sendIfOpen(ws, frame);
-				if (ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
+				if (watch && ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
 			}
 		}
 		if (serialized.length > 0 || (acks !== undefined && acks.size > 0)) {
 			const body = new BatchBody(serialized);
 			for (const ws of this.tagged(BATCH_TAGS)) {
 				const mine = acks?.get(ws);
-				if (mine !== undefined) this.sendWatched(ws, body.with(mine), slow);
-				else if (serialized.length > 0) this.sendWatched(ws, body.shared, slow);
+				const frame = mine !== undefined ? body.with(mine) : serialized.length > 0 ? body.shared : undefined;
+				if (frame === undefined) continue;
+				if (watch) this.sendWatched(ws, frame, slow);
+				else sendIfOpen(ws, frame);
 			}
 		}
 		this.closeSlow(slow);
+	}
+
+	/**
+	 * Whether this delivery also looks at what waits unsent per socket: at most every
+	 * WATCH_EVERY_MS, since reading it on every send of a busy room costs more than a stalled
+	 * reader can add in that time (a bound overshot by 50 ms of traffic, not unbounded).
+	 */
+	private watchDue(): boolean {
+		const now = Date.now();
+		if (now < this.nextWatch) return false;
+		this.nextWatch = now + WATCH_EVERY_MS;
+		return true;
 	}
 
 	/** Sends, and notes the socket if more than the bound is waiting unsent for it. */
@@ -424,7 +455,12 @@ export class Room extends OutboxObject {
 	}
 
 	private isBatch(ws: WebSocket): boolean {
-		return this.ctx.getTags(ws).some((tag) => (BATCH_TAGS as readonly string[]).includes(tag));
+		try {
+			return this.ctx.getTags(ws).some((tag) => (BATCH_TAGS as readonly string[]).includes(tag));
+		} catch {
+			// A socket that closed meanwhile has no tags to read; it gets nothing either way.
+			return false;
+		}
 	}
 
 	private refuse(ws: WebSocket, now: number, error: ErrorBody & { id?: string }): void {
@@ -445,7 +481,9 @@ export class Room extends OutboxObject {
 		// Gone before it is marked: the runtime's close event that follows reads the mark as "handled".
 		this.socketGone(ws);
 		// Marked in the attachment, so frames still in flight are dropped even after a wake.
-		ws.serializeAttachment({ ...who, closing: true } satisfies SocketIdentity);
+		const closing: SocketIdentity = { ...who, closing: true };
+		ws.serializeAttachment(closing);
+		this.identities.set(ws, closing);
 		closeQuietly(ws, code, reason);
 	}
 
@@ -549,26 +587,33 @@ export class Room extends OutboxObject {
 	 * checked after dedup so a lost ack can always be recovered.
 	 */
 	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number): Prepared<SendResult> {
-		const existing = this.log.findByClientId(identity.id, input.id);
-		if (existing !== undefined) return { result: { ok: true, ...sendResult(existing, true) }, events: [], alarm: false };
-		const refusal = this.policyRefusal(identity);
-		if (refusal !== undefined) return { result: refusal, events: [], alarm: false };
-		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
-			return { result: fail("out_of_order", `the message before this one (${input.after}) is not stored yet; send it first`), events: [], alarm: false };
-		}
+		const repeat = (): Prepared<SendResult> | undefined => {
+			const existing = this.log.findByClientId(identity.id, input.id);
+			return existing === undefined ? undefined : { result: { ok: true, ...sendResult(existing, true) }, events: [], alarm: false };
+		};
+		const refusal = this.sendRefusal(identity, input);
+		// A repeat of a stored message gets the original answer whatever changed since.
+		if (refusal !== undefined) return repeat() ?? { result: refusal, events: [], alarm: false };
 		const targets = input.crossPost ?? [];
-		const denied = targets.find((room) => !canAccessRoom(identity, room));
-		if (denied !== undefined) return { result: fail("forbidden", `your token does not grant room ${denied}`), events: [], alarm: false };
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		this.log.pruneDedup(now);
 		// An author's first message here registers the room in the author directory, so an
 		// operator compensation by author can find it. Later messages cost nothing extra.
+		// (A repeat is never a first post: its original is this author's.)
 		const firstPost = !this.knownAuthors.has(identity.id) && !this.log.hasAuthor(identity.id);
-		if (firstPost) this.ops.authorPosted(identity.id, now);
+		// The insert is the dedup check: the (author, client id) index turns a repeat away, and only
+		// then is the original read. A new message costs no lookup.
 		const message = this.log.appendMessage(
 			{ author: { id: identity.id, name: identity.name }, clientId: input.id, text: input.text, traceId, ...(sagaId === null ? {} : { sagaId }) },
 			now,
+			{ ifNew: true },
 		);
+		if (message === undefined) {
+			const original = repeat();
+			if (original === undefined) throw new Error("the dedup index turned a send away, but holds no message for it");
+			return original;
+		}
+		if (firstPost) this.ops.authorPosted(identity.id, now);
 		this.knownAuthors.add(identity.id);
 		if (sagaId !== null) {
 			// The message, its dedup record, the saga and one task per target commit together.
@@ -578,6 +623,18 @@ export class Room extends OutboxObject {
 		}
 		return { result: { ok: true, ...sendResult({ event: message, sagaId }, false) }, events: [message], alarm: sagaId !== null || firstPost };
 	}
+
+	/** Why a new send is refused (policy, order, cross-post access), if it is. */
+	private sendRefusal(identity: Identity, input: SendInput): Failure | undefined {
+		const refusal = this.policyRefusal(identity);
+		if (refusal !== undefined) return refusal;
+		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
+			return fail("out_of_order", `the message before this one (${input.after}) is not stored yet; send it first`);
+		}
+		const denied = (input.crossPost ?? []).find((room) => !canAccessRoom(identity, room));
+		return denied === undefined ? undefined : fail("forbidden", `your token does not grant room ${denied}`);
+	}
+
 
 	private write<T>(work: () => T): T {
 		return this.engine.write(work);

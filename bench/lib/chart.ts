@@ -21,16 +21,21 @@ const PANELS: readonly Panel[] = [
 
 const SERVERS: readonly { name: ServerName; label: string }[] = [
 	{ name: "parley", label: "Parley" },
+	{ name: "parley-batch", label: "Parley batched" },
 	{ name: "bare", label: "bare DO" },
 	{ name: "naive", label: "naive DO" },
 	{ name: "party", label: "PartyServer" },
 	{ name: "node-ws", label: "Node ws" },
+	{ name: "go-durable", label: "Go group commit" },
+	{ name: "go-mem", label: "Go in-memory" },
 ];
+
+const NATIVE: ReadonlySet<ServerName> = new Set(["node-ws", "go-durable", "go-mem"]);
 
 const SERIES: readonly { path: PathName; label: string; color: string }[] = [
 	{ path: "miniflare", label: "Miniflare API → workerd", color: "#1f6feb" },
 	{ path: "wrangler", label: "wrangler dev (proxy)", color: "#9ecbff" },
-	{ path: "node", label: "Node process", color: "#2da44e" },
+	{ path: "node", label: "native process (Node, Go)", color: "#2da44e" },
 ];
 
 function escape(text: string): string {
@@ -38,7 +43,7 @@ function escape(text: string): string {
 }
 
 export function svgChart(results: Results, subtitle: string): string {
-	const width = 900;
+	const width = 1100;
 	const panelHeight = 230;
 	const top = 70;
 	const left = 70;
@@ -60,7 +65,7 @@ export function svgChart(results: Results, subtitle: string): string {
 		const baseY = y0 + 15 + plotHeight;
 		const values = SERVERS.map((server) =>
 			SERIES.map((series) => {
-				const path = server.name === "node-ws" ? (series.path === "node" ? "node" : undefined) : series.path === "node" ? undefined : series.path;
+				const path = NATIVE.has(server.name) ? (series.path === "node" ? "node" : undefined) : series.path === "node" ? undefined : series.path;
 				return path === undefined ? null : results.metric(server.name, path, panel.scenario, panel.key);
 			}),
 		);

@@ -2,7 +2,8 @@
  * One bench socket on the `ws` package, and the cheap frame matchers the load generator
  * uses. Receivers at 100k+ frames/s cannot afford JSON.parse on every frame, so frames are
  * classified by searching the raw bytes for a marker (`"type":"message"`) and, where a
- * latency is needed, by reading the send stamp at the start of the message text.
+ * latency is needed, by reading the send stamp at the start of the message text. A frame may
+ * hold several messages (Parley's v1.2 `batch`), so markers and stamps are counted, not tested.
  */
 import WebSocket from "ws";
 import { nowMs } from "./stats.ts";
@@ -12,7 +13,15 @@ export const MARK = {
 	ack: Buffer.from('"type":"ack"'),
 	synced: Buffer.from('"type":"synced"'),
 	error: Buffer.from('"type":"error"'),
+	presence: Buffer.from('"type":"presence"'),
 };
+
+/** How many times `marker` occurs in `frame`. */
+export function countOf(frame: Buffer, marker: Buffer): number {
+	let count = 0;
+	for (let at = frame.indexOf(marker); at >= 0; at = frame.indexOf(marker, at + marker.length)) count++;
+	return count;
+}
 const TEXT_STAMP = Buffer.from('"text":"~');
 
 /** Message text: `~tag~sentAtMs~n~` then padding, so any receiver can read who sent it, when, and which. */
@@ -27,9 +36,20 @@ export interface Stamp {
 	n: number;
 }
 
-/** Reads the stamp from a raw `message` frame; `undefined` when the text is not stamped. */
+/** Reads the first stamp from a raw frame; `undefined` when no text is stamped. */
 export function readStamp(frame: Buffer): Stamp | undefined {
-	const at = frame.indexOf(TEXT_STAMP);
+	return stampAt(frame, frame.indexOf(TEXT_STAMP));
+}
+
+/** Every stamp in a frame, in order (one per message, several in a batch). */
+export function eachStamp(frame: Buffer, visit: (stamp: Stamp) => void): void {
+	for (let at = frame.indexOf(TEXT_STAMP); at >= 0; at = frame.indexOf(TEXT_STAMP, at + TEXT_STAMP.length)) {
+		const stamp = stampAt(frame, at);
+		if (stamp !== undefined) visit(stamp);
+	}
+}
+
+function stampAt(frame: Buffer, at: number): Stamp | undefined {
 	if (at < 0) return undefined;
 	const start = at + TEXT_STAMP.length;
 	const parts = frame.toString("latin1", start, Math.min(frame.length, start + 96)).split("~", 3);
@@ -46,6 +66,12 @@ export class BenchSocket {
 	/** Replaced by the scenario; frames before that (welcome, replay, presence) are dropped. */
 	onFrame: FrameHandler = () => undefined;
 	closed = false;
+	/** Frames received after `synced` (everything but the greeting and the replay). */
+	frames = 0;
+	/** Of those, presence frames. */
+	presenceFrames = 0;
+	/** When the socket closed, the code the server gave. */
+	closeCode: number | undefined;
 	private ready = false;
 	private readonly ws: WebSocket;
 
@@ -73,6 +99,8 @@ export class BenchSocket {
 			ws.on("message", (data, isBinary) => {
 				if (isBinary || !Buffer.isBuffer(data)) return;
 				if (socket.ready) {
+					socket.frames++;
+					if (data.indexOf(MARK.presence) >= 0) socket.presenceFrames++;
 					socket.onFrame(data);
 					return;
 				}
@@ -82,8 +110,9 @@ export class BenchSocket {
 					ws.removeAllListeners("close");
 					ws.removeAllListeners("unexpected-response");
 					ws.on("error", () => undefined);
-					ws.on("close", () => {
+					ws.on("close", (code) => {
 						socket.closed = true;
+						socket.closeCode = code;
 					});
 					socket.ready = true;
 					resolve();
@@ -95,6 +124,21 @@ export class BenchSocket {
 
 	send(frame: string): void {
 		if (!this.closed) this.ws.send(frame);
+	}
+
+	/** Stops reading from the TCP socket, as a stalled client would: the server's queue for it grows. */
+	stall(): void {
+		this.ws.pause();
+	}
+
+	resume(): void {
+		this.ws.resume();
+	}
+
+	/** Resolves once the socket is closed (by either side), or after `timeoutMs`. */
+	async whenClosed(timeoutMs: number): Promise<void> {
+		const deadline = Date.now() + timeoutMs;
+		while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 	}
 
 	/** Bytes queued in the client that the kernel has not taken yet. */
@@ -109,13 +153,20 @@ export class BenchSocket {
 	}
 }
 
-/** Opens `urls` with at most `concurrency` handshakes in flight; closes all on the first failure. */
-export async function openMany(urls: string[], concurrency: number, timeoutMs?: number): Promise<BenchSocket[]> {
+/**
+ * Opens `urls` with at most `concurrency` handshakes in flight; closes all on the first failure,
+ * or when `deadline` (epoch ms) passes first.
+ */
+export async function openMany(urls: string[], concurrency: number, timeoutMs?: number, deadline = Number.POSITIVE_INFINITY): Promise<BenchSocket[]> {
 	const sockets: BenchSocket[] = new Array<BenchSocket>(urls.length);
 	let next = 0;
 	let failure: unknown;
 	const worker = async (): Promise<void> => {
 		while (failure === undefined && next < urls.length) {
+			if (Date.now() > deadline) {
+				failure = new Error(`only ${next} of ${urls.length} sockets open by the deadline`);
+				break;
+			}
 			const index = next++;
 			try {
 				sockets[index] = await BenchSocket.open(urls[index] as string, timeoutMs);
@@ -132,8 +183,8 @@ export async function openMany(urls: string[], concurrency: number, timeoutMs?: 
 	return sockets;
 }
 
-export function socketUrl(wsBase: string, room: string, guest: string): string {
-	return `${wsBase}/v1/rooms/${room}/ws?guest=${guest}`;
+export function socketUrl(wsBase: string, room: string, guest: string, query?: string): string {
+	return `${wsBase}/v1/rooms/${room}/ws?guest=${guest}${query === undefined ? "" : `&${query}`}`;
 }
 
 export function sendFrame(id: string, text: string, crossPost?: string[]): string {

@@ -7,14 +7,17 @@
  * baselines that have no acks, the sender's own copy of the broadcast. Without a window a
  * sender only measures how fast it can fill socket buffers.
  */
-import { BenchSocket, MARK, openMany, readStamp, sendFrame, socketUrl, stampedText } from "./client.ts";
-import { treeRssBytes } from "./proc.ts";
+import { readFileSync } from "node:fs";
+import { BenchSocket, countOf, eachStamp, MARK, openMany, sendFrame, socketUrl, stampedText } from "./client.ts";
+import { treeCpuSeconds, treeRssBytes } from "./proc.ts";
 import { nowMs, round, Samples, sleep, type LatencySummary } from "./stats.ts";
 
 export interface Target {
 	wsUrl: string;
 	/** Does the server ack sends? (Parley only.) */
 	acks: boolean;
+	/** Appended to every socket URL (v1.2 features). */
+	query?: string;
 	/** Server processes, for memory. */
 	pids(): number[];
 }
@@ -71,16 +74,15 @@ class WindowedSender {
 	}
 
 	private onFrame(frame: Buffer): void {
-		if (this.acks ? frame.indexOf(MARK.ack) >= 0 : frame.indexOf(MARK.message) >= 0 && frame.indexOf(this.ownEcho) >= 0) {
-			this.accepted++;
-			this.inFlight--;
-			this.pump();
-		} else if (frame.indexOf(MARK.error) >= 0) {
-			// A refused send (e.g. rate_limited) still frees its slot, or the window would stall.
-			this.errors++;
-			this.inFlight--;
-			this.pump();
-		}
+		// A batch may carry several acks (or own echoes); a refused send (e.g. rate_limited)
+		// still frees its slot, or the window would stall.
+		const accepted = countOf(frame, this.acks ? MARK.ack : this.ownEcho);
+		const errors = countOf(frame, MARK.error);
+		if (accepted + errors === 0) return;
+		this.accepted += accepted;
+		this.errors += errors;
+		this.inFlight -= accepted + errors;
+		this.pump();
 	}
 
 	private pump(): void {
@@ -100,13 +102,14 @@ class Receiver {
 
 	constructor(socket: BenchSocket, sampleLatency: boolean) {
 		socket.onFrame = (frame) => {
-			if (frame.indexOf(MARK.message) < 0) return;
-			this.frames++;
+			const messages = countOf(frame, MARK.message);
+			if (messages === 0) return;
+			this.frames += messages;
 			if (!sampleLatency) return;
-			const stamp = readStamp(frame);
-			if (stamp !== undefined && stamp.sentAt >= this.window[0] && stamp.sentAt < this.window[1]) {
-				this.latency.add(nowMs() - stamp.sentAt);
-			}
+			const now = nowMs();
+			eachStamp(frame, (stamp) => {
+				if (stamp.sentAt >= this.window[0] && stamp.sentAt < this.window[1]) this.latency.add(now - stamp.sentAt);
+			});
 		};
 	}
 
@@ -154,13 +157,13 @@ export async function flatOut(
 ): Promise<FlatOutResult> {
 	const room = freshRoom(`flat${senders}x${receivers}`);
 	const receiverSockets = await openMany(
-		Array.from({ length: receivers }, (_, i) => socketUrl(target.wsUrl, room, `r${i}`)),
+		Array.from({ length: receivers }, (_, i) => socketUrl(target.wsUrl, room, `r${i}`, target.query)),
 		CONNECT_CONCURRENCY,
 	);
 	let senderSockets: BenchSocket[] = [];
 	try {
 		senderSockets = await openMany(
-			Array.from({ length: senders }, (_, i) => socketUrl(target.wsUrl, room, `s${i}`)),
+			Array.from({ length: senders }, (_, i) => socketUrl(target.wsUrl, room, `s${i}`, target.query)),
 			CONNECT_CONCURRENCY,
 		);
 		const recv = receiverSockets.map((socket, i) => new Receiver(socket, i === 0));
@@ -231,7 +234,7 @@ export async function fixedRate(
 ): Promise<FixedRateResult> {
 	const room = freshRoom("rate");
 	const sockets = await openMany(
-		Array.from({ length: receivers + 1 }, (_, i) => socketUrl(target.wsUrl, room, i === 0 ? "sender" : `r${i}`)),
+		Array.from({ length: receivers + 1 }, (_, i) => socketUrl(target.wsUrl, room, i === 0 ? "sender" : `r${i}`, target.query)),
 		CONNECT_CONCURRENCY,
 	);
 	try {
@@ -313,12 +316,12 @@ export async function idleMemory(target: Target, count: number, perRoom: number,
 	const rooms = Array.from({ length: Math.ceil(count / perRoom) }, () => freshRoom("idle"));
 	const pids = target.pids();
 	if (pids.length === 0) throw new Error("no server process to measure");
-	const warmers = await openMany(rooms.map((room) => socketUrl(target.wsUrl, room, "warm")), CONNECT_CONCURRENCY);
+	const warmers = await openMany(rooms.map((room) => socketUrl(target.wsUrl, room, "warm", target.query)), CONNECT_CONCURRENCY);
 	let sockets: BenchSocket[] = [];
 	try {
 		await sleep(1000);
 		const before = await stableRss(pids);
-		const urls = Array.from({ length: count }, (_, i) => socketUrl(target.wsUrl, rooms[Math.floor(i / perRoom)] as string, `u${i}`));
+		const urls = Array.from({ length: count }, (_, i) => socketUrl(target.wsUrl, rooms[Math.floor(i / perRoom)] as string, `u${i}`, target.query));
 		const started = Date.now();
 		const ticker = setInterval(() => progress(`opening ${count} idle sockets`), 1000);
 		try {
@@ -373,7 +376,7 @@ export async function crossPost(
 	const origin = freshRoom("saga");
 	const targetRooms = Array.from({ length: targets }, (_, i) => `${origin}-t${i}`);
 	const sockets = await openMany(
-		[socketUrl(target.wsUrl, origin, "author"), ...targetRooms.map((room) => socketUrl(target.wsUrl, room, "watcher"))],
+		[socketUrl(target.wsUrl, origin, "author", target.query), ...targetRooms.map((room) => socketUrl(target.wsUrl, room, "watcher", target.query))],
 		CONNECT_CONCURRENCY,
 	);
 	try {
@@ -412,12 +415,13 @@ export async function crossPost(
 		for (const watcher of watchers) {
 			watcher.onFrame = (frame) => {
 				if (frame.indexOf(MARK.message) < 0) return;
-				const stamp = readStamp(frame);
-				if (stamp === undefined || stamp.tag !== "X") return;
-				const seen = copies.get(stamp.n) ?? [];
-				seen.push(nowMs());
-				copies.set(stamp.n, seen);
-				settle(stamp.n);
+				eachStamp(frame, (stamp) => {
+					if (stamp.tag !== "X") return;
+					const seen = copies.get(stamp.n) ?? [];
+					seen.push(nowMs());
+					copies.set(stamp.n, seen);
+					settle(stamp.n);
+				});
 			};
 		}
 		let sent = 0;
@@ -454,10 +458,205 @@ export async function crossPost(
 	}
 }
 
+/** The open-file limit of this process (the load generator; workerd inherits it). */
+export function openFileLimit(): number {
+	try {
+		const match = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+		return match?.[1] === undefined ? 1024 : Number(match[1]);
+	} catch {
+		return 1024;
+	}
+}
+
+/**
+ * The most sockets one room can be given here: workerd holds two file descriptors per socket
+ * (the client's and its end of the pipe to the Durable Object), and a few hundred go to the rest.
+ */
+export function maxSockets(): number {
+	return Math.max(1000, Math.floor((openFileLimit() - 1000) / 2 / 500) * 500);
+}
+
+export type RoomUsers = "u100" | "each";
+
+export interface RoomFillResult {
+	sockets: number;
+	users: number;
+	/** Wall time to open every socket (each waited for its `synced`). */
+	fillSeconds: number;
+	rssBeforeMb: number;
+	rssAfterMb: number;
+	kbPerSocket: number;
+	/** Frames the room sent after the greetings (presence, mostly), per join. */
+	framesPerJoin: number;
+	presenceFramesPerJoin: number;
+	/** Server CPU spent on the fill, per join. */
+	cpuMsPerJoin: number;
+}
+
+/**
+ * Fills ONE room with `count` sockets and measures the server's memory per idle socket, how
+ * long the fill took, the CPU it cost and the frames the room sent per join. `users`: 100
+ * distinct users (sockets spread over them round-robin), or every socket its own user.
+ */
+export async function roomFill(target: Target, count: number, users: RoomUsers, progress: Progress, deadlineMs = 120_000): Promise<RoomFillResult> {
+	const room = freshRoom(`fill-${users}`);
+	const pids = target.pids();
+	if (pids.length === 0) throw new Error("no server process to measure");
+	const guest = (i: number): string => (users === "u100" ? `u${i % 100}` : `u${i}`);
+	// The warm socket starts the room (Durable Object) before the "before" reading.
+	const warm = await BenchSocket.open(socketUrl(target.wsUrl, room, "warm", target.query));
+	let sockets: BenchSocket[] = [];
+	try {
+		await sleep(1000);
+		const before = await stableRss(pids);
+		const cpu0 = treeCpuSeconds(pids);
+		const started = Date.now();
+		const ticker = setInterval(() => progress(`filling one room: ${count} sockets, ${users === "u100" ? "100 users" : "one user each"}`), 1000);
+		try {
+			sockets = await openMany(
+				Array.from({ length: count }, (_, i) => socketUrl(target.wsUrl, room, guest(i), target.query)),
+				CONNECT_CONCURRENCY,
+				60_000,
+				started + deadlineMs,
+			);
+		} finally {
+			clearInterval(ticker);
+		}
+		const fillSeconds = (Date.now() - started) / 1000;
+		// Presence windows close after the last join: wait until the room has been quiet for 1 s.
+		const all = [warm, ...sockets];
+		const total = (): number => all.reduce((sum, s) => sum + s.frames, 0);
+		let last = total();
+		for (let quiet = 0, waited = 0; quiet < 1000 && waited < 20_000; waited += 250) {
+			await sleep(250);
+			const now = total();
+			quiet = now === last ? quiet + 250 : 0;
+			last = now;
+		}
+		const cpu = treeCpuSeconds(pids) - cpu0;
+		progress(`${count} sockets in one room; settling`);
+		await sleep(2000);
+		const after = await stableRss(pids);
+		const presence = all.reduce((sum, s) => sum + s.presenceFrames, 0);
+		return {
+			sockets: count,
+			users: users === "u100" ? Math.min(100, count) : count,
+			fillSeconds: round(fillSeconds),
+			rssBeforeMb: round(before / 2 ** 20),
+			rssAfterMb: round(after / 2 ** 20),
+			kbPerSocket: round((after - before) / 1024 / count),
+			framesPerJoin: round(last / count),
+			presenceFramesPerJoin: round(presence / count),
+			cpuMsPerJoin: round((cpu * 1000) / count),
+		};
+	} finally {
+		closeAll(sockets);
+		warm.close();
+		await sleep(2000);
+	}
+}
+
+export interface StalledResult {
+	/** Delivery latency at the 99 readers before and while one reader stalls. */
+	p50BeforeMs?: number;
+	p99BeforeMs?: number;
+	p50StalledMs?: number;
+	p99StalledMs?: number;
+	/** Messages of the stalled phase that some reader that kept reading never got. */
+	missing: number;
+	/** How the server ended the stalled socket (0: it did not within the run). */
+	stalledCloseCode: number;
+	/** Seconds into the stall at which the last message the stalled reader got was sent. */
+	stalledCutAfterSec?: number;
+	/** The server's RSS growth while the reader was stalled. */
+	rssGrowthMb: number;
+}
+
+/**
+ * One room, 100 readers and a sender at a fixed rate with 2 KB messages: first all read, then
+ * one stops reading (its TCP socket is paused). A server that bounds a slow reader's queue
+ * closes it; the others should not notice either way.
+ */
+export async function stalledReader(target: Target, ratePerSec: number, timing: { beforeMs: number; stalledMs: number }, progress: Progress): Promise<StalledResult> {
+	const room = freshRoom("stall");
+	const sockets = await openMany(
+		Array.from({ length: 101 }, (_, i) => socketUrl(target.wsUrl, room, i === 0 ? "sender" : `r${i}`, target.query)),
+		CONNECT_CONCURRENCY,
+	);
+	const textBytes = 2048;
+	try {
+		const [sender, stalled, ...readers] = sockets as [BenchSocket, BenchSocket, ...BenchSocket[]];
+		const before = new Samples();
+		const during = new Samples();
+		const begin = nowMs();
+		const stallAt = begin + timing.beforeMs;
+		const end = stallAt + timing.stalledMs;
+		const got = readers.map(() => new Set<number>());
+		readers.forEach((reader, i) => {
+			reader.onFrame = (frame) => {
+				const now = nowMs();
+				eachStamp(frame, (stamp) => {
+					if (stamp.tag !== "S") return;
+					got[i]?.add(stamp.n);
+					(stamp.sentAt < stallAt ? before : during).add(now - stamp.sentAt);
+				});
+			};
+		});
+		let lastStalledSentAt = 0;
+		stalled.onFrame = (frame) => {
+			eachStamp(frame, (stamp) => {
+				if (stamp.tag === "S") lastStalledSentAt = Math.max(lastStalledSentAt, stamp.sentAt);
+			});
+		};
+		const pids = target.pids();
+		let rssAtStall = 0;
+		let sent = 0;
+		const sentIn: number[] = [];
+		const pacer = setInterval(() => {
+			const now = nowMs();
+			if (now >= end) return;
+			const due = Math.floor(((now - begin) / 1000) * ratePerSec);
+			while (sent < due) {
+				const n = sent++;
+				if (now >= stallAt) sentIn.push(n);
+				sender.send(sendFrame(`S-${n}`, stampedText("S", n, textBytes)));
+			}
+		}, 2);
+		await timed(timing.beforeMs, (ms) => progress(`all reading ${(ms / 1000).toFixed(0)}s, sent ${sent}`));
+		stalled.stall();
+		rssAtStall = pids.length > 0 ? treeRssBytes(pids) : 0;
+		await timed(timing.stalledMs, (ms) => progress(`one reader stalled ${(ms / 1000).toFixed(0)}s, sent ${sent}`));
+		clearInterval(pacer);
+		const rssEnd = pids.length > 0 ? treeRssBytes(pids) : 0;
+		// Drain the readers, then let the stalled one read what was queued for it and see how it ended.
+		const drainUntil = Date.now() + 5000;
+		while (Date.now() < drainUntil && got.some((set) => sentIn.some((n) => !set.has(n)))) await sleep(100);
+		const missing = got.reduce((sum, set) => sum + sentIn.filter((n) => !set.has(n)).length, 0);
+		stalled.resume();
+		await stalled.whenClosed(10_000);
+		const closeCode = stalled.closed ? (stalled.closeCode ?? 0) : 0;
+		const summary = (samples: Samples, which: "p50" | "p99"): number | undefined => {
+			const s = samples.summary();
+			return s === undefined ? undefined : round(s[which]);
+		};
+		return {
+			...(before.count > 0 ? { p50BeforeMs: summary(before, "p50"), p99BeforeMs: summary(before, "p99") } : {}),
+			...(during.count > 0 ? { p50StalledMs: summary(during, "p50"), p99StalledMs: summary(during, "p99") } : {}),
+			missing,
+			stalledCloseCode: closeCode,
+			...(closeCode !== 0 && lastStalledSentAt > stallAt ? { stalledCutAfterSec: round((lastStalledSentAt - stallAt) / 1000) } : {}),
+			rssGrowthMb: round((rssEnd - rssAtStall) / 2 ** 20),
+		};
+	} finally {
+		closeAll(sockets);
+		await sleep(500);
+	}
+}
+
 /** Fails fast, with a readable reason, when a server cannot do the basics. */
 export async function smokeTest(target: Target): Promise<void> {
 	const room = freshRoom("smoke");
-	const socket = await BenchSocket.open(socketUrl(target.wsUrl, room, "smoke"), 10_000);
+	const socket = await BenchSocket.open(socketUrl(target.wsUrl, room, "smoke", target.query), 10_000);
 	try {
 		const accepted = new Promise<void>((resolve, reject) => {
 			const timer = setTimeout(() => reject(new Error("no ack/echo for a send within 5 s")), 5000);

@@ -5,7 +5,13 @@
 import type { PathName, ServerName } from "./servers.ts";
 import { round } from "./stats.ts";
 
-export type ScenarioName = "ingest-1x10" | "fanout-10x100" | "latency-1k" | "idle-1000" | "idle-5000" | "saga-3" | "cost";
+/** One room filled with `count` sockets (see roomFill); `max` is the largest the machine allows. */
+export type RoomScenario = `room-${"u100" | "each"}-${number}`;
+export type ScenarioName = "ingest-1x10" | "fanout-10x100" | "latency-1k" | "idle-1000" | "idle-5000" | "saga-3" | "cost" | "stalled-1of100" | RoomScenario;
+
+export function roomScenario(users: "u100" | "each", count: number): RoomScenario {
+	return `room-${users}-${count}`;
+}
 
 export interface ResultRecord {
 	run: string;
@@ -75,6 +81,16 @@ export interface TargetCheck {
 
 const WORKER_BASELINES: readonly ServerName[] = ["bare", "naive", "party"];
 
+/** The room sizes a run measured in one room, ascending. */
+export function roomSizes(results: Results): number[] {
+	const sizes = new Set<number>();
+	for (const record of results.records) {
+		const match = /^room-(?:u100|each)-(\d+)$/.exec(record.scenario);
+		if (match?.[1] !== undefined) sizes.add(Number(match[1]));
+	}
+	return [...sizes].sort((a, b) => a - b);
+}
+
 /** The issue's targets, each evaluated on one path with numbers from this run only. */
 export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined =>
@@ -94,6 +110,13 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 		(v) => v >= 0.9,
 	);
 	add("p99 @ 1,000 msgs/s vs bare", ratio(m("parley", "latency-1k", "p99Ms"), m("bare", "latency-1k", "p99Ms")), "≤ 2× bare", (v) => v <= 2);
+	// The Go hubs are native processes: their figures are on the "node" path of the same run.
+	const go = (scenario: ScenarioName, key: string): number | undefined => results.metric("go-durable", "node", scenario, key);
+	if (path === "miniflare") {
+		add("batched deliveries/s 1→10 vs Go group commit", ratio(m("parley-batch", "ingest-1x10", "deliveriesPerSec"), go("ingest-1x10", "deliveriesPerSec")), "≥ 1.0× Go", (v) => v >= 1);
+		add("batched deliveries/s 10→100 vs Go group commit", ratio(m("parley-batch", "fanout-10x100", "deliveriesPerSec"), go("fanout-10x100", "deliveriesPerSec")), "≥ 1.0× Go", (v) => v >= 1);
+	}
+	add("batched p99 @ 1,000 msgs/s vs Parley (v1 frames)", ratio(m("parley-batch", "latency-1k", "p99Ms"), m("parley", "latency-1k", "p99Ms")), "≤ 1.0× (no worse)", (v) => v <= 1);
 	if (path === "miniflare") {
 		for (const scenario of ["idle-1000", "idle-5000"] as const) {
 			add(
@@ -102,6 +125,42 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 				"≤ 1.1× bare",
 				(v) => v <= 1.1,
 			);
+		}
+		const sizes = roomSizes(results);
+		const largest = sizes.at(-1);
+		for (const count of sizes.filter((n) => n >= 5000)) {
+			for (const users of ["u100", "each"] as const) {
+				for (const server of ["parley", "parley-batch"] as const) {
+					add(
+						`one room, ${count} sockets, ${users === "u100" ? "100 users" : "a user each"}: ${server === "parley" ? "Parley" : "batched"} idle memory/socket vs bare`,
+						ratio(m(server, roomScenario(users, count), "kbPerSocket"), m("bare", roomScenario(users, count), "kbPerSocket")),
+						"≤ 1.0× bare",
+						(v) => v <= 1,
+					);
+				}
+			}
+		}
+		if (sizes.includes(5000)) {
+			for (const server of ["parley", "parley-batch"] as const) {
+				add(`one room of 5,000 distinct users fills (${server === "parley" ? "Parley" : "batched"}), s`, m(server, roomScenario("each", 5000), "fillSeconds"), "≤ 30 s", (v) => v <= 30);
+			}
+		}
+		if (largest !== undefined && largest > 1000 && sizes.includes(1000)) {
+			for (const server of ["parley", "parley-batch"] as const) {
+				const label = server === "parley" ? "Parley" : "batched";
+				add(
+					`frames per join, ${largest} vs 1,000 distinct users (${label})`,
+					ratio(m(server, roomScenario("each", largest), "framesPerJoin"), m(server, roomScenario("each", 1000), "framesPerJoin")),
+					"≤ 2× (linear in joins)",
+					(v) => v <= 2,
+				);
+				add(
+					`server CPU per join, ${largest} vs 1,000 distinct users (${label})`,
+					ratio(m(server, roomScenario("each", largest), "cpuMsPerJoin"), m(server, roomScenario("each", 1000), "cpuMsPerJoin")),
+					"≤ 2× (linear in joins)",
+					(v) => v <= 2,
+				);
+			}
 		}
 		add("rows written per plain message", m("parley", "cost", "rowsWrittenPerMessage"), "≤ 3", (v) => v <= 3);
 		add("alarms set per plain message", m("parley", "cost", "alarmsPerMessage"), "0", (v) => v === 0);
@@ -142,29 +201,102 @@ const PATH_TITLES: Record<PathName, string> = {
 	node: "Node",
 };
 
-/** One table per path; the Node server is shown beside the Miniflare path as the non-edge reference. */
+export const LABELS: Record<ServerName, string> = {
+	parley: "Parley",
+	"parley-batch": "Parley batched",
+	bare: "bare DO",
+	naive: "naive durable DO",
+	party: "PartyServer",
+	"node-ws": "Node ws",
+	"go-durable": "Go group commit",
+	"go-mem": "Go in-memory",
+};
+
+const NATIVE: ReadonlySet<ServerName> = new Set(["node-ws", "go-durable", "go-mem"]);
+
+/** Native servers run once, beside the Miniflare group: their records are on the "node" path. */
+export function pathFor(server: ServerName, path: PathName): PathName {
+	return NATIVE.has(server) ? "node" : path;
+}
+
+/** One table per path; the native servers (Node, Go) are shown beside the Miniflare path. */
 export function markdownTable(results: Results, path: PathName): string {
-	const servers: ServerName[] = ["parley", "bare", "naive", "party"];
-	if (path === "miniflare") servers.push("node-ws");
-	const labels: Record<ServerName, string> = { parley: "Parley", bare: "bare DO", naive: "naive durable DO", party: "PartyServer", "node-ws": "Node ws" };
+	const servers: ServerName[] = ["parley", "parley-batch", "bare", "naive", "party"];
+	if (path === "miniflare") servers.push("node-ws", "go-durable", "go-mem");
 	const lines: string[] = [];
 	lines.push(`### ${PATH_TITLES[path]}`, "");
-	lines.push(`| metric | ${servers.map((s) => labels[s]).join(" | ")} | Parley ÷ bare | Parley ÷ naive | Parley ÷ PartyServer |`);
-	lines.push(`|---|${servers.map(() => "---:").join("|")}|---:|---:|---:|`);
+	const goColumn = path === "miniflare";
+	lines.push(`| metric | ${servers.map((s) => LABELS[s]).join(" | ")} | Parley ÷ bare | Parley ÷ naive | Parley ÷ PartyServer |${goColumn ? " batched ÷ Go group commit |" : ""}`);
+	lines.push(`|---|${servers.map(() => "---:").join("|")}|---:|---:|---:|${goColumn ? "---:|" : ""}`);
 	for (const row of ROWS) {
-		const pathFor = (server: ServerName): PathName => (server === "node-ws" ? "node" : path);
-		const values = servers.map((s) => results.metric(s, pathFor(s), row.scenario, row.key));
+		const values = servers.map((s) => results.metric(s, pathFor(s, path), row.scenario, row.key));
 		if (values.every((v) => v === undefined)) continue;
-		const parley = values[0];
-		lines.push(
-			`| ${row.label} | ${values.map(formatNumber).join(" | ")} | ${formatRatio(ratio(parley, values[1]))} | ${formatRatio(ratio(parley, values[2]))} | ${formatRatio(ratio(parley, values[3]))} |`,
-		);
+		const [parley, batched, bare, naive, party] = values;
+		const go = goColumn ? ` ${formatRatio(ratio(batched, values[servers.indexOf("go-durable")]))} |` : "";
+		lines.push(`| ${row.label} | ${values.map(formatNumber).join(" | ")} | ${formatRatio(ratio(parley, bare))} | ${formatRatio(ratio(parley, naive))} | ${formatRatio(ratio(parley, party))} |${go}`);
 	}
+	const scenarios = new Set<string>(ROWS.map((row) => row.scenario));
 	const failures = servers
-		.flatMap((s) => results.records.filter((r) => r.server === s && r.path === (s === "node-ws" ? "node" : path) && !r.ok))
-		.map((r) => `- ${labels[r.server]} / ${r.scenario}: ${r.error ?? "failed"}`);
+		.flatMap((s) => results.records.filter((r) => r.server === s && r.path === pathFor(s, path) && !r.ok && scenarios.has(r.scenario)))
+		.map((r) => `- ${LABELS[r.server]} / ${r.scenario}: ${r.error ?? "failed"}`);
 	const unique = [...new Set(failures)];
 	if (unique.length > 0) lines.push("", "Not measured:", ...unique);
+	return lines.join("\n");
+}
+
+/** All sockets in ONE room: memory per idle socket, fill time, frames and CPU per join. */
+export function roomTable(results: Results): string {
+	const sizes = roomSizes(results);
+	if (sizes.length === 0) return "";
+	const servers = ["parley", "parley-batch", "bare"] as const;
+	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined => results.metric(server, "miniflare", scenario, key);
+	const lines = [
+		"### One room (Miniflare API): every socket in the same room",
+		"",
+		"| sockets | users | idle KB/socket: Parley / batched / bare | Parley ÷ bare | batched ÷ bare | fill s: Parley / batched / bare | frames per join: Parley / batched | server CPU ms per join: Parley / batched / bare |",
+		"|---:|---|---:|---:|---:|---:|---:|---:|",
+	];
+	for (const count of sizes) {
+		for (const users of ["u100", "each"] as const) {
+			const scenario = roomScenario(users, count);
+			const kb = servers.map((s) => m(s, scenario, "kbPerSocket"));
+			if (kb.every((v) => v === undefined)) continue;
+			const triple = (key: string): string => servers.map((s) => formatNumber(m(s, scenario, key))).join(" / ");
+			const pair = (key: string): string => servers.slice(0, 2).map((s) => formatNumber(m(s, scenario, key))).join(" / ");
+			lines.push(
+				`| ${count} | ${users === "u100" ? "100" : "one each"} | ${kb.map(formatNumber).join(" / ")} | ${formatRatio(ratio(kb[0], kb[2]))} | ${formatRatio(ratio(kb[1], kb[2]))} | ${triple("fillSeconds")} | ${pair("framesPerJoin")} | ${triple("cpuMsPerJoin")} |`,
+			);
+		}
+	}
+	const failures = results.records.filter((r) => r.scenario.startsWith("room-") && !r.ok).map((r) => `- ${LABELS[r.server]} / ${r.scenario}: ${r.error ?? "failed"}`);
+	if (failures.length > 0) lines.push("", "Not measured:", ...new Set(failures));
+	return lines.join("\n");
+}
+
+/** One reader of 100 stops reading: what the other 99 see, and what happens to the stalled one. */
+export function stalledTable(results: Results): string {
+	const records = results.records.filter((r) => r.scenario === "stalled-1of100");
+	if (records.length === 0) return "";
+	const lines = [
+		"### One stalled reader among 100 (500 msgs/s of 2 KB; Miniflare API, native servers as processes)",
+		"",
+		"| server | others p50 / p99 before (ms) | others p50 / p99 while stalled (ms) | missed by the others | stalled socket closed with | its last message was sent (s into the stall) | server RSS growth while stalled (MB) |",
+		"|---|---:|---:|---:|---|---:|---:|",
+	];
+	for (const record of records) {
+		if (!record.ok) {
+			lines.push(`| ${LABELS[record.server]} | not measured: ${record.error ?? "failed"} | | | | | |`);
+			continue;
+		}
+		const v = (key: string): number | undefined => {
+			const value = record.metrics[key];
+			return typeof value === "number" ? value : undefined;
+		};
+		const code = v("stalledCloseCode");
+		lines.push(
+			`| ${LABELS[record.server]} | ${formatNumber(v("p50BeforeMs"))} / ${formatNumber(v("p99BeforeMs"))} | ${formatNumber(v("p50StalledMs"))} / ${formatNumber(v("p99StalledMs"))} | ${formatNumber(v("missing"))} | ${code === undefined || code === 0 ? "not closed" : String(code)} | ${formatNumber(v("stalledCutAfterSec"))} | ${formatNumber(v("rssGrowthMb"))} |`,
+		);
+	}
 	return lines.join("\n");
 }
 
@@ -182,5 +314,6 @@ export function targetsTable(checks: TargetCheck[]): string {
 export function markdownReport(results: Results, paths: PathName[], header: string): string {
 	const parts = [header, "", "#### Targets (ratios within this run)", "", targetsTable(paths.flatMap((p) => checkTargets(results, p)))];
 	for (const path of paths) parts.push("", markdownTable(results, path));
+	for (const table of [roomTable(results), stalledTable(results)]) if (table !== "") parts.push("", table);
 	return parts.join("\n") + "\n";
 }

@@ -24,6 +24,13 @@ export interface WorkerSpec {
 	config: string;
 	/** Variables overriding the config's `vars` (e.g. RATE_LIMIT_PER_SEC=0). */
 	vars: Record<string, string>;
+	/**
+	 * Serve it without its static-assets binding (Miniflare path). Locally the assets router is
+	 * one more Worker in front of the user Worker, and every socket is proxied through it: ~77 KB
+	 * per socket in workerd's process, and a hop per frame, that the baselines (no assets) do not
+	 * pay. On Cloudflare that router runs in front of the Worker, not in the Durable Object.
+	 */
+	withoutAssets?: boolean;
 }
 
 export interface RunningWorker {
@@ -76,7 +83,9 @@ export async function startMiniflare(
 	port: number,
 	persistDir: string,
 ): Promise<RunningWorker> {
-	const { workerOptions } = unstable_getMiniflareWorkerOptions(spec.config);
+	const { workerOptions: configured } = unstable_getMiniflareWorkerOptions(spec.config);
+	const workerOptions: typeof configured = { ...configured };
+	if (spec.withoutAssets === true) delete (workerOptions as { assets?: unknown }).assets;
 	const before = new Set(ownChildrenNamed("workerd"));
 	const mf = new Miniflare(
 		convertV4MiniflareOptions({

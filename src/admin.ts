@@ -119,7 +119,7 @@ function requireFilterRoom(c: AppContext, filter: ListFilter): void {
 export function linkTraceParent(c: AppContext, traceId: string): void {
 	const parent = parentFrom(c.req.header("traceparent"));
 	if (parent === undefined) return;
-	const shard = c.env.OPS_INDEX.getByName(shardName(shardOf(traceId, c.get("config").opsIndexShards)));
+	const shard = c.env.OPS_INDEX.getByName(shardNameFor(c, traceId));
 	c.executionCtx.waitUntil(
 		shard.linkParent(traceId, parent, Date.now()).catch((error: unknown) => {
 			console.warn(JSON.stringify({ level: "warn", msg: "trace parent not linked", traceId, parent, error: String(error) }));
@@ -127,9 +127,26 @@ export function linkTraceParent(c: AppContext, traceId: string): void {
 	);
 }
 
-function shards(c: AppContext) {
+type IndexShard = ReturnType<AppContext["env"]["OPS_INDEX"]["getByName"]>;
+
+/** Asks every ops-index shard the same question, in parallel (lists span all of them). */
+async function askShards<T>(c: AppContext, ask: (shard: IndexShard, scope: Scope) => Promise<T>): Promise<T[]> {
 	const count = c.get("config").opsIndexShards;
-	return Array.from({ length: count }, (_, i) => c.env.OPS_INDEX.getByName(shardName(i)));
+	const scope = scopeOf(c);
+	return await Promise.all(Array.from({ length: count }, async (_, i) => await ask(c.env.OPS_INDEX.getByName(shardName(i)), scope)));
+}
+
+/** The shard name that holds `key` (a trace id, an author id), in the ops index or the author directory. */
+function shardNameFor(c: AppContext, key: string): string {
+	return shardName(shardOf(key, c.get("config").opsIndexShards));
+}
+
+/** Entries of every shard, newest first, at most `limit`. */
+function newestFirst<T extends { at: number }>(pages: T[][], limit: number): T[] {
+	return pages
+		.flat()
+		.sort((a, b) => b.at - a.at)
+		.slice(0, limit);
 }
 
 /** A task id names every room of its task (origin and target), so this runs before any lookup. */
@@ -160,7 +177,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/sagas", async (c) => {
 		const filter = unwrap(parseListFilter(c.req.query(), SAGA_STATES));
 		requireFilterRoom(c, filter);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, false, scopeOf(c))));
+		const pages = await askShards(c, async (shard, scope) => await shard.listSagas(filter, false, scope));
 		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
 		return c.json({ sagas: items, cursor });
 	});
@@ -180,7 +197,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/tasks", async (c) => {
 		const filter = unwrap(parseListFilter(c.req.query(), TASK_STATES));
 		requireFilterRoom(c, filter);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter, scopeOf(c))));
+		const pages = await askShards(c, async (shard, scope) => await shard.listTasks(filter, scope));
 		const { items, cursor } = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId }));
 		return c.json({ tasks: items, cursor });
 	});
@@ -216,7 +233,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		if (filter.limit > BULK_RETRY_MAX) throw new ParleyError("bad_request", `\`limit\` must be 1..${BULK_RETRY_MAX}`);
 		requireFilterRoom(c, filter);
 		// A scoped admin retries only failed tasks whose every room is in its claim.
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listTasks(filter, scopeOf(c))));
+		const pages = await askShards(c, async (shard, scope) => await shard.listTasks(filter, scope));
 		const failed = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId })).items;
 		const grant = await c.env.CONTROL.getByName("global").takeBulkRetry(failed.length, Date.now());
 		if (failed.length > 0 && grant.granted === 0) {
@@ -234,22 +251,20 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 
 	app.get("/v1/admin/audit", async (c) => {
 		const limit = limitParam(c, 100, 500);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(limit, scopeOf(c))));
-		const entries = pages.flat().sort((a, b) => b.at - a.at).slice(0, limit);
-		return c.json({ entries });
+		const pages = await askShards(c, async (shard, scope) => await shard.audit(limit, scope));
+		return c.json({ entries: newestFirst(pages, limit) });
 	});
 
 	app.get("/v1/admin/alerts", async (c) => {
 		const limit = limitParam(c, 100, 500);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.alerts(limit, scopeOf(c))));
-		const alerts = pages.flat().sort((a, b) => b.at - a.at).slice(0, limit);
-		return c.json({ alerts });
+		const pages = await askShards(c, async (shard, scope) => await shard.alerts(limit, scope));
+		return c.json({ alerts: newestFirst(pages, limit) });
 	});
 
 	app.get("/v1/admin/traces/:traceId", async (c) => {
 		const traceId = c.req.param("traceId");
 		if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ParleyError("bad_request", "a trace id is 32 lowercase hex digits");
-		const shard = c.env.OPS_INDEX.getByName(shardName(shardOf(traceId, c.get("config").opsIndexShards)));
+		const shard = c.env.OPS_INDEX.getByName(shardNameFor(c, traceId));
 		const rooms = await shard.traceRooms(traceId);
 		if (rooms.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
 		// Spans of one room name the others (targets, copies), so a trace is shown whole or not at all.
@@ -268,7 +283,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/stats", async (c) => {
 		// Counts over the whole deployment: they would describe rooms outside a claim.
 		requireGlobal(c, "deployment-wide stats");
-		const perShard = await Promise.all(shards(c).map(async (shard) => await shard.stats()));
+		const perShard = await askShards(c, async (shard) => await shard.stats());
 		return c.json(mergeStats(perShard, Date.now()));
 	});
 
@@ -283,7 +298,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const rooms =
 			selector.room !== undefined
 				? [selector.room]
-				: roomsInScope(scope, await c.env.AUTHORS.getByName(shardName(shardOf(selector.author ?? "", c.get("config").opsIndexShards))).rooms(selector.author ?? ""));
+				: roomsInScope(scope, await c.env.AUTHORS.getByName(shardNameFor(c, selector.author ?? "")).rooms(selector.author ?? ""));
 		const plan: RoomPlan[] = await Promise.all(rooms.map(async (room) => await roomStub(c, room).moderationPlan(selector)));
 		const tooMany = plan.find((p) => p.truncated);
 		if (tooMany !== undefined) {
@@ -323,7 +338,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		if (state !== undefined && state !== "running" && state !== "done") throw new ParleyError("bad_request", "`state` must be running or done");
 		const filter = unwrap(parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES));
 		requireFilterRoom(c, filter);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.listSagas(filter, true, scopeOf(c))));
+		const pages = await askShards(c, async (shard, scope) => await shard.listSagas(filter, true, scope));
 		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
 		return c.json({
 			compensations: items.map((s) => ({ id: s.sagaId, actor: s.actor, reason: s.reason, state: s.state === "succeeded" ? "done" : s.state, traceId: s.traceId, rooms: s.targets, createdAt: s.createdAt, updatedAt: s.updatedAt })),
@@ -338,7 +353,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		// A compensation id names no room: the record is read first, then refused if need be.
 		const rooms = [...view.tasks.map((task) => task.room), ...(view.selector.room === undefined ? [] : [view.selector.room])];
 		requireScope(c, rooms, `compensation ${id}`);
-		const pages = await Promise.all(shards(c).map(async (shard) => await shard.audit(500, scopeOf(c))));
+		const pages = await askShards(c, async (shard, scope) => await shard.audit(500, scope));
 		const audit = pages.flat().filter((e) => e.traceId === view.traceId).sort((a, b) => a.at - b.at);
 		return c.json({ ...view, audit });
 	});

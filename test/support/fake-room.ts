@@ -133,3 +133,13 @@ export function page(events: RoomEvent[], lastSeq: number): Response {
 	return Response.json(body);
 }
 
+/** Connects the harness's client through socket `index`: opened, welcomed (at seq 0), synced. */
+export async function goLive(h: Harness, index = 0): Promise<FakeSocket> {
+	const connected = h.client.connect();
+	const socket = await h.socket(index);
+	socket.open();
+	socket.push(welcome(0));
+	socket.push({ type: "synced", through: 0 });
+	await connected;
+	return socket;
+}

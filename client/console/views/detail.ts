@@ -7,10 +7,10 @@
 import { isCompensationId } from "../../../src/saga/ids.ts";
 import { api, ApiError, messageOf } from "../api.ts";
 import { byId, clear, h } from "../dom.ts";
-import { stopCmpPoll, scheduleCmpPoll } from "../poll.ts";
+import { str } from "../format.ts";
+import { scheduleCmpPoll, stopCmpPoll } from "../poll.ts";
 import { app, type Detail, type TraceSource, writeHash } from "../state.ts";
 import type { CompensationCreated, CompensationDetail, SagaDetail } from "../wire.ts";
-import { str } from "../format.ts";
 import { hideBanner, showBanner } from "./banner.ts";
 import { renderCompensation } from "./compensations.ts";
 import { hideNewForm } from "./new-compensation.ts";

@@ -7,6 +7,7 @@
  * markup) is untouched and stays text; the audit names the actor and the reason; read-only
  * mode hides the form.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -56,6 +57,8 @@ async function events(room: string): Promise<RoomEvent[]> {
 
 beforeAll(async () => {
 	if (browserMissing) return;
+	// The console under test is the bundle built from the current sources.
+	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
 	[server, browser] = await Promise.all([
 		startDevServer({ vars: { OUTBOX_BASE_DELAY_MS: "50" } }),
 		launchChromium(),

@@ -1,0 +1,53 @@
+/**
+ * @module
+ * What the console shows, as it is kept in the address hash so a view can be linked
+ * (`#view=tasks&state=failed&saga=…`). Pure: parsing and writing the hash string.
+ */
+
+export const VIEWS = ["sagas", "tasks", "alerts", "audit", "compensations"] as const;
+export type View = (typeof VIEWS)[number];
+
+export interface UiState {
+	view: View;
+	/** The list filters: a state (or webhook status, or audit action), a room, a task kind. */
+	state: string;
+	room: string;
+	kind: string;
+	/** The open detail: a saga, a compensation or a bare trace; `task` is the highlighted step. */
+	saga: string;
+	task: string;
+	trace: string;
+	cmp: string;
+	/** Whether the new-compensation form is open. */
+	newCmp: boolean;
+}
+
+const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "cmp"] as const;
+
+export function isView(value: string | null): value is View {
+	return VIEWS.some((view) => view === value);
+}
+
+export function emptyUi(): UiState {
+	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", cmp: "", newCmp: false };
+}
+
+/** The state a hash describes; unknown views fall back to the sagas list. */
+export function parseHash(hash: string): UiState {
+	const params = new URLSearchParams(hash.replace(/^#/, ""));
+	const view = params.get("view");
+	const ui = emptyUi();
+	ui.view = isView(view) ? view : "sagas";
+	for (const key of TEXT_KEYS) ui[key] = params.get(key) ?? "";
+	ui.newCmp = params.get("new") === "1";
+	return ui;
+}
+
+/** The hash (without `#`) for a state; empty fields are left out. */
+export function formatHash(ui: UiState): string {
+	const params = new URLSearchParams();
+	params.set("view", ui.view);
+	for (const key of TEXT_KEYS) if (ui[key] !== "") params.set(key, ui[key]);
+	if (ui.newCmp) params.set("new", "1");
+	return params.toString();
+}

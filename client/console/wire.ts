@@ -1,0 +1,70 @@
+/**
+ * @module
+ * The `/v1/admin/*` answers the console reads. Records are the server's own types; the
+ * envelopes and the compensation shapes that src/admin.ts builds inline are written out here.
+ */
+import type { CompensationView, Selector } from "../../src/ops/compensation.ts";
+import type { Stats } from "../../src/ops/stats.ts";
+import type { AlertView, AuditEntry, SagaSummary, Span } from "../../src/ops/types.ts";
+import type { SagaView, TaskView } from "../../src/saga/types.ts";
+
+export type { AlertView, AuditEntry, CompensationView, SagaSummary, SagaView, Selector, Span, Stats, TaskView };
+
+/** A page of a list; `cursor` fetches the next one. */
+export interface SagaPage {
+	sagas: SagaSummary[];
+	cursor: string | null;
+}
+export interface TaskPage {
+	tasks: TaskView[];
+	cursor: string | null;
+}
+export interface AlertList {
+	alerts: AlertView[];
+}
+export interface AuditList {
+	entries: AuditEntry[];
+}
+
+/** `GET /v1/admin/sagas/{id}`: the saga with its message text (empty once retracted). */
+export type SagaDetail = SagaView & { text?: string };
+
+/** `GET /v1/admin/compensations`: one compensation as the list shows it. */
+export interface CompensationSummary {
+	id: string;
+	actor?: string;
+	reason?: string;
+	/** `running` or `done`. */
+	state: string;
+	traceId: string;
+	rooms: string[];
+	createdAt: number;
+	updatedAt: number;
+}
+export interface CompensationPage {
+	compensations: CompensationSummary[];
+	cursor: string | null;
+}
+
+/** `GET /v1/admin/compensations/{id}`: the compensation and its audit entries. */
+export type CompensationDetail = CompensationView & { audit?: AuditEntry[] };
+
+/** `POST /v1/admin/compensations` with `dryRun`: what the selector would retract. */
+export interface CompensationPreview {
+	selector: Selector;
+	messages: number;
+	copies: number;
+	rooms: Array<{ room: string; messages: number; copies: number }>;
+	/** Where the copies live (a scoped admin hears only of rooms in its claim). */
+	copyRooms: Array<{ room: string; copies: number }>;
+}
+
+/** `POST /v1/admin/compensations`: the new compensation and the counts it matched. */
+export type CompensationCreated = CompensationView & { preview: Omit<CompensationPreview, "selector"> };
+
+/** `GET /v1/admin/traces/{traceId}`. */
+export interface Trace {
+	traceId: string;
+	parent?: string;
+	spans: Span[];
+}

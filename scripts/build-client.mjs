@@ -41,9 +41,10 @@ function serverOnly(metafile) {
 			if (imported.external || /^(node|cloudflare):/.test(imported.path)) problems.push(`${path} imports ${imported.path}`);
 		}
 	}
-	// The console is its own modules and the pure parts of src/: a package there means it reached server code.
+	// The console is its own modules, the shared DOM helpers and the pure parts of src/: a package
+	// there means it reached server code.
 	for (const path of Object.keys(metafile.outputs[CONSOLE]?.inputs ?? {})) {
-		if (!/^(client\/console|src)\//.test(path)) problems.push(`the console bundle includes ${path}`);
+		if (!/^(client\/console\/|client\/dom\.ts$|src\/)/.test(path)) problems.push(`the console bundle includes ${path}`);
 	}
 	return problems;
 }

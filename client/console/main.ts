@@ -9,7 +9,7 @@
  */
 import { isRoomId } from "../../src/protocol.ts";
 import { loadToken } from "./api.ts";
-import { byId, valueOf } from "./dom.ts";
+import { byId, valueOf } from "../dom.ts";
 import { onVisibilityChange, schedule } from "./poll.ts";
 import { app, isReadOnly, readHash, setReadOnly, writeHash } from "./state.ts";
 import { isView } from "./url-state.ts";

@@ -6,7 +6,7 @@
  */
 import type { ManualAction } from "../../../src/saga/types.ts";
 import { api, ApiError, messageOf } from "../api.ts";
-import { byId } from "../dom.ts";
+import { byId } from "../../dom.ts";
 import { str } from "../format.ts";
 import { schedule } from "../poll.ts";
 import { app, isReadOnly } from "../state.ts";

@@ -4,7 +4,7 @@
  * delivery status. The server sends the latest ones; the filters run in the page.
  */
 import { api } from "../api.ts";
-import { h } from "../dom.ts";
+import { h } from "../../dom.ts";
 import { str } from "../format.ts";
 import { ownerId } from "../task-ids.ts";
 import { ALERT_STATUSES } from "../vocab.ts";

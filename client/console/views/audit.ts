@@ -4,7 +4,7 @@
  * latest ones; the filters run in the page. A compensation's detail shows its entries the same way.
  */
 import { api } from "../api.ts";
-import { type Child, h } from "../dom.ts";
+import { type Child, h } from "../../dom.ts";
 import { str } from "../format.ts";
 import { ownerId, parseTaskId } from "../task-ids.ts";
 import { AUDIT_ACTIONS } from "../vocab.ts";

@@ -3,7 +3,7 @@
  * The banner under the top bar, and the live badge in it. A banner has a source (the part of
  * the console that raised it), so that part can clear its own error once it works again.
  */
-import { byId } from "../dom.ts";
+import { byId } from "../../dom.ts";
 import { app } from "../state.ts";
 
 /** Errors stay until dismissed or resolved; confirmations fade after a while. */

@@ -5,7 +5,7 @@
  */
 import type { CompensationProgress } from "../../../src/ops/compensation.ts";
 import { api } from "../api.ts";
-import { h } from "../dom.ts";
+import { h } from "../../dom.ts";
 import { fmtAgo, str } from "../format.ts";
 import { CMP_POLL_MS } from "../poll.ts";
 import { selectorParts } from "../selector.ts";

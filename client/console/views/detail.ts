@@ -6,7 +6,7 @@
  */
 import { isCompensationId } from "../../../src/saga/ids.ts";
 import { api, ApiError, messageOf } from "../api.ts";
-import { byId, clear, h } from "../dom.ts";
+import { byId, clear, h } from "../../dom.ts";
 import { str } from "../format.ts";
 import { scheduleCmpPoll, stopCmpPoll } from "../poll.ts";
 import { app, type Detail, type TraceSource, writeHash } from "../state.ts";

@@ -4,7 +4,7 @@
  * (sagas, tasks, alerts, audit log, compensations; each defined in its own module).
  */
 import { messageOf, query } from "../api.ts";
-import { byId, type Child, clear, h } from "../dom.ts";
+import { byId, type Child, clear, h } from "../../dom.ts";
 import { app, writeHash } from "../state.ts";
 import type { View } from "../url-state.ts";
 import { alertsList } from "./alerts.ts";

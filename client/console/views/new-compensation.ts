@@ -5,7 +5,7 @@
  * for exactly the current inputs.
  */
 import { api, ApiError, messageOf } from "../api.ts";
-import { append, byId, clear, h, valueOf } from "../dom.ts";
+import { append, byId, clear, h, valueOf } from "../../dom.ts";
 import { str } from "../format.ts";
 import { buildSelector, type BuiltSelector, selectorText, toLocalInput } from "../selector.ts";
 import { app, isReadOnly, writeHash } from "../state.ts";

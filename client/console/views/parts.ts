@@ -4,7 +4,7 @@
  * header all details (saga, compensation, trace) share.
  */
 import { codePointLength } from "../../../src/protocol.ts";
-import { byId, type Child, h } from "../dom.ts";
+import { byId, type Child, h } from "../../dom.ts";
 import { fmtAgo, fmtTime, isNum, shortId, str } from "../format.ts";
 import { parseTaskId } from "../task-ids.ts";
 import { kindClass, REASON_MAX, stateClass } from "../vocab.ts";

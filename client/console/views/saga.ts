@@ -3,7 +3,7 @@
  * A saga's detail: its fields, the message (as literal text), a graph of the rooms it reached,
  * its steps and its trace.
  */
-import { h, s } from "../dom.ts";
+import { h, s } from "../../dom.ts";
 import { clip, str } from "../format.ts";
 import { stateClass } from "../vocab.ts";
 import type { SagaDetail, TaskView } from "../wire.ts";

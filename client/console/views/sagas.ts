@@ -3,7 +3,7 @@
  * The Sagas list: cross-posts, newest first, filtered by state and room on the server.
  */
 import { api } from "../api.ts";
-import { h } from "../dom.ts";
+import { h } from "../../dom.ts";
 import { fmtAgo, str } from "../format.ts";
 import { app } from "../state.ts";
 import { SAGA_STATES } from "../vocab.ts";

@@ -4,7 +4,7 @@
  * the sign-in form (saying why); anything else goes to the banner.
  */
 import { api, ApiError, authMessage, forgetToken, jwtClaims, messageOf, saveToken } from "../api.ts";
-import { append, byId, clear, h } from "../dom.ts";
+import { append, byId, clear, h } from "../../dom.ts";
 import { str } from "../format.ts";
 import { startPolling, stopPolling } from "../poll.ts";
 import { app } from "../state.ts";

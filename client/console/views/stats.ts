@@ -3,7 +3,7 @@
  * The live counts (tasks and sagas per state, each a link to its list), the commit → done latency
  * histogram, and the age of the oldest pending task.
  */
-import { byId, clear, h, s } from "../dom.ts";
+import { byId, clear, h, s } from "../../dom.ts";
 import { ageLevel, fmtDuration, fmtLe, fmtQuantile, fmtTime } from "../format.ts";
 import { SAGA_STATES, stateClass, TASK_STATES } from "../vocab.ts";
 import type { Stats } from "../wire.ts";

@@ -3,7 +3,7 @@
  * The steps table of a saga or compensation: one row per task, with its state, tries, last
  * error and the manual actions the server allows for it now (`task.actions`).
  */
-import { h } from "../dom.ts";
+import { h } from "../../dom.ts";
 import { fmtTime, isNum, str } from "../format.ts";
 import { app, isReadOnly } from "../state.ts";
 import { ACTION_HELP, ACTION_LABEL } from "../vocab.ts";

@@ -4,7 +4,7 @@
  * the server. A row opens the saga (or compensation) the task belongs to, with it highlighted.
  */
 import { api } from "../api.ts";
-import { h } from "../dom.ts";
+import { h } from "../../dom.ts";
 import { fmtAgo, str } from "../format.ts";
 import { app } from "../state.ts";
 import { TASK_STATES } from "../vocab.ts";

@@ -4,7 +4,7 @@
  * `#trace` box; and the detail for a bare trace (an alert or audit entry that names no saga).
  */
 import { api, ApiError, messageOf } from "../api.ts";
-import { clear, h } from "../dom.ts";
+import { clear, h } from "../../dom.ts";
 import { fmtDuration, isNum, str } from "../format.ts";
 import { app, type TraceSource } from "../state.ts";
 import type { Trace } from "../wire.ts";

@@ -70,7 +70,7 @@ export function byId(id: string, kind: { new (): HTMLElement; prototype: HTMLEle
 }
 
 /** The value of a text input, textarea or select. */
-export function valueOf(id: string): string {
+export function fieldValue(id: string): string {
 	const el = document.getElementById(id);
 	if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) return el.value;
 	throw new Error(`index.html has no input #${id}`);

@@ -668,7 +668,10 @@ function join(room: string, identity: Identity, note?: string): void {
 /** Leave asks first when messages are still unsent; they are kept unless the user discards them. */
 function requestLeave(): void {
 	const waiting = session?.client.pending ?? 0;
-	if (session === undefined || waiting === 0) return leave();
+	if (session === undefined || waiting === 0) {
+		leave();
+		return;
+	}
 	ui.leaveTitle.textContent = `Leave #${session.room}?`;
 	ui.leaveText.textContent =
 		`${plural(waiting, "message is", "messages are")} not sent yet. ` +

@@ -78,6 +78,7 @@ export function adminByClaim(claim: string, value: string): (claims: Record<stri
 export const MAX_ROOM_CLAIMS = 128;
 
 /** Controls that can forge or reorder what a reader sees: C0, DEL, C1, bidi marks and overrides, line separators. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const UNSAFE_IN_NAMES = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/gu;
 /** Something a reader can see: not white space, not a format character, not a filler. */
 const VISIBLE = /[^\p{Cf}\p{Z}\s\u115f\u1160\u3164\uffa0]/u;

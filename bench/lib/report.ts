@@ -43,7 +43,7 @@ export class Results {
 	}
 
 	jsonLines(): string {
-		return this.records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+		return `${this.records.map((r) => JSON.stringify(r)).join("\n")}\n`;
 	}
 }
 
@@ -182,5 +182,5 @@ export function targetsTable(checks: TargetCheck[]): string {
 export function markdownReport(results: Results, paths: PathName[], header: string): string {
 	const parts = [header, "", "#### Targets (ratios within this run)", "", targetsTable(paths.flatMap((p) => checkTargets(results, p)))];
 	for (const path of paths) parts.push("", markdownTable(results, path));
-	return parts.join("\n") + "\n";
+	return `${parts.join("\n")}\n`;
 }

@@ -35,6 +35,7 @@ export const MUTATIONS: readonly Mutation[] = [
 		description: "stores each send under a fresh dedup key, so a resend with the same id is committed again instead of answering the original ack",
 		file: "objects/room.ts",
 		find: "clientId: input.id,",
+		// biome-ignore lint/suspicious/noTemplateCurlyInString: source text written into the broken copy.
 		replace: "clientId: `${input.id}#${crypto.randomUUID()}`,",
 		caughtBy: ["crash-restart"],
 	},

@@ -52,7 +52,7 @@ export const crashRestart: Scenario = {
 			for (const author of authors) await connect(server, author);
 			for (let cycle = 0; cycle < cycles; cycle++) {
 				const ackedBefore = ledger.acks.length;
-				let stop = false;
+				const stop = false;
 				const pumps = authors.map(async (author) => {
 					const socket = author.socket;
 					if (socket === undefined) return 0;

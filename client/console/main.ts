@@ -9,7 +9,7 @@
  */
 import { isRoomId } from "../../src/protocol.ts";
 import { loadToken } from "./api.ts";
-import { byId, valueOf } from "../dom.ts";
+import { byId, fieldValue } from "../dom.ts";
 import { onVisibilityChange, schedule } from "./poll.ts";
 import { app, isReadOnly, readHash, setReadOnly, writeHash } from "./state.ts";
 import { isView } from "./url-state.ts";
@@ -73,15 +73,15 @@ function wireList(): void {
 	const filters = byId("filters", HTMLFormElement);
 	filters.addEventListener("submit", (event) => {
 		event.preventDefault();
-		const room = valueOf("filter-room").trim();
+		const room = fieldValue("filter-room").trim();
 		if (room !== "" && !isRoomId(room)) {
 			showBanner(`"${room}" is not a room id (lowercase letters, digits, ".", "_", "-"; up to 64).`, "error", "Filter");
 			return;
 		}
 		hideBanner("Filter");
-		app.ui.state = valueOf("filter-state");
+		app.ui.state = fieldValue("filter-state");
 		app.ui.room = room;
-		app.ui.kind = app.ui.view === "tasks" ? valueOf("filter-kind") : "";
+		app.ui.kind = app.ui.view === "tasks" ? fieldValue("filter-kind") : "";
 		writeHash();
 		void loadList();
 	});

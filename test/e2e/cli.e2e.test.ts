@@ -32,6 +32,7 @@ const freshRoom = (): string => `room-${crypto.randomUUID().slice(0, 8)}`;
 /** A stack trace line, as Node prints them: `    at fn (file:line:col)`. */
 const STACK_LINE = /^\s+at /m;
 /** What must never reach the terminal raw from the network: ESC, BEL, CR, the bidi override. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what the test looks for.
 const RAW_HOSTILE = /[\x1b\x07\r\u202e\u009b]/;
 
 interface Chat {

@@ -97,7 +97,7 @@ describe.skipIf(browserMissing)("chat page composer", () => {
 		expect(await counter.getAttribute("data-state")).toBe("near");
 		expect(await page.locator("#send").isEnabled()).toBe(true);
 
-		const poison = "poison ".repeat(2857) + "x"; // 20,000 characters
+		const poison = `${"poison ".repeat(2857)}x`; // 20,000 characters
 		expect(poison.length).toBe(20_000);
 		await page.locator("#text").fill(poison);
 		expect(await counter.textContent()).toBe("20,000 / 4,000");

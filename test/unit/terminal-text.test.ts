@@ -103,6 +103,7 @@ describe("escapeForTerminal", () => {
 		const text = points.map((code) => String.fromCharCode(...(code > 0xffff ? [0xd800 + ((code - 0x10000) >> 10), 0xdc00 + ((code - 0x10000) & 0x3ff)] : [code]))).join("");
 		const escaped = escapeForTerminal(text);
 		expect(escaped).not.toMatch(RAW_UNSAFE);
+		// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what the test looks for.
 		expect(escaped).not.toMatch(/[\n\r\x1b]/);
 		// The escapes themselves are plain ASCII.
 		expect(escapeForTerminal("\x1b\u202e\u{E0041}")).toMatch(/^[\x20-\x7e]+$/);

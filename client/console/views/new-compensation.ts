@@ -5,7 +5,7 @@
  * for exactly the current inputs.
  */
 import { api, ApiError, messageOf } from "../api.ts";
-import { append, byId, clear, h, valueOf } from "../../dom.ts";
+import { append, byId, clear, h, fieldValue } from "../../dom.ts";
 import { str } from "../format.ts";
 import { buildSelector, type BuiltSelector, selectorText, toLocalInput } from "../selector.ts";
 import { app, isReadOnly, writeHash } from "../state.ts";
@@ -47,11 +47,11 @@ export function closeNewCompensation(): void {
 
 function readSelector(): BuiltSelector {
 	return buildSelector({
-		author: valueOf("cmp-author"),
-		room: valueOf("cmp-room"),
-		from: valueOf("cmp-from"),
-		to: valueOf("cmp-to"),
-		msgIds: valueOf("cmp-msgids"),
+		author: fieldValue("cmp-author"),
+		room: fieldValue("cmp-room"),
+		from: fieldValue("cmp-from"),
+		to: fieldValue("cmp-to"),
+		msgIds: fieldValue("cmp-msgids"),
 	});
 }
 

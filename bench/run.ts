@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseOptions } from "../scripts/args.ts";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
 import { svgChart } from "./lib/chart.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
 import { writeDocs } from "./lib/docs.ts";
@@ -300,10 +300,8 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 }
 
 function adminTokenFor(def: ServerDef): string | undefined {
-	if (def.worker === undefined || !def.crossPost) return undefined;
-	const bindings = unstable_getMiniflareWorkerOptions(def.worker.config).workerOptions.bindings as Record<string, unknown> | undefined;
-	const secret = bindings?.AUTH_SECRET;
-	return typeof secret === "string" ? adminToken(secret) : undefined;
+	// The secret bench/lib/workers.ts gives the runtime.
+	return def.worker?.testSecret === true && def.crossPost ? adminToken(TEST_AUTH_SECRET) : undefined;
 }
 
 announce(`${mode.name} run ${runId}: ${selected.map((s) => s.name).join(", ")} over ${paths.join(", ")}`);

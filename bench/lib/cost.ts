@@ -278,7 +278,7 @@ export interface ServerCounters {
 	events: number;
 }
 
-/** HS256 JWT for the admin API, signed with the Worker's AUTH_SECRET (local dev secret). */
+/** HS256 JWT for the admin API, signed with the Worker's AUTH_SECRET (the test secret). */
 export function adminToken(secret: string): string {
 	const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 	const now = Math.floor(Date.now() / 1000);

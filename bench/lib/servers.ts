@@ -36,8 +36,9 @@ export const SERVERS: readonly ServerDef[] = [
 		label: "Parley",
 		acks: true,
 		crossPost: true,
-		// The real Worker from the project's wrangler.toml, with the per-socket rate limit off.
-		worker: { name: "parley", config: join(PROJECT_ROOT, "wrangler.toml"), vars: { RATE_LIMIT_PER_SEC: "0" } },
+		// The real Worker from the project's wrangler.toml (top level, the Worker `parley-dev`),
+		// with the per-socket rate limit off and the test secret.
+		worker: { name: "parley", config: join(PROJECT_ROOT, "wrangler.toml"), vars: { RATE_LIMIT_PER_SEC: "0" }, testSecret: true },
 	},
 	{ name: "bare", label: "bare DO", acks: false, crossPost: false, worker: baseline("bare") },
 	{ name: "naive", label: "naive durable DO", acks: false, crossPost: false, worker: baseline("naive") },

@@ -1,13 +1,15 @@
 /**
  * @module
  * Runs `wrangler dev` for the suite, like test/support/dev-server.ts but from any project
- * root (so a deliberately broken copy can be run), with the RSS of its process tree.
+ * root (so a deliberately broken copy can be run), with the RSS of its process tree. The
+ * runtime checks tokens against TEST_AUTH_SECRET, which chaos/lib/tokens.ts signs with.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testSecretForWrangler } from "../../scripts/test-secret.ts";
 import { sleep } from "./types.ts";
 
 export interface ServerOptions {
@@ -50,6 +52,7 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "parley-chaos-"));
 	// The suite sets every limit it relies on; the rate limit is off unless a scenario wants it.
 	const vars = { RATE_LIMIT_PER_SEC: "0", ...options.vars };
+	const secret = testSecretForWrangler();
 	const args = [
 		join(root, "node_modules/wrangler/bin/wrangler.js"),
 		"dev",
@@ -59,13 +62,14 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 		"--persist-to", persistTo,
 		"--show-interactive-dev-session=false",
 		"--log-level", "warn",
+		...secret.args,
 		...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
 	const child: ChildProcess = spawn(process.execPath, args, {
 		cwd: root,
 		detached: true,
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+		env: { ...process.env, ...secret.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
 	});
 	let log = "";
 	// Keep the tail only: a long chaos run logs a lot and nobody reads the head.

@@ -1,6 +1,6 @@
 import { sign } from "hono/jwt";
 import { describe, it } from "vitest";
-import { LOCAL_DEV_SECRET } from "../../scripts/mint-token.ts";
+import { TEST_AUTH_SECRET } from "../../scripts/test-secret.ts";
 import { api, errorCode, freshRoom, token } from "./helpers.ts";
 
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
@@ -40,7 +40,7 @@ describe("HTTP errors", () => {
 			await sign({ sub: "u", name: "n", exp }, "wrong-secret", "HS256"),
 			await token({ sub: "u", ttlSeconds: -10 }),
 			none,
-			await sign({ name: "n", exp }, LOCAL_DEV_SECRET, "HS256"),
+			await sign({ name: "n", exp }, TEST_AUTH_SECRET, "HS256"),
 		];
 		const room = freshRoom();
 		for (const credential of bad) {

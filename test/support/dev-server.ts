@@ -1,13 +1,15 @@
 /**
  * Starts the real `wrangler dev` on a free loopback port for end-to-end tests, and stops it.
  * Runs in Node (not in workerd). Each server gets its own `--persist-to` folder unless one
- * is given, so a test can kill a runtime and start another on the same state.
+ * is given, so a test can kill a runtime and start another on the same state. The runtime
+ * signs and checks tokens with TEST_AUTH_SECRET, never the developer's `.dev.vars`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { testSecretForWrangler } from "../../scripts/test-secret.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 
@@ -53,6 +55,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	const inspector = await freePort();
 	const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "parley-e2e-"));
 	const vars = { RATE_LIMIT_PER_SEC: "0", ...options.vars };
+	const secret = testSecretForWrangler();
 	const args = [
 		"wrangler",
 		"dev",
@@ -67,13 +70,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		"--show-interactive-dev-session=false",
 		"--log-level",
 		"warn",
+		...secret.args,
 		...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
 	const child = spawn("npx", args, {
 		cwd: PROJECT_ROOT,
 		detached: true,
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+		env: { ...process.env, ...secret.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
 	});
 	let log = "";
 	child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));

@@ -2,7 +2,7 @@
  * The Worker entry: the HTTP app, the queue consumers, and the Durable Object classes.
  */
 import { createApp } from "./app.ts";
-import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts";
+import { consumeDeadLetters, consumeOutbox, isDeadLetterQueue } from "./queue.ts";
 import type { TaskBatch, TaskMessage } from "./saga/types.ts";
 
 export { AuthorDirectory } from "../objects/author-directory.ts";
@@ -16,7 +16,7 @@ const app = createApp();
 export default {
 	fetch: app.fetch,
 	async queue(batch, env) {
-		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
+		if (isDeadLetterQueue(batch.queue)) await consumeDeadLetters(batch, env);
 		else await consumeOutbox(batch, env);
 	},
 } satisfies ExportedHandler<Env, TaskBatch | TaskMessage>;

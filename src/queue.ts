@@ -10,8 +10,14 @@ import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.
 import { originOf } from "./saga/ids.ts";
 import type { TaskBatch, TaskMessage, TaskOutcome, TaskReport } from "./saga/types.ts";
 
-export const OUTBOX_QUEUE = "parley-outbox";
-export const DEAD_LETTER_QUEUE = "parley-outbox-dlq";
+/**
+ * Whether a batch comes from a dead-letter queue. Development and production use their own
+ * queues (`parley-dev-outbox…` and `parley-outbox…`, see wrangler.toml), so a deployed dev
+ * Worker never consumes production's tasks; the dead-letter ones end in `-dlq` in both.
+ */
+export function isDeadLetterQueue(queue: string): boolean {
+	return queue.endsWith("-dlq");
+}
 
 /** A room call that takes longer is treated as "unknown": it may or may not have happened. */
 const RPC_TIMEOUT_MS = 10_000;

@@ -73,7 +73,9 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	});
 	let log = "";
 	// Keep the tail only: a long chaos run logs a lot and nobody reads the head.
-	const append = (chunk: Buffer): void => void (log = (log + chunk.toString()).slice(-20_000));
+	const append = (chunk: Buffer): void => {
+		log = (log + chunk.toString()).slice(-20_000);
+	};
 	child.stdout?.on("data", append);
 	child.stderr?.on("data", append);
 	const exited = new Promise<void>((done) => child.once("exit", () => done()));

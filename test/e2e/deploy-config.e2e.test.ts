@@ -15,6 +15,7 @@ import { experimental_readRawConfig } from "wrangler";
 import { DEV_VARS, ensureDevVars, readDevVarsSecret } from "../../scripts/dev.ts";
 import { parseTokenArgs } from "../../scripts/mint-token.ts";
 import { TEST_AUTH_SECRET } from "../../scripts/test-secret.ts";
+import { isDeadLetterQueue } from "../../src/queue.ts";
 import { PROJECT_ROOT } from "../support/dev-server.ts";
 
 const WRANGLER_JS = join(PROJECT_ROOT, "node_modules/wrangler/bin/wrangler.js");
@@ -56,6 +57,21 @@ describe("wrangler.toml", () => {
 		expect(rawConfig.name).toBeDefined();
 		const names = envs.map(([, env]) => env.name ?? rawConfig.name);
 		expect(new Set(names).size, `Worker names: ${names.join(", ")}`).toBe(names.length);
+	});
+
+	it("gives the local Worker queues of its own, so a deployed parley-dev never takes production's tasks", () => {
+		type Queues = { producers?: Array<{ queue: string }>; consumers?: Array<{ queue: string; dead_letter_queue?: string }> };
+		const queuesOf = (q: Queues | undefined): string[] => [
+			...(q?.producers ?? []).map((p) => p.queue),
+			...(q?.consumers ?? []).flatMap((c) => [c.queue, ...(c.dead_letter_queue === undefined ? [] : [c.dead_letter_queue])]),
+		];
+		const local = new Set(queuesOf(rawConfig.queues as Queues | undefined));
+		const production = new Set(queuesOf(rawConfig.env?.production?.queues as Queues | undefined));
+		expect(local.size).toBeGreaterThan(0);
+		expect(production.size).toBeGreaterThan(0);
+		expect([...local].filter((q) => production.has(q))).toEqual([]);
+		// The Worker tells its dead-letter queue by the suffix both environments share.
+		expect([...local, ...production].filter((q) => isDeadLetterQueue(q)).sort()).toEqual(["parley-dev-outbox-dlq", "parley-outbox-dlq"]);
 	});
 
 	it.each(envs)("%s declares AUTH_SECRET a required secret (secrets are not inherited)", (_label, env) => {

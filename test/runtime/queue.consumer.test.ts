@@ -44,7 +44,7 @@ describe("the queue consumer", () => {
 			getByName: (name: string) =>
 				name === "unreachable" ? { completeTasks: async () => await Promise.reject(new Error("origin down")) } : env.ROOM.getByName(name),
 		};
-		const batch = batchOf("parley-outbox", [{ tasks: [task] }, { tasks: [broken] }]);
+		const batch = batchOf("parley-dev-outbox", [{ tasks: [task] }, { tasks: [broken] }]);
 		await worker.queue(batch, { ...env, ROOM } as unknown as Env);
 		const result = await getQueueResult(batch, ctx);
 		// The good message is acked; the one whose origin cannot be told is retried alone.
@@ -61,7 +61,7 @@ describe("the queue consumer", () => {
 		const { target, task } = await claimedTask();
 		const ctx = createExecutionContext();
 		const stale: TaskMessage = { ...task, attempt: task.attempt + 5 };
-		const batch = batchOf("parley-outbox", [{ tasks: [stale] }], 2);
+		const batch = batchOf("parley-dev-outbox", [{ tasks: [stale] }], 2);
 		await worker.queue(batch, env);
 		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
 		expect((await env.ROOM.getByName(target).events({ after: 0, limit: 10 })).events).toEqual([]);
@@ -71,7 +71,7 @@ describe("the queue consumer", () => {
 		const errors = captureErrors();
 		const { origin, task } = await claimedTask();
 		const ctx = createExecutionContext();
-		const batch = batchOf("parley-outbox-dlq", [{ tasks: [task] }]);
+		const batch = batchOf("parley-dev-outbox-dlq", [{ tasks: [task] }]);
 		await worker.queue(batch, env);
 		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
 		const failed = await env.ROOM.getByName(origin).taskStatus(task.taskId);

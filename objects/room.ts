@@ -105,7 +105,7 @@ export class Room extends OutboxObject {
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
-	protected readonly engine: TaskEngine;
+	readonly engine: TaskEngine;
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
 	private readonly presence: Presence;
@@ -469,16 +469,12 @@ export class Room extends OutboxObject {
 	// RPC from the Worker (HTTP routes)
 	// -------------------------------------------------------------------------------------
 
-	async send(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const now = Date.now();
-		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
-	}
-
 	/** A send over HTTP: the same as a socket frame, the user's rate limit included. */
 	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const take = this.buckets.take(identity.id, Date.now());
+		const now = Date.now();
+		const take = this.buckets.take(identity.id, now);
 		if (!take.ok) return fail("rate_limited", "slow down", take.retryAfterMs);
-		return await this.send(identity, input, traceId, receivedAt);
+		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
@@ -542,13 +538,6 @@ export class Room extends OutboxObject {
 		// A moderation may have started compensations of this room's own sagas.
 		if (tasks.some((task) => task.kind === "moderate")) await this.engine.afterWrite();
 		return outcomes;
-	}
-
-	/** One task through the barrier (see applyTasks). */
-	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
-		const [outcome] = await this.applyTasks([task], [injectFault]);
-		if (outcome === undefined) throw new Error("no outcome");
-		return outcome;
 	}
 
 	/**

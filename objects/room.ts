@@ -64,6 +64,12 @@ export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
 
+/**
+ * Close codes an endpoint reports but may never send (RFC 6455 §7.4.1): 1005 no code given,
+ * 1006 closed without a Close frame, 1015 TLS failure. `close()` with one throws.
+ */
+export const RESERVED_CLOSE_CODES: ReadonlySet<number> = new Set([1005, 1006, 1015]);
+
 /** A socket command waiting for the next group commit. */
 interface Command {
 	ws: WebSocket;
@@ -242,9 +248,11 @@ export class Room extends OutboxObject {
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-		// The runtime already answered the close (web_socket_auto_reply_to_close); this is
-		// for older compatibility dates, and is a no-op when the socket is closed.
-		closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+		// The runtime already answered the close (web_socket_auto_reply_to_close); this is for
+		// older compatibility dates, and a no-op on a closed socket. A reserved code means the
+		// peer sent no Close frame (the runtime made the code up), so there is nothing to
+		// answer, and answering a peer that is gone fails later, out of reach of a try.
+		if (!RESERVED_CLOSE_CODES.has(code)) closeQuietly(ws, code, reason);
 		this.socketGone(ws);
 	}
 

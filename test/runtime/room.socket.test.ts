@@ -3,6 +3,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { MIGRATIONS } from "../../migrations/index.ts";
 import { applyMigrations } from "../../objects/migrate.ts";
+import { RESERVED_CLOSE_CODES } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import { SOCKET_OPEN_COST } from "../../src/rate-limit.ts";
 import { BASE, freshRoom, join, token } from "./helpers.ts";
@@ -95,6 +96,30 @@ describe("presence", () => {
 		await ann.frame("presence", (frame) => "left" in frame && frame.left.id === "guest:bob");
 		expect(ann.ofType("presence").filter((frame) => "joined" in frame)).toHaveLength(1);
 		expect(ann.ofType("presence").filter((frame) => "left" in frame)).toHaveLength(1);
+	});
+});
+
+describe("closing", () => {
+	it("answers a peer's close with the peer's code, and never sends or echoes a reserved one", async ({ expect }) => {
+		const answers = await runInDurableObject(env.ROOM.getByName(freshRoom()), async (room) => {
+			const seen: Array<{ peer: number; answer: number | "none" }> = [];
+			for (const peer of [1000, 1001, 4001, ...RESERVED_CLOSE_CODES]) {
+				const { 1: server } = new WebSocketPair();
+				server.accept();
+				const close = vi.spyOn(server, "close");
+				await room.webSocketClose(server, peer, "bye");
+				seen.push({ peer, answer: close.mock.calls[0]?.[0] ?? "none" });
+			}
+			return seen;
+		});
+		expect(answers).toEqual([
+			{ peer: 1000, answer: 1000 },
+			{ peer: 1001, answer: 1001 },
+			{ peer: 4001, answer: 4001 },
+			{ peer: 1005, answer: "none" },
+			{ peer: 1006, answer: "none" },
+			{ peer: 1015, answer: "none" },
+		]);
 	});
 });
 

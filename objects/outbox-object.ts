@@ -6,7 +6,7 @@
  * anything else through `runInDurableObject`.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { AlertView, Span } from "../src/ops/types.ts";
+import type { Span } from "../src/ops/types.ts";
 import type { ManualAction, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
@@ -63,9 +63,5 @@ export abstract class OutboxObject extends DurableObject<Env> {
 
 	async spans(traceId: string): Promise<Span[]> {
 		return this.engine.spans(traceId);
-	}
-
-	async alerts(limit: number): Promise<AlertView[]> {
-		return this.engine.alerts(limit);
 	}
 }

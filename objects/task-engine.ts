@@ -248,6 +248,7 @@ export class TaskEngine {
 		return this.host.ops.spans(traceId);
 	}
 
+	/** The alerts this object raised, newest first (the index lists them across objects). */
 	alerts(limit: number): AlertView[] {
 		return this.host.ops.listAlerts(limit);
 	}

@@ -8,6 +8,7 @@ import { onTestFinished, vi } from "vitest";
 import type { Compensation } from "../../objects/compensation.ts";
 import type { Room } from "../../objects/room.ts";
 import type { TaskQueue } from "../../objects/task-engine.ts";
+import type { AlertView } from "../../src/ops/types.ts";
 import type { TaskMessage, TaskOutcome, TaskView } from "../../src/saga/types.ts";
 import type { ServerFrame } from "../../src/protocol.ts";
 import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
@@ -167,6 +168,11 @@ export async function advanceClock(stub: OutboxStub, ms: number): Promise<void> 
 export async function advanceClockTo(stub: OutboxStub, at: number): Promise<void> {
 	const ahead = await runInDurableObject(stub, (instance: Room | Compensation) => at - instance.engine.now());
 	if (ahead > 0) await advanceClock(stub, ahead);
+}
+
+/** The alerts a room raised itself (TaskEngine.alerts), before any reach the index. */
+export async function roomAlerts(room: string, limit = 10): Promise<AlertView[]> {
+	return await runInDurableObject(env.ROOM.getByName(room), (instance) => instance.engine.alerts(limit));
 }
 
 /** One task through a target room's barrier, as the queue consumer applies a batch of one. */

@@ -5,7 +5,7 @@ import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
-import { advanceClock, api, captureErrors, completeTask, errorCode, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
+import { advanceClock, api, captureErrors, completeTask, errorCode, exhaust, freshRoom, holdQueue, roomAlerts, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const adminToken = await token({ sub: "ops", name: "Ops", role: "admin" });
@@ -285,7 +285,7 @@ describe("alerts", () => {
 		await env.ROOM.getByName(b).updatePolicy({ readOnly: true });
 		const { sagaId } = await crossPost(a, [b]);
 		await waitFor(async () => (await sagaView(sagaId)).state === "compensated");
-		const alerts = await env.ROOM.getByName(a).alerts(10);
+		const alerts = await roomAlerts(a);
 		expect(alerts).toEqual([]);
 	});
 
@@ -297,7 +297,7 @@ describe("alerts", () => {
 		// Past ALERT_STUCK_MS (300 s) on the room's clock.
 		await advanceClock(stub, 400_000);
 		for (let i = 0; i < 3; i++) await runDurableObjectAlarm(stub);
-		const alerts = await stub.alerts(10);
+		const alerts = await roomAlerts(a);
 		expect(alerts.filter((al: AlertView) => al.kind === "task_stuck")).toEqual([
 			expect.objectContaining({ kind: "task_stuck", taskId: `${sagaId}.d.${b}`, room: b }),
 		]);
@@ -315,13 +315,13 @@ describe("alerts", () => {
 		// Past the webhook's retry backoff.
 		await advanceClock(stub, ALERT_RETRY_WAIT_MS);
 		await runDurableObjectAlarm(stub);
-		const [alert] = await stub.alerts(10);
+		const [alert] = await roomAlerts(a);
 		expect(alert).toMatchObject({ kind: "task_failed", status: "pending", lastError: "webhook answered 503" });
 		expect(alert?.deliveryAttempts).toBeGreaterThanOrEqual(2);
 		await fetch("http://webhook.test/__fail", { method: "POST", body: JSON.stringify({ fail: false }) });
 		await advanceClock(stub, ALERT_RETRY_WAIT_MS);
 		await runDurableObjectAlarm(stub);
-		expect((await stub.alerts(10))[0]).toMatchObject({ status: "sent", lastError: null });
+		expect((await roomAlerts(a))[0]).toMatchObject({ status: "sent", lastError: null });
 		expect(errors.seen("alert delivery failed")).toBe(true);
 	});
 });

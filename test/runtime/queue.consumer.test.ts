@@ -4,7 +4,7 @@ import { describe, it } from "vitest";
 import worker from "../../src/index.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { TaskBatch, TaskMessage } from "../../src/saga/types.ts";
-import { captureErrors, freshRoom, replaceQueue } from "./helpers.ts";
+import { captureErrors, freshRoom, replaceQueue, roomAlerts } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
@@ -72,7 +72,7 @@ describe("the queue consumer", () => {
 		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
 		const failed = await env.ROOM.getByName(origin).taskStatus(task.taskId);
 		expect(failed).toMatchObject({ state: "failed", lastError: expect.stringContaining("dead-lettered") });
-		const alerts = await env.ROOM.getByName(origin).alerts(10);
+		const alerts = await roomAlerts(origin);
 		expect(alerts).toEqual([expect.objectContaining({ kind: "task_failed", taskId: task.taskId })]);
 		expect(errors.seen("task dead-lettered")).toBe(true);
 	});

@@ -7,7 +7,7 @@
 import { isGuestId, type RoomEvent, type RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
 import { classifyCode } from "../src/saga/errors.ts";
-import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
+import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome, type TaskOutcomeCode } from "../src/saga/types.ts";
 import type { EventLog } from "./event-log.ts";
 
 interface BarrierRecord extends Record<string, SqlStorageValue> {
@@ -31,8 +31,8 @@ function ok(row: BarrierRow, detail: string): TaskOutcome {
 }
 
 /** A refusal, classified by its code: only transient and unknown ones are retried. */
-export function refusal(code: string, message: string): TaskOutcome {
-	return { status: classifyCode(code) === "permanent" ? "permanent" : "transient", code, message };
+export function refusal(code: TaskOutcomeCode, message: string): TaskOutcome {
+	return classifyCode(code) === "permanent" ? { status: "permanent", code, message } : { status: "transient", code, message };
 }
 
 export class Barrier {

@@ -29,7 +29,7 @@ export class Compensation extends OutboxObject {
 	private readonly config: Config;
 	private readonly outbox: Outbox;
 	private readonly ops: OpsRecord;
-	protected readonly engine: TaskEngine;
+	readonly engine: TaskEngine;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -51,7 +51,7 @@ export class Compensation extends OutboxObject {
 	async start(start: CompensationStart): Promise<CompensationView> {
 		const existing = await this.view();
 		if (existing !== undefined) return existing;
-		const now = Date.now();
+		const now = this.engine.now();
 		this.engine.write(() => {
 			this.ctx.storage.sql.exec(
 				"INSERT INTO room_meta (key, value) VALUES ('compensation', ?)",

@@ -1,8 +1,14 @@
 /**
- * The origin room's side of cross-posting: sagas and the transactional outbox in SQLite.
- * Synchronous methods only; the Room wraps each command in `transactionSync` so a read
- * that decides a write commits with it. Every state change goes through the pure state
- * machine in src/saga/state-machine.ts.
+ * The origin's side of cross-room work, over SQLite: saga rows and their outbox tasks. This
+ * class handles rows only: it reads them, asks src/saga/policy.ts what follows (settling,
+ * compensation plans, attempts, manual actions), checks each move against
+ * src/saga/state-machine.ts, and writes the result.
+ *
+ * Every write happens inside a unit of work, `transact(fn)`, which returns what fn changed
+ * (task and saga changes, alert requests, saga reports) for the caller to record; a write
+ * outside one throws `OutsideUnitOfWork` before touching a row. TaskEngine.write opens each
+ * unit inside `transactionSync`, so a unit's changes commit or roll back with its rows, and
+ * none can leak into the next transaction.
  */
 import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
@@ -16,7 +22,18 @@ import {
 } from "../src/saga/state-machine.ts";
 import { taskIdFor } from "../src/saga/ids.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
-import { ACTION_EVENTS, actionRefusal, allowedActions } from "../src/saga/policy.ts";
+import {
+	ACTION_EVENTS,
+	actionRefusal,
+	allowedActions,
+	type AttemptDecision,
+	attemptDecision,
+	compensationPlan,
+	copyRooms,
+	deadLetterDecision,
+	type PlannedTask,
+	settleEvent,
+} from "../src/saga/policy.ts";
 import type {
 	CopyPayload,
 	ManualAction,
@@ -104,6 +121,35 @@ export type ActionResult =
 	| { ok: true; task: TaskView; repeated: boolean; from: TaskState; to: TaskState }
 	| { ok: false; code: "not_found" | "conflict"; message: string };
 
+/** What one unit of work changed, in order, for traces, the index, alerts and sockets. */
+export interface OutboxChanges {
+	tasks: TaskChange[];
+	sagas: SagaChange[];
+	alerts: AlertRequest[];
+	/** Sagas that reached a state their author hears about, with their steps as the unit left them. */
+	reports: SagaFrameData[];
+}
+
+/** A write was attempted with no unit of work open: a bug, refused before any row changed. */
+export class OutsideUnitOfWork extends Error {
+	constructor(what: string) {
+		super(`outbox ${what} outside a unit of work (Outbox.transact)`);
+		this.name = "OutsideUnitOfWork";
+	}
+}
+
+interface OpenUnit {
+	tasks: TaskChange[];
+	sagas: SagaChange[];
+	alerts: AlertRequest[];
+	reported: Array<Omit<SagaFrameData, "steps">>;
+}
+
+/** A row as the saga rules see it. */
+function facts(row: TaskRow): PlannedTask {
+	return { taskId: row.task_id, kind: row.kind as TaskKind, state: row.state as TaskState, room: row.room, attempts: row.attempts };
+}
+
 
 /** Later states win over earlier ones written in the same millisecond. */
 const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "failed", "succeeded", "compensated"];
@@ -133,12 +179,8 @@ export class IllegalTransition extends Error {
 }
 
 export class Outbox {
-	/** Task changes made since the last drain, in order. */
-	private changes: TaskChange[] = [];
-	/** Sagas whose state changed to one the author must hear about. */
-	private reportable: SagaFrameData[] = [];
-	private sagaChanges: SagaChange[] = [];
-	private alertRequests: AlertRequest[] = [];
+	/** The unit of work in progress, if any; only `transact` opens and closes it. */
+	private unit: OpenUnit | undefined;
 
 	private readonly sql: SqlStorage;
 	private readonly room: () => string;
@@ -148,6 +190,33 @@ export class Outbox {
 		this.sql = sql;
 		this.room = room;
 		this.settings = settings;
+	}
+
+	// -------------------------------------------------------------------------------------
+	// The unit of work
+	// -------------------------------------------------------------------------------------
+
+	/**
+	 * Runs `work` as one unit of work and returns what it changed. The caller holds the SQLite
+	 * transaction (TaskEngine.write): on a throw the unit is dropped with the transaction.
+	 */
+	transact<T>(work: () => T): { result: T; changes: OutboxChanges } {
+		if (this.unit !== undefined) throw new Error("an outbox unit of work is already open");
+		const unit: OpenUnit = { tasks: [], sagas: [], alerts: [], reported: [] };
+		this.unit = unit;
+		try {
+			const result = work();
+			const reports = unit.reported.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
+			return { result, changes: { tasks: unit.tasks, sagas: unit.sagas, alerts: unit.alerts, reports } };
+		} finally {
+			this.unit = undefined;
+		}
+	}
+
+	/** The open unit. Every write asks for it first, so none happens outside one. */
+	private open(what: string): OpenUnit {
+		if (this.unit === undefined) throw new OutsideUnitOfWork(what);
+		return this.unit;
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -250,6 +319,7 @@ export class Outbox {
 		now: number,
 		fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since">> = {},
 	): TaskRow {
+		const unit = this.open("task move");
 		const from = row.state as TaskState;
 		const to = taskTransition(from, event);
 		if (to === undefined) throw new IllegalTransition(`task ${row.task_id}`, from, event);
@@ -282,23 +352,23 @@ export class Outbox {
 			next.live_since,
 			next.task_id,
 		);
-		this.changes.push({ task: this.view(next), from, event, version: next.version });
+		unit.tasks.push({ task: this.view(next), from, event, version: next.version });
 		return next;
 	}
 
-	private moveSaga(saga: SagaRow, event: SagaEvent, now: number): SagaState {
+	private moveSaga(saga: SagaRow, event: SagaEvent, now: number): void {
+		const unit = this.open("saga move");
 		const from = saga.state as SagaState;
 		const to = sagaTransition(from, event);
 		if (to === undefined) throw new IllegalTransition(`saga ${saga.saga_id}`, from, event);
-		if (to !== from) {
-			this.sql.exec("UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?", to, now, saga.saga_id);
-			this.recordSaga({ ...saga, state: to, updated_at: now }, from);
-			if (isSagaReportable(to)) this.reportable.push({ sagaId: saga.saga_id, state: to, steps: [], authorId: saga.author_id });
-		}
-		return to;
+		if (to === from) return;
+		this.sql.exec("UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?", to, now, saga.saga_id);
+		this.recordSaga({ ...saga, state: to, updated_at: now }, from);
+		if (isSagaReportable(to)) unit.reported.push({ sagaId: saga.saga_id, state: to, authorId: saga.author_id });
 	}
 
 	private recordSaga(saga: SagaRow, from: SagaState | null): void {
+		const unit = this.open("saga record");
 		const targets = [...new Set(this.sagaTasks(saga.saga_id).map((t) => t.room))];
 		const summary: SagaSummary = { ...this.sagaFields(saga), targets };
 		if (saga.kind === "compensation") {
@@ -306,7 +376,7 @@ export class Outbox {
 			summary.actor = saga.author_id;
 			summary.reason = saga.reason ?? "";
 		}
-		this.sagaChanges.push({
+		unit.sagas.push({
 			saga: summary,
 			from,
 			// Saga rows have no version column: updated_at with the state order breaks ties.
@@ -315,6 +385,7 @@ export class Outbox {
 	}
 
 	private insertTask(sagaId: string, kind: TaskKind, room: string, traceId: string, payload: TaskPayload, now: number): void {
+		const unit = this.open("task insert");
 		const taskId = taskIdFor(sagaId, kind, room);
 		this.sql.exec(
 			`INSERT INTO outbox (task_id, saga_id, kind, room, state, attempts, next_attempt_at, dedup_key, trace_id, payload, created_at, updated_at, live_since)
@@ -332,11 +403,12 @@ export class Outbox {
 			now,
 		);
 		const row = this.task(taskId);
-		if (row !== undefined) this.changes.push({ task: this.view(row), from: null, event: "create", version: row.version });
+		if (row !== undefined) unit.tasks.push({ task: this.view(row), from: null, event: "create", version: row.version });
 	}
 
 	/** Starts a cross-post: the saga and one deliver task per target, in the caller's transaction. */
 	startSaga(sagaId: string, message: MessageEvent, targets: readonly string[], now: number): void {
+		this.open("startSaga");
 		this.sql.exec(
 			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
 			sagaId,
@@ -358,6 +430,7 @@ export class Outbox {
 	 * messages to retract there (fixed now, so a resumed run does exactly the planned work).
 	 */
 	startCompensation(id: string, actor: string, reason: string, traceId: string, plan: ReadonlyArray<{ room: string; msgIds: string[] }>, now: number): void {
+		this.open("startCompensation");
 		this.sql.exec(
 			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at, kind, reason) VALUES (?, '', ?, ?, ?, 'running', ?, ?, 'compensation', ?)",
 			id,
@@ -373,14 +446,12 @@ export class Outbox {
 		if (saga === undefined) return;
 		this.recordSaga(saga, null);
 		// A selector that matched nothing is done at once.
-		this.settle(saga, now);
+		this.settle(id, now);
 	}
 
-	/** Rooms where a saga's copy may exist: delivered, or attempted at least once. */
+	/** Rooms where a saga's copy may exist (see mayHaveCopy). */
 	copyRooms(sagaId: string): string[] {
-		return this.sagaTasks(sagaId)
-			.filter((t) => t.kind === "deliver" && (t.state === "succeeded" || t.attempts > 0))
-			.map((t) => t.room);
+		return copyRooms(this.sagaTasks(sagaId).map(facts));
 	}
 
 	sagaState(sagaId: string): SagaState | undefined {
@@ -403,6 +474,7 @@ export class Outbox {
 	 * out, which may have been lost with a runtime. Each claim is an attempt.
 	 */
 	claimDue(now: number, limit = 100): TaskMessage[] {
+		this.open("claimDue");
 		const rows = this.sql
 			.exec<TaskRow>(
 				`SELECT * FROM outbox o WHERE (o.state = 'pending' AND o.next_attempt_at <= ?1 AND ${CLAIMABLE})
@@ -430,123 +502,118 @@ export class Outbox {
 		});
 	}
 
-	/** A queue send failed: the claimed tasks go back to pending with backoff. */
+	/** A queue send failed: the claimed tasks go back to pending with backoff, as a transient failure would. */
 	releaseUnsent(taskIds: readonly string[], error: string, now: number): void {
+		this.open("releaseUnsent");
 		for (const taskId of taskIds) {
 			const row = this.task(taskId);
-			if (row?.state === "processing") this.retryOrFail(row, "transient", error, now);
+			if (row === undefined) continue;
+			this.decide(row, attemptDecision(facts(row), row.attempts, "transient", this.settings.maxAttempts), error, now);
 		}
-	}
-
-	private retryOrFail(row: TaskRow, kind: "transient" | "permanent", error: string, now: number): void {
-		if (kind === "transient" && row.attempts < this.settings.maxAttempts) {
-			const delay = backoffDelay(row.attempts, this.settings.baseDelayMs);
-			this.move(row, "retry_later", now, { next_attempt_at: now + delay, last_error: error });
-			return;
-		}
-		const failed = this.move(row, "fail", now, { last_error: error });
-		// A permanent refusal (read-only, banned) is an outcome, not an incident: no alert.
-		if (kind === "transient") this.alertRequests.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
-		this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
 	}
 
 	/**
-	 * Records what a target room did with a task. A report for a task that is no longer
-	 * processing (a repeat, or a task cancelled meanwhile) changes nothing.
+	 * Records what a target room did with a task (see attemptDecision): a report for a task
+	 * that is no longer waiting for that attempt changes nothing.
 	 */
 	complete(taskId: string, attempt: number, outcome: TaskOutcome, now: number): TaskView | undefined {
+		this.open("complete");
 		const row = this.task(taskId);
 		if (row === undefined) return undefined;
-		// Only the latest attempt may finish a task; an older attempt's late answer is stale.
-		if (row.state !== "processing" || attempt !== row.attempts) return this.view(row);
-		if (outcome.status === "deferred") {
-			// Not tried: an earlier task of the same batch did not go through. Not an attempt.
-			this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
-			return this.getTask(taskId);
-		}
-		if (outcome.status === "ok") {
-			const done = this.move(row, "succeed", now, { last_error: null });
+		const decision = attemptDecision(facts(row), attempt, outcome.status, this.settings.maxAttempts);
+		if (decision.action === "succeed") {
 			this.sql.exec("UPDATE outbox SET result = ? WHERE task_id = ?", JSON.stringify(outcome), taskId);
-			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "succeeded", now);
-			return this.view(done);
 		}
-		this.retryOrFail(row, outcome.status, `${outcome.code}: ${outcome.message}`, now);
+		this.decide(row, decision, outcome.status === "ok" ? null : `${outcome.code}: ${outcome.message}`, now);
 		return this.getTask(taskId);
 	}
 
 	/** The dead-letter queue gave up on a task: it fails, whatever attempts remain. */
 	deadLetter(taskId: string, error: string, now: number): TaskView | undefined {
+		this.open("deadLetter");
 		const row = this.task(taskId);
 		if (row === undefined) return undefined;
-		if (row.state === "processing" || row.state === "pending") {
-			const failed = this.move(row, "fail", now, { last_error: error });
-			this.alertRequests.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
-			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
-		}
+		this.decide(row, deadLetterDecision(row.state as TaskState), error, now);
 		return this.getTask(taskId);
 	}
 
-	/** Decides the saga's next state after one of its tasks ended. */
-	private afterTaskEnded(sagaId: string, kind: TaskKind, ended: TaskState, now: number): void {
-		const saga = this.saga(sagaId);
-		if (saga === undefined) return;
-		const state = saga.state as SagaState;
-		if (kind === "deliver" && ended === "failed" && state === "running") {
-			this.compensate(sagaId, "compensated", now);
-			return;
+	/** Writes an attempt decision; a task that ended lets its saga settle. */
+	private decide(row: TaskRow, decision: AttemptDecision, error: string | null, now: number): void {
+		const unit = this.open("attempt decision");
+		switch (decision.action) {
+			case "ignore":
+				return;
+			case "defer":
+				// Not an attempt: the claim is given back, and the task is due again at once.
+				this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
+				return;
+			case "retry":
+				this.move(row, "retry_later", now, { next_attempt_at: now + backoffDelay(row.attempts, this.settings.baseDelayMs), last_error: error });
+				return;
+			case "succeed":
+				this.move(row, "succeed", now, { last_error: null });
+				break;
+			case "fail": {
+				const failed = this.move(row, "fail", now, { last_error: error });
+				if (decision.alert) unit.alerts.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
+				break;
+			}
 		}
-		if (kind === "retract" && ended === "failed" && state === "compensating") {
-			this.moveSaga(saga, "retract_failed", now);
-			return;
-		}
-		this.settle(saga, now);
+		this.settle(row.saga_id, now);
 	}
 
-	/** Moves a saga to its end state when its tasks say it has one. */
-	private settle(saga: SagaRow, now: number): void {
-		const tasks = this.sagaTasks(saga.saga_id);
-		const state = saga.state as SagaState;
-		if (state === "running") {
-			// A task an operator skipped counts as done: a cross-post succeeds without that room.
-			// A compensation's cancelled room is done too: the operator chose to leave it.
-			const done = (t: TaskRow) =>
-				t.state === "succeeded" || t.state === "skipped" || (t.kind === "moderate" && t.state === "cancelled");
-			if (tasks.every(done)) this.moveSaga(saga, "all_delivered", now);
-			return;
-		}
-		if (state === "compensating" || state === "failed") {
-			const live = tasks.some((t) => !isTaskTerminal(t.state as TaskState));
-			const retractFailed = tasks.some((t) => t.kind === "retract" && t.state === "failed");
-			if (!live && !retractFailed) this.moveSaga(saga, "all_retracted", now);
+	/**
+	 * Applies the saga event its tasks imply (settleEvent) until none follows. At most two
+	 * follow one change; a runaway would be a bug in the policy, so the unit throws.
+	 */
+	private settle(sagaId: string, now: number): void {
+		for (let step = 0; ; step++) {
+			const saga = this.saga(sagaId);
+			if (saga === undefined) return;
+			const event = settleEvent(saga.state as SagaState, this.sagaTasks(sagaId).map(facts));
+			if (event === undefined) return;
+			if (step === 4) throw new Error(`saga ${sagaId} does not settle: ${saga.state} -${event}->`);
+			if (event === "compensate") this.startCompensating(saga, "compensated", now);
+			else this.moveSaga(saga, event, now);
 		}
 	}
 
 	/**
-	 * Turns a saga to compensating: unfinished deliveries are cancelled, and every room where
-	 * a copy may exist (delivered, or attempted at least once) gets a retract task, newest
-	 * step first. Rooms never attempted need none: no copy can appear there.
+	 * Turns a saga to compensating and carries out its compensation plan: live deliveries are
+	 * cancelled, and every room where a copy may exist gets a retract task, newest step first.
+	 */
+	private startCompensating(saga: SagaRow, reason: RetractReason, now: number): void {
+		this.scrubText(saga.saga_id);
+		this.moveSaga(saga, "compensate", now);
+		const rows = this.sagaTasks(saga.saga_id);
+		const byId = new Map(rows.map((row) => [row.task_id, row]));
+		const plan = compensationPlan(rows.map(facts));
+		for (const taskId of plan.cancel) {
+			const row = byId.get(taskId);
+			if (row !== undefined) this.move(row, "cancel", now);
+		}
+		for (const { room, delivery } of plan.retract) {
+			const row = byId.get(delivery);
+			if (row === undefined) continue;
+			// A retract finds its copy through the barrier: it never carries the text.
+			const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
+			this.insertTask(saga.saga_id, "retract", room, row.trace_id, payload, now);
+		}
+	}
+
+	/**
+	 * Compensates a saga on request (its original was deleted or moderated): true when that
+	 * turned it to compensating, false when its state does not allow it (already failed or
+	 * compensated). Its text is scrubbed either way.
 	 */
 	compensate(sagaId: string, reason: RetractReason, now: number): boolean {
+		this.open("compensate");
 		// Whatever the saga's state, no task of it delivers again, so none needs the text.
 		this.scrubText(sagaId);
 		const saga = this.saga(sagaId);
 		if (saga === undefined || sagaTransition(saga.state as SagaState, "compensate") === undefined) return false;
-		this.moveSaga(saga, "compensate", now);
-		const tasks = this.sagaTasks(sagaId);
-		const retracted = new Set(tasks.filter((t) => t.kind === "retract").map((t) => t.room));
-		for (const row of [...tasks].reverse()) {
-			if (row.kind !== "deliver") continue;
-			const mayHaveCopy = row.state === "succeeded" || row.attempts > 0;
-			if (!isTaskTerminal(row.state as TaskState)) this.move(row, "cancel", now, { last_error: row.last_error });
-			if (mayHaveCopy && !retracted.has(row.room)) {
-				// A retract finds its copy through the barrier: it never carries the text.
-				const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
-				this.insertTask(sagaId, "retract", row.room, row.trace_id, payload, now);
-				retracted.add(row.room);
-			}
-		}
-		const current = this.saga(sagaId);
-		if (current !== undefined) this.settle(current, now);
+		this.startCompensating(saga, reason, now);
+		this.settle(sagaId, now);
 		return true;
 	}
 
@@ -558,6 +625,7 @@ export class Outbox {
 	 * scrubbed by their own retracts; queue messages already sent are transient.
 	 */
 	scrubText(sagaId: string): void {
+		this.open("scrubText");
 		this.sql.exec(
 			"UPDATE outbox SET payload = json_set(payload, '$.text', '') WHERE saga_id = ? AND json_extract(payload, '$.text') != ''",
 			sagaId,
@@ -566,6 +634,7 @@ export class Outbox {
 
 	/** Archives finished tasks past retention; done lazily, so it never needs its own alarm. */
 	archiveOld(now: number): number {
+		this.open("archiveOld");
 		const rows = this.sql
 			.exec<TaskRow>(
 				"SELECT * FROM outbox WHERE state IN ('succeeded', 'failed', 'skipped', 'cancelled') AND done_at < ? LIMIT 500",
@@ -577,45 +646,32 @@ export class Outbox {
 	}
 
 	/**
-	 * An operator's retry, skip or cancel. Repeating the task's last action while nothing has
-	 * changed it since answers the same task without a new effect. The saga follows:
-	 * - retry: failed → pending with fresh attempts; a retried retract resumes compensation.
-	 *   A delivery can be retried only while its saga is still running.
-	 * - skip: the task counts as done without effect (a skipped delivery lets the saga
-	 *   succeed without that room; a skipped retract lets compensation finish).
-	 * - cancel: a delivery's cancel aborts the cross-post, so the saga compensates; a
-	 *   compensation cannot be cancelled (skip it once the copy is gone).
+	 * An operator's retry, skip or cancel, if actionRefusal allows it; then the saga settles
+	 * (a cancelled delivery compensates, a retried retract resumes a failed compensation, a
+	 * skip may finish either). Repeating the task's last action while nothing has changed it
+	 * since answers the same task without a new effect.
 	 */
 	act(taskId: string, action: ManualAction, now: number): ActionResult {
+		this.open("act");
 		const row = this.task(taskId);
 		if (row === undefined) return { ok: false, code: "not_found", message: `no task ${taskId}` };
 		const state = row.state as TaskState;
 		if (row.last_action === action && row.last_action_version === row.version) {
 			return { ok: true, task: this.view(row), repeated: true, from: state, to: state };
 		}
-		const event = ACTION_EVENTS[action];
-		const saga = this.saga(row.saga_id);
-		const sagaState = saga?.state as SagaState | undefined;
+		const sagaState = this.saga(row.saga_id)?.state as SagaState | undefined;
 		const refusal = actionRefusal({ kind: row.kind as TaskKind, state, sagaState }, action);
 		if (refusal !== undefined) return { ok: false, code: "conflict", message: refusal };
-		const fields =
-			action === "retry"
-				? { attempts: 0, next_attempt_at: now, live_since: now, last_error: row.last_error }
-				: {};
-		const moved = this.move(row, event, now, { ...fields, last_action: action, last_action_version: row.version + 1 });
-		if (saga !== undefined) {
-			if (action === "retry" && row.kind === "retract" && sagaState === "failed") this.moveSaga(saga, "resume_compensation", now);
-			else if (action === "cancel" && row.kind === "deliver" && sagaState === "running") this.compensate(row.saga_id, "compensated", now);
-			else {
-				const current = this.saga(row.saga_id);
-				if (current !== undefined) this.settle(current, now);
-			}
-		}
+		// A retry starts over: fresh attempts, due now, and a new stuck clock.
+		const fields = action === "retry" ? { attempts: 0, next_attempt_at: now, live_since: now } : {};
+		const moved = this.move(row, ACTION_EVENTS[action], now, { ...fields, last_action: action, last_action_version: row.version + 1 });
+		this.settle(row.saga_id, now);
 		return { ok: true, task: this.view(moved), repeated: false, from: state, to: moved.state as TaskState };
 	}
 
 	/** Live tasks unfinished for longer than `stuckMs` that have not been alerted in this epoch. */
 	raiseStuck(now: number, stuckMs: number): number {
+		const unit = this.open("raiseStuck");
 		const rows = this.sql
 			.exec<TaskRow>(
 				`SELECT * FROM outbox WHERE state IN ('pending', 'processing') AND live_since <= ?
@@ -625,7 +681,7 @@ export class Outbox {
 			.toArray();
 		for (const row of rows) {
 			this.sql.exec("UPDATE outbox SET stuck_alert_epoch = ? WHERE task_id = ?", row.alert_epoch, row.task_id);
-			this.alertRequests.push({ kind: "task_stuck", task: this.view(row), epoch: row.alert_epoch });
+			unit.alerts.push({ kind: "task_stuck", task: this.view(row), epoch: row.alert_epoch });
 		}
 		return rows.length;
 	}
@@ -639,31 +695,5 @@ export class Outbox {
 				stuckMs,
 			)
 			.one().at;
-	}
-
-	drainSagaChanges(): SagaChange[] {
-		return this.sagaChanges.splice(0);
-	}
-
-	drainAlertRequests(): AlertRequest[] {
-		return this.alertRequests.splice(0);
-	}
-
-	/** The sagas whose end the author should hear about, with their steps, since the last call. */
-	drainReports(): SagaFrameData[] {
-		const reports = this.reportable.splice(0);
-		return reports.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
-	}
-
-	drainChanges(): TaskChange[] {
-		return this.changes.splice(0);
-	}
-
-	/** Forgets buffered changes after a rolled-back transaction. */
-	discardPending(): void {
-		this.changes = [];
-		this.reportable = [];
-		this.sagaChanges = [];
-		this.alertRequests = [];
 	}
 }

@@ -64,6 +64,12 @@ export const SINCE_HEADER = "x-parley-since";
 
 const POLICY_KEY = "policy";
 
+/**
+ * Close codes an endpoint reports but may never send (RFC 6455 §7.4.1): 1005 no code given,
+ * 1006 closed without a Close frame, 1015 TLS failure. `close()` with one throws.
+ */
+export const RESERVED_CLOSE_CODES: ReadonlySet<number> = new Set([1005, 1006, 1015]);
+
 /** A socket command waiting for the next group commit. */
 interface Command {
 	ws: WebSocket;
@@ -105,7 +111,7 @@ export class Room extends OutboxObject {
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
-	protected readonly engine: TaskEngine;
+	readonly engine: TaskEngine;
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
 	private readonly presence: Presence;
@@ -242,9 +248,11 @@ export class Room extends OutboxObject {
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-		// The runtime already answered the close (web_socket_auto_reply_to_close); this is
-		// for older compatibility dates, and is a no-op when the socket is closed.
-		closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+		// The runtime already answered the close (web_socket_auto_reply_to_close); this is for
+		// older compatibility dates, and a no-op on a closed socket. A reserved code means the
+		// peer sent no Close frame (the runtime made the code up), so there is nothing to
+		// answer, and answering a peer that is gone fails later, out of reach of a try.
+		if (!RESERVED_CLOSE_CODES.has(code)) closeQuietly(ws, code, reason);
 		this.socketGone(ws);
 	}
 
@@ -469,16 +477,12 @@ export class Room extends OutboxObject {
 	// RPC from the Worker (HTTP routes)
 	// -------------------------------------------------------------------------------------
 
-	async send(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const now = Date.now();
-		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
-	}
-
 	/** A send over HTTP: the same as a socket frame, the user's rate limit included. */
 	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const take = this.buckets.take(identity.id, Date.now());
+		const now = Date.now();
+		const take = this.buckets.take(identity.id, now);
 		if (!take.ok) return fail("rate_limited", "slow down", take.retryAfterMs);
-		return await this.send(identity, input, traceId, receivedAt);
+		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
@@ -542,13 +546,6 @@ export class Room extends OutboxObject {
 		// A moderation may have started compensations of this room's own sagas.
 		if (tasks.some((task) => task.kind === "moderate")) await this.engine.afterWrite();
 		return outcomes;
-	}
-
-	/** One task through the barrier (see applyTasks). */
-	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
-		const [outcome] = await this.applyTasks([task], [injectFault]);
-		if (outcome === undefined) throw new Error("no outcome");
-		return outcome;
 	}
 
 	/**

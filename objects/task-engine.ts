@@ -1,18 +1,18 @@
 /**
  * The machinery every object with an outbox shares (a room, an operator compensation):
- * transactions that record what they change for traces, the index and alerts; the alarm
- * ticker that dispatches due tasks to the queue with leases, ships index updates and posts
- * alerts; and the origin-side calls of the queue consumer and the operators.
+ * transactions that open the outbox's unit of work and record what it changed for traces,
+ * the index and alerts; the alarm ticker that dispatches due tasks to the queue with leases,
+ * ships index updates and posts alerts; and the origin-side calls of the queue consumer and
+ * the operators.
  */
 import type { Config } from "../src/config.ts";
 import { shardName } from "../src/ops/shard.ts";
 import type { AlertView, Span } from "../src/ops/types.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import { batchTasks } from "../src/saga/batches.ts";
-import type { TaskReport, TaskView } from "../src/saga/types.ts";
+import type { ManualAction, SagaFrameData, TaskBatch, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { OpsRecord } from "./ops-record.ts";
-import type { ManualAction } from "../src/saga/types.ts";
-import { type Outbox, TASK_RETENTION_MS } from "./outbox.ts";
+import { type Outbox, type OutboxChanges, TASK_RETENTION_MS } from "./outbox.ts";
 
 /** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
 const OUTBOUND_TIMEOUT_MS = 10_000;
@@ -29,9 +29,13 @@ export type ActionReply =
 	| { ok: true; task: TaskView; repeated: boolean }
 	| { ok: false; error: { code: "not_found" | "conflict"; message: string } };
 
+/** Where claimed tasks go: the OUTBOX queue binding, or a test's stand-in. */
+export interface TaskQueue {
+	sendBatch(messages: Array<{ body: TaskBatch }>): Promise<unknown>;
+}
+
 export interface EngineHost {
 	ctx: DurableObjectState;
-	/** Read on every use: tests may swap bindings on a live instance. */
 	env(): Env;
 	config: Config;
 	outbox: Outbox;
@@ -40,11 +44,20 @@ export interface EngineHost {
 	name(): string;
 	/** Puts in-memory state back in step after a rolled-back transaction. */
 	onRollback?(): void;
-	/** Tells interested sockets about sagas that reached an end state. */
-	onSagaReports?(reports: ReturnType<Outbox["drainReports"]>): void;
+	/** Tells interested sockets about sagas that reached an end state, once committed. */
+	onSagaReports?(reports: SagaFrameData[]): void;
 }
 
 export class TaskEngine {
+	/**
+	 * The clock of every outbox and ops write this engine makes, and of its alarm schedule.
+	 * Production keeps Date.now; a test moves time on by replacing it (runInDurableObject),
+	 * instead of editing due times in the tables.
+	 */
+	now: () => number = () => Date.now();
+	/** Where the ticker sends claimed tasks; a test replaces it to hold or fail sends. */
+	queue: () => TaskQueue = () => this.host.env().OUTBOX;
+
 	private readonly host: EngineHost;
 
 	constructor(host: EngineHost) {
@@ -52,24 +65,27 @@ export class TaskEngine {
 	}
 
 	/**
-	 * Runs a write as one transaction, together with the spans, index updates and alerts it
-	 * implies. On a throw nothing of it stays.
+	 * Runs a write as one SQLite transaction and one outbox unit of work, together with the
+	 * spans, index updates and alerts its changes imply. On a throw nothing of it stays; once
+	 * it has committed, sockets hear about the sagas it ended.
 	 */
 	write<T>(work: () => T): T {
 		const { ctx, outbox, ops } = this.host;
+		let unit: { result: T; changes: OutboxChanges };
 		try {
-			return ctx.storage.transactionSync(() => {
-				const result = work();
-				const now = Date.now();
-				ops.recordChanges(outbox.drainChanges(), outbox.drainSagaChanges(), now);
-				ops.raiseAlerts(outbox.drainAlertRequests(), now);
-				return result;
+			unit = ctx.storage.transactionSync(() => {
+				const done = outbox.transact(work);
+				const now = this.now();
+				ops.recordChanges(done.changes.tasks, done.changes.sagas, now);
+				ops.raiseAlerts(done.changes.alerts, now);
+				return done;
 			});
 		} catch (error) {
 			this.host.onRollback?.();
-			outbox.discardPending();
 			throw error;
 		}
+		if (unit.changes.reports.length > 0) this.host.onSagaReports?.(unit.changes.reports);
+		return unit.result;
 	}
 
 	/** Whether anything needs the alarm; checked on start, since a fired alarm is used up. */
@@ -91,14 +107,13 @@ export class TaskEngine {
 			if (current !== null) await ctx.storage.deleteAlarm();
 			return;
 		}
-		const next = Math.max(Math.min(...times), notBefore);
+		// The schedule is in the engine's time, the alarm in real time; they differ only in tests.
+		const next = Math.max(Math.min(...times), notBefore) - (this.now() - Date.now());
 		if (current !== next) await ctx.storage.setAlarm(next);
 	}
 
-	/** After an outbox change: report finished sagas, then re-arm. */
+	/** After an outbox change: re-arm for what is due next. */
 	async afterWrite(notBefore = 0): Promise<void> {
-		const reports = this.host.outbox.drainReports();
-		if (reports.length > 0) this.host.onSagaReports?.(reports);
 		await this.armAlarm(notBefore);
 	}
 
@@ -109,7 +124,7 @@ export class TaskEngine {
 	 */
 	async alarm(): Promise<void> {
 		const { outbox, config } = this.host;
-		const now = Date.now();
+		const now = this.now();
 		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
 		let notBefore = 0;
 		try {
@@ -123,18 +138,18 @@ export class TaskEngine {
 			for (let i = 0; i < batches.length; i += 100) {
 				const chunk = batches.slice(i, i + 100);
 				try {
-					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.host.env().OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
+					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.queue().sendBatch(chunk.map((body) => ({ body }))));
 				} catch (error) {
 					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
 					const taskIds = chunk.flatMap((batch) => batch.tasks.map((t) => t.taskId));
 					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: taskIds, traceId: chunk[0]?.tasks[0]?.traceId }));
-					this.write(() => outbox.releaseUnsent(taskIds, message, Date.now()));
+					this.write(() => outbox.releaseUnsent(taskIds, message, this.now()));
 				}
 			}
 			await this.shipFeed();
 			await this.deliverAlerts();
 		} catch (error) {
-			notBefore = Date.now() + config.outboxBaseDelayMs;
+			notBefore = this.now() + config.outboxBaseDelayMs;
 			console.error(JSON.stringify({ level: "error", msg: "outbox alarm failed", origin: this.host.name(), error: String(error) }));
 		} finally {
 			await this.afterWrite(notBefore);
@@ -144,7 +159,7 @@ export class TaskEngine {
 	/** Sends due feed rows to their shards; a shard that fails keeps its rows for later. */
 	private async shipFeed(): Promise<void> {
 		const { ops } = this.host;
-		for (const batch of ops.dueFeed(Date.now())) {
+		for (const batch of ops.dueFeed(this.now())) {
 			try {
 				const env = this.host.env();
 				const ingest =
@@ -155,7 +170,7 @@ export class TaskEngine {
 				this.write(() => ops.feedShipped(batch));
 			} catch (error) {
 				console.warn(JSON.stringify({ level: "warn", msg: "feed failed", origin: this.host.name(), sink: batch.sink, shard: batch.shard, error: String(error) }));
-				this.write(() => ops.feedFailed(batch, Date.now()));
+				this.write(() => ops.feedFailed(batch, this.now()));
 			}
 		}
 	}
@@ -165,7 +180,7 @@ export class TaskEngine {
 		const { ops, config } = this.host;
 		const url = config.alertWebhookUrl;
 		if (url === "") return;
-		for (const { alertId, payload } of ops.dueAlerts(Date.now())) {
+		for (const { alertId, payload } of ops.dueAlerts(this.now())) {
 			let error: string | undefined;
 			try {
 				const response = await fetch(url, {
@@ -179,7 +194,7 @@ export class TaskEngine {
 			} catch (thrown) {
 				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
 			}
-			const at = Date.now();
+			const at = this.now();
 			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
 			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
 		}
@@ -194,7 +209,7 @@ export class TaskEngine {
 				if (task !== undefined && delivery !== undefined) {
 					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
 				}
-				return outbox.complete(taskId, attempt, outcome, Date.now());
+				return outbox.complete(taskId, attempt, outcome, this.now());
 			}),
 		);
 		await this.afterWrite();
@@ -203,7 +218,7 @@ export class TaskEngine {
 
 	/** The dead-letter queue gave up on a task. */
 	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
-		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, Date.now()));
+		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, this.now()));
 		await this.afterWrite();
 		return view;
 	}
@@ -211,7 +226,7 @@ export class TaskEngine {
 	/** An operator's retry, skip or cancel, with its audit entry. */
 	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
 		const { outbox, ops } = this.host;
-		const now = Date.now();
+		const now = this.now();
 		const reply = this.write((): ActionReply => {
 			const result = outbox.act(taskId, action, now);
 			if (!result.ok) return { ok: false, error: { code: result.code, message: result.message } };
@@ -233,6 +248,7 @@ export class TaskEngine {
 		return this.host.ops.spans(traceId);
 	}
 
+	/** The alerts this object raised, newest first (the index lists them across objects). */
 	alerts(limit: number): AlertView[] {
 		return this.host.ops.listAlerts(limit);
 	}

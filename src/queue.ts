@@ -8,7 +8,7 @@ import { configFor } from "./config.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
 import { originOf } from "./saga/ids.ts";
-import type { TaskBatch, TaskMessage, TaskOutcome, TaskReport } from "./saga/types.ts";
+import { TASK_OUTCOME_CODES, type TaskBatch, type TaskMessage, type TaskOutcome, type TaskReport } from "./saga/types.ts";
 
 /**
  * Whether a batch comes from a dead-letter queue. Development and production use their own
@@ -55,7 +55,8 @@ async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings): P
 	} catch (error) {
 		const kind = classifyThrown(error);
 		const message = error instanceof Error ? error.message : String(error);
-		return tasks.map(() => ({ status: "transient", code: kind === "transient" ? "unavailable" : "unknown", message }));
+		const code = kind === "transient" ? TASK_OUTCOME_CODES.unavailable : TASK_OUTCOME_CODES.unknown;
+		return tasks.map(() => ({ status: "transient", code, message }));
 	}
 }
 
@@ -83,7 +84,7 @@ async function runBatch(env: Env, message: Message<TaskBatch | TaskMessage>, fau
 	const receivedAt = Date.now();
 	const outcomes = await attempt(env, tasks, faults);
 	const reports: TaskReport[] = tasks.map((task, i) => {
-		const outcome = outcomes[i] ?? { status: "transient", code: "unknown", message: "no outcome" };
+		const outcome: TaskOutcome = outcomes[i] ?? { status: "transient", code: TASK_OUTCOME_CODES.unknown, message: "no outcome" };
 		log(outcome.status === "ok" ? "info" : "warn", `task ${outcome.status}`, task, { outcome });
 		return { taskId: task.taskId, attempt: task.attempt, outcome };
 	});

@@ -3,6 +3,7 @@
  * Shapes of cross-room work: the task as operators see it (the contract's task object),
  * the queue message that carries it, and the outcome a target room reports.
  */
+import type { ErrorCode } from "../errors.ts";
 import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../protocol.ts";
 
 export type TaskKind = "deliver" | "retract" | "moderate";
@@ -76,7 +77,6 @@ export interface TaskMessage {
 	payload: TaskPayload;
 }
 
-/** What a target room answers to a task. */
 /** What a moderate task did in its room. */
 export interface ModerationCounts {
 	retracted: number;
@@ -85,12 +85,30 @@ export interface ModerationCounts {
 	sagasCompensated: number;
 }
 
+/**
+ * The codes an outcome carries besides the contract's ErrorCode (src/errors.ts), all named
+ * here: they describe an attempt, never an HTTP answer, so they stay out of ErrorCode.
+ */
+export const TASK_OUTCOME_CODES = {
+	/** Not tried: an earlier task of the same batch did not go through. */
+	deferred: "deferred",
+	/** A failure injected for a rehearsal (FAULTS=on). */
+	fault: "fault",
+	/** The target's object was overloaded or asked to be retried. */
+	unavailable: "unavailable",
+	/** A timeout or a broken call: the attempt may or may not have taken effect. */
+	unknown: "unknown",
+} as const;
+
+export type TaskOutcomeCode = ErrorCode | (typeof TASK_OUTCOME_CODES)[keyof typeof TASK_OUTCOME_CODES];
+
+/** What a target room answers to a task. */
 export type TaskOutcome =
 	| { status: "ok"; seq: number | null; msgId: string | null; detail: string; counts?: ModerationCounts }
-	| { status: "permanent"; code: string; message: string }
-	| { status: "transient"; code: string; message: string }
+	| { status: "permanent"; code: TaskOutcomeCode; message: string }
+	| { status: "transient"; code: TaskOutcomeCode; message: string }
 	/** Not tried, because an earlier task of the same batch did not go through. */
-	| { status: "deferred"; code: string; message: string };
+	| { status: "deferred"; code: "deferred"; message: string };
 
 /** One queue message: tasks for one target room, applied there in order. */
 export interface TaskBatch {

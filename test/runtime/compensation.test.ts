@@ -5,7 +5,7 @@ import type { Identity } from "../../src/auth.ts";
 import type { CompensationView } from "../../src/ops/compensation.ts";
 import type { MessageEvent, RoomEvent } from "../../src/protocol.ts";
 import type { TaskMessage } from "../../src/saga/types.ts";
-import { api, errorCode, freshRoom, token } from "./helpers.ts";
+import { api, applyTask, errorCode, freshRoom, token } from "./helpers.ts";
 
 /** A fresh spammer per test: compensations by author reach every room the author posted in. */
 let spammer: Identity;
@@ -20,7 +20,7 @@ async function post(path: string, body: unknown, auth = adminToken): Promise<Res
 }
 
 async function say(room: string, who: Identity, text: string, crossPost?: string[]) {
-	const result = await env.ROOM.getByName(room).send(who, { id: crypto.randomUUID(), text, ...(crossPost ? { crossPost } : {}) }, crypto.randomUUID().replaceAll("-", ""));
+	const result = await env.ROOM.getByName(room).post(who, { id: crypto.randomUUID(), text, ...(crossPost ? { crossPost } : {}) }, crypto.randomUUID().replaceAll("-", ""));
 	if (!result.ok) throw new Error(JSON.stringify(result));
 	return result;
 }
@@ -128,9 +128,9 @@ describe("operator compensation", () => {
 			payload: { msgIds: [first.msgId, second.msgId, "99-aaaaaaaaaa"], reason: "moderated" },
 		};
 		const stub = env.ROOM.getByName(room);
-		const outcomes = await Promise.all([1, 2, 3].map(() => stub.applyTask(task, false)));
+		const outcomes = await Promise.all([1, 2, 3].map(() => applyTask(stub, task, false)));
 		await evictDurableObject(stub);
-		outcomes.push(await stub.applyTask(task, false));
+		outcomes.push(await applyTask(stub, task, false));
 		expect(outcomes[0]).toMatchObject({ status: "ok", counts: { retracted: 2, alreadyGone: 0, missing: 1 } });
 		for (const outcome of outcomes.slice(1)) expect(outcome).toMatchObject({ status: "ok", detail: expect.stringContaining("repeat") });
 		expect((await events(room)).filter((e) => e.type === "retract")).toHaveLength(2);

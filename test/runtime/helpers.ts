@@ -5,7 +5,11 @@
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { onTestFinished, vi } from "vitest";
-import type { TaskView } from "../../src/saga/types.ts";
+import type { Compensation } from "../../objects/compensation.ts";
+import type { Room } from "../../objects/room.ts";
+import type { TaskQueue } from "../../objects/task-engine.ts";
+import type { AlertView } from "../../src/ops/types.ts";
+import type { TaskMessage, TaskOutcome, TaskView } from "../../src/saga/types.ts";
 import type { ServerFrame } from "../../src/protocol.ts";
 import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
 
@@ -129,25 +133,72 @@ export async function join(room: string, query: string): Promise<TestSocket> {
 	return socket;
 }
 
+/** An object with an outbox: a room or an operator compensation. */
+type OutboxStub = DurableObjectStub<Room> | DurableObjectStub<Compensation>;
+
+/** Replaces a room's queue producer (TaskEngine.queue); returns a function that puts the real one back. */
+export async function replaceQueue(room: string, queue: TaskQueue): Promise<() => Promise<void>> {
+	const stub = env.ROOM.getByName(room);
+	const real = await runInDurableObject(stub, (instance) => {
+		const original = instance.engine.queue;
+		instance.engine.queue = () => queue;
+		return original;
+	});
+	return async () => {
+		await runInDurableObject(stub, (instance) => {
+			instance.engine.queue = real;
+		});
+	};
+}
+
 /** Swallows queue sends in a room, so tests drive attempts by hand. */
 export async function holdQueue(room: string): Promise<void> {
-	await runInDurableObject(env.ROOM.getByName(room), (instance) => {
-		const real = (instance as unknown as { env: Env }).env;
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX: { sendBatch: async () => undefined } }, configurable: true });
+	await replaceQueue(room, { sendBatch: async () => undefined });
+}
+
+/** Moves an object's outbox clock (TaskEngine.now) on by `ms`; real time keeps running under it. */
+export async function advanceClock(stub: OutboxStub, ms: number): Promise<void> {
+	await runInDurableObject(stub, (instance: Room | Compensation) => {
+		const before = instance.engine.now;
+		instance.engine.now = () => before() + ms;
 	});
+}
+
+/** Moves an object's outbox clock on until `at` (in that clock's time) has come, if it has not. */
+export async function advanceClockTo(stub: OutboxStub, at: number): Promise<void> {
+	const ahead = await runInDurableObject(stub, (instance: Room | Compensation) => at - instance.engine.now());
+	if (ahead > 0) await advanceClock(stub, ahead);
+}
+
+/** The alerts a room raised itself (TaskEngine.alerts), before any reach the index. */
+export async function roomAlerts(room: string, limit = 10): Promise<AlertView[]> {
+	return await runInDurableObject(env.ROOM.getByName(room), (instance) => instance.engine.alerts(limit));
+}
+
+/** One task through a target room's barrier, as the queue consumer applies a batch of one. */
+export async function applyTask(room: DurableObjectStub<Room>, task: TaskMessage, injectFault = false): Promise<TaskOutcome> {
+	const [outcome] = await room.applyTasks([task], [injectFault]);
+	if (outcome === undefined) throw new Error("no outcome");
+	return outcome;
+}
+
+/** One target's answer to one attempt, as the queue consumer reports it. */
+export async function completeTask(origin: DurableObjectStub<Room>, taskId: string, attempt: number, outcome: TaskOutcome): Promise<TaskView | undefined> {
+	const [view] = await origin.completeTasks([{ taskId, attempt, outcome }]);
+	return view;
 }
 
 /** Claims and fails one task's attempts as transient errors until the task is failed. */
 export async function exhaust(origin: string, taskId: string): Promise<TaskView> {
 	const stub = env.ROOM.getByName(origin);
 	for (let i = 0; i < 20; i++) {
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET next_attempt_at = 0 WHERE task_id = ? AND state = 'pending'", taskId);
-		});
+		// Skip the backoff wait: the clock moves to the retry's due time.
+		const due = await stub.taskStatus(taskId);
+		if (due?.state === "pending" && due.nextAttemptAt !== null) await advanceClockTo(stub, due.nextAttemptAt);
 		await runDurableObjectAlarm(stub);
 		const task = await stub.taskStatus(taskId);
 		if (task?.state === "failed") return task;
-		if (task?.state === "processing") await stub.completeTask(taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
+		if (task?.state === "processing") await completeTask(stub, taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
 	}
 	throw new Error(`task ${taskId} never failed`);
 }

@@ -5,10 +5,12 @@ import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
-import { api, captureErrors, errorCode, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
+import { advanceClock, api, captureErrors, completeTask, errorCode, exhaust, freshRoom, holdQueue, roomAlerts, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const adminToken = await token({ sub: "ops", name: "Ops", role: "admin" });
+/** Longer than the webhook retry backoffs here (at most 1 s, then 2 s), shorter than a lease (5 s). */
+const ALERT_RETRY_WAIT_MS = 3_000;
 
 async function admin(path: string, init: RequestInit = {}): Promise<Response> {
 	return await api(path, { ...init, token: adminToken });
@@ -21,7 +23,7 @@ async function adminJson<T>(path: string, init: RequestInit = {}): Promise<T> {
 }
 
 async function crossPost(origin: string, targets: string[], text = "hi"): Promise<{ sagaId: string; traceId: string; msgId: string }> {
-	const result = await env.ROOM.getByName(origin).send(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
+	const result = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
 	if (!result.ok || result.sagaId === undefined) throw new Error("send failed");
 	return { sagaId: result.sagaId, traceId: result.traceId, msgId: result.msgId };
 }
@@ -99,10 +101,10 @@ describe("the ops index", () => {
 				alarm: await st.storage.getAlarm(),
 			}));
 		// An author's first message registers the room in the author directory, once.
-		await stub.send(ann, { id: "p0", text: "hello" }, "c".repeat(32));
+		await stub.post(ann, { id: "p0", text: "hello" }, "c".repeat(32));
 		expect((await state()).index).toBe(0);
 		await waitFor(async () => (await state()).alarm === null);
-		for (let i = 1; i <= 5; i++) await stub.send(ann, { id: `p${i}`, text: "just chat" }, "c".repeat(32));
+		for (let i = 1; i <= 5; i++) await stub.post(ann, { id: `p${i}`, text: "just chat" }, "c".repeat(32));
 		expect(await state()).toEqual({ index: 0, feed: 0, spans: 0, alarm: null });
 	});
 });
@@ -238,8 +240,7 @@ describe("manual actions", () => {
 		expect(Array.isArray(body.retried)).toBe(true);
 		const noReason = await admin("/v1/admin/tasks/retry", { method: "POST", body: "{}" });
 		expect(noReason.status).toBe(400);
-		const exhausted = await runInDurableObject(env.CONTROL.getByName("global"), async (instance) => {
-			const control = instance as unknown as { takeBulkRetry(n: number, now: number): Promise<{ granted: number; retryAfterMs: number }> };
+		const exhausted = await runInDurableObject(env.CONTROL.getByName("global"), async (control) => {
 			const now = Date.now();
 			const first = await control.takeBulkRetry(1000, now);
 			const second = await control.takeBulkRetry(10, now);
@@ -258,7 +259,7 @@ describe("alerts", () => {
 		const { sagaId } = await crossPost(a, [b]);
 		const failed = await exhaust(a, `${sagaId}.d.${b}`);
 		// Repeated reports about the failed task change nothing.
-		await env.ROOM.getByName(a).completeTask(failed.taskId, failed.attempts, { status: "transient", code: "fault", message: "late" });
+		await completeTask(env.ROOM.getByName(a), failed.taskId, failed.attempts, { status: "transient", code: "fault", message: "late" });
 		await runDurableObjectAlarm(env.ROOM.getByName(a));
 		const posts = await waitFor(async () => {
 			const log = await webhookLog();
@@ -284,7 +285,7 @@ describe("alerts", () => {
 		await env.ROOM.getByName(b).updatePolicy({ readOnly: true });
 		const { sagaId } = await crossPost(a, [b]);
 		await waitFor(async () => (await sagaView(sagaId)).state === "compensated");
-		const alerts = await env.ROOM.getByName(a).alerts(10);
+		const alerts = await roomAlerts(a);
 		expect(alerts).toEqual([]);
 	});
 
@@ -293,11 +294,10 @@ describe("alerts", () => {
 		await holdQueue(a);
 		const { sagaId } = await crossPost(a, [b]);
 		const stub = env.ROOM.getByName(a);
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET live_since = ?", Date.now() - 400_000);
-		});
+		// Past ALERT_STUCK_MS (300 s) on the room's clock.
+		await advanceClock(stub, 400_000);
 		for (let i = 0; i < 3; i++) await runDurableObjectAlarm(stub);
-		const alerts = await stub.alerts(10);
+		const alerts = await roomAlerts(a);
 		expect(alerts.filter((al: AlertView) => al.kind === "task_stuck")).toEqual([
 			expect.objectContaining({ kind: "task_stuck", taskId: `${sagaId}.d.${b}`, room: b }),
 		]);
@@ -312,19 +312,16 @@ describe("alerts", () => {
 		await exhaust(a, `${sagaId}.d.${b}`);
 		const stub = env.ROOM.getByName(a);
 		await runDurableObjectAlarm(stub);
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE alerts SET next_attempt_at = 0 WHERE state = 'pending'");
-		});
+		// Past the webhook's retry backoff.
+		await advanceClock(stub, ALERT_RETRY_WAIT_MS);
 		await runDurableObjectAlarm(stub);
-		const [alert] = await stub.alerts(10);
+		const [alert] = await roomAlerts(a);
 		expect(alert).toMatchObject({ kind: "task_failed", status: "pending", lastError: "webhook answered 503" });
 		expect(alert?.deliveryAttempts).toBeGreaterThanOrEqual(2);
 		await fetch("http://webhook.test/__fail", { method: "POST", body: JSON.stringify({ fail: false }) });
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE alerts SET next_attempt_at = 0 WHERE state = 'pending'");
-		});
+		await advanceClock(stub, ALERT_RETRY_WAIT_MS);
 		await runDurableObjectAlarm(stub);
-		expect((await stub.alerts(10))[0]).toMatchObject({ status: "sent", lastError: null });
+		expect((await roomAlerts(a))[0]).toMatchObject({ status: "sent", lastError: null });
 		expect(errors.seen("alert delivery failed")).toBe(true);
 	});
 });

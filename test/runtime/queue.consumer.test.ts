@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, it } from "vitest";
 import worker from "../../src/index.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { TaskBatch, TaskMessage } from "../../src/saga/types.ts";
-import { captureErrors, freshRoom } from "./helpers.ts";
+import { captureErrors, freshRoom, replaceQueue, roomAlerts } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
@@ -13,12 +13,8 @@ async function claimedTask(): Promise<{ origin: string; target: string; task: Ta
 	const [origin, target] = [freshRoom("a"), freshRoom("b")];
 	const stub = env.ROOM.getByName(origin);
 	const sent: TaskBatch[] = [];
-	await runInDurableObject(stub, (instance) => {
-		const real = (instance as unknown as { env: Env }).env;
-		const OUTBOX = { sendBatch: async (messages: Array<{ body: TaskBatch }>) => void sent.push(...messages.map((m) => m.body)) };
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX }, configurable: true });
-	});
-	const result = await stub.send(ann, { id: "x", text: "hello", crossPost: [target] }, "e".repeat(32));
+	await replaceQueue(origin, { sendBatch: async (messages) => void sent.push(...messages.map((m) => m.body)) });
+	const result = await stub.post(ann, { id: "x", text: "hello", crossPost: [target] }, "e".repeat(32));
 	if (!result.ok) throw new Error("send failed");
 	await runDurableObjectAlarm(stub);
 	const task = sent[0]?.tasks[0];
@@ -76,7 +72,7 @@ describe("the queue consumer", () => {
 		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
 		const failed = await env.ROOM.getByName(origin).taskStatus(task.taskId);
 		expect(failed).toMatchObject({ state: "failed", lastError: expect.stringContaining("dead-lettered") });
-		const alerts = await env.ROOM.getByName(origin).alerts(10);
+		const alerts = await roomAlerts(origin);
 		expect(alerts).toEqual([expect.objectContaining({ kind: "task_failed", taskId: task.taskId })]);
 		expect(errors.seen("task dead-lettered")).toBe(true);
 	});

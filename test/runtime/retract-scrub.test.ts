@@ -88,11 +88,11 @@ async function sagaState(origin: string, sagaId: string): Promise<SagaView["stat
 	return (await env.ROOM.getByName(origin).saga(sagaId))?.state;
 }
 
-/** Waits until these objects have nothing left to do: no live task, no unshipped feed row, no pending alert. */
-async function quiet(names: string[], namespace: DurableObjectNamespace = env.ROOM as unknown as DurableObjectNamespace): Promise<void> {
-	for (const name of names) {
+/** Waits until these objects (rooms by name) have nothing left to do: no live task, no unshipped feed row, no pending alert. */
+async function quiet(objects: Array<string | DurableObjectStub>): Promise<void> {
+	for (const object of objects) {
 		await waitFor(async () =>
-			await runInDurableObject(namespace.getByName(name), (_i, state) => {
+			await runInDurableObject(typeof object === "string" ? env.ROOM.getByName(object) : object, (_i, state) => {
 				const sql = state.storage.sql;
 				const live = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')").one().n;
 				const feed = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_feed").one().n;
@@ -179,7 +179,7 @@ describe("a retract of a cross-posted original", () => {
 			return view.state === "done" && (await sagaState(a, sagaId)) === "compensated";
 		});
 		await quiet([a, b, c]);
-		await quiet([id], env.COMPENSATION as unknown as DurableObjectNamespace);
+		await quiet([env.COMPENSATION.getByName(id)]);
 		expect(await holding(marker, objectsOf(a, [b, c], id))).toEqual([]);
 	});
 });

@@ -3,15 +3,20 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { MIGRATIONS } from "../../migrations/index.ts";
 import { applyMigrations } from "../../objects/migrate.ts";
+import { RESERVED_CLOSE_CODES } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import { SOCKET_OPEN_COST } from "../../src/rate-limit.ts";
 import { BASE, freshRoom, join, token } from "./helpers.ts";
 
 const writer: Identity = { id: "seed", name: "Seed", admin: false, rooms: null, guest: false };
 
+/** Posts `count` messages; a writer posts at most 20 (its rate-limit burst), then the next one takes over. */
 async function seed(room: string, count: number): Promise<void> {
 	const stub = env.ROOM.getByName(room);
-	for (let i = 1; i <= count; i++) await stub.send(writer, { id: `seed-${i}`, text: `seed ${i}` }, "t".repeat(32));
+	for (let i = 1; i <= count; i++) {
+		const author: Identity = { ...writer, id: `seed-${Math.ceil(i / 20)}` };
+		await stub.post(author, { id: `seed-${i}`, text: `seed ${i}` }, "t".repeat(32));
+	}
 }
 
 describe("joining", () => {
@@ -91,6 +96,30 @@ describe("presence", () => {
 		await ann.frame("presence", (frame) => "left" in frame && frame.left.id === "guest:bob");
 		expect(ann.ofType("presence").filter((frame) => "joined" in frame)).toHaveLength(1);
 		expect(ann.ofType("presence").filter((frame) => "left" in frame)).toHaveLength(1);
+	});
+});
+
+describe("closing", () => {
+	it("answers a peer's close with the peer's code, and never sends or echoes a reserved one", async ({ expect }) => {
+		const answers = await runInDurableObject(env.ROOM.getByName(freshRoom()), async (room) => {
+			const seen: Array<{ peer: number; answer: number | "none" }> = [];
+			for (const peer of [1000, 1001, 4001, ...RESERVED_CLOSE_CODES]) {
+				const { 1: server } = new WebSocketPair();
+				server.accept();
+				const close = vi.spyOn(server, "close");
+				await room.webSocketClose(server, peer, "bye");
+				seen.push({ peer, answer: close.mock.calls[0]?.[0] ?? "none" });
+			}
+			return seen;
+		});
+		expect(answers).toEqual([
+			{ peer: 1000, answer: 1000 },
+			{ peer: 1001, answer: 1001 },
+			{ peer: 4001, answer: 4001 },
+			{ peer: 1005, answer: "none" },
+			{ peer: 1006, answer: "none" },
+			{ peer: 1015, answer: "none" },
+		]);
 	});
 });
 
@@ -279,7 +308,7 @@ describe("dedup window", () => {
 	it("is pruned by the room after the window, not before", async ({ expect }) => {
 		const room = freshRoom();
 		const stub = env.ROOM.getByName(room);
-		await stub.send(writer, { id: "old", text: "x" }, "t".repeat(32));
+		await stub.post(writer, { id: "old", text: "x" }, "t".repeat(32));
 		const pruned = await runInDurableObject(stub, (_instance, state) => {
 			const sql = state.storage.sql;
 			sql.exec("UPDATE events SET ts = ts - ? WHERE seq = 1", 26 * 3600 * 1000);
@@ -288,10 +317,10 @@ describe("dedup window", () => {
 		expect(pruned).toBeDefined();
 		await evictDurableObject(stub);
 		// The next write prunes: the old id is forgotten, so it may be used again.
-		await stub.send(writer, { id: "new", text: "y" }, "t".repeat(32));
-		const again = await stub.send(writer, { id: "old", text: "z" }, "t".repeat(32));
+		await stub.post(writer, { id: "new", text: "y" }, "t".repeat(32));
+		const again = await stub.post(writer, { id: "old", text: "z" }, "t".repeat(32));
 		expect(again).toMatchObject({ ok: true, duplicate: false, seq: 3 });
-		const recent = await stub.send(writer, { id: "new", text: "y" }, "t".repeat(32));
+		const recent = await stub.post(writer, { id: "new", text: "y" }, "t".repeat(32));
 		expect(recent).toMatchObject({ ok: true, duplicate: true, seq: 2 });
 	});
 });

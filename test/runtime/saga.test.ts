@@ -4,13 +4,13 @@ import { describe, it, vi } from "vitest";
 import type { Identity } from "../../src/auth.ts";
 import type { MessageEvent, RoomEvent } from "../../src/protocol.ts";
 import type { SagaView, TaskMessage } from "../../src/saga/types.ts";
-import { freshRoom, join } from "./helpers.ts";
+import { applyTask, freshRoom, join } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const trace = "a".repeat(32);
 
 async function crossPost(origin: string, targets: string[], id = crypto.randomUUID()) {
-	const result = await env.ROOM.getByName(origin).send(ann, { id, text: `hello from ${origin}`, crossPost: targets }, trace);
+	const result = await env.ROOM.getByName(origin).post(ann, { id, text: `hello from ${origin}`, crossPost: targets }, trace);
 	if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 	return result;
 }
@@ -75,7 +75,7 @@ describe("cross-posting", () => {
 	it("refuses a cross-post to a room the sender may not access, creating nothing", async ({ expect }) => {
 		const a = freshRoom("a");
 		const limited: Identity = { ...ann, rooms: [a] };
-		const result = await env.ROOM.getByName(a).send(limited, { id: "1", text: "x", crossPost: ["secret"] }, trace);
+		const result = await env.ROOM.getByName(a).post(limited, { id: "1", text: "x", crossPost: ["secret"] }, trace);
 		expect(result).toMatchObject({ ok: false, error: { code: "forbidden" } });
 		expect(await events(a)).toEqual([]);
 	});
@@ -120,7 +120,7 @@ describe("compensation", () => {
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		await env.ROOM.getByName(b).updatePolicy({ banGuests: true });
 		const guest: Identity = { id: "guest:ann", name: "ann", admin: false, rooms: null, guest: true };
-		const result = await env.ROOM.getByName(a).send(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
+		const result = await env.ROOM.getByName(a).post(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
 		if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 		const done = await settled(a, result.sagaId);
 		expect(done.state).toBe("compensated");
@@ -170,7 +170,7 @@ describe("the barrier at a target room", () => {
 	it("makes one copy from duplicate and concurrent deliveries", async ({ expect }) => {
 		const target = env.ROOM.getByName(freshRoom("t"));
 		const task = taskFor("origin", "t", "origin~dup", "deliver");
-		const outcomes = await Promise.all(Array.from({ length: 6 }, () => target.applyTask(task, false)));
+		const outcomes = await Promise.all(Array.from({ length: 6 }, () => applyTask(target, task, false)));
 		const first = outcomes[0];
 		for (const outcome of outcomes) expect(outcome).toMatchObject({ status: "ok", seq: 1, msgId: first?.status === "ok" ? first.msgId : "" });
 		const page = await target.events({ after: 0, limit: 10 });
@@ -180,20 +180,20 @@ describe("the barrier at a target room", () => {
 	it("records a tombstone for a retract that comes before its delivery, and refuses the late delivery", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		const retract = await target.applyTask(taskFor("origin", room, "origin~late", "retract"), false);
+		const retract = await applyTask(target, taskFor("origin", room, "origin~late", "retract"), false);
 		expect(retract).toMatchObject({ status: "ok", seq: null, detail: expect.stringContaining("tombstone") });
-		const late = await target.applyTask(taskFor("origin", room, "origin~late", "deliver"), false);
+		const late = await applyTask(target, taskFor("origin", room, "origin~late", "deliver"), false);
 		expect(late).toMatchObject({ status: "ok", seq: null, detail: expect.stringContaining("after its compensation") });
 		expect((await target.events({ after: 0, limit: 10 })).events).toEqual([]);
 		// Repeats answer the first result and change nothing.
-		expect(await target.applyTask(taskFor("origin", room, "origin~late", "retract"), false)).toMatchObject({ status: "ok", seq: null, msgId: null });
+		expect(await applyTask(target, taskFor("origin", room, "origin~late", "retract"), false)).toMatchObject({ status: "ok", seq: null, msgId: null });
 	});
 
 	it("retracts a delivered copy exactly once", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		await target.applyTask(taskFor("origin", room, "origin~r", "deliver"), false);
-		const retracts = await Promise.all([1, 2, 3].map(() => target.applyTask(taskFor("origin", room, "origin~r", "retract"), false)));
+		await applyTask(target, taskFor("origin", room, "origin~r", "deliver"), false);
+		const retracts = await Promise.all([1, 2, 3].map(() => applyTask(target, taskFor("origin", room, "origin~r", "retract"), false)));
 		for (const r of retracts) expect(r).toMatchObject({ status: "ok", seq: 2 });
 		const page = await target.events({ after: 0, limit: 10 });
 		expect(page.events.map((e) => e.type)).toEqual(["message", "retract"]);
@@ -216,7 +216,7 @@ describe("the barrier at a target room", () => {
 	it("answers an injected fault as a transient refusal without an effect", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		expect(await target.applyTask(taskFor("origin", room, "origin~f", "deliver"), true)).toMatchObject({ status: "transient", code: "fault" });
+		expect(await applyTask(target, taskFor("origin", room, "origin~f", "deliver"), true)).toMatchObject({ status: "transient", code: "fault" });
 		expect((await target.events({ after: 0, limit: 10 })).events).toEqual([]);
 	});
 });

@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, it, vi } from "vitest";
-import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
@@ -358,4 +357,3 @@ describe("fault injection", () => {
 	});
 });
 
-export type { Room };

@@ -10,6 +10,7 @@
  * unit inside `transactionSync`, so a unit's changes commit or roll back with its rows, and
  * none can leak into the next transaction.
  */
+import { fail, ok, type Result } from "../src/errors.ts";
 import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
 import {
@@ -117,9 +118,13 @@ export interface AlertRequest {
 }
 
 
-export type ActionResult =
-	| { ok: true; task: TaskView; repeated: boolean; from: TaskState; to: TaskState }
-	| { ok: false; code: "not_found" | "conflict"; message: string };
+/** An operator action taken (or repeated): the task after it, and the move it made. */
+export interface ActionTaken {
+	task: TaskView;
+	repeated: boolean;
+	from: TaskState;
+	to: TaskState;
+}
 
 /** What one unit of work changed, in order, for traces, the index, alerts and sockets. */
 export interface OutboxChanges {
@@ -651,22 +656,22 @@ export class Outbox {
 	 * skip may finish either). Repeating the task's last action while nothing has changed it
 	 * since answers the same task without a new effect.
 	 */
-	act(taskId: string, action: ManualAction, now: number): ActionResult {
+	act(taskId: string, action: ManualAction, now: number): Result<ActionTaken> {
 		this.open("act");
 		const row = this.task(taskId);
-		if (row === undefined) return { ok: false, code: "not_found", message: `no task ${taskId}` };
+		if (row === undefined) return fail("not_found", `no task ${taskId}`);
 		const state = row.state as TaskState;
 		if (row.last_action === action && row.last_action_version === row.version) {
-			return { ok: true, task: this.view(row), repeated: true, from: state, to: state };
+			return ok({ task: this.view(row), repeated: true, from: state, to: state });
 		}
 		const sagaState = this.saga(row.saga_id)?.state as SagaState | undefined;
 		const refusal = actionRefusal({ kind: row.kind as TaskKind, state, sagaState }, action);
-		if (refusal !== undefined) return { ok: false, code: "conflict", message: refusal };
+		if (refusal !== undefined) return fail("conflict", refusal);
 		// A retry starts over: fresh attempts, due now, and a new stuck clock.
 		const fields = action === "retry" ? { attempts: 0, next_attempt_at: now, live_since: now } : {};
 		const moved = this.move(row, ACTION_EVENTS[action], now, { ...fields, last_action: action, last_action_version: row.version + 1 });
 		this.settle(row.saga_id, now);
-		return { ok: true, task: this.view(moved), repeated: false, from: state, to: moved.state as TaskState };
+		return ok({ task: this.view(moved), repeated: false, from: state, to: moved.state as TaskState });
 	}
 
 	/** Live tasks unfinished for longer than `stuckMs` that have not been alerted in this epoch. */

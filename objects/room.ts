@@ -8,7 +8,7 @@ import { MIGRATIONS } from "../migrations/index.ts";
 import type { Identity } from "../src/auth.ts";
 import { canAccessRoom } from "../src/auth.ts";
 import { type Config, configFor, roomLimits } from "../src/config.ts";
-import { type ErrorBody, errorResponse, type Failure, fail, type Result } from "../src/errors.ts";
+import { type ErrorBody, errorResponse, type Failure, fail, ok, type Result } from "../src/errors.ts";
 import {
 	type AckFrame,
 	type ClientFrame,
@@ -390,7 +390,7 @@ export class Room extends OutboxObject {
 		if (frame.type === "send") {
 			const sent = this.prepareSend(identity, frame, traceId, now, command.receivedAt);
 			if (!sent.result.ok) return { events: [], reply: { type: "error", ...sent.result.error, id: frame.id }, alarm: false };
-			const { ok: _ok, ...ack } = sent.result;
+			const ack = sent.result.value;
 			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
 		}
 		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
@@ -398,7 +398,7 @@ export class Room extends OutboxObject {
 			const reply: ErrorFrame = frame.id === undefined ? { type: "error", ...deleted.result.error } : { type: "error", ...deleted.result.error, id: frame.id };
 			return { events: [], reply, alarm: false };
 		}
-		return { events: deleted.events, reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.seq }, alarm: deleted.alarm };
+		return { events: deleted.events, reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.value.seq }, alarm: deleted.alarm };
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -416,7 +416,7 @@ export class Room extends OutboxObject {
 	 */
 	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number): Prepared<SendResult> {
 		const existing = this.log.findByClientId(identity.id, input.id);
-		if (existing !== undefined) return { result: { ok: true, ...sendResult(existing, true) }, events: [], alarm: false };
+		if (existing !== undefined) return { result: ok(sendResult(existing, true)), events: [], alarm: false };
 		const refusal = this.policyRefusal(identity);
 		if (refusal !== undefined) return { result: refusal, events: [], alarm: false };
 		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
@@ -442,7 +442,7 @@ export class Room extends OutboxObject {
 			this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
 			this.outbox.startSaga(sagaId, message, targets, now);
 		}
-		return { result: { ok: true, ...sendResult({ event: message, sagaId }, false) }, events: [message], alarm: sagaId !== null || firstPost };
+		return { result: ok(sendResult({ event: message, sagaId }, false)), events: [message], alarm: sagaId !== null || firstPost };
 	}
 
 	private write<T>(work: () => T): T {
@@ -459,10 +459,10 @@ export class Room extends OutboxObject {
 		if (message.event.author.id !== identity.id && !identity.admin) {
 			return { result: fail("forbidden", "only the author or an admin can delete a message"), events: [], alarm: false };
 		}
-		if (message.retractedBy !== null) return { result: { ok: true, seq: message.retractedBy }, events: [], alarm: false };
+		if (message.retractedBy !== null) return { result: ok({ seq: message.retractedBy }), events: [], alarm: false };
 		const retract = this.log.appendRetract(msgId, "deleted", traceId, now);
 		if (message.sagaId !== null) this.outbox.compensate(message.sagaId, "deleted", now);
-		return { result: { ok: true, seq: retract.seq }, events: [retract], alarm: message.sagaId !== null };
+		return { result: ok({ seq: retract.seq }), events: [retract], alarm: message.sagaId !== null };
 	}
 
 	/** Runs a prepared command on its own (HTTP), then broadcasts and re-arms as needed. */

@@ -5,6 +5,7 @@
  * ships index updates and posts alerts; and the origin-side calls of the queue consumer and
  * the operators.
  */
+import { ok, type Result } from "../src/errors.ts";
 import type { Config } from "../src/config.ts";
 import { shardName } from "../src/ops/shard.ts";
 import type { AlertView, Span } from "../src/ops/types.ts";
@@ -25,9 +26,8 @@ export interface DeliveryNote {
 	queueAttempts: number;
 }
 
-export type ActionReply =
-	| { ok: true; task: TaskView; repeated: boolean }
-	| { ok: false; error: { code: "not_found" | "conflict"; message: string } };
+/** What an operator's action answers: the task after it, and whether it only repeated the last one. */
+export type ActionReply = Result<{ task: TaskView; repeated: boolean }>;
 
 /** Where claimed tasks go: the OUTBOX queue binding, or a test's stand-in. */
 export interface TaskQueue {
@@ -229,14 +229,12 @@ export class TaskEngine {
 		const now = this.now();
 		const reply = this.write((): ActionReply => {
 			const result = outbox.act(taskId, action, now);
-			if (!result.ok) return { ok: false, error: { code: result.code, message: result.message } };
-			if (!result.repeated) {
-				const { traceId, sagaId } = result.task;
-				ops.audit({ at: now, actor, taskId, sagaId, action, reason, from: result.from, to: result.to, traceId }, now);
-			}
-			return { ok: true, task: result.task, repeated: result.repeated };
+			if (!result.ok) return result;
+			const { task, repeated, from, to } = result.value;
+			if (!repeated) ops.audit({ at: now, actor, taskId, sagaId: task.sagaId, action, reason, from, to, traceId: task.traceId }, now);
+			return ok({ task, repeated });
 		});
-		if (reply.ok && !reply.repeated) await this.afterWrite();
+		if (reply.ok && !reply.value.repeated) await this.afterWrite();
 		return reply;
 	}
 

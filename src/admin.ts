@@ -11,14 +11,14 @@
  * (stats, fault injection) are for global admins only. docs/operations.md has the table.
  */
 import type { Hono } from "hono";
-import { ParleyError } from "./errors.ts";
-import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
+import { type Failure, fail, ok, ParleyError, type Result } from "./errors.ts";
+import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { decodeCursor, mergePages } from "./ops/cursor.ts";
 import { shardName, shardOf } from "./ops/shard.ts";
 import { mergeStats } from "./ops/stats.ts";
 import { roomsInScope, type Scope, taskRooms, withinScope } from "./ops/scope.ts";
 import type { ListFilter, Span } from "./ops/types.ts";
-import { codePointLength, isRoomId, type Parsed, parsePolicyPatch } from "./protocol.ts";
+import { codePointLength, isRoomId, parsePolicyPatch } from "./protocol.ts";
 import { parseFaults } from "./saga/faults.ts";
 import { isCompensationId, newCompensationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
 import { MAX_MESSAGES_PER_ROOM, parseCompensationRequest, type RoomPlan } from "./ops/compensation.ts";
@@ -31,19 +31,17 @@ const SAGA_STATES = ["running", "compensating", "succeeded", "compensated", "fai
 /** At most this many tasks in one bulk retry call. */
 const BULK_RETRY_MAX = 100;
 
-function bad(message: string): { ok: false; error: { code: "bad_request"; message: string } } {
-	return { ok: false, error: { code: "bad_request", message } };
-}
+const bad = (message: string): Failure => fail("bad_request", message);
 
-function integerParam(value: string | undefined, name: string, min: number, max: number): number | string | undefined {
-	if (value === undefined) return undefined;
-	if (!/^[0-9]{1,15}$/.test(value)) return `\`${name}\` must be a whole number`;
+function integerParam(value: string | undefined, name: string, min: number, max: number): Result<number | undefined> {
+	if (value === undefined) return ok(undefined);
+	if (!/^[0-9]{1,15}$/.test(value)) return bad(`\`${name}\` must be a whole number`);
 	const parsed = Number(value);
-	return parsed < min || parsed > max ? `\`${name}\` must be ${min}..${max}` : parsed;
+	return parsed < min || parsed > max ? bad(`\`${name}\` must be ${min}..${max}`) : ok(parsed);
 }
 
 /** Parses the list filters shared by /sagas and /tasks. */
-export function parseListFilter(query: Record<string, string | undefined>, states: readonly string[]): Parsed<ListFilter> {
+export function parseListFilter(query: Record<string, string | undefined>, states: readonly string[]): Result<ListFilter> {
 	const filter: ListFilter = { limit: 50 };
 	if (query.state !== undefined) {
 		if (!states.includes(query.state)) return bad(`\`state\` must be one of ${states.join(", ")}`);
@@ -65,30 +63,28 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 		["newerThanMs", "newerThanMs"],
 	] as const) {
 		const value = integerParam(query[name], name, name === "limit" ? 1 : 0, name === "limit" ? 500 : 10 ** 13);
-		if (typeof value === "string") return bad(value);
-		if (value !== undefined) filter[key] = value;
+		if (!value.ok) return value;
+		if (value.value !== undefined) filter[key] = value.value;
 	}
 	if (query.cursor !== undefined && query.cursor !== "") {
 		const cursor = decodeCursor(query.cursor);
 		if (cursor === undefined) return bad("`cursor` is not one this server gave out");
 		filter.cursor = cursor;
 	}
-	return { ok: true, value: filter };
+	return ok(filter);
 }
 
-export function parseAction(body: Record<string, unknown>): Parsed<{ action: ManualAction; reason: string }> {
+export function parseAction(body: Record<string, unknown>): Result<{ action: ManualAction; reason: string }> {
 	const action = body.action;
 	if (typeof action !== "string" || !MANUAL_ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
 	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
 	const length = codePointLength(reason);
 	if (length < 1 || length > 500) return bad("a `reason` of 1..500 chars is required");
-	return { ok: true, value: { action: action as ManualAction, reason } };
+	return ok({ action: action as ManualAction, reason });
 }
 
 function limitParam(c: AppContext, fallback: number, max: number): number {
-	const value = integerParam(c.req.query("limit"), "limit", 1, max);
-	if (typeof value === "string") throw new ParleyError("bad_request", value);
-	return value ?? fallback;
+	return unwrap(integerParam(c.req.query("limit"), "limit", 1, max)) ?? fallback;
 }
 
 /** The caller's rooms claim: `null` for a global admin. */
@@ -216,8 +212,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const owner = taskOwner(c, taskId);
 		requireTaskScope(c, taskId);
 		const { action, reason } = unwrap(parseAction(await readJsonBody(c)));
-		const reply = unwrapResult(await owner.taskAction(taskId, action, reason, c.get("identity").id));
-		return c.json(reply.task);
+		const { task } = unwrap(await owner.taskAction(taskId, action, reason, c.get("identity").id));
+		return c.json(task);
 	});
 
 	// Bulk retry of failed tasks, rate-limited so a recovering dependency is not flooded.

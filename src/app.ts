@@ -11,7 +11,7 @@ import { linkTraceParent, registerAdminRoutes } from "./admin.ts";
 import { authenticate, authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
-import { type AppContext, type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap, unwrapResult } from "./http.ts";
+import { type AppContext, type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { parseEventsQuery, parseSendInput, parseSince } from "./protocol.ts";
 import { traceIdFrom } from "./trace.ts";
 
@@ -94,7 +94,7 @@ export function createApp(): Hono<AppEnv> {
 		const room = authorizedRoom(c);
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
 		const traceId = traceIdFrom(c.req.header("traceparent"));
-		const result = unwrapResult(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt));
+		const result = unwrap(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt));
 		if (result.sagaId !== undefined && !result.duplicate) linkTraceParent(c, traceId);
 		return c.json(result, result.duplicate ? 200 : 201);
 	});
@@ -102,7 +102,7 @@ export function createApp(): Hono<AppEnv> {
 	app.delete("/v1/rooms/:room/messages/:msgId", async (c) => {
 		const room = authorizedRoom(c);
 		const traceId = traceIdFrom(c.req.header("traceparent"));
-		return c.json(unwrapResult(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
+		return c.json(unwrap(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
 	});
 
 	registerAdminRoutes(app);

@@ -6,7 +6,7 @@
  * caller never re-checks a field that a parser accepted.
  */
 
-import type { ErrorBody, ErrorCode } from "./errors.ts";
+import type { ErrorBody, ErrorCode, Failure, Result } from "./errors.ts";
 
 // ---------------------------------------------------------------------------------------
 // Shapes
@@ -270,9 +270,10 @@ export function codePointLength(text: string): number {
 // Parsers
 // ---------------------------------------------------------------------------------------
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorBody & { id?: string } };
+/** A refused frame or request: the contract's error body, naming the frame's `id` when it had one. */
+export type Refusal = ErrorBody & { id?: string };
 
-function refuse(code: ErrorCode, message: string, id?: string): { ok: false; error: ErrorBody & { id?: string } } {
+function refuse(code: ErrorCode, message: string, id?: string): Failure<Refusal> {
 	return { ok: false, error: id === undefined ? { code, message } : { code, message, id } };
 }
 
@@ -297,7 +298,7 @@ export interface MessageLimits {
  * Validates the body of a send (frame or HTTP). `room` is the room it is sent in, so a
  * cross-post back to it can be refused.
  */
-export function parseSendInput(input: Record<string, unknown>, room: string, limits: MessageLimits): Parsed<SendInput> {
+export function parseSendInput(input: Record<string, unknown>, room: string, limits: MessageLimits): Result<SendInput, Refusal> {
 	const rawId = input.id;
 	const id = typeof rawId === "string" ? rawId : undefined;
 	if (id === undefined) return refuse("bad_request", "`id` must be a string");
@@ -339,7 +340,7 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 }
 
 /** Parses one text frame from a client socket. */
-export function parseClientFrame(raw: string, room: string, limits: MessageLimits): Parsed<ClientFrame> {
+export function parseClientFrame(raw: string, room: string, limits: MessageLimits): Result<ClientFrame, Refusal> {
 	const data = parseJson(raw);
 	if (!isPlainObject(data)) return refuse("bad_request", "a frame must be a JSON object");
 	const id = typeof data.id === "string" ? data.id : undefined;
@@ -373,7 +374,7 @@ export type EventsQuery = { limit: number } & ({ after: number } | { before: num
 const CURSOR = /^(0|[1-9][0-9]{0,14})$/;
 
 /** Parses `?after=&before=&limit=` for the history route. */
-export function parseEventsQuery(params: URLSearchParams): Parsed<EventsQuery> {
+export function parseEventsQuery(params: URLSearchParams): Result<EventsQuery> {
 	const after = params.get("after");
 	const before = params.get("before");
 	const limitText = params.get("limit");
@@ -396,7 +397,7 @@ export function parseEventsQuery(params: URLSearchParams): Parsed<EventsQuery> {
 }
 
 /** Parses the `since` query parameter of the socket route; absent means "latest 50". */
-export function parseSince(value: string | null): Parsed<number | undefined> {
+export function parseSince(value: string | null): Result<number | undefined> {
 	if (value === null || value === "") return { ok: true, value: undefined };
 	if (!CURSOR.test(value)) return refuse("bad_request", "`since` must be a non-negative integer");
 	return { ok: true, value: Number(value) };
@@ -409,7 +410,7 @@ export interface PolicyPatch {
 }
 
 /** Parses the admin policy body. Absent fields leave the current value unchanged. */
-export function parsePolicyPatch(input: unknown): Parsed<PolicyPatch> {
+export function parsePolicyPatch(input: unknown): Result<PolicyPatch> {
 	if (!isPlainObject(input)) return refuse("bad_request", "the body must be a JSON object");
 	const patch: PolicyPatch = {};
 	if (input.readOnly !== undefined) {
@@ -436,7 +437,7 @@ export function parsePolicyPatch(input: unknown): Parsed<PolicyPatch> {
 }
 
 /** Parses a request body as a JSON object; `undefined` body text counts as malformed. */
-export function parseJsonObject(text: string): Parsed<Record<string, unknown>> {
+export function parseJsonObject(text: string): Result<Record<string, unknown>> {
 	const data = parseJson(text);
 	if (!isPlainObject(data)) return refuse("bad_request", "the body must be a JSON object");
 	return { ok: true, value: data };

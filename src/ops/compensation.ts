@@ -3,7 +3,8 @@
  * Operator-made compensation: the request (a selector of messages, a reason, a dry-run flag),
  * its parser, and the shapes of a plan and of a compensation's progress.
  */
-import { codePointLength, isRoomId, type Parsed } from "../protocol.ts";
+import type { Result } from "../errors.ts";
+import { codePointLength, isRoomId } from "../protocol.ts";
 import type { TaskView } from "../saga/types.ts";
 
 export interface Selector {
@@ -74,7 +75,7 @@ function time(value: unknown, name: string): number | string | undefined {
  * Parses a compensation request. At least one of author, room or msgIds is required (an
  * unbounded selector is refused), and message ids name messages of one room.
  */
-export function parseCompensationRequest(body: Record<string, unknown>): Parsed<CompensationRequest> {
+export function parseCompensationRequest(body: Record<string, unknown>): Result<CompensationRequest> {
 	if (body.action !== "retract") return bad("`action` must be \"retract\"");
 	if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") return bad("`dryRun` must be a boolean");
 	const dryRun = body.dryRun === true;

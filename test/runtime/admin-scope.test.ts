@@ -27,14 +27,17 @@ async function waitFor<T>(what: () => Promise<T | undefined | false>, timeout = 
 }
 
 async function crossPost(origin: string, targets: string[], text = "hi"): Promise<{ sagaId: string; msgId: string; traceId: string }> {
-	const result = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
-	if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
+	const posted = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
+	if (!posted.ok) throw new Error(`send failed: ${JSON.stringify(posted)}`);
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 	return { sagaId: result.sagaId, msgId: result.msgId, traceId: result.traceId };
 }
 
 async function say(room: string, who: Identity, text: string): Promise<string> {
-	const result = await env.ROOM.getByName(room).post(who, { id: crypto.randomUUID(), text }, crypto.randomUUID().replaceAll("-", ""));
-	if (!result.ok) throw new Error(`send failed: ${JSON.stringify(result)}`);
+	const posted = await env.ROOM.getByName(room).post(who, { id: crypto.randomUUID(), text }, crypto.randomUUID().replaceAll("-", ""));
+	if (!posted.ok) throw new Error(`send failed: ${JSON.stringify(posted)}`);
+	const result = posted.value;
 	return result.msgId;
 }
 

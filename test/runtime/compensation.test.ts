@@ -20,8 +20,9 @@ async function post(path: string, body: unknown, auth = adminToken): Promise<Res
 }
 
 async function say(room: string, who: Identity, text: string, crossPost?: string[]) {
-	const result = await env.ROOM.getByName(room).post(who, { id: crypto.randomUUID(), text, ...(crossPost ? { crossPost } : {}) }, crypto.randomUUID().replaceAll("-", ""));
-	if (!result.ok) throw new Error(JSON.stringify(result));
+	const posted = await env.ROOM.getByName(room).post(who, { id: crypto.randomUUID(), text, ...(crossPost ? { crossPost } : {}) }, crypto.randomUUID().replaceAll("-", ""));
+	if (!posted.ok) throw new Error(JSON.stringify(posted));
+	const result = posted.value;
 	return result;
 }
 

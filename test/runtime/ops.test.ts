@@ -22,8 +22,10 @@ async function adminJson<T>(path: string, init: RequestInit = {}): Promise<T> {
 }
 
 async function crossPost(origin: string, targets: string[], text = "hi"): Promise<{ sagaId: string; traceId: string; msgId: string }> {
-	const result = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
-	if (!result.ok || result.sagaId === undefined) throw new Error("send failed");
+	const posted = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
+	if (!posted.ok) throw new Error("send failed");
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error("send failed");
 	return { sagaId: result.sagaId, traceId: result.traceId, msgId: result.msgId };
 }
 

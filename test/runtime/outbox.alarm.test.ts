@@ -19,8 +19,10 @@ async function sagaOf(origin: string, sagaId: string): Promise<SagaView> {
 }
 
 async function startCrossPost(origin: string, targets: string[]): Promise<string> {
-	const result = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text: "x", crossPost: targets }, "b".repeat(32));
-	if (!result.ok || result.sagaId === undefined) throw new Error("send failed");
+	const posted = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text: "x", crossPost: targets }, "b".repeat(32));
+	if (!posted.ok) throw new Error("send failed");
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error("send failed");
 	return result.sagaId;
 }
 

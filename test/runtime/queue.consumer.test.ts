@@ -14,8 +14,8 @@ async function claimedTask(): Promise<{ origin: string; target: string; task: Ta
 	const stub = env.ROOM.getByName(origin);
 	const sent: TaskBatch[] = [];
 	await replaceQueue(origin, { sendBatch: async (messages) => void sent.push(...messages.map((m) => m.body)) });
-	const result = await stub.post(ann, { id: "x", text: "hello", crossPost: [target] }, "e".repeat(32));
-	if (!result.ok) throw new Error("send failed");
+	const posted = await stub.post(ann, { id: "x", text: "hello", crossPost: [target] }, "e".repeat(32));
+	if (!posted.ok) throw new Error("send failed");
 	await runDurableObjectAlarm(stub);
 	const task = sent[0]?.tasks[0];
 	if (task === undefined) throw new Error("nothing was dispatched");

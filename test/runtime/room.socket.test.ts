@@ -319,8 +319,8 @@ describe("dedup window", () => {
 		// The next write prunes: the old id is forgotten, so it may be used again.
 		await stub.post(writer, { id: "new", text: "y" }, "t".repeat(32));
 		const again = await stub.post(writer, { id: "old", text: "z" }, "t".repeat(32));
-		expect(again).toMatchObject({ ok: true, duplicate: false, seq: 3 });
+		expect(again).toMatchObject({ ok: true, value: { duplicate: false, seq: 3 } });
 		const recent = await stub.post(writer, { id: "new", text: "y" }, "t".repeat(32));
-		expect(recent).toMatchObject({ ok: true, duplicate: true, seq: 2 });
+		expect(recent).toMatchObject({ ok: true, value: { duplicate: true, seq: 2 } });
 	});
 });

@@ -10,8 +10,10 @@ const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest
 const trace = "a".repeat(32);
 
 async function crossPost(origin: string, targets: string[], id = crypto.randomUUID()) {
-	const result = await env.ROOM.getByName(origin).post(ann, { id, text: `hello from ${origin}`, crossPost: targets }, trace);
-	if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
+	const posted = await env.ROOM.getByName(origin).post(ann, { id, text: `hello from ${origin}`, crossPost: targets }, trace);
+	if (!posted.ok) throw new Error(`send failed: ${JSON.stringify(posted)}`);
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 	return result;
 }
 
@@ -120,8 +122,10 @@ describe("compensation", () => {
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		await env.ROOM.getByName(b).updatePolicy({ banGuests: true });
 		const guest: Identity = { id: "guest:ann", name: "ann", admin: false, rooms: null, guest: true };
-		const result = await env.ROOM.getByName(a).post(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
-		if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
+		const posted = await env.ROOM.getByName(a).post(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
+		if (!posted.ok) throw new Error(`send failed: ${JSON.stringify(posted)}`);
+		const result = posted.value;
+		if (result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 		const done = await settled(a, result.sagaId);
 		expect(done.state).toBe("compensated");
 		expect(done.steps[0]).toMatchObject({ kind: "deliver", state: "failed", lastError: expect.stringContaining("banned") });
@@ -133,7 +137,7 @@ describe("compensation", () => {
 		const result = await crossPost(a, [b, c]);
 		await settled(a, result.sagaId ?? "");
 		const deleted = await env.ROOM.getByName(a).remove(ann, result.msgId, trace);
-		expect(deleted).toMatchObject({ ok: true, seq: 2 });
+		expect(deleted).toMatchObject({ ok: true, value: { seq: 2 } });
 		const done = await vi.waitUntil(async () => ((await saga(a, result.sagaId ?? "")).state === "compensated" ? true : undefined), { timeout: 10_000 });
 		expect(done).toBe(true);
 		for (const room of [b, c]) {

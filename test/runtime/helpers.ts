@@ -11,6 +11,7 @@ import type { TaskQueue } from "../../objects/task-engine.ts";
 import type { AlertView } from "../../src/ops/types.ts";
 import type { TaskMessage, TaskOutcome, TaskView } from "../../src/saga/types.ts";
 import type { ServerFrame } from "../../src/protocol.ts";
+import { FrameLog } from "../support/frame-log.ts";
 import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
 
 export const BASE = "https://parley.test";
@@ -35,29 +36,22 @@ export async function errorCode(response: Response): Promise<string | undefined>
 	return body.error?.code;
 }
 
-/** A connected test socket that records every frame it receives. */
+/** A connected test socket that records every frame it receives (`pong` kept as text). */
 export class TestSocket {
-	readonly frames: Array<ServerFrame | string> = [];
-	closed: { code: number; reason: string } | undefined;
-	private waiters: Array<() => void> = [];
-
 	readonly ws: WebSocket;
+	readonly #log: FrameLog<ServerFrame | string>;
 
 	constructor(ws: WebSocket) {
 		this.ws = ws;
-		ws.addEventListener("message", (event) => {
-			const data = event.data as string;
-			this.frames.push(data === "pong" ? data : (JSON.parse(data) as ServerFrame));
-			this.wake();
-		});
-		ws.addEventListener("close", (event) => {
-			this.closed = { code: event.code, reason: event.reason };
-			this.wake();
-		});
+		this.#log = new FrameLog<ServerFrame | string>().listen(ws, (data) => (data === "pong" ? data : (JSON.parse(data) as ServerFrame)));
 	}
 
-	private wake(): void {
-		for (const waiter of this.waiters.splice(0)) waiter();
+	get frames(): Array<ServerFrame | string> {
+		return this.#log.frames;
+	}
+
+	get closed(): { code: number; reason: string } | undefined {
+		return this.#log.closed;
 	}
 
 	send(frame: object | string): void {
@@ -66,20 +60,9 @@ export class TestSocket {
 
 	/** Waits until `predicate` holds over the frames so far, or fails after `timeoutMs`. */
 	async until<T>(predicate: (frames: Array<ServerFrame | string>) => T | undefined | false, timeoutMs = 5000): Promise<T> {
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			const value = predicate(this.frames);
-			if (value !== undefined && value !== false) return value;
-			const remaining = deadline - Date.now();
-			if (remaining <= 0) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, remaining);
-				this.waiters.push(() => {
-					clearTimeout(timer);
-					resolve();
-				});
-			});
-		}
+		const value = await this.#log.waitFor(() => predicate(this.frames), timeoutMs);
+		if (value === undefined) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);
+		return value;
 	}
 
 	async frame<K extends ServerFrame["type"]>(

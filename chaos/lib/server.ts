@@ -5,11 +5,11 @@
  * runtime checks tokens against TEST_AUTH_SECRET, which chaos/lib/tokens.ts signs with.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testSecretForWrangler } from "../../scripts/test-secret.ts";
+import { freePort } from "../../test/support/dev-server.ts";
 import { sleep } from "./types.ts";
 
 export interface ServerOptions {
@@ -30,19 +30,6 @@ export interface ChaosServer {
 	/** SIGKILL the whole process group at once: a crash, no shutdown code runs. */
 	kill(): Promise<void>;
 	stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-	return await new Promise((resolve, reject) => {
-		const probe = createServer();
-		probe.unref();
-		probe.on("error", reject);
-		probe.listen(0, "127.0.0.1", () => {
-			const address = probe.address();
-			if (address === null || typeof address === "string") return reject(new Error("no port"));
-			probe.close(() => resolve(address.port));
-		});
-	});
 }
 
 export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
@@ -119,59 +106,3 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	throw new Error(`wrangler dev did not become healthy:\n${log}`);
 }
 
-/** The process and its descendants, from /proc (Linux only; empty elsewhere). */
-export function processTree(rootPid: number): Array<{ pid: number; name: string }> {
-	const ppids = new Map<number, number>();
-	let entries: string[] = [];
-	try {
-		entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
-	} catch {
-		return [];
-	}
-	for (const pid of entries) {
-		try {
-			// The command name may hold spaces and parens; the fields after the last ")" do not.
-			const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-			ppids.set(Number(pid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-		} catch {
-			// Exited while we looked.
-		}
-	}
-	const tree = new Set([rootPid]);
-	for (let grew = true; grew; ) {
-		grew = false;
-		for (const [pid, ppid] of ppids) {
-			if (tree.has(ppid) && !tree.has(pid)) {
-				tree.add(pid);
-				grew = true;
-			}
-		}
-	}
-	const out: Array<{ pid: number; name: string }> = [];
-	for (const pid of tree) {
-		try {
-			out.push({ pid, name: readFileSync(`/proc/${pid}/comm`, "utf8").trim() });
-		} catch {
-			// Exited while we looked.
-		}
-	}
-	return out;
-}
-
-/** Sum of VmRSS (bytes) over the server's process tree: wrangler and its workerd processes. */
-export function treeRss(rootPid: number): number | undefined {
-	let total = 0;
-	let seen = false;
-	for (const { pid } of processTree(rootPid)) {
-		try {
-			const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-			if (match?.[1] !== undefined) {
-				total += Number(match[1]) * 1024;
-				seen = true;
-			}
-		} catch {
-			// Exited while we looked.
-		}
-	}
-	return seen ? total : undefined;
-}

@@ -9,7 +9,8 @@
 import { ChatSocket } from "../lib/client.ts";
 import { api } from "../lib/http.ts";
 import { FAULTY } from "../lib/profiles.ts";
-import { type ChaosServer, processTree, treeRss } from "../lib/server.ts";
+import { processTree, treeRssBytes } from "../../bench/lib/proc.ts";
+import type { ChaosServer } from "../lib/server.ts";
 import { join } from "node:path";
 import { adminToken, userToken } from "../lib/tokens.ts";
 import { fresh, type Scenario, type ScenarioContext, sleep } from "../lib/types.ts";
@@ -46,7 +47,7 @@ async function churn(server: ChaosServer, rooms: readonly string[], tokens: read
 	// Warm up: every room exists and has run once, so its first start is not counted as growth.
 	for (const room of rooms) (await ChatSocket.join(`${server.wsUrl}/v1/rooms/${room}/ws?token=${tokens[0] ?? ""}`)).close();
 	await sleep(1000);
-	const result: ChurnResult = { opened: 0, waves: 0, start: treeRss(server.pid) ?? 0, peak: 0, after: 0, workerd: workerdPids(server.pid), violations: [] };
+	const result: ChurnResult = { opened: 0, waves: 0, start: treeRssBytes([server.pid]), peak: 0, after: 0, workerd: workerdPids(server.pid), violations: [] };
 	result.peak = result.start;
 	let failures = 0;
 	for (let first = 0; first < total; first += wave) {
@@ -70,14 +71,14 @@ async function churn(server: ChaosServer, rooms: readonly string[], tokens: read
 		const closed = await Promise.all(sockets.map(async (s) => (s === undefined ? true : await s.until(() => s.closed !== undefined, 10_000))));
 		if (!closed.every(Boolean)) result.violations.push(`wave at ${first}: ${closed.filter((c) => !c).length} sockets never finished closing`);
 		result.waves++;
-		result.peak = Math.max(result.peak, treeRss(server.pid) ?? 0);
+		result.peak = Math.max(result.peak, treeRssBytes([server.pid]));
 	}
 	if (failures > 0) result.violations.push(`${failures} of ${total} socket opens failed`);
 	// Settle: poll for 3 s and keep the lowest reading.
-	result.after = treeRss(server.pid) ?? 0;
+	result.after = treeRssBytes([server.pid]);
 	for (let i = 0; i < 10; i++) {
 		await sleep(300);
-		result.after = Math.min(result.after, treeRss(server.pid) ?? result.after);
+		result.after = Math.min(result.after, treeRssBytes([server.pid]) || result.after);
 	}
 	return result;
 }

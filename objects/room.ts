@@ -183,7 +183,7 @@ export class Room extends OutboxObject {
 		const since = sinceHeader === null ? undefined : Number(sinceHeader);
 
 		// Opening a socket takes from the user's allowance too (see SOCKET_OPEN_COST).
-		const take = this.buckets.take(identity.id, Date.now(), SOCKET_OPEN_COST);
+		const take = this.buckets.take(identity.id, this.engine.now(), SOCKET_OPEN_COST);
 		if (!take.ok) return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
 		const mine = this.openSockets(userTag(identity.id)).length;
 		if (mine >= this.config.maxSocketsPerUser) {
@@ -216,7 +216,7 @@ export class Room extends OutboxObject {
 		const who = readSocketIdentity(ws);
 		// Frames that were in flight when the server closed the socket are dropped.
 		if (who === undefined || who.closing === true || ws.readyState !== WebSocket.OPEN) return;
-		const now = Date.now();
+		const now = this.engine.now();
 		const size = typeof message === "string" ? utf8Bytes(message, this.config.maxFrameBytes) : message.byteLength;
 		if (size > this.config.maxFrameBytes) {
 			this.closeSocket(ws, who, CLOSE.tooBig, `frame over ${this.config.maxFrameBytes} bytes`);
@@ -285,7 +285,7 @@ export class Room extends OutboxObject {
 	private liveState(ws: WebSocket): LiveState {
 		let state = this.live.get(ws);
 		if (state === undefined) {
-			state = newLiveState(Date.now());
+			state = newLiveState(this.engine.now());
 			this.live.set(ws, state);
 		}
 		return state;
@@ -351,7 +351,7 @@ export class Room extends OutboxObject {
 	private async flush(): Promise<void> {
 		const commands = this.pending.splice(0);
 		if (commands.length === 0) return;
-		const now = Date.now();
+		const now = this.engine.now();
 		let results: Executed[];
 		try {
 			results = this.write(() => commands.map((command) => this.execute(command, now)));
@@ -479,14 +479,14 @@ export class Room extends OutboxObject {
 
 	/** A send over HTTP: the same as a socket frame, the user's rate limit included. */
 	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const now = Date.now();
+		const now = this.engine.now();
 		const take = this.buckets.take(identity.id, now);
 		if (!take.ok) return fail("rate_limited", "slow down", take.retryAfterMs);
 		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
-		const now = Date.now();
+		const now = this.engine.now();
 		return await this.commitNow(() => this.prepareDelete(identity, msgId, traceId, now));
 	}
 
@@ -520,7 +520,7 @@ export class Room extends OutboxObject {
 	 * `deferred` and come again, so copies never overtake one another.
 	 */
 	async applyTasks(tasks: TaskMessage[], faults: boolean[]): Promise<TaskOutcome[]> {
-		const now = Date.now();
+		const now = this.engine.now();
 		const events: RoomEvent[] = [];
 		const outcomes = this.write(() => {
 			const done: TaskOutcome[] = [];

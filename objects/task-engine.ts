@@ -50,9 +50,9 @@ export interface EngineHost {
 
 export class TaskEngine {
 	/**
-	 * The clock of every outbox and ops write this engine makes, and of its alarm schedule.
-	 * Production keeps Date.now; a test moves time on by replacing it (runInDurableObject),
-	 * instead of editing due times in the tables.
+	 * The object's clock: every outbox and ops write this engine makes, its alarm schedule, and
+	 * the room's own timestamps (events, limits, sockets). Production keeps Date.now; a test
+	 * moves time on by replacing it (runInDurableObject), instead of editing times in the tables.
 	 */
 	now: () => number = () => Date.now();
 	/** Where the ticker sends claimed tasks; a test replaces it to hold or fail sends. */

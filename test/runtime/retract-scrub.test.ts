@@ -12,7 +12,8 @@ import { configFor } from "../../src/config.ts";
 import type { CompensationView } from "../../src/ops/compensation.ts";
 import { shardName } from "../../src/ops/shard.ts";
 import type { SagaView } from "../../src/saga/types.ts";
-import { api, freshRoom, token } from "./helpers.ts";
+import { TASK_RETENTION_MS } from "../../objects/outbox.ts";
+import { advanceClock, api, freshRoom, token } from "./helpers.ts";
 
 const author = await token({ sub: "scrub-author", name: "Scrub Author" });
 const adminToken = await token({ sub: "scrub-ops", name: "Ops", role: "admin" });
@@ -132,10 +133,8 @@ describe("a retract of a cross-posted original", () => {
 		await quiet([a, b, c]);
 		// Past retention: the next ticker run archives the finished deliveries.
 		const origin = env.ROOM.getByName(a);
-		await runInDurableObject(origin, async (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET done_at = 1 WHERE saga_id = ?", sagaId);
-			await state.storage.setAlarm(Date.now());
-		});
+		await advanceClock(origin, TASK_RETENTION_MS + 1000);
+		await runInDurableObject(origin, async (_i, state) => await state.storage.setAlarm(Date.now()));
 		await runDurableObjectAlarm(origin);
 		const states = await runInDurableObject(origin, (_i, state) =>
 			state.storage.sql.exec<{ state: string }>("SELECT state FROM outbox WHERE saga_id = ?", sagaId).toArray().map((r) => r.state),

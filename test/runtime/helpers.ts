@@ -106,7 +106,10 @@ export async function connect(room: string, query: string): Promise<TestSocket> 
 	const ws = response.webSocket;
 	if (ws === null) throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
 	ws.accept();
-	return new TestSocket(ws);
+	const socket = new TestSocket(ws);
+	// A socket left open when its test ends is torn down under the runtime, which logs it.
+	onTestFinished(() => socket.close());
+	return socket;
 }
 
 /** Connects and waits for the replay to finish. */

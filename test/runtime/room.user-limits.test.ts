@@ -112,7 +112,10 @@ describe("per-user limits", () => {
 		let status = 0;
 		for (let i = 0; i < 40 && status !== 101; i++) {
 			await new Promise((resolve) => setTimeout(resolve, 50));
-			status = (await exports.default.fetch(new Request(`${BASE}/v1/rooms/${room}/ws?guest=many`, { headers: { Upgrade: "websocket" } }))).status;
+			const response = await exports.default.fetch(new Request(`${BASE}/v1/rooms/${room}/ws?guest=many`, { headers: { Upgrade: "websocket" } }));
+			status = response.status;
+			response.webSocket?.accept();
+			response.webSocket?.close(1000, "done");
 		}
 		expect(status).toBe(101);
 	});

@@ -1,9 +1,10 @@
 /**
  * @module
- * Operator-made compensation: the request (a selector of messages, a reason, a dry-run flag),
- * its parser, and the shapes of a plan and of a compensation's progress.
+ * Operator moderation (a bulk retract): the request (a selector of messages, a reason, a
+ * dry-run flag), its parser, and the shapes of a plan, of a moderation's record and progress,
+ * and of the list the ops index keeps of them.
  */
-import { codePointLength, isRoomId, type Parsed } from "../protocol.ts";
+import { codePointLength, isRoomId, type Parsed, type SagaState } from "../protocol.ts";
 import type { TaskView } from "../saga/types.ts";
 
 export interface Selector {
@@ -15,14 +16,14 @@ export interface Selector {
 	msgIds?: string[];
 }
 
-export interface CompensationRequest {
+export interface ModerationRequest {
 	selector: Selector;
 	action: "retract";
 	reason: string;
 	dryRun: boolean;
 }
 
-/** A room never gets more than this many messages in one compensation: narrow the selector. */
+/** A room never gets more than this many messages in one moderation: narrow the selector. */
 export const MAX_MESSAGES_PER_ROOM = 2000;
 export const MAX_MSG_IDS = 500;
 
@@ -36,13 +37,30 @@ export interface RoomPlan {
 	truncated: boolean;
 }
 
-export interface CompensationProgress {
+/** What a moderation object is started with: its record and the plan fixed at creation. */
+export interface ModerationStart {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	selector: Selector;
+	/** The rooms claim of a scoped admin who made it (see ModerationView). */
+	scope?: string[];
+	plan: RoomPlan[];
+}
+
+/**
+ * Progress of a moderation. Copies of cross-posted messages are retracted by their origin
+ * rooms' sagas (each turned to compensating), so they are counted in compensated sagas.
+ */
+export interface ModerationProgress {
 	matched: { messages: number; copies: number; rooms: number };
 	done: { messages: number; alreadyGone: number; rooms: number; sagasCompensated: number };
 	failed: { rooms: number };
 }
 
-export interface CompensationView {
+/** `GET /v1/admin/moderations/{id}` (without its audit entries). */
+export interface ModerationView {
 	id: string;
 	actor: string;
 	reason: string;
@@ -53,11 +71,32 @@ export interface CompensationView {
 	 * without a room reached only the author's rooms within this claim.
 	 */
 	scope?: string[];
+	/** `running`, `done`, or `attention` while a room's task has failed. */
 	state: string;
 	createdAt: number;
 	updatedAt: number;
-	progress: CompensationProgress;
+	progress: ModerationProgress;
 	tasks: TaskView[];
+}
+
+/**
+ * A moderation as the ops index keeps it, fed by its object: the record without its selector
+ * and plan, in the outbox's terms (`state` is `running` or `succeeded`), and its tasks' rooms.
+ */
+export interface ModerationRecord {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	state: SagaState;
+	rooms: string[];
+	createdAt: number;
+	updatedAt: number;
+}
+
+/** One entry of `GET /v1/admin/moderations`: the index's record, with `state` `running` or `done`. */
+export interface ModerationSummary extends Omit<ModerationRecord, "state"> {
+	state: string;
 }
 
 function bad(message: string): { ok: false; error: { code: "bad_request"; message: string } } {
@@ -71,10 +110,10 @@ function time(value: unknown, name: string): number | string | undefined {
 }
 
 /**
- * Parses a compensation request. At least one of author, room or msgIds is required (an
+ * Parses a moderation request. At least one of author, room or msgIds is required (an
  * unbounded selector is refused), and message ids name messages of one room.
  */
-export function parseCompensationRequest(body: Record<string, unknown>): Parsed<CompensationRequest> {
+export function parseModerationRequest(body: Record<string, unknown>): Parsed<ModerationRequest> {
 	if (body.action !== "retract") return bad("`action` must be \"retract\"");
 	if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") return bad("`dryRun` must be a boolean");
 	const dryRun = body.dryRun === true;

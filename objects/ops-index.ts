@@ -1,8 +1,9 @@
 /**
  * One shard of the ops index: a read model of sagas, operator moderations, tasks, audit
- * entries, alerts and which rooms a trace touched, across all rooms. Rooms feed it through their outboxes (batched per
- * alarm run), so chat messages never reach it and an update is never lost. Upserts keep the
- * newest version they have seen, so repeated or reordered feeds cannot move a record back.
+ * entries, alerts and which rooms a trace touched, across all rooms. Rooms and moderations
+ * feed it through their outboxes (batched per alarm run), so chat messages never reach it and
+ * an update is never lost. Upserts keep the newest version they have seen, so repeated or
+ * reordered feeds cannot move a record back.
  *
  * Lists take the caller's scope (a scoped admin's rooms claim) and return only the records it
  * reaches, filtered here so that limits and cursors page over what the caller may see. The

@@ -1,7 +1,8 @@
 /**
- * An outbox object's operational record (a room's, a moderation's): the spans it saw, its audit entries, the alerts it raised,
- * and the feed of updates for the ops index. All of it is written inside the transaction of
- * the change it describes; the alarm ships the feed and the alerts afterwards.
+ * An outbox object's operational record (a room's, a moderation's): the spans it saw, its
+ * audit entries, the alerts it raised, and the feed of updates for the ops index. All of it is
+ * written inside the transaction of the change it describes; the alarm ships the feed and the
+ * alerts afterwards.
  */
 import type { AuditEntry, AlertPayload, AlertStatus, AlertView, IndexUpdate, Span } from "../src/ops/types.ts";
 import { shardOf } from "../src/ops/shard.ts";

@@ -53,7 +53,6 @@ function routes(room: string, ids: { msgId: string; sagaId: string; taskId: stri
 		r("stats", "GET", "/v1/admin/stats", "admin"),
 		r("moderate", "POST", "/v1/admin/moderations", "admin", { selector: { room }, action: "retract", reason: "intrusion" }),
 		r("moderations", "GET", "/v1/admin/moderations", "admin"),
-		r("moderation", "GET", "/v1/admin/moderations/mod@ffffffffffff", "admin"),
 		// The routes from before the rename.
 		r("moderate (old route)", "POST", "/v1/admin/compensations", "admin", { selector: { room }, action: "retract", reason: "intrusion" }),
 		r("moderations (old route)", "GET", "/v1/admin/compensations", "admin"),

@@ -23,7 +23,7 @@ export interface Applied {
 	events: RoomEvent[];
 }
 
-/** Retracts a room's own messages for an operator compensation (supplied by the room). */
+/** Retracts a room's own messages for an operator moderation (supplied by the room). */
 export type Moderate = (msgIds: readonly string[], traceId: string, now: number) => { events: RoomEvent[]; counts: ModerationCounts };
 
 function ok(row: BarrierRow, detail: string): TaskOutcome {
@@ -57,6 +57,7 @@ export class Barrier {
 		return found;
 	}
 
+	/** `origin_room` holds the task's origin id: a moderation's id for a moderate row. */
 	private record(task: TaskMessage, row: BarrierRow, now: number): void {
 		this.sql.exec(
 			"INSERT INTO barrier (saga_id, op, outcome, seq, msg_id, origin_room, trace_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -65,7 +66,7 @@ export class Barrier {
 			row.outcome,
 			row.seq,
 			row.msgId,
-			task.originRoom,
+			task.origin.id,
 			task.traceId,
 			now,
 		);
@@ -129,7 +130,8 @@ export class Barrier {
 						clientId: null,
 						text: payload.text,
 						traceId: task.traceId,
-						origin: { room: task.originRoom, msgId: payload.msgId, sagaId: task.sagaId },
+						// Deliveries come from rooms only: the origin is the room that cross-posted.
+						origin: { room: task.origin.id, msgId: payload.msgId, sagaId: task.sagaId },
 					},
 					now,
 				);

@@ -1,5 +1,5 @@
 /**
- * The base of every Durable Object that owns an outbox (a room, an operator compensation):
+ * The base of every Durable Object that owns an outbox (a room, an operator moderation):
  * its alarm is the outbox ticker, and it answers the queue consumer's and the operators'
  * calls about its tasks. Subclasses build the TaskEngine over their own storage. Every
  * public method here is RPC surface used by the Worker or the queue consumer; tests reach
@@ -7,26 +7,39 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Span } from "../src/ops/types.ts";
-import type { ManualAction, TaskReport, TaskView } from "../src/saga/types.ts";
+import type { ManualAction, TaskOrigin, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
 import { OpsRecord } from "./ops-record.ts";
 import { Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
 
-/** The outbox and operational record of one object, configured from the deployment's settings. */
-export function outboxParts(sql: SqlStorage, name: () => string, config: Config): { outbox: Outbox; ops: OpsRecord } {
+/**
+ * The outbox and operational record of one object, configured from the deployment's settings;
+ * `owner` says whether the object is a room or a moderation.
+ */
+export function outboxParts(sql: SqlStorage, name: () => string, config: Config, owner: TaskOrigin["kind"] = "room"): { outbox: Outbox; ops: OpsRecord } {
 	return {
-		outbox: new Outbox(sql, name, {
-			baseDelayMs: config.outboxBaseDelayMs,
-			maxAttempts: config.outboxMaxAttempts,
-			leaseMs: leaseMs(config.outboxBaseDelayMs),
-		}),
-		ops: new OpsRecord(sql, name, {
-			shards: config.opsIndexShards,
-			webhook: config.alertWebhookUrl !== "",
-			baseDelayMs: config.outboxBaseDelayMs,
-		}),
+		outbox: new Outbox(
+			sql,
+			name,
+			{
+				baseDelayMs: config.outboxBaseDelayMs,
+				maxAttempts: config.outboxMaxAttempts,
+				leaseMs: leaseMs(config.outboxBaseDelayMs),
+			},
+			owner,
+		),
+		ops: new OpsRecord(
+			sql,
+			name,
+			{
+				shards: config.opsIndexShards,
+				webhook: config.alertWebhookUrl !== "",
+				baseDelayMs: config.outboxBaseDelayMs,
+			},
+			owner,
+		),
 	};
 }
 

@@ -1,5 +1,7 @@
 /**
- * The origin's side of cross-room work, over SQLite: saga rows and their outbox tasks. This
+ * The origin's side of cross-room work, over SQLite: the records tasks belong to and their
+ * outbox tasks. A room's outbox holds its cross-posts' sagas (`sagas`); a moderation object's
+ * holds that one moderation (`moderations`), whose tasks follow the same saga rules. This
  * class handles rows only: it reads them, asks src/saga/policy.ts what follows (settling,
  * compensation plans, attempts, manual actions), checks each move against
  * src/saga/state-machine.ts, and writes the result.
@@ -23,6 +25,7 @@ import {
 } from "../src/saga/state-machine.ts";
 import { taskIdFor } from "../src/saga/ids.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
+import type { ModerationRecord, ModerationStart, RoomPlan, Selector } from "../src/ops/moderation.ts";
 import {
 	ACTION_EVENTS,
 	actionRefusal,
@@ -42,6 +45,7 @@ import type {
 	SagaView,
 	TaskKind,
 	TaskMessage,
+	TaskOrigin,
 	TaskOutcome,
 	TaskPayload,
 	TaskView,
@@ -88,8 +92,39 @@ interface SagaRow extends Record<string, SqlStorageValue> {
 	state: string;
 	created_at: number;
 	updated_at: number;
-	kind: string;
-	reason: string | null;
+}
+
+interface ModerationRow extends Record<string, SqlStorageValue> {
+	moderation_id: string;
+	actor: string;
+	reason: string;
+	trace_id: string;
+	selector: string;
+	scope: string | null;
+	plan: string;
+	state: string;
+	created_at: number;
+	updated_at: number;
+}
+
+/** What the saga rules need of the record tasks belong to, whichever table holds it. */
+interface RunRow extends Record<string, SqlStorageValue> {
+	id: string;
+	state: string;
+}
+
+/** A moderation's record as its object keeps it (see src/ops/moderation.ts). */
+export interface StoredModeration {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	selector: Selector;
+	scope?: string[];
+	plan: RoomPlan[];
+	state: SagaState;
+	createdAt: number;
+	updatedAt: number;
 }
 
 /** A task's state change, for traces and the ops index. */
@@ -104,6 +139,13 @@ export interface TaskChange {
 /** A saga's state change, for traces and the ops index. */
 export interface SagaChange {
 	saga: SagaSummary;
+	from: SagaState | null;
+	version: number;
+}
+
+/** A moderation's state change, for traces and the ops index. */
+export interface ModerationChange {
+	moderation: ModerationRecord;
 	from: SagaState | null;
 	version: number;
 }
@@ -130,6 +172,7 @@ export interface ActionTaken {
 export interface OutboxChanges {
 	tasks: TaskChange[];
 	sagas: SagaChange[];
+	moderations: ModerationChange[];
 	alerts: AlertRequest[];
 	/** Sagas that reached a state their author hears about, with their steps as the unit left them. */
 	reports: SagaFrameData[];
@@ -146,6 +189,7 @@ export class OutsideUnitOfWork extends Error {
 interface OpenUnit {
 	tasks: TaskChange[];
 	sagas: SagaChange[];
+	moderations: ModerationChange[];
 	alerts: AlertRequest[];
 	reported: Array<Omit<SagaFrameData, "steps">>;
 }
@@ -188,13 +232,21 @@ export class Outbox {
 	private unit: OpenUnit | undefined;
 
 	private readonly sql: SqlStorage;
-	private readonly room: () => string;
+	private readonly name: () => string;
 	private readonly settings: OutboxSettings;
+	/** Whose outbox this is: a room's (sagas), or a moderation object's (its moderation). */
+	private readonly owner: TaskOrigin["kind"];
 
-	constructor(sql: SqlStorage, room: () => string, settings: OutboxSettings) {
+	constructor(sql: SqlStorage, name: () => string, settings: OutboxSettings, owner: TaskOrigin["kind"] = "room") {
 		this.sql = sql;
-		this.room = room;
+		this.name = name;
 		this.settings = settings;
+		this.owner = owner;
+	}
+
+	/** The object that owns these tasks, as tasks and queue messages name it. */
+	private origin(): TaskOrigin {
+		return { kind: this.owner, id: this.name() };
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -207,12 +259,12 @@ export class Outbox {
 	 */
 	transact<T>(work: () => T): { result: T; changes: OutboxChanges } {
 		if (this.unit !== undefined) throw new Error("an outbox unit of work is already open");
-		const unit: OpenUnit = { tasks: [], sagas: [], alerts: [], reported: [] };
+		const unit: OpenUnit = { tasks: [], sagas: [], moderations: [], alerts: [], reported: [] };
 		this.unit = unit;
 		try {
 			const result = work();
 			const reports = unit.reported.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
-			return { result, changes: { tasks: unit.tasks, sagas: unit.sagas, alerts: unit.alerts, reports } };
+			return { result, changes: { tasks: unit.tasks, sagas: unit.sagas, moderations: unit.moderations, alerts: unit.alerts, reports } };
 		} finally {
 			this.unit = undefined;
 		}
@@ -232,8 +284,24 @@ export class Outbox {
 		return this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE task_id = ?", taskId).toArray()[0];
 	}
 
+	/** A room's saga row (a moderation object has none). */
 	private saga(sagaId: string): SagaRow | undefined {
+		if (this.owner !== "room") return undefined;
 		return this.sql.exec<SagaRow>("SELECT * FROM sagas WHERE saga_id = ?", sagaId).toArray()[0];
+	}
+
+	private moderation(id: string): ModerationRow | undefined {
+		if (this.owner !== "moderation") return undefined;
+		return this.sql.exec<ModerationRow>("SELECT * FROM moderations WHERE moderation_id = ?", id).toArray()[0];
+	}
+
+	/** The record a task belongs to, from its owner's table, as the saga rules see it. */
+	private run(id: string): RunRow | undefined {
+		const query =
+			this.owner === "room"
+				? "SELECT saga_id AS id, state FROM sagas WHERE saga_id = ?"
+				: "SELECT moderation_id AS id, state FROM moderations WHERE moderation_id = ?";
+		return this.sql.exec<RunRow>(query, id).toArray()[0];
 	}
 
 	private sagaTasks(sagaId: string): TaskRow[] {
@@ -253,9 +321,10 @@ export class Outbox {
 			actions: allowedActions({
 				kind: row.kind as TaskKind,
 				state: row.state as TaskState,
-				sagaState: this.saga(row.saga_id)?.state as SagaState | undefined,
+				sagaState: this.run(row.saga_id)?.state as SagaState | undefined,
 			}),
-			originRoom: this.room(),
+			origin: this.origin(),
+			...(this.owner === "room" ? { originRoom: this.name() } : {}),
 			traceId: row.trace_id,
 			createdAt: row.created_at,
 			updatedAt: row.updated_at,
@@ -270,7 +339,7 @@ export class Outbox {
 	private sagaFields(saga: SagaRow): Omit<SagaView, "steps"> {
 		return {
 			sagaId: saga.saga_id,
-			originRoom: this.room(),
+			originRoom: this.name(),
 			msgId: saga.msg_id,
 			traceId: saga.trace_id,
 			state: saga.state as SagaState,
@@ -361,32 +430,45 @@ export class Outbox {
 		return next;
 	}
 
-	private moveSaga(saga: SagaRow, event: SagaEvent, now: number): void {
+	private moveSaga(run: RunRow, event: SagaEvent, now: number): void {
 		const unit = this.open("saga move");
-		const from = saga.state as SagaState;
+		const from = run.state as SagaState;
 		const to = sagaTransition(from, event);
-		if (to === undefined) throw new IllegalTransition(`saga ${saga.saga_id}`, from, event);
+		if (to === undefined) throw new IllegalTransition(`saga ${run.id}`, from, event);
 		if (to === from) return;
-		this.sql.exec("UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?", to, now, saga.saga_id);
-		this.recordSaga({ ...saga, state: to, updated_at: now }, from);
-		if (isSagaReportable(to)) unit.reported.push({ sagaId: saga.saga_id, state: to, authorId: saga.author_id });
+		const update =
+			this.owner === "room"
+				? "UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?"
+				: "UPDATE moderations SET state = ?, updated_at = ? WHERE moderation_id = ?";
+		this.sql.exec(update, to, now, run.id);
+		this.recordRun(run.id, from);
+		// Only a cross-post has an author to tell; an operator follows a moderation in the console.
+		const saga = this.saga(run.id);
+		if (saga !== undefined && isSagaReportable(to)) unit.reported.push({ sagaId: saga.saga_id, state: to, authorId: saga.author_id });
 	}
 
-	private recordSaga(saga: SagaRow, from: SagaState | null): void {
+	/** Records a saga's or moderation's change (as it now is) for traces and the index. */
+	private recordRun(id: string, from: SagaState | null): void {
 		const unit = this.open("saga record");
-		const targets = [...new Set(this.sagaTasks(saga.saga_id).map((t) => t.room))];
-		const summary: SagaSummary = { ...this.sagaFields(saga), targets };
-		if (saga.kind === "compensation") {
-			summary.kind = "compensation";
-			summary.actor = saga.author_id;
-			summary.reason = saga.reason ?? "";
+		const targets = [...new Set(this.sagaTasks(id).map((t) => t.room))];
+		// Neither table has a version column: updated_at with the state order breaks ties.
+		const version = (row: { state: string; updated_at: number }) => row.updated_at * 8 + SAGA_STATE_ORDER.indexOf(row.state as SagaState);
+		const saga = this.saga(id);
+		if (saga !== undefined) unit.sagas.push({ saga: { ...this.sagaFields(saga), targets }, from, version: version(saga) });
+		const moderation = this.moderation(id);
+		if (moderation !== undefined) {
+			const record: ModerationRecord = {
+				id: moderation.moderation_id,
+				actor: moderation.actor,
+				reason: moderation.reason,
+				traceId: moderation.trace_id,
+				state: moderation.state as SagaState,
+				rooms: targets,
+				createdAt: moderation.created_at,
+				updatedAt: moderation.updated_at,
+			};
+			unit.moderations.push({ moderation: record, from, version: version(moderation) });
 		}
-		unit.sagas.push({
-			saga: summary,
-			from,
-			// Saga rows have no version column: updated_at with the state order breaks ties.
-			version: saga.updated_at * 8 + SAGA_STATE_ORDER.indexOf(saga.state as SagaState),
-		});
 	}
 
 	private insertTask(sagaId: string, kind: TaskKind, room: string, traceId: string, payload: TaskPayload, now: number): void {
@@ -426,32 +508,54 @@ export class Outbox {
 		);
 		const payload: CopyPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
 		for (const room of targets) this.insertTask(sagaId, "deliver", room, message.traceId, payload, now);
-		const saga = this.saga(sagaId);
-		if (saga !== undefined) this.recordSaga(saga, null);
+		this.recordRun(sagaId, null);
 	}
 
 	/**
-	 * Starts an operator compensation: its record and one moderate task per room, listing the
-	 * messages to retract there (fixed now, so a resumed run does exactly the planned work).
+	 * Starts a moderation object's moderation: its record and one moderate task per room with
+	 * matches, listing the messages to retract there (fixed now, so a resumed run does exactly
+	 * the planned work).
 	 */
-	startCompensation(id: string, actor: string, reason: string, traceId: string, plan: ReadonlyArray<{ room: string; msgIds: string[] }>, now: number): void {
-		this.open("startCompensation");
+	startModeration(start: ModerationStart, now: number): void {
+		this.open("startModeration");
+		if (this.owner !== "moderation") throw new Error("only a moderation object's outbox holds a moderation");
 		this.sql.exec(
-			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at, kind, reason) VALUES (?, '', ?, ?, ?, 'running', ?, ?, 'compensation', ?)",
-			id,
-			actor,
-			actor,
-			traceId,
+			`INSERT INTO moderations (moderation_id, actor, reason, trace_id, selector, scope, plan, state, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+			start.id,
+			start.actor,
+			start.reason,
+			start.traceId,
+			JSON.stringify(start.selector),
+			start.scope === undefined ? null : JSON.stringify(start.scope),
+			JSON.stringify(start.plan),
 			now,
 			now,
-			reason,
 		);
-		for (const { room, msgIds } of plan) this.insertTask(id, "moderate", room, traceId, { msgIds, reason: "moderated" }, now);
-		const saga = this.saga(id);
-		if (saga === undefined) return;
-		this.recordSaga(saga, null);
+		for (const { room, msgIds } of start.plan) {
+			if (msgIds.length > 0) this.insertTask(start.id, "moderate", room, start.traceId, { msgIds, reason: "moderated" }, now);
+		}
+		this.recordRun(start.id, null);
 		// A selector that matched nothing is done at once.
-		this.settle(id, now);
+		this.settle(start.id, now);
+	}
+
+	/** This object's moderation record, if it has been started. */
+	getModeration(id: string): StoredModeration | undefined {
+		const row = this.moderation(id);
+		if (row === undefined) return undefined;
+		return {
+			id: row.moderation_id,
+			actor: row.actor,
+			reason: row.reason,
+			traceId: row.trace_id,
+			selector: JSON.parse(row.selector) as Selector,
+			...(row.scope === null ? {} : { scope: JSON.parse(row.scope) as string[] }),
+			plan: JSON.parse(row.plan) as RoomPlan[],
+			state: row.state as SagaState,
+			createdAt: row.created_at,
+			updatedAt: row.updated_at,
+		};
 	}
 
 	/** Rooms where a saga's copy may exist (see mayHaveCopy). */
@@ -460,17 +564,12 @@ export class Outbox {
 	}
 
 	sagaState(sagaId: string): SagaState | undefined {
-		return this.saga(sagaId)?.state as SagaState | undefined;
+		return this.run(sagaId)?.state as SagaState | undefined;
 	}
 
 	/** What each finished task's target reported, for progress. */
 	results(sagaId: string): Array<{ task: TaskView; result: TaskOutcome | null }> {
 		return this.sagaTasks(sagaId).map((row) => ({ task: this.view(row), result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome) }));
-	}
-
-	sagaRecord(sagaId: string): { actor: string; reason: string | null; kind: string } | undefined {
-		const saga = this.saga(sagaId);
-		return saga === undefined ? undefined : { actor: saga.author_id, reason: saga.reason, kind: saga.kind };
 	}
 
 	/**
@@ -497,7 +596,7 @@ export class Outbox {
 				taskId: claimed.task_id,
 				sagaId: claimed.saga_id,
 				kind: claimed.kind as TaskKind,
-				originRoom: this.room(),
+				origin: this.origin(),
 				targetRoom: claimed.room,
 				dedupKey: claimed.dedup_key,
 				traceId: claimed.trace_id,
@@ -573,13 +672,13 @@ export class Outbox {
 	 */
 	private settle(sagaId: string, now: number): void {
 		for (let step = 0; ; step++) {
-			const saga = this.saga(sagaId);
-			if (saga === undefined) return;
-			const event = settleEvent(saga.state as SagaState, this.sagaTasks(sagaId).map(facts));
+			const run = this.run(sagaId);
+			if (run === undefined) return;
+			const event = settleEvent(run.state as SagaState, this.sagaTasks(sagaId).map(facts));
 			if (event === undefined) return;
-			if (step === 4) throw new Error(`saga ${sagaId} does not settle: ${saga.state} -${event}->`);
-			if (event === "compensate") this.startCompensating(saga, "compensated", now);
-			else this.moveSaga(saga, event, now);
+			if (step === 4) throw new Error(`saga ${sagaId} does not settle: ${run.state} -${event}->`);
+			if (event === "compensate") this.startCompensating(run, "compensated", now);
+			else this.moveSaga(run, event, now);
 		}
 	}
 
@@ -587,10 +686,10 @@ export class Outbox {
 	 * Turns a saga to compensating and carries out its compensation plan: live deliveries are
 	 * cancelled, and every room where a copy may exist gets a retract task, newest step first.
 	 */
-	private startCompensating(saga: SagaRow, reason: RetractReason, now: number): void {
-		this.scrubText(saga.saga_id);
+	private startCompensating(saga: RunRow, reason: RetractReason, now: number): void {
+		this.scrubText(saga.id);
 		this.moveSaga(saga, "compensate", now);
-		const rows = this.sagaTasks(saga.saga_id);
+		const rows = this.sagaTasks(saga.id);
 		const byId = new Map(rows.map((row) => [row.task_id, row]));
 		const plan = compensationPlan(rows.map(facts));
 		for (const taskId of plan.cancel) {
@@ -602,7 +701,7 @@ export class Outbox {
 			if (row === undefined) continue;
 			// A retract finds its copy through the barrier: it never carries the text.
 			const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
-			this.insertTask(saga.saga_id, "retract", room, row.trace_id, payload, now);
+			this.insertTask(saga.id, "retract", room, row.trace_id, payload, now);
 		}
 	}
 
@@ -615,7 +714,7 @@ export class Outbox {
 		this.open("compensate");
 		// Whatever the saga's state, no task of it delivers again, so none needs the text.
 		this.scrubText(sagaId);
-		const saga = this.saga(sagaId);
+		const saga = this.run(sagaId);
 		if (saga === undefined || sagaTransition(saga.state as SagaState, "compensate") === undefined) return false;
 		this.startCompensating(saga, reason, now);
 		this.settle(sagaId, now);
@@ -664,7 +763,7 @@ export class Outbox {
 		if (row.last_action === action && row.last_action_version === row.version) {
 			return ok({ task: this.view(row), repeated: true, from: state, to: state });
 		}
-		const sagaState = this.saga(row.saga_id)?.state as SagaState | undefined;
+		const sagaState = this.run(row.saga_id)?.state as SagaState | undefined;
 		const refusal = actionRefusal({ kind: row.kind as TaskKind, state, sagaState }, action);
 		if (refusal !== undefined) return fail("conflict", refusal);
 		// A retry starts over: fresh attempts, due now, and a new stuck clock.

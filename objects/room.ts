@@ -33,7 +33,7 @@ import {
 } from "../src/protocol.ts";
 import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
-import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
+import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
 import { newTraceId } from "../src/trace.ts";
 import { Barrier, refusal } from "./barrier.ts";
@@ -428,7 +428,7 @@ export class Room extends OutboxObject {
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		this.log.pruneDedup(now);
 		// An author's first message here registers the room in the author directory, so an
-		// operator compensation by author can find it. Later messages cost nothing extra.
+		// operator moderation by author can find it. Later messages cost nothing extra.
 		const firstPost = !this.knownAuthors.has(identity.id) && !this.log.hasAuthor(identity.id);
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		const message = this.log.appendMessage(
@@ -549,7 +549,7 @@ export class Room extends OutboxObject {
 	}
 
 	/**
-	 * Retracts messages for an operator compensation, inside the caller's transaction: each
+	 * Retracts messages for an operator moderation, inside the caller's transaction: each
 	 * live one gets a `moderated` retract, and a cross-posted original also compensates its
 	 * saga with reason `moderated`, so its copies are retracted through the outbox.
 	 */
@@ -572,7 +572,7 @@ export class Room extends OutboxObject {
 		return { events, counts };
 	}
 
-	/** What an operator compensation with this selector would retract here (changes nothing). */
+	/** What an operator moderation with this selector would retract here (changes nothing). */
 	async moderationPlan(selector: Selector): Promise<RoomPlan> {
 		const range = this.log.seqRange(selector.from, selector.to);
 		let matches: Array<{ msgId: string; sagaId: string | null }>;
@@ -594,7 +594,7 @@ export class Room extends OutboxObject {
 		return { room: this.name, msgIds: kept.map((m) => m.msgId), copies, truncated };
 	}
 
-	/** The current states of some of this room's sagas (for a compensation's progress). */
+	/** The current states of some of this room's sagas (for a moderation's progress). */
 	async sagaStates(sagaIds: string[]): Promise<Record<string, string>> {
 		return Object.fromEntries(sagaIds.map((id) => [id, this.outbox.sagaState(id) ?? "unknown"]));
 	}

@@ -1,5 +1,5 @@
 /**
- * The machinery every object with an outbox shares (a room, an operator compensation):
+ * The machinery every object with an outbox shares (a room, an operator moderation):
  * transactions that open the outbox's unit of work and record what it changed for traces,
  * the index and alerts; the alarm ticker that dispatches due tasks to the queue with leases,
  * ships index updates and posts alerts; and the origin-side calls of the queue consumer and
@@ -76,7 +76,7 @@ export class TaskEngine {
 			unit = ctx.storage.transactionSync(() => {
 				const done = outbox.transact(work);
 				const now = this.now();
-				ops.recordChanges(done.changes.tasks, done.changes.sagas, now);
+				ops.recordChanges(done.changes.tasks, done.changes.sagas, done.changes.moderations, now);
 				ops.raiseAlerts(done.changes.alerts, now);
 				return done;
 			});

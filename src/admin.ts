@@ -2,7 +2,7 @@
  * @module
  * Operator routes under /v1/admin (role `admin`, checked by the app's middleware): room
  * policy, sagas and tasks across all rooms, manual actions with their audit log, alerts,
- * traces, stats and fault injection. Lists come from the sharded ops index; anything that
+ * traces, stats, operator moderations (bulk retracts) and fault injection. Lists come from the sharded ops index; anything that
  * changes a task goes to the task's origin room, the source of truth.
  *
  * Every route honours the token's `rooms` claim (src/ops/scope.ts): a scoped admin's lists
@@ -20,8 +20,8 @@ import { roomsInScope, type Scope, taskRooms, withinScope } from "./ops/scope.ts
 import type { ListFilter, Span } from "./ops/types.ts";
 import { codePointLength, isRoomId, parsePolicyPatch } from "./protocol.ts";
 import { parseFaults } from "./saga/faults.ts";
-import { isCompensationId, newCompensationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
-import { MAX_MESSAGES_PER_ROOM, parseCompensationRequest, type RoomPlan } from "./ops/compensation.ts";
+import { isModerationId, newModerationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
+import { MAX_MESSAGES_PER_ROOM, type ModerationSummary, parseModerationRequest, type RoomPlan } from "./ops/moderation.ts";
 import { parentFrom, traceIdFrom } from "./trace.ts";
 import type { ManualAction } from "./saga/types.ts";
 import { MANUAL_ACTIONS } from "./saga/policy.ts";
@@ -152,12 +152,20 @@ function requireTaskScope(c: AppContext, taskId: string): void {
 	requireScope(c, rooms, `task ${taskId}`);
 }
 
-/** The object that owns a task: its origin room, or its operator compensation. */
+/** The object that owns a task: its origin room, or its operator moderation. */
 function taskOwner(c: AppContext, taskId: string) {
 	const origin = originOfTaskId(taskId);
 	if (origin === undefined) throw new ParleyError("not_found", `no task ${taskId}`);
-	return origin.kind === "compensation" ? c.env.COMPENSATION.getByName(origin.id) : roomStub(c, origin.room);
+	return origin.kind === "moderation" ? c.env.MODERATION.getByName(origin.id) : roomStub(c, origin.id);
 }
+
+/**
+ * Operator moderations live under /v1/admin/moderations. They were called compensations
+ * before, and /v1/admin/compensations stays as an alias answering the same (its list also
+ * under the old key `compensations`), so old clients and links keep working.
+ */
+const MODERATION_ROUTES = ["/v1/admin/moderations", "/v1/admin/compensations"] as const;
+const LEGACY_MODERATION_ROUTE = "/v1/admin/compensations";
 
 export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/rooms/:room/policy", async (c) => {
@@ -173,7 +181,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/sagas", async (c) => {
 		const filter = unwrap(parseListFilter(c.req.query(), SAGA_STATES));
 		requireFilterRoom(c, filter);
-		const pages = await askShards(c, async (shard, scope) => await shard.listSagas(filter, false, scope));
+		const pages = await askShards(c, async (shard, scope) => await shard.listSagas(filter, scope));
 		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
 		return c.json({ sagas: items, cursor });
 	});
@@ -261,17 +269,16 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const traceId = c.req.param("traceId");
 		if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ParleyError("bad_request", "a trace id is 32 lowercase hex digits");
 		const shard = c.env.OPS_INDEX.getByName(shardNameFor(c, traceId));
-		const rooms = await shard.traceRooms(traceId);
-		if (rooms.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
+		const [rooms, moderations] = await Promise.all([shard.traceRooms(traceId), shard.traceModerations(traceId)]);
+		if (rooms.length === 0 && moderations.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
 		// Spans of one room name the others (targets, copies), so a trace is shown whole or not at all.
 		requireScope(c, rooms, `trace ${traceId}`);
-		const [perRoom, parent] = await Promise.all([
-			Promise.all(
-				rooms.map(async (room) => (isCompensationId(room) ? await c.env.COMPENSATION.getByName(room).spans(traceId) : await roomStub(c, room).spans(traceId))),
-			),
+		const [perRoom, perModeration, parent] = await Promise.all([
+			Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId))),
+			Promise.all(moderations.map(async (id) => await c.env.MODERATION.getByName(id).spans(traceId))),
 			shard.traceParent(traceId),
 		]);
-		const spans: Span[] = perRoom.flat().sort((a, b) => a.at - b.at);
+		const spans: Span[] = [...perRoom.flat(), ...perModeration.flat()].sort((a, b) => a.at - b.at);
 		// `parent`: the caller's traceparent this trace came with, a link only (the id is ours).
 		return c.json(parent === undefined ? { traceId, spans } : { traceId, parent, spans });
 	});
@@ -283,76 +290,12 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		return c.json(mergeStats(perShard, Date.now()));
 	});
 
-	// Operator-made compensation: bulk retract by author, room, time range or message ids.
-	app.post("/v1/admin/compensations", async (c) => {
-		const request = unwrap(parseCompensationRequest(await readJsonBody(c)));
-		const { selector } = request;
-		const scope = scopeOf(c);
-		if (selector.room !== undefined) requireScope(c, [selector.room], `room ${selector.room}`);
-		// By author alone, a scoped admin reaches the author's rooms within its claim, and only
-		// those are asked: neither the plan nor the preview says anything of the others.
-		const rooms =
-			selector.room !== undefined
-				? [selector.room]
-				: roomsInScope(scope, await c.env.AUTHORS.getByName(shardNameFor(c, selector.author ?? "")).rooms(selector.author ?? ""));
-		const plan: RoomPlan[] = await Promise.all(rooms.map(async (room) => await roomStub(c, room).moderationPlan(selector)));
-		const tooMany = plan.find((p) => p.truncated);
-		if (tooMany !== undefined) {
-			throw new ParleyError("bad_request", `the selector matches more than ${MAX_MESSAGES_PER_ROOM} messages in room ${tooMany.room}; narrow it (time range, room)`);
-		}
-		const matched = plan.filter((p) => p.msgIds.length > 0);
-		const copyRooms = new Map<string, number>();
-		for (const p of matched) for (const copy of p.copies) copyRooms.set(copy.room, (copyRooms.get(copy.room) ?? 0) + 1);
-		const preview = {
-			messages: matched.reduce((n, p) => n + p.msgIds.length, 0),
-			copies: matched.reduce((n, p) => n + p.copies.length, 0),
-			rooms: matched.map((p) => ({ room: p.room, messages: p.msgIds.length, copies: p.copies.length })),
-			// Copies are retracted wherever they are (as a delete would), but a scoped admin is
-			// only told the names of rooms in its claim; the others are in the counts.
-			copyRooms: [...copyRooms].filter(([room]) => withinScope(scope, [room])).map(([room, copies]) => ({ room, copies })),
-		};
-		const scoped = scope === null ? {} : { scope };
-		if (request.dryRun) return c.json({ dryRun: true, selector, ...scoped, ...preview });
-		const id = newCompensationId();
-		const traceId = traceIdFrom(c.req.header("traceparent"));
-		const view = await c.env.COMPENSATION.getByName(id).start({
-			id,
-			actor: c.get("identity").id,
-			reason: request.reason,
-			traceId,
-			selector,
-			...scoped,
-			plan: matched,
-		});
-		linkTraceParent(c, traceId);
-		return c.json({ ...view, preview }, 201);
-	});
-
-	app.get("/v1/admin/compensations", async (c) => {
-		// A compensation is "running" or "done"; the index keeps "done" as a finished saga.
-		const { state, ...rest } = c.req.query();
-		if (state !== undefined && state !== "running" && state !== "done") throw new ParleyError("bad_request", "`state` must be running or done");
-		const filter = unwrap(parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES));
-		requireFilterRoom(c, filter);
-		const pages = await askShards(c, async (shard, scope) => await shard.listSagas(filter, true, scope));
-		const { items, cursor } = mergePages(pages, filter.limit, (s) => ({ createdAt: s.createdAt, id: s.sagaId }));
-		return c.json({
-			compensations: items.map((s) => ({ id: s.sagaId, actor: s.actor, reason: s.reason, state: s.state === "succeeded" ? "done" : s.state, traceId: s.traceId, rooms: s.targets, createdAt: s.createdAt, updatedAt: s.updatedAt })),
-			cursor,
-		});
-	});
-
-	app.get("/v1/admin/compensations/:id", async (c) => {
-		const id = c.req.param("id");
-		const view = isCompensationId(id) ? await c.env.COMPENSATION.getByName(id).view() : undefined;
-		if (view === undefined) throw new ParleyError("not_found", `no compensation ${id}`);
-		// A compensation id names no room: the record is read first, then refused if need be.
-		const rooms = [...view.tasks.map((task) => task.room), ...(view.selector.room === undefined ? [] : [view.selector.room])];
-		requireScope(c, rooms, `compensation ${id}`);
-		const pages = await askShards(c, async (shard, scope) => await shard.audit(500, scope));
-		const audit = pages.flat().filter((e) => e.traceId === view.traceId).sort((a, b) => a.at - b.at);
-		return c.json({ ...view, audit });
-	});
+	// Operator moderation: bulk retract by author, room, time range or message ids.
+	for (const base of MODERATION_ROUTES) {
+		app.post(base, async (c) => await createModeration(c));
+		app.get(base, async (c) => await listModerations(c, base === LEGACY_MODERATION_ROUTE));
+		app.get(`${base}/:id`, async (c) => await moderationDetail(c, c.req.param("id")));
+	}
 
 	app.post("/v1/admin/faults", async (c) => {
 		// A deployment-wide setting (its `rooms` list included): global admins only.
@@ -360,4 +303,72 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const faults = unwrap(parseFaults(await readJsonBody(c)));
 		return c.json(await c.env.CONTROL.getByName("global").setFaults(faults));
 	});
+}
+
+async function createModeration(c: AppContext): Promise<Response> {
+	const request = unwrap(parseModerationRequest(await readJsonBody(c)));
+	const { selector } = request;
+	const scope = scopeOf(c);
+	if (selector.room !== undefined) requireScope(c, [selector.room], `room ${selector.room}`);
+	// By author alone, a scoped admin reaches the author's rooms within its claim, and only
+	// those are asked: neither the plan nor the preview says anything of the others.
+	const rooms =
+		selector.room !== undefined
+			? [selector.room]
+			: roomsInScope(scope, await c.env.AUTHORS.getByName(shardNameFor(c, selector.author ?? "")).rooms(selector.author ?? ""));
+	const plan: RoomPlan[] = await Promise.all(rooms.map(async (room) => await roomStub(c, room).moderationPlan(selector)));
+	const tooMany = plan.find((p) => p.truncated);
+	if (tooMany !== undefined) {
+		throw new ParleyError("bad_request", `the selector matches more than ${MAX_MESSAGES_PER_ROOM} messages in room ${tooMany.room}; narrow it (time range, room)`);
+	}
+	const matched = plan.filter((p) => p.msgIds.length > 0);
+	const copyRooms = new Map<string, number>();
+	for (const p of matched) for (const copy of p.copies) copyRooms.set(copy.room, (copyRooms.get(copy.room) ?? 0) + 1);
+	const preview = {
+		messages: matched.reduce((n, p) => n + p.msgIds.length, 0),
+		copies: matched.reduce((n, p) => n + p.copies.length, 0),
+		rooms: matched.map((p) => ({ room: p.room, messages: p.msgIds.length, copies: p.copies.length })),
+		// Copies are retracted wherever they are (as a delete would), but a scoped admin is
+		// only told the names of rooms in its claim; the others are in the counts.
+		copyRooms: [...copyRooms].filter(([room]) => withinScope(scope, [room])).map(([room, copies]) => ({ room, copies })),
+	};
+	const scoped = scope === null ? {} : { scope };
+	if (request.dryRun) return c.json({ dryRun: true, selector, ...scoped, ...preview });
+	const id = newModerationId();
+	const traceId = traceIdFrom(c.req.header("traceparent"));
+	const view = await c.env.MODERATION.getByName(id).start({
+		id,
+		actor: c.get("identity").id,
+		reason: request.reason,
+		traceId,
+		selector,
+		...scoped,
+		plan: matched,
+	});
+	linkTraceParent(c, traceId);
+	return c.json({ ...view, preview }, 201);
+}
+
+/** `legacy`: the old route, whose clients read the list under `compensations`. */
+async function listModerations(c: AppContext, legacy: boolean): Promise<Response> {
+	// A moderation is "running" or "done"; the index keeps "done" as the saga state "succeeded".
+	const { state, ...rest } = c.req.query();
+	if (state !== undefined && state !== "running" && state !== "done") throw new ParleyError("bad_request", "`state` must be running or done");
+	const filter = unwrap(parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES));
+	requireFilterRoom(c, filter);
+	const pages = await askShards(c, async (shard, scope) => await shard.listModerations(filter, scope));
+	const { items, cursor } = mergePages(pages, filter.limit, (m) => ({ createdAt: m.createdAt, id: m.id }));
+	const moderations: ModerationSummary[] = items.map((m) => ({ ...m, state: m.state === "succeeded" ? "done" : m.state }));
+	return c.json(legacy ? { moderations, compensations: moderations, cursor } : { moderations, cursor });
+}
+
+async function moderationDetail(c: AppContext, id: string): Promise<Response> {
+	const view = isModerationId(id) ? await c.env.MODERATION.getByName(id).view() : undefined;
+	if (view === undefined) throw new ParleyError("not_found", `no moderation ${id}`);
+	// A moderation id names no room: the record is read first, then refused if need be.
+	const rooms = [...view.tasks.map((task) => task.room), ...(view.selector.room === undefined ? [] : [view.selector.room])];
+	requireScope(c, rooms, `moderation ${id}`);
+	const pages = await askShards(c, async (shard, scope) => await shard.audit(500, scope));
+	const audit = pages.flat().filter((e) => e.traceId === view.traceId).sort((a, b) => a.at - b.at);
+	return c.json({ ...view, audit });
 }

@@ -2,12 +2,11 @@
  * The Worker entry: the HTTP app, the queue consumers, and the Durable Object classes.
  */
 import { createApp } from "./app.ts";
-import { consumeDeadLetters, consumeOutbox, isDeadLetterQueue } from "./queue.ts";
-import type { TaskBatch, TaskMessage } from "./saga/types.ts";
+import { consumeDeadLetters, consumeOutbox, isDeadLetterQueue, type QueueBody } from "./queue.ts";
 
 export { AuthorDirectory } from "../objects/author-directory.ts";
-export { Compensation } from "../objects/compensation.ts";
 export { Control } from "../objects/control.ts";
+export { Moderation } from "../objects/moderation.ts";
 export { OpsIndex } from "../objects/ops-index.ts";
 export { Room } from "../objects/room.ts";
 
@@ -19,4 +18,4 @@ export default {
 		if (isDeadLetterQueue(batch.queue)) await consumeDeadLetters(batch, env);
 		else await consumeOutbox(batch, env);
 	},
-} satisfies ExportedHandler<Env, TaskBatch | TaskMessage>;
+} satisfies ExportedHandler<Env, QueueBody>;

@@ -7,8 +7,8 @@
 import { configFor } from "./config.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
-import { originOf } from "./saga/ids.ts";
-import { TASK_OUTCOME_CODES, type TaskBatch, type TaskMessage, type TaskOutcome, type TaskReport } from "./saga/types.ts";
+import { originOfRecord } from "./saga/ids.ts";
+import { TASK_OUTCOME_CODES, type TaskBatch, type TaskMessage, type TaskOrigin, type TaskOutcome, type TaskReport } from "./saga/types.ts";
 
 /**
  * Whether a batch comes from a dead-letter queue. Development and production use their own
@@ -39,9 +39,19 @@ async function loadFaults(env: Env): Promise<FaultSettings> {
 	return await withTimeout("fault settings", RPC_TIMEOUT_MS, env.CONTROL.getByName("global").getFaults());
 }
 
-/** A queue message body: a batch, or a single task from a build that sent them one by one. */
-function tasksOf(body: TaskBatch | TaskMessage): TaskMessage[] {
-	return "tasks" in body ? body.tasks : [body];
+/**
+ * A task as builds before moderations had an origin of their own sent it: `originRoom` named a
+ * room or a moderation's `cmp@…` id. Such messages may still be in flight across the upgrade.
+ */
+type LegacyTaskMessage = Omit<TaskMessage, "origin"> & { origin?: TaskOrigin; originRoom?: string };
+
+/** What the consumer reads: a batch, or a single task from a build that sent them one by one. */
+export type QueueBody = TaskBatch | TaskMessage | { tasks: LegacyTaskMessage[] } | LegacyTaskMessage;
+
+/** A queue message body's tasks, each with its origin (filled in for a message of an older build). */
+function tasksOf(body: QueueBody): TaskMessage[] {
+	const tasks: LegacyTaskMessage[] = "tasks" in body ? body.tasks : [body];
+	return tasks.map((task) => ({ ...task, origin: originOfRecord(task) }));
 }
 
 /** Runs a batch at its target; a call that fails or times out makes every task retryable. */
@@ -60,18 +70,17 @@ async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings): P
 	}
 }
 
-/** The object that owns a task: its origin room, or the operator compensation it belongs to. */
-function originStub(env: Env, origin: string) {
-	const where = originOf(origin);
-	return where.kind === "compensation" ? env.COMPENSATION.getByName(where.id) : env.ROOM.getByName(where.room);
+/** The object that owns a task: its origin room, or the operator moderation it belongs to. */
+function originStub(env: Env, origin: TaskOrigin) {
+	return origin.kind === "moderation" ? env.MODERATION.getByName(origin.id) : env.ROOM.getByName(origin.id);
 }
 
-async function runBatch(env: Env, message: Message<TaskBatch | TaskMessage>, faults: FaultSettings): Promise<void> {
+async function runBatch(env: Env, message: Message<QueueBody>, faults: FaultSettings): Promise<void> {
 	let tasks = tasksOf(message.body);
 	const first = tasks[0];
 	if (first === undefined) return;
 	// Every task of a batch comes from one origin (one room's alarm sent it).
-	const origin = originStub(env, first.originRoom);
+	const origin = originStub(env, first.origin);
 	if (message.attempts > 1) {
 		// A redelivery: the origin may have moved on (finished, cancelled, re-dispatched).
 		// Ask it rather than guess, and act only on the attempts it is still waiting for.
@@ -91,7 +100,7 @@ async function runBatch(env: Env, message: Message<TaskBatch | TaskMessage>, fau
 	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, { receivedAt, queueAttempts: message.attempts }));
 }
 
-export async function consumeOutbox(batch: MessageBatch<TaskBatch | TaskMessage>, env: Env): Promise<void> {
+export async function consumeOutbox(batch: MessageBatch<QueueBody>, env: Env): Promise<void> {
 	let faults: FaultSettings;
 	try {
 		faults = await loadFaults(env);
@@ -114,7 +123,7 @@ export async function consumeOutbox(batch: MessageBatch<TaskBatch | TaskMessage>
 }
 
 /** The dead-letter consumer: a task the queue gave up on is marked failed at its origin. */
-export async function consumeDeadLetters(batch: MessageBatch<TaskBatch | TaskMessage>, env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<QueueBody>, env: Env): Promise<void> {
 	await Promise.all(
 		batch.messages.map(async (message) => {
 			const tasks = tasksOf(message.body);
@@ -123,7 +132,7 @@ export async function consumeDeadLetters(batch: MessageBatch<TaskBatch | TaskMes
 					await withTimeout(
 						"dead letter report",
 						RPC_TIMEOUT_MS,
-						originStub(env, task.originRoom).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
+						originStub(env, task.origin).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
 					);
 					log("error", "task dead-lettered", task);
 				}

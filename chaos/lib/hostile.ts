@@ -172,7 +172,11 @@ export function hostileRequests(room: string): HostileRequest[] {
 		adminCall("faults bad rooms", "POST", "/v1/admin/faults", json({ rooms: "all" }), [400]),
 		adminCall("trace bad id", "GET", "/v1/admin/traces/xyz", undefined, [400]),
 		adminCall("audit limit -1", "GET", "/v1/admin/audit?limit=-1", undefined, [400]),
-		adminCall("compensation empty", "POST", "/v1/admin/compensations", "{}", [400]),
-		adminCall("compensation unknown", "GET", "/v1/admin/compensations/garbage", undefined, [404]),
+		adminCall("moderation empty", "POST", "/v1/admin/moderations", "{}", [400]),
+		adminCall("moderation unknown", "GET", "/v1/admin/moderations/garbage", undefined, [404]),
+		adminCall("moderation unknown id", "GET", "/v1/admin/moderations/mod@ffffffffffff", undefined, [404]),
+		// The routes from before the rename answer the same.
+		adminCall("moderation empty (old route)", "POST", "/v1/admin/compensations", "{}", [400]),
+		adminCall("moderation unknown (old route)", "GET", "/v1/admin/compensations/garbage", undefined, [404]),
 	];
 }

@@ -51,8 +51,11 @@ function routes(room: string, ids: { msgId: string; sagaId: string; taskId: stri
 		r("alerts", "GET", "/v1/admin/alerts", "admin"),
 		r("trace", "GET", `/v1/admin/traces/${ids.traceId}`, "admin"),
 		r("stats", "GET", "/v1/admin/stats", "admin"),
-		r("compensate", "POST", "/v1/admin/compensations", "admin", { selector: { room }, reason: "intrusion" }),
-		r("compensations", "GET", "/v1/admin/compensations", "admin"),
+		r("moderate", "POST", "/v1/admin/moderations", "admin", { selector: { room }, action: "retract", reason: "intrusion" }),
+		r("moderations", "GET", "/v1/admin/moderations", "admin"),
+		// The routes from before the rename.
+		r("moderate (old route)", "POST", "/v1/admin/compensations", "admin", { selector: { room }, action: "retract", reason: "intrusion" }),
+		r("moderations (old route)", "GET", "/v1/admin/compensations", "admin"),
 		r("faults", "POST", "/v1/admin/faults", "admin", { deliverFailRate: 1 }),
 	];
 }

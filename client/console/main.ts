@@ -17,10 +17,10 @@ import { closeActionDialog, wireActionDialog } from "./views/actions.ts";
 import { hideBanner, showBanner } from "./views/banner.ts";
 import { refreshDetail } from "./views/detail.ts";
 import { loadList, setView } from "./views/list.ts";
-import { closeCmpDialog, closeNewCompensation, updateNewButton, wireCompensationForm } from "./views/new-compensation.ts";
+import { closeModDialog, closeNewModeration, updateNewButton, wireModerationForm } from "./views/new-moderation.ts";
 import { showSignIn, signIn, signOut, startApp } from "./views/signin.ts";
 
-const READONLY_TITLE = "Hide every write action (retry, skip, cancel, new compensation)";
+const READONLY_TITLE = "Hide every write action (retry, skip, cancel, new moderation)";
 
 /** Read-only mode removes every write action from view (not merely styles it away). */
 function applyReadOnly(): void {
@@ -32,8 +32,8 @@ function applyReadOnly(): void {
 	box.parentElement?.setAttribute("title", app.forcedReadOnly ? "Forced on by ?readonly=1 in the address" : READONLY_TITLE);
 	if (on) {
 		for (const el of document.querySelectorAll<HTMLElement>(".write-only")) el.hidden = true;
-		closeCmpDialog();
-		if (app.ui.newCmp) closeNewCompensation();
+		closeModDialog();
+		if (app.ui.newMod) closeNewModeration();
 	}
 	updateNewButton();
 }
@@ -100,7 +100,7 @@ function init(): void {
 	wireSignIn();
 	wireList();
 	wireActionDialog();
-	wireCompensationForm();
+	wireModerationForm();
 	document.addEventListener("visibilitychange", onVisibilityChange);
 	if (app.token !== "") {
 		// Reopen with the stored token; the first call tells whether it still works.

@@ -1,7 +1,7 @@
 /**
  * @module
- * Polling: the stats and the open detail every POLL_MS, an open compensation that is not done
- * every CMP_POLL_MS. Nothing is polled while the tab is hidden.
+ * Polling: the stats and the open detail every POLL_MS, an open moderation that is not done
+ * every MOD_POLL_MS. Nothing is polled while the tab is hidden.
  */
 import { api } from "./api.ts";
 import { fmtTime } from "./format.ts";
@@ -13,7 +13,7 @@ import { handleError } from "./views/signin.ts";
 import { renderStats } from "./views/stats.ts";
 
 const POLL_MS = 3000;
-export const CMP_POLL_MS = 1500;
+export const MOD_POLL_MS = 1500;
 
 async function tick(): Promise<void> {
 	const poll = app.poll;
@@ -55,23 +55,23 @@ export function stopPolling(): void {
 	app.poll.on = false;
 	if (app.poll.timer !== null) clearTimeout(app.poll.timer);
 	app.poll.timer = null;
-	stopCmpPoll();
+	stopModPoll();
 }
 
-export function stopCmpPoll(): void {
-	if (app.poll.cmpTimer !== null) clearTimeout(app.poll.cmpTimer);
-	app.poll.cmpTimer = null;
+export function stopModPoll(): void {
+	if (app.poll.modTimer !== null) clearTimeout(app.poll.modTimer);
+	app.poll.modTimer = null;
 }
 
-/** While the open compensation is not done, it is fetched again soon. */
-export function scheduleCmpPoll(): void {
-	stopCmpPoll();
+/** While the open moderation is not done, it is fetched again soon. */
+export function scheduleModPoll(): void {
+	stopModPoll();
 	const open = app.detail.open;
-	if (!app.poll.on || document.hidden || open?.kind !== "compensation" || open.state === "done") return;
-	app.poll.cmpTimer = setTimeout(() => {
-		app.poll.cmpTimer = null;
+	if (!app.poll.on || document.hidden || open?.kind !== "moderation" || open.state === "done") return;
+	app.poll.modTimer = setTimeout(() => {
+		app.poll.modTimer = null;
 		if (app.poll.on && app.detail.open === open) void refreshDetail();
-	}, CMP_POLL_MS);
+	}, MOD_POLL_MS);
 }
 
 /** Pauses while the tab is hidden; catches up at once when it shows again. */
@@ -80,7 +80,7 @@ export function onVisibilityChange(): void {
 	if (document.hidden) {
 		if (app.poll.timer !== null) clearTimeout(app.poll.timer);
 		app.poll.timer = null;
-		stopCmpPoll();
+		stopModPoll();
 		setLive("paused", "paused (tab hidden)");
 	} else {
 		schedule(0);

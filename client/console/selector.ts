@@ -1,10 +1,10 @@
 /**
  * @module
- * The new-compensation form's selector: built from the raw inputs, and described in words.
- * Pure. The server's parser (src/ops/compensation.ts) judges the selector; this only refuses
+ * The new-moderation form's selector: built from the raw inputs, and described in words.
+ * Pure. The server's parser (src/ops/moderation.ts) judges the selector; this only refuses
  * what cannot even be sent (an unreadable date), so the server's message is the one shown.
  */
-import type { Selector } from "../../src/ops/compensation.ts";
+import type { Selector } from "../../src/ops/moderation.ts";
 import { fmtFull, isNum, pad, str } from "./format.ts";
 
 /** The form's fields as typed. */

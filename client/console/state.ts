@@ -6,7 +6,7 @@
  */
 import type { ManualAction } from "../../src/saga/types.ts";
 import { emptyUi, formatHash, parseHash, type UiState } from "./url-state.ts";
-import type { CompensationPreview, TaskView } from "./wire.ts";
+import type { ModerationPreview, TaskView } from "./wire.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -19,7 +19,7 @@ export interface TraceSource {
 /** What the detail pane shows. */
 export type Detail =
 	| { kind: "saga"; sagaId: string }
-	| { kind: "compensation"; cmpId: string; /** Its state as last fetched: polling stops at `done`. */ state: string }
+	| { kind: "moderation"; modId: string; /** Its state as last fetched: polling stops at `done`. */ state: string }
 	| { kind: "trace"; source: TraceSource };
 
 export interface AppState {
@@ -29,7 +29,7 @@ export interface AppState {
 	forcedReadOnly: boolean;
 	ui: UiState;
 	banner: { source: string | null; timer: Timer | null };
-	poll: { on: boolean; timer: Timer | null; cmpTimer: Timer | null };
+	poll: { on: boolean; timer: Timer | null; modTimer: Timer | null };
 	/** The list pane: a generation (to drop stale answers), the next page's cursor, rows shown. */
 	list: { generation: number; cursor: string | null; rows: number };
 	detail: {
@@ -42,8 +42,8 @@ export interface AppState {
 		drawn: string;
 		traceDrawn: string;
 	};
-	/** The new-compensation form: the last preview and the selector key it was made for. */
-	preview: { result: CompensationPreview | null; key: string | null; busy: boolean };
+	/** The new-moderation form: the last preview and the selector key it was made for. */
+	preview: { result: ModerationPreview | null; key: string | null; busy: boolean };
 	/** The open action dialog's task and action. */
 	action: { task: TaskView | null; action: ManualAction; busy: boolean };
 }
@@ -53,7 +53,7 @@ export const app: AppState = {
 	forcedReadOnly: false,
 	ui: emptyUi(),
 	banner: { source: null, timer: null },
-	poll: { on: false, timer: null, cmpTimer: null },
+	poll: { on: false, timer: null, modTimer: null },
 	list: { generation: 0, cursor: null, rows: 0 },
 	detail: { open: null, generation: 0, taskId: "", drawn: "", traceDrawn: "" },
 	preview: { result: null, key: null, busy: false },

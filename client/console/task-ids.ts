@@ -4,12 +4,12 @@
  * only audit entries need this, because they carry no kind, target or (when old) saga id.
  */
 import { isRoomId } from "../../src/protocol.ts";
-import { isCompensationId, originOfTaskId, taskIdFor } from "../../src/saga/ids.ts";
+import { isModerationId, originOfTaskId, taskIdFor } from "../../src/saga/ids.ts";
 import type { TaskKind } from "../../src/saga/types.ts";
 import { TASK_KINDS } from "./vocab.ts";
 
 export interface TaskIdParts {
-	/** The saga, or the operator compensation (`cmp@…`), the task belongs to. */
+	/** The saga, or the operator moderation (`mod@…`), the task belongs to. */
 	sagaId: string;
 	kind: TaskKind;
 	/** The target room. */
@@ -22,7 +22,7 @@ export function parseTaskId(taskId: string): TaskIdParts | undefined {
 	if (origin === undefined) return undefined;
 	// A room saga id is `<room>~<hex>`: room ids hold no `~` and the hex no `.`, so the first
 	// `.` after the `~` ends it.
-	const sagaId = origin.kind === "compensation" ? origin.id : taskId.slice(0, taskId.indexOf(".", taskId.indexOf("~")));
+	const sagaId = origin.kind === "moderation" ? origin.id : taskId.slice(0, taskId.indexOf(".", taskId.indexOf("~")));
 	for (const kind of TASK_KINDS) {
 		// The server builds task ids with taskIdFor: match against the prefix it would build.
 		const prefix = taskIdFor(sagaId, kind, "");
@@ -33,11 +33,11 @@ export function parseTaskId(taskId: string): TaskIdParts | undefined {
 }
 
 /**
- * The saga or compensation to open for a record: its own `sagaId` when it has one, else the one
- * its task id names. An audit entry of a compensation's start names the compensation itself.
+ * The saga or moderation to open for a record: its own `sagaId` when it has one, else the one
+ * its task id names. An audit entry of a moderation's start names the moderation itself.
  */
 export function ownerId(sagaId: string | undefined, taskId: string | undefined): string | undefined {
 	if (sagaId !== undefined && sagaId !== "") return sagaId;
 	if (taskId === undefined) return undefined;
-	return isCompensationId(taskId) ? taskId : parseTaskId(taskId)?.sagaId;
+	return isModerationId(taskId) ? taskId : parseTaskId(taskId)?.sagaId;
 }

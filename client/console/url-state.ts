@@ -4,7 +4,7 @@
  * (`#view=tasks&state=failed&saga=…`). Pure: parsing and writing the hash string.
  */
 
-export const VIEWS = ["sagas", "tasks", "alerts", "audit", "compensations"] as const;
+export const VIEWS = ["sagas", "tasks", "alerts", "audit", "moderations"] as const;
 export type View = (typeof VIEWS)[number];
 
 export interface UiState {
@@ -13,33 +13,37 @@ export interface UiState {
 	state: string;
 	room: string;
 	kind: string;
-	/** The open detail: a saga, a compensation or a bare trace; `task` is the highlighted step. */
+	/** The open detail: a saga, a moderation or a bare trace; `task` is the highlighted step. */
 	saga: string;
 	task: string;
 	trace: string;
-	cmp: string;
-	/** Whether the new-compensation form is open. */
-	newCmp: boolean;
+	mod: string;
+	/** Whether the new-moderation form is open. */
+	newMod: boolean;
 }
 
-const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "cmp"] as const;
+const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "mod"] as const;
 
 export function isView(value: string | null): value is View {
 	return VIEWS.some((view) => view === value);
 }
 
 export function emptyUi(): UiState {
-	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", cmp: "", newCmp: false };
+	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", mod: "", newMod: false };
 }
 
-/** The state a hash describes; unknown views fall back to the sagas list. */
+/**
+ * The state a hash describes; unknown views fall back to the sagas list. Links made before
+ * the rename (`#view=compensations&cmp=…`) open the same moderation.
+ */
 export function parseHash(hash: string): UiState {
 	const params = new URLSearchParams(hash.replace(/^#/, ""));
-	const view = params.get("view");
+	const view = params.get("view") === "compensations" ? "moderations" : params.get("view");
 	const ui = emptyUi();
 	ui.view = isView(view) ? view : "sagas";
 	for (const key of TEXT_KEYS) ui[key] = params.get(key) ?? "";
-	ui.newCmp = params.get("new") === "1";
+	if (ui.mod === "") ui.mod = params.get("cmp") ?? "";
+	ui.newMod = params.get("new") === "1";
 	return ui;
 }
 
@@ -48,6 +52,6 @@ export function formatHash(ui: UiState): string {
 	const params = new URLSearchParams();
 	params.set("view", ui.view);
 	for (const key of TEXT_KEYS) if (ui[key] !== "") params.set(key, ui[key]);
-	if (ui.newCmp) params.set("new", "1");
+	if (ui.newMod) params.set("new", "1");
 	return params.toString();
 }

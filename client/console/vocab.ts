@@ -19,13 +19,13 @@ export const TASK_STATES: readonly TaskState[] = ALL_TASK_STATES;
 export const SAGA_STATES: readonly SagaState[] = ALL_SAGA_STATES;
 export const ALERT_STATUSES: readonly AlertStatus[] = every<AlertStatus>({ pending: true, sent: true, failed: true, unsent: true });
 export const TASK_KINDS: readonly TaskKind[] = every<TaskKind>({ deliver: true, retract: true, moderate: true });
-/** What an audit entry records: a manual action, or the start of an operator compensation. */
-export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "compensate"];
-/** The states `GET /v1/admin/compensations?state=` accepts (the index keeps `done` as a finished saga). */
-export const COMPENSATION_STATES: readonly string[] = ["running", "done"];
+/** What an audit entry records: a manual action, or the start of an operator moderation. */
+export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "moderate"];
+/** The states `GET /v1/admin/moderations?state=` accepts (the index keeps `done` as a finished saga). */
+export const MODERATION_STATES: readonly string[] = ["running", "done"];
 
 /** Every state with a colour of its own; anything else is drawn as `unknown`. */
-const COLOURED = new Set<string>([...TASK_STATES, ...SAGA_STATES, ...ALERT_STATUSES, ...COMPENSATION_STATES, "attention", "unknown"]);
+const COLOURED = new Set<string>([...TASK_STATES, ...SAGA_STATES, ...ALERT_STATUSES, ...MODERATION_STATES, "attention", "unknown"]);
 
 /** A state's CSS class suffix; unknown states get a neutral colour. */
 export function stateClass(state: string | null | undefined): string {

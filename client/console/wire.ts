@@ -1,14 +1,14 @@
 /**
  * @module
  * The `/v1/admin/*` answers the console reads. Records are the server's own types; the
- * envelopes and the compensation shapes that src/admin.ts builds inline are written out here.
+ * envelopes and the moderation shapes that src/admin.ts builds inline are written out here.
  */
-import type { CompensationView, Selector } from "../../src/ops/compensation.ts";
+import type { ModerationSummary, ModerationView, Selector } from "../../src/ops/moderation.ts";
 import type { Stats } from "../../src/ops/stats.ts";
 import type { AlertView, AuditEntry, SagaSummary, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
 
-export type { AlertView, AuditEntry, CompensationView, SagaSummary, SagaView, Selector, Span, Stats, TaskView };
+export type { AlertView, AuditEntry, ModerationSummary, ModerationView, SagaSummary, SagaView, Selector, Span, Stats, TaskView };
 
 /** A page of a list; `cursor` fetches the next one. */
 export interface SagaPage {
@@ -29,28 +29,17 @@ export interface AuditList {
 /** `GET /v1/admin/sagas/{id}`: the saga with its message text (empty once retracted). */
 export type SagaDetail = SagaView & { text?: string };
 
-/** `GET /v1/admin/compensations`: one compensation as the list shows it. */
-export interface CompensationSummary {
-	id: string;
-	actor?: string;
-	reason?: string;
-	/** `running` or `done`. */
-	state: string;
-	traceId: string;
-	rooms: string[];
-	createdAt: number;
-	updatedAt: number;
-}
-export interface CompensationPage {
-	compensations: CompensationSummary[];
+/** `GET /v1/admin/moderations` (the old `/v1/admin/compensations` also lists them as `compensations`). */
+export interface ModerationPage {
+	moderations: ModerationSummary[];
 	cursor: string | null;
 }
 
-/** `GET /v1/admin/compensations/{id}`: the compensation and its audit entries. */
-export type CompensationDetail = CompensationView & { audit?: AuditEntry[] };
+/** `GET /v1/admin/moderations/{id}`: the moderation and its audit entries. */
+export type ModerationDetail = ModerationView & { audit?: AuditEntry[] };
 
-/** `POST /v1/admin/compensations` with `dryRun`: what the selector would retract. */
-export interface CompensationPreview {
+/** `POST /v1/admin/moderations` with `dryRun`: what the selector would retract. */
+export interface ModerationPreview {
 	selector: Selector;
 	messages: number;
 	copies: number;
@@ -59,8 +48,8 @@ export interface CompensationPreview {
 	copyRooms: Array<{ room: string; copies: number }>;
 }
 
-/** `POST /v1/admin/compensations`: the new compensation and the counts it matched. */
-export type CompensationCreated = CompensationView & { preview: Omit<CompensationPreview, "selector"> };
+/** `POST /v1/admin/moderations`: the new moderation and the counts it matched. */
+export type ModerationCreated = ModerationView & { preview: Omit<ModerationPreview, "selector"> };
 
 /** `GET /v1/admin/traces/{traceId}`. */
 export interface Trace {

@@ -115,7 +115,7 @@ export interface SagaTask {
 /**
  * Whether a task counts as done for a running saga: it succeeded, or an operator skipped it
  * (a cross-post then succeeds without that room), or an operator cancelled an operator
- * compensation's room (they chose to leave it). A cancelled delivery is not done: it aborts.
+ * moderation's room (they chose to leave it). A cancelled delivery is not done: it aborts.
  */
 export function isDone(task: SagaTask): boolean {
 	return task.state === "succeeded" || task.state === "skipped" || (task.kind === "moderate" && task.state === "cancelled");
@@ -144,7 +144,7 @@ export function noCopyCanAppear(tasks: readonly SagaTask[]): boolean {
  * after every change to a saga's tasks and applies the answer until there is none: at most
  * two follow one change (`compensate`, then `all_retracted` when no copy was possible).
  * - running: a delivery failed or was cancelled → `compensate` (reason `compensated`); every
- *   task done → `all_delivered`. A failed moderate task leaves its compensation running.
+ *   task done → `all_delivered`. A failed moderate task leaves its moderation running.
  * - compensating: a retract failed → `retract_failed`; no copy can appear → `all_retracted`.
  * - failed: waits for an operator while any retract is failed; once none is (retried or
  *   skipped), `all_retracted` if no copy can appear, else `resume_compensation`.

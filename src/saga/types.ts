@@ -8,6 +8,16 @@ import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } fr
 
 export type TaskKind = "deliver" | "retract" | "moderate";
 
+/**
+ * The object that owns a task, its source of truth: the room that cross-posted (deliver and
+ * retract tasks), or the operator moderation that retracts in bulk (moderate tasks).
+ */
+export interface TaskOrigin {
+	kind: "room" | "moderation";
+	/** A room id, or a moderation id (`mod@…`; `cmp@…` for moderations made before the rename). */
+	id: string;
+}
+
 /** An operator's manual action on a task. */
 export type ManualAction = "retry" | "skip" | "cancel";
 
@@ -23,8 +33,11 @@ export interface TaskView {
 	lastError: string | null;
 	/** Extension: the manual actions the task allows now (see src/saga/policy.ts). */
 	actions: ManualAction[];
-	/** Extensions: the origin room, trace id and timestamps. */
-	originRoom: string;
+	/** Extension: the object that owns the task (a room, or a moderation). */
+	origin: TaskOrigin;
+	/** Extension: the origin room, for a room's task only (a moderation is not a room). */
+	originRoom?: string;
+	/** Extensions: the trace id and timestamps. */
 	traceId: string;
 	createdAt: number;
 	updatedAt: number;
@@ -52,7 +65,7 @@ export interface CopyPayload {
 	reason?: RetractReason;
 }
 
-/** An operator compensation's task for one room: the messages to retract there. */
+/** An operator moderation's task for one room: the messages to retract there. */
 export interface ModeratePayload {
 	msgIds: string[];
 	reason: "moderated";
@@ -69,7 +82,8 @@ export interface TaskMessage {
 	taskId: string;
 	sagaId: string;
 	kind: TaskKind;
-	originRoom: string;
+	/** The object to report the outcome to; a deliver's copy names its room as the copy's origin. */
+	origin: TaskOrigin;
 	targetRoom: string;
 	dedupKey: string;
 	traceId: string;

@@ -2,7 +2,7 @@
  * Admins and the `rooms` claim: an authorisation matrix over every admin route, with a scoped
  * admin (`rooms: [lobbyA, lobbyB]`) and a global one, over records inside the claim, outside
  * it, and mixed (a cross-post from a claimed room to an unclaimed one). Lists are checked for
- * what they hold. Then: an author-only compensation from a scoped admin, and trace ids that a
+ * what they hold. Then: an author-only moderation from a scoped admin, and trace ids that a
  * caller cannot choose.
  */
 import { env } from "cloudflare:workers";
@@ -10,7 +10,7 @@ import { beforeAll, describe, it, vi } from "vitest";
 import { createApp } from "../../src/app.ts";
 import type { Identity } from "../../src/auth.ts";
 import { configFor } from "../../src/config.ts";
-import type { CompensationView } from "../../src/ops/compensation.ts";
+import type { ModerationSummary, ModerationView } from "../../src/ops/moderation.ts";
 import { shardName } from "../../src/ops/shard.ts";
 import type { AlertView, AuditEntry, SagaSummary, Span } from "../../src/ops/types.ts";
 import type { MessageEvent } from "../../src/protocol.ts";
@@ -49,15 +49,15 @@ async function indexed() {
 	return {
 		tasks: await all(async (s) => await s.listTasks({ limit: 500 })),
 		sagas: await all(async (s) => await s.listSagas({ limit: 500 })),
-		compensations: await all(async (s) => await s.listSagas({ limit: 500 }, true)),
+		moderations: await all(async (s) => await s.listModerations({ limit: 500 })),
 		audit: await all(async (s) => await s.audit(500)),
 		alerts: await all(async (s) => await s.alerts(500)),
 		traceRooms: async (traceId: string) => await all(async (s) => await s.traceRooms(traceId)),
 	};
 }
 
-async function compensate(selector: Record<string, unknown>, auth: string, dryRun = false): Promise<Response> {
-	return await api("/v1/admin/compensations", { method: "POST", body: JSON.stringify({ selector, action: "retract", reason: "scope test", dryRun }), token: auth });
+async function moderate(selector: Record<string, unknown>, auth: string, dryRun = false): Promise<Response> {
+	return await api("/v1/admin/moderations", { method: "POST", body: JSON.stringify({ selector, action: "retract", reason: "scope test", dryRun }), token: auth });
 }
 
 async function json<T>(response: Response): Promise<T> {
@@ -102,10 +102,10 @@ beforeAll(async () => {
 	const fOut = await crossPost(vaultA, [vaultB]);
 	await exhaust(lobbyA, `${fIn.sagaId}.d.${lobbyB}`);
 	await exhaust(vaultA, `${fOut.sagaId}.d.${vaultB}`);
-	// One operator compensation on each side, made by the global admin.
-	const cIn = (await json<CompensationView>(await compensate({ room: lobbyA, msgIds: [pIn] }, globalToken))).id;
-	const cOut = (await json<CompensationView>(await compensate({ room: vaultA, msgIds: [pOut] }, globalToken))).id;
-	for (const id of [cIn, cOut]) await waitFor(async () => (await env.COMPENSATION.getByName(id).view())?.state === "done");
+	// One operator moderation on each side, made by the global admin.
+	const cIn = (await json<ModerationView>(await moderate({ room: lobbyA, msgIds: [pIn] }, globalToken))).id;
+	const cOut = (await json<ModerationView>(await moderate({ room: vaultA, msgIds: [pOut] }, globalToken))).id;
+	for (const id of [cIn, cOut]) await waitFor(async () => (await env.MODERATION.getByName(id).view())?.state === "done");
 	world = { sIn: sIn.sagaId, sOut: sOut.sagaId, sMix: sMix.sagaId, traceIn: sIn.traceId, traceOut: sOut.traceId, traceMix: sMix.traceId, fIn: fIn.sagaId, fOut: fOut.sagaId, cIn, cOut, pIn, pOut, spammer: spammer.id };
 	// Until the index has it all: the admin routes read it.
 	await waitFor(async () => {
@@ -115,7 +115,7 @@ beforeAll(async () => {
 		return (
 			[`${sIn.sagaId}.d.${lobbyB}:succeeded`, `${sOut.sagaId}.d.${vaultB}:succeeded`, `${sMix.sagaId}.d.${vaultA}:succeeded`, `${fIn.sagaId}.d.${lobbyB}:failed`, `${fOut.sagaId}.d.${vaultB}:failed`].every((t) => taskIds.has(t)) &&
 			[sIn, sOut, sMix, fIn, fOut].every((s) => sagaIds.has(s.sagaId)) &&
-			[cIn, cOut].every((id) => index.compensations.some((s) => s.sagaId === id && s.state === "succeeded") && index.audit.some((e) => e.taskId === id)) &&
+			[cIn, cOut].every((id) => index.moderations.some((m) => m.id === id && m.state === "succeeded") && index.audit.some((e) => e.taskId === id)) &&
 			[fIn, fOut].every((s) => index.alerts.some((a) => a.sagaId === s.sagaId && a.kind === "task_failed")) &&
 			(await index.traceRooms(sMix.traceId)).length > 0
 		);
@@ -167,16 +167,26 @@ function matrix(w: World): Row[] {
 		{ route: "GET /v1/admin/traces/:traceId", what: "other trace", method: "GET", path: `/v1/admin/traces/${w.traceOut}`, scoped: 403, global: 200 },
 		{ route: "GET /v1/admin/traces/:traceId", what: "mixed trace", method: "GET", path: `/v1/admin/traces/${w.traceMix}`, scoped: 403, global: 200 },
 		{ route: "GET /v1/admin/stats", what: "deployment-wide", method: "GET", path: "/v1/admin/stats", scoped: 403, global: 200 },
+		{ route: "POST /v1/admin/moderations", what: "dry run, claimed room", method: "POST", path: "/v1/admin/moderations", body: { selector: { room: lobbyA }, action: "retract", dryRun: true }, scoped: 200, global: 200 },
+		{ route: "POST /v1/admin/moderations", what: "dry run, other room", method: "POST", path: "/v1/admin/moderations", body: { selector: { room: vaultA }, action: "retract", dryRun: true }, scoped: 403, global: 200 },
+		{ route: "POST /v1/admin/moderations", what: "dry run, author only", method: "POST", path: "/v1/admin/moderations", body: { selector: { author: w.spammer }, action: "retract", dryRun: true }, scoped: 200, global: 200 },
+		// Real runs over an already retracted message: a record is made, nothing is retracted.
+		{ route: "POST /v1/admin/moderations", what: "claimed room", method: "POST", path: "/v1/admin/moderations", body: { selector: { room: lobbyA, msgIds: [w.pIn] }, action: "retract", reason: "again" }, scoped: 201, global: 201 },
+		{ route: "POST /v1/admin/moderations", what: "other room", method: "POST", path: "/v1/admin/moderations", body: { selector: { room: vaultA, msgIds: [w.pOut] }, action: "retract", reason: "again" }, scoped: 403, global: 201 },
+		{ route: "GET /v1/admin/moderations", what: "all (filtered)", method: "GET", path: "/v1/admin/moderations?limit=500", scoped: 200, global: 200 },
+		{ route: "GET /v1/admin/moderations", what: "other room", method: "GET", path: `/v1/admin/moderations?room=${vaultA}`, scoped: 403, global: 200 },
+		{ route: "GET /v1/admin/moderations/:id", what: "claimed moderation", method: "GET", path: `/v1/admin/moderations/${w.cIn}`, scoped: 200, global: 200 },
+		{ route: "GET /v1/admin/moderations/:id", what: "other moderation", method: "GET", path: `/v1/admin/moderations/${w.cOut}`, scoped: 403, global: 200 },
 		{ route: "POST /v1/admin/compensations", what: "dry run, claimed room", method: "POST", path: "/v1/admin/compensations", body: { selector: { room: lobbyA }, action: "retract", dryRun: true }, scoped: 200, global: 200 },
 		{ route: "POST /v1/admin/compensations", what: "dry run, other room", method: "POST", path: "/v1/admin/compensations", body: { selector: { room: vaultA }, action: "retract", dryRun: true }, scoped: 403, global: 200 },
 		{ route: "POST /v1/admin/compensations", what: "dry run, author only", method: "POST", path: "/v1/admin/compensations", body: { selector: { author: w.spammer }, action: "retract", dryRun: true }, scoped: 200, global: 200 },
-		// Real runs over an already retracted message: a record is made, nothing is retracted.
+		// The route from before the rename answers the same.
 		{ route: "POST /v1/admin/compensations", what: "claimed room", method: "POST", path: "/v1/admin/compensations", body: { selector: { room: lobbyA, msgIds: [w.pIn] }, action: "retract", reason: "again" }, scoped: 201, global: 201 },
 		{ route: "POST /v1/admin/compensations", what: "other room", method: "POST", path: "/v1/admin/compensations", body: { selector: { room: vaultA, msgIds: [w.pOut] }, action: "retract", reason: "again" }, scoped: 403, global: 201 },
 		{ route: "GET /v1/admin/compensations", what: "all (filtered)", method: "GET", path: "/v1/admin/compensations?limit=500", scoped: 200, global: 200 },
 		{ route: "GET /v1/admin/compensations", what: "other room", method: "GET", path: `/v1/admin/compensations?room=${vaultA}`, scoped: 403, global: 200 },
-		{ route: "GET /v1/admin/compensations/:id", what: "claimed compensation", method: "GET", path: `/v1/admin/compensations/${w.cIn}`, scoped: 200, global: 200 },
-		{ route: "GET /v1/admin/compensations/:id", what: "other compensation", method: "GET", path: `/v1/admin/compensations/${w.cOut}`, scoped: 403, global: 200 },
+		{ route: "GET /v1/admin/compensations/:id", what: "claimed moderation", method: "GET", path: `/v1/admin/compensations/${w.cIn}`, scoped: 200, global: 200 },
+		{ route: "GET /v1/admin/compensations/:id", what: "other moderation", method: "GET", path: `/v1/admin/compensations/${w.cOut}`, scoped: 403, global: 200 },
 		{ route: "POST /v1/admin/faults", what: "deployment-wide", method: "POST", path: "/v1/admin/faults", body: {}, scoped: 403, global: 200 },
 	];
 }
@@ -250,10 +260,13 @@ describe("admin routes and the rooms claim", () => {
 		const allAlerts = ids((await read<{ alerts: AlertView[] }>("/v1/admin/alerts?limit=500", globalToken)).alerts, (a) => a.sagaId);
 		expect([allAlerts.has(w.fIn), allAlerts.has(w.fOut)]).toEqual([true, true]);
 
-		const compensations = ids((await read<{ compensations: Array<{ id: string }> }>("/v1/admin/compensations?limit=500", scopedToken)).compensations, (x) => x.id);
-		expect([compensations.has(w.cIn), compensations.has(w.cOut)]).toEqual([true, false]);
-		const allCompensations = ids((await read<{ compensations: Array<{ id: string }> }>("/v1/admin/compensations?limit=500", globalToken)).compensations, (x) => x.id);
-		expect([allCompensations.has(w.cIn), allCompensations.has(w.cOut)]).toEqual([true, true]);
+		const moderations = ids((await read<{ moderations: ModerationSummary[] }>("/v1/admin/moderations?limit=500", scopedToken)).moderations, (x) => x.id);
+		expect([moderations.has(w.cIn), moderations.has(w.cOut)]).toEqual([true, false]);
+		const allModerations = ids((await read<{ moderations: ModerationSummary[] }>("/v1/admin/moderations?limit=500", globalToken)).moderations, (x) => x.id);
+		expect([allModerations.has(w.cIn), allModerations.has(w.cOut)]).toEqual([true, true]);
+		// The old route lists the same under both keys.
+		const legacy = await read<{ moderations: ModerationSummary[]; compensations: ModerationSummary[] }>("/v1/admin/compensations?limit=500", scopedToken);
+		expect([ids(legacy.compensations, (x) => x.id), ids(legacy.moderations, (x) => x.id)]).toEqual([moderations, moderations]);
 	});
 
 	it("retries in bulk, for a scoped admin, only the failed tasks of its rooms", async ({ expect }) => {
@@ -265,29 +278,29 @@ describe("admin routes and the rooms claim", () => {
 		expect(touched.filter((id) => id.includes(vaultA) || id.includes(vaultB))).toEqual([]);
 	});
 
-	it("tells a scoped admin the names of claimed rooms only, in a compensation's preview", async ({ expect }) => {
-		const scoped = await json<{ rooms: Array<{ room: string }>; messages: number; scope?: string[] }>(await compensate({ author: world.spammer }, scopedToken, true));
+	it("tells a scoped admin the names of claimed rooms only, in a moderation's preview", async ({ expect }) => {
+		const scoped = await json<{ rooms: Array<{ room: string }>; messages: number; scope?: string[] }>(await moderate({ author: world.spammer }, scopedToken, true));
 		expect(scoped.rooms.map((r) => r.room)).toEqual([lobbyA]);
 		expect(scoped.scope).toEqual([lobbyA, lobbyB]);
-		const global = await json<{ rooms: Array<{ room: string }> }>(await compensate({ author: world.spammer }, globalToken, true));
+		const global = await json<{ rooms: Array<{ room: string }> }>(await moderate({ author: world.spammer }, globalToken, true));
 		expect(global.rooms.map((r) => r.room).sort()).toEqual([lobbyA, vaultA].sort());
 		// A mixed cross-post's copy is retracted with its original, but its room is not named.
-		const mixed = await json<{ copies: number; copyRooms: Array<{ room: string }> }>(await compensate({ room: lobbyA, author: "ann" }, scopedToken, true));
+		const mixed = await json<{ copies: number; copyRooms: Array<{ room: string }> }>(await moderate({ room: lobbyA, author: "ann" }, scopedToken, true));
 		expect(mixed.copies).toBeGreaterThanOrEqual(1);
 		expect(mixed.copyRooms.map((r) => r.room).filter((room) => room === vaultA)).toEqual([]);
 	});
 
-	it("shows a scoped admin a saga, task and compensation of its rooms, with their contents", async ({ expect }) => {
+	it("shows a scoped admin a saga, task and moderation of its rooms, with their contents", async ({ expect }) => {
 		const saga = await read<{ sagaId: string; text: string }>(`/v1/admin/sagas/${world.sIn}`, scopedToken);
 		expect(saga).toMatchObject({ sagaId: world.sIn, text: "hi" });
-		const view = await read<CompensationView & { audit: AuditEntry[] }>(`/v1/admin/compensations/${world.cIn}`, scopedToken);
-		expect(view.audit.map((e) => e.action)).toEqual(["compensate"]);
+		const view = await read<ModerationView & { audit: AuditEntry[] }>(`/v1/admin/moderations/${world.cIn}`, scopedToken);
+		expect(view.audit.map((e) => e.action)).toEqual(["moderate"]);
 		const trace = await read<{ spans: Span[] }>(`/v1/admin/traces/${world.traceIn}`, scopedToken);
 		expect(new Set(trace.spans.map((s) => s.room))).toEqual(new Set([lobbyA, lobbyB]));
 	});
 });
 
-describe("an author-only compensation from a scoped admin", () => {
+describe("an author-only moderation from a scoped admin", () => {
 	it("retracts the author's messages in the claimed rooms and leaves the others alone", async ({ expect }) => {
 		const spammer: Identity = { id: `spam-${crypto.randomUUID().slice(0, 8)}`, name: "Spammer", admin: false, rooms: null, guest: false };
 		const [inRoom, outRoom] = [lobbyB, vaultB];
@@ -299,10 +312,10 @@ describe("an author-only compensation from a scoped admin", () => {
 			const rooms = (await Promise.all(Array.from({ length: shards }, (_, i) => env.AUTHORS.getByName(shardName(i)).rooms(spammer.id)))).flat();
 			return rooms.includes(inRoom) && rooms.includes(outRoom);
 		});
-		const created = await json<CompensationView & { preview: { rooms: Array<{ room: string }> } }>(await compensate({ author: spammer.id }, scopedToken));
+		const created = await json<ModerationView & { preview: { rooms: Array<{ room: string }> } }>(await moderate({ author: spammer.id }, scopedToken));
 		expect(created.preview.rooms.map((r) => r.room)).toEqual([inRoom]);
 		expect(created.scope).toEqual([lobbyA, lobbyB]);
-		await waitFor(async () => (await env.COMPENSATION.getByName(created.id).view())?.state === "done");
+		await waitFor(async () => (await env.MODERATION.getByName(created.id).view())?.state === "done");
 		const live = async (room: string) =>
 			(await env.ROOM.getByName(room).events({ after: 0, limit: 500 })).events.filter(
 				(e): e is MessageEvent => e.type === "message" && e.author.id === spammer.id && e.retractedBy === undefined,

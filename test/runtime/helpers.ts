@@ -5,7 +5,7 @@
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { onTestFinished, vi } from "vitest";
-import type { Compensation } from "../../objects/compensation.ts";
+import type { Moderation } from "../../objects/moderation.ts";
 import type { Room } from "../../objects/room.ts";
 import type { TaskQueue } from "../../objects/task-engine.ts";
 import type { AlertView } from "../../src/ops/types.ts";
@@ -119,8 +119,8 @@ export async function join(room: string, query: string): Promise<TestSocket> {
 	return socket;
 }
 
-/** An object with an outbox: a room or an operator compensation. */
-type OutboxStub = DurableObjectStub<Room> | DurableObjectStub<Compensation>;
+/** An object with an outbox: a room or an operator moderation. */
+type OutboxStub = DurableObjectStub<Room> | DurableObjectStub<Moderation>;
 
 /** Replaces a room's queue producer (TaskEngine.queue); returns a function that puts the real one back. */
 export async function replaceQueue(room: string, queue: TaskQueue): Promise<() => Promise<void>> {
@@ -144,7 +144,7 @@ export async function holdQueue(room: string): Promise<void> {
 
 /** Moves an object's outbox clock (TaskEngine.now) on by `ms`; real time keeps running under it. */
 export async function advanceClock(stub: OutboxStub, ms: number): Promise<void> {
-	await runInDurableObject(stub, (instance: Room | Compensation) => {
+	await runInDurableObject(stub, (instance: Room | Moderation) => {
 		const before = instance.engine.now;
 		instance.engine.now = () => before() + ms;
 	});
@@ -152,7 +152,7 @@ export async function advanceClock(stub: OutboxStub, ms: number): Promise<void> 
 
 /** Moves an object's outbox clock on until `at` (in that clock's time) has come, if it has not. */
 export async function advanceClockTo(stub: OutboxStub, at: number): Promise<void> {
-	const ahead = await runInDurableObject(stub, (instance: Room | Compensation) => at - instance.engine.now());
+	const ahead = await runInDurableObject(stub, (instance: Room | Moderation) => at - instance.engine.now());
 	if (ahead > 0) await advanceClock(stub, ahead);
 }
 

@@ -40,7 +40,11 @@ describe("the outbox unit of work", () => {
 			const taskId = `${sagaId}.d.b`;
 			const writes: Record<string, () => unknown> = {
 				startSaga: () => outbox.startSaga(`${origin}~000000000002`, message("2-aaaaaaaaaa"), ["b"], 2),
-				startCompensation: () => outbox.startCompensation("cmp@000000000001", "ops", "spam", "b".repeat(32), [{ room: "b", msgIds: ["1-x"] }], 2),
+				startModeration: () =>
+					outbox.startModeration(
+						{ id: "mod@000000000001", actor: "ops", reason: "spam", traceId: "b".repeat(32), selector: { room: "b" }, plan: [{ room: "b", msgIds: ["1-x"], copies: [], truncated: false }] },
+						2,
+					),
 				claimDue: () => outbox.claimDue(2),
 				releaseUnsent: () => outbox.releaseUnsent([taskId], "queue down", 2),
 				complete: () => outbox.complete(taskId, 1, { status: "ok", seq: 1, msgId: "1-b", detail: "copy delivered" }, 2),

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, it } from "vitest";
 import worker from "../../src/index.ts";
+import type { QueueBody } from "../../src/queue.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { TaskBatch, TaskMessage } from "../../src/saga/types.ts";
 import { captureErrors, freshRoom, replaceQueue, roomAlerts } from "./helpers.ts";
@@ -22,8 +23,8 @@ async function claimedTask(): Promise<{ origin: string; target: string; task: Ta
 	return { origin, target, task };
 }
 
-function batchOf(queue: string, bodies: Array<TaskBatch | TaskMessage>, attempts = 1) {
-	return createMessageBatch<TaskBatch | TaskMessage>(
+function batchOf(queue: string, bodies: QueueBody[], attempts = 1) {
+	return createMessageBatch<QueueBody>(
 		queue,
 		bodies.map((body, i) => ({ id: `m${i}`, timestamp: Date.now(), attempts, body })),
 	);
@@ -35,7 +36,7 @@ describe("the queue consumer", () => {
 		const { origin, target, task } = await claimedTask();
 		const ctx = createExecutionContext();
 		// A second message whose origin cannot be told (its calls fail).
-		const broken: TaskMessage = { ...task, taskId: `${task.taskId}-2`, originRoom: "unreachable" };
+		const broken: TaskMessage = { ...task, taskId: `${task.taskId}-2`, origin: { kind: "room", id: "unreachable" } };
 		const ROOM = {
 			getByName: (name: string) =>
 				name === "unreachable" ? { completeTasks: async () => await Promise.reject(new Error("origin down")) } : env.ROOM.getByName(name),
@@ -51,6 +52,19 @@ describe("the queue consumer", () => {
 		const copies = await env.ROOM.getByName(target).events({ after: 0, limit: 10 });
 		expect(copies.events).toHaveLength(1);
 		expect(errors.seen("task round failed")).toBe(true);
+	});
+
+	it("applies a message sent before tasks named their origin (`originRoom` only)", async ({ expect }) => {
+		const { origin, target, task } = await claimedTask();
+		expect(task.origin).toEqual({ kind: "room", id: origin });
+		const ctx = createExecutionContext();
+		const { origin: _now, ...rest } = task;
+		const batch = batchOf("parley-dev-outbox", [{ tasks: [{ ...rest, originRoom: origin }] }]);
+		await worker.queue(batch, env);
+		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
+		expect((await env.ROOM.getByName(origin).taskStatus(task.taskId))?.state).toBe("succeeded");
+		const copies = (await env.ROOM.getByName(target).events({ after: 0, limit: 10 })).events;
+		expect(copies).toEqual([expect.objectContaining({ type: "message", from: expect.objectContaining({ room: origin }) })]);
 	});
 
 	it("drops a redelivered message the origin no longer waits for", async ({ expect }) => {

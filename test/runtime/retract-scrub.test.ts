@@ -2,14 +2,14 @@
  * A retract removes the content everywhere it is stored. Each case cross-posts a message with
  * a unique marker text, retracts the original one way or another, waits for every copy to be
  * retracted and every feed to be shipped, then reads every table of every object that took
- * part (the origin, each target, an operator compensation if any, every ops index shard and
+ * part (the origin, each target, an operator moderation if any, every ops index shard and
  * every author directory shard) and looks for the marker.
  */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { configFor } from "../../src/config.ts";
-import type { CompensationView } from "../../src/ops/compensation.ts";
+import type { ModerationView } from "../../src/ops/moderation.ts";
 import { shardName } from "../../src/ops/shard.ts";
 import type { SagaView } from "../../src/saga/types.ts";
 import { TASK_RETENTION_MS } from "../../objects/outbox.ts";
@@ -61,11 +61,11 @@ async function holding(marker: string, objects: Record<string, DurableObjectStub
 }
 
 /** Every object a cross-post of `origin` to `targets` can leave data in, by a readable name. */
-function objectsOf(origin: string, targets: string[], compensation?: string): Record<string, DurableObjectStub> {
+function objectsOf(origin: string, targets: string[], moderation?: string): Record<string, DurableObjectStub> {
 	const shards = configFor(env).opsIndexShards;
 	const objects: Record<string, DurableObjectStub> = { [`room ${origin}`]: env.ROOM.getByName(origin) };
 	for (const room of targets) objects[`room ${room}`] = env.ROOM.getByName(room);
-	if (compensation !== undefined) objects[`compensation ${compensation}`] = env.COMPENSATION.getByName(compensation);
+	if (moderation !== undefined) objects[`moderation ${moderation}`] = env.MODERATION.getByName(moderation);
 	for (let i = 0; i < shards; i++) {
 		objects[`ops index ${shardName(i)}`] = env.OPS_INDEX.getByName(shardName(i));
 		objects[`authors ${shardName(i)}`] = env.AUTHORS.getByName(shardName(i));
@@ -160,13 +160,13 @@ describe("a retract of a cross-posted original", () => {
 		expect(await holding(marker, objectsOf(a, [b, c]))).toEqual([]);
 	});
 
-	it("scrubs the text when an operator compensation retracts the original", async ({ expect }) => {
+	it("scrubs the text when an operator moderation retracts the original", async ({ expect }) => {
 		const [a, b, c] = [freshRoom("scrub-a"), freshRoom("scrub-b"), freshRoom("scrub-c")];
 		const marker = `marker-${crypto.randomUUID()}`;
 		const { msgId, sagaId } = await crossPost(a, [b, c], marker);
 		await waitFor(async () => (await sagaState(a, sagaId)) === "succeeded");
 
-		const response = await api("/v1/admin/compensations", {
+		const response = await api("/v1/admin/moderations", {
 			method: "POST",
 			body: JSON.stringify({ selector: { room: a, msgIds: [msgId] }, action: "retract", reason: "leaked secret" }),
 			token: adminToken,
@@ -174,11 +174,11 @@ describe("a retract of a cross-posted original", () => {
 		expect(response.status).toBe(201);
 		const { id } = (await response.json()) as { id: string };
 		await waitFor(async () => {
-			const view = (await (await api(`/v1/admin/compensations/${id}`, { token: adminToken })).json()) as CompensationView;
+			const view = (await (await api(`/v1/admin/moderations/${id}`, { token: adminToken })).json()) as ModerationView;
 			return view.state === "done" && (await sagaState(a, sagaId)) === "compensated";
 		});
 		await quiet([a, b, c]);
-		await quiet([env.COMPENSATION.getByName(id)]);
+		await quiet([env.MODERATION.getByName(id)]);
 		expect(await holding(marker, objectsOf(a, [b, c], id))).toEqual([]);
 	});
 });

@@ -161,7 +161,7 @@ function taskFor(origin: string, target: string, sagaId: string, kind: "deliver"
 		taskId: `${sagaId}.${kind === "deliver" ? "d" : "r"}.${target}`,
 		sagaId,
 		kind,
-		originRoom: origin,
+		origin: { kind: "room", id: origin },
 		targetRoom: target,
 		dedupKey: `${sagaId}:${kind}`,
 		traceId: trace,

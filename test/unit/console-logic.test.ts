@@ -1,6 +1,6 @@
 /**
  * The console's pure logic (client/console/): text for times, durations and ids; the view kept
- * in the address; the compensation form's selector; what a task id says; and the words the
+ * in the address; the moderation form's selector; what a task id says; and the words the
  * console filters by, which come from the server's own rules.
  */
 import { describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import { buildSelector, fromLocalInput, selectorParts, selectorText, toLocalInpu
 import { ownerId, parseTaskId } from "../../client/console/task-ids.ts";
 import { emptyUi, formatHash, parseHash } from "../../client/console/url-state.ts";
 import { AUDIT_ACTIONS, kindClass, REASON_MAX, reasonRefusal, SAGA_STATES, stateClass, TASK_KINDS, TASK_STATES } from "../../client/console/vocab.ts";
-import { newCompensationId, newSagaId, taskIdFor } from "../../src/saga/ids.ts";
+import { isModerationId, newModerationId, newSagaId, originOfTaskId, taskIdFor } from "../../src/saga/ids.ts";
 import { MANUAL_ACTIONS } from "../../src/saga/policy.ts";
 import { ALL_SAGA_STATES, ALL_TASK_STATES } from "../../src/saga/state-machine.ts";
 
@@ -67,13 +67,21 @@ describe("the console's address", () => {
 	it("opens the sagas list for an unknown or missing view, and the form only for new=1", () => {
 		expect(parseHash("").view).toBe("sagas");
 		expect(parseHash("#view=nope").view).toBe("sagas");
-		expect(parseHash("#view=compensations&new=1")).toEqual({ ...emptyUi(), view: "compensations", newCmp: true });
-		expect(parseHash("#new=yes").newCmp).toBe(false);
-		expect(formatHash({ ...emptyUi(), newCmp: true })).toBe("view=sagas&new=1");
+		expect(parseHash("#view=moderations&new=1")).toEqual({ ...emptyUi(), view: "moderations", newMod: true });
+		expect(parseHash("#new=yes").newMod).toBe(false);
+		expect(formatHash({ ...emptyUi(), newMod: true })).toBe("view=sagas&new=1");
+	});
+
+	it("opens a moderation from its link, and from a link made before the rename", () => {
+		const ui = { ...emptyUi(), view: "moderations" as const, mod: "mod@0123456789ab" };
+		expect(formatHash(ui)).toBe("view=moderations&mod=mod%400123456789ab");
+		expect(parseHash(`#${formatHash(ui)}`)).toEqual(ui);
+		expect(parseHash("#view=compensations&cmp=cmp%400123456789ab")).toEqual({ ...ui, mod: "cmp@0123456789ab" });
+		expect(parseHash("#view=compensations&new=1")).toEqual({ ...emptyUi(), view: "moderations", newMod: true });
 	});
 });
 
-describe("the compensation form's selector", () => {
+describe("the moderation form's selector", () => {
 	const blank = { author: "", room: "", from: "", to: "", msgIds: "" };
 
 	it("trims fields, splits and de-duplicates message ids, and leaves empty fields out", () => {
@@ -109,24 +117,33 @@ describe("the compensation form's selector", () => {
 describe("what a task id says", () => {
 	it("reads the saga, kind and target room of the ids the server builds", () => {
 		const sagaId = newSagaId("team.alpha");
-		const cmpId = newCompensationId();
+		const modId = newModerationId();
+		expect(modId).toMatch(/^mod@[0-9a-f]{12}$/);
 		expect(parseTaskId(taskIdFor(sagaId, "deliver", "lobby.2"))).toEqual({ sagaId, kind: "deliver", room: "lobby.2" });
 		expect(parseTaskId(taskIdFor(sagaId, "retract", "r"))).toEqual({ sagaId, kind: "retract", room: "r" });
-		expect(parseTaskId(taskIdFor(cmpId, "moderate", "lobby"))).toEqual({ sagaId: cmpId, kind: "moderate", room: "lobby" });
+		expect(parseTaskId(taskIdFor(modId, "moderate", "lobby"))).toEqual({ sagaId: modId, kind: "moderate", room: "lobby" });
+		// Moderations made before the rename keep their `cmp@…` ids, which still parse.
+		expect(parseTaskId("cmp@0123456789ab.m.lobby")).toEqual({ sagaId: "cmp@0123456789ab", kind: "moderate", room: "lobby" });
+		expect([isModerationId(modId), isModerationId("cmp@0123456789ab"), isModerationId("xyz@0123456789ab")]).toEqual([true, true, false]);
+		expect([originOfTaskId(taskIdFor(modId, "moderate", "lobby")), originOfTaskId(taskIdFor(sagaId, "deliver", "x"))]).toEqual([
+			{ kind: "moderation", id: modId },
+			{ kind: "room", id: "team.alpha" },
+		]);
 	});
 
 	it("refuses what is not a task id", () => {
-		for (const id of ["", "lobby", "lobby~0123456789ab", "lobby~0123456789ab.x.room", "lobby~0123456789ab.d.Bad Room", "cmp@0123456789ab.d.room", "cmp@0123456789ab"]) {
+		for (const id of ["", "lobby", "lobby~0123456789ab", "lobby~0123456789ab.x.room", "lobby~0123456789ab.d.Bad Room", "cmp@0123456789ab.d.room", "cmp@0123456789ab", "mod@0123456789ab.d.room", "mod@0123456789ab.m.Bad Room", "mod@0123456789ab"]) {
 			expect([id, parseTaskId(id)]).toEqual([id, undefined]);
 		}
 	});
 
-	it("opens a record's own saga, else the one its task id names, else a compensation named as the task", () => {
+	it("opens a record's own saga, else the one its task id names, else a moderation named as the task", () => {
 		const sagaId = newSagaId("lobby");
-		const cmpId = newCompensationId();
+		const modId = newModerationId();
 		expect(ownerId("other~0123456789ab", taskIdFor(sagaId, "deliver", "x"))).toBe("other~0123456789ab");
 		expect(ownerId(undefined, taskIdFor(sagaId, "deliver", "x"))).toBe(sagaId);
-		expect(ownerId(undefined, cmpId)).toBe(cmpId);
+		expect(ownerId(undefined, modId)).toBe(modId);
+		expect(ownerId(undefined, "cmp@0123456789ab")).toBe("cmp@0123456789ab");
 		expect(ownerId(undefined, "nonsense")).toBeUndefined();
 	});
 });
@@ -136,7 +153,7 @@ describe("the console's words", () => {
 		expect(TASK_STATES).toEqual(ALL_TASK_STATES);
 		expect(SAGA_STATES).toEqual(ALL_SAGA_STATES);
 		expect([...TASK_KINDS].sort()).toEqual(["deliver", "moderate", "retract"]);
-		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "compensate"]);
+		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate"]);
 	});
 
 	it("draws unknown states and kinds neutrally", () => {

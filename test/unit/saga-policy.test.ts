@@ -151,9 +151,9 @@ describe("settling a saga", () => {
 		["a cross-post with one room skipped by an operator", "running", [t("deliver", "succeeded"), t("deliver", "skipped")], "all_delivered"],
 		["a cross-post whose delivery failed", "running", [t("deliver", "failed"), t("deliver", "pending")], "compensate"],
 		["a cross-post whose delivery an operator cancelled", "running", [t("deliver", "succeeded"), t("deliver", "cancelled")], "compensate"],
-		["an operator compensation that matched nothing", "running", [], "all_delivered"],
-		["an operator compensation with a failed room", "running", [t("moderate", "failed"), t("moderate", "succeeded")], undefined],
-		["an operator compensation with a room cancelled", "running", [t("moderate", "cancelled"), t("moderate", "succeeded")], "all_delivered"],
+		["an operator moderation that matched nothing", "running", [], "all_delivered"],
+		["an operator moderation with a failed room", "running", [t("moderate", "failed"), t("moderate", "succeeded")], undefined],
+		["an operator moderation with a room cancelled", "running", [t("moderate", "cancelled"), t("moderate", "succeeded")], "all_delivered"],
 		["a compensation still retracting", "compensating", [t("deliver", "failed"), t("retract", "pending")], undefined],
 		["a compensation whose retracts are done", "compensating", [t("deliver", "failed"), t("retract", "succeeded")], "all_retracted"],
 		["a compensation with nothing to retract (never attempted)", "compensating", [t("deliver", "cancelled")], "all_retracted"],
@@ -171,7 +171,7 @@ describe("settling a saga", () => {
 		expect(settleEvent(state, tasks)).toBe(event);
 	});
 
-	it("counts as done: succeeded, skipped, and an operator compensation's cancelled room", ({ expect }) => {
+	it("counts as done: succeeded, skipped, and an operator moderation's cancelled room", ({ expect }) => {
 		const done = TASKS.filter(isDone).map((task) => `${task.kind}:${task.state}`);
 		expect(done).toEqual(["deliver:succeeded", "deliver:skipped", "retract:succeeded", "retract:skipped", "moderate:succeeded", "moderate:skipped", "moderate:cancelled"]);
 	});

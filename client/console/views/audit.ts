@@ -1,7 +1,7 @@
 /**
  * @module
  * The Audit log: the latest operator actions (who, what, why, from → to). The server sends the
- * latest ones; the filters run in the page. A compensation's detail shows its entries the same way.
+ * latest ones; the filters run in the page. A moderation's detail shows its entries the same way.
  */
 import { api } from "../api.ts";
 import { type Child, h } from "../../dom.ts";

@@ -1,19 +1,19 @@
 /**
  * @module
- * The detail pane (right): which record it shows (a saga, an operator compensation or a bare
+ * The detail pane (right): which record it shows (a saga, an operator moderation or a bare
  * trace), opening and closing it, and fetching it again on every poll. Drawing is in
- * views/saga.ts, views/compensations.ts and views/trace.ts.
+ * views/saga.ts, views/moderations.ts and views/trace.ts.
  */
-import { isCompensationId } from "../../../src/saga/ids.ts";
+import { isModerationId } from "../../../src/saga/ids.ts";
 import { api, ApiError, messageOf } from "../api.ts";
 import { byId, clear, h } from "../../dom.ts";
 import { str } from "../format.ts";
-import { scheduleCmpPoll, stopCmpPoll } from "../poll.ts";
+import { scheduleModPoll, stopModPoll } from "../poll.ts";
 import { app, type Detail, type TraceSource, writeHash } from "../state.ts";
-import type { CompensationCreated, CompensationDetail, SagaDetail } from "../wire.ts";
+import type { ModerationCreated, ModerationDetail, SagaDetail } from "../wire.ts";
 import { hideBanner, showBanner } from "./banner.ts";
-import { renderCompensation } from "./compensations.ts";
-import { hideNewForm } from "./new-compensation.ts";
+import { renderModeration } from "./moderations.ts";
+import { hideNewForm } from "./new-moderation.ts";
 import { detailHead } from "./parts.ts";
 import { renderSaga } from "./saga.ts";
 import { signOutIfRefused } from "./signin.ts";
@@ -21,7 +21,7 @@ import { refreshTrace, renderTraceOnly } from "./trace.ts";
 
 /** Switches the pane to `open`; answers still on their way for the previous one are dropped. */
 function show(open: Detail, taskId: string): void {
-	leaveCompensation();
+	leaveModeration();
 	app.detail.open = open;
 	app.detail.generation++;
 	app.detail.taskId = taskId;
@@ -41,18 +41,18 @@ export function openSaga(sagaId: string, taskId: string): void {
 	void refreshDetail();
 }
 
-/** Opens a compensation; `initial` (the creation's answer) is drawn at once while the full view loads. */
-export function openCompensation(id: string, taskId: string, initial?: CompensationCreated): void {
-	if (!isCompensationId(id)) {
-		showBanner(`"${str(id)}" is not a compensation id (cmp@ and 12 hex digits).`, "error", "Detail");
+/** Opens a moderation; `initial` (the creation's answer) is drawn at once while the full view loads. */
+export function openModeration(id: string, taskId: string, initial?: ModerationCreated): void {
+	if (!isModerationId(id)) {
+		showBanner(`"${str(id)}" is not a moderation id (mod@, or cmp@ before the rename, and 12 hex digits).`, "error", "Detail");
 		return;
 	}
-	show({ kind: "compensation", cmpId: id, state: initial?.state ?? "" }, taskId);
-	Object.assign(app.ui, { cmp: id, saga: "", task: taskId, trace: "" });
+	show({ kind: "moderation", modId: id, state: initial?.state ?? "" }, taskId);
+	Object.assign(app.ui, { mod: id, saga: "", task: taskId, trace: "" });
 	writeHash();
-	for (const row of document.querySelectorAll("#list-body tr[data-cmp-id]")) row.classList.toggle("selected", row.getAttribute("data-cmp-id") === id);
-	if (initial === undefined) renderLoading(`Compensation ${id}`);
-	else draw(() => renderCompensation(initial));
+	for (const row of document.querySelectorAll("#list-body tr[data-mod-id]")) row.classList.toggle("selected", row.getAttribute("data-mod-id") === id);
+	if (initial === undefined) renderLoading(`Moderation ${id}`);
+	else draw(() => renderModeration(initial));
 	void refreshDetail();
 }
 
@@ -68,22 +68,22 @@ export function openTrace(source: TraceSource): void {
 	void refreshDetail();
 }
 
-/** Opens what a task or audit entry belongs to: an operator compensation (`cmp@…`) or a saga. */
+/** Opens what a task or audit entry belongs to: an operator moderation (`mod@…`) or a saga. */
 export function openOwner(ownerId: string, taskId: string): void {
-	if (isCompensationId(ownerId)) openCompensation(ownerId, taskId);
+	if (isModerationId(ownerId)) openModeration(ownerId, taskId);
 	else openSaga(ownerId, taskId);
 }
 
-/** Closes the new-compensation form and forgets the open compensation (before opening something else). */
-function leaveCompensation(): void {
-	stopCmpPoll();
+/** Closes the new-moderation form and forgets the open moderation (before opening something else). */
+function leaveModeration(): void {
+	stopModPoll();
 	hideNewForm();
-	app.ui.cmp = "";
-	app.ui.newCmp = false;
+	app.ui.mod = "";
+	app.ui.newMod = false;
 }
 
 export function closeDetail(): void {
-	leaveCompensation();
+	leaveModeration();
 	app.detail.open = null;
 	app.detail.generation++;
 	Object.assign(app.ui, { saga: "", task: "", trace: "" });
@@ -154,14 +154,14 @@ export async function refreshDetail(): Promise<void> {
 		drawIfChanged(saga, () => renderSaga(saga));
 		hideBanner("Detail");
 		if (saga.traceId !== "") await refreshTrace(saga.traceId, generation);
-	} else if (open.kind === "compensation") {
-		// A missing compensation stays missing; anything else is tried again on the regular poll.
-		const view = await load<CompensationDetail>(`/v1/admin/compensations/${encodeURIComponent(open.cmpId)}`, `Compensation ${open.cmpId}`, generation);
+	} else if (open.kind === "moderation") {
+		// A missing moderation stays missing; anything else is tried again on the regular poll.
+		const view = await load<ModerationDetail>(`/v1/admin/moderations/${encodeURIComponent(open.modId)}`, `Moderation ${open.modId}`, generation);
 		if (view === undefined) return;
 		open.state = view.state;
-		drawIfChanged(view, () => renderCompensation(view));
+		drawIfChanged(view, () => renderModeration(view));
 		hideBanner("Detail");
-		scheduleCmpPoll();
+		scheduleModPoll();
 		if (view.traceId !== "") await refreshTrace(view.traceId, generation);
 	} else {
 		if (app.detail.traceDrawn === "") draw(() => renderTraceOnly(open.source));

@@ -1,7 +1,7 @@
 /**
  * @module
  * The list pane (left): the tabs, the filters, and one table that shows whichever list is open
- * (sagas, tasks, alerts, audit log, compensations; each defined in its own module).
+ * (sagas, tasks, alerts, audit log, moderations; each defined in its own module).
  */
 import { messageOf, query } from "../api.ts";
 import { byId, type Child, clear, h } from "../../dom.ts";
@@ -10,8 +10,8 @@ import type { View } from "../url-state.ts";
 import { alertsList } from "./alerts.ts";
 import { auditList } from "./audit.ts";
 import { hideBanner } from "./banner.ts";
-import { compensationsList } from "./compensations.ts";
-import { updateNewButton } from "./new-compensation.ts";
+import { moderationsList } from "./moderations.ts";
+import { updateNewButton } from "./new-moderation.ts";
 import { sagasList } from "./sagas.ts";
 import { handleError, signOutIfRefused } from "./signin.ts";
 import { tasksList } from "./tasks.ts";
@@ -105,8 +105,8 @@ function listOf(view: View): ListView {
 			return alertsList;
 		case "audit":
 			return auditList;
-		case "compensations":
-			return compensationsList;
+		case "moderations":
+			return moderationsList;
 	}
 }
 

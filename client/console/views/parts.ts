@@ -1,7 +1,7 @@
 /**
  * @module
  * Pieces every panel uses: state badges, times, ids, task labels, field lists, and the one
- * header all details (saga, compensation, trace) share.
+ * header all details (saga, moderation, trace) share.
  */
 import { codePointLength } from "../../../src/protocol.ts";
 import { byId, type Child, h } from "../../dom.ts";
@@ -52,7 +52,7 @@ export function dateFields(record: { createdAt: number; updatedAt: number }): Ch
 }
 
 export interface DetailHead {
-	/** "Saga", "Compensation", "Trace", or a whole title (while loading, on failure). */
+	/** "Saga", "Moderation", "Trace", or a whole title (while loading, on failure). */
 	title: string;
 	/** The record's id after the title, in mono (with an element id for the tests and links). */
 	id?: { text: string; elementId?: string };

@@ -11,9 +11,9 @@ import { app } from "../state.ts";
 import type { Stats } from "../wire.ts";
 import { closeActionDialog } from "./actions.ts";
 import { hideBanner, setLive, showBanner } from "./banner.ts";
-import { openCompensation, openSaga, openTrace } from "./detail.ts";
+import { openModeration, openSaga, openTrace } from "./detail.ts";
 import { loadList, renderTabs } from "./list.ts";
-import { closeCmpDialog, openNewCompensation } from "./new-compensation.ts";
+import { closeModDialog, openNewModeration } from "./new-moderation.ts";
 import { renderStats } from "./stats.ts";
 
 export function showSignIn(message = ""): void {
@@ -32,7 +32,7 @@ export function signOut(message: string): void {
 	forgetToken();
 	stopPolling();
 	closeActionDialog();
-	closeCmpDialog();
+	closeModDialog();
 	hideBanner();
 	showSignIn(message);
 }
@@ -97,9 +97,9 @@ export function startApp(stats: Stats | null): void {
 	renderTabs();
 	void loadList();
 	const ui = app.ui;
-	if (ui.cmp !== "") openCompensation(ui.cmp, ui.task);
+	if (ui.mod !== "") openModeration(ui.mod, ui.task);
 	else if (ui.saga !== "") openSaga(ui.saga, ui.task);
 	else if (ui.trace !== "") openTrace({ traceId: ui.trace, fields: [] });
-	else if (ui.newCmp) openNewCompensation();
+	else if (ui.newMod) openNewModeration();
 	startPolling();
 }

@@ -1,6 +1,6 @@
 /**
  * @module
- * The steps table of a saga or compensation: one row per task, with its state, tries, last
+ * The steps table of a saga or moderation: one row per task, with its state, tries, last
  * error and the manual actions the server allows for it now (`task.actions`).
  */
 import { h } from "../../dom.ts";

@@ -1,7 +1,7 @@
 /**
  * @module
  * The Tasks list: every task across rooms, newest first, filtered by state, kind and room on
- * the server. A row opens the saga (or compensation) the task belongs to, with it highlighted.
+ * the server. A row opens the saga (or moderation) the task belongs to, with it highlighted.
  */
 import { api } from "../api.ts";
 import { h } from "../../dom.ts";
@@ -31,7 +31,7 @@ export const tasksList: ListView = listView<TaskView>({
 		badge(task.state),
 		kindTag(task.kind),
 		mono(task.room),
-		mono(task.originRoom, "muted"),
+		h("span", { class: "mono muted", dataset: { origin: task.origin.kind } }, str(task.origin.id)),
 		h("span", { class: "num" }, String(task.attempts)),
 		h("span", { class: "muted" }, fmtAgo(task.updatedAt)),
 		h("span", { class: "error-text clip", title: task.lastError }, task.lastError ?? ""),

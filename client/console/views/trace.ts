@@ -60,7 +60,7 @@ export async function refreshTrace(traceId: string, generation: number): Promise
 					h("span", { class: "span-offset mono" }, isNum(span.at) ? `+${fmtDuration(span.at - first)}` : ""),
 					h("span", { class: "span-time muted" }, timeCell(span.at)),
 					h("span", { class: "span-component" }, str(span.component)),
-					h("span", { class: "span-room mono" }, span.room === undefined ? "" : str(span.room)),
+					h("span", { class: "span-room mono" }, span.room ?? span.moderation ?? ""),
 					h("span", { class: "span-event" }, str(span.event)),
 					h("span", { class: "span-detail", title: span.detail ?? null }, span.detail ?? ""),
 				),

@@ -1,6 +1,6 @@
 /**
  * @module
- * The new-compensation form: build a selector, preview it (a dry run that changes nothing),
+ * The new-moderation form: build a selector, preview it (a dry run that changes nothing),
  * then confirm it with a reason. "Retract…" is enabled only while the preview on screen was made
  * for exactly the current inputs.
  */
@@ -10,59 +10,59 @@ import { str } from "../format.ts";
 import { buildSelector, type BuiltSelector, selectorText, toLocalInput } from "../selector.ts";
 import { app, isReadOnly, writeHash } from "../state.ts";
 import { REASON_MAX, reasonRefusal } from "../vocab.ts";
-import type { CompensationCreated, CompensationPreview } from "../wire.ts";
+import type { ModerationCreated, ModerationPreview } from "../wire.ts";
 import { showBanner } from "./banner.ts";
-import { closeDetail, openCompensation } from "./detail.ts";
+import { closeDetail, openModeration } from "./detail.ts";
 import { loadList, setView } from "./list.ts";
 import { mono, wireReasonCount } from "./parts.ts";
 import { signOutIfRefused } from "./signin.ts";
 
-const FIELDS = ["cmp-author", "cmp-room", "cmp-from", "cmp-to", "cmp-msgids"] as const;
+const FIELDS = ["mod-author", "mod-room", "mod-from", "mod-to", "mod-msgids"] as const;
 
-/** "New compensation…" shows on the Compensations list, outside read-only mode. */
+/** "New moderation…" shows on the Moderations list, outside read-only mode. */
 export function updateNewButton(): void {
-	byId("cmp-new-open").hidden = isReadOnly() || app.ui.view !== "compensations";
+	byId("mod-new-open").hidden = isReadOnly() || app.ui.view !== "moderations";
 }
 
-export function openNewCompensation(): void {
+export function openNewModeration(): void {
 	if (isReadOnly()) return;
 	closeDetail();
-	app.ui.newCmp = true;
+	app.ui.newMod = true;
 	writeHash();
 	byId("detail-empty").hidden = true;
 	byId("detail-body").hidden = true;
-	byId("cmp-new").hidden = false;
+	byId("mod-new").hidden = false;
 	refreshPreviewState();
-	byId("cmp-author").focus();
+	byId("mod-author").focus();
 }
 
 export function hideNewForm(): void {
-	byId("cmp-new").hidden = true;
-	closeCmpDialog();
+	byId("mod-new").hidden = true;
+	closeModDialog();
 }
 
-export function closeNewCompensation(): void {
+export function closeNewModeration(): void {
 	closeDetail();
 }
 
 function readSelector(): BuiltSelector {
 	return buildSelector({
-		author: fieldValue("cmp-author"),
-		room: fieldValue("cmp-room"),
-		from: fieldValue("cmp-from"),
-		to: fieldValue("cmp-to"),
-		msgIds: fieldValue("cmp-msgids"),
+		author: fieldValue("mod-author"),
+		room: fieldValue("mod-room"),
+		from: fieldValue("mod-from"),
+		to: fieldValue("mod-to"),
+		msgIds: fieldValue("mod-msgids"),
 	});
 }
 
 function formError(text: string): void {
-	const box = byId("cmp-form-error");
+	const box = byId("mod-form-error");
 	box.textContent = text;
 	box.hidden = text === "";
 }
 
 /** The preview on screen, when it was made for exactly the current inputs. */
-function currentPreview(): CompensationPreview | null {
+function currentPreview(): ModerationPreview | null {
 	const built = readSelector();
 	const { result, key } = app.preview;
 	return result !== null && built.ok && built.key === key ? result : null;
@@ -72,11 +72,11 @@ function refreshPreviewState(): void {
 	const { result, busy } = app.preview;
 	const current = currentPreview();
 	const matches = current?.messages ?? 0;
-	byId("cmp-submit", HTMLButtonElement).disabled = busy || current === null || matches === 0 || isReadOnly();
-	const box = byId("cmp-preview-box");
+	byId("mod-submit", HTMLButtonElement).disabled = busy || current === null || matches === 0 || isReadOnly();
+	const box = byId("mod-preview-box");
 	box.classList.toggle("stale", result !== null && current === null);
 	box.dataset.current = String(current !== null);
-	const note = byId("cmp-preview-state");
+	const note = byId("mod-preview-state");
 	const [state, text]: [string, string] = busy
 		? ["busy", "Previewing…"]
 		: result === null
@@ -101,7 +101,7 @@ function table(id: string, columns: readonly string[], rows: HTMLTableRowElement
 }
 
 function renderPreview(): void {
-	const box = byId("cmp-preview-box");
+	const box = byId("mod-preview-box");
 	clear(box);
 	const p = app.preview.result;
 	box.hidden = p === null;
@@ -111,13 +111,13 @@ function renderPreview(): void {
 		h(
 			"div",
 			{ class: "preview-summary" },
-			figure("cmp-preview-messages", p.messages, "messages"),
-			figure("cmp-preview-copies", p.copies, "cross-posted copies"),
-			figure("cmp-preview-rooms-count", p.rooms.length, "rooms"),
+			figure("mod-preview-messages", p.messages, "messages"),
+			figure("mod-preview-copies", p.copies, "cross-posted copies"),
+			figure("mod-preview-rooms-count", p.rooms.length, "rooms"),
 		),
-		h("p", { class: "muted tiny mono", id: "cmp-preview-selector" }, selectorText(p.selector)),
+		h("p", { class: "muted tiny mono", id: "mod-preview-selector" }, selectorText(p.selector)),
 		table(
-			"cmp-preview-rooms",
+			"mod-preview-rooms",
 			["Room", "Messages", "Copies elsewhere"],
 			p.rooms.map((r) =>
 				h(
@@ -135,7 +135,7 @@ function renderPreview(): void {
 		box.append(
 			h("h3", null, "Copies live in"),
 			table(
-				"cmp-preview-copy-rooms",
+				"mod-preview-copy-rooms",
 				["Room", "Copies"],
 				p.copyRooms.map((r) => h("tr", { dataset: { room: r.room, copies: r.copies } }, h("td", null, mono(r.room)), h("td", { class: "num-cell" }, String(r.copies)))),
 				null,
@@ -151,11 +151,11 @@ async function runPreview(): Promise<void> {
 	formError("");
 	app.preview.busy = true;
 	refreshPreviewState();
-	const button = byId("cmp-preview", HTMLButtonElement);
+	const button = byId("mod-preview", HTMLButtonElement);
 	button.disabled = true;
 	try {
 		// A dry run changes nothing, so it needs no reason.
-		app.preview.result = await api<CompensationPreview>("/v1/admin/compensations", { method: "POST", body: { selector: built.selector, action: "retract", dryRun: true } });
+		app.preview.result = await api<ModerationPreview>("/v1/admin/moderations", { method: "POST", body: { selector: built.selector, action: "retract", dryRun: true } });
 		app.preview.key = built.key;
 	} catch (error) {
 		if (signOutIfRefused(error)) return;
@@ -173,87 +173,87 @@ async function runPreview(): Promise<void> {
 /** Fills both ends of the time range, ending now; null clears them. */
 function setRange(ms: number | null): void {
 	const now = Date.now();
-	byId("cmp-from", HTMLInputElement).value = ms === null ? "" : toLocalInput(now - ms);
-	byId("cmp-to", HTMLInputElement).value = ms === null ? "" : toLocalInput(now);
+	byId("mod-from", HTMLInputElement).value = ms === null ? "" : toLocalInput(now - ms);
+	byId("mod-to", HTMLInputElement).value = ms === null ? "" : toLocalInput(now);
 	refreshPreviewState();
 }
 
 // --- The confirmation
 
-export function closeCmpDialog(): void {
-	const dialog = byId("cmp-dialog", HTMLDialogElement);
+export function closeModDialog(): void {
+	const dialog = byId("mod-dialog", HTMLDialogElement);
 	if (dialog.open) dialog.close();
 }
 
-function cmpDialogError(text: string): void {
-	const box = byId("cmp-dialog-error");
+function modDialogError(text: string): void {
+	const box = byId("mod-dialog-error");
 	box.textContent = text;
 	box.hidden = false;
 }
 
-function openCmpDialog(): void {
+function openModDialog(): void {
 	if (isReadOnly()) return;
 	refreshPreviewState();
 	const p = currentPreview();
-	if (p === null || byId("cmp-submit", HTMLButtonElement).disabled) return;
-	byId("cmp-dialog-title").textContent = `Retract ${p.messages} message(s) and ${p.copies} cross-posted copies?`;
-	const summary = byId("cmp-dialog-summary");
+	if (p === null || byId("mod-submit", HTMLButtonElement).disabled) return;
+	byId("mod-dialog-title").textContent = `Retract ${p.messages} message(s) and ${p.copies} cross-posted copies?`;
+	const summary = byId("mod-dialog-summary");
 	clear(summary);
 	append(summary, [
-		h("strong", { id: "cmp-dialog-messages" }, String(p.messages)),
+		h("strong", { id: "mod-dialog-messages" }, String(p.messages)),
 		` message(s) in ${p.rooms.length} room(s) and `,
-		h("strong", { id: "cmp-dialog-copies" }, String(p.copies)),
+		h("strong", { id: "mod-dialog-copies" }, String(p.copies)),
 		` cross-posted copies in ${p.copyRooms.length} other room(s) will be retracted with the reason “moderated”.`,
 	]);
-	byId("cmp-dialog-selector").textContent = selectorText(p.selector);
-	const reason = byId("cmp-reason", HTMLTextAreaElement);
+	byId("mod-dialog-selector").textContent = selectorText(p.selector);
+	const reason = byId("mod-reason", HTMLTextAreaElement);
 	reason.value = "";
-	byId("cmp-reason-count").textContent = `0 / ${REASON_MAX}`;
-	byId("cmp-dialog-error").hidden = true;
-	byId("cmp-confirm", HTMLButtonElement).disabled = false;
-	const dialog = byId("cmp-dialog", HTMLDialogElement);
+	byId("mod-reason-count").textContent = `0 / ${REASON_MAX}`;
+	byId("mod-dialog-error").hidden = true;
+	byId("mod-confirm", HTMLButtonElement).disabled = false;
+	const dialog = byId("mod-dialog", HTMLDialogElement);
 	if (!dialog.open) dialog.showModal();
 	reason.focus();
 }
 
-async function submitCompensation(): Promise<void> {
+async function submitModeration(): Promise<void> {
 	if (app.preview.busy) return;
-	if (isReadOnly()) return closeCmpDialog();
-	const reason = byId("cmp-reason", HTMLTextAreaElement).value.trim();
+	if (isReadOnly()) return closeModDialog();
+	const reason = byId("mod-reason", HTMLTextAreaElement).value.trim();
 	const refusal = reasonRefusal(reason);
-	if (refusal !== undefined) return cmpDialogError(refusal);
+	if (refusal !== undefined) return modDialogError(refusal);
 	const built = readSelector();
 	const previewed = currentPreview();
-	if (!built.ok || previewed === null) return cmpDialogError("The form changed since the preview. Close this and preview again.");
-	const confirm = byId("cmp-confirm", HTMLButtonElement);
+	if (!built.ok || previewed === null) return modDialogError("The form changed since the preview. Close this and preview again.");
+	const confirm = byId("mod-confirm", HTMLButtonElement);
 	app.preview.busy = true;
 	confirm.disabled = true;
 	try {
-		const created = await api<CompensationCreated>("/v1/admin/compensations", { method: "POST", body: { selector: built.selector, action: "retract", reason } });
-		closeCmpDialog();
+		const created = await api<ModerationCreated>("/v1/admin/moderations", { method: "POST", body: { selector: built.selector, action: "retract", reason } });
+		closeModDialog();
 		app.preview.result = null;
 		app.preview.key = null;
 		renderPreview();
 		const { messages, copies } = created.progress.matched;
 		const drift = messages !== previewed.messages || copies !== previewed.copies;
 		showBanner(
-			`Compensation ${str(created.id)} started: ${messages} message(s) and ${copies} cross-posted cop${copies === 1 ? "y" : "ies"} to retract.` +
+			`Moderation ${str(created.id)} started: ${messages} message(s) and ${copies} cross-posted cop${copies === 1 ? "y" : "ies"} to retract.` +
 				(drift ? ` The selection changed since the preview (${previewed.messages} / ${previewed.copies}).` : ""),
 			"ok",
-			"Compensation",
+			"Moderation",
 		);
-		setView("compensations");
-		openCompensation(created.id, "", created);
+		setView("moderations");
+		openModeration(created.id, "", created);
 		// The list is fed asynchronously: look again shortly so the new entry shows up.
 		for (const delay of [1200, 3000]) {
 			setTimeout(() => {
-				if (app.poll.on && app.ui.view === "compensations") void loadList();
+				if (app.poll.on && app.ui.view === "moderations") void loadList();
 			}, delay);
 		}
 	} catch (error) {
 		if (signOutIfRefused(error)) return;
-		if (error instanceof ApiError && error.status === 400) cmpDialogError(`Refused: ${error.message}`);
-		else cmpDialogError(`Could not start the compensation: ${messageOf(error)}`);
+		if (error instanceof ApiError && error.status === 400) modDialogError(`Refused: ${error.message}`);
+		else modDialogError(`Could not start the moderation: ${messageOf(error)}`);
 	} finally {
 		app.preview.busy = false;
 		confirm.disabled = false;
@@ -261,10 +261,10 @@ async function submitCompensation(): Promise<void> {
 	}
 }
 
-export function wireCompensationForm(): void {
-	byId("cmp-new-open").addEventListener("click", () => openNewCompensation());
-	byId("cmp-new-close").addEventListener("click", () => closeNewCompensation());
-	const form = byId("cmp-form", HTMLFormElement);
+export function wireModerationForm(): void {
+	byId("mod-new-open").addEventListener("click", () => openNewModeration());
+	byId("mod-new-close").addEventListener("click", () => closeNewModeration());
+	const form = byId("mod-form", HTMLFormElement);
 	form.addEventListener("submit", (event) => {
 		event.preventDefault();
 		void runPreview();
@@ -273,20 +273,20 @@ export function wireCompensationForm(): void {
 		byId(id).addEventListener("input", () => refreshPreviewState());
 		byId(id).addEventListener("change", () => refreshPreviewState());
 	}
-	byId("cmp-msgids").addEventListener("keydown", (event) => {
+	byId("mod-msgids").addEventListener("keydown", (event) => {
 		if (event.key === "Enter" && !event.shiftKey) {
 			event.preventDefault();
 			form.requestSubmit();
 		}
 	});
-	byId("cmp-last-hour").addEventListener("click", () => setRange(3_600_000));
-	byId("cmp-last-day").addEventListener("click", () => setRange(86_400_000));
-	byId("cmp-any-time").addEventListener("click", () => setRange(null));
-	byId("cmp-submit").addEventListener("click", () => openCmpDialog());
-	byId("cmp-dialog-form").addEventListener("submit", (event) => {
+	byId("mod-last-hour").addEventListener("click", () => setRange(3_600_000));
+	byId("mod-last-day").addEventListener("click", () => setRange(86_400_000));
+	byId("mod-any-time").addEventListener("click", () => setRange(null));
+	byId("mod-submit").addEventListener("click", () => openModDialog());
+	byId("mod-dialog-form").addEventListener("submit", (event) => {
 		event.preventDefault();
-		void submitCompensation();
+		void submitModeration();
 	});
-	byId("cmp-dialog-cancel").addEventListener("click", () => closeCmpDialog());
-	wireReasonCount("cmp-reason", "cmp-reason-count");
+	byId("mod-dialog-cancel").addEventListener("click", () => closeModDialog());
+	wireReasonCount("mod-reason", "mod-reason-count");
 }

@@ -9,6 +9,7 @@ import compensations from "./0004_compensations.sql";
 import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
+import opsMetrics from "./ops/0003_metrics.sql";
 
 export interface Migration {
 	version: number;
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
 export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
 	{ version: 1, name: "ops/0001_index", sql: opsIndex },
 	{ version: 2, name: "ops/0002_kinds", sql: opsKinds },
+	{ version: 3, name: "ops/0003_metrics", sql: opsMetrics },
 ];
 
 /** The author directory shards' schema (objects/author-directory.ts). */

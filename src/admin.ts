@@ -76,6 +76,15 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 	return { ok: true, value: filter };
 }
 
+/** A policy change's reason: optional, but 1..500 characters when given. */
+export function parsePolicyReason(value: unknown): Parsed<string> {
+	if (value === undefined) return { ok: true, value: "" };
+	const reason = typeof value === "string" ? value.trim() : "";
+	const length = codePointLength(reason);
+	if (typeof value !== "string" || length < 1 || length > 500) return bad("`reason`, when given, must be 1..500 chars");
+	return { ok: true, value: reason };
+}
+
 export function parseAction(body: Record<string, unknown>): Parsed<{ action: ManualAction; reason: string }> {
 	const action = body.action;
 	if (typeof action !== "string" || !MANUAL_ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
@@ -130,7 +139,7 @@ export function linkTraceParent(c: AppContext, traceId: string): void {
 type IndexShard = ReturnType<AppContext["env"]["OPS_INDEX"]["getByName"]>;
 
 /** Asks every ops-index shard the same question, in parallel (lists span all of them). */
-async function askShards<T>(c: AppContext, ask: (shard: IndexShard, scope: Scope) => Promise<T>): Promise<T[]> {
+export async function askShards<T>(c: AppContext, ask: (shard: IndexShard, scope: Scope) => Promise<T>): Promise<T[]> {
 	const count = c.get("config").opsIndexShards;
 	const scope = scopeOf(c);
 	return await Promise.all(Array.from({ length: count }, async (_, i) => await ask(c.env.OPS_INDEX.getByName(shardName(i)), scope)));
@@ -170,8 +179,12 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 
 	app.put("/v1/admin/rooms/:room/policy", async (c) => {
 		const room = authorizedRoom(c);
-		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));
-		return c.json(await roomStub(c, room).updatePolicy(patch));
+		// The reason goes to the audit entry the room writes with the change (optional here, so
+		// scripts keep working; the console always asks for one).
+		const { reason, ...body } = await readJsonBody(c);
+		const audit = unwrap(parsePolicyReason(reason));
+		const patch = unwrap(parsePolicyPatch(body));
+		return c.json(await roomStub(c, room).updatePolicy(patch, { actor: c.get("identity").id, reason: audit, traceId: c.get("trace").traceId }));
 	});
 
 	app.get("/v1/admin/sagas", async (c) => {
@@ -235,6 +248,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		// A scoped admin retries only failed tasks whose every room is in its claim.
 		const pages = await askShards(c, async (shard, scope) => await shard.listTasks(filter, scope));
 		const failed = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId })).items;
+		// A dry run previews what would be retried: no budget is taken, nothing changes.
+		if (body.dryRun === true) return c.json({ dryRun: true, tasks: failed.map((t) => t.taskId), count: failed.length, limit: filter.limit });
 		const grant = await c.env.CONTROL.getByName("global").takeBulkRetry(failed.length, Date.now());
 		if (failed.length > 0 && grant.granted === 0) {
 			throw new ParleyError("rate_limited", "bulk retries are rate-limited; try again later", grant.retryAfterMs);

@@ -236,7 +236,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	// Bulk retry of failed tasks, rate-limited so a recovering dependency is not flooded.
 	app.post("/v1/admin/tasks/retry", async (c) => {
 		const body = await readJsonBody(c);
-		const { reason } = unwrap(parseAction({ ...body, action: "retry" }));
+		// A dry run (the console's preview) changes nothing, so it needs no reason.
+		const dryRun = body.dryRun === true;
+		const { reason } = dryRun ? { reason: "" } : unwrap(parseAction({ ...body, action: "retry" }));
 		const filter = unwrap(
 			parseListFilter(
 				{ state: "failed", room: typeof body.room === "string" ? body.room : undefined, limit: String(body.limit ?? BULK_RETRY_MAX) },
@@ -249,7 +251,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const pages = await askShards(c, async (shard, scope) => await shard.listTasks(filter, scope));
 		const failed = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId })).items;
 		// A dry run previews what would be retried: no budget is taken, nothing changes.
-		if (body.dryRun === true) return c.json({ dryRun: true, tasks: failed.map((t) => t.taskId), count: failed.length, limit: filter.limit });
+		if (dryRun) return c.json({ dryRun: true, tasks: failed.map((t) => t.taskId), count: failed.length, limit: filter.limit });
 		const grant = await c.env.CONTROL.getByName("global").takeBulkRetry(failed.length, Date.now());
 		if (failed.length > 0 && grant.granted === 0) {
 			throw new ParleyError("rate_limited", "bulk retries are rate-limited; try again later", grant.retryAfterMs);

@@ -18,18 +18,21 @@ export interface UiState {
 	task: string;
 	trace: string;
 	cmp: string;
+	/** The open room page (its policy), and a message found there by the search. */
+	roomPage: string;
+	msg: string;
 	/** Whether the new-compensation form is open. */
 	newCmp: boolean;
 }
 
-const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "cmp"] as const;
+const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "cmp", "roomPage", "msg"] as const;
 
 export function isView(value: string | null): value is View {
 	return VIEWS.some((view) => view === value);
 }
 
 export function emptyUi(): UiState {
-	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", cmp: "", newCmp: false };
+	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", cmp: "", roomPage: "", msg: "", newCmp: false };
 }
 
 /** The state a hash describes; unknown views fall back to the sagas list. */

@@ -8,10 +8,10 @@ import { append, byId, clear, h } from "../../dom.ts";
 import { str } from "../format.ts";
 import { startPolling, stopPolling } from "../poll.ts";
 import { app } from "../state.ts";
-import type { Stats } from "../wire.ts";
+import type { Session, Stats } from "../wire.ts";
 import { closeActionDialog } from "./actions.ts";
 import { hideBanner, setLive, showBanner } from "./banner.ts";
-import { openCompensation, openSaga, openTrace } from "./detail.ts";
+import { openCompensation, openRoom, openSaga, openTrace } from "./detail.ts";
 import { loadList, renderTabs } from "./list.ts";
 import { closeCmpDialog, openNewCompensation } from "./new-compensation.ts";
 import { renderStats } from "./stats.ts";
@@ -30,6 +30,7 @@ export function showSignIn(message = ""): void {
 
 export function signOut(message: string): void {
 	forgetToken();
+	app.session = null;
 	stopPolling();
 	closeActionDialog();
 	closeCmpDialog();
@@ -62,6 +63,7 @@ export async function signIn(candidate: string): Promise<void> {
 		// Any admin route checks the credential; the stats are needed right away anyway.
 		const stats = await api<Stats>("/v1/admin/stats", { authToken: token });
 		saveToken(token);
+		app.session = "token";
 		startApp(stats);
 	} catch (error) {
 		const refused = authMessage(error, token);
@@ -70,6 +72,7 @@ export async function signIn(candidate: string): Promise<void> {
 		} else if (error instanceof ApiError && error.status !== 0) {
 			// The credential passed (or the route is missing); open the console and show the problem.
 			saveToken(token);
+			app.session = "token";
 			startApp(null);
 			handleError(error, "Stats");
 		} else {
@@ -89,7 +92,11 @@ export function startApp(stats: Stats | null): void {
 	const claims = jwtClaims(app.token);
 	const who = byId("who");
 	clear(who);
-	if (claims !== null) {
+	hideBanner();
+	if (app.session === "access" && accessIdentity !== null) {
+		append(who, ["signed in as ", h("strong", null, accessIdentity.name), " ", h("span", { class: "mono muted" }, "(Cloudflare Access)")]);
+		who.hidden = false;
+	} else if (claims !== null) {
 		append(who, ["signed in as ", h("strong", null, str(claims.name)), " ", h("span", { class: "mono muted" }, `(${str(claims.sub)})`)]);
 		who.hidden = false;
 	}
@@ -100,6 +107,37 @@ export function startApp(stats: Stats | null): void {
 	if (ui.cmp !== "") openCompensation(ui.cmp, ui.task);
 	else if (ui.saga !== "") openSaga(ui.saga, ui.task);
 	else if (ui.trace !== "") openTrace({ traceId: ui.trace, fields: [] });
+	else if (ui.roomPage !== "") openRoom(ui.roomPage, ui.msg);
 	else if (ui.newCmp) openNewCompensation();
 	startPolling();
+}
+
+/** Who Cloudflare Access signed in, while the console runs on its session. */
+let accessIdentity: Session | null = null;
+
+/**
+ * Signs in through Cloudflare Access: behind an Access application every request carries its
+ * signed assertion, so a call without a token tells whether the server accepts it. Quiet when
+ * Access is not in front (the paste form stays); `explicit` says why it did not work.
+ */
+export async function signInWithAccess(explicit = false): Promise<boolean> {
+	try {
+		const session = await api<Session>("/v1/admin/session", { authToken: "" });
+		if (session.via !== "access") return false;
+		if (!session.admin) {
+			if (explicit) showSignIn(`Cloudflare Access signed you in as ${session.name}, but that account is not an admin here (ACCESS_ADMIN_EMAILS / ACCESS_ADMIN_GROUPS).`);
+			return false;
+		}
+		accessIdentity = session;
+		forgetToken();
+		app.session = "access";
+		startApp(null);
+		return true;
+	} catch (error) {
+		if (explicit) {
+			const message = error instanceof ApiError && error.status === 403 ? "Cloudflare Access signed you in, but that account is not an admin here." : `Cloudflare Access sign-in is not available here (${messageOf(error)}). Paste a token instead.`;
+			showSignIn(message);
+		}
+		return false;
+	}
 }

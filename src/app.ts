@@ -62,6 +62,10 @@ export function createApp(): Hono<AppEnv> {
 		}
 	});
 
+	// Whether the console may sign in through Cloudflare Access: public (it names no secret),
+	// so the sign-in page asks before calling an admin route it would only be refused.
+	app.get("/v1/console/access", (c) => c.json({ access: accessConfigured(configFor(c.env)) }));
+
 	// A scraper with METRICS_TOKEN reads the metrics and nothing else; anyone else goes on to
 	// the admin checks below.
 	app.get("/v1/admin/metrics", serveMetricsWithToken);

@@ -37,7 +37,12 @@ const KIND_TEXT: Record<SearchHit["kind"], string> = { trace: "trace", saga: "sa
 export async function runSearch(text: string): Promise<void> {
 	const form = byId("search-form");
 	const query = text.trim();
-	if (query === "") return say("");
+	// The tests (and styles) read the outcome from data-hit: pending, a kind, or none.
+	form.dataset.hit = "pending";
+	if (query === "") {
+		form.dataset.hit = "none";
+		return say("");
+	}
 	if (searchCandidates(query).length === 0) {
 		form.dataset.hit = "none";
 		return say("Not an id this console knows: a message, saga, task, compensation or trace id, room/msgId, or a room.", "error");

@@ -14,6 +14,7 @@ import { hideBanner, setLive, showBanner } from "./banner.ts";
 import { openCompensation, openRoom, openSaga, openTrace } from "./detail.ts";
 import { loadList, renderTabs } from "./list.ts";
 import { closeCmpDialog, openNewCompensation } from "./new-compensation.ts";
+import { refreshCharts } from "./charts.ts";
 import { renderStats } from "./stats.ts";
 
 export function showSignIn(message = ""): void {
@@ -101,6 +102,7 @@ export function startApp(stats: Stats | null): void {
 		who.hidden = false;
 	}
 	if (stats !== null) renderStats(stats);
+	void refreshCharts(true);
 	renderTabs();
 	void loadList();
 	const ui = app.ui;
@@ -122,6 +124,12 @@ let accessIdentity: Session | null = null;
  */
 export async function signInWithAccess(explicit = false): Promise<boolean> {
 	try {
+		if (!explicit) {
+			// Only behind Access: elsewhere the call would be a 401 the operator did not ask for.
+			const probe = await fetch("/v1/console/access", { cache: "no-store" });
+			const config: unknown = probe.ok ? await probe.json() : null;
+			if (typeof config !== "object" || config === null || !("access" in config) || config.access !== true) return false;
+		}
 		const session = await api<Session>("/v1/admin/session", { authToken: "" });
 		if (session.via !== "access") return false;
 		if (!session.admin) {

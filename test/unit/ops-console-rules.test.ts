@@ -62,3 +62,20 @@ describe("policy audit entries", () => {
 		expect(policySummary({ readOnly: false, banned: [] })).toBe("writable; no bans");
 	});
 });
+
+describe("the console's time charts", () => {
+	it("compute failure rates, a round top and polylines with gaps", async ({ expect }) => {
+		const { failureRates, niceMax, polylines } = await import("../../client/console/chart-path.ts");
+		const minutes = [
+			{ at: 0, messages: 1, attempts: 4, failures: 1 },
+			{ at: 60_000, messages: 0, attempts: 0, failures: 0 },
+			{ at: 120_000, messages: 3, attempts: 2, failures: 2 },
+		];
+		expect(failureRates(minutes)).toEqual([0.25, null, 1]);
+		expect(niceMax([3, 7, null])).toBe(10);
+		expect(niceMax([0.2], 1)).toBe(1);
+		expect(niceMax([130])).toBe(200);
+		expect(polylines([0, null, 10], 100, 50, 10)).toEqual(["0,50", "100,0"]);
+		expect(polylines([0, 5, 10], 100, 50, 10)).toEqual(["0,50 50,25 100,0"]);
+	});
+});

@@ -10,6 +10,7 @@ import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
 import opsModerations from "./ops/0003_moderations.sql";
+import opsMetrics from "./ops/0004_metrics.sql";
 import moderations from "./moderation/0005_moderations.sql";
 
 export interface Migration {
@@ -30,6 +31,7 @@ export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
 	{ version: 1, name: "ops/0001_index", sql: opsIndex },
 	{ version: 2, name: "ops/0002_kinds", sql: opsKinds },
 	{ version: 3, name: "ops/0003_moderations", sql: opsModerations },
+	{ version: 4, name: "ops/0004_metrics", sql: opsMetrics },
 ];
 
 /**

@@ -7,23 +7,26 @@
  */
 import { ok, type Result } from "../src/errors.ts";
 import type { Config } from "../src/config.ts";
+import { postAlert } from "../src/ops/alert-delivery.ts";
+import { formatTraceparent, parseTraceparent, spanIdFor } from "../src/trace.ts";
 import { shardName } from "../src/ops/shard.ts";
 import type { AlertView, Span } from "../src/ops/types.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import { batchTasks } from "../src/saga/batches.ts";
 import type { ManualAction, SagaFrameData, TaskBatch, TaskReport, TaskView } from "../src/saga/types.ts";
+import { Meter } from "./meter.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import { type Outbox, type OutboxChanges, TASK_RETENTION_MS } from "./outbox.ts";
 
 /** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
 const OUTBOUND_TIMEOUT_MS = 10_000;
-/** An alert webhook that has not answered by then counts as a failed delivery. */
-const WEBHOOK_TIMEOUT_MS = 5_000;
 
 /** What the queue consumer saw of one delivery, for the trace. */
 export interface DeliveryNote {
 	receivedAt: number;
 	queueAttempts: number;
+	/** The consumer's span (W3C `traceparent`) that carried this report. */
+	traceparent?: string;
 }
 
 /** What an operator's action answers: the task after it, and whether it only repeated the last one. */
@@ -46,6 +49,14 @@ export interface EngineHost {
 	onRollback?(): void;
 	/** Tells interested sockets about sagas that reached an end state, once committed. */
 	onSagaReports?(reports: SagaFrameData[]): void;
+	/** The object's counters (a room shares its own); the engine makes one when none is given. */
+	meter?: Meter;
+}
+
+/** ` · via <span id>` for a span's detail, when a hop passed its trace context on. */
+export function viaSpan(traceparent: string | undefined): string {
+	const span = parseTraceparent(traceparent)?.spanId;
+	return span === undefined ? "" : ` · via ${span}`;
 }
 
 export class TaskEngine {
@@ -59,9 +70,20 @@ export class TaskEngine {
 	queue: () => TaskQueue = () => this.host.env().OUTBOX;
 
 	private readonly host: EngineHost;
+	/** Counts attempts, failures, dead letters, alert deliveries and alarm lag (objects/meter.ts). */
+	readonly meter: Meter;
 
 	constructor(host: EngineHost) {
 		this.host = host;
+		this.meter =
+			host.meter ??
+			new Meter({
+				env: () => host.env(),
+				name: () => host.name(),
+				shards: host.config.opsIndexShards,
+				flushMs: host.config.metricsFlushMs,
+				labelledRooms: host.config.metricsRooms,
+			});
 	}
 
 	/**
@@ -85,6 +107,11 @@ export class TaskEngine {
 			throw error;
 		}
 		if (unit.changes.reports.length > 0) this.host.onSagaReports?.(unit.changes.reports);
+		// Counted once committed, from the changes the unit made (nothing is written for it).
+		for (const change of unit.changes.tasks) {
+			if (change.event === "claim") this.meter.count("task_attempts", { kind: change.task.kind });
+			else if (change.task.state === "failed" && change.from !== "failed") this.meter.count("tasks_failed", { kind: change.task.kind });
+		}
 		return unit.result;
 	}
 
@@ -112,6 +139,13 @@ export class TaskEngine {
 		if (current !== next) await ctx.storage.setAlarm(next);
 	}
 
+	/** The earliest time anything of the outbox, the feed, the alerts or a stuck deadline is due. */
+	private earliestDue(): number | null {
+		const { outbox, ops, config } = this.host;
+		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter((t): t is number => t !== null);
+		return times.length === 0 ? null : Math.min(...times);
+	}
+
 	/** After an outbox change: re-arm for what is due next. */
 	async afterWrite(notBefore = 0): Promise<void> {
 		await this.armAlarm(notBefore);
@@ -125,6 +159,8 @@ export class TaskEngine {
 	async alarm(): Promise<void> {
 		const { outbox, config } = this.host;
 		const now = this.now();
+		const due = this.earliestDue();
+		if (due !== null && due <= now) this.meter.alarmLag(now - due);
 		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
 		let notBefore = 0;
 		try {
@@ -134,7 +170,8 @@ export class TaskEngine {
 				outbox.raiseStuck(now, config.alertStuckMs);
 				return outbox.claimDue(now);
 			});
-			const batches = batchTasks(claimed);
+			// Each attempt travels with its own span of the task's trace (derived, so never stored).
+			const batches = batchTasks(claimed.map((task) => ({ ...task, traceparent: formatTraceparent(task.traceId, spanIdFor(`${task.taskId}#${task.attempt}`)) })));
 			for (let i = 0; i < batches.length; i += 100) {
 				const chunk = batches.slice(i, i + 100);
 				try {
@@ -181,21 +218,11 @@ export class TaskEngine {
 		const url = config.alertWebhookUrl;
 		if (url === "") return;
 		for (const { alertId, payload } of ops.dueAlerts(this.now())) {
-			let error: string | undefined;
-			try {
-				const response = await fetch(url, {
-					method: "POST",
-					headers: { "Content-Type": "application/json" },
-					body: JSON.stringify(payload),
-					signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-				});
-				if (!response.ok) error = `webhook answered ${response.status}`;
-				await response.body?.cancel();
-			} catch (thrown) {
-				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
-			}
+			const result = await postAlert({ url, secret: config.alertWebhookSecret, id: alertId, body: payload, nowMs: Date.now() });
+			const error = result.ok ? undefined : result.error;
 			const at = this.now();
 			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
+			this.meter.alertDelivery(error === undefined ? "sent" : "failed");
 			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
 		}
 	}
@@ -206,8 +233,9 @@ export class TaskEngine {
 		const views = this.write(() =>
 			reports.map(({ taskId, attempt, outcome }) => {
 				const task = outbox.getTask(taskId);
+				if (task !== undefined && outcome.status !== "ok" && outcome.status !== "deferred") this.meter.count("task_attempt_failures", { kind: task.kind });
 				if (task !== undefined && delivery !== undefined) {
-					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`);
 				}
 				return outbox.complete(taskId, attempt, outcome, this.now());
 			}),
@@ -219,6 +247,7 @@ export class TaskEngine {
 	/** The dead-letter queue gave up on a task. */
 	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
 		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, this.now()));
+		if (view !== undefined) this.meter.count("dead_letters", { kind: view.kind });
 		await this.afterWrite();
 		return view;
 	}

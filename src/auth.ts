@@ -42,6 +42,8 @@ export interface AuthSettings {
 	/** The provider claim that marks an admin, and the value (or array member) it must hold. */
 	authAdminClaim?: string;
 	authAdminValue?: string;
+	/** Decides admin from a provider token's claims instead of the claim and value above (Cloudflare Access). */
+	authAdmin?: (claims: Record<string, unknown>) => boolean;
 }
 
 /** What authentication may be handed besides the settings; tests inject a JWKS cache. */
@@ -199,7 +201,7 @@ async function providerIdentity(token: string, alg: JwksAlgorithm, settings: Aut
 	const identity = identityFromClaims(claims, {
 		nameClaims: [...new Set([settings.authNameClaim || "name", "preferred_username", "email"])],
 		subAsName: true,
-		admin: adminByClaim(settings.authAdminClaim || "role", settings.authAdminValue || "admin"),
+		admin: settings.authAdmin ?? adminByClaim(settings.authAdminClaim || "role", settings.authAdminValue || "admin"),
 	});
 	if (identity === undefined) throw new ParleyError("unauthorized", "the token lacks a valid sub or exp claim");
 	return identity;

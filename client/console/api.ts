@@ -37,7 +37,7 @@ export function forgetToken(): void {
 }
 
 interface CallOptions {
-	method?: "GET" | "POST";
+	method?: "GET" | "POST" | "PUT";
 	body?: unknown;
 	/** Another token than the session's (sign-in checks a candidate before keeping it). */
 	authToken?: string;
@@ -54,7 +54,8 @@ function errorOf(data: unknown): Partial<ErrorBody> | undefined {
  * from the same types (src/). Refusals become an ApiError with the server's code and message.
  */
 export async function api<T extends object>(path: string, { method = "GET", body, authToken = app.token }: CallOptions = {}): Promise<T> {
-	const headers: Record<string, string> = { Authorization: `Bearer ${authToken}`, Accept: "application/json" };
+	// Signed in through Cloudflare Access there is no token: Access adds its assertion header.
+	const headers: Record<string, string> = authToken === "" ? { Accept: "application/json" } : { Authorization: `Bearer ${authToken}`, Accept: "application/json" };
 	if (body !== undefined) headers["Content-Type"] = "application/json";
 	let response: Response;
 	try {
@@ -110,6 +111,7 @@ export function jwtClaims(token: string): Claims | null {
 /** A readable message for a refused credential, or null when the error is something else. */
 export function authMessage(error: unknown, token: string = app.token): string | null {
 	if (!(error instanceof ApiError)) return null;
+	if (error.status === 401 && app.session === "access") return `Cloudflare Access did not vouch for this session (401 ${error.code}: ${error.message}). Reload the page to sign in again.`;
 	if (error.status === 401) {
 		const exp = jwtClaims(token)?.exp;
 		return isNum(exp) && exp * 1000 < Date.now()

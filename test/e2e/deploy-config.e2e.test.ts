@@ -78,6 +78,22 @@ describe("wrangler.toml", () => {
 		expect(env.secrets?.required ?? []).toContain(REQUIRED);
 	});
 
+	it.each(envs)("%s keeps the alert webhook and the metrics token out of plain vars, and does not require them", (_label, env) => {
+		for (const name of ["ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET", "METRICS_TOKEN"]) {
+			expect([name, Object.hasOwn(env.vars ?? {}, name)]).toEqual([name, false]);
+			// Required would make a deploy without alerts or a scraper fail (docs/operations.md).
+			expect([name, (env.secrets?.required ?? []).includes(name)]).toEqual([name, false]);
+		}
+	});
+
+	it("turns on Workers' native traces in production, sampled", () => {
+		const observability = rawConfig.env?.production?.observability as { enabled?: boolean; traces?: { enabled?: boolean; head_sampling_rate?: number } } | undefined;
+		expect(observability?.enabled).toBe(true);
+		expect(observability?.traces?.enabled).toBe(true);
+		const rate = observability?.traces?.head_sampling_rate ?? 1;
+		expect(rate > 0 && rate < 1).toBe(true);
+	});
+
 	it.each(envs)("%s has no secret among its plain vars", (_label, env) => {
 		const required = env.secrets?.required ?? [];
 		for (const [name, value] of Object.entries(env.vars ?? {})) {

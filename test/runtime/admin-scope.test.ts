@@ -188,6 +188,15 @@ function matrix(w: World): Row[] {
 		{ route: "GET /v1/admin/compensations/:id", what: "claimed moderation", method: "GET", path: `/v1/admin/compensations/${w.cIn}`, scoped: 200, global: 200 },
 		{ route: "GET /v1/admin/compensations/:id", what: "other moderation", method: "GET", path: `/v1/admin/compensations/${w.cOut}`, scoped: 403, global: 200 },
 		{ route: "POST /v1/admin/faults", what: "deployment-wide", method: "POST", path: "/v1/admin/faults", body: {}, scoped: 403, global: 200 },
+		{ route: "GET /v1/admin/metrics", what: "deployment-wide", method: "GET", path: "/v1/admin/metrics", scoped: 403, global: 200 },
+		{ route: "GET /v1/admin/metrics/history", what: "deployment-wide", method: "GET", path: "/v1/admin/metrics/history", scoped: 403, global: 200 },
+		{ route: "GET /v1/admin/session", what: "the caller", method: "GET", path: "/v1/admin/session", scoped: 200, global: 200 },
+		// The search finds only what the caller may see: anything else is "nothing found".
+		{ route: "GET /v1/admin/search", what: "claimed room", method: "GET", path: `/v1/admin/search?q=${lobbyA}`, scoped: 200, global: 200 },
+		{ route: "GET /v1/admin/search", what: "other room", method: "GET", path: `/v1/admin/search?q=${vaultA}`, scoped: 404, global: 200 },
+		{ route: "GET /v1/admin/search", what: "claimed saga", method: "GET", path: `/v1/admin/search?q=${w.sIn}`, scoped: 200, global: 200 },
+		{ route: "GET /v1/admin/search", what: "mixed trace", method: "GET", path: `/v1/admin/search?q=${w.traceMix}`, scoped: 404, global: 200 },
+		{ route: "POST /v1/admin/alerts/test", what: "deployment-wide", method: "POST", path: "/v1/admin/alerts/test", body: {}, scoped: 403, global: 200 },
 	];
 }
 

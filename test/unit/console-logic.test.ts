@@ -153,7 +153,7 @@ describe("the console's words", () => {
 		expect(TASK_STATES).toEqual(ALL_TASK_STATES);
 		expect(SAGA_STATES).toEqual(ALL_SAGA_STATES);
 		expect([...TASK_KINDS].sort()).toEqual(["deliver", "moderate", "retract"]);
-		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate"]);
+		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate", "policy"]);
 	});
 
 	it("draws unknown states and kinds neutrally", () => {

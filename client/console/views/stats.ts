@@ -4,7 +4,7 @@
  * histogram, and the age of the oldest pending task.
  */
 import { byId, clear, h, s } from "../../dom.ts";
-import { ageLevel, fmtDuration, fmtLe, fmtQuantile, fmtTime } from "../format.ts";
+import { ageLevel, fmtAgo, fmtDuration, fmtLe, fmtQuantile, fmtTime } from "../format.ts";
 import { SAGA_STATES, stateClass, TASK_STATES } from "../vocab.ts";
 import type { Stats } from "../wire.ts";
 import { setView } from "./list.ts";
@@ -87,5 +87,9 @@ export function renderStats(stats: Stats): void {
 	const oldest = byId("oldest-pending");
 	oldest.textContent = stats.oldestPendingAgeMs === null ? "none" : fmtDuration(stats.oldestPendingAgeMs);
 	oldest.dataset.level = ageLevel(stats.oldestPendingAgeMs);
-	byId("stats-updated").textContent = `updated ${fmtTime(Date.now())}`;
+	const updated = byId("stats-updated");
+	const now = Date.now();
+	updated.dataset.relAt = String(now);
+	updated.title = `updated at ${fmtTime(now)}`;
+	updated.textContent = fmtAgo(now, now);
 }

@@ -20,6 +20,8 @@ export interface RunOptions {
 	root?: string;
 	/** See ScenarioContext.latencyTolerance; 1 unless given. */
 	latencyTolerance?: number;
+	/** See ScenarioContext.latencyFloorMs; 0 unless given. */
+	latencyFloorMs?: number;
 	/** Where progress lines go. */
 	log?: (line: string) => void;
 }
@@ -49,6 +51,7 @@ export async function runSuite(options: RunOptions): Promise<ScenarioReport[]> {
 			await scenario.run({
 				quick: options.quick,
 				latencyTolerance: options.latencyTolerance ?? 1,
+				latencyFloorMs: options.latencyFloorMs ?? 0,
 				root,
 				rec,
 				log: (message) => log(`[chaos]   ${scenario.name}: ${message}`),

@@ -163,12 +163,12 @@ export const flood: Scenario = {
 			const load99 = percentile(loaded, 0.99);
 			// 2x the unloaded p99, with a 10 ms floor under the baseline: a single-digit-ms p99
 			// measured by a client on the same 2-core box is mostly scheduler noise.
-			const bound = 2 * Math.max(base99, 10) * ctx.latencyTolerance;
+			const bound = Math.max(2 * Math.max(base99, 10) * ctx.latencyTolerance, ctx.latencyFloorMs);
 			rec.check(load99 <= bound, `calm users' p99 during the flood ${load99.toFixed(1)} ms exceeds 2x unloaded (${base99.toFixed(1)} ms → bound ${bound.toFixed(1)} ms)`);
 			// The swarm sends ten times the single flooder's frames (and HTTP posts on top): each is
 			// refused cheaply, but the room is one thread, so its bound is 3x the unloaded p99.
 			const swarm99 = percentile(swarmed, 0.99);
-			const swarmBound = 3 * Math.max(base99, 10) * ctx.latencyTolerance;
+			const swarmBound = Math.max(3 * Math.max(base99, 10) * ctx.latencyTolerance, ctx.latencyFloorMs);
 			rec.check(swarm99 <= swarmBound, `calm users' p99 during one user's ten-socket swarm ${swarm99.toFixed(1)} ms exceeds 3x unloaded (${base99.toFixed(1)} ms → bound ${swarmBound.toFixed(1)} ms)`);
 			rec.figure("calm unloaded", describeLatency(baseline));
 			rec.figure("calm during flood", `${describeLatency(loaded)}, bound ${bound.toFixed(0)} ms`);

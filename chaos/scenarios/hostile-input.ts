@@ -132,7 +132,7 @@ export const hostileInput: Scenario = {
 			// itself. A parser that stalled (deep nesting, huge frames) would blow through it.
 			const base99 = percentile(baseline.ms, 0.99);
 			const load99 = percentile(underLoad.ms, 0.99);
-			const bound = Math.max(10 * base99, 250) * ctx.latencyTolerance;
+			const bound = Math.max(Math.max(10 * base99, 250) * ctx.latencyTolerance, ctx.latencyFloorMs);
 			rec.check(load99 <= bound, `honest p99 under abuse ${load99.toFixed(1)} ms exceeds the bound ${bound.toFixed(1)} ms (unloaded p99 ${base99.toFixed(1)} ms)`);
 			rec.figure("error frames overtaken by a close", String(lostToClose.count));
 			rec.figure("honest unloaded", describeLatency(baseline.ms));

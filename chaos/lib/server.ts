@@ -32,7 +32,20 @@ export interface ChaosServer {
 	stop(): Promise<void>;
 }
 
+/** Starts `wrangler dev`; a start that lost its free port to another runtime is retried on new ones. */
 export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await startOnce(defaultRoot, options);
+		} catch (error) {
+			if (attempt >= 3 || !(error instanceof PortTaken)) throw error;
+		}
+	}
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
 	const root = options.root ?? defaultRoot;
 	const port = await freePort();
 	const inspector = await freePort();
@@ -94,7 +107,10 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	};
 	const deadline = Date.now() + 90_000;
 	while (Date.now() < deadline) {
-		if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
+		if (child.exitCode !== null) {
+			const Failure = /Address already in use/.test(log) ? PortTaken : Error;
+			throw new Failure(`wrangler dev exited early:\n${log}`);
+		}
 		try {
 			if ((await fetch(`${url}/health`)).ok) return server;
 		} catch {

@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testSecretForWrangler } from "../../scripts/test-secret.ts";
-import { freePort } from "../../test/support/dev-server.ts";
+import { exitedEarly, freePort, withFreshPorts } from "../../test/support/dev-server.ts";
 import { sleep } from "./types.ts";
 
 export interface ServerOptions {
@@ -34,16 +34,8 @@ export interface ChaosServer {
 
 /** Starts `wrangler dev`; a start that lost its free port to another runtime is retried on new ones. */
 export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
-	for (let attempt = 1; ; attempt++) {
-		try {
-			return await startOnce(defaultRoot, options);
-		} catch (error) {
-			if (attempt >= 3 || !(error instanceof PortTaken)) throw error;
-		}
-	}
+	return await withFreshPorts(() => startOnce(defaultRoot, options));
 }
-
-class PortTaken extends Error {}
 
 async function startOnce(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
 	const root = options.root ?? defaultRoot;
@@ -107,10 +99,7 @@ async function startOnce(defaultRoot: string, options: ServerOptions): Promise<C
 	};
 	const deadline = Date.now() + 90_000;
 	while (Date.now() < deadline) {
-		if (child.exitCode !== null) {
-			const Failure = /Address already in use/.test(log) ? PortTaken : Error;
-			throw new Failure(`wrangler dev exited early:\n${log}`);
-		}
+		if (child.exitCode !== null) throw exitedEarly(log);
 		try {
 			if ((await fetch(`${url}/health`)).ok) return server;
 		} catch {

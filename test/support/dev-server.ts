@@ -55,16 +55,28 @@ export async function freePort(): Promise<number> {
  * can bind the one we were given. Such a start is retried on new ports; any other failure is not.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+	return await withFreshPorts(() => startOnce(options));
+}
+
+/** A runtime that exited because its port was taken. */
+export class PortTaken extends Error {}
+
+/** The error for a runtime that exited early: PortTaken when it lost its port. */
+export function exitedEarly(log: string): Error {
+	const Failure = /Address already in use/.test(log) ? PortTaken : Error;
+	return new Failure(`wrangler dev exited early:\n${log}`);
+}
+
+/** Runs `start` (which picks its ports), again on new ports while it fails with PortTaken, three times at most. */
+export async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
 	for (let attempt = 1; ; attempt++) {
 		try {
-			return await startOnce(options);
+			return await start();
 		} catch (error) {
 			if (attempt >= 3 || !(error instanceof PortTaken)) throw error;
 		}
 	}
 }
-
-class PortTaken extends Error {}
 
 async function startOnce(options: DevServerOptions): Promise<DevServer> {
 	const port = await freePort();
@@ -129,10 +141,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
 
 	const deadline = Date.now() + (options.timeoutMs ?? 60_000);
 	while (Date.now() < deadline) {
-		if (child.exitCode !== null) {
-			const Failure = /Address already in use/.test(log) ? PortTaken : Error;
-			throw new Failure(`wrangler dev exited early:\n${log}`);
-		}
+		if (child.exitCode !== null) throw exitedEarly(log);
 		try {
 			const response = await fetch(`${url}/health`);
 			// Healthy, and ours: a runtime that lost the port to another one has exited by now.

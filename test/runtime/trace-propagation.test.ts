@@ -159,7 +159,8 @@ describe("metrics inside the runtime", () => {
 		const openMetrics = await api("/v1/admin/metrics", { token: adminToken, headers: { Accept: "application/openmetrics-text; version=1.0.0" } });
 		expect(openMetrics.headers.get("content-type")).toContain("application/openmetrics-text");
 		expect(() => parseExposition("", "openmetrics")).toThrow();
-		parseExposition(await openMetrics.text(), "openmetrics");
+		// Decoded by hand: workerd warns on .text() for a content type it does not know as text.
+		parseExposition(new TextDecoder().decode(await openMetrics.arrayBuffer()), "openmetrics");
 		const scoped = await api("/v1/admin/metrics", { token: await token({ sub: "s", role: "admin", rooms: [room] }) });
 		expect(scoped.status).toBe(403);
 	});

@@ -24,7 +24,10 @@ export function accessConfigured(config: AccessConfig): boolean {
 /** The groups a token names: a `groups` claim, or one under `custom` (how Access passes IdP claims). */
 export function tokenGroups(claims: Record<string, unknown>): string[] {
 	const custom = claims.custom;
-	const candidates = [claims.groups, typeof custom === "object" && custom !== null ? (custom as Record<string, unknown>).groups : undefined];
+	const candidates = [
+		claims.groups,
+		typeof custom === "object" && custom !== null ? (custom as Record<string, unknown>).groups : undefined,
+	];
 	const groups: string[] = [];
 	for (const candidate of candidates) {
 		if (typeof candidate === "string") groups.push(candidate);

@@ -135,7 +135,8 @@ export function identityFromClaims(claims: Record<string, unknown>, mapping: Cla
 export async function authenticate(credentials: Credentials, settings: AuthSettings, deps: AuthDeps = {}): Promise<Identity> {
 	if (credentials.token !== null && credentials.token !== "") {
 		const jwksUrl = settings.authJwksUrl ?? "";
-		if (settings.authSecret === "" && jwksUrl === "") throw new ParleyError("unauthorized", "token auth is not configured on this server");
+		if (settings.authSecret === "" && jwksUrl === "")
+			throw new ParleyError("unauthorized", "token auth is not configured on this server");
 		let alg: unknown;
 		try {
 			alg = (decode(credentials.token).header as { alg?: unknown }).alg;
@@ -180,12 +181,17 @@ async function providerIdentity(token: string, alg: JwksAlgorithm, settings: Aut
 	const issuer = settings.authIssuer ?? "";
 	const audience = settings.authAudience ?? "";
 	// Without both pins any token the provider issues, for any application, would do.
-	if (issuer === "" || audience === "") throw new ParleyError("unauthorized", "identity provider tokens need AUTH_ISSUER and AUTH_AUDIENCE on this server");
+	if (issuer === "" || audience === "")
+		throw new ParleyError("unauthorized", "identity provider tokens need AUTH_ISSUER and AUTH_AUDIENCE on this server");
 	// Decoded once already by the caller, so this cannot throw.
 	const header = decode(token).header as { kid?: unknown; typ?: unknown };
 	const kid = typeof header.kid === "string" ? header.kid : undefined;
 	const key = await jwks.key(kid, alg);
-	if (key === undefined) throw new ParleyError("unauthorized", `no ${alg} signing key ${kid === undefined ? "(no kid)" : `with kid ${kid}`} is known from the identity provider`);
+	if (key === undefined)
+		throw new ParleyError(
+			"unauthorized",
+			`no ${alg} signing key ${kid === undefined ? "(no kid)" : `with kid ${kid}`} is known from the identity provider`,
+		);
 	let claims: Record<string, unknown>;
 	try {
 		claims = (await verify(token, key, {
@@ -221,9 +227,7 @@ function tokenRefusal(error: unknown, alg = "HS256"): string {
 /** Whether the identity's `rooms` claim admits this room. */
 export function canAccessRoom(identity: Identity, room: string): boolean {
 	if (identity.rooms === null) return true;
-	return identity.rooms.some((pattern) =>
-		pattern.endsWith("*") ? room.startsWith(pattern.slice(0, -1)) : pattern === room,
-	);
+	return identity.rooms.some((pattern) => (pattern.endsWith("*") ? room.startsWith(pattern.slice(0, -1)) : pattern === room));
 }
 
 /** Throws `bad_request` or `forbidden` in the contract's order: room id first, then access. */

@@ -29,7 +29,9 @@ function sameSecret(a: string, b: string): boolean {
 
 /** Every shard's part; a shard that does not answer is counted, not fatal (the scrape says so). */
 async function scrape(env: Env, shards: number): Promise<{ parts: ShardMetrics[]; unavailable: number }> {
-	const settled = await Promise.allSettled(Array.from({ length: shards }, async (_, i) => await env.OPS_INDEX.getByName(shardName(i)).metrics()));
+	const settled = await Promise.allSettled(
+		Array.from({ length: shards }, async (_, i) => await env.OPS_INDEX.getByName(shardName(i)).metrics()),
+	);
 	const parts: ShardMetrics[] = [];
 	let unavailable = 0;
 	for (const result of settled) {
@@ -100,7 +102,12 @@ async function resolve(c: AppContext, candidate: SearchCandidate): Promise<Searc
 			if (!isModerationId(candidate.id)) return undefined;
 			const view = await c.env.MODERATION.getByName(candidate.id).view();
 			if (view === undefined) return undefined;
-			return withinScope(scope, view.tasks.map((task) => task.room)) || scope === null ? { kind: "moderation", id: candidate.id } : undefined;
+			return withinScope(
+				scope,
+				view.tasks.map((task) => task.room),
+			) || scope === null
+				? { kind: "moderation", id: candidate.id }
+				: undefined;
 		}
 		case "message": {
 			const seq = seqOfMsgId(candidate.msgId);
@@ -113,11 +120,15 @@ async function resolve(c: AppContext, candidate: SearchCandidate): Promise<Searc
 				const hit = { kind: "message" as const, room: candidate.room, msgId: event.msgId, seq: event.seq, traceId: event.traceId };
 				// A copy names its saga; an original is looked up in the index (cross-posted or not).
 				if (event.from !== undefined) return { ...hit, sagaId: event.from.sagaId };
-				const own = (await askShards(c, async (shard) => await shard.sagaOfMessage(event.msgId))).find((saga) => saga?.originRoom === candidate.room);
+				const own = (await askShards(c, async (shard) => await shard.sagaOfMessage(event.msgId))).find(
+					(saga) => saga?.originRoom === candidate.room,
+				);
 				return own === undefined ? hit : { ...hit, sagaId: own.sagaId };
 			}
 			// A message id alone is found when it was cross-posted (the index keeps its saga).
-			const found = (await askShards(c, async (shard) => await shard.sagaOfMessage(candidate.msgId))).find((saga) => saga !== undefined);
+			const found = (await askShards(c, async (shard) => await shard.sagaOfMessage(candidate.msgId))).find(
+				(saga) => saga !== undefined,
+			);
 			if (found === undefined || !withinScope(scope, [found.originRoom, ...found.targets])) return undefined;
 			return { kind: "message", room: found.originRoom, msgId: found.msgId, seq, traceId: found.traceId, sagaId: found.sagaId };
 		}
@@ -165,19 +176,33 @@ export function registerOpsRoutes(app: Hono<AppEnv>): void {
 	app.get("/v1/admin/session", (c) => {
 		const identity = c.get("identity");
 		const config = c.get("config");
-		const via = c.req.header("Authorization") === undefined && c.req.header(ACCESS_HEADER) !== undefined && accessConfigured(config) ? "access" : "token";
-		return c.json({ id: identity.id, name: identity.name, admin: identity.admin, rooms: identity.rooms, via, ...(identity.exp === undefined ? {} : { exp: identity.exp }) });
+		const via =
+			c.req.header("Authorization") === undefined && c.req.header(ACCESS_HEADER) !== undefined && accessConfigured(config)
+				? "access"
+				: "token";
+		return c.json({
+			id: identity.id,
+			name: identity.name,
+			admin: identity.admin,
+			rooms: identity.rooms,
+			via,
+			...(identity.exp === undefined ? {} : { exp: identity.exp }),
+		});
 	});
 
 	app.get("/v1/admin/search", async (c) => {
 		const q = c.req.query("q") ?? "";
 		const candidates = searchCandidates(q);
-		if (candidates.length === 0) throw new ParleyError("bad_request", "search for a message, saga, task, moderation or trace id, or a room id");
+		if (candidates.length === 0)
+			throw new ParleyError("bad_request", "search for a message, saga, task, moderation or trace id, or a room id");
 		for (const candidate of candidates) {
 			const hit = await resolve(c, candidate);
 			if (hit !== undefined) return c.json({ query: q.trim(), hit });
 		}
-		throw new ParleyError("not_found", `nothing found for ${q.trim()} (looked for: ${[...new Set(candidates.map((k) => k.kind))].join(", ")})`);
+		throw new ParleyError(
+			"not_found",
+			`nothing found for ${q.trim()} (looked for: ${[...new Set(candidates.map((k) => k.kind))].join(", ")})`,
+		);
 	});
 
 	app.post("/v1/admin/alerts/test", async (c) => {
@@ -187,8 +212,24 @@ export function registerOpsRoutes(app: Hono<AppEnv>): void {
 		const now = Date.now();
 		const id = `test-${randomId(8)}`;
 		const traceId = c.get("trace").traceId;
-		const result = await postAlert({ url: config.alertWebhookUrl, secret: config.alertWebhookSecret, id, body: sampleAlert(c.get("identity").id, traceId, now), nowMs: now });
-		console.log(JSON.stringify({ level: "info", msg: "test alert", traceId, webhookId: id, ok: result.ok, actor: c.get("identity").id }));
-		return c.json({ webhookId: id, traceId, signed: result.signed, sent: result.ok, ...(result.ok ? { status: result.status } : { error: result.error, ...(result.status === undefined ? {} : { status: result.status }) }) });
+		const result = await postAlert({
+			url: config.alertWebhookUrl,
+			secret: config.alertWebhookSecret,
+			id,
+			body: sampleAlert(c.get("identity").id, traceId, now),
+			nowMs: now,
+		});
+		console.log(
+			JSON.stringify({ level: "info", msg: "test alert", traceId, webhookId: id, ok: result.ok, actor: c.get("identity").id }),
+		);
+		return c.json({
+			webhookId: id,
+			traceId,
+			signed: result.signed,
+			sent: result.ok,
+			...(result.ok
+				? { status: result.status }
+				: { error: result.error, ...(result.status === undefined ? {} : { status: result.status }) }),
+		});
 	});
 }

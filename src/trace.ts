@@ -97,7 +97,9 @@ export function formatTraceparent(traceId: string, spanId: string, sampled = tru
 }
 
 /** The trace id, parent span id and sampled flag of a valid `traceparent`. */
-export function parseTraceparent(traceparent: string | null | undefined): { traceId: string; spanId: string; sampled: boolean } | undefined {
+export function parseTraceparent(
+	traceparent: string | null | undefined,
+): { traceId: string; spanId: string; sampled: boolean } | undefined {
 	const valid = parentFrom(traceparent);
 	if (valid === undefined) return undefined;
 	const [, traceId = "", spanId = "", flags = "00"] = valid.split("-");
@@ -115,7 +117,10 @@ export function tracestateFrom(header: string | null | undefined): string | unde
 	if (header === null || header === undefined) return undefined;
 	const trimmed = header.trim();
 	if (trimmed === "" || trimmed.length > 512) return undefined;
-	const members = trimmed.split(",").map((member) => member.trim()).filter((member) => member !== "");
+	const members = trimmed
+		.split(",")
+		.map((member) => member.trim())
+		.filter((member) => member !== "");
 	if (members.length === 0 || members.length > 32) return undefined;
 	const keys = new Set<string>();
 	for (const member of members) {

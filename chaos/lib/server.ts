@@ -48,12 +48,17 @@ async function startOnce(defaultRoot: string, options: ServerOptions): Promise<C
 	const args = [
 		join(root, "node_modules/wrangler/bin/wrangler.js"),
 		"dev",
-		"--ip", "127.0.0.1",
-		"--port", String(port),
-		"--inspector-port", String(inspector),
-		"--persist-to", persistTo,
+		"--ip",
+		"127.0.0.1",
+		"--port",
+		String(port),
+		"--inspector-port",
+		String(inspector),
+		"--persist-to",
+		persistTo,
 		"--show-interactive-dev-session=false",
-		"--log-level", "warn",
+		"--log-level",
+		"warn",
 		...secret.args,
 		...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
@@ -110,4 +115,3 @@ async function startOnce(defaultRoot: string, options: ServerOptions): Promise<C
 	await server.kill();
 	throw new Error(`wrangler dev did not become healthy:\n${log}`);
 }
-

@@ -57,7 +57,13 @@ function wireSignIn(): void {
 			void signIn(token.value);
 		}
 	});
-	byId("signout").addEventListener("click", () => signOut(app.session === "access" ? "Signed out of the console (Cloudflare Access keeps its own session: /cdn-cgi/access/logout ends it)." : "Signed out."));
+	byId("signout").addEventListener("click", () =>
+		signOut(
+			app.session === "access"
+				? "Signed out of the console (Cloudflare Access keeps its own session: /cdn-cgi/access/logout ends it)."
+				: "Signed out.",
+		),
+	);
 	byId("signin-access").addEventListener("click", () => void signInWithAccess(true));
 	byId("banner-close").addEventListener("click", () => hideBanner());
 	byId("readonly", HTMLInputElement).addEventListener("change", (event) => {

@@ -19,9 +19,9 @@ export interface TraceSource {
 /** What the detail pane shows. */
 export type Detail =
 	| { kind: "saga"; sagaId: string }
-	| { kind: "moderation"; modId: string; /** Its state as last fetched: polling stops at `done`. */ state: string }
+	| { kind: "moderation"; modId: string /** Its state as last fetched: polling stops at `done`. */; state: string }
 	| { kind: "trace"; source: TraceSource }
-	| { kind: "room"; room: string; /** A message the search found there (shown on the page). */ msgId: string };
+	| { kind: "room"; room: string /** A message the search found there (shown on the page). */; msgId: string };
 
 export interface AppState {
 	/** The admin token (also in sessionStorage), or "" when signed out or signed in through Access. */

@@ -21,7 +21,9 @@ export interface AlertPost {
 	nowMs: number;
 }
 
-export type AlertPostResult = { ok: true; status: number; signed: boolean } | { ok: false; error: string; status?: number; signed: boolean };
+export type AlertPostResult =
+	| { ok: true; status: number; signed: boolean }
+	| { ok: false; error: string; status?: number; signed: boolean };
 
 /** The request headers of a delivery; pure apart from the HMAC. */
 export async function alertRequestHeaders(post: AlertPost, text: string): Promise<Record<string, string>> {
@@ -47,7 +49,9 @@ export async function postAlert(post: AlertPost, fetcher: typeof fetch = fetch):
 	try {
 		const response = await fetcher(post.url, { method: "POST", headers, body: text, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
 		await response.body?.cancel();
-		return response.ok ? { ok: true, status: response.status, signed } : { ok: false, error: `webhook answered ${response.status}`, status: response.status, signed };
+		return response.ok
+			? { ok: true, status: response.status, signed }
+			: { ok: false, error: `webhook answered ${response.status}`, status: response.status, signed };
 	} catch (thrown) {
 		return { ok: false, error: `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`, signed };
 	}

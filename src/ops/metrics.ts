@@ -37,29 +37,95 @@ export const ALARM_LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] a
 
 /** Counters a room or moderation counts and flushes to its shard. */
 export const COUNTERS = {
-	messages_stored: { name: "messages_stored", type: "counter", help: "Chat messages stored (not duplicates), by the transport that sent them.", labels: { transport: TRANSPORTS } },
-	acks: { name: "acks", type: "counter", help: "Sends acknowledged to their sender (socket acks and HTTP 2xx answers, duplicates included).", labels: { transport: TRANSPORTS } },
-	refusals: { name: "refusals", type: "counter", help: "Frames and room calls refused, by error code.", labels: { transport: TRANSPORTS, code: ERROR_CODES } },
-	room_messages_stored: { name: "room_messages_stored", type: "counter", help: "Chat messages stored in the rooms listed in METRICS_ROOMS.", labels: { room: null } },
-	task_attempts: { name: "task_attempts", type: "counter", help: "Task attempts dispatched to the queue (each claim is an attempt).", labels: { kind: KINDS } },
-	task_attempt_failures: { name: "task_attempt_failures", type: "counter", help: "Task attempts that came back failed (transiently or for good).", labels: { kind: KINDS } },
-	tasks_failed: { name: "tasks_failed", type: "counter", help: "Tasks that ended failed (attempts exhausted, a permanent refusal, or the dead-letter queue).", labels: { kind: KINDS } },
+	messages_stored: {
+		name: "messages_stored",
+		type: "counter",
+		help: "Chat messages stored (not duplicates), by the transport that sent them.",
+		labels: { transport: TRANSPORTS },
+	},
+	acks: {
+		name: "acks",
+		type: "counter",
+		help: "Sends acknowledged to their sender (socket acks and HTTP 2xx answers, duplicates included).",
+		labels: { transport: TRANSPORTS },
+	},
+	refusals: {
+		name: "refusals",
+		type: "counter",
+		help: "Frames and room calls refused, by error code.",
+		labels: { transport: TRANSPORTS, code: ERROR_CODES },
+	},
+	room_messages_stored: {
+		name: "room_messages_stored",
+		type: "counter",
+		help: "Chat messages stored in the rooms listed in METRICS_ROOMS.",
+		labels: { room: null },
+	},
+	task_attempts: {
+		name: "task_attempts",
+		type: "counter",
+		help: "Task attempts dispatched to the queue (each claim is an attempt).",
+		labels: { kind: KINDS },
+	},
+	task_attempt_failures: {
+		name: "task_attempt_failures",
+		type: "counter",
+		help: "Task attempts that came back failed (transiently or for good).",
+		labels: { kind: KINDS },
+	},
+	tasks_failed: {
+		name: "tasks_failed",
+		type: "counter",
+		help: "Tasks that ended failed (attempts exhausted, a permanent refusal, or the dead-letter queue).",
+		labels: { kind: KINDS },
+	},
 	dead_letters: { name: "dead_letters", type: "counter", help: "Tasks the queue gave up on (dead-lettered).", labels: { kind: KINDS } },
-	alert_deliveries: { name: "alert_deliveries", type: "counter", help: "Alert webhook deliveries, by result (a failed one is retried with backoff).", labels: { result: ["sent", "failed"] } },
-	alarm_lag_seconds: { name: "alarm_lag_seconds", type: "histogram", help: "How late outbox alarms ran after their earliest due work.", labels: {}, buckets: ALARM_LAG_BUCKETS },
+	alert_deliveries: {
+		name: "alert_deliveries",
+		type: "counter",
+		help: "Alert webhook deliveries, by result (a failed one is retried with backoff).",
+		labels: { result: ["sent", "failed"] },
+	},
+	alarm_lag_seconds: {
+		name: "alarm_lag_seconds",
+		type: "histogram",
+		help: "How late outbox alarms ran after their earliest due work.",
+		labels: {},
+		buckets: ALARM_LAG_BUCKETS,
+	},
 } as const satisfies Record<string, Family>;
 
 export type CounterName = keyof typeof COUNTERS;
 
 /** Gauges computed at scrape time from the index shards and the rooms' last reports. */
 export const GAUGES = {
-	sockets_open: { name: "sockets_open", type: "gauge", help: "Open sockets, as each room last reported (rooms report when sockets come and go).", labels: {} },
-	tasks: { name: "tasks", type: "gauge", help: "Tasks in the ops index, by state and kind.", labels: { state: TASK_STATES, kind: KINDS } },
+	sockets_open: {
+		name: "sockets_open",
+		type: "gauge",
+		help: "Open sockets, as each room last reported (rooms report when sockets come and go).",
+		labels: {},
+	},
+	tasks: {
+		name: "tasks",
+		type: "gauge",
+		help: "Tasks in the ops index, by state and kind.",
+		labels: { state: TASK_STATES, kind: KINDS },
+	},
 	sagas: { name: "sagas", type: "gauge", help: "Cross-post sagas in the ops index, by state.", labels: { state: SAGA_STATES } },
 	alerts: { name: "alerts", type: "gauge", help: "Alerts in the ops index, by webhook status.", labels: { status: ALERT_STATUSES } },
-	outbox_oldest_pending_age_seconds: { name: "outbox_oldest_pending_age_seconds", type: "gauge", help: "Age of the oldest unfinished (pending or processing) task; 0 when there is none.", labels: {} },
+	outbox_oldest_pending_age_seconds: {
+		name: "outbox_oldest_pending_age_seconds",
+		type: "gauge",
+		help: "Age of the oldest unfinished (pending or processing) task; 0 when there is none.",
+		labels: {},
+	},
 	index_shards: { name: "index_shards", type: "gauge", help: "Ops-index shards configured (OPS_INDEX_SHARDS).", labels: {} },
-	index_shards_unavailable: { name: "index_shards_unavailable", type: "gauge", help: "Shards that did not answer this scrape (their numbers are missing from it).", labels: {} },
+	index_shards_unavailable: {
+		name: "index_shards_unavailable",
+		type: "gauge",
+		help: "Shards that did not answer this scrape (their numbers are missing from it).",
+		labels: {},
+	},
 } as const satisfies Record<string, Family>;
 
 export type GaugeName = keyof typeof GAUGES;
@@ -130,7 +196,9 @@ export function acceptSample(sample: CounterSample): boolean {
 
 /** Adds `value` to a histogram's buckets, sum and count (cumulative buckets, as exposed). */
 export function histogramSamples(name: CounterName, value: number, bounds: readonly number[]): CounterSample[] {
-	const samples: CounterSample[] = bounds.filter((bound) => value <= bound).map((bound) => ({ name, part: "bucket", labels: { le: String(bound) }, value: 1 }));
+	const samples: CounterSample[] = bounds
+		.filter((bound) => value <= bound)
+		.map((bound) => ({ name, part: "bucket", labels: { le: String(bound) }, value: 1 }));
 	samples.push({ name, part: "bucket", labels: { le: "+Inf" }, value: 1 });
 	samples.push({ name, part: "sum", labels: {}, value }, { name, part: "count", labels: {}, value: 1 });
 	return samples;
@@ -160,7 +228,10 @@ export const CONTENT_TYPES: Record<ExpositionFormat, string> = {
 /** OpenMetrics when the scraper accepts it with a weight above 0 (Prometheus asks first for it), else 0.0.4. */
 export function negotiateFormat(accept: string | null | undefined): ExpositionFormat {
 	for (const part of (accept ?? "").split(",")) {
-		const [type, ...params] = part.trim().split(";").map((p) => p.trim());
+		const [type, ...params] = part
+			.trim()
+			.split(";")
+			.map((p) => p.trim());
 		if (type !== "application/openmetrics-text") continue;
 		const q = params.find((p) => p.startsWith("q="));
 		if (q === undefined || Number(q.slice(2)) > 0) return "openmetrics";
@@ -231,15 +302,24 @@ function labelCombos(family: Family): Labels[] {
 /** A histogram's series in exposition order: buckets by bound (cumulative already), then sum and count. */
 function histogramOrder(family: Family, series: CounterSample[]): FamilySamples["samples"] {
 	const bounds = [...(family.buckets ?? []).map(String), "+Inf"];
-	const value = (part: string, le?: string) => series.find((s) => s.part === part && (le === undefined || s.labels.le === le))?.value ?? 0;
-	return [...bounds.map((le) => ({ part: "bucket" as const, labels: { le }, value: value("bucket", le) })), { part: "sum" as const, labels: {}, value: value("sum") }, { part: "count" as const, labels: {}, value: value("count") }];
+	const value = (part: string, le?: string) =>
+		series.find((s) => s.part === part && (le === undefined || s.labels.le === le))?.value ?? 0;
+	return [
+		...bounds.map((le) => ({ part: "bucket" as const, labels: { le }, value: value("bucket", le) })),
+		{ part: "sum" as const, labels: {}, value: value("sum") },
+		{ part: "count" as const, labels: {}, value: value("count") },
+	];
 }
 
 /**
  * Every family, its series summed across shards. Series with a fixed label set are always
  * printed (0 until counted), so dashboards and `rate()` see them from the first scrape.
  */
-export function mergeMetrics(shards: readonly ShardMetrics[], answered: { configured: number; unavailable: number }, nowMs: number): FamilySamples[] {
+export function mergeMetrics(
+	shards: readonly ShardMetrics[],
+	answered: { configured: number; unavailable: number },
+	nowMs: number,
+): FamilySamples[] {
 	const counters = new Map<string, CounterSample>();
 	for (const shard of shards) addSamples(counters, shard.counters.filter(acceptSample));
 	const out: FamilySamples[] = [];
@@ -251,25 +331,51 @@ export function mergeMetrics(shards: readonly ShardMetrics[], answered: { config
 		}
 		const byKey = new Map(series.map((s) => [seriesKey({ name: s.name, labels: s.labels }), s.value]));
 		const combos = labelCombos(family);
-		const keys = combos.length > 0 ? combos : series.map((s) => s.labels).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-		out.push({ family, samples: keys.map((labels) => ({ labels, value: byKey.get(seriesKey({ name: family.name as CounterName, labels })) ?? 0 })) });
+		const keys =
+			combos.length > 0 ? combos : series.map((s) => s.labels).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+		out.push({
+			family,
+			samples: keys.map((labels) => ({ labels, value: byKey.get(seriesKey({ name: family.name as CounterName, labels })) ?? 0 })),
+		});
 	}
 	const sum = <T>(rows: (shard: ShardMetrics) => T[], key: (row: T) => string, n: (row: T) => number): Map<string, number> => {
 		const totals = new Map<string, number>();
 		for (const shard of shards) for (const row of rows(shard)) totals.set(key(row), (totals.get(key(row)) ?? 0) + n(row));
 		return totals;
 	};
-	const tasks = sum((s) => s.tasks, (r) => `${r.state}/${r.kind}`, (r) => r.n);
-	const sagas = sum((s) => s.sagas, (r) => r.state, (r) => r.n);
-	const alerts = sum((s) => s.alerts, (r) => r.status, (r) => r.n);
+	const tasks = sum(
+		(s) => s.tasks,
+		(r) => `${r.state}/${r.kind}`,
+		(r) => r.n,
+	);
+	const sagas = sum(
+		(s) => s.sagas,
+		(r) => r.state,
+		(r) => r.n,
+	);
+	const alerts = sum(
+		(s) => s.alerts,
+		(r) => r.status,
+		(r) => r.n,
+	);
 	let oldest: number | null = null;
-	for (const shard of shards) if (shard.oldestPendingCreatedAt !== null) oldest = Math.min(oldest ?? Number.POSITIVE_INFINITY, shard.oldestPendingCreatedAt);
+	for (const shard of shards)
+		if (shard.oldestPendingCreatedAt !== null) oldest = Math.min(oldest ?? Number.POSITIVE_INFINITY, shard.oldestPendingCreatedAt);
 	const gauge = (family: Family, samples: FamilySamples["samples"]): FamilySamples => ({ family, samples });
 	out.push(
 		gauge(GAUGES.sockets_open, [{ labels: {}, value: shards.reduce((n, s) => n + s.sockets, 0) }]),
-		gauge(GAUGES.tasks, labelCombos(GAUGES.tasks).map((labels) => ({ labels, value: tasks.get(`${labels.state}/${labels.kind}`) ?? 0 }))),
-		gauge(GAUGES.sagas, labelCombos(GAUGES.sagas).map((labels) => ({ labels, value: sagas.get(labels.state ?? "") ?? 0 }))),
-		gauge(GAUGES.alerts, labelCombos(GAUGES.alerts).map((labels) => ({ labels, value: alerts.get(labels.status ?? "") ?? 0 }))),
+		gauge(
+			GAUGES.tasks,
+			labelCombos(GAUGES.tasks).map((labels) => ({ labels, value: tasks.get(`${labels.state}/${labels.kind}`) ?? 0 })),
+		),
+		gauge(
+			GAUGES.sagas,
+			labelCombos(GAUGES.sagas).map((labels) => ({ labels, value: sagas.get(labels.state ?? "") ?? 0 })),
+		),
+		gauge(
+			GAUGES.alerts,
+			labelCombos(GAUGES.alerts).map((labels) => ({ labels, value: alerts.get(labels.status ?? "") ?? 0 })),
+		),
 		gauge(GAUGES.outbox_oldest_pending_age_seconds, [{ labels: {}, value: oldest === null ? 0 : Math.max(0, nowMs - oldest) / 1000 }]),
 		gauge(GAUGES.index_shards, [{ labels: {}, value: answered.configured }]),
 		gauge(GAUGES.index_shards_unavailable, [{ labels: {}, value: answered.unavailable }]),

@@ -40,7 +40,9 @@ beforeAll(async () => {
 	certs = createServer((request, response) => {
 		if (request.url !== "/cdn-cgi/access/certs") return void response.writeHead(404).end();
 		certFetches++;
-		response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [jwk], public_cert: { kid: KID, cert: "-----BEGIN CERTIFICATE-----…" }, public_certs: [] }));
+		response
+			.writeHead(200, { "Content-Type": "application/json" })
+			.end(JSON.stringify({ keys: [jwk], public_cert: { kid: KID, cert: "-----BEGIN CERTIFICATE-----…" }, public_certs: [] }));
 	});
 	const port = await new Promise<number>((resolve) => {
 		certs.listen(0, "127.0.0.1", () => {
@@ -83,15 +85,22 @@ describe("Cloudflare Access sign-in", () => {
 	});
 
 	it("makes an admin of a member of a listed group, and no one else", async () => {
-		expect((await withAssertion("/v1/admin/stats", await assertion({ email: "sre@example.com", custom: { groups: ["Parley Admins"] } }))).status).toBe(200);
+		expect(
+			(await withAssertion("/v1/admin/stats", await assertion({ email: "sre@example.com", custom: { groups: ["Parley Admins"] } })))
+				.status,
+		).toBe(200);
 		const user = await withAssertion("/v1/admin/stats", await assertion({ email: "someone@example.com", groups: ["Everyone"] }));
 		expect(user.status).toBe(403);
 		// Not an admin, but signed in: the room routes work for them as for any user.
-		const post = await withAssertion(`/v1/rooms/access-${crypto.randomUUID().slice(0, 8)}/messages`, await assertion({ email: "someone@example.com" }), {
-			method: "POST",
-			headers: { "Content-Type": "application/json" },
-			body: JSON.stringify({ id: "a1", text: "hello via Access" }),
-		});
+		const post = await withAssertion(
+			`/v1/rooms/access-${crypto.randomUUID().slice(0, 8)}/messages`,
+			await assertion({ email: "someone@example.com" }),
+			{
+				method: "POST",
+				headers: { "Content-Type": "application/json" },
+				body: JSON.stringify({ id: "a1", text: "hello via Access" }),
+			},
+		);
 		expect(post.status).toBe(201);
 	});
 
@@ -108,7 +117,10 @@ describe("Cloudflare Access sign-in", () => {
 		}
 		// A bearer token still wins over the header, as before.
 		const bearer = await fetch(`${server.url}/v1/admin/session`, {
-			headers: { Authorization: `Bearer ${await mintToken({ sub: "ops", name: "Ops", role: "admin" })}`, "Cf-Access-Jwt-Assertion": "garbage" },
+			headers: {
+				Authorization: `Bearer ${await mintToken({ sub: "ops", name: "Ops", role: "admin" })}`,
+				"Cf-Access-Jwt-Assertion": "garbage",
+			},
 		});
 		expect(await bearer.json()).toMatchObject({ via: "token", admin: true });
 	});
@@ -117,17 +129,25 @@ describe("Cloudflare Access sign-in", () => {
 		const browser = await launchChromium();
 		try {
 			// What Access does: every request to the origin carries the signed assertion.
-			const context = await browser.newContext({ extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": await assertion({ email: "ops@example.com" }) } });
+			const context = await browser.newContext({
+				extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": await assertion({ email: "ops@example.com" }) },
+			});
 			const page = await context.newPage();
 			const problems: string[] = [];
 			watchPage(page, problems);
 			await page.goto(`${server.url}/console/`);
 			await page.locator("#app").waitFor({ timeout: 15_000 });
 			await expect.poll(() => page.locator("#who").textContent()).toContain("Cloudflare Access");
-			await expect.poll(async () => Number(await page.locator('#task-counts [data-state="pending"]').getAttribute("data-count")), { timeout: 10_000 }).toBeGreaterThanOrEqual(0);
+			await expect
+				.poll(async () => Number(await page.locator('#task-counts [data-state="pending"]').getAttribute("data-count")), {
+					timeout: 10_000,
+				})
+				.toBeGreaterThanOrEqual(0);
 			await page.locator("#list-body tr").first().waitFor({ timeout: 10_000 });
 			// A non-admin behind Access is told why, and gets the paste form.
-			const other = await browser.newContext({ extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": await assertion({ email: "someone@example.com" }) } });
+			const other = await browser.newContext({
+				extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": await assertion({ email: "someone@example.com" }) },
+			});
 			const otherPage = await other.newPage();
 			await otherPage.goto(`${server.url}/console/`);
 			await otherPage.locator("#signin").waitFor();

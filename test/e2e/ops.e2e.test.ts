@@ -84,14 +84,21 @@ afterAll(async () => {
 
 async function scrape(format: "prometheus" | "openmetrics" = "prometheus") {
 	const response = await fetch(`${server.url}/v1/admin/metrics`, {
-		headers: { Authorization: `Bearer ${METRICS_TOKEN}`, ...(format === "openmetrics" ? { Accept: "application/openmetrics-text; version=1.0.0" } : {}) },
+		headers: {
+			Authorization: `Bearer ${METRICS_TOKEN}`,
+			...(format === "openmetrics" ? { Accept: "application/openmetrics-text; version=1.0.0" } : {}),
+		},
 	});
 	expect(response.status, server.output()).toBe(200);
 	return parseExposition(await response.text(), format);
 }
 
 function post(room: string, body: Record<string, unknown>, token = author) {
-	return call<{ sagaId?: string; traceId: string; msgId: string }>(`/v1/rooms/${room}/messages`, { method: "POST", token, body: { id: crypto.randomUUID(), ...body } });
+	return call<{ sagaId?: string; traceId: string; msgId: string }>(`/v1/rooms/${room}/messages`, {
+		method: "POST",
+		token,
+		body: { id: crypto.randomUUID(), ...body },
+	});
 }
 
 describe("metrics for Prometheus", () => {
@@ -119,15 +126,27 @@ describe("metrics for Prometheus", () => {
 		}
 		for (let i = 0; i < PLAIN; i++) await post(fresh("plain"), { text: `plain ${i}` });
 		expect(sagas).toHaveLength(CROSS);
-		for (const sagaId of sagas) await until(`saga ${sagaId}`, async () => ((await call<{ state: string }>(`/v1/admin/sagas/${encodeURIComponent(sagaId)}`)).state === "succeeded" ? true : undefined));
-		const delta = (after: Map<string, import("../support/exposition-parser.ts").ParsedFamily>, name: string, labels: Record<string, string> = {}) => sumOf(after, name, labels) - sumOf(before, name, labels);
-		const after = await until("the counters to catch up", async () => {
-			const families = await scrape();
-			const stored = delta(families, "parley_messages_stored_total", { transport: "http" });
-			const succeeded = delta(families, "parley_sagas", { state: "succeeded" });
-			const attempts = delta(families, "parley_task_attempts_total", { kind: "deliver" });
-			return stored >= CROSS + PLAIN && succeeded >= CROSS && attempts >= CROSS * targets.length ? families : undefined;
-		}, 30_000, 300);
+		for (const sagaId of sagas)
+			await until(`saga ${sagaId}`, async () =>
+				(await call<{ state: string }>(`/v1/admin/sagas/${encodeURIComponent(sagaId)}`)).state === "succeeded" ? true : undefined,
+			);
+		const delta = (
+			after: Map<string, import("../support/exposition-parser.ts").ParsedFamily>,
+			name: string,
+			labels: Record<string, string> = {},
+		) => sumOf(after, name, labels) - sumOf(before, name, labels);
+		const after = await until(
+			"the counters to catch up",
+			async () => {
+				const families = await scrape();
+				const stored = delta(families, "parley_messages_stored_total", { transport: "http" });
+				const succeeded = delta(families, "parley_sagas", { state: "succeeded" });
+				const attempts = delta(families, "parley_task_attempts_total", { kind: "deliver" });
+				return stored >= CROSS + PLAIN && succeeded >= CROSS && attempts >= CROSS * targets.length ? families : undefined;
+			},
+			30_000,
+			300,
+		);
 		expect(delta(after, "parley_messages_stored_total", { transport: "http" })).toBe(CROSS + PLAIN);
 		expect(delta(after, "parley_acks_total", { transport: "http" })).toBe(CROSS + PLAIN);
 		expect(delta(after, "parley_room_messages_stored_total", { room: origin })).toBe(CROSS);
@@ -151,11 +170,18 @@ describe("signed alerts", () => {
 		const target = fresh("alert");
 		await call("/v1/admin/faults", { method: "POST", body: { deliverFailRate: 1, retractFailRate: 1, rooms: [target] } });
 		const sent = await post(fresh("origin"), { text: "will fail", crossPost: [target] });
-		const alert = await until("the task_failed alert", async () => received.find((r) => r.body.includes(`"kind":"task_failed"`) && r.body.includes(sent.traceId)), 30_000);
+		const alert = await until(
+			"the task_failed alert",
+			async () => received.find((r) => r.body.includes(`"kind":"task_failed"`) && r.body.includes(sent.traceId)),
+			30_000,
+		);
 		await call("/v1/admin/faults", { method: "POST", body: {} });
 		expect(alert.verified).toBe(true);
 		expect(alert.headers.traceparent).toMatch(new RegExp(`^00-${sent.traceId}-[0-9a-f]{16}-01$`));
-		const test = await call<{ sent: boolean; signed: boolean; webhookId: string }>("/v1/admin/alerts/test", { method: "POST", body: {} });
+		const test = await call<{ sent: boolean; signed: boolean; webhookId: string }>("/v1/admin/alerts/test", {
+			method: "POST",
+			body: {},
+		});
 		expect(test).toMatchObject({ sent: true, signed: true });
 		expect(received.find((r) => r.headers["webhook-id"] === test.webhookId)?.verified).toBe(true);
 	});
@@ -182,7 +208,13 @@ describe.skipIf(browserMissing)("the console", () => {
 		const target = fresh("find");
 		const sent = await post(origin, { text: "find me", crossPost: [target] });
 		const sagaId = sent.sagaId ?? "";
-		await until("the saga indexed", async () => ((await call<{ sagas: Array<{ sagaId: string; state: string }> }>(`/v1/admin/sagas?room=${origin}`)).sagas.some((s) => s.sagaId === sagaId && s.state === "succeeded") ? true : undefined));
+		await until("the saga indexed", async () =>
+			(await call<{ sagas: Array<{ sagaId: string; state: string }> }>(`/v1/admin/sagas?room=${origin}`)).sagas.some(
+				(s) => s.sagaId === sagaId && s.state === "succeeded",
+			)
+				? true
+				: undefined,
+		);
 		const plain = await post(origin, { text: "a plain one" });
 		const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
 		watchPage(page, problems);
@@ -193,7 +225,17 @@ describe.skipIf(browserMissing)("the console", () => {
 		expect(await search(page, sagaId)).toBe("saga");
 		await expect.poll(() => page.locator("#saga-id").textContent(), { timeout: 10_000 }).toBe(sagaId);
 		expect(await search(page, `${sagaId}.d.${target}`)).toBe("task");
-		await expect.poll(() => page.locator(`#steps tr[data-task-id="${sagaId}.d.${target}"].selected, #steps tr[data-task-id="${sagaId}.d.${target}"]`).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+		await expect
+			.poll(
+				() =>
+					page
+						.locator(
+							`#steps tr[data-task-id="${sagaId}.d.${target}"].selected, #steps tr[data-task-id="${sagaId}.d.${target}"]`,
+						)
+						.count(),
+				{ timeout: 10_000 },
+			)
+			.toBeGreaterThan(0);
 		// A cross-posted message alone, and a plain one with its room.
 		expect(await search(page, sent.msgId)).toBe("message");
 		await expect.poll(() => page.locator("#saga-id").textContent(), { timeout: 10_000 }).toBe(sagaId);
@@ -215,8 +257,17 @@ describe.skipIf(browserMissing)("the console", () => {
 		const target = fresh("retryall");
 		await call("/v1/admin/faults", { method: "POST", body: { deliverFailRate: 1, retractFailRate: 1, rooms: [target] } });
 		const sent = await post(fresh("origin"), { text: "fails twice", crossPost: [target] });
-		await until("the saga to fail", async () => ((await call<{ state: string }>(`/v1/admin/sagas/${encodeURIComponent(sent.sagaId ?? "")}`)).state === "failed" ? true : undefined), 30_000);
-		await until("both failed tasks indexed", async () => ((await call<{ tasks: unknown[] }>(`/v1/admin/tasks?state=failed&room=${target}`)).tasks.length === 2 ? true : undefined));
+		await until(
+			"the saga to fail",
+			async () =>
+				(await call<{ state: string }>(`/v1/admin/sagas/${encodeURIComponent(sent.sagaId ?? "")}`)).state === "failed"
+					? true
+					: undefined,
+			30_000,
+		);
+		await until("both failed tasks indexed", async () =>
+			(await call<{ tasks: unknown[] }>(`/v1/admin/tasks?state=failed&room=${target}`)).tasks.length === 2 ? true : undefined,
+		);
 		await call("/v1/admin/faults", { method: "POST", body: {} });
 
 		const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
@@ -233,9 +284,13 @@ describe.skipIf(browserMissing)("the console", () => {
 		await expect.poll(() => page.locator("#retry-all-error").textContent()).toMatch(/reason/i);
 		await page.locator("#retry-all-reason").fill("target fixed; retrying everything that failed");
 		await page.locator("#retry-all-submit").click();
-		await expect.poll(() => page.locator("#banner-text").textContent(), { timeout: 10_000 }).toMatch(/^Retried 1 failed task; 1 refused/);
+		await expect
+			.poll(() => page.locator("#banner-text").textContent(), { timeout: 10_000 })
+			.toMatch(/^Retried 1 failed task; 1 refused/);
 		const audit = await until("the retry in the audit log", async () => {
-			const { entries } = await call<{ entries: Array<{ action: string; reason: string; actor: string }> }>("/v1/admin/audit?limit=500");
+			const { entries } = await call<{ entries: Array<{ action: string; reason: string; actor: string }> }>(
+				"/v1/admin/audit?limit=500",
+			);
 			return entries.find((e) => e.action === "retry" && e.reason === "target fixed; retrying everything that failed");
 		});
 		expect(audit.actor).toBe("ops");
@@ -264,7 +319,9 @@ describe.skipIf(browserMissing)("the console", () => {
 		expect(policy).toMatchObject({ readOnly: true, banned: ["mallory"] });
 		await expect.poll(() => page.locator("#room-policy-state").getAttribute("data-read-only"), { timeout: 10_000 }).toBe("true");
 		const entry = await until("the policy change in the audit log", async () => {
-			const { entries } = await call<{ entries: Array<{ action: string; taskId: string; reason: string; to: string; actor: string }> }>("/v1/admin/audit?limit=500");
+			const { entries } = await call<{
+				entries: Array<{ action: string; taskId: string; reason: string; to: string; actor: string }>;
+			}>("/v1/admin/audit?limit=500");
 			return entries.find((e) => e.action === "policy" && e.taskId === `policy@${room}`);
 		});
 		expect(entry).toMatchObject({ actor: "ops", reason: "spam wave; read-only until it passes", to: "read-only; banned: mallory" });
@@ -274,12 +331,21 @@ describe.skipIf(browserMissing)("the console", () => {
 		await page.locator("#policy-readonly").uncheck();
 		await page.locator("#policy-reason").fill("wave over");
 		await page.locator("#policy-save").click();
-		await expect.poll(async () => (await call<{ readOnly: boolean; banned: string[] }>(`/v1/admin/rooms/${room}/policy`)).banned, { timeout: 10_000 }).toEqual([]);
+		await expect
+			.poll(async () => (await call<{ readOnly: boolean; banned: string[] }>(`/v1/admin/rooms/${room}/policy`)).banned, {
+				timeout: 10_000,
+			})
+			.toEqual([]);
 		// The page lists the changes once the index has them.
-		await expect.poll(async () => {
-			await search(page, room);
-			return await page.locator("#policy-audit tbody tr").count();
-		}, { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+		await expect
+			.poll(
+				async () => {
+					await search(page, room);
+					return await page.locator("#policy-audit tbody tr").count();
+				},
+				{ timeout: 20_000 },
+			)
+			.toBeGreaterThanOrEqual(1);
 		// Read-only mode hides the form's write actions.
 		await page.locator("#readonly").check();
 		await expect.poll(() => page.locator("#policy-save").isVisible()).toBe(false);

@@ -26,7 +26,9 @@ async function spansOf(room: string, traceId: string): Promise<Span[]> {
 }
 
 describe("trace context over HTTP and room RPC", () => {
-	it("answers with the server's traceparent, passes tracestate back, and the room's ingress span names the Worker's span", async ({ expect }) => {
+	it("answers with the server's traceparent, passes tracestate back, and the room's ingress span names the Worker's span", async ({
+		expect,
+	}) => {
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		await holdQueue(a);
 		const response = await api(`/v1/rooms/${a}/messages`, {
@@ -52,7 +54,9 @@ describe("trace context over HTTP and room RPC", () => {
 });
 
 describe("trace context through the queue", () => {
-	it("gives every queue message its attempt's traceparent, and the consumer's span reaches the target and the origin", async ({ expect }) => {
+	it("gives every queue message its attempt's traceparent, and the consumer's span reaches the target and the origin", async ({
+		expect,
+	}) => {
 		const [origin, target] = [freshRoom("a"), freshRoom("b")];
 		const stub = env.ROOM.getByName(origin);
 		const sent: TaskBatch[] = [];
@@ -66,7 +70,9 @@ describe("trace context through the queue", () => {
 		// The attempt's span is derived from the task and attempt: the same on every retry of the send.
 		expect(task.traceparent).toBe(`00-${traceId}-${spanIdFor(`${task.taskId}#1`)}-01`);
 
-		const batch = createMessageBatch<TaskBatch | TaskMessage>("parley-dev-outbox", [{ id: "m0", timestamp: Date.now(), attempts: 1, body: { tasks: [task] } }]);
+		const batch = createMessageBatch<TaskBatch | TaskMessage>("parley-dev-outbox", [
+			{ id: "m0", timestamp: Date.now(), attempts: 1, body: { tasks: [task] } },
+		]);
 		// A recording stand-in for the target room: what the RPC to it carried.
 		const received: TaskMessage[][] = [];
 		const ROOM = {
@@ -115,7 +121,10 @@ describe("alert webhooks", () => {
 		expect(post.headers["webhook-id"]).toBe(`${failed.taskId}#task_failed#1`);
 		expect(parseTraceparent(post.headers.traceparent)?.traceId).toBe(failed.traceId);
 		// Another secret does not verify it.
-		expect(await verifyWebhook("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", post.headers, post.raw, now)).toEqual({ ok: false, reason: "no_match" });
+		expect(await verifyWebhook("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", post.headers, post.raw, now)).toEqual({
+			ok: false,
+			reason: "no_match",
+		});
 	});
 
 	it("sends a signed sample alert from the console's test button", async ({ expect }) => {
@@ -124,10 +133,16 @@ describe("alert webhooks", () => {
 		expect(response.status).toBe(200);
 		const answer = (await response.json()) as { webhookId: string; sent: boolean; signed: boolean; traceId: string };
 		expect(answer).toMatchObject({ sent: true, signed: true });
-		const log = (await (await fetch("http://webhook.test/__log")).json()) as Array<{ raw: string; headers: Record<string, string>; body: { kind: string } }>;
+		const log = (await (await fetch("http://webhook.test/__log")).json()) as Array<{
+			raw: string;
+			headers: Record<string, string>;
+			body: { kind: string };
+		}>;
 		const sample = log.find((p) => p.headers["webhook-id"] === answer.webhookId);
 		expect(sample?.body.kind).toBe("test");
-		expect(await verifyWebhook(WEBHOOK_SECRET, sample?.headers ?? {}, sample?.raw ?? "", Math.floor(Date.now() / 1000))).toEqual({ ok: true });
+		expect(await verifyWebhook(WEBHOOK_SECRET, sample?.headers ?? {}, sample?.raw ?? "", Math.floor(Date.now() / 1000))).toEqual({
+			ok: true,
+		});
 		const user = await api("/v1/admin/alerts/test", { method: "POST", token: await token({ sub: "u" }), body: "{}" });
 		expect(user.status).toBe(403);
 	});
@@ -144,19 +159,35 @@ describe("metrics inside the runtime", () => {
 		const before = await scrape();
 		const room = freshRoom("m");
 		const stub = env.ROOM.getByName(room);
-		const state = async () => await runInDurableObject(stub, async (_i, st) => ({ alarm: await st.storage.getAlarm(), feed: st.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n }));
+		const state = async () =>
+			await runInDurableObject(stub, async (_i, st) => ({
+				alarm: await st.storage.getAlarm(),
+				feed: st.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n,
+			}));
 		// An author's first message registers the room in the author directory (one alarm, once).
 		await stub.post(ann, { id: "p0", text: "plain" }, "c".repeat(32));
 		await vi.waitUntil(async () => (await state()).alarm === null, { timeout: 10_000, interval: 25 });
 		for (let i = 1; i < 3; i++) await stub.post(ann, { id: `p${i}`, text: "plain" }, "c".repeat(32));
 		// No feed row and no alarm for plain messages: the counters are in memory.
 		expect(await state()).toEqual({ alarm: null, feed: 0 });
-		const after = await vi.waitUntil(async () => {
-			const families = await scrape();
-			return sumOf(families, "parley_messages_stored_total", { transport: "http" }) - sumOf(before, "parley_messages_stored_total", { transport: "http" }) >= 3 ? families : undefined;
-		}, { timeout: 10_000, interval: 100 });
-		expect(sumOf(after, "parley_acks_total", { transport: "http" }) - sumOf(before, "parley_acks_total", { transport: "http" })).toBeGreaterThanOrEqual(3);
-		const openMetrics = await api("/v1/admin/metrics", { token: adminToken, headers: { Accept: "application/openmetrics-text; version=1.0.0" } });
+		const after = await vi.waitUntil(
+			async () => {
+				const families = await scrape();
+				return sumOf(families, "parley_messages_stored_total", { transport: "http" }) -
+					sumOf(before, "parley_messages_stored_total", { transport: "http" }) >=
+					3
+					? families
+					: undefined;
+			},
+			{ timeout: 10_000, interval: 100 },
+		);
+		expect(
+			sumOf(after, "parley_acks_total", { transport: "http" }) - sumOf(before, "parley_acks_total", { transport: "http" }),
+		).toBeGreaterThanOrEqual(3);
+		const openMetrics = await api("/v1/admin/metrics", {
+			token: adminToken,
+			headers: { Accept: "application/openmetrics-text; version=1.0.0" },
+		});
 		expect(openMetrics.headers.get("content-type")).toContain("application/openmetrics-text");
 		expect(() => parseExposition("", "openmetrics")).toThrow();
 		// Decoded by hand: workerd warns on .text() for a content type it does not know as text.

@@ -96,7 +96,9 @@ function parseLabels(text: string, start: number, line: number): { labels: Recor
 function familyOfSample(sample: string, family: ParsedFamily, format: Format): boolean {
 	switch (family.type) {
 		case "counter":
-			return format === "openmetrics" ? sample === `${family.name}_total` || sample === `${family.name}_created` : sample === family.name;
+			return format === "openmetrics"
+				? sample === `${family.name}_total` || sample === `${family.name}_created`
+				: sample === family.name;
 		case "histogram":
 		case "gaugehistogram":
 			return [`${family.name}_bucket`, `${family.name}_sum`, `${family.name}_count`, `${family.name}_created`].includes(sample);
@@ -121,7 +123,8 @@ function checkHistogram(family: ParsedFamily): void {
 	}
 	for (const [key, group] of groups) {
 		const last = group.buckets.at(-1);
-		if (last === undefined || last.le !== Number.POSITIVE_INFINITY) throw new ExpositionError(0, `${family.name}${key}: no +Inf bucket last`);
+		if (last === undefined || last.le !== Number.POSITIVE_INFINITY)
+			throw new ExpositionError(0, `${family.name}${key}: no +Inf bucket last`);
 		for (let i = 1; i < group.buckets.length; i++) {
 			const prev = group.buckets[i - 1];
 			const cur = group.buckets[i];
@@ -129,7 +132,8 @@ function checkHistogram(family: ParsedFamily): void {
 			if (!(cur.le > prev.le)) throw new ExpositionError(0, `${family.name}: bucket bounds not increasing`);
 			if (cur.value < prev.value) throw new ExpositionError(0, `${family.name}: buckets not cumulative`);
 		}
-		if (group.count === undefined || group.count !== last.value) throw new ExpositionError(0, `${family.name}: +Inf bucket ${last.value} != _count ${String(group.count)}`);
+		if (group.count === undefined || group.count !== last.value)
+			throw new ExpositionError(0, `${family.name}: +Inf bucket ${last.value} != _count ${String(group.count)}`);
 	}
 }
 
@@ -171,7 +175,8 @@ export function parseExposition(text: string, format: Format): Map<string, Parse
 				if (family.help !== undefined) throw new ExpositionError(line, `${name}: second HELP`);
 				family.help = rest ?? "";
 			} else if (kind === "TYPE") {
-				if (rest === undefined || !TYPES[format].includes(rest)) throw new ExpositionError(line, `${name}: bad type ${String(rest)}`);
+				if (rest === undefined || !TYPES[format].includes(rest))
+					throw new ExpositionError(line, `${name}: bad type ${String(rest)}`);
 				if (typed.has(name)) throw new ExpositionError(line, `${name}: second TYPE`);
 				typed.add(name);
 				family.type = rest;
@@ -187,7 +192,8 @@ export function parseExposition(text: string, format: Format): Map<string, Parse
 		if (raw[i] === "{") ({ labels, end: i } = parseLabels(raw, i, line));
 		if (raw[i] !== " ") throw new ExpositionError(line, "expected a space before the value");
 		const parts = raw.slice(i + 1).split(" ");
-		if (parts.length < 1 || parts.length > 2 || parts[0] === "") throw new ExpositionError(line, "expected a value (and an optional timestamp)");
+		if (parts.length < 1 || parts.length > 2 || parts[0] === "")
+			throw new ExpositionError(line, "expected a value (and an optional timestamp)");
 		const value = parseValue(parts[0] ?? "", line);
 		if (parts[1] !== undefined && !/^-?\d+(\.\d+)?$/.test(parts[1])) throw new ExpositionError(line, "bad timestamp");
 		let family = open;
@@ -226,7 +232,8 @@ export function seriesValue(families: Map<string, ParsedFamily>, sample: string,
 export function sumOf(families: Map<string, ParsedFamily>, sample: string, labels: Record<string, string> = {}): number {
 	let total = 0;
 	for (const family of families.values()) {
-		for (const s of family.samples) if (s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) total += s.value;
+		for (const s of family.samples)
+			if (s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) total += s.value;
 	}
 	return total;
 }

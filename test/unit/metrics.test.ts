@@ -26,7 +26,13 @@ const SHARDS: ShardMetrics[] = [
 			{ name: "room_messages_stored", labels: { room: "lobby" }, value: 3 },
 			...histogramSamples("alarm_lag_seconds", 0.3, COUNTERS.alarm_lag_seconds.buckets),
 		],
-		{ sockets: 4, tasks: [{ state: "failed", kind: "retract", n: 1 }], sagas: [{ state: "succeeded", n: 2 }], alerts: [{ status: "sent", n: 1 }], oldestPendingCreatedAt: NOW - 4000 },
+		{
+			sockets: 4,
+			tasks: [{ state: "failed", kind: "retract", n: 1 }],
+			sagas: [{ state: "succeeded", n: 2 }],
+			alerts: [{ status: "sent", n: 1 }],
+			oldestPendingCreatedAt: NOW - 4000,
+		},
 	),
 	shard(
 		[
@@ -36,7 +42,12 @@ const SHARDS: ShardMetrics[] = [
 			// Not Parley's: dropped, whoever sent it.
 			{ name: "messages_stored", labels: { transport: "pigeon" }, value: 99 },
 		],
-		{ sockets: 1, tasks: [{ state: "failed", kind: "retract", n: 2 }], sagas: [{ state: "succeeded", n: 1 }], oldestPendingCreatedAt: NOW - 1000 },
+		{
+			sockets: 1,
+			tasks: [{ state: "failed", kind: "retract", n: 2 }],
+			sagas: [{ state: "succeeded", n: 1 }],
+			oldestPendingCreatedAt: NOW - 1000,
+		},
 	),
 ];
 
@@ -70,7 +81,10 @@ describe("the metrics exposition", () => {
 	}
 
 	it("has bounded labels: every series but METRICS_ROOMS' comes from fixed value sets", ({ expect }) => {
-		const families = parseExposition(renderExposition(mergeMetrics([], { configured: 4, unavailable: 1 }, NOW), "prometheus"), "prometheus");
+		const families = parseExposition(
+			renderExposition(mergeMetrics([], { configured: 4, unavailable: 1 }, NOW), "prometheus"),
+			"prometheus",
+		);
 		const series = [...families.values()].reduce((n, f) => n + f.samples.length, 0);
 		expect(series).toBeLessThan(200);
 		expect(seriesValue(families, "parley_index_shards_unavailable")).toBe(1);
@@ -79,7 +93,12 @@ describe("the metrics exposition", () => {
 
 	it("escapes label values and help text", ({ expect }) => {
 		const text = renderExposition(
-			[{ family: { name: "x", type: "gauge", help: 'a \\ b\nc', labels: { room: null } }, samples: [{ labels: { room: 'q"u\\o\nte' }, value: 1.5 }] }],
+			[
+				{
+					family: { name: "x", type: "gauge", help: "a \\ b\nc", labels: { room: null } },
+					samples: [{ labels: { room: 'q"u\\o\nte' }, value: 1.5 }],
+				},
+			],
 			"openmetrics",
 		);
 		expect(text).toBe('# HELP parley_x a \\\\ b\\nc\n# TYPE parley_x gauge\nparley_x{room="q\\"u\\\\o\\nte"} 1.5\n# EOF\n');
@@ -87,7 +106,11 @@ describe("the metrics exposition", () => {
 	});
 
 	it("negotiates OpenMetrics the way Prometheus asks for it", ({ expect }) => {
-		expect(negotiateFormat("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")).toBe("openmetrics");
+		expect(
+			negotiateFormat(
+				"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+			),
+		).toBe("openmetrics");
 		expect(negotiateFormat("text/plain")).toBe("prometheus");
 		expect(negotiateFormat(undefined)).toBe("prometheus");
 		expect(negotiateFormat("application/openmetrics-text;q=0")).toBe("prometheus");
@@ -106,7 +129,17 @@ describe("the metrics exposition", () => {
 
 	it("fills the last hour's minutes, oldest first", ({ expect }) => {
 		const minute = Math.floor(NOW / 60_000) * 60_000;
-		const history = mergeHistory([[{ at: minute, messages: 3, attempts: 2, failures: 1 }], [{ at: minute, messages: 1, attempts: 0, failures: 0 }, { at: minute - 120_000, messages: 9, attempts: 0, failures: 0 }]], NOW, 60);
+		const history = mergeHistory(
+			[
+				[{ at: minute, messages: 3, attempts: 2, failures: 1 }],
+				[
+					{ at: minute, messages: 1, attempts: 0, failures: 0 },
+					{ at: minute - 120_000, messages: 9, attempts: 0, failures: 0 },
+				],
+			],
+			NOW,
+			60,
+		);
 		expect(history).toHaveLength(60);
 		expect(history.at(-1)).toEqual({ at: minute, messages: 4, attempts: 2, failures: 1 });
 		expect(history.at(-3)?.messages).toBe(9);

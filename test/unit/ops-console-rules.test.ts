@@ -32,12 +32,24 @@ describe("Cloudflare Access settings", () => {
 	it("derive the team's issuer and JWKS, and need both the team and the AUD", ({ expect }) => {
 		expect(accessTeamHost("myteam")).toBe("myteam.cloudflareaccess.com");
 		expect(accessTeamHost("https://MyTeam.cloudflareaccess.com/")).toBe("myteam.cloudflareaccess.com");
-		const config = readConfig({ ACCESS_TEAM_DOMAIN: "myteam", ACCESS_AUD: "aud-tag", ACCESS_ADMIN_EMAILS: "Ops@Example.com, second@example.com", ACCESS_ADMIN_GROUPS: "Parley Admins,sre" });
+		const config = readConfig({
+			ACCESS_TEAM_DOMAIN: "myteam",
+			ACCESS_AUD: "aud-tag",
+			ACCESS_ADMIN_EMAILS: "Ops@Example.com, second@example.com",
+			ACCESS_ADMIN_GROUPS: "Parley Admins,sre",
+		});
 		expect(config.accessJwksUrl).toBe("https://myteam.cloudflareaccess.com/cdn-cgi/access/certs");
 		expect(accessConfigured(config)).toBe(true);
 		expect(accessConfigured(readConfig({ ACCESS_TEAM_DOMAIN: "myteam" }))).toBe(false);
-		expect(accessAuthSettings(config)).toMatchObject({ authSecret: "", authIssuer: "https://myteam.cloudflareaccess.com", authAudience: "aud-tag", authNameClaim: "email" });
-		expect(readConfig({ ACCESS_TEAM_DOMAIN: "t", ACCESS_JWKS_URL: "http://127.0.0.1:9/certs" }).accessJwksUrl).toBe("http://127.0.0.1:9/certs");
+		expect(accessAuthSettings(config)).toMatchObject({
+			authSecret: "",
+			authIssuer: "https://myteam.cloudflareaccess.com",
+			authAudience: "aud-tag",
+			authNameClaim: "email",
+		});
+		expect(readConfig({ ACCESS_TEAM_DOMAIN: "t", ACCESS_JWKS_URL: "http://127.0.0.1:9/certs" }).accessJwksUrl).toBe(
+			"http://127.0.0.1:9/certs",
+		);
 		expect(config.accessAdminGroups).toEqual(["Parley Admins", "sre"]);
 	});
 

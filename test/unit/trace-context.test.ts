@@ -1,5 +1,13 @@
 import { describe, it } from "vitest";
-import { childTraceparent, formatTraceparent, ingressContext, parseTraceparent, spanIdFor, traceparentOf, tracestateFrom } from "../../src/trace.ts";
+import {
+	childTraceparent,
+	formatTraceparent,
+	ingressContext,
+	parseTraceparent,
+	spanIdFor,
+	traceparentOf,
+	tracestateFrom,
+} from "../../src/trace.ts";
 import { withConsumerSpan } from "../../src/queue.ts";
 import type { TaskMessage } from "../../src/saga/types.ts";
 
@@ -35,7 +43,11 @@ describe("W3C trace context", () => {
 	});
 
 	it("parses and formats traceparent, with derived span ids that are stable and never zero", ({ expect }) => {
-		expect(parseTraceparent(CALLER)).toEqual({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", sampled: true });
+		expect(parseTraceparent(CALLER)).toEqual({
+			traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+			spanId: "00f067aa0ba902b7",
+			sampled: true,
+		});
 		expect(parseTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")).toBeUndefined();
 		expect(spanIdFor("t#1")).toBe(spanIdFor("t#1"));
 		expect(spanIdFor("t#1")).not.toBe(spanIdFor("t#2"));
@@ -65,6 +77,9 @@ describe("W3C trace context", () => {
 			traceparent: formatTraceparent(traceId, spanIdFor(`o#${attempt}`)),
 		});
 		const out = withConsumerSpan([task("e".repeat(32), 1), task("f".repeat(32), 2)], "9".repeat(16));
-		expect(out.map((t) => t.traceparent)).toEqual([`00-${"e".repeat(32)}-${"9".repeat(16)}-01`, `00-${"f".repeat(32)}-${"9".repeat(16)}-01`]);
+		expect(out.map((t) => t.traceparent)).toEqual([
+			`00-${"e".repeat(32)}-${"9".repeat(16)}-01`,
+			`00-${"f".repeat(32)}-${"9".repeat(16)}-01`,
+		]);
 	});
 });

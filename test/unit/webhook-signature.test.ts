@@ -42,19 +42,44 @@ describe("Standard Webhooks signatures", () => {
 
 	it("verify as a receiver would: tolerance, tampering, several signatures", async ({ expect }) => {
 		const headers = await webhookHeaders(SPEC.secret, SPEC.id, SPEC.timestamp, SPEC.body);
-		expect(headers).toEqual({ "webhook-id": SPEC.id, "webhook-timestamp": String(SPEC.timestamp), "webhook-signature": SPEC.signature });
+		expect(headers).toEqual({
+			"webhook-id": SPEC.id,
+			"webhook-timestamp": String(SPEC.timestamp),
+			"webhook-signature": SPEC.signature,
+		});
 		expect(await verifyWebhook(SPEC.secret, headers, SPEC.body, SPEC.timestamp + 10)).toEqual({ ok: true });
 		expect(await verifyWebhook(SPEC.secret, headers, `${SPEC.body} `, SPEC.timestamp)).toEqual({ ok: false, reason: "no_match" });
 		expect(await verifyWebhook(SPEC.secret, headers, SPEC.body, SPEC.timestamp + 301)).toEqual({ ok: false, reason: "stale" });
-		expect(await verifyWebhook(SPEC.secret, { ...headers, "webhook-id": "other" }, SPEC.body, SPEC.timestamp)).toEqual({ ok: false, reason: "no_match" });
-		expect(await verifyWebhook(SPEC.secret, { ...headers, "webhook-signature": `v1,bogus ${SPEC.signature}` }, SPEC.body, SPEC.timestamp)).toEqual({ ok: true });
-		expect(await verifyWebhook(SPEC.secret, { ...headers, "webhook-signature": SPEC.signature.replace("v1", "v2") }, SPEC.body, SPEC.timestamp)).toEqual({ ok: false, reason: "no_match" });
-		expect(await verifyWebhook(SPEC.secret, { "webhook-id": SPEC.id }, SPEC.body, SPEC.timestamp)).toEqual({ ok: false, reason: "missing_headers" });
+		expect(await verifyWebhook(SPEC.secret, { ...headers, "webhook-id": "other" }, SPEC.body, SPEC.timestamp)).toEqual({
+			ok: false,
+			reason: "no_match",
+		});
+		expect(
+			await verifyWebhook(SPEC.secret, { ...headers, "webhook-signature": `v1,bogus ${SPEC.signature}` }, SPEC.body, SPEC.timestamp),
+		).toEqual({ ok: true });
+		expect(
+			await verifyWebhook(
+				SPEC.secret,
+				{ ...headers, "webhook-signature": SPEC.signature.replace("v1", "v2") },
+				SPEC.body,
+				SPEC.timestamp,
+			),
+		).toEqual({ ok: false, reason: "no_match" });
+		expect(await verifyWebhook(SPEC.secret, { "webhook-id": SPEC.id }, SPEC.body, SPEC.timestamp)).toEqual({
+			ok: false,
+			reason: "missing_headers",
+		});
 	});
 });
 
 describe("alert deliveries", () => {
-	const post = { url: "https://hooks.example/parley", secret: SPEC.secret, id: "t~aaaaaaaaaaaa.d.b#task_failed#1", body: { traceId: "a".repeat(32), kind: "task_failed" }, nowMs: 1_700_000_000_500 };
+	const post = {
+		url: "https://hooks.example/parley",
+		secret: SPEC.secret,
+		id: "t~aaaaaaaaaaaa.d.b#task_failed#1",
+		body: { traceId: "a".repeat(32), kind: "task_failed" },
+		nowMs: 1_700_000_000_500,
+	};
 
 	it("carry the three signature headers over the exact body sent, and the alert's traceparent", async ({ expect }) => {
 		const seen: Array<{ headers: Headers; body: string }> = [];
@@ -74,7 +99,15 @@ describe("alert deliveries", () => {
 	it("go unsigned without a secret, and fail visibly with a malformed one or a refusing receiver", async ({ expect }) => {
 		const unsigned = await alertRequestHeaders({ ...post, secret: "" }, "{}");
 		expect(Object.keys(unsigned).filter((k) => k.startsWith("webhook-"))).toEqual([]);
-		expect(await postAlert({ ...post, secret: "nope" }, async () => new Response("ok"))).toMatchObject({ ok: false, error: expect.stringMatching(/ALERT_WEBHOOK_SECRET/) });
-		expect(await postAlert(post, async () => new Response("down", { status: 503 }))).toEqual({ ok: false, error: "webhook answered 503", status: 503, signed: true });
+		expect(await postAlert({ ...post, secret: "nope" }, async () => new Response("ok"))).toMatchObject({
+			ok: false,
+			error: expect.stringMatching(/ALERT_WEBHOOK_SECRET/),
+		});
+		expect(await postAlert(post, async () => new Response("down", { status: 503 }))).toEqual({
+			ok: false,
+			error: "webhook answered 503",
+			status: 503,
+			signed: true,
+		});
 	});
 });

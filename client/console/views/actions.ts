@@ -59,7 +59,10 @@ async function submitAction(): Promise<void> {
 	app.action.busy = true;
 	submit.disabled = true;
 	try {
-		const updated = await api<TaskView>(`/v1/admin/tasks/${encodeURIComponent(task.taskId)}/actions`, { method: "POST", body: { action, reason } });
+		const updated = await api<TaskView>(`/v1/admin/tasks/${encodeURIComponent(task.taskId)}/actions`, {
+			method: "POST",
+			body: { action, reason },
+		});
 		closeActionDialog();
 		showBanner(`${ACTION_LABEL[action]}: task ${task.taskId} is now ${str(updated.state)} (was ${str(task.state)}).`, "ok", "Action");
 		afterAction();

@@ -21,8 +21,14 @@ async function sendTestAlert(): Promise<void> {
 	try {
 		const result = await api<TestAlertResult>("/v1/admin/alerts/test", { method: "POST", body: {} });
 		const how = result.signed ? "signed (webhook-signature)" : "UNSIGNED: set ALERT_WEBHOOK_SECRET";
-		if (result.sent) showBanner(`Test alert ${result.webhookId} delivered, ${how}; the receiver answered ${result.status ?? "OK"}.`, "ok", "Test alert");
-		else showBanner(`Test alert ${result.webhookId} not delivered (${how}): ${result.error ?? "unknown error"}.`, "error", "Test alert");
+		if (result.sent)
+			showBanner(
+				`Test alert ${result.webhookId} delivered, ${how}; the receiver answered ${result.status ?? "OK"}.`,
+				"ok",
+				"Test alert",
+			);
+		else
+			showBanner(`Test alert ${result.webhookId} not delivered (${how}): ${result.error ?? "unknown error"}.`, "error", "Test alert");
 	} catch (error) {
 		if (signOutIfRefused(error)) return;
 		showBanner(`Test alert: ${messageOf(error)}`, "error", "Test alert");

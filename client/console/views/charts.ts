@@ -21,7 +21,13 @@ interface Series {
 	className: string;
 }
 
-function chart(container: HTMLElement, series: readonly Series[], max: number, format: (v: number) => string, minutes: readonly MinuteSample[]): void {
+function chart(
+	container: HTMLElement,
+	series: readonly Series[],
+	max: number,
+	format: (v: number) => string,
+	minutes: readonly MinuteSample[],
+): void {
 	clear(container);
 	const first = minutes[0];
 	const last = minutes.at(-1);
@@ -33,7 +39,11 @@ function chart(container: HTMLElement, series: readonly Series[], max: number, f
 		s("text", { x: 2, y: 10, class: "tick" }, format(max)),
 		s("text", { x: 2, y: H + 13, class: "tick" }, first === undefined ? "" : fmtTime(first.at)),
 		s("text", { x: W - 2, y: H + 13, class: "tick end" }, last === undefined ? "" : fmtTime(last.at)),
-		series.flatMap((x) => polylines(x.values, W, H, max).map((points) => s("polyline", { points, class: `series ${x.className}`, dataset: { series: x.name } }))),
+		series.flatMap((x) =>
+			polylines(x.values, W, H, max).map((points) =>
+				s("polyline", { points, class: `series ${x.className}`, dataset: { series: x.name } }),
+			),
+		),
 	);
 	container.appendChild(svg);
 	container.appendChild(
@@ -42,7 +52,11 @@ function chart(container: HTMLElement, series: readonly Series[], max: number, f
 			{ class: "legend" },
 			series.map((x) => {
 				const latest = [...x.values].reverse().find((v) => v !== null);
-				return h("span", { class: `legend-item ${x.className}` }, `${x.name}: ${latest === undefined || latest === null ? "—" : format(latest)}`);
+				return h(
+					"span",
+					{ class: `legend-item ${x.className}` },
+					`${x.name}: ${latest === undefined || latest === null ? "—" : format(latest)}`,
+				);
 			}),
 		),
 	);
@@ -52,14 +66,29 @@ export function renderCharts(minutes: readonly MinuteSample[]): void {
 	const messages = minutes.map((m) => m.messages);
 	const attempts = minutes.map((m) => m.attempts);
 	const throughput = byId("throughput-chart");
-	chart(throughput, [
-		{ name: "messages/min", values: messages, className: "s-messages" },
-		{ name: "task attempts/min", values: attempts, className: "s-attempts" },
-	], niceMax([...messages, ...attempts], 5), (v) => String(Math.round(v)), minutes);
+	chart(
+		throughput,
+		[
+			{ name: "messages/min", values: messages, className: "s-messages" },
+			{ name: "task attempts/min", values: attempts, className: "s-attempts" },
+		],
+		niceMax([...messages, ...attempts], 5),
+		(v) => String(Math.round(v)),
+		minutes,
+	);
 	throughput.dataset.total = String(messages.reduce((a, b) => a + b, 0));
 	const rates = failureRates(minutes);
 	const failure = byId("failure-chart");
-	chart(failure, [{ name: "failed attempts", values: rates, className: "s-failures" }], niceMax(rates.map((r) => (r === null ? null : r * 100)), 1) / 100, (v) => `${Math.round(v * 1000) / 10}%`, minutes);
+	chart(
+		failure,
+		[{ name: "failed attempts", values: rates, className: "s-failures" }],
+		niceMax(
+			rates.map((r) => (r === null ? null : r * 100)),
+			1,
+		) / 100,
+		(v) => `${Math.round(v * 1000) / 10}%`,
+		minutes,
+	);
 	failure.dataset.attempts = String(attempts.reduce((a, b) => a + b, 0));
 }
 

@@ -51,7 +51,8 @@ export function openModeration(id: string, taskId: string, initial?: ModerationC
 	show({ kind: "moderation", modId: id, state: initial?.state ?? "" }, taskId);
 	Object.assign(app.ui, { mod: id, saga: "", task: taskId, trace: "" });
 	writeHash();
-	for (const row of document.querySelectorAll("#list-body tr[data-mod-id]")) row.classList.toggle("selected", row.getAttribute("data-mod-id") === id);
+	for (const row of document.querySelectorAll("#list-body tr[data-mod-id]"))
+		row.classList.toggle("selected", row.getAttribute("data-mod-id") === id);
 	if (initial === undefined) renderLoading(`Moderation ${id}`);
 	else draw(() => renderModeration(initial));
 	void refreshDetail();
@@ -168,7 +169,11 @@ export async function refreshDetail(): Promise<void> {
 		if (saga.traceId !== "") await refreshTrace(saga.traceId, generation);
 	} else if (open.kind === "moderation") {
 		// A missing moderation stays missing; anything else is tried again on the regular poll.
-		const view = await load<ModerationDetail>(`/v1/admin/moderations/${encodeURIComponent(open.modId)}`, `Moderation ${open.modId}`, generation);
+		const view = await load<ModerationDetail>(
+			`/v1/admin/moderations/${encodeURIComponent(open.modId)}`,
+			`Moderation ${open.modId}`,
+			generation,
+		);
 		if (view === undefined) return;
 		open.state = view.state;
 		drawIfChanged(view, () => renderModeration(view));

@@ -136,7 +136,13 @@ export function renderTabs(): void {
 	updateAlertTestButton();
 	const head = byId("list-head");
 	clear(head);
-	head.appendChild(h("tr", null, list.columns.map((c) => h("th", { scope: "col" }, c))));
+	head.appendChild(
+		h(
+			"tr",
+			null,
+			list.columns.map((c) => h("th", { scope: "col" }, c)),
+		),
+	);
 }
 
 export function setView(view: View, filters: { state?: string; room?: string; kind?: string } = {}): void {
@@ -197,7 +203,8 @@ export async function loadList(more = false): Promise<void> {
 		if (!more) clear(body);
 		for (const row of page.rows) body.appendChild(rowElement(row, body));
 		app.list.rows += page.rows.length;
-		if (app.list.rows === 0) body.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: list.columns.length }, "Nothing matches.")));
+		if (app.list.rows === 0)
+			body.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: list.columns.length }, "Nothing matches.")));
 		app.list.cursor = page.cursor === "" ? null : page.cursor;
 		moreButton.hidden = app.list.cursor === null;
 		const filtered = !list.serverFilters && page.rows.length !== page.fetched ? ` (of ${page.fetched} fetched)` : "";

@@ -86,7 +86,12 @@ export function detailHead(head: DetailHead): HTMLDivElement {
 	return h(
 		"div",
 		{ class: "detail-head" },
-		h("h2", null, head.title, head.id === undefined ? null : [" ", h("span", { class: "mono", id: head.id.elementId ?? null }, str(head.id.text))]),
+		h(
+			"h2",
+			null,
+			head.title,
+			head.id === undefined ? null : [" ", h("span", { class: "mono", id: head.id.elementId ?? null }, str(head.id.text))],
+		),
 		head.state === undefined ? null : h("span", { id: head.state.elementId }, badge(head.state.value)),
 		head.note,
 		buttons ? h("span", { class: "spacer" }) : null,

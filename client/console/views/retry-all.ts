@@ -43,7 +43,10 @@ export async function openRetryAll(): Promise<void> {
 	const dialog = byId("retry-all-dialog", HTMLDialogElement);
 	if (!dialog.open) dialog.showModal();
 	try {
-		const preview = await api<RetryPreview>("/v1/admin/tasks/retry", { method: "POST", body: { dryRun: true, ...(room === "" ? {} : { room }) } });
+		const preview = await api<RetryPreview>("/v1/admin/tasks/retry", {
+			method: "POST",
+			body: { dryRun: true, ...(room === "" ? {} : { room }) },
+		});
 		app.retryAll.count = preview.count;
 		byId("retry-all-count").dataset.count = String(preview.count);
 		byId("retry-all-count").textContent =
@@ -73,12 +76,20 @@ async function submit(): Promise<void> {
 	button.disabled = true;
 	try {
 		const room = app.retryAll.room;
-		const result = await api<RetryResult>("/v1/admin/tasks/retry", { method: "POST", body: { reason, ...(room === "" ? {} : { room }) } });
+		const result = await api<RetryResult>("/v1/admin/tasks/retry", {
+			method: "POST",
+			body: { reason, ...(room === "" ? {} : { room }) },
+		});
 		closeRetryAll();
 		const parts = [`Retried ${result.retried.length} failed task${result.retried.length === 1 ? "" : "s"}`];
 		if (result.refused.length > 0) parts.push(`${result.refused.length} refused (${result.refused[0]?.error ?? ""})`);
-		if (result.deferred > 0) parts.push(`${result.deferred} deferred by the rate limit: try again in ${fmtDuration(result.retryAfterMs)}`);
-		showBanner(`${parts.join("; ")}. Each retry is in the audit log.`, result.deferred > 0 || result.refused.length > 0 ? "error" : "ok", "Retry all");
+		if (result.deferred > 0)
+			parts.push(`${result.deferred} deferred by the rate limit: try again in ${fmtDuration(result.retryAfterMs)}`);
+		showBanner(
+			`${parts.join("; ")}. Each retry is in the audit log.`,
+			result.deferred > 0 || result.refused.length > 0 ? "error" : "ok",
+			"Retry all",
+		);
 		void loadList();
 		schedule(0);
 	} catch (error) {

@@ -43,10 +43,19 @@ function drawBanned(): void {
 				{ dataset: { user } },
 				h("span", { class: "mono" }, user),
 				" ",
-				h("button", { type: "button", class: "ghost small write-only", dataset: { unban: user }, onclick: () => {
-					draft.banned = draft.banned.filter((u) => u !== user);
-					drawBanned();
-				} }, "Unban"),
+				h(
+					"button",
+					{
+						type: "button",
+						class: "ghost small write-only",
+						dataset: { unban: user },
+						onclick: () => {
+							draft.banned = draft.banned.filter((u) => u !== user);
+							drawBanned();
+						},
+					},
+					"Unban",
+				),
 			),
 		);
 	}
@@ -76,7 +85,11 @@ async function save(room: string, onSaved: () => void): Promise<void> {
 			method: "PUT",
 			body: { readOnly: draft.readOnly, banGuests: draft.banGuests, banned: draft.banned, reason },
 		});
-		showBanner(`Room ${room}: policy saved (${saved.readOnly ? "read-only" : "writable"}, ${saved.banned.length} banned). The change is in the audit log.`, "ok", "Room");
+		showBanner(
+			`Room ${room}: policy saved (${saved.readOnly ? "read-only" : "writable"}, ${saved.banned.length} banned). The change is in the audit log.`,
+			"ok",
+			"Room",
+		);
 		onSaved();
 	} catch (error) {
 		formError(`Not saved: ${messageOf(error)}`);
@@ -86,23 +99,47 @@ async function save(room: string, onSaved: () => void): Promise<void> {
 }
 
 function auditRows(entries: readonly AuditEntry[]): HTMLElement {
-	if (entries.length === 0) return h("p", { class: "muted" }, "No policy change recorded for this room yet (the newest 100 audit entries were searched).");
+	if (entries.length === 0)
+		return h("p", { class: "muted" }, "No policy change recorded for this room yet (the newest 100 audit entries were searched).");
 	return h(
 		"table",
 		{ class: "grid", id: "policy-audit" },
-		h("thead", null, h("tr", null, ["When", "Who", "From → to", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+		h(
+			"thead",
+			null,
+			h(
+				"tr",
+				null,
+				["When", "Who", "From → to", "Reason"].map((c) => h("th", { scope: "col" }, c)),
+			),
+		),
 		h(
 			"tbody",
 			null,
 			entries.map((e) =>
-				h("tr", { dataset: { actor: e.actor } }, h("td", null, timeCell(e.at), " ", relTime(e.at)), h("td", null, mono(e.actor)), h("td", null, `${e.from} → ${e.to}`), h("td", null, str(e.reason))),
+				h(
+					"tr",
+					{ dataset: { actor: e.actor } },
+					h("td", null, timeCell(e.at), " ", relTime(e.at)),
+					h("td", null, mono(e.actor)),
+					h("td", null, `${e.from} → ${e.to}`),
+					h("td", null, str(e.reason)),
+				),
 			),
 		),
 	);
 }
 
 /** Draws the room page into `body`; `onSaved` reloads it. */
-export function renderRoom(body: HTMLElement, room: string, policy: RoomPolicy, audit: readonly AuditEntry[], msgId: string, close: () => void, onSaved: () => void): void {
+export function renderRoom(
+	body: HTMLElement,
+	room: string,
+	policy: RoomPolicy,
+	audit: readonly AuditEntry[],
+	msgId: string,
+	close: () => void,
+	onSaved: () => void,
+): void {
 	draft = { readOnly: policy.readOnly, banGuests: policy.banGuests === true, banned: [...policy.banned] };
 	const readOnlyMode = isReadOnly();
 	body.appendChild(detailHead({ title: "Room", id: { text: room, elementId: "room-id" }, close }));
@@ -110,7 +147,15 @@ export function renderRoom(body: HTMLElement, room: string, policy: RoomPolicy, 
 		h(
 			"dl",
 			{ class: "fields" },
-			field("State", h("span", { id: "room-policy-state", dataset: { readOnly: String(policy.readOnly) } }, policy.readOnly ? "read-only" : "writable"), policy.banGuests === true ? " · guests banned" : ""),
+			field(
+				"State",
+				h(
+					"span",
+					{ id: "room-policy-state", dataset: { readOnly: String(policy.readOnly) } },
+					policy.readOnly ? "read-only" : "writable",
+				),
+				policy.banGuests === true ? " · guests banned" : "",
+			),
 			field("Banned", `${policy.banned.length}`),
 			msgId === "" ? null : field("Found", mono(msgId), h("span", { class: "muted" }, " (a message of this room, from the search)")),
 		),
@@ -127,7 +172,12 @@ export function renderRoom(body: HTMLElement, room: string, policy: RoomPolicy, 
 	const form = h(
 		"form",
 		{ id: "policy-form", class: "policy-form", novalidate: true },
-		h("label", { class: "check" }, h("input", { id: "policy-readonly", type: "checkbox", disabled: readOnlyMode }), " Read-only (nobody but admins may post)"),
+		h(
+			"label",
+			{ class: "check" },
+			h("input", { id: "policy-readonly", type: "checkbox", disabled: readOnlyMode }),
+			" Read-only (nobody but admins may post)",
+		),
 		h("label", { class: "check" }, h("input", { id: "policy-ban-guests", type: "checkbox", disabled: readOnlyMode }), " Ban guests"),
 		h("div", null, h("span", { class: "muted" }, "Banned users"), h("ul", { id: "policy-banned", class: "banned-list" })),
 		h(
@@ -136,7 +186,12 @@ export function renderRoom(body: HTMLElement, room: string, policy: RoomPolicy, 
 			h("input", { id: "policy-ban-user", type: "text", spellcheck: "false", autocomplete: "off", placeholder: "user id to ban" }),
 			h("button", { id: "policy-ban-add", type: "button", class: "ghost small", onclick: addBan }, "Ban user"),
 		),
-		h("label", { for: "policy-reason", class: "write-only" }, "Reason ", h("span", { class: "muted" }, `(required, 1–${REASON_MAX} characters; recorded in the audit log)`)),
+		h(
+			"label",
+			{ for: "policy-reason", class: "write-only" },
+			"Reason ",
+			h("span", { class: "muted" }, `(required, 1–${REASON_MAX} characters; recorded in the audit log)`),
+		),
 		h("textarea", { id: "policy-reason", rows: 2, class: "write-only" }),
 		h("p", { id: "policy-error", class: "form-error", role: "alert", hidden: true }),
 		h("div", { class: "row-end write-only" }, h("button", { id: "policy-save", type: "submit" }, "Save policy")),

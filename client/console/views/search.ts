@@ -32,7 +32,14 @@ export function openHit(hit: SearchHit): void {
 	} else openRoom(hit.room);
 }
 
-const KIND_TEXT: Record<SearchHit["kind"], string> = { trace: "trace", saga: "saga", task: "task", moderation: "moderation", message: "message", room: "room" };
+const KIND_TEXT: Record<SearchHit["kind"], string> = {
+	trace: "trace",
+	saga: "saga",
+	task: "task",
+	moderation: "moderation",
+	message: "message",
+	room: "room",
+};
 
 export async function runSearch(text: string): Promise<void> {
 	const form = byId("search-form");

@@ -95,10 +95,20 @@ export function startApp(stats: Stats | null): void {
 	clear(who);
 	hideBanner();
 	if (app.session === "access" && accessIdentity !== null) {
-		append(who, ["signed in as ", h("strong", null, accessIdentity.name), " ", h("span", { class: "mono muted" }, "(Cloudflare Access)")]);
+		append(who, [
+			"signed in as ",
+			h("strong", null, accessIdentity.name),
+			" ",
+			h("span", { class: "mono muted" }, "(Cloudflare Access)"),
+		]);
 		who.hidden = false;
 	} else if (claims !== null) {
-		append(who, ["signed in as ", h("strong", null, str(claims.name)), " ", h("span", { class: "mono muted" }, `(${str(claims.sub)})`)]);
+		append(who, [
+			"signed in as ",
+			h("strong", null, str(claims.name)),
+			" ",
+			h("span", { class: "mono muted" }, `(${str(claims.sub)})`),
+		]);
 		who.hidden = false;
 	}
 	if (stats !== null) renderStats(stats);
@@ -133,7 +143,10 @@ export async function signInWithAccess(explicit = false): Promise<boolean> {
 		const session = await api<Session>("/v1/admin/session", { authToken: "" });
 		if (session.via !== "access") return false;
 		if (!session.admin) {
-			if (explicit) showSignIn(`Cloudflare Access signed you in as ${session.name}, but that account is not an admin here (ACCESS_ADMIN_EMAILS / ACCESS_ADMIN_GROUPS).`);
+			if (explicit)
+				showSignIn(
+					`Cloudflare Access signed you in as ${session.name}, but that account is not an admin here (ACCESS_ADMIN_EMAILS / ACCESS_ADMIN_GROUPS).`,
+				);
 			return false;
 		}
 		accessIdentity = session;
@@ -143,7 +156,10 @@ export async function signInWithAccess(explicit = false): Promise<boolean> {
 		return true;
 	} catch (error) {
 		if (explicit) {
-			const message = error instanceof ApiError && error.status === 403 ? "Cloudflare Access signed you in, but that account is not an admin here." : `Cloudflare Access sign-in is not available here (${messageOf(error)}). Paste a token instead.`;
+			const message =
+				error instanceof ApiError && error.status === 403
+					? "Cloudflare Access signed you in, but that account is not an admin here."
+					: `Cloudflare Access sign-in is not available here (${messageOf(error)}). Paste a token instead.`;
 			showSignIn(message);
 		}
 		return false;

@@ -1,5 +1,15 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { TEST_AUTH_SECRET } from "./scripts/test-secret.ts";
+
+// wrangler.toml declares AUTH_SECRET a required secret, so reading it for the `workers`
+// project makes wrangler look for one in .dev.vars, else in the environment, warn when it finds
+// none (a fresh clone has no .dev.vars) and say where it found one, once per test file. The
+// `bindings` below decide the value the tests see; these two only keep that out of the output
+// (warnings and errors still show; WRANGLER_LOG=debug still works). Test runtimes started
+// from here get the same secret (test/support/dev-server.ts).
+process.env.AUTH_SECRET = TEST_AUTH_SECRET;
+process.env.WRANGLER_LOG ??= "warn";
 
 /**
  * Two projects: `workers` runs unit and runtime tests inside workerd with the project's
@@ -16,8 +26,18 @@ export default defineConfig({
 					cloudflareTest({
 						wrangler: { configPath: "./wrangler.toml" },
 						miniflare: {
+							// AUTH_SECRET is the test secret, never the developer's .dev.vars.
+							// The webhook secret is the Standard Webhooks spec's own example (public, test-only).
 							// A small presence list limit, so a test crosses it with a dozen sockets.
-							bindings: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50", ALERT_WEBHOOK_URL: "http://webhook.test/hook", PRESENCE_LIST_LIMIT: "10" },
+							bindings: {
+								AUTH_SECRET: TEST_AUTH_SECRET,
+								FAULTS: "on",
+								OUTBOX_BASE_DELAY_MS: "50",
+								ALERT_WEBHOOK_URL: "http://webhook.test/hook",
+								ALERT_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+								METRICS_FLUSH_MS: "100",
+								PRESENCE_LIST_LIMIT: "10",
+							},
 							// Outbound fetches (alert webhooks) go to a recording stand-in, never the network.
 							workers: [
 								{

@@ -12,11 +12,24 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseOptions } from "../scripts/args.ts";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
 import { svgChart } from "./lib/chart.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
 import { writeDocs } from "./lib/docs.ts";
-import { crossPost, fixedRate, flatOut, idleMemory, maxSockets, roomFill, smokeTest, stalledReader, type Progress, type RoomUsers, type Target, type Timing } from "./lib/loadgen.ts";
+import {
+	crossPost,
+	fixedRate,
+	flatOut,
+	idleMemory,
+	maxSockets,
+	roomFill,
+	smokeTest,
+	stalledReader,
+	type Progress,
+	type RoomUsers,
+	type Target,
+	type Timing,
+} from "./lib/loadgen.ts";
 import { describeMachine, machineLine } from "./lib/machine.ts";
 import { selfCpuSeconds, treeCpuSeconds } from "./lib/proc.ts";
 import { markdownReport, Results, roomScenario, type ResultRecord, type ScenarioName } from "./lib/report.ts";
@@ -84,7 +97,14 @@ const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths
   -h, --help           show this help`;
 
 /** Reads the command line; on --help or a bad argument prints the usage and exits (0 or 2). */
-function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: ("miniflare" | "wrangler")[]; only: Group[]; docs?: boolean; "no-docs": boolean } {
+function readArgs(argv: string[]): {
+	quick: boolean;
+	servers?: string[];
+	paths: ("miniflare" | "wrangler")[];
+	only: Group[];
+	docs?: boolean;
+	"no-docs": boolean;
+} {
 	const fail = (message: string): never => {
 		process.stderr.write(`${message}\n\n${USAGE}\n`);
 		process.exit(2);
@@ -105,7 +125,11 @@ function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: 
 		process.exit(0);
 	}
 	if (values.docs === true && values["no-docs"]) fail("give at most one of --docs and --no-docs");
-	const list = (value: string): string[] => value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+	const list = (value: string): string[] =>
+		value
+			.split(",")
+			.map((item) => item.trim())
+			.filter((item) => item !== "");
 	const servers = values.servers === undefined ? undefined : list(values.servers);
 	if (servers !== undefined) {
 		if (servers.length === 0) fail("--servers needs at least one server name");
@@ -118,7 +142,8 @@ function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: 
 	if (badPaths.length > 0) fail(`unknown path(s) for --paths: ${badPaths.join(", ")} (miniflare, wrangler)`);
 	const only = list(values.only);
 	const badGroups = only.filter((g) => !(GROUPS as readonly string[]).includes(g));
-	if (only.length === 0 || badGroups.length > 0) fail(`unknown scenario group(s) for --only: ${badGroups.join(", ") || "(none)"} (${GROUPS.join(", ")})`);
+	if (only.length === 0 || badGroups.length > 0)
+		fail(`unknown scenario group(s) for --only: ${badGroups.join(", ") || "(none)"} (${GROUPS.join(", ")})`);
 	return {
 		only: only as Group[],
 		quick: values.quick,
@@ -272,7 +297,12 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 		announce(`starting ${def.label} (${pathOf(def, path)})`);
 		try {
 			const server = await startServer(def, pathOf(def, path), bundles);
-			const target: Target = { wsUrl: server.wsUrl, acks: def.acks, pids: () => server.pids(), ...(def.query === undefined ? {} : { query: def.query }) };
+			const target: Target = {
+				wsUrl: server.wsUrl,
+				acks: def.acks,
+				pids: () => server.pids(),
+				...(def.query === undefined ? {} : { query: def.query }),
+			};
 			try {
 				await smokeTest(target);
 			} catch (error) {
@@ -287,9 +317,14 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 		}
 	}
 	try {
-		if (runs("ingest")) await interleaved(live, path, "ingest-1x10", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 1, 10, mode.flat, p)) }));
-		if (runs("fanout")) await interleaved(live, path, "fanout-10x100", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 10, 100, mode.flat, p)) }));
-		if (runs("latency")) await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({ ...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)) }));
+		if (runs("ingest"))
+			await interleaved(live, path, "ingest-1x10", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 1, 10, mode.flat, p)) }));
+		if (runs("fanout"))
+			await interleaved(live, path, "fanout-10x100", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 10, 100, mode.flat, p)) }));
+		if (runs("latency"))
+			await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({
+				...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)),
+			}));
 		// Memory through wrangler dev would measure wrangler's proxy, not the server.
 		if (path === "miniflare" && runs("idle")) {
 			for (const count of [1000, 5000]) {
@@ -306,18 +341,24 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 			for (const count of roomCounts) {
 				for (const users of ["u100", "each"] as RoomUsers[]) {
 					for (const entry of roomLive) {
-						await interleaved([entry], path, roomScenario(users, count), 1, async (t, p) => ({ ...(await roomFill(t, count, users, p)) }));
+						await interleaved([entry], path, roomScenario(users, count), 1, async (t, p) => ({
+							...(await roomFill(t, count, users, p)),
+						}));
 					}
 				}
 			}
 		}
 		if (path === "miniflare" && runs("stalled")) {
 			for (const entry of live.filter((e) => STALLED_SERVERS.includes(e.def.name))) {
-				await interleaved([entry], path, "stalled-1of100", 1, async (t, p) => ({ ...(await stalledReader(t, STALLED_RATE, mode.stalled, p)) }));
+				await interleaved([entry], path, "stalled-1of100", 1, async (t, p) => ({
+					...(await stalledReader(t, STALLED_RATE, mode.stalled, p)),
+				}));
 			}
 		}
 		for (const entry of live.filter((e) => e.def.crossPost && runs("saga"))) {
-			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({ ...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)) }));
+			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({
+				...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)),
+			}));
 		}
 		if (path === "miniflare" && runs("cost")) {
 			// The batched sockets store exactly what the others do: one Parley probe is enough.
@@ -349,10 +390,8 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 }
 
 function adminTokenFor(def: ServerDef): string | undefined {
-	if (def.worker === undefined || !def.crossPost) return undefined;
-	const bindings = unstable_getMiniflareWorkerOptions(def.worker.config).workerOptions.bindings as Record<string, unknown> | undefined;
-	const secret = bindings?.AUTH_SECRET;
-	return typeof secret === "string" ? adminToken(secret) : undefined;
+	// The secret bench/lib/workers.ts gives the runtime.
+	return def.worker?.testSecret === true && def.crossPost ? adminToken(TEST_AUTH_SECRET) : undefined;
 }
 
 announce(`${mode.name} run ${runId}: ${selected.map((s) => s.name).join(", ")} over ${paths.join(", ")}`);
@@ -365,7 +404,10 @@ const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${mac
 const markdown = markdownReport(results, reportPaths, header);
 writeFileSync(join(outDir, "results.jsonl"), results.jsonLines());
 writeFileSync(join(outDir, "results.md"), markdown);
-const chart = svgChart(results, `${mode.name} run ${runId.slice(0, 16)}Z, ${machine.cpus} vCPU; medians of ${mode.rounds} interleaved round(s)`);
+const chart = svgChart(
+	results,
+	`${mode.name} run ${runId.slice(0, 16)}Z, ${machine.cpus} vCPU; medians of ${mode.rounds} interleaved round(s)`,
+);
 writeFileSync(join(outDir, "bench-chart.svg"), chart);
 if (writeDocsToo) {
 	writeFileSync(join(PROJECT_ROOT, "docs/bench-chart.svg"), chart);

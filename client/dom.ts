@@ -1,99 +1,94 @@
 /**
  * @module
- * The slice of the browser DOM the chat page uses, typed here.
- *
- * The project compiles against the Workers and Node typings, which clash with `lib.dom`
- * (both declare `WebSocket`, `Response`, `MessageEvent`, ...); pulling `lib.dom` into the shared
- * program would also let server code use `document` without a type error. So the page types
- * the few DOM members it touches itself, and reaches them through `browser`.
+ * Building pages with text only, for the chat page and the console. `h` and `s` create HTML and
+ * SVG elements; every string among their children becomes a text node and every prop an
+ * attribute, so data from the server is never parsed as HTML.
  */
 
-export interface DomEvent {
-	preventDefault(): void;
-	/** `beforeunload`: older browsers ask only when this is set. */
-	returnValue?: unknown;
-	readonly key?: string;
-	readonly shiftKey?: boolean;
-	readonly isComposing?: boolean;
+/** What `h` and `s` accept as children: nodes, text, nested lists; null, undefined and false are skipped. */
+export type Child = Node | string | number | null | undefined | false | readonly Child[];
+
+type Listener = (event: Event) => void;
+/** `class`, `dataset` (data-* attributes), `on<event>` listeners, or plain attributes (`true` = present). */
+export type Props = Readonly<
+	Record<string, string | number | boolean | null | undefined | Listener | Readonly<Record<string, string | number>>>
+>;
+
+export function append(parent: Node, children: readonly Child[]): void {
+	for (const child of children) {
+		if (child === null || child === undefined || child === false) continue;
+		if (Array.isArray(child)) append(parent, child);
+		else if (child instanceof Node) parent.appendChild(child);
+		else parent.appendChild(document.createTextNode(String(child)));
+	}
 }
 
-export interface DomElement {
-	textContent: string | null;
-	className: string;
-	hidden: boolean;
-	title: string;
-	readonly dataset: Record<string, string | undefined>;
-	readonly classList: {
-		add(...tokens: string[]): void;
-		remove(...tokens: string[]): void;
-		toggle(token: string, force?: boolean): boolean;
-		contains(token: string): boolean;
-	};
-	readonly firstElementChild: DomElement | null;
-	readonly childElementCount: number;
-	scrollTop: number;
-	readonly scrollHeight: number;
-	readonly clientHeight: number;
-	append(...nodes: Array<DomElement | string>): void;
-	prepend(...nodes: Array<DomElement | string>): void;
-	replaceChildren(...nodes: Array<DomElement | string>): void;
-	remove(): void;
-	setAttribute(name: string, value: string): void;
-	querySelector(selectors: string): DomElement | null;
-	querySelectorAll(selectors: string): ArrayLike<DomElement>;
-	addEventListener(type: string, listener: (event: DomEvent) => void): void;
-	focus(): void;
+function setProps(el: HTMLElement | SVGElement, props: Props | null): void {
+	if (props === null) return;
+	for (const [key, value] of Object.entries(props)) {
+		if (value === null || value === undefined || value === false) continue;
+		if (typeof value === "function") {
+			if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+		} else if (typeof value === "object") {
+			if (key === "dataset") for (const [name, data] of Object.entries(value)) el.dataset[name] = String(data);
+		} else {
+			el.setAttribute(key, value === true ? "" : String(value));
+		}
+	}
 }
 
-/** A `<dialog>`; a `<form method="dialog">` inside closes it with the clicked button's value. */
-export interface DomDialog extends DomElement {
-	readonly open: boolean;
-	returnValue: string;
-	showModal(): void;
-	close(returnValue?: string): void;
+/** An HTML element. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+	tag: K,
+	props: Props | null = null,
+	...children: Child[]
+): HTMLElementTagNameMap[K] {
+	const el = document.createElement(tag);
+	setProps(el, props);
+	append(el, children);
+	return el;
 }
 
-/** Inputs, textareas, selects and buttons. */
-export interface DomControl extends DomElement {
-	value: string;
-	disabled: boolean;
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element; same rules as `h`. */
+export function s<K extends keyof SVGElementTagNameMap>(tag: K, props: Props | null = null, ...children: Child[]): SVGElementTagNameMap[K] {
+	const el = document.createElementNS(SVG_NS, tag);
+	setProps(el, props);
+	append(el, children);
+	return el;
 }
 
-export interface BrowserGlobals {
-	document: {
-		getElementById(id: string): DomElement | null;
-		createElement(tagName: string): DomElement;
-	};
-	location: { hash: string; origin: string; pathname: string; search: string };
-	history: { replaceState(data: null, unused: string, url: string): void };
-	/** Per tab, kept across reloads. */
-	sessionStorage: DomStorage;
-	/** Per origin, kept after the tab is closed. */
-	localStorage: DomStorage;
-	navigator: { onLine: boolean };
-	addEventListener(type: "hashchange" | "online" | "offline" | "beforeunload", listener: (event: DomEvent) => void): void;
+export function clear(el: Node): void {
+	while (el.firstChild) el.removeChild(el.firstChild);
 }
 
-export interface DomStorage {
-	getItem(key: string): string | null;
-	setItem(key: string, value: string): void;
-	removeItem(key: string): void;
+/**
+ * An element index.html must contain, checked to be of the expected kind (a missing or
+ * different one is a mistake in the page, reported at once).
+ */
+export function byId(id: string): HTMLElement;
+export function byId<T extends HTMLElement>(id: string, kind: { new (): T; prototype: T }): T;
+export function byId(id: string, kind: { new (): HTMLElement; prototype: HTMLElement } = HTMLElement): HTMLElement {
+	const el = document.getElementById(id);
+	if (!(el instanceof kind)) throw new Error(`index.html has no ${kind.name} #${id}`);
+	return el;
 }
 
-export const browser = globalThis as unknown as BrowserGlobals;
-
-/** An element that the page's HTML must contain; a missing one is a build mistake. */
-export function byId<T extends DomElement = DomElement>(id: string): T {
-	const element = browser.document.getElementById(id);
-	if (element === null) throw new Error(`index.html has no #${id}`);
-	return element as T;
+/** The value of a text input, textarea or select. */
+export function fieldValue(id: string): string {
+	const el = document.getElementById(id);
+	if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) return el.value;
+	throw new Error(`index.html has no input #${id}`);
 }
 
-/** Creates an element with a class and text; text always goes through textContent. */
-export function el(tagName: string, className = "", text?: string): DomElement {
-	const element = browser.document.createElement(tagName);
-	// Buttons default to type=submit; none created by script is meant to submit a form.
-	if (tagName === "button") element.setAttribute("type", "button");
+/**
+ * An element with a class and text; text always goes through textContent. Buttons get
+ * `type="button"`: none created by script is meant to submit a form.
+ */
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text?: string): HTMLElementTagNameMap[K] {
+	const element = document.createElement(tag);
+	if (element instanceof HTMLButtonElement) element.type = "button";
 	if (className !== "") element.className = className;
 	if (text !== undefined) element.textContent = text;
 	return element;
@@ -103,8 +98,8 @@ export function el(tagName: string, className = "", text?: string): DomElement {
  * An element holding text a user wrote (a message, a name): `dir="auto"` lets the browser pick
  * the direction from the text itself, so Arabic or Hebrew reads right to left.
  */
-export function userText(tagName: string, className: string, text: string): DomElement {
-	const element = el(tagName, className, text);
-	element.setAttribute("dir", "auto");
+export function userText<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text: string): HTMLElementTagNameMap[K] {
+	const element = el(tag, className, text);
+	element.dir = "auto";
 	return element;
 }

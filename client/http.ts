@@ -25,7 +25,13 @@ function roomPath(baseUrl: string, room: string, rest: string): URL {
  * The upgrade URL. Browsers cannot set headers on a WebSocket, so the token travels in the
  * query string, as the contract says.
  */
-export function socketUrl(baseUrl: string, room: string, credentials: Credentials, since: number | undefined, features: readonly string[] = []): string {
+export function socketUrl(
+	baseUrl: string,
+	room: string,
+	credentials: Credentials,
+	since: number | undefined,
+	features: readonly string[] = [],
+): string {
 	const url = roomPath(baseUrl, room, "ws");
 	url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
 	if ("token" in credentials) url.searchParams.set("token", credentials.token);

@@ -21,8 +21,7 @@ import type {
 	UserRef,
 } from "./index.ts";
 import { DEFAULT_LIMITS, GUEST_NAME_PATTERN, MAX_CROSS_POSTS, codePointLength, isRoomId } from "../src/protocol.ts";
-import { browser, byId, el, userText } from "./dom.ts";
-import type { DomControl, DomDialog, DomElement } from "./dom.ts";
+import { byId, el, userText } from "./dom.ts";
 
 type Identity = { guest: string } | { token: string };
 
@@ -38,36 +37,36 @@ const RETRYABLE = new Set<string>(["internal", "network", "timeout"]);
 const ui = {
 	roomTitle: byId("room-title"),
 	status: byId("status"),
-	leave: byId<DomControl>("leave"),
+	leave: byId("leave", HTMLButtonElement),
 	banner: byId("banner"),
 	bannerText: byId("banner-text"),
-	bannerAction: byId<DomControl>("banner-action"),
+	bannerAction: byId("banner-action", HTMLButtonElement),
 	join: byId("join"),
 	joinForm: byId("join-form"),
-	joinRoom: byId<DomControl>("join-room"),
+	joinRoom: byId("join-room", HTMLInputElement),
 	joinSuggest: byId("join-suggest"),
 	joinSuggestText: byId("join-suggest-text"),
-	joinSuggestUse: byId<DomControl>("join-suggest-use"),
-	joinMode: byId<DomControl>("join-mode"),
+	joinSuggestUse: byId("join-suggest-use", HTMLButtonElement),
+	joinMode: byId("join-mode", HTMLSelectElement),
 	guestField: byId("guest-field"),
-	joinGuest: byId<DomControl>("join-guest"),
+	joinGuest: byId("join-guest", HTMLInputElement),
 	tokenField: byId("token-field"),
-	joinToken: byId<DomControl>("join-token"),
+	joinToken: byId("join-token", HTMLTextAreaElement),
 	joinError: byId("join-error"),
 	chat: byId("chat"),
 	scroller: byId("scroller"),
-	loadOlder: byId<DomControl>("load-older"),
+	loadOlder: byId("load-older", HTMLButtonElement),
 	timeline: byId("timeline"),
 	outgoing: byId("outgoing"),
 	online: byId("online"),
 	composer: byId("composer"),
-	text: byId<DomControl>("text"),
-	crossPost: byId<DomControl>("cross-post"),
-	send: byId<DomControl>("send"),
+	text: byId("text", HTMLTextAreaElement),
+	crossPost: byId("cross-post", HTMLInputElement),
+	send: byId("send", HTMLButtonElement),
 	hint: byId("composer-hint"),
 	counter: byId("counter"),
 	notice: byId("notice"),
-	leaveDialog: byId<DomDialog>("leave-dialog"),
+	leaveDialog: byId("leave-dialog", HTMLDialogElement),
 	leaveTitle: byId("leave-title"),
 	leaveText: byId("leave-text"),
 	leaveKeep: byId("leave-keep"),
@@ -94,18 +93,18 @@ const roomIdentityKey = (room: string): string => `${IDENTITY_KEY}:${room}`;
 
 /** This tab's identity first (two tabs may be two people), then the last one used in the room. */
 function loadIdentity(room: string): Identity | undefined {
-	return parseIdentity(browser.sessionStorage.getItem(IDENTITY_KEY)) ?? parseIdentity(browser.localStorage.getItem(roomIdentityKey(room)));
+	return parseIdentity(sessionStorage.getItem(IDENTITY_KEY)) ?? parseIdentity(localStorage.getItem(roomIdentityKey(room)));
 }
 
 function saveIdentity(room: string, identity: Identity): void {
 	const raw = JSON.stringify(identity);
-	browser.sessionStorage.setItem(IDENTITY_KEY, raw);
-	browser.localStorage.setItem(roomIdentityKey(room), raw);
+	sessionStorage.setItem(IDENTITY_KEY, raw);
+	localStorage.setItem(roomIdentityKey(room), raw);
 }
 
 function forgetIdentity(room: string): void {
-	browser.sessionStorage.removeItem(IDENTITY_KEY);
-	browser.localStorage.removeItem(roomIdentityKey(room));
+	sessionStorage.removeItem(IDENTITY_KEY);
+	localStorage.removeItem(roomIdentityKey(room));
 }
 
 /** `isRoomId` without its type guard, which would narrow a string that fails it to never. */
@@ -136,13 +135,13 @@ function guessRoom(raw: string): RoomGuess {
 function roomFromHash(): string | undefined {
 	let raw: string;
 	try {
-		raw = decodeURIComponent(browser.location.hash.replace(/^#\/?/, ""));
+		raw = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
 	} catch {
 		return undefined; // A malformed %-escape: no room.
 	}
 	const room = guessRoom(raw).room;
 	// `/#Lobby` means #lobby; show the real name in the address bar.
-	if (room !== undefined && room !== raw) browser.history.replaceState(null, "", `${browser.location.pathname}${browser.location.search}#${room}`);
+	if (room !== undefined && room !== raw) history.replaceState(null, "", `${location.pathname}${location.search}#${room}`);
 	return room;
 }
 
@@ -151,15 +150,15 @@ function roomFromHash(): string | undefined {
 // ---------------------------------------------------------------------------------------
 
 interface MessageView {
-	li: DomElement;
+	li: HTMLElement;
 	message: ChatMessage;
-	note: DomElement;
+	note: HTMLElement;
 }
 
 interface OutgoingView {
-	li: DomElement;
-	badge: DomElement;
-	actions: DomElement;
+	li: HTMLElement;
+	badge: HTMLElement;
+	actions: HTMLElement;
 	send: PendingSend;
 }
 
@@ -185,7 +184,7 @@ const STATUS_TEXT: Record<ConnectionState, string> = {
 const plural = (n: number, one: string, many = `${one}s`): string => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
 /** The name and, for guests, a tag saying so: a guest name is not an account. */
-function nameWithTag(user: UserRef, className: string): DomElement[] {
+function nameWithTag(user: UserRef, className: string): HTMLElement[] {
 	const name = userText("span", className, user.name);
 	if (!user.id.startsWith("guest:")) return [name];
 	const tag = el("span", "tag guest", "guest");
@@ -217,7 +216,7 @@ class Session {
 		this.room = room;
 		this.#identity = identity;
 		this.client = new ParleyClient({
-			url: browser.location.origin,
+			url: location.origin,
 			room,
 			...identity,
 			// Unsent messages survive a reload or a closed tab, and go out when this user is back.
@@ -245,7 +244,7 @@ class Session {
 				this.#renderQueue();
 			}),
 		);
-		if (!browser.navigator.onLine) client.suspend();
+		if (!navigator.onLine) client.suspend();
 		void client.connect().catch(() => undefined);
 	}
 
@@ -332,7 +331,9 @@ class Session {
 				showBanner("warn", "You are offline. Messages you send are kept and go out when the connection is back.");
 				return;
 			case "unauthorized":
-				showBanner("error", "The server refused these credentials. Check the guest name or token and join again.", "Change", () => leave());
+				showBanner("error", "The server refused these credentials. Check the guest name or token and join again.", "Change", () =>
+					leave(),
+				);
 				return;
 			case "forbidden":
 				showBanner("error", `You do not have access to #${this.room}.`, "Choose another room", () => leave());
@@ -370,7 +371,11 @@ class Session {
 		const fresh = sends.filter((send) => !this.#outgoing.has(send.id));
 		ui.outgoing.prepend(...fresh.map((send) => this.#track(send).li));
 		this.#renderQueue();
-		if (fresh.length > 0) showNotice(`${plural(fresh.length, "message")} from your last visit ${fresh.length === 1 ? "was" : "were"} not sent yet; queued again.`, "info");
+		if (fresh.length > 0)
+			showNotice(
+				`${plural(fresh.length, "message")} from your last visit ${fresh.length === 1 ? "was" : "were"} not sent yet; queued again.`,
+				"info",
+			);
 	}
 
 	/** A bubble for one send, and its outcome; a send with an id already queued joins it, never doubles. */
@@ -499,7 +504,7 @@ class Session {
 		if (message.retractedBy !== undefined || removed !== undefined) {
 			this.#markRemoved(view, removed ?? "deleted");
 		} else if (mine) {
-			const remove = el("button", "link delete", "Delete") as DomControl;
+			const remove = el("button", "link delete", "Delete");
 			remove.title = "Delete this message for everyone";
 			remove.addEventListener("click", () => {
 				// The retract event, not this promise, updates the view: every tab sees it the same way.
@@ -579,7 +584,9 @@ class Session {
 		let badge = "waiting for connection…";
 		if (waiting > 0 && state === "live") {
 			queue = held ? "held" : "sending";
-			text = held ? `Waiting ${Math.ceil(holdMs / 1000)}s (rate limit)… ${waiting.toLocaleString()} to send` : `Sending ${waiting.toLocaleString()}…`;
+			text = held
+				? `Waiting ${Math.ceil(holdMs / 1000)}s (rate limit)… ${waiting.toLocaleString()} to send`
+				: `Sending ${waiting.toLocaleString()}…`;
 			badge = held ? "waiting (rate limit)…" : "sending…";
 		} else if (waiting > 0) {
 			queue = "waiting";
@@ -658,7 +665,7 @@ function join(room: string, identity: Identity, note?: string): void {
 	ui.loadOlder.hidden = true;
 	hideBanner();
 	saveIdentity(room, identity);
-	if (roomFromHash() !== room) browser.location.hash = room;
+	if (roomFromHash() !== room) location.hash = room;
 	ui.roomTitle.textContent = `#${room}`;
 	ui.join.hidden = true;
 	ui.chat.hidden = false;
@@ -672,7 +679,10 @@ function join(room: string, identity: Identity, note?: string): void {
 /** Leave asks first when messages are still unsent; they are kept unless the user discards them. */
 function requestLeave(): void {
 	const waiting = session?.client.pending ?? 0;
-	if (session === undefined || waiting === 0) return leave();
+	if (session === undefined || waiting === 0) {
+		leave();
+		return;
+	}
 	ui.leaveTitle.textContent = `Leave #${session.room}?`;
 	ui.leaveText.textContent =
 		`${plural(waiting, "message is", "messages are")} not sent yet. ` +
@@ -750,13 +760,16 @@ function judge(text: string, chars: number, max: number): { crossPost: string[] 
 	if (session === undefined || text === "") return { reason: "" };
 	if (text.trim() === "") return { reason: "A message needs some text, not only spaces." };
 	if (chars > max) {
-		return { reason: `Too long to send: ${chars.toLocaleString()} characters, the limit is ${max.toLocaleString()}. Shorten it by ${(chars - max).toLocaleString()}.` };
+		return {
+			reason: `Too long to send: ${chars.toLocaleString()} characters, the limit is ${max.toLocaleString()}. Shorten it by ${(chars - max).toLocaleString()}.`,
+		};
 	}
 	const crossPost = parseCrossPost(ui.crossPost.value);
 	if (typeof crossPost === "string") return { reason: crossPost };
 	// The library's own verdict covers what the page does not (the frame's byte size).
 	const refused = session.client.check(text, { crossPost });
-	if (refused !== undefined) return { reason: refused.code === "too_large" ? `Too long to send: ${refused.message}.` : sentence(refused.message) };
+	if (refused !== undefined)
+		return { reason: refused.code === "too_large" ? `Too long to send: ${refused.message}.` : sentence(refused.message) };
 	return { crossPost };
 }
 
@@ -824,22 +837,22 @@ function wire(): void {
 		if (choice === "keep" || choice === "discard") leave(choice === "discard");
 	});
 	ui.bannerAction.addEventListener("click", () => bannerAction?.());
-	browser.addEventListener("hashchange", () => {
+	addEventListener("hashchange", () => {
 		const room = roomFromHash();
 		if (room === undefined || room === session?.room) return;
 		const identity = loadIdentity(room) ?? session?.identity;
 		if (identity !== undefined) join(room, identity);
 	});
 	// Unsent messages are kept, but they only go out once the user is back: worth a warning.
-	browser.addEventListener("beforeunload", (event) => {
+	addEventListener("beforeunload", (event) => {
 		if ((session?.client.pending ?? 0) === 0) return;
 		event.preventDefault();
 		event.returnValue = "unsent";
 	});
 	// The browser knows before any heartbeat that the network is gone: stop trying and
 	// queue, then reconnect the moment it is back instead of waiting out a backoff delay.
-	browser.addEventListener("offline", () => session?.client.suspend());
-	browser.addEventListener("online", () => session?.client.resume());
+	addEventListener("offline", () => session?.client.suspend());
+	addEventListener("online", () => session?.client.resume());
 }
 
 function start(): void {
@@ -851,7 +864,7 @@ function start(): void {
 		return;
 	}
 	if (room !== undefined) ui.joinRoom.value = room;
-	const last = parseIdentity(browser.sessionStorage.getItem(IDENTITY_KEY));
+	const last = parseIdentity(sessionStorage.getItem(IDENTITY_KEY));
 	if (last !== undefined && "guest" in last) ui.joinGuest.value = last.guest;
 	ui.join.hidden = false;
 	ui.chat.hidden = true;

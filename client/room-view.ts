@@ -94,7 +94,9 @@ export class RoomView {
 			client.on("retract", events),
 			client.on("status", (status) => this.#update({ state: status.state, status })),
 			client.on("welcome", () => this.#update({ user: client.user, online: client.online, limits: client.limits })),
-			client.on("online", ({ count, complete }) => this.#update({ online: client.online, onlineCount: count, onlineComplete: complete })),
+			client.on("online", ({ count, complete }) =>
+				this.#update({ online: client.online, onlineCount: count, onlineComplete: complete }),
+			),
 			client.on("queue", (queue) => this.#update({ queue, outgoing: client.outgoing() })),
 			client.on("error", (lastError) => this.#update({ lastError })),
 		];

@@ -36,7 +36,7 @@ const UNSAFE = /\r\n|\n|\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}|[\p{Cc}\p{Cf}\p
 /** A neighbour that lets a ZWJ / ZWNJ stay raw: visible, not ASCII, not a space, not a control or format char. */
 const JOINABLE = /^[^\p{ASCII}\p{C}\p{Z}\u115F\u1160\u3164\uFFA0]$/u;
 
-const SHORT: Readonly<Record<number, string>> = { 0x09: "\\t", 0x0d: "\\r" };
+const SHORT: Readonly<Record<number, string>> = { 9: "\\t", 13: "\\r" };
 
 /** The visible escape of one code point: `\t`, `\r`, `\xNN` below U+0100, `\uNNNN`, `\u{NNNNN}`. */
 export function escapeCodePoint(codePoint: number): string {

@@ -9,6 +9,9 @@ import compensations from "./0004_compensations.sql";
 import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
+import opsModerations from "./ops/0003_moderations.sql";
+import opsMetrics from "./ops/0004_metrics.sql";
+import moderations from "./moderation/0005_moderations.sql";
 
 export interface Migration {
 	version: number;
@@ -27,6 +30,18 @@ export const MIGRATIONS: readonly Migration[] = [
 export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
 	{ version: 1, name: "ops/0001_index", sql: opsIndex },
 	{ version: 2, name: "ops/0002_kinds", sql: opsKinds },
+	{ version: 3, name: "ops/0003_moderations", sql: opsModerations },
+	{ version: 4, name: "ops/0004_metrics", sql: opsMetrics },
+];
+
+/**
+ * A moderation object's schema (objects/moderation.ts). The first ones started on the room
+ * schema, so its history is the room schema's first four versions, then its own: every
+ * moderation object, old or new, ends with the same tables.
+ */
+export const MODERATION_MIGRATIONS: readonly Migration[] = [
+	...MIGRATIONS.filter((migration) => migration.version <= 4),
+	{ version: 5, name: "moderation/0005_moderations", sql: moderations },
 ];
 
 /** The author directory shards' schema (objects/author-directory.ts). */

@@ -1,7 +1,7 @@
 /**
  * One shard of the author directory: the rooms each author has posted in. Rooms register an
  * author's first message with it (through their feed, so a registration is never lost);
- * operator compensations by author read it to find every room to look in.
+ * operator moderations by author read it to find every room to look in.
  */
 import { DurableObject } from "cloudflare:workers";
 import { AUTHOR_DIRECTORY_MIGRATIONS } from "../migrations/index.ts";

@@ -7,7 +7,7 @@
 import { isGuestId, type RoomEvent, type RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
 import { classifyCode } from "../src/saga/errors.ts";
-import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
+import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome, type TaskOutcomeCode } from "../src/saga/types.ts";
 import type { EventLog } from "./event-log.ts";
 
 interface BarrierRecord extends Record<string, SqlStorageValue> {
@@ -23,7 +23,7 @@ export interface Applied {
 	events: RoomEvent[];
 }
 
-/** Retracts a room's own messages for an operator compensation (supplied by the room). */
+/** Retracts a room's own messages for an operator moderation (supplied by the room). */
 export type Moderate = (msgIds: readonly string[], traceId: string, now: number) => { events: RoomEvent[]; counts: ModerationCounts };
 
 function ok(row: BarrierRow, detail: string): TaskOutcome {
@@ -31,8 +31,8 @@ function ok(row: BarrierRow, detail: string): TaskOutcome {
 }
 
 /** A refusal, classified by its code: only transient and unknown ones are retried. */
-export function refusal(code: string, message: string): TaskOutcome {
-	return { status: classifyCode(code) === "permanent" ? "permanent" : "transient", code, message };
+export function refusal(code: TaskOutcomeCode, message: string): TaskOutcome {
+	return classifyCode(code) === "permanent" ? { status: "permanent", code, message } : { status: "transient", code, message };
 }
 
 export class Barrier {
@@ -57,6 +57,7 @@ export class Barrier {
 		return found;
 	}
 
+	/** `origin_room` holds the task's origin id: a moderation's id for a moderate row. */
 	private record(task: TaskMessage, row: BarrierRow, now: number): void {
 		this.sql.exec(
 			"INSERT INTO barrier (saga_id, op, outcome, seq, msg_id, origin_room, trace_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -65,7 +66,7 @@ export class Barrier {
 			row.outcome,
 			row.seq,
 			row.msgId,
-			task.originRoom,
+			task.origin.id,
 			task.traceId,
 			now,
 		);
@@ -129,7 +130,8 @@ export class Barrier {
 						clientId: null,
 						text: payload.text,
 						traceId: task.traceId,
-						origin: { room: task.originRoom, msgId: payload.msgId, sagaId: task.sagaId },
+						// Deliveries come from rooms only: the origin is the room that cross-posted.
+						origin: { room: task.origin.id, msgId: payload.msgId, sagaId: task.sagaId },
 					},
 					now,
 				);

@@ -1,8 +1,9 @@
 /**
- * One shard of the ops index: a read model of sagas, tasks, audit entries, alerts and which
- * rooms a trace touched, across all rooms. Rooms feed it through their outboxes (batched per
- * alarm run), so chat messages never reach it and an update is never lost. Upserts keep the
- * newest version they have seen, so repeated or reordered feeds cannot move a record back.
+ * One shard of the ops index: a read model of sagas, operator moderations, tasks, audit
+ * entries, alerts and which rooms a trace touched, across all rooms. Rooms and moderations
+ * feed it through their outboxes (batched per alarm run), so chat messages never reach it and
+ * an update is never lost. Upserts keep the newest version they have seen, so repeated or
+ * reordered feeds cannot move a record back.
  *
  * Lists take the caller's scope (a scoped admin's rooms claim) and return only the records it
  * reaches, filtered here so that limits and cursors page over what the caller may see. The
@@ -12,18 +13,32 @@
 import { DurableObject } from "cloudflare:workers";
 import { OPS_INDEX_MIGRATIONS } from "../migrations/index.ts";
 import type { AuditEntry, AlertView, IndexUpdate, ListFilter, SagaSummary, ShardStats } from "../src/ops/types.ts";
+import type { ModerationRecord } from "../src/ops/moderation.ts";
 import { LATENCY_BUCKETS_MS } from "../src/ops/types.ts";
 import type { SagaState, TaskState } from "../src/protocol.ts";
-import type { TaskKind, TaskView } from "../src/saga/types.ts";
+import type { TaskKind, TaskOrigin, TaskView } from "../src/saga/types.ts";
 import { allowedActions } from "../src/saga/policy.ts";
 import { type Scope, taskRooms, withinScope } from "../src/ops/scope.ts";
-import { isCompensationId } from "../src/saga/ids.ts";
+import { isModerationId, originOfRecord, originRooms } from "../src/saga/ids.ts";
+import { acceptSample, type CounterSample, HISTORY_COLUMNS, type MinuteSample, type ShardMetrics, seriesKey } from "../src/ops/metrics.ts";
+import type { MeterBatch } from "./meter.ts";
+import { roomOfPolicyTarget } from "../src/ops/policy-audit.ts";
 import { applyMigrations } from "./migrate.ts";
+
+/** The room a policy change's audit entry names (`policy@<room>`). */
+function policyRooms(target: string): string[] | undefined {
+	const room = roomOfPolicyTarget(target);
+	return room === undefined ? undefined : [room];
+}
+
+/** Per-minute history kept for the console's charts. */
+const HISTORY_KEEP_MS = 2 * 60 * 60_000;
 
 interface TaskRecord extends Record<string, SqlStorageValue> {
 	task_id: string;
 	saga_id: string;
-	origin_room: string;
+	origin_kind: string;
+	origin_id: string;
 	room: string;
 	kind: string;
 	state: string;
@@ -36,9 +51,6 @@ interface TaskRecord extends Record<string, SqlStorageValue> {
 }
 
 interface SagaRecord extends Record<string, SqlStorageValue> {
-	kind: string;
-	actor: string | null;
-	reason: string | null;
 	saga_id: string;
 	origin_room: string;
 	msg_id: string;
@@ -49,12 +61,33 @@ interface SagaRecord extends Record<string, SqlStorageValue> {
 	updated_at: number;
 }
 
-/** A task row with its saga's state beside it (null when the index holds no saga row). */
+interface ModerationRow extends Record<string, SqlStorageValue> {
+	moderation_id: string;
+	actor: string;
+	reason: string;
+	trace_id: string;
+	state: string;
+	rooms: string;
+	created_at: number;
+	updated_at: number;
+}
+
+/** A task row with its saga's (or moderation's) state beside it (null when the index holds neither). */
 type TaskWithSaga = TaskRecord & { saga_state: string | null };
+
+function rowOrigin(row: TaskRecord): TaskOrigin {
+	return { kind: row.origin_kind === "moderation" ? "moderation" : "room", id: row.origin_id };
+}
+
+/** The rooms a task names: its origin room (a moderation has none) and its target. */
+function taskRowRooms(row: TaskRecord): string[] {
+	return [...originRooms(rowOrigin(row)), row.room];
+}
 
 function taskView(row: TaskWithSaga): TaskView {
 	const kind = row.kind as TaskKind;
 	const state = row.state as TaskState;
+	const origin = rowOrigin(row);
 	return {
 		taskId: row.task_id,
 		sagaId: row.saga_id,
@@ -65,7 +98,8 @@ function taskView(row: TaskWithSaga): TaskView {
 		nextAttemptAt: row.next_attempt_at,
 		lastError: row.last_error,
 		actions: allowedActions({ kind, state, sagaState: (row.saga_state ?? undefined) as SagaState | undefined }),
-		originRoom: row.origin_room,
+		origin,
+		...(origin.kind === "room" ? { originRoom: origin.id } : {}),
 		traceId: row.trace_id,
 		createdAt: row.created_at,
 		updatedAt: row.updated_at,
@@ -83,12 +117,47 @@ function sagaSummary(row: SagaRecord): SagaSummary {
 		updatedAt: row.updated_at,
 		targets: JSON.parse(row.targets) as string[],
 	};
-	if (row.kind === "compensation") {
-		summary.kind = "compensation";
-		summary.actor = row.actor ?? "";
-		summary.reason = row.reason ?? "";
-	}
 	return summary;
+}
+
+function moderationRecord(row: ModerationRow): ModerationRecord {
+	return {
+		id: row.moderation_id,
+		actor: row.actor,
+		reason: row.reason,
+		traceId: row.trace_id,
+		state: row.state as SagaState,
+		rooms: JSON.parse(row.rooms) as string[],
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+	};
+}
+
+/** A stored alert; one recorded before alerts had an `origin` names it in `originRoom` only. */
+function alertOf(body: string): AlertView {
+	const alert = JSON.parse(body) as AlertView;
+	const origin = originOfRecord(alert);
+	const { originRoom: _named, ...rest } = alert;
+	return { ...rest, origin, ...(origin.kind === "room" ? { originRoom: origin.id } : {}) };
+}
+
+/**
+ * A saga update as builds before the rename fed it for a moderation: a saga of kind
+ * "compensation", its id in `originRoom` and its rooms in `targets`. Read as a moderation.
+ */
+function legacyModeration(saga: SagaSummary): ModerationRecord | undefined {
+	const legacy: SagaSummary & { kind?: string; actor?: string; reason?: string } = saga;
+	if (legacy.kind !== "compensation") return undefined;
+	return {
+		id: legacy.sagaId,
+		actor: legacy.actor ?? "",
+		reason: legacy.reason ?? "",
+		traceId: legacy.traceId,
+		state: legacy.state,
+		rooms: legacy.targets,
+		createdAt: legacy.createdAt,
+		updatedAt: legacy.updatedAt,
+	};
 }
 
 /** SQL conditions and bindings for a list filter over a table with these columns. */
@@ -143,14 +212,16 @@ export class OpsIndex extends DurableObject<Env> {
 		switch (update.type) {
 			case "task": {
 				const t = update.task;
+				// A feed queued before the rename names the origin in `originRoom` only.
+				const origin = originOfRecord(t);
 				this.sql.exec(
-					`INSERT INTO tasks (task_id, saga_id, origin_room, room, kind, state, attempts, next_attempt_at, last_error, trace_id, created_at, updated_at, done_at, version)
-					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+					`INSERT INTO tasks (task_id, saga_id, origin_kind, origin_id, room, kind, state, attempts, next_attempt_at, last_error, trace_id, created_at, updated_at, done_at, version)
+					 VALUES (?1, ?2, ?15, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 					 ON CONFLICT (task_id) DO UPDATE SET state = ?6, attempts = ?7, next_attempt_at = ?8, last_error = ?9, updated_at = ?12,
 					 done_at = ?13, version = ?14 WHERE excluded.version > tasks.version`,
 					t.taskId,
 					t.sagaId,
-					t.originRoom,
+					origin.id,
 					t.room,
 					t.kind,
 					t.state,
@@ -162,14 +233,20 @@ export class OpsIndex extends DurableObject<Env> {
 					t.updatedAt,
 					["succeeded", "failed", "skipped", "cancelled", "archived"].includes(t.state) ? t.updatedAt : null,
 					update.version,
+					origin.kind,
 				);
 				return;
 			}
 			case "saga": {
 				const s = update.saga;
+				const legacy = legacyModeration(s);
+				if (legacy !== undefined) {
+					this.apply({ type: "moderation", version: update.version, moderation: legacy });
+					return;
+				}
 				this.sql.exec(
-					`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version, kind, actor, reason)
-					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+					`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 					 ON CONFLICT (saga_id) DO UPDATE SET state = ?5, targets = ?6, updated_at = ?8, version = ?9 WHERE excluded.version > sagas.version`,
 					s.sagaId,
 					s.originRoom,
@@ -180,17 +257,36 @@ export class OpsIndex extends DurableObject<Env> {
 					s.createdAt,
 					s.updatedAt,
 					update.version,
-					s.kind ?? "crosspost",
-					s.actor ?? null,
-					s.reason ?? null,
 				);
 				for (const room of [s.originRoom, ...s.targets]) {
 					this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", s.traceId, room);
 				}
 				return;
 			}
+			case "moderation": {
+				const m = update.moderation;
+				this.sql.exec(
+					`INSERT INTO moderations (moderation_id, actor, reason, trace_id, state, rooms, created_at, updated_at, version)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+					 ON CONFLICT (moderation_id) DO UPDATE SET state = ?5, rooms = ?6, updated_at = ?8, version = ?9 WHERE excluded.version > moderations.version`,
+					m.id,
+					m.actor,
+					m.reason,
+					m.traceId,
+					m.state,
+					JSON.stringify(m.rooms),
+					m.createdAt,
+					m.updatedAt,
+					update.version,
+				);
+				// The moderation's own spans are found through its row (traceModerations).
+				for (const room of m.rooms)
+					this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", m.traceId, room);
+				return;
+			}
 			case "audit": {
-				const e = update.entry;
+				// A feed queued before the rename audits a moderation's start as `compensate`.
+				const e = update.entry.action === "compensate" ? { ...update.entry, action: "moderate" } : update.entry;
 				this.sql.exec(
 					"INSERT OR IGNORE INTO audit (entry_id, at, actor, task_id, action, reason, from_state, to_state, trace_id, saga_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 					update.entryId,
@@ -223,7 +319,12 @@ export class OpsIndex extends DurableObject<Env> {
 	 * The first `limit` rows of an ordered query that `keep` accepts. Without `keep` the limit
 	 * is the query's; with it, rows are read in order until enough are kept.
 	 */
-	private firstRows<T extends Record<string, SqlStorageValue>>(query: string, args: SqlStorageValue[], limit: number, keep?: (row: T) => boolean): T[] {
+	private firstRows<T extends Record<string, SqlStorageValue>>(
+		query: string,
+		args: SqlStorageValue[],
+		limit: number,
+		keep?: (row: T) => boolean,
+	): T[] {
 		if (keep === undefined) return this.sql.exec<T>(`${query} LIMIT ?`, ...args, limit).toArray();
 		const kept: T[] = [];
 		if (limit <= 0) return kept;
@@ -237,10 +338,12 @@ export class OpsIndex extends DurableObject<Env> {
 
 	/** Tasks, newest first; a scope keeps those whose origin and target rooms it reaches. */
 	async listTasks(filter: ListFilter, scope: Scope = null): Promise<TaskView[]> {
-		const { clause, args } = where(filter, "task_id", ["room", "origin_room"], Date.now());
-		const keep = scope === null ? undefined : (row: TaskWithSaga) => withinScope(scope, [row.origin_room, row.room]);
+		// A room id never equals a moderation's id (room ids hold no `@`): origin_id = room is a room origin.
+		const { clause, args } = where(filter, "task_id", ["room", "origin_id"], Date.now());
+		const keep = scope === null ? undefined : (row: TaskWithSaga) => withinScope(scope, taskRowRooms(row));
 		return this.firstRows<TaskWithSaga>(
-			`SELECT tasks.*, (SELECT state FROM sagas WHERE sagas.saga_id = tasks.saga_id) AS saga_state
+			`SELECT tasks.*, COALESCE((SELECT state FROM sagas WHERE sagas.saga_id = tasks.saga_id),
+			 (SELECT state FROM moderations WHERE moderations.moderation_id = tasks.saga_id)) AS saga_state
 			 FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC`,
 			args,
 			filter.limit,
@@ -248,17 +351,18 @@ export class OpsIndex extends DurableObject<Env> {
 		).map(taskView);
 	}
 
-	/**
-	 * Cross-post sagas, or (with `compensations`) operator compensations, newest first. A scope
-	 * keeps those whose every room (origin and targets) it reaches.
-	 */
-	async listSagas(filter: ListFilter, compensations = false, scope: Scope = null): Promise<SagaSummary[]> {
-		const sagaFilter: ListFilter = { ...filter, kind: compensations ? "compensation" : "crosspost" };
+	/** Cross-post sagas, newest first. A scope keeps those whose every room (origin and targets) it reaches. */
+	async listSagas(filter: ListFilter, scope: Scope = null): Promise<SagaSummary[]> {
+		// A task kind means nothing to a saga: the list ignores one.
+		const sagaFilter: ListFilter = { ...filter, kind: undefined };
 		const { clause, args } = where(sagaFilter, "saga_id", ["origin_room"], Date.now());
-		const keep = scope === null ? undefined : (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
+		const keep =
+			scope === null
+				? undefined
+				: (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
 		const rows = this.firstRows(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC`, args, filter.limit, keep);
 		// A room filter also matches sagas that reached the room as a target.
-		if (filter.room !== undefined && !compensations) {
+		if (filter.room !== undefined) {
 			const { clause: targetClause, args: targetArgs } = where({ ...sagaFilter, room: undefined }, "saga_id", [], Date.now());
 			const joiner = targetClause === "" ? "WHERE" : `${targetClause} AND`;
 			const targeted = this.firstRows(
@@ -274,44 +378,84 @@ export class OpsIndex extends DurableObject<Env> {
 		return rows.slice(0, filter.limit).map(sagaSummary);
 	}
 
-	/** The rooms an operator compensation names (its tasks' rooms), from its record here. */
-	private compensationRooms(id: string): string[] {
-		const row = this.sql.exec<{ targets: string }>("SELECT targets FROM sagas WHERE saga_id = ?", id).toArray()[0];
-		return row === undefined ? [] : (JSON.parse(row.targets) as string[]);
+	/**
+	 * Operator moderations, newest first; a room filter keeps those with a task in the room. A
+	 * scope keeps those whose every room (its tasks' rooms) it reaches.
+	 */
+	async listModerations(filter: ListFilter, scope: Scope = null): Promise<ModerationRecord[]> {
+		const { clause, args } = where({ ...filter, kind: undefined, room: undefined }, "moderation_id", [], Date.now());
+		const inRoom = "EXISTS (SELECT 1 FROM json_each(moderations.rooms) WHERE value = ?)";
+		const query =
+			filter.room === undefined
+				? `SELECT * FROM moderations ${clause}`
+				: `SELECT * FROM moderations ${clause === "" ? "WHERE" : `${clause} AND`} ${inRoom}`;
+		const keep = scope === null ? undefined : (row: ModerationRow) => withinScope(scope, JSON.parse(row.rooms) as string[]);
+		return this.firstRows<ModerationRow>(
+			`${query} ORDER BY created_at DESC, moderation_id DESC`,
+			filter.room === undefined ? args : [...args, filter.room],
+			filter.limit,
+			keep,
+		).map(moderationRecord);
+	}
+
+	/** The rooms an operator moderation names (its tasks' rooms), from its record here. */
+	private moderationRooms(id: string): string[] {
+		const row = this.sql.exec<{ rooms: string }>("SELECT rooms FROM moderations WHERE moderation_id = ?", id).toArray()[0];
+		return row === undefined ? [] : (JSON.parse(row.rooms) as string[]);
 	}
 
 	/**
 	 * Audit entries, newest first. A scope keeps those about a task it reaches, or about a
-	 * compensation whose every room it reaches (the compensation's record shares the entry's
+	 * moderation whose every room it reaches (the moderation's record shares the entry's
 	 * trace id, so it is in this shard too).
 	 */
 	async audit(limit: number, scope: Scope = null): Promise<AuditEntry[]> {
-		type AuditRow = { at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string; saga_id: string | null };
+		type AuditRow = {
+			at: number;
+			actor: string;
+			task_id: string;
+			action: string;
+			reason: string;
+			from_state: string;
+			to_state: string;
+			trace_id: string;
+			saga_id: string | null;
+		};
 		const keep =
 			scope === null
 				? undefined
-				: (row: AuditRow) => withinScope(scope, taskRooms(row.task_id) ?? (isCompensationId(row.task_id) ? this.compensationRooms(row.task_id) : []));
-		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep)
-			.map((row) => ({
-				at: row.at,
-				actor: row.actor,
-				taskId: row.task_id,
-				...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
-				action: row.action,
-				reason: row.reason,
-				from: row.from_state,
-				to: row.to_state,
-				traceId: row.trace_id,
-			}));
+				: (row: AuditRow) =>
+						withinScope(
+							scope,
+							taskRooms(row.task_id) ??
+								policyRooms(row.task_id) ??
+								(isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []),
+						);
+		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep).map((row) => ({
+			at: row.at,
+			actor: row.actor,
+			taskId: row.task_id,
+			...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
+			action: row.action,
+			reason: row.reason,
+			from: row.from_state,
+			to: row.to_state,
+			traceId: row.trace_id,
+		}));
 	}
 
 	/** Alerts, newest first; a scope keeps those whose origin and target rooms it reaches. */
 	async alerts(limit: number, scope: Scope = null): Promise<AlertView[]> {
-		const keep = scope === null ? undefined : (row: { body: string }) => {
-			const alert = JSON.parse(row.body) as AlertView;
-			return withinScope(scope, [alert.originRoom, alert.room]);
-		};
-		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) => JSON.parse(row.body) as AlertView);
+		const keep =
+			scope === null
+				? undefined
+				: (row: { body: string }) => {
+						const alert = alertOf(row.body);
+						return withinScope(scope, [...originRooms(alert.origin), alert.room]);
+					};
+		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) =>
+			alertOf(row.body),
+		);
 	}
 
 	/**
@@ -335,6 +479,14 @@ export class OpsIndex extends DurableObject<Env> {
 			.map((row) => row.room);
 	}
 
+	/** The operator moderations a trace belongs to (each records spans of its own). */
+	async traceModerations(traceId: string): Promise<string[]> {
+		return this.sql
+			.exec<{ id: string }>("SELECT moderation_id AS id FROM moderations WHERE trace_id = ?", traceId)
+			.toArray()
+			.map((row) => row.id);
+	}
+
 	async stats(): Promise<ShardStats> {
 		const count = (from: string): Record<string, number> =>
 			Object.fromEntries(
@@ -354,6 +506,105 @@ export class OpsIndex extends DurableObject<Env> {
 		const oldest = this.sql
 			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
 			.one().at;
-		return { tasks: count("tasks"), sagas: count("sagas WHERE kind = 'crosspost'"), latency, oldestPendingCreatedAt: oldest };
+		return { tasks: count("tasks"), sagas: count("sagas"), latency, oldestPendingCreatedAt: oldest };
+	}
+
+	/**
+	 * Adds a room's (or compensation's) counter increments, and keeps its socket count. Series
+	 * Parley does not define are dropped (acceptSample), so the table's size is bounded by the
+	 * families' label sets, whoever calls.
+	 */
+	async recordMetrics(batch: MeterBatch): Promise<void> {
+		const minute = Math.floor(batch.at / 60_000) * 60_000;
+		this.ctx.storage.transactionSync(() => {
+			const history = { messages: 0, attempts: 0, failures: 0 };
+			for (const sample of batch.counters) {
+				if (!acceptSample(sample)) continue;
+				this.sql.exec(
+					`INSERT INTO metric_counters (series, name, part, labels, value) VALUES (?, ?, ?, ?, ?)
+					 ON CONFLICT (series) DO UPDATE SET value = value + excluded.value`,
+					seriesKey(sample),
+					sample.name,
+					sample.part ?? null,
+					JSON.stringify(sample.labels),
+					sample.value,
+				);
+				const column = HISTORY_COLUMNS[sample.name];
+				if (column !== undefined) history[column] += sample.value;
+			}
+			if (history.messages + history.attempts + history.failures > 0) {
+				this.sql.exec(
+					`INSERT INTO metric_minutes (minute, messages, attempts, failures) VALUES (?1, ?2, ?3, ?4)
+					 ON CONFLICT (minute) DO UPDATE SET messages = messages + ?2, attempts = attempts + ?3, failures = failures + ?4`,
+					minute,
+					history.messages,
+					history.attempts,
+					history.failures,
+				);
+				this.sql.exec("DELETE FROM metric_minutes WHERE minute < ?", minute - HISTORY_KEEP_MS);
+			}
+			if (batch.sockets !== undefined) {
+				// A room with no socket left needs no row: the sum is the same without it.
+				if (batch.sockets > 0) {
+					this.sql.exec(
+						"INSERT INTO metric_sockets (source, sockets, at) VALUES (?1, ?2, ?3) ON CONFLICT (source) DO UPDATE SET sockets = ?2, at = ?3 WHERE excluded.at >= metric_sockets.at",
+						batch.source,
+						batch.sockets,
+						batch.at,
+					);
+				} else {
+					this.sql.exec("DELETE FROM metric_sockets WHERE source = ? AND at <= ?", batch.source, batch.at);
+				}
+			}
+		});
+	}
+
+	/** This shard's part of a scrape: counter totals, sockets, and counts from its own rows. */
+	async metrics(): Promise<ShardMetrics> {
+		const counters: CounterSample[] = this.sql
+			.exec<{ name: string; part: string | null; labels: string; value: number }>(
+				"SELECT name, part, labels, value FROM metric_counters",
+			)
+			.toArray()
+			.map((row) => {
+				const sample = {
+					name: row.name,
+					labels: JSON.parse(row.labels) as Record<string, string>,
+					value: row.value,
+				} as CounterSample;
+				if (row.part === "bucket" || row.part === "sum" || row.part === "count") sample.part = row.part;
+				return sample;
+			});
+		const sockets = this.sql.exec<{ n: number | null }>("SELECT SUM(sockets) AS n FROM metric_sockets").one().n ?? 0;
+		const tasks = this.sql
+			.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind")
+			.toArray();
+		const sagas = this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray();
+		const alerts = this.sql
+			.exec<{ status: string; n: number }>(
+				"SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status",
+			)
+			.toArray();
+		const oldest = this.sql
+			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
+			.one().at;
+		return { counters, sockets, tasks, sagas, alerts, oldestPendingCreatedAt: oldest };
+	}
+
+	/** Minutes since `since` (Unix ms), oldest first. */
+	async metricsHistory(since: number): Promise<MinuteSample[]> {
+		return this.sql
+			.exec<{ minute: number; messages: number; attempts: number; failures: number }>(
+				"SELECT * FROM metric_minutes WHERE minute >= ? ORDER BY minute",
+				since,
+			)
+			.toArray()
+			.map((row) => ({ at: row.minute, messages: row.messages, attempts: row.attempts, failures: row.failures }));
+	}
+
+	/** The cross-post saga of a message id, if this shard holds one (a search by message id). */
+	async sagaOfMessage(msgId: string): Promise<SagaSummary | undefined> {
+		const row = this.sql.exec<SagaRecord>("SELECT * FROM sagas WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId).toArray()[0];
+		return row === undefined ? undefined : sagaSummary(row);
 	}
 }

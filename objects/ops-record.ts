@@ -1,12 +1,14 @@
 /**
- * A room's operational record: the spans it saw, its audit entries, the alerts it raised,
- * and the feed of updates for the ops index. All of it is written inside the transaction of
- * the change it describes; the alarm ships the feed and the alerts afterwards.
+ * An outbox object's operational record (a room's, a moderation's): the spans it saw, its
+ * audit entries, the alerts it raised, and the feed of updates for the ops index. All of it is
+ * written inside the transaction of the change it describes; the alarm ships the feed and the
+ * alerts afterwards.
  */
 import type { AuditEntry, AlertPayload, AlertStatus, AlertView, IndexUpdate, Span } from "../src/ops/types.ts";
 import { shardOf } from "../src/ops/shard.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
-import type { AlertRequest, SagaChange, TaskChange } from "./outbox.ts";
+import type { TaskOrigin } from "../src/saga/types.ts";
+import type { AlertRequest, ModerationChange, SagaChange, TaskChange } from "./outbox.ts";
 
 /** Webhook deliveries of one alert before it is marked failed (visible in the console). */
 export const ALERT_MAX_ATTEMPTS = 6;
@@ -57,11 +59,20 @@ export class OpsRecord {
 	private readonly sql: SqlStorage;
 	private readonly room: () => string;
 	private readonly settings: RecorderSettings;
+	/** Whose record this is: a room's, or a moderation object's (whose name is no room). */
+	private readonly owner: TaskOrigin["kind"];
 
-	constructor(sql: SqlStorage, room: () => string, settings: RecorderSettings) {
+	constructor(sql: SqlStorage, room: () => string, settings: RecorderSettings, owner: TaskOrigin["kind"] = "room") {
 		this.sql = sql;
 		this.room = room;
 		this.settings = settings;
+		this.owner = owner;
+	}
+
+	/** The object this record belongs to, as alerts name it. */
+	private origin(): { origin: TaskOrigin; originRoom?: string } {
+		const id = this.room();
+		return this.owner === "room" ? { origin: { kind: "room", id }, originRoom: id } : { origin: { kind: "moderation", id } };
 	}
 
 	span(traceId: string, at: number, component: string, event: string, detail?: string): void {
@@ -77,18 +88,23 @@ export class OpsRecord {
 
 	/** Drops spans past retention, a batch at a time; run with the outbox's archiving. */
 	pruneSpans(before: number, limit = 500): number {
-		return this.sql.exec("DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE at < ? ORDER BY id LIMIT ?)", before, limit).rowsWritten;
+		return this.sql.exec("DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE at < ? ORDER BY id LIMIT ?)", before, limit)
+			.rowsWritten;
 	}
 
 	spans(traceId: string): Span[] {
-		const room = this.room();
+		const where = this.owner === "room" ? { room: this.room() } : { moderation: this.room() };
 		return this.sql
 			.exec<{ at: number; component: string; event: string; detail: string | null }>(
 				"SELECT at, component, event, detail FROM spans WHERE trace_id = ? ORDER BY at, id",
 				traceId,
 			)
 			.toArray()
-			.map((row) => (row.detail === null ? { at: row.at, component: row.component, room, event: row.event } : { at: row.at, component: row.component, room, event: row.event, detail: row.detail }));
+			.map((row) =>
+				row.detail === null
+					? { at: row.at, component: row.component, ...where, event: row.event }
+					: { at: row.at, component: row.component, ...where, event: row.event, detail: row.detail },
+			);
 	}
 
 	/** Queues one update; a newer update for the same record replaces an unsent one. */
@@ -110,8 +126,8 @@ export class OpsRecord {
 		this.feed(`author:${authorId}`, authorId, { authorId, room, at: now }, now, "authors");
 	}
 
-	/** Records task and saga changes: spans for the trace, updates for the index. */
-	recordChanges(tasks: readonly TaskChange[], sagas: readonly SagaChange[], now: number): void {
+	/** Records task, saga and moderation changes: spans for the trace, updates for the index. */
+	recordChanges(tasks: readonly TaskChange[], sagas: readonly SagaChange[], moderations: readonly ModerationChange[], now: number): void {
 		for (const change of tasks) {
 			const { task } = change;
 			// A new task needs no span of its own (the commit span names every target), nor does
@@ -127,6 +143,12 @@ export class OpsRecord {
 			if (change.from !== null) this.span(saga.traceId, now, "saga", `saga.${saga.state}`, `${saga.sagaId} (was ${change.from})`);
 			// The index learns which objects a trace touched from the saga itself (origin, targets).
 			this.feed(`saga:${saga.sagaId}`, saga.traceId, { type: "saga", version: change.version, saga }, now);
+		}
+		for (const change of moderations) {
+			const { moderation } = change;
+			if (change.from !== null)
+				this.span(moderation.traceId, now, "moderation", `moderation.${moderation.state}`, `${moderation.id} (was ${change.from})`);
+			this.feed(`moderation:${moderation.id}`, moderation.traceId, { type: "moderation", version: change.version, moderation }, now);
 		}
 	}
 
@@ -144,7 +166,13 @@ export class OpsRecord {
 		);
 		const id = (result.one() as { id: number }).id;
 		const entryId = `${this.room()}:${id}`;
-		this.span(entry.traceId, now, "operator", `manual.${entry.action}`, `${entry.actor}: ${entry.from} → ${entry.to} (${entry.reason})`);
+		this.span(
+			entry.traceId,
+			now,
+			"operator",
+			`manual.${entry.action}`,
+			`${entry.actor}: ${entry.from} → ${entry.to} (${entry.reason})`,
+		);
 		this.feed(`audit:${entryId}`, entry.traceId, { type: "audit", entryId, entry }, now);
 	}
 
@@ -199,7 +227,7 @@ export class OpsRecord {
 		const alert: AlertView = {
 			...body,
 			alertId,
-			originRoom: this.room(),
+			...this.origin(),
 			status: row.state as AlertStatus,
 			deliveryAttempts: row.attempts,
 			lastError: row.last_error,
@@ -217,7 +245,11 @@ export class OpsRecord {
 	alertDelivered(alertId: string, now: number): void {
 		const row = this.alertRow(alertId);
 		if (row?.state !== "pending") return;
-		this.sql.exec("UPDATE alerts SET state = 'sent', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE alert_id = ?", now, alertId);
+		this.sql.exec(
+			"UPDATE alerts SET state = 'sent', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE alert_id = ?",
+			now,
+			alertId,
+		);
 		this.span((JSON.parse(row.payload) as AlertPayload).traceId, now, "alert", "alert.sent", alertId);
 		this.feedAlert(alertId, now);
 	}
@@ -237,7 +269,13 @@ export class OpsRecord {
 			now,
 			alertId,
 		);
-		this.span((JSON.parse(row.payload) as AlertPayload).traceId, now, "alert", failed ? "alert.webhook_failed" : "alert.webhook_retry", `${alertId}: ${error}`);
+		this.span(
+			(JSON.parse(row.payload) as AlertPayload).traceId,
+			now,
+			"alert",
+			failed ? "alert.webhook_failed" : "alert.webhook_retry",
+			`${alertId}: ${error}`,
+		);
 		this.feedAlert(alertId, now);
 	}
 
@@ -247,7 +285,14 @@ export class OpsRecord {
 			.toArray()
 			.map((row) => {
 				const { text: _text, ...body } = JSON.parse(row.payload) as AlertPayload;
-				return { ...body, alertId: row.alert_id, originRoom: this.room(), status: row.state as AlertStatus, deliveryAttempts: row.attempts, lastError: row.last_error };
+				return {
+					...body,
+					alertId: row.alert_id,
+					...this.origin(),
+					status: row.state as AlertStatus,
+					deliveryAttempts: row.attempts,
+					lastError: row.last_error,
+				};
 			});
 	}
 
@@ -262,7 +307,10 @@ export class OpsRecord {
 			const id = `${sink}:${row.shard}`;
 			let batch = batches.get(id);
 			if (batch === undefined) {
-				batch = sink === "authors" ? { sink, shard: row.shard, rows: [], updates: [] } : { sink, shard: row.shard, rows: [], updates: [] };
+				batch =
+					sink === "authors"
+						? { sink, shard: row.shard, rows: [], updates: [] }
+						: { sink, shard: row.shard, rows: [], updates: [] };
 				batches.set(id, batch);
 			}
 			batch.rows.push({ key: row.key, rev: row.rev });

@@ -1,36 +1,59 @@
 /**
- * The base of every Durable Object that owns an outbox (a room, an operator compensation):
+ * The base of every Durable Object that owns an outbox (a room, an operator moderation):
  * its alarm is the outbox ticker, and it answers the queue consumer's and the operators'
- * calls about its tasks. Subclasses build the TaskEngine over their own storage.
+ * calls about its tasks. Subclasses build the TaskEngine over their own storage. Every
+ * public method here is RPC surface used by the Worker or the queue consumer; tests reach
+ * anything else through `runInDurableObject`.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { AlertView, Span } from "../src/ops/types.ts";
-import type { TaskOutcome, TaskReport, TaskView } from "../src/saga/types.ts";
+import type { Span } from "../src/ops/types.ts";
+import type { ManualAction, TaskOrigin, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
 import { OpsRecord } from "./ops-record.ts";
-import type { ManualAction } from "../src/saga/types.ts";
 import { Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
 
-/** The outbox and operational record of one object, configured from the deployment's settings. */
-export function outboxParts(sql: SqlStorage, name: () => string, config: Config): { outbox: Outbox; ops: OpsRecord } {
+/**
+ * The outbox and operational record of one object, configured from the deployment's settings;
+ * `owner` says whether the object is a room or a moderation.
+ */
+export function outboxParts(
+	sql: SqlStorage,
+	name: () => string,
+	config: Config,
+	owner: TaskOrigin["kind"] = "room",
+): { outbox: Outbox; ops: OpsRecord } {
 	return {
-		outbox: new Outbox(sql, name, {
-			baseDelayMs: config.outboxBaseDelayMs,
-			maxAttempts: config.outboxMaxAttempts,
-			leaseMs: leaseMs(config.outboxBaseDelayMs),
-		}),
-		ops: new OpsRecord(sql, name, {
-			shards: config.opsIndexShards,
-			webhook: config.alertWebhookUrl !== "",
-			baseDelayMs: config.outboxBaseDelayMs,
-		}),
+		outbox: new Outbox(
+			sql,
+			name,
+			{
+				baseDelayMs: config.outboxBaseDelayMs,
+				maxAttempts: config.outboxMaxAttempts,
+				leaseMs: leaseMs(config.outboxBaseDelayMs),
+			},
+			owner,
+		),
+		ops: new OpsRecord(
+			sql,
+			name,
+			{
+				shards: config.opsIndexShards,
+				webhook: config.alertWebhookUrl !== "",
+				baseDelayMs: config.outboxBaseDelayMs,
+			},
+			owner,
+		),
 	};
 }
 
 export abstract class OutboxObject extends DurableObject<Env> {
-	protected abstract readonly engine: TaskEngine;
+	/**
+	 * An instance field, so not RPC surface (RPC exposes only prototype members); tests reach
+	 * its seams (`now`, `queue`) through runInDurableObject.
+	 */
+	abstract readonly engine: TaskEngine;
 
 	override async alarm(): Promise<void> {
 		await this.engine.alarm();
@@ -39,12 +62,6 @@ export abstract class OutboxObject extends DurableObject<Env> {
 	/** Targets' answers to a batch of attempts, reported by the queue consumer. */
 	async completeTasks(reports: TaskReport[], delivery?: DeliveryNote): Promise<Array<TaskView | undefined>> {
 		return await this.engine.completeTasks(reports, delivery);
-	}
-
-	/** One target's answer to one attempt. */
-	async completeTask(taskId: string, attempt: number, outcome: TaskOutcome, delivery?: DeliveryNote): Promise<TaskView | undefined> {
-		const [view] = await this.engine.completeTasks([{ taskId, attempt, outcome }], delivery);
-		return view;
 	}
 
 	/** The dead-letter queue gave up on a task. */
@@ -64,9 +81,5 @@ export abstract class OutboxObject extends DurableObject<Env> {
 
 	async spans(traceId: string): Promise<Span[]> {
 		return this.engine.spans(traceId);
-	}
-
-	async alerts(limit: number): Promise<AlertView[]> {
-		return this.engine.alerts(limit);
 	}
 }

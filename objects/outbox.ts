@@ -1,9 +1,18 @@
 /**
- * The origin room's side of cross-posting: sagas and the transactional outbox in SQLite.
- * Synchronous methods only; the Room wraps each command in `transactionSync` so a read
- * that decides a write commits with it. Every state change goes through the pure state
- * machine in src/saga/state-machine.ts.
+ * The origin's side of cross-room work, over SQLite: the records tasks belong to and their
+ * outbox tasks. A room's outbox holds its cross-posts' sagas (`sagas`); a moderation object's
+ * holds that one moderation (`moderations`), whose tasks follow the same saga rules. This
+ * class handles rows only: it reads them, asks src/saga/policy.ts what follows (settling,
+ * compensation plans, attempts, manual actions), checks each move against
+ * src/saga/state-machine.ts, and writes the result.
+ *
+ * Every write happens inside a unit of work, `transact(fn)`, which returns what fn changed
+ * (task and saga changes, alert requests, saga reports) for the caller to record; a write
+ * outside one throws `OutsideUnitOfWork` before touching a row. TaskEngine.write opens each
+ * unit inside `transactionSync`, so a unit's changes commit or roll back with its rows, and
+ * none can leak into the next transaction.
  */
+import { fail, ok, type Result } from "../src/errors.ts";
 import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
 import {
@@ -16,7 +25,19 @@ import {
 } from "../src/saga/state-machine.ts";
 import { taskIdFor } from "../src/saga/ids.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
-import { ACTION_EVENTS, actionRefusal, allowedActions } from "../src/saga/policy.ts";
+import type { ModerationRecord, ModerationStart, RoomPlan, Selector } from "../src/ops/moderation.ts";
+import {
+	ACTION_EVENTS,
+	actionRefusal,
+	allowedActions,
+	type AttemptDecision,
+	attemptDecision,
+	compensationPlan,
+	copyRooms,
+	deadLetterDecision,
+	type PlannedTask,
+	settleEvent,
+} from "../src/saga/policy.ts";
 import type {
 	CopyPayload,
 	ManualAction,
@@ -24,6 +45,7 @@ import type {
 	SagaView,
 	TaskKind,
 	TaskMessage,
+	TaskOrigin,
 	TaskOutcome,
 	TaskPayload,
 	TaskView,
@@ -70,8 +92,39 @@ interface SagaRow extends Record<string, SqlStorageValue> {
 	state: string;
 	created_at: number;
 	updated_at: number;
-	kind: string;
-	reason: string | null;
+}
+
+interface ModerationRow extends Record<string, SqlStorageValue> {
+	moderation_id: string;
+	actor: string;
+	reason: string;
+	trace_id: string;
+	selector: string;
+	scope: string | null;
+	plan: string;
+	state: string;
+	created_at: number;
+	updated_at: number;
+}
+
+/** What the saga rules need of the record tasks belong to, whichever table holds it. */
+interface RunRow extends Record<string, SqlStorageValue> {
+	id: string;
+	state: string;
+}
+
+/** A moderation's record as its object keeps it (see src/ops/moderation.ts). */
+export interface StoredModeration {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	selector: Selector;
+	scope?: string[];
+	plan: RoomPlan[];
+	state: SagaState;
+	createdAt: number;
+	updatedAt: number;
 }
 
 /** A task's state change, for traces and the ops index. */
@@ -90,6 +143,13 @@ export interface SagaChange {
 	version: number;
 }
 
+/** A moderation's state change, for traces and the ops index. */
+export interface ModerationChange {
+	moderation: ModerationRecord;
+	from: SagaState | null;
+	version: number;
+}
+
 export type AlertKind = "task_failed" | "task_stuck";
 
 /** An alert the outbox asks for; raised at most once per (task, kind, epoch). */
@@ -99,11 +159,44 @@ export interface AlertRequest {
 	epoch: number;
 }
 
+/** An operator action taken (or repeated): the task after it, and the move it made. */
+export interface ActionTaken {
+	task: TaskView;
+	repeated: boolean;
+	from: TaskState;
+	to: TaskState;
+}
 
-export type ActionResult =
-	| { ok: true; task: TaskView; repeated: boolean; from: TaskState; to: TaskState }
-	| { ok: false; code: "not_found" | "conflict"; message: string };
+/** What one unit of work changed, in order, for traces, the index, alerts and sockets. */
+export interface OutboxChanges {
+	tasks: TaskChange[];
+	sagas: SagaChange[];
+	moderations: ModerationChange[];
+	alerts: AlertRequest[];
+	/** Sagas that reached a state their author hears about, with their steps as the unit left them. */
+	reports: SagaFrameData[];
+}
 
+/** A write was attempted with no unit of work open: a bug, refused before any row changed. */
+export class OutsideUnitOfWork extends Error {
+	constructor(what: string) {
+		super(`outbox ${what} outside a unit of work (Outbox.transact)`);
+		this.name = "OutsideUnitOfWork";
+	}
+}
+
+interface OpenUnit {
+	tasks: TaskChange[];
+	sagas: SagaChange[];
+	moderations: ModerationChange[];
+	alerts: AlertRequest[];
+	reported: Array<Omit<SagaFrameData, "steps">>;
+}
+
+/** A row as the saga rules see it. */
+function facts(row: TaskRow): PlannedTask {
+	return { taskId: row.task_id, kind: row.kind as TaskKind, state: row.state as TaskState, room: row.room, attempts: row.attempts };
+}
 
 /** Later states win over earlier ones written in the same millisecond. */
 const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "failed", "succeeded", "compensated"];
@@ -133,21 +226,55 @@ export class IllegalTransition extends Error {
 }
 
 export class Outbox {
-	/** Task changes made since the last drain, in order. */
-	private changes: TaskChange[] = [];
-	/** Sagas whose state changed to one the author must hear about. */
-	private reportable: SagaFrameData[] = [];
-	private sagaChanges: SagaChange[] = [];
-	private alertRequests: AlertRequest[] = [];
+	/** The unit of work in progress, if any; only `transact` opens and closes it. */
+	private unit: OpenUnit | undefined;
 
 	private readonly sql: SqlStorage;
-	private readonly room: () => string;
+	private readonly name: () => string;
 	private readonly settings: OutboxSettings;
+	/** Whose outbox this is: a room's (sagas), or a moderation object's (its moderation). */
+	private readonly owner: TaskOrigin["kind"];
 
-	constructor(sql: SqlStorage, room: () => string, settings: OutboxSettings) {
+	constructor(sql: SqlStorage, name: () => string, settings: OutboxSettings, owner: TaskOrigin["kind"] = "room") {
 		this.sql = sql;
-		this.room = room;
+		this.name = name;
 		this.settings = settings;
+		this.owner = owner;
+	}
+
+	/** The object that owns these tasks, as tasks and queue messages name it. */
+	private origin(): TaskOrigin {
+		return { kind: this.owner, id: this.name() };
+	}
+
+	// -------------------------------------------------------------------------------------
+	// The unit of work
+	// -------------------------------------------------------------------------------------
+
+	/**
+	 * Runs `work` as one unit of work and returns what it changed. The caller holds the SQLite
+	 * transaction (TaskEngine.write): on a throw the unit is dropped with the transaction.
+	 */
+	transact<T>(work: () => T): { result: T; changes: OutboxChanges } {
+		if (this.unit !== undefined) throw new Error("an outbox unit of work is already open");
+		const unit: OpenUnit = { tasks: [], sagas: [], moderations: [], alerts: [], reported: [] };
+		this.unit = unit;
+		try {
+			const result = work();
+			const reports = unit.reported.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
+			return {
+				result,
+				changes: { tasks: unit.tasks, sagas: unit.sagas, moderations: unit.moderations, alerts: unit.alerts, reports },
+			};
+		} finally {
+			this.unit = undefined;
+		}
+	}
+
+	/** The open unit. Every write asks for it first, so none happens outside one. */
+	private open(what: string): OpenUnit {
+		if (this.unit === undefined) throw new OutsideUnitOfWork(what);
+		return this.unit;
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -158,8 +285,24 @@ export class Outbox {
 		return this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE task_id = ?", taskId).toArray()[0];
 	}
 
+	/** A room's saga row (a moderation object has none). */
 	private saga(sagaId: string): SagaRow | undefined {
+		if (this.owner !== "room") return undefined;
 		return this.sql.exec<SagaRow>("SELECT * FROM sagas WHERE saga_id = ?", sagaId).toArray()[0];
+	}
+
+	private moderation(id: string): ModerationRow | undefined {
+		if (this.owner !== "moderation") return undefined;
+		return this.sql.exec<ModerationRow>("SELECT * FROM moderations WHERE moderation_id = ?", id).toArray()[0];
+	}
+
+	/** The record a task belongs to, from its owner's table, as the saga rules see it. */
+	private run(id: string): RunRow | undefined {
+		const query =
+			this.owner === "room"
+				? "SELECT saga_id AS id, state FROM sagas WHERE saga_id = ?"
+				: "SELECT moderation_id AS id, state FROM moderations WHERE moderation_id = ?";
+		return this.sql.exec<RunRow>(query, id).toArray()[0];
 	}
 
 	private sagaTasks(sagaId: string): TaskRow[] {
@@ -179,9 +322,10 @@ export class Outbox {
 			actions: allowedActions({
 				kind: row.kind as TaskKind,
 				state: row.state as TaskState,
-				sagaState: this.saga(row.saga_id)?.state as SagaState | undefined,
+				sagaState: this.run(row.saga_id)?.state as SagaState | undefined,
 			}),
-			originRoom: this.room(),
+			origin: this.origin(),
+			...(this.owner === "room" ? { originRoom: this.name() } : {}),
 			traceId: row.trace_id,
 			createdAt: row.created_at,
 			updatedAt: row.updated_at,
@@ -196,7 +340,7 @@ export class Outbox {
 	private sagaFields(saga: SagaRow): Omit<SagaView, "steps"> {
 		return {
 			sagaId: saga.saga_id,
-			originRoom: this.room(),
+			originRoom: this.name(),
 			msgId: saga.msg_id,
 			traceId: saga.trace_id,
 			state: saga.state as SagaState,
@@ -235,9 +379,7 @@ export class Outbox {
 	}
 
 	countLive(): number {
-		return this.sql
-			.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')")
-			.one().n;
+		return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')").one().n;
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -248,8 +390,14 @@ export class Outbox {
 		row: TaskRow,
 		event: TaskEvent,
 		now: number,
-		fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since">> = {},
+		fields: Partial<
+			Pick<
+				TaskRow,
+				"attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since"
+			>
+		> = {},
 	): TaskRow {
+		const unit = this.open("task move");
 		const from = row.state as TaskState;
 		const to = taskTransition(from, event);
 		if (to === undefined) throw new IllegalTransition(`task ${row.task_id}`, from, event);
@@ -282,39 +430,54 @@ export class Outbox {
 			next.live_since,
 			next.task_id,
 		);
-		this.changes.push({ task: this.view(next), from, event, version: next.version });
+		unit.tasks.push({ task: this.view(next), from, event, version: next.version });
 		return next;
 	}
 
-	private moveSaga(saga: SagaRow, event: SagaEvent, now: number): SagaState {
-		const from = saga.state as SagaState;
+	private moveSaga(run: RunRow, event: SagaEvent, now: number): void {
+		const unit = this.open("saga move");
+		const from = run.state as SagaState;
 		const to = sagaTransition(from, event);
-		if (to === undefined) throw new IllegalTransition(`saga ${saga.saga_id}`, from, event);
-		if (to !== from) {
-			this.sql.exec("UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?", to, now, saga.saga_id);
-			this.recordSaga({ ...saga, state: to, updated_at: now }, from);
-			if (isSagaReportable(to)) this.reportable.push({ sagaId: saga.saga_id, state: to, steps: [], authorId: saga.author_id });
-		}
-		return to;
+		if (to === undefined) throw new IllegalTransition(`saga ${run.id}`, from, event);
+		if (to === from) return;
+		const update =
+			this.owner === "room"
+				? "UPDATE sagas SET state = ?, updated_at = ? WHERE saga_id = ?"
+				: "UPDATE moderations SET state = ?, updated_at = ? WHERE moderation_id = ?";
+		this.sql.exec(update, to, now, run.id);
+		this.recordRun(run.id, from);
+		// Only a cross-post has an author to tell; an operator follows a moderation in the console.
+		const saga = this.saga(run.id);
+		if (saga !== undefined && isSagaReportable(to)) unit.reported.push({ sagaId: saga.saga_id, state: to, authorId: saga.author_id });
 	}
 
-	private recordSaga(saga: SagaRow, from: SagaState | null): void {
-		const targets = [...new Set(this.sagaTasks(saga.saga_id).map((t) => t.room))];
-		const summary: SagaSummary = { ...this.sagaFields(saga), targets };
-		if (saga.kind === "compensation") {
-			summary.kind = "compensation";
-			summary.actor = saga.author_id;
-			summary.reason = saga.reason ?? "";
+	/** Records a saga's or moderation's change (as it now is) for traces and the index. */
+	private recordRun(id: string, from: SagaState | null): void {
+		const unit = this.open("saga record");
+		const targets = [...new Set(this.sagaTasks(id).map((t) => t.room))];
+		// Neither table has a version column: updated_at with the state order breaks ties.
+		const version = (row: { state: string; updated_at: number }) =>
+			row.updated_at * 8 + SAGA_STATE_ORDER.indexOf(row.state as SagaState);
+		const saga = this.saga(id);
+		if (saga !== undefined) unit.sagas.push({ saga: { ...this.sagaFields(saga), targets }, from, version: version(saga) });
+		const moderation = this.moderation(id);
+		if (moderation !== undefined) {
+			const record: ModerationRecord = {
+				id: moderation.moderation_id,
+				actor: moderation.actor,
+				reason: moderation.reason,
+				traceId: moderation.trace_id,
+				state: moderation.state as SagaState,
+				rooms: targets,
+				createdAt: moderation.created_at,
+				updatedAt: moderation.updated_at,
+			};
+			unit.moderations.push({ moderation: record, from, version: version(moderation) });
 		}
-		this.sagaChanges.push({
-			saga: summary,
-			from,
-			// Saga rows have no version column: updated_at with the state order breaks ties.
-			version: saga.updated_at * 8 + SAGA_STATE_ORDER.indexOf(saga.state as SagaState),
-		});
 	}
 
 	private insertTask(sagaId: string, kind: TaskKind, room: string, traceId: string, payload: TaskPayload, now: number): void {
+		const unit = this.open("task insert");
 		const taskId = taskIdFor(sagaId, kind, room);
 		this.sql.exec(
 			`INSERT INTO outbox (task_id, saga_id, kind, room, state, attempts, next_attempt_at, dedup_key, trace_id, payload, created_at, updated_at, live_since)
@@ -332,11 +495,12 @@ export class Outbox {
 			now,
 		);
 		const row = this.task(taskId);
-		if (row !== undefined) this.changes.push({ task: this.view(row), from: null, event: "create", version: row.version });
+		if (row !== undefined) unit.tasks.push({ task: this.view(row), from: null, event: "create", version: row.version });
 	}
 
 	/** Starts a cross-post: the saga and one deliver task per target, in the caller's transaction. */
 	startSaga(sagaId: string, message: MessageEvent, targets: readonly string[], now: number): void {
+		this.open("startSaga");
 		this.sql.exec(
 			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
 			sagaId,
@@ -349,52 +513,71 @@ export class Outbox {
 		);
 		const payload: CopyPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
 		for (const room of targets) this.insertTask(sagaId, "deliver", room, message.traceId, payload, now);
-		const saga = this.saga(sagaId);
-		if (saga !== undefined) this.recordSaga(saga, null);
+		this.recordRun(sagaId, null);
 	}
 
 	/**
-	 * Starts an operator compensation: its record and one moderate task per room, listing the
-	 * messages to retract there (fixed now, so a resumed run does exactly the planned work).
+	 * Starts a moderation object's moderation: its record and one moderate task per room with
+	 * matches, listing the messages to retract there (fixed now, so a resumed run does exactly
+	 * the planned work).
 	 */
-	startCompensation(id: string, actor: string, reason: string, traceId: string, plan: ReadonlyArray<{ room: string; msgIds: string[] }>, now: number): void {
+	startModeration(start: ModerationStart, now: number): void {
+		this.open("startModeration");
+		if (this.owner !== "moderation") throw new Error("only a moderation object's outbox holds a moderation");
 		this.sql.exec(
-			"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at, kind, reason) VALUES (?, '', ?, ?, ?, 'running', ?, ?, 'compensation', ?)",
-			id,
-			actor,
-			actor,
-			traceId,
+			`INSERT INTO moderations (moderation_id, actor, reason, trace_id, selector, scope, plan, state, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+			start.id,
+			start.actor,
+			start.reason,
+			start.traceId,
+			JSON.stringify(start.selector),
+			start.scope === undefined ? null : JSON.stringify(start.scope),
+			JSON.stringify(start.plan),
 			now,
 			now,
-			reason,
 		);
-		for (const { room, msgIds } of plan) this.insertTask(id, "moderate", room, traceId, { msgIds, reason: "moderated" }, now);
-		const saga = this.saga(id);
-		if (saga === undefined) return;
-		this.recordSaga(saga, null);
+		for (const { room, msgIds } of start.plan) {
+			if (msgIds.length > 0) this.insertTask(start.id, "moderate", room, start.traceId, { msgIds, reason: "moderated" }, now);
+		}
+		this.recordRun(start.id, null);
 		// A selector that matched nothing is done at once.
-		this.settle(saga, now);
+		this.settle(start.id, now);
 	}
 
-	/** Rooms where a saga's copy may exist: delivered, or attempted at least once. */
+	/** This object's moderation record, if it has been started. */
+	getModeration(id: string): StoredModeration | undefined {
+		const row = this.moderation(id);
+		if (row === undefined) return undefined;
+		return {
+			id: row.moderation_id,
+			actor: row.actor,
+			reason: row.reason,
+			traceId: row.trace_id,
+			selector: JSON.parse(row.selector) as Selector,
+			...(row.scope === null ? {} : { scope: JSON.parse(row.scope) as string[] }),
+			plan: JSON.parse(row.plan) as RoomPlan[],
+			state: row.state as SagaState,
+			createdAt: row.created_at,
+			updatedAt: row.updated_at,
+		};
+	}
+
+	/** Rooms where a saga's copy may exist (see mayHaveCopy). */
 	copyRooms(sagaId: string): string[] {
-		return this.sagaTasks(sagaId)
-			.filter((t) => t.kind === "deliver" && (t.state === "succeeded" || t.attempts > 0))
-			.map((t) => t.room);
+		return copyRooms(this.sagaTasks(sagaId).map(facts));
 	}
 
 	sagaState(sagaId: string): SagaState | undefined {
-		return this.saga(sagaId)?.state as SagaState | undefined;
+		return this.run(sagaId)?.state as SagaState | undefined;
 	}
 
 	/** What each finished task's target reported, for progress. */
 	results(sagaId: string): Array<{ task: TaskView; result: TaskOutcome | null }> {
-		return this.sagaTasks(sagaId).map((row) => ({ task: this.view(row), result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome) }));
-	}
-
-	sagaRecord(sagaId: string): { actor: string; reason: string | null; kind: string } | undefined {
-		const saga = this.saga(sagaId);
-		return saga === undefined ? undefined : { actor: saga.author_id, reason: saga.reason, kind: saga.kind };
+		return this.sagaTasks(sagaId).map((row) => ({
+			task: this.view(row),
+			result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome),
+		}));
 	}
 
 	/**
@@ -403,6 +586,7 @@ export class Outbox {
 	 * out, which may have been lost with a runtime. Each claim is an attempt.
 	 */
 	claimDue(now: number, limit = 100): TaskMessage[] {
+		this.open("claimDue");
 		const rows = this.sql
 			.exec<TaskRow>(
 				`SELECT * FROM outbox o WHERE (o.state = 'pending' AND o.next_attempt_at <= ?1 AND ${CLAIMABLE})
@@ -420,7 +604,7 @@ export class Outbox {
 				taskId: claimed.task_id,
 				sagaId: claimed.saga_id,
 				kind: claimed.kind as TaskKind,
-				originRoom: this.room(),
+				origin: this.origin(),
 				targetRoom: claimed.room,
 				dedupKey: claimed.dedup_key,
 				traceId: claimed.trace_id,
@@ -430,123 +614,121 @@ export class Outbox {
 		});
 	}
 
-	/** A queue send failed: the claimed tasks go back to pending with backoff. */
+	/** A queue send failed: the claimed tasks go back to pending with backoff, as a transient failure would. */
 	releaseUnsent(taskIds: readonly string[], error: string, now: number): void {
+		this.open("releaseUnsent");
 		for (const taskId of taskIds) {
 			const row = this.task(taskId);
-			if (row?.state === "processing") this.retryOrFail(row, "transient", error, now);
+			if (row === undefined) continue;
+			this.decide(row, attemptDecision(facts(row), row.attempts, "transient", this.settings.maxAttempts), error, now);
 		}
-	}
-
-	private retryOrFail(row: TaskRow, kind: "transient" | "permanent", error: string, now: number): void {
-		if (kind === "transient" && row.attempts < this.settings.maxAttempts) {
-			const delay = backoffDelay(row.attempts, this.settings.baseDelayMs);
-			this.move(row, "retry_later", now, { next_attempt_at: now + delay, last_error: error });
-			return;
-		}
-		const failed = this.move(row, "fail", now, { last_error: error });
-		// A permanent refusal (read-only, banned) is an outcome, not an incident: no alert.
-		if (kind === "transient") this.alertRequests.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
-		this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
 	}
 
 	/**
-	 * Records what a target room did with a task. A report for a task that is no longer
-	 * processing (a repeat, or a task cancelled meanwhile) changes nothing.
+	 * Records what a target room did with a task (see attemptDecision): a report for a task
+	 * that is no longer waiting for that attempt changes nothing.
 	 */
 	complete(taskId: string, attempt: number, outcome: TaskOutcome, now: number): TaskView | undefined {
+		this.open("complete");
 		const row = this.task(taskId);
 		if (row === undefined) return undefined;
-		// Only the latest attempt may finish a task; an older attempt's late answer is stale.
-		if (row.state !== "processing" || attempt !== row.attempts) return this.view(row);
-		if (outcome.status === "deferred") {
-			// Not tried: an earlier task of the same batch did not go through. Not an attempt.
-			this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
-			return this.getTask(taskId);
-		}
-		if (outcome.status === "ok") {
-			const done = this.move(row, "succeed", now, { last_error: null });
+		const decision = attemptDecision(facts(row), attempt, outcome.status, this.settings.maxAttempts);
+		if (decision.action === "succeed") {
 			this.sql.exec("UPDATE outbox SET result = ? WHERE task_id = ?", JSON.stringify(outcome), taskId);
-			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "succeeded", now);
-			return this.view(done);
 		}
-		this.retryOrFail(row, outcome.status, `${outcome.code}: ${outcome.message}`, now);
+		this.decide(row, decision, outcome.status === "ok" ? null : `${outcome.code}: ${outcome.message}`, now);
 		return this.getTask(taskId);
 	}
 
 	/** The dead-letter queue gave up on a task: it fails, whatever attempts remain. */
 	deadLetter(taskId: string, error: string, now: number): TaskView | undefined {
+		this.open("deadLetter");
 		const row = this.task(taskId);
 		if (row === undefined) return undefined;
-		if (row.state === "processing" || row.state === "pending") {
-			const failed = this.move(row, "fail", now, { last_error: error });
-			this.alertRequests.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
-			this.afterTaskEnded(row.saga_id, row.kind as TaskKind, "failed", now);
-		}
+		this.decide(row, deadLetterDecision(row.state as TaskState), error, now);
 		return this.getTask(taskId);
 	}
 
-	/** Decides the saga's next state after one of its tasks ended. */
-	private afterTaskEnded(sagaId: string, kind: TaskKind, ended: TaskState, now: number): void {
-		const saga = this.saga(sagaId);
-		if (saga === undefined) return;
-		const state = saga.state as SagaState;
-		if (kind === "deliver" && ended === "failed" && state === "running") {
-			this.compensate(sagaId, "compensated", now);
-			return;
+	/** Writes an attempt decision; a task that ended lets its saga settle. */
+	private decide(row: TaskRow, decision: AttemptDecision, error: string | null, now: number): void {
+		const unit = this.open("attempt decision");
+		switch (decision.action) {
+			case "ignore":
+				return;
+			case "defer":
+				// Not an attempt: the claim is given back, and the task is due again at once.
+				this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
+				return;
+			case "retry":
+				this.move(row, "retry_later", now, {
+					next_attempt_at: now + backoffDelay(row.attempts, this.settings.baseDelayMs),
+					last_error: error,
+				});
+				return;
+			case "succeed":
+				this.move(row, "succeed", now, { last_error: null });
+				break;
+			case "fail": {
+				const failed = this.move(row, "fail", now, { last_error: error });
+				if (decision.alert) unit.alerts.push({ kind: "task_failed", task: this.view(failed), epoch: failed.alert_epoch });
+				break;
+			}
 		}
-		if (kind === "retract" && ended === "failed" && state === "compensating") {
-			this.moveSaga(saga, "retract_failed", now);
-			return;
-		}
-		this.settle(saga, now);
+		this.settle(row.saga_id, now);
 	}
 
-	/** Moves a saga to its end state when its tasks say it has one. */
-	private settle(saga: SagaRow, now: number): void {
-		const tasks = this.sagaTasks(saga.saga_id);
-		const state = saga.state as SagaState;
-		if (state === "running") {
-			// A task an operator skipped counts as done: a cross-post succeeds without that room.
-			// A compensation's cancelled room is done too: the operator chose to leave it.
-			const done = (t: TaskRow) =>
-				t.state === "succeeded" || t.state === "skipped" || (t.kind === "moderate" && t.state === "cancelled");
-			if (tasks.every(done)) this.moveSaga(saga, "all_delivered", now);
-			return;
-		}
-		if (state === "compensating" || state === "failed") {
-			const live = tasks.some((t) => !isTaskTerminal(t.state as TaskState));
-			const retractFailed = tasks.some((t) => t.kind === "retract" && t.state === "failed");
-			if (!live && !retractFailed) this.moveSaga(saga, "all_retracted", now);
+	/**
+	 * Applies the saga event its tasks imply (settleEvent) until none follows. At most two
+	 * follow one change; a runaway would be a bug in the policy, so the unit throws.
+	 */
+	private settle(sagaId: string, now: number): void {
+		for (let step = 0; ; step++) {
+			const run = this.run(sagaId);
+			if (run === undefined) return;
+			const event = settleEvent(run.state as SagaState, this.sagaTasks(sagaId).map(facts));
+			if (event === undefined) return;
+			if (step === 4) throw new Error(`saga ${sagaId} does not settle: ${run.state} -${event}->`);
+			if (event === "compensate") this.startCompensating(run, "compensated", now);
+			else this.moveSaga(run, event, now);
 		}
 	}
 
 	/**
-	 * Turns a saga to compensating: unfinished deliveries are cancelled, and every room where
-	 * a copy may exist (delivered, or attempted at least once) gets a retract task, newest
-	 * step first. Rooms never attempted need none: no copy can appear there.
+	 * Turns a saga to compensating and carries out its compensation plan: live deliveries are
+	 * cancelled, and every room where a copy may exist gets a retract task, newest step first.
+	 */
+	private startCompensating(saga: RunRow, reason: RetractReason, now: number): void {
+		this.scrubText(saga.id);
+		this.moveSaga(saga, "compensate", now);
+		const rows = this.sagaTasks(saga.id);
+		const byId = new Map(rows.map((row) => [row.task_id, row]));
+		const plan = compensationPlan(rows.map(facts));
+		for (const taskId of plan.cancel) {
+			const row = byId.get(taskId);
+			if (row !== undefined) this.move(row, "cancel", now);
+		}
+		for (const { room, delivery } of plan.retract) {
+			const row = byId.get(delivery);
+			if (row === undefined) continue;
+			// A retract finds its copy through the barrier: it never carries the text.
+			const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
+			this.insertTask(saga.id, "retract", room, row.trace_id, payload, now);
+		}
+	}
+
+	/**
+	 * Compensates a saga on request (its original was deleted or moderated): true when that
+	 * turned it to compensating, false when its state does not allow it (already failed or
+	 * compensated). Its text is scrubbed either way.
 	 */
 	compensate(sagaId: string, reason: RetractReason, now: number): boolean {
+		this.open("compensate");
 		// Whatever the saga's state, no task of it delivers again, so none needs the text.
 		this.scrubText(sagaId);
-		const saga = this.saga(sagaId);
+		const saga = this.run(sagaId);
 		if (saga === undefined || sagaTransition(saga.state as SagaState, "compensate") === undefined) return false;
-		this.moveSaga(saga, "compensate", now);
-		const tasks = this.sagaTasks(sagaId);
-		const retracted = new Set(tasks.filter((t) => t.kind === "retract").map((t) => t.room));
-		for (const row of [...tasks].reverse()) {
-			if (row.kind !== "deliver") continue;
-			const mayHaveCopy = row.state === "succeeded" || row.attempts > 0;
-			if (!isTaskTerminal(row.state as TaskState)) this.move(row, "cancel", now, { last_error: row.last_error });
-			if (mayHaveCopy && !retracted.has(row.room)) {
-				// A retract finds its copy through the barrier: it never carries the text.
-				const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
-				this.insertTask(sagaId, "retract", row.room, row.trace_id, payload, now);
-				retracted.add(row.room);
-			}
-		}
-		const current = this.saga(sagaId);
-		if (current !== undefined) this.settle(current, now);
+		this.startCompensating(saga, reason, now);
+		this.settle(sagaId, now);
 		return true;
 	}
 
@@ -558,6 +740,7 @@ export class Outbox {
 	 * scrubbed by their own retracts; queue messages already sent are transient.
 	 */
 	scrubText(sagaId: string): void {
+		this.open("scrubText");
 		this.sql.exec(
 			"UPDATE outbox SET payload = json_set(payload, '$.text', '') WHERE saga_id = ? AND json_extract(payload, '$.text') != ''",
 			sagaId,
@@ -566,6 +749,7 @@ export class Outbox {
 
 	/** Archives finished tasks past retention; done lazily, so it never needs its own alarm. */
 	archiveOld(now: number): number {
+		this.open("archiveOld");
 		const rows = this.sql
 			.exec<TaskRow>(
 				"SELECT * FROM outbox WHERE state IN ('succeeded', 'failed', 'skipped', 'cancelled') AND done_at < ? LIMIT 500",
@@ -577,45 +761,32 @@ export class Outbox {
 	}
 
 	/**
-	 * An operator's retry, skip or cancel. Repeating the task's last action while nothing has
-	 * changed it since answers the same task without a new effect. The saga follows:
-	 * - retry: failed → pending with fresh attempts; a retried retract resumes compensation.
-	 *   A delivery can be retried only while its saga is still running.
-	 * - skip: the task counts as done without effect (a skipped delivery lets the saga
-	 *   succeed without that room; a skipped retract lets compensation finish).
-	 * - cancel: a delivery's cancel aborts the cross-post, so the saga compensates; a
-	 *   compensation cannot be cancelled (skip it once the copy is gone).
+	 * An operator's retry, skip or cancel, if actionRefusal allows it; then the saga settles
+	 * (a cancelled delivery compensates, a retried retract resumes a failed compensation, a
+	 * skip may finish either). Repeating the task's last action while nothing has changed it
+	 * since answers the same task without a new effect.
 	 */
-	act(taskId: string, action: ManualAction, now: number): ActionResult {
+	act(taskId: string, action: ManualAction, now: number): Result<ActionTaken> {
+		this.open("act");
 		const row = this.task(taskId);
-		if (row === undefined) return { ok: false, code: "not_found", message: `no task ${taskId}` };
+		if (row === undefined) return fail("not_found", `no task ${taskId}`);
 		const state = row.state as TaskState;
 		if (row.last_action === action && row.last_action_version === row.version) {
-			return { ok: true, task: this.view(row), repeated: true, from: state, to: state };
+			return ok({ task: this.view(row), repeated: true, from: state, to: state });
 		}
-		const event = ACTION_EVENTS[action];
-		const saga = this.saga(row.saga_id);
-		const sagaState = saga?.state as SagaState | undefined;
+		const sagaState = this.run(row.saga_id)?.state as SagaState | undefined;
 		const refusal = actionRefusal({ kind: row.kind as TaskKind, state, sagaState }, action);
-		if (refusal !== undefined) return { ok: false, code: "conflict", message: refusal };
-		const fields =
-			action === "retry"
-				? { attempts: 0, next_attempt_at: now, live_since: now, last_error: row.last_error }
-				: {};
-		const moved = this.move(row, event, now, { ...fields, last_action: action, last_action_version: row.version + 1 });
-		if (saga !== undefined) {
-			if (action === "retry" && row.kind === "retract" && sagaState === "failed") this.moveSaga(saga, "resume_compensation", now);
-			else if (action === "cancel" && row.kind === "deliver" && sagaState === "running") this.compensate(row.saga_id, "compensated", now);
-			else {
-				const current = this.saga(row.saga_id);
-				if (current !== undefined) this.settle(current, now);
-			}
-		}
-		return { ok: true, task: this.view(moved), repeated: false, from: state, to: moved.state as TaskState };
+		if (refusal !== undefined) return fail("conflict", refusal);
+		// A retry starts over: fresh attempts, due now, and a new stuck clock.
+		const fields = action === "retry" ? { attempts: 0, next_attempt_at: now, live_since: now } : {};
+		const moved = this.move(row, ACTION_EVENTS[action], now, { ...fields, last_action: action, last_action_version: row.version + 1 });
+		this.settle(row.saga_id, now);
+		return ok({ task: this.view(moved), repeated: false, from: state, to: moved.state as TaskState });
 	}
 
 	/** Live tasks unfinished for longer than `stuckMs` that have not been alerted in this epoch. */
 	raiseStuck(now: number, stuckMs: number): number {
+		const unit = this.open("raiseStuck");
 		const rows = this.sql
 			.exec<TaskRow>(
 				`SELECT * FROM outbox WHERE state IN ('pending', 'processing') AND live_since <= ?
@@ -625,7 +796,7 @@ export class Outbox {
 			.toArray();
 		for (const row of rows) {
 			this.sql.exec("UPDATE outbox SET stuck_alert_epoch = ? WHERE task_id = ?", row.alert_epoch, row.task_id);
-			this.alertRequests.push({ kind: "task_stuck", task: this.view(row), epoch: row.alert_epoch });
+			unit.alerts.push({ kind: "task_stuck", task: this.view(row), epoch: row.alert_epoch });
 		}
 		return rows.length;
 	}
@@ -639,31 +810,5 @@ export class Outbox {
 				stuckMs,
 			)
 			.one().at;
-	}
-
-	drainSagaChanges(): SagaChange[] {
-		return this.sagaChanges.splice(0);
-	}
-
-	drainAlertRequests(): AlertRequest[] {
-		return this.alertRequests.splice(0);
-	}
-
-	/** The sagas whose end the author should hear about, with their steps, since the last call. */
-	drainReports(): SagaFrameData[] {
-		const reports = this.reportable.splice(0);
-		return reports.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
-	}
-
-	drainChanges(): TaskChange[] {
-		return this.changes.splice(0);
-	}
-
-	/** Forgets buffered changes after a rolled-back transaction. */
-	discardPending(): void {
-		this.changes = [];
-		this.reportable = [];
-		this.sagaChanges = [];
-		this.alertRequests = [];
 	}
 }

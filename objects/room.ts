@@ -8,7 +8,7 @@ import { MIGRATIONS } from "../migrations/index.ts";
 import type { Identity } from "../src/auth.ts";
 import { canAccessRoom } from "../src/auth.ts";
 import { type Config, configFor, roomLimits } from "../src/config.ts";
-import { type ErrorBody, errorResponse, type Failure, fail, type Result } from "../src/errors.ts";
+import { type ErrorBody, errorResponse, type Failure, fail, ok, type Result } from "../src/errors.ts";
 import {
 	type AckFrame,
 	type ClientFrame,
@@ -38,16 +38,18 @@ import { BatchBody, chunkEvents } from "../src/batch.ts";
 import { Roster, windowMs } from "../src/presence.ts";
 import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
-import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/compensation.ts";
+import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
-import { newTraceId } from "../src/trace.ts";
+import { POLICY_ACTION, policySummary, policyTarget } from "../src/ops/policy-audit.ts";
+import { newTraceId, parseTraceparent } from "../src/trace.ts";
+import { Meter } from "./meter.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import type { Outbox } from "./outbox.ts";
-import { TaskEngine } from "./task-engine.ts";
+import { TaskEngine, viaSpan } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -79,6 +81,12 @@ const WATCH_EVERY_MS = 50;
 const REPLAY_BATCH_BYTES = 1024 * 1024;
 
 const POLICY_KEY = "policy";
+
+/**
+ * Close codes an endpoint reports but may never send (RFC 6455 §7.4.1): 1005 no code given,
+ * 1006 closed without a Close frame, 1015 TLS failure. `close()` with one throws.
+ */
+export const RESERVED_CLOSE_CODES: ReadonlySet<number> = new Set([1005, 1006, 1015]);
 
 /** A socket command waiting for the next group commit. */
 interface Command {
@@ -121,7 +129,9 @@ export class Room extends OutboxObject {
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
-	protected readonly engine: TaskEngine;
+	readonly engine: TaskEngine;
+	/** Counters for /v1/admin/metrics, in memory (objects/meter.ts); shared with the engine. */
+	readonly meter: Meter;
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake (see roster()). */
 	private rosterState: Roster | undefined;
@@ -155,7 +165,16 @@ export class Room extends OutboxObject {
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
 		this.barrier = new Barrier(ctx.storage.sql, this.log);
+		this.meter = new Meter({
+			env: () => this.env,
+			name: () => this.name,
+			shards: this.config.opsIndexShards,
+			flushMs: this.config.metricsFlushMs,
+			labelledRooms: this.config.metricsRooms,
+			sockets: () => this.openSockets().length,
+		});
 		this.engine = new TaskEngine({
+			meter: this.meter,
 			ctx,
 			env: () => this.env,
 			config: this.config,
@@ -165,7 +184,12 @@ export class Room extends OutboxObject {
 			onRollback: () => this.log.resync(),
 			onSagaReports: (reports) => {
 				for (const report of reports) {
-					const frame = JSON.stringify({ type: "saga", sagaId: report.sagaId, state: report.state, steps: report.steps } satisfies ServerFrame);
+					const frame = JSON.stringify({
+						type: "saga",
+						sagaId: report.sagaId,
+						state: report.state,
+						steps: report.steps,
+					} satisfies ServerFrame);
 					for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
 				}
 			},
@@ -197,8 +221,11 @@ export class Room extends OutboxObject {
 		const since = sinceHeader === null ? undefined : Number(sinceHeader);
 
 		// Opening a socket takes from the user's allowance too (see SOCKET_OPEN_COST).
-		const take = this.buckets.take(identity.id, Date.now(), SOCKET_OPEN_COST);
-		if (!take.ok) return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
+		const take = this.buckets.take(identity.id, this.engine.now(), SOCKET_OPEN_COST);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "socket", code: "rate_limited" });
+			return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
+		}
 		const user: UserRef = { id: identity.id, name: identity.name };
 		const roster = this.roster();
 		let mine = roster.sockets(user.id);
@@ -210,23 +237,39 @@ export class Room extends OutboxObject {
 		}
 		if (mine >= this.config.maxSocketsPerUser) {
 			// Refused before accepting, so it is an HTTP answer the client can read.
-			return errorResponse({ code: "rate_limited", message: `at most ${this.config.maxSocketsPerUser} sockets per user in a room`, retryAfterMs: 5000 });
+			return errorResponse({
+				code: "rate_limited",
+				message: `at most ${this.config.maxSocketsPerUser} sockets per user in a room`,
+				retryAfterMs: 5000,
+			});
 		}
 		const { 0: client, 1: server } = new WebSocketPair();
 		const features = parseFeatures(request.headers.get(FEATURES_HEADER));
 		this.ctx.acceptWebSocket(server, [userTag(user.id), featureTag(features)]);
 		server.serializeAttachment(socketIdentity(identity));
+		this.meter.socketsMoved();
 		const firstOfUser = roster.connect(user);
 
 		const lastSeq = this.log.lastSeq;
-		const welcome: ServerFrame = { type: "welcome", room: this.name, user, lastSeq, ...roster.welcome(user), limits: roomLimits(this.config) };
+		const welcome: ServerFrame = {
+			type: "welcome",
+			room: this.name,
+			user,
+			lastSeq,
+			...roster.welcome(user),
+			limits: roomLimits(this.config),
+		};
 		server.send(JSON.stringify(welcome));
 		const replay =
 			since === undefined
 				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
 				: this.log.page({ after: since, limit: REPLAY_LIMIT });
 		if (features.has("batch")) {
-			for (const chunk of chunkEvents(replay.map((event) => JSON.stringify(event)), REPLAY_BATCH_BYTES)) server.send(new BatchBody(chunk).shared);
+			for (const chunk of chunkEvents(
+				replay.map((event) => JSON.stringify(event)),
+				REPLAY_BATCH_BYTES,
+			))
+				server.send(new BatchBody(chunk).shared);
 		} else {
 			for (const event of replay) server.send(JSON.stringify(event));
 		}
@@ -235,7 +278,8 @@ export class Room extends OutboxObject {
 
 		if (firstOfUser) {
 			// v1 frames only while the room lists users: above its limit they would cost n² frames.
-			if (roster.mode === "list") this.sendPresence1(JSON.stringify({ type: "presence", joined: user } satisfies ServerFrame), server);
+			if (roster.mode === "list")
+				this.sendPresence1(JSON.stringify({ type: "presence", joined: user } satisfies ServerFrame), server);
 			this.schedulePresence();
 		}
 		return new Response(null, { status: 101, webSocket: client });
@@ -245,7 +289,7 @@ export class Room extends OutboxObject {
 		const who = this.identity(ws);
 		// Frames that were in flight when the server closed the socket are dropped.
 		if (who === undefined || who.closing === true || ws.readyState !== WebSocket.OPEN) return;
-		const now = Date.now();
+		const now = this.engine.now();
 		const size = typeof message === "string" ? utf8Bytes(message, this.config.maxFrameBytes) : message.byteLength;
 		if (size > this.config.maxFrameBytes) {
 			this.closeSocket(ws, who, CLOSE.tooBig, `frame over ${this.config.maxFrameBytes} bytes`);
@@ -277,9 +321,11 @@ export class Room extends OutboxObject {
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-		// The runtime already answered the close (web_socket_auto_reply_to_close); this is
-		// for older compatibility dates, and is a no-op when the socket is closed.
-		closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+		// The runtime already answered the close (web_socket_auto_reply_to_close); this is for
+		// older compatibility dates, and a no-op on a closed socket. A reserved code means the
+		// peer sent no Close frame (the runtime made the code up), so there is nothing to
+		// answer, and answering a peer that is gone fails later, out of reach of a try.
+		if (!RESERVED_CLOSE_CODES.has(code)) closeQuietly(ws, code, reason);
 		this.socketGone(ws);
 	}
 
@@ -291,8 +337,11 @@ export class Room extends OutboxObject {
 		if (this.gone.has(ws)) return;
 		this.gone.add(ws);
 		const who = readSocketIdentity(ws);
+		if (who === undefined) return;
+		// The open-socket gauge changed either way (closeSocket calls this before it marks the socket).
+		this.meter.socketsMoved();
 		// A socket the server closed was handled then (closeSocket), possibly in an earlier incarnation.
-		if (who === undefined || who.closing === true) return;
+		if (who.closing === true) return;
 		const roster = this.roster();
 		if (!roster.disconnect(who.user)) return;
 		// The user's last socket by the count: confirmed with the runtime, as a count may drift
@@ -384,7 +433,7 @@ export class Room extends OutboxObject {
 	private liveState(ws: WebSocket): LiveState {
 		let state = this.live.get(ws);
 		if (state === undefined) {
-			state = newLiveState(Date.now());
+			state = newLiveState(this.engine.now());
 			this.live.set(ws, state);
 		}
 		return state;
@@ -429,7 +478,7 @@ export class Room extends OutboxObject {
 	 * reader can add in that time (a bound overshot by 50 ms of traffic, not unbounded).
 	 */
 	private watchDue(): boolean {
-		const now = Date.now();
+		const now = this.engine.now();
 		if (now < this.nextWatch) return false;
 		this.nextWatch = now + WATCH_EVERY_MS;
 		return true;
@@ -467,6 +516,7 @@ export class Room extends OutboxObject {
 		const live = this.liveState(ws);
 		const { window, close } = recordRefusal(live.abuse, now);
 		live.abuse = window;
+		this.meter.count("refusals", { transport: "socket", code: error.code });
 		if (close) {
 			const who = readSocketIdentity(ws);
 			if (who !== undefined) this.closeSocket(ws, who, CLOSE.policy, "too many refused frames");
@@ -519,7 +569,7 @@ export class Room extends OutboxObject {
 	private async flush(): Promise<void> {
 		const commands = this.pending.splice(0);
 		if (commands.length === 0) return;
-		const now = Date.now();
+		const now = this.engine.now();
 		let results: Executed[];
 		try {
 			results = this.write(() => commands.map((command) => this.execute(command, now)));
@@ -529,9 +579,20 @@ export class Room extends OutboxObject {
 				try {
 					return this.write(() => this.execute(command, now));
 				} catch (error) {
-					console.error(JSON.stringify({ level: "error", msg: "command failed", room: this.name, traceId: command.traceId, error: String(error) }));
+					console.error(
+						JSON.stringify({
+							level: "error",
+							msg: "command failed",
+							room: this.name,
+							traceId: command.traceId,
+							error: String(error),
+						}),
+					);
 					const id = command.frame.id;
-					const reply: ErrorFrame = id === undefined ? { type: "error", code: "internal", message: "internal error" } : { type: "error", code: "internal", message: "internal error", id };
+					const reply: ErrorFrame =
+						id === undefined
+							? { type: "error", code: "internal", message: "internal error" }
+							: { type: "error", code: "internal", message: "internal error", id };
 					return { events: [], reply, alarm: false };
 				}
 			});
@@ -546,12 +607,21 @@ export class Room extends OutboxObject {
 			batched.set(command.ws, list);
 			return false;
 		});
-		this.deliver(results.flatMap((result) => result.events), batched);
+		this.deliver(
+			results.flatMap((result) => result.events),
+			batched,
+		);
 		commands.forEach((command, i) => {
 			const reply = results[i]?.reply;
 			if (reply === undefined || single[i] !== true) return;
 			if (reply.type === "error") this.refuse(command.ws, now, reply);
-			else sendIfOpen(command.ws, JSON.stringify(reply));
+			else {
+				sendIfOpen(command.ws, JSON.stringify(reply));
+				if (reply.type === "ack") {
+					this.meter.count("acks", { transport: "socket" });
+					if (!reply.duplicate) this.meter.messageStored("socket");
+				}
+			}
 		});
 		if (results.some((r) => r.alarm)) await this.engine.afterWrite();
 	}
@@ -562,15 +632,22 @@ export class Room extends OutboxObject {
 		if (frame.type === "send") {
 			const sent = this.prepareSend(identity, frame, traceId, now, command.receivedAt);
 			if (!sent.result.ok) return { events: [], reply: { type: "error", ...sent.result.error, id: frame.id }, alarm: false };
-			const { ok: _ok, ...ack } = sent.result;
+			const ack = sent.result.value;
 			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
 		}
 		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
 		if (!deleted.result.ok) {
-			const reply: ErrorFrame = frame.id === undefined ? { type: "error", ...deleted.result.error } : { type: "error", ...deleted.result.error, id: frame.id };
+			const reply: ErrorFrame =
+				frame.id === undefined
+					? { type: "error", ...deleted.result.error }
+					: { type: "error", ...deleted.result.error, id: frame.id };
 			return { events: [], reply, alarm: false };
 		}
-		return { events: deleted.events, reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.seq }, alarm: deleted.alarm };
+		return {
+			events: deleted.events,
+			reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.value.seq },
+			alarm: deleted.alarm,
+		};
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -586,10 +663,17 @@ export class Room extends OutboxObject {
 	 * Stores a send. A repeat of the same client id returns the original result; the policy is
 	 * checked after dedup so a lost ack can always be recovered.
 	 */
-	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number): Prepared<SendResult> {
+	private prepareSend(
+		identity: Identity,
+		input: SendInput,
+		traceId: string,
+		now: number,
+		receivedAt: number,
+		traceparent?: string,
+	): Prepared<SendResult> {
 		const repeat = (): Prepared<SendResult> | undefined => {
 			const existing = this.log.findByClientId(identity.id, input.id);
-			return existing === undefined ? undefined : { result: { ok: true, ...sendResult(existing, true) }, events: [], alarm: false };
+			return existing === undefined ? undefined : { result: ok(sendResult(existing, true)), events: [], alarm: false };
 		};
 		const refusal = this.sendRefusal(identity, input);
 		// A repeat of a stored message gets the original answer whatever changed since.
@@ -598,13 +682,19 @@ export class Room extends OutboxObject {
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		this.log.pruneDedup(now);
 		// An author's first message here registers the room in the author directory, so an
-		// operator compensation by author can find it. Later messages cost nothing extra.
+		// operator moderation by author can find it. Later messages cost nothing extra.
 		// (A repeat is never a first post: its original is this author's.)
 		const firstPost = !this.knownAuthors.has(identity.id) && !this.log.hasAuthor(identity.id);
 		// The insert is the dedup check: the (author, client id) index turns a repeat away, and only
 		// then is the original read. A new message costs no lookup.
 		const message = this.log.appendMessage(
-			{ author: { id: identity.id, name: identity.name }, clientId: input.id, text: input.text, traceId, ...(sagaId === null ? {} : { sagaId }) },
+			{
+				author: { id: identity.id, name: identity.name },
+				clientId: input.id,
+				text: input.text,
+				traceId,
+				...(sagaId === null ? {} : { sagaId }),
+			},
 			now,
 			{ ifNew: true },
 		);
@@ -617,11 +707,17 @@ export class Room extends OutboxObject {
 		this.knownAuthors.add(identity.id);
 		if (sagaId !== null) {
 			// The message, its dedup record, the saga and one task per target commit together.
-			this.ops.span(traceId, receivedAt, "ingress", "message.received", `from ${identity.id}, cross-post to ${targets.join(", ")}`);
+			this.ops.span(
+				traceId,
+				receivedAt,
+				"ingress",
+				"message.received",
+				`from ${identity.id}, cross-post to ${targets.join(", ")}${viaSpan(traceparent)}`,
+			);
 			this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
 			this.outbox.startSaga(sagaId, message, targets, now);
 		}
-		return { result: { ok: true, ...sendResult({ event: message, sagaId }, false) }, events: [message], alarm: sagaId !== null || firstPost };
+		return { result: ok(sendResult({ event: message, sagaId }, false)), events: [message], alarm: sagaId !== null || firstPost };
 	}
 
 	/** Why a new send is refused (policy, order, cross-post access), if it is. */
@@ -634,7 +730,6 @@ export class Room extends OutboxObject {
 		const denied = (input.crossPost ?? []).find((room) => !canAccessRoom(identity, room));
 		return denied === undefined ? undefined : fail("forbidden", `your token does not grant room ${denied}`);
 	}
-
 
 	private write<T>(work: () => T): T {
 		return this.engine.write(work);
@@ -650,10 +745,10 @@ export class Room extends OutboxObject {
 		if (message.event.author.id !== identity.id && !identity.admin) {
 			return { result: fail("forbidden", "only the author or an admin can delete a message"), events: [], alarm: false };
 		}
-		if (message.retractedBy !== null) return { result: { ok: true, seq: message.retractedBy }, events: [], alarm: false };
+		if (message.retractedBy !== null) return { result: ok({ seq: message.retractedBy }), events: [], alarm: false };
 		const retract = this.log.appendRetract(msgId, "deleted", traceId, now);
 		if (message.sagaId !== null) this.outbox.compensate(message.sagaId, "deleted", now);
-		return { result: { ok: true, seq: retract.seq }, events: [retract], alarm: message.sagaId !== null };
+		return { result: ok({ seq: retract.seq }), events: [retract], alarm: message.sagaId !== null };
 	}
 
 	/** Runs a prepared command on its own (HTTP), then broadcasts and re-arms as needed. */
@@ -668,20 +763,35 @@ export class Room extends OutboxObject {
 	// RPC from the Worker (HTTP routes)
 	// -------------------------------------------------------------------------------------
 
-	async send(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const now = Date.now();
-		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
-	}
-
-	/** A send over HTTP: the same as a socket frame, the user's rate limit included. */
-	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
-		const take = this.buckets.take(identity.id, Date.now());
-		if (!take.ok) return fail("rate_limited", "slow down", take.retryAfterMs);
-		return await this.send(identity, input, traceId, receivedAt);
+	/**
+	 * A send over HTTP: the same as a socket frame, the user's rate limit included. `traceparent`
+	 * is the Worker's span that made this call (W3C); a cross-post's ingress span names it.
+	 */
+	async post(
+		identity: Identity,
+		input: SendInput,
+		traceId: string,
+		receivedAt?: number,
+		traceparent?: string,
+	): Promise<Result<SendResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const via = parseTraceparent(traceparent)?.traceId === traceId ? traceparent : undefined;
+		const result = await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now, via));
+		if (!result.ok) this.meter.count("refusals", { transport: "http", code: result.error.code });
+		else {
+			this.meter.count("acks", { transport: "http" });
+			if (!result.value.duplicate) this.meter.messageStored("http");
+		}
+		return result;
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
-		const now = Date.now();
+		const now = this.engine.now();
 		return await this.commitNow(() => this.prepareDelete(identity, msgId, traceId, now));
 	}
 
@@ -689,15 +799,38 @@ export class Room extends OutboxObject {
 		return { room: this.name, events: this.log.page(query), lastSeq: this.log.lastSeq };
 	}
 
-	async updatePolicy(patch: PolicyPatch): Promise<RoomPolicy> {
+	/** Changes the policy; with `audit`, the change and its audit entry commit together. */
+	async updatePolicy(patch: PolicyPatch, audit?: { actor: string; reason: string; traceId: string }): Promise<RoomPolicy> {
 		const banGuests = patch.banGuests ?? this.policy.banGuests ?? false;
 		const next: RoomPolicy = {
 			readOnly: patch.readOnly ?? this.policy.readOnly,
 			...(banGuests ? { banGuests } : {}),
 			banned: patch.banned ?? this.policy.banned,
 		};
-		this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+		if (audit === undefined) {
+			this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+			this.policy = next;
+			return next;
+		}
+		const before = this.policy;
+		const now = Date.now();
+		this.write(() => {
+			this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+			const entry = {
+				at: now,
+				actor: audit.actor,
+				taskId: policyTarget(this.name),
+				action: POLICY_ACTION,
+				reason: audit.reason,
+				from: policySummary(before),
+				to: policySummary(next),
+				traceId: audit.traceId,
+			};
+			this.ops.audit(entry, now);
+		});
 		this.policy = next;
+		// The audit entry reaches the index through the feed, which the alarm ships.
+		await this.engine.afterWrite();
 		return next;
 	}
 
@@ -721,7 +854,7 @@ export class Room extends OutboxObject {
 	 * `deferred` and come again, so copies never overtake one another.
 	 */
 	async applyTasks(tasks: TaskMessage[], faults: boolean[]): Promise<TaskOutcome[]> {
-		const now = Date.now();
+		const now = this.engine.now();
 		const events: RoomEvent[] = [];
 		const outcomes = this.write(() => {
 			const done: TaskOutcome[] = [];
@@ -737,7 +870,13 @@ export class Room extends OutboxObject {
 				}
 				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
 				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-				this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
+				this.ops.span(
+					task.traceId,
+					now,
+					"room",
+					`${task.kind}.${result.outcome.status}`,
+					`attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`,
+				);
 				events.push(...result.events);
 				done.push(result.outcome);
 			}
@@ -749,15 +888,8 @@ export class Room extends OutboxObject {
 		return outcomes;
 	}
 
-	/** One task through the barrier (see applyTasks). */
-	async applyTask(task: TaskMessage, injectFault: boolean): Promise<TaskOutcome> {
-		const [outcome] = await this.applyTasks([task], [injectFault]);
-		if (outcome === undefined) throw new Error("no outcome");
-		return outcome;
-	}
-
 	/**
-	 * Retracts messages for an operator compensation, inside the caller's transaction: each
+	 * Retracts messages for an operator moderation, inside the caller's transaction: each
 	 * live one gets a `moderated` retract, and a cross-posted original also compensates its
 	 * saga with reason `moderated`, so its copies are retracted through the outbox.
 	 */
@@ -780,7 +912,7 @@ export class Room extends OutboxObject {
 		return { events, counts };
 	}
 
-	/** What an operator compensation with this selector would retract here (changes nothing). */
+	/** What an operator moderation with this selector would retract here (changes nothing). */
 	async moderationPlan(selector: Selector): Promise<RoomPlan> {
 		const range = this.log.seqRange(selector.from, selector.to);
 		let matches: Array<{ msgId: string; sagaId: string | null }>;
@@ -798,11 +930,13 @@ export class Room extends OutboxObject {
 		}
 		const truncated = matches.length > MAX_MESSAGES_PER_ROOM;
 		const kept = matches.slice(0, MAX_MESSAGES_PER_ROOM);
-		const copies = kept.flatMap((m) => (m.sagaId === null ? [] : this.outbox.copyRooms(m.sagaId).map((room) => ({ room, sagaId: m.sagaId ?? "" }))));
+		const copies = kept.flatMap((m) =>
+			m.sagaId === null ? [] : this.outbox.copyRooms(m.sagaId).map((room) => ({ room, sagaId: m.sagaId ?? "" })),
+		);
 		return { room: this.name, msgIds: kept.map((m) => m.msgId), copies, truncated };
 	}
 
-	/** The current states of some of this room's sagas (for a compensation's progress). */
+	/** The current states of some of this room's sagas (for a moderation's progress). */
 	async sagaStates(sagaIds: string[]): Promise<Record<string, string>> {
 		return Object.fromEntries(sagaIds.map((id) => [id, this.outbox.sagaState(id) ?? "unknown"]));
 	}

@@ -1,37 +1,44 @@
 /**
- * The machinery every object with an outbox shares (a room, an operator compensation):
- * transactions that record what they change for traces, the index and alerts; the alarm
- * ticker that dispatches due tasks to the queue with leases, ships index updates and posts
- * alerts; and the origin-side calls of the queue consumer and the operators.
+ * The machinery every object with an outbox shares (a room, an operator moderation):
+ * transactions that open the outbox's unit of work and record what it changed for traces,
+ * the index and alerts; the alarm ticker that dispatches due tasks to the queue with leases,
+ * ships index updates and posts alerts; and the origin-side calls of the queue consumer and
+ * the operators.
  */
+import { ok, type Result } from "../src/errors.ts";
 import type { Config } from "../src/config.ts";
+import { postAlert } from "../src/ops/alert-delivery.ts";
+import { formatTraceparent, parseTraceparent, spanIdFor } from "../src/trace.ts";
 import { shardName } from "../src/ops/shard.ts";
 import type { AlertView, Span } from "../src/ops/types.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import { batchTasks } from "../src/saga/batches.ts";
-import type { TaskReport, TaskView } from "../src/saga/types.ts";
+import type { ManualAction, SagaFrameData, TaskBatch, TaskReport, TaskView } from "../src/saga/types.ts";
+import { Meter } from "./meter.ts";
 import type { OpsRecord } from "./ops-record.ts";
-import type { ManualAction } from "../src/saga/types.ts";
-import { type Outbox, TASK_RETENTION_MS } from "./outbox.ts";
+import { type Outbox, type OutboxChanges, TASK_RETENTION_MS } from "./outbox.ts";
 
 /** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
 const OUTBOUND_TIMEOUT_MS = 10_000;
-/** An alert webhook that has not answered by then counts as a failed delivery. */
-const WEBHOOK_TIMEOUT_MS = 5_000;
 
 /** What the queue consumer saw of one delivery, for the trace. */
 export interface DeliveryNote {
 	receivedAt: number;
 	queueAttempts: number;
+	/** The consumer's span (W3C `traceparent`) that carried this report. */
+	traceparent?: string;
 }
 
-export type ActionReply =
-	| { ok: true; task: TaskView; repeated: boolean }
-	| { ok: false; error: { code: "not_found" | "conflict"; message: string } };
+/** What an operator's action answers: the task after it, and whether it only repeated the last one. */
+export type ActionReply = Result<{ task: TaskView; repeated: boolean }>;
+
+/** Where claimed tasks go: the OUTBOX queue binding, or a test's stand-in. */
+export interface TaskQueue {
+	sendBatch(messages: Array<{ body: TaskBatch }>): Promise<unknown>;
+}
 
 export interface EngineHost {
 	ctx: DurableObjectState;
-	/** Read on every use: tests may swap bindings on a live instance. */
 	env(): Env;
 	config: Config;
 	outbox: Outbox;
@@ -40,36 +47,73 @@ export interface EngineHost {
 	name(): string;
 	/** Puts in-memory state back in step after a rolled-back transaction. */
 	onRollback?(): void;
-	/** Tells interested sockets about sagas that reached an end state. */
-	onSagaReports?(reports: ReturnType<Outbox["drainReports"]>): void;
+	/** Tells interested sockets about sagas that reached an end state, once committed. */
+	onSagaReports?(reports: SagaFrameData[]): void;
+	/** The object's counters (a room shares its own); the engine makes one when none is given. */
+	meter?: Meter;
+}
+
+/** ` · via <span id>` for a span's detail, when a hop passed its trace context on. */
+export function viaSpan(traceparent: string | undefined): string {
+	const span = parseTraceparent(traceparent)?.spanId;
+	return span === undefined ? "" : ` · via ${span}`;
 }
 
 export class TaskEngine {
+	/**
+	 * The object's clock: every outbox and ops write this engine makes, its alarm schedule, and
+	 * the room's own timestamps (events, limits, sockets). Production keeps Date.now; a test
+	 * moves time on by replacing it (runInDurableObject), instead of editing times in the tables.
+	 */
+	now: () => number = () => Date.now();
+	/** Where the ticker sends claimed tasks; a test replaces it to hold or fail sends. */
+	queue: () => TaskQueue = () => this.host.env().OUTBOX;
+
 	private readonly host: EngineHost;
+	/** Counts attempts, failures, dead letters, alert deliveries and alarm lag (objects/meter.ts). */
+	readonly meter: Meter;
 
 	constructor(host: EngineHost) {
 		this.host = host;
+		this.meter =
+			host.meter ??
+			new Meter({
+				env: () => host.env(),
+				name: () => host.name(),
+				shards: host.config.opsIndexShards,
+				flushMs: host.config.metricsFlushMs,
+				labelledRooms: host.config.metricsRooms,
+			});
 	}
 
 	/**
-	 * Runs a write as one transaction, together with the spans, index updates and alerts it
-	 * implies. On a throw nothing of it stays.
+	 * Runs a write as one SQLite transaction and one outbox unit of work, together with the
+	 * spans, index updates and alerts its changes imply. On a throw nothing of it stays; once
+	 * it has committed, sockets hear about the sagas it ended.
 	 */
 	write<T>(work: () => T): T {
 		const { ctx, outbox, ops } = this.host;
+		let unit: { result: T; changes: OutboxChanges };
 		try {
-			return ctx.storage.transactionSync(() => {
-				const result = work();
-				const now = Date.now();
-				ops.recordChanges(outbox.drainChanges(), outbox.drainSagaChanges(), now);
-				ops.raiseAlerts(outbox.drainAlertRequests(), now);
-				return result;
+			unit = ctx.storage.transactionSync(() => {
+				const done = outbox.transact(work);
+				const now = this.now();
+				ops.recordChanges(done.changes.tasks, done.changes.sagas, done.changes.moderations, now);
+				ops.raiseAlerts(done.changes.alerts, now);
+				return done;
 			});
 		} catch (error) {
 			this.host.onRollback?.();
-			outbox.discardPending();
 			throw error;
 		}
+		if (unit.changes.reports.length > 0) this.host.onSagaReports?.(unit.changes.reports);
+		// Counted once committed, from the changes the unit made (nothing is written for it).
+		for (const change of unit.changes.tasks) {
+			if (change.event === "claim") this.meter.count("task_attempts", { kind: change.task.kind });
+			else if (change.task.state === "failed" && change.from !== "failed")
+				this.meter.count("tasks_failed", { kind: change.task.kind });
+		}
+		return unit.result;
 	}
 
 	/** Whether anything needs the alarm; checked on start, since a fired alarm is used up. */
@@ -91,14 +135,22 @@ export class TaskEngine {
 			if (current !== null) await ctx.storage.deleteAlarm();
 			return;
 		}
-		const next = Math.max(Math.min(...times), notBefore);
+		// The schedule is in the engine's time, the alarm in real time; they differ only in tests.
+		const next = Math.max(Math.min(...times), notBefore) - (this.now() - Date.now());
 		if (current !== next) await ctx.storage.setAlarm(next);
 	}
 
-	/** After an outbox change: report finished sagas, then re-arm. */
+	/** The earliest time anything of the outbox, the feed, the alerts or a stuck deadline is due. */
+	private earliestDue(): number | null {
+		const { outbox, ops, config } = this.host;
+		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter(
+			(t): t is number => t !== null,
+		);
+		return times.length === 0 ? null : Math.min(...times);
+	}
+
+	/** After an outbox change: re-arm for what is due next. */
 	async afterWrite(notBefore = 0): Promise<void> {
-		const reports = this.host.outbox.drainReports();
-		if (reports.length > 0) this.host.onSagaReports?.(reports);
 		await this.armAlarm(notBefore);
 	}
 
@@ -109,7 +161,9 @@ export class TaskEngine {
 	 */
 	async alarm(): Promise<void> {
 		const { outbox, config } = this.host;
-		const now = Date.now();
+		const now = this.now();
+		const due = this.earliestDue();
+		if (due !== null && due <= now) this.meter.alarmLag(now - due);
 		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
 		let notBefore = 0;
 		try {
@@ -119,22 +173,36 @@ export class TaskEngine {
 				outbox.raiseStuck(now, config.alertStuckMs);
 				return outbox.claimDue(now);
 			});
-			const batches = batchTasks(claimed);
+			// Each attempt travels with its own span of the task's trace (derived, so never stored).
+			const batches = batchTasks(
+				claimed.map((task) => ({
+					...task,
+					traceparent: formatTraceparent(task.traceId, spanIdFor(`${task.taskId}#${task.attempt}`)),
+				})),
+			);
 			for (let i = 0; i < batches.length; i += 100) {
 				const chunk = batches.slice(i, i + 100);
 				try {
-					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.host.env().OUTBOX.sendBatch(chunk.map((body) => ({ body }))));
+					await withTimeout("queue send", OUTBOUND_TIMEOUT_MS, this.queue().sendBatch(chunk.map((body) => ({ body }))));
 				} catch (error) {
 					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
 					const taskIds = chunk.flatMap((batch) => batch.tasks.map((t) => t.taskId));
-					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: taskIds, traceId: chunk[0]?.tasks[0]?.traceId }));
-					this.write(() => outbox.releaseUnsent(taskIds, message, Date.now()));
+					console.error(
+						JSON.stringify({
+							level: "error",
+							msg: message,
+							origin: this.host.name(),
+							tasks: taskIds,
+							traceId: chunk[0]?.tasks[0]?.traceId,
+						}),
+					);
+					this.write(() => outbox.releaseUnsent(taskIds, message, this.now()));
 				}
 			}
 			await this.shipFeed();
 			await this.deliverAlerts();
 		} catch (error) {
-			notBefore = Date.now() + config.outboxBaseDelayMs;
+			notBefore = this.now() + config.outboxBaseDelayMs;
 			console.error(JSON.stringify({ level: "error", msg: "outbox alarm failed", origin: this.host.name(), error: String(error) }));
 		} finally {
 			await this.afterWrite(notBefore);
@@ -144,7 +212,7 @@ export class TaskEngine {
 	/** Sends due feed rows to their shards; a shard that fails keeps its rows for later. */
 	private async shipFeed(): Promise<void> {
 		const { ops } = this.host;
-		for (const batch of ops.dueFeed(Date.now())) {
+		for (const batch of ops.dueFeed(this.now())) {
 			try {
 				const env = this.host.env();
 				const ingest =
@@ -154,8 +222,17 @@ export class TaskEngine {
 				await withTimeout(`${batch.sink} feed`, OUTBOUND_TIMEOUT_MS, ingest);
 				this.write(() => ops.feedShipped(batch));
 			} catch (error) {
-				console.warn(JSON.stringify({ level: "warn", msg: "feed failed", origin: this.host.name(), sink: batch.sink, shard: batch.shard, error: String(error) }));
-				this.write(() => ops.feedFailed(batch, Date.now()));
+				console.warn(
+					JSON.stringify({
+						level: "warn",
+						msg: "feed failed",
+						origin: this.host.name(),
+						sink: batch.sink,
+						shard: batch.shard,
+						error: String(error),
+					}),
+				);
+				this.write(() => ops.feedFailed(batch, this.now()));
 			}
 		}
 	}
@@ -165,23 +242,14 @@ export class TaskEngine {
 		const { ops, config } = this.host;
 		const url = config.alertWebhookUrl;
 		if (url === "") return;
-		for (const { alertId, payload } of ops.dueAlerts(Date.now())) {
-			let error: string | undefined;
-			try {
-				const response = await fetch(url, {
-					method: "POST",
-					headers: { "Content-Type": "application/json" },
-					body: JSON.stringify(payload),
-					signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-				});
-				if (!response.ok) error = `webhook answered ${response.status}`;
-				await response.body?.cancel();
-			} catch (thrown) {
-				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
-			}
-			const at = Date.now();
+		for (const { alertId, payload } of ops.dueAlerts(this.now())) {
+			const result = await postAlert({ url, secret: config.alertWebhookSecret, id: alertId, body: payload, nowMs: Date.now() });
+			const error = result.ok ? undefined : result.error;
+			const at = this.now();
 			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
-			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
+			this.meter.alertDelivery(error === undefined ? "sent" : "failed");
+			if (error !== undefined)
+				console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
 		}
 	}
 
@@ -191,10 +259,18 @@ export class TaskEngine {
 		const views = this.write(() =>
 			reports.map(({ taskId, attempt, outcome }) => {
 				const task = outbox.getTask(taskId);
+				if (task !== undefined && outcome.status !== "ok" && outcome.status !== "deferred")
+					this.meter.count("task_attempt_failures", { kind: task.kind });
 				if (task !== undefined && delivery !== undefined) {
-					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+					ops.span(
+						task.traceId,
+						delivery.receivedAt,
+						"queue",
+						"queue.delivered",
+						`${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`,
+					);
 				}
-				return outbox.complete(taskId, attempt, outcome, Date.now());
+				return outbox.complete(taskId, attempt, outcome, this.now());
 			}),
 		);
 		await this.afterWrite();
@@ -203,7 +279,8 @@ export class TaskEngine {
 
 	/** The dead-letter queue gave up on a task. */
 	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
-		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, Date.now()));
+		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, this.now()));
+		if (view !== undefined) this.meter.count("dead_letters", { kind: view.kind });
 		await this.afterWrite();
 		return view;
 	}
@@ -211,17 +288,15 @@ export class TaskEngine {
 	/** An operator's retry, skip or cancel, with its audit entry. */
 	async taskAction(taskId: string, action: ManualAction, reason: string, actor: string): Promise<ActionReply> {
 		const { outbox, ops } = this.host;
-		const now = Date.now();
+		const now = this.now();
 		const reply = this.write((): ActionReply => {
 			const result = outbox.act(taskId, action, now);
-			if (!result.ok) return { ok: false, error: { code: result.code, message: result.message } };
-			if (!result.repeated) {
-				const { traceId, sagaId } = result.task;
-				ops.audit({ at: now, actor, taskId, sagaId, action, reason, from: result.from, to: result.to, traceId }, now);
-			}
-			return { ok: true, task: result.task, repeated: result.repeated };
+			if (!result.ok) return result;
+			const { task, repeated, from, to } = result.value;
+			if (!repeated) ops.audit({ at: now, actor, taskId, sagaId: task.sagaId, action, reason, from, to, traceId: task.traceId }, now);
+			return ok({ task, repeated });
 		});
-		if (reply.ok && !reply.repeated) await this.afterWrite();
+		if (reply.ok && !reply.value.repeated) await this.afterWrite();
 		return reply;
 	}
 
@@ -233,6 +308,7 @@ export class TaskEngine {
 		return this.host.ops.spans(traceId);
 	}
 
+	/** The alerts this object raised, newest first (the index lists them across objects). */
 	alerts(limit: number): AlertView[] {
 		return this.host.ops.listAlerts(limit);
 	}

@@ -3,13 +3,17 @@
  *
  *   npm run token -- --sub alice --name Alice [--rooms 'lobby,team-*'] [--admin] [--ttl 3600] [--secret S]
  *
- * The secret defaults to AUTH_SECRET from the environment, then to the local dev secret in
- * wrangler.toml, so a token minted with no flags works against `npm run dev`.
+ * The command signs with `--secret`, else $AUTH_SECRET, else the AUTH_SECRET in `.dev.vars`
+ * (written by `npm run dev` on its first run), so a token minted with no flags works against
+ * `npm run dev`. With none of them it exits 1 rather than guess.
+ *
+ * `mintToken` itself, as the tests, chaos suite and bench import it, signs with
+ * TEST_AUTH_SECRET (scripts/test-secret.ts) unless given a secret: that is the secret every
+ * runtime they start is given.
  */
 import { sign } from "hono/jwt";
 import { orExit, parseOptions } from "./args.ts";
-
-export const LOCAL_DEV_SECRET = "parley-local-dev-secret-do-not-deploy";
+import { TEST_AUTH_SECRET } from "./test-secret.ts";
 
 export interface TokenClaims {
 	sub: string;
@@ -20,7 +24,7 @@ export interface TokenClaims {
 	ttlSeconds?: number;
 }
 
-export async function mintToken(claims: TokenClaims, secret: string = LOCAL_DEV_SECRET): Promise<string> {
+export async function mintToken(claims: TokenClaims, secret: string = TEST_AUTH_SECRET): Promise<string> {
 	const now = Math.floor(Date.now() / 1000);
 	const payload: Record<string, unknown> = {
 		sub: claims.sub,
@@ -40,13 +44,22 @@ const USAGE = `usage: npm run token -- --sub <userId> [--name <display name>] [-
   --rooms <list>     comma-separated room ids or prefixes ending in * (default: every room)
   --admin            mint an admin token
   --ttl <seconds>    lifetime (default 86400)
-  --secret <secret>  signing secret (default: $AUTH_SECRET, then the local dev secret)
+  --secret <secret>  signing secret (default: $AUTH_SECRET, then AUTH_SECRET in .dev.vars)
   -h, --help         show this help
 
 Prints the token on stdout.`;
 
-/** The claims and secret the command line asks for, or why it cannot be read. */
-export function parseTokenArgs(argv: string[], env: Record<string, string | undefined>): { claims: TokenClaims; secret: string } | { help: true } | { error: string } {
+export const NO_SECRET = "no signing secret: run `npm run dev` once (it writes AUTH_SECRET to .dev.vars), or pass --secret";
+
+/**
+ * The claims and secret the command line asks for, or why it cannot be read. `secret` is
+ * undefined when neither `--secret`, `env.AUTH_SECRET` nor `devVarsSecret()` gives one.
+ */
+export function parseTokenArgs(
+	argv: string[],
+	env: Record<string, string | undefined>,
+	devVarsSecret: () => string | undefined = () => undefined,
+): { claims: TokenClaims; secret: string | undefined } | { help: true } | { error: string } {
 	const parsed = parseOptions(argv, {
 		sub: { type: "string" },
 		name: { type: "string" },
@@ -62,21 +75,34 @@ export function parseTokenArgs(argv: string[], env: Record<string, string | unde
 	if (values.sub === undefined) return { error: "--sub is required" };
 	if (values.sub.trim() === "") return { error: "--sub must not be empty" };
 	const ttl = Number(values.ttl);
-	if (values.ttl.trim() === "" || !Number.isInteger(ttl) || ttl <= 0) return { error: "--ttl must be a positive whole number of seconds" };
+	if (values.ttl.trim() === "" || !Number.isInteger(ttl) || ttl <= 0)
+		return { error: "--ttl must be a positive whole number of seconds" };
 	if (values.secret !== undefined && values.secret === "") return { error: "--secret must not be empty" };
 	return {
 		claims: {
 			sub: values.sub,
 			name: values.name ?? values.sub,
-			rooms: values.rooms?.split(",").map((room) => room.trim()).filter((room) => room !== ""),
+			rooms: values.rooms
+				?.split(",")
+				.map((room) => room.trim())
+				.filter((room) => room !== ""),
 			role: values.admin ? "admin" : undefined,
 			ttlSeconds: ttl,
 		},
-		secret: values.secret ?? env.AUTH_SECRET ?? LOCAL_DEV_SECRET,
+		secret: values.secret ?? (env.AUTH_SECRET || undefined) ?? devVarsSecret(),
 	};
 }
 
 if (import.meta.main) {
-	const parsed = orExit(parseTokenArgs(process.argv.slice(2), process.env), USAGE);
+	// Node-only, and only here: the tests import this file inside workerd too.
+	const { DEV_VARS, readDevVarsSecret } = await import("./dev.ts");
+	const parsed = orExit(
+		parseTokenArgs(process.argv.slice(2), process.env, () => readDevVarsSecret(DEV_VARS)),
+		USAGE,
+	);
+	if (parsed.secret === undefined) {
+		console.error(NO_SECRET);
+		process.exit(1);
+	}
 	console.log(await mintToken(parsed.claims, parsed.secret));
 }

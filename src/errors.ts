@@ -28,9 +28,17 @@ export interface ErrorBody {
 	retryAfterMs?: number;
 }
 
-/** A refusal that crosses boundaries as data (RPC results, frames, HTTP bodies). */
-export type Failure = { ok: false; error: ErrorBody };
-export type Result<T> = ({ ok: true } & T) | Failure;
+/**
+ * The one result type: a value, or a refusal with a code from the contract. Parsers, the
+ * rooms' RPC methods and the outbox all return it; `E` narrows the refusal where useful (a
+ * frame's refusal also names the frame's `id`).
+ */
+export type Result<T, E extends ErrorBody = ErrorBody> = { ok: true; value: T } | Failure<E>;
+export type Failure<E extends ErrorBody = ErrorBody> = { ok: false; error: E };
+
+export function ok<T>(value: T): { ok: true; value: T } {
+	return { ok: true, value };
+}
 
 export class ParleyError extends Error {
 	readonly code: ErrorCode;
@@ -56,7 +64,7 @@ export function errorBody(code: ErrorCode, message: string, retryAfterMs?: numbe
 	return retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs };
 }
 
-/** Builds the failure value that RPC methods return instead of throwing across the stub. */
+/** Builds the failure value that RPC methods and parsers return instead of throwing. */
 export function fail(code: ErrorCode, message: string, retryAfterMs?: number): Failure {
 	return { ok: false, error: errorBody(code, message, retryAfterMs) };
 }

@@ -7,10 +7,11 @@ import type { Context } from "hono";
 import type { Room } from "../objects/room.ts";
 import { authorizeRoom, type Identity } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { type ErrorBody, ParleyError } from "./errors.ts";
-import { type Parsed, parseJsonObject } from "./protocol.ts";
+import { type ErrorBody, ParleyError, type Result } from "./errors.ts";
+import { parseJsonObject } from "./protocol.ts";
+import type { TraceContext } from "./trace.ts";
 
-export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config } };
+export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config; trace: TraceContext } };
 export type AppContext = Context<AppEnv>;
 
 /**
@@ -23,19 +24,10 @@ function bodyLimit(c: AppContext): number {
 	return Math.max(MAX_BODY_BYTES, c.get("config").maxFrameBytes);
 }
 
-export function unwrap<T>(parsed: Parsed<T>): T {
-	if (!parsed.ok) throw new ParleyError(parsed.error.code, parsed.error.message, parsed.error.retryAfterMs);
-	return parsed.value;
-}
-
-/** Turns a room's result value into its payload, or throws its refusal as the HTTP error. */
-export function unwrapResult<R extends { ok: true } | { ok: false; error: ErrorBody }>(result: R): Omit<Extract<R, { ok: true }>, "ok"> {
-	if (!result.ok) {
-		const { error } = result as Extract<R, { ok: false }>;
-		throw new ParleyError(error.code, error.message, error.retryAfterMs);
-	}
-	const { ok: _ok, ...value } = result as Extract<R, { ok: true }>;
-	return value;
+/** A result's value, or its refusal thrown as the contract's HTTP error. */
+export function unwrap<T>(result: Result<T, ErrorBody>): T {
+	if (!result.ok) throw new ParleyError(result.error.code, result.error.message, result.error.retryAfterMs);
+	return result.value;
 }
 
 export async function readJsonBody(c: AppContext): Promise<Record<string, unknown>> {

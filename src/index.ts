@@ -2,13 +2,12 @@
  * The Worker entry: the HTTP app, the queue consumers, and the Durable Object classes.
  */
 import { createApp } from "./app.ts";
-import { consumeDeadLetters, consumeOutbox, DEAD_LETTER_QUEUE } from "./queue.ts";
+import { consumeDeadLetters, consumeOutbox, isDeadLetterQueue, type QueueBody } from "./queue.ts";
 import { socketRoute, upgradeSocket } from "./upgrade.ts";
-import type { TaskBatch, TaskMessage } from "./saga/types.ts";
 
 export { AuthorDirectory } from "../objects/author-directory.ts";
-export { Compensation } from "../objects/compensation.ts";
 export { Control } from "../objects/control.ts";
+export { Moderation } from "../objects/moderation.ts";
 export { OpsIndex } from "../objects/ops-index.ts";
 export { Room } from "../objects/room.ts";
 
@@ -21,7 +20,7 @@ export default {
 		return room === undefined ? await app.fetch(request, env, ctx) : await upgradeSocket(request, env, room);
 	},
 	async queue(batch, env) {
-		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
+		if (isDeadLetterQueue(batch.queue)) await consumeDeadLetters(batch, env);
 		else await consumeOutbox(batch, env);
 	},
-} satisfies ExportedHandler<Env, TaskBatch | TaskMessage>;
+} satisfies ExportedHandler<Env, QueueBody>;

@@ -104,7 +104,7 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 	try {
 		return await Promise.race([promise, timeout]);
 	} finally {
-		clearTimeout(timer);
+		if (timer !== undefined) clearTimeout(timer);
 	}
 }
 

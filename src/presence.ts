@@ -5,13 +5,7 @@
  * them, what a welcome lists, and how the member list is paged. The room owns the sockets
  * and the timer; everything it decides about presence is decided here.
  */
-import {
-	type MembersQuery,
-	ONLINE_SAMPLE,
-	type PresenceMode,
-	type PresenceUpdateFrame,
-	type UserRef,
-} from "./protocol.ts";
+import { type MembersQuery, ONLINE_SAMPLE, type PresenceMode, type PresenceUpdateFrame, type UserRef } from "./protocol.ts";
 
 /** A window's shortest length: a burst of joins inside it costs one frame per socket. */
 export const PRESENCE_WINDOW_MS = 250;

@@ -6,7 +6,7 @@
  * caller never re-checks a field that a parser accepted.
  */
 
-import type { ErrorBody, ErrorCode } from "./errors.ts";
+import type { ErrorBody, ErrorCode, Failure, Result } from "./errors.ts";
 
 // ---------------------------------------------------------------------------------------
 // Shapes
@@ -51,14 +51,7 @@ export interface RetractEvent {
 export type RoomEvent = MessageEvent | RetractEvent;
 
 export type SagaState = "running" | "compensating" | "succeeded" | "compensated" | "failed";
-export type TaskState =
-	| "pending"
-	| "processing"
-	| "succeeded"
-	| "failed"
-	| "skipped"
-	| "cancelled"
-	| "archived";
+export type TaskState = "pending" | "processing" | "succeeded" | "failed" | "skipped" | "cancelled" | "archived";
 
 export interface SagaStepSummary {
 	room: string;
@@ -150,15 +143,7 @@ export interface ErrorFrame extends ErrorBody {
 	id?: string;
 }
 
-export type ServerFrame =
-	| WelcomeFrame
-	| SyncedFrame
-	| RoomEvent
-	| AckFrame
-	| SagaFrame
-	| PresenceFrame
-	| DeletedFrame
-	| ErrorFrame;
+export type ServerFrame = WelcomeFrame | SyncedFrame | RoomEvent | AckFrame | SagaFrame | PresenceFrame | DeletedFrame | ErrorFrame;
 
 /** v1.2 frames: sent only to sockets that asked for them with `?features=` on the upgrade. */
 export type FeatureFrame = PresenceUpdateFrame | BatchFrame;
@@ -306,7 +291,11 @@ export function isGuestId(userId: string): boolean {
 }
 
 /** Why a room's policy refuses a post by this user, if it does (sends and cross-post deliveries alike). */
-export function policyRefusal(policy: RoomPolicy, userId: string, admin: boolean): { code: "banned" | "read_only"; message: string } | undefined {
+export function policyRefusal(
+	policy: RoomPolicy,
+	userId: string,
+	admin: boolean,
+): { code: "banned" | "read_only"; message: string } | undefined {
 	if (policy.banned.includes(userId)) return { code: "banned", message: "you are banned from this room" };
 	if (policy.banGuests === true && isGuestId(userId)) return { code: "banned", message: "guests may not post in this room; sign in" };
 	if (policy.readOnly && !admin) return { code: "read_only", message: "this room is read-only" };
@@ -347,9 +336,10 @@ export function codePointLength(text: string): number {
 // Parsers
 // ---------------------------------------------------------------------------------------
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorBody & { id?: string } };
+/** A refused frame or request: the contract's error body, naming the frame's `id` when it had one. */
+export type Refusal = ErrorBody & { id?: string };
 
-function refuse(code: ErrorCode, message: string, id?: string): { ok: false; error: ErrorBody & { id?: string } } {
+function refuse(code: ErrorCode, message: string, id?: string): Failure<Refusal> {
 	return { ok: false, error: id === undefined ? { code, message } : { code, message, id } };
 }
 
@@ -374,7 +364,7 @@ export interface MessageLimits {
  * Validates the body of a send (frame or HTTP). `room` is the room it is sent in, so a
  * cross-post back to it can be refused.
  */
-export function parseSendInput(input: Record<string, unknown>, room: string, limits: MessageLimits): Parsed<SendInput> {
+export function parseSendInput(input: Record<string, unknown>, room: string, limits: MessageLimits): Result<SendInput, Refusal> {
 	const rawId = input.id;
 	const id = typeof rawId === "string" ? rawId : undefined;
 	if (id === undefined) return refuse("bad_request", "`id` must be a string");
@@ -391,7 +381,8 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	}
 	// Checked after the length, so a huge blank paste is not scanned twice.
 	if (text.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
-	if (hasLoneSurrogate(text) || hasLoneSurrogate(id)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
+	if (hasLoneSurrogate(text) || hasLoneSurrogate(id))
+		return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
 	let after: string | undefined;
 	if (input.after !== undefined) {
 		if (typeof input.after !== "string" || input.after.length < 1 || codePointLength(input.after) > MAX_CLIENT_ID_CHARS) {
@@ -416,7 +407,7 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 }
 
 /** Parses one text frame from a client socket. */
-export function parseClientFrame(raw: string, room: string, limits: MessageLimits): Parsed<ClientFrame> {
+export function parseClientFrame(raw: string, room: string, limits: MessageLimits): Result<ClientFrame, Refusal> {
 	const data = parseJson(raw);
 	if (!isPlainObject(data)) return refuse("bad_request", "a frame must be a JSON object");
 	const id = typeof data.id === "string" ? data.id : undefined;
@@ -429,10 +420,13 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > 128) {
 				return refuse("bad_request", "`msgId` must be a non-empty string", id);
 			}
-			return { ok: true, value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id } };
+			return {
+				ok: true,
+				value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id },
+			};
 		}
 		default:
-			return refuse("bad_request", "`type` must be \"send\" or \"delete\"", id);
+			return refuse("bad_request", '`type` must be "send" or "delete"', id);
 	}
 }
 
@@ -450,7 +444,7 @@ export type EventsQuery = { limit: number } & ({ after: number } | { before: num
 const CURSOR = /^(0|[1-9][0-9]{0,14})$/;
 
 /** Parses `?after=&before=&limit=` for the history route. */
-export function parseEventsQuery(params: URLSearchParams): Parsed<EventsQuery> {
+export function parseEventsQuery(params: URLSearchParams): Result<EventsQuery> {
 	const after = params.get("after");
 	const before = params.get("before");
 	const limitText = params.get("limit");
@@ -473,7 +467,7 @@ export function parseEventsQuery(params: URLSearchParams): Parsed<EventsQuery> {
 }
 
 /** Parses the `since` query parameter of the socket route; absent means "latest 50". */
-export function parseSince(value: string | null): Parsed<number | undefined> {
+export function parseSince(value: string | null): Result<number | undefined> {
 	if (value === null || value === "") return { ok: true, value: undefined };
 	if (!CURSOR.test(value)) return refuse("bad_request", "`since` must be a non-negative integer");
 	return { ok: true, value: Number(value) };
@@ -493,7 +487,7 @@ export function parseFeatures(value: string | null): Set<Feature> {
 }
 
 /** Parses `?cursor=&limit=` for the member list. */
-export function parseMembersQuery(params: URLSearchParams): Parsed<MembersQuery> {
+export function parseMembersQuery(params: URLSearchParams): Result<MembersQuery> {
 	const limitText = params.get("limit");
 	let limit = MEMBERS_PAGE_DEFAULT;
 	if (limitText !== null) {
@@ -515,7 +509,7 @@ export interface PolicyPatch {
 }
 
 /** Parses the admin policy body. Absent fields leave the current value unchanged. */
-export function parsePolicyPatch(input: unknown): Parsed<PolicyPatch> {
+export function parsePolicyPatch(input: unknown): Result<PolicyPatch> {
 	if (!isPlainObject(input)) return refuse("bad_request", "the body must be a JSON object");
 	const patch: PolicyPatch = {};
 	if (input.readOnly !== undefined) {
@@ -542,7 +536,7 @@ export function parsePolicyPatch(input: unknown): Parsed<PolicyPatch> {
 }
 
 /** Parses a request body as a JSON object; `undefined` body text counts as malformed. */
-export function parseJsonObject(text: string): Parsed<Record<string, unknown>> {
+export function parseJsonObject(text: string): Result<Record<string, unknown>> {
 	const data = parseJson(text);
 	if (!isPlainObject(data)) return refuse("bad_request", "the body must be a JSON object");
 	return { ok: true, value: data };

@@ -7,11 +7,18 @@
 import { configFor } from "./config.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
-import { originOf } from "./saga/ids.ts";
-import type { TaskBatch, TaskMessage, TaskOutcome, TaskReport } from "./saga/types.ts";
+import { originOfRecord } from "./saga/ids.ts";
+import { childTraceparent, newSpanId } from "./trace.ts";
+import { TASK_OUTCOME_CODES, type TaskBatch, type TaskMessage, type TaskOrigin, type TaskOutcome, type TaskReport } from "./saga/types.ts";
 
-export const OUTBOX_QUEUE = "parley-outbox";
-export const DEAD_LETTER_QUEUE = "parley-outbox-dlq";
+/**
+ * Whether a batch comes from a dead-letter queue. Development and production use their own
+ * queues (`parley-dev-outbox…` and `parley-outbox…`, see wrangler.toml), so a deployed dev
+ * Worker never consumes production's tasks; the dead-letter ones end in `-dlq` in both.
+ */
+export function isDeadLetterQueue(queue: string): boolean {
+	return queue.endsWith("-dlq");
+}
 
 /** A room call that takes longer is treated as "unknown": it may or may not have happened. */
 const RPC_TIMEOUT_MS = 10_000;
@@ -22,7 +29,15 @@ export function queueRetryDelaySeconds(attempts: number): number {
 }
 
 function log(level: "info" | "warn" | "error", msg: string, task: TaskMessage, extra: Record<string, unknown> = {}): void {
-	const line = JSON.stringify({ level, msg, traceId: task.traceId, taskId: task.taskId, room: task.targetRoom, ...extra });
+	const line = JSON.stringify({
+		level,
+		msg,
+		traceId: task.traceId,
+		traceparent: task.traceparent,
+		taskId: task.taskId,
+		room: task.targetRoom,
+		...extra,
+	});
 	if (level === "error") console.error(line);
 	else if (level === "warn") console.warn(line);
 	else console.log(line);
@@ -33,9 +48,27 @@ async function loadFaults(env: Env): Promise<FaultSettings> {
 	return await withTimeout("fault settings", RPC_TIMEOUT_MS, env.CONTROL.getByName("global").getFaults());
 }
 
-/** A queue message body: a batch, or a single task from a build that sent them one by one. */
-function tasksOf(body: TaskBatch | TaskMessage): TaskMessage[] {
-	return "tasks" in body ? body.tasks : [body];
+/**
+ * A task as builds before moderations had an origin of their own sent it: `originRoom` named a
+ * room or a moderation's `cmp@…` id. Such messages may still be in flight across the upgrade.
+ */
+type LegacyTaskMessage = Omit<TaskMessage, "origin"> & { origin?: TaskOrigin; originRoom?: string };
+
+/** What the consumer reads: a batch, or a single task from a build that sent them one by one. */
+export type QueueBody = TaskBatch | TaskMessage | { tasks: LegacyTaskMessage[] } | LegacyTaskMessage;
+
+/** A queue message body's tasks, each with its origin (filled in for a message of an older build). */
+function tasksOf(body: QueueBody): TaskMessage[] {
+	const tasks: LegacyTaskMessage[] = "tasks" in body ? body.tasks : [body];
+	return tasks.map((task) => ({ ...task, origin: originOfRecord(task) }));
+}
+
+/**
+ * The tasks as the consumer hands them on: each with a child of the trace context it came
+ * with, the consumer's own span (one per round) as the parent of the room calls it makes.
+ */
+export function withConsumerSpan(tasks: readonly TaskMessage[], spanId: string = newSpanId()): TaskMessage[] {
+	return tasks.map((task) => ({ ...task, traceparent: childTraceparent(task.traceparent, task.traceId, spanId) }));
 }
 
 /** Runs a batch at its target; a call that fails or times out makes every task retryable. */
@@ -49,42 +82,50 @@ async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings): P
 	} catch (error) {
 		const kind = classifyThrown(error);
 		const message = error instanceof Error ? error.message : String(error);
-		return tasks.map(() => ({ status: "transient", code: kind === "transient" ? "unavailable" : "unknown", message }));
+		const code = kind === "transient" ? TASK_OUTCOME_CODES.unavailable : TASK_OUTCOME_CODES.unknown;
+		return tasks.map(() => ({ status: "transient", code, message }));
 	}
 }
 
-/** The object that owns a task: its origin room, or the operator compensation it belongs to. */
-function originStub(env: Env, origin: string) {
-	const where = originOf(origin);
-	return where.kind === "compensation" ? env.COMPENSATION.getByName(where.id) : env.ROOM.getByName(where.room);
+/** The object that owns a task: its origin room, or the operator moderation it belongs to. */
+function originStub(env: Env, origin: TaskOrigin) {
+	return origin.kind === "moderation" ? env.MODERATION.getByName(origin.id) : env.ROOM.getByName(origin.id);
 }
 
-async function runBatch(env: Env, message: Message<TaskBatch | TaskMessage>, faults: FaultSettings): Promise<void> {
+async function runBatch(env: Env, message: Message<QueueBody>, faults: FaultSettings): Promise<void> {
 	let tasks = tasksOf(message.body);
 	const first = tasks[0];
 	if (first === undefined) return;
 	// Every task of a batch comes from one origin (one room's alarm sent it).
-	const origin = originStub(env, first.originRoom);
+	const origin = originStub(env, first.origin);
 	if (message.attempts > 1) {
 		// A redelivery: the origin may have moved on (finished, cancelled, re-dispatched).
 		// Ask it rather than guess, and act only on the attempts it is still waiting for.
-		const statuses = await Promise.all(tasks.map(async (task) => await withTimeout("task status", RPC_TIMEOUT_MS, origin.taskStatus(task.taskId))));
+		const statuses = await Promise.all(
+			tasks.map(async (task) => await withTimeout("task status", RPC_TIMEOUT_MS, origin.taskStatus(task.taskId))),
+		);
 		const wanted = tasks.filter((task, i) => statuses[i]?.state === "processing" && statuses[i]?.attempts === task.attempt);
 		for (const task of tasks) if (!wanted.includes(task)) log("info", "stale task message dropped", task);
 		tasks = wanted;
 		if (tasks.length === 0) return;
 	}
 	const receivedAt = Date.now();
+	tasks = withConsumerSpan(tasks);
 	const outcomes = await attempt(env, tasks, faults);
 	const reports: TaskReport[] = tasks.map((task, i) => {
-		const outcome = outcomes[i] ?? { status: "transient", code: "unknown", message: "no outcome" };
+		const outcome: TaskOutcome = outcomes[i] ?? { status: "transient", code: TASK_OUTCOME_CODES.unknown, message: "no outcome" };
 		log(outcome.status === "ok" ? "info" : "warn", `task ${outcome.status}`, task, { outcome });
 		return { taskId: task.taskId, attempt: task.attempt, outcome };
 	});
-	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, { receivedAt, queueAttempts: message.attempts }));
+	const traceparent = tasks[0]?.traceparent;
+	const note =
+		traceparent === undefined
+			? { receivedAt, queueAttempts: message.attempts }
+			: { receivedAt, queueAttempts: message.attempts, traceparent };
+	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, note));
 }
 
-export async function consumeOutbox(batch: MessageBatch<TaskBatch | TaskMessage>, env: Env): Promise<void> {
+export async function consumeOutbox(batch: MessageBatch<QueueBody>, env: Env): Promise<void> {
 	let faults: FaultSettings;
 	try {
 		faults = await loadFaults(env);
@@ -99,7 +140,8 @@ export async function consumeOutbox(batch: MessageBatch<TaskBatch | TaskMessage>
 			} catch (error) {
 				// The round did not complete (the origin could not be told): try again later.
 				const first = tasksOf(message.body)[0];
-				if (first !== undefined) log("error", "task round failed; queue will retry", first, { error: String(error), attempts: message.attempts });
+				if (first !== undefined)
+					log("error", "task round failed; queue will retry", first, { error: String(error), attempts: message.attempts });
 				message.retry({ delaySeconds: queueRetryDelaySeconds(message.attempts) });
 			}
 		}),
@@ -107,7 +149,7 @@ export async function consumeOutbox(batch: MessageBatch<TaskBatch | TaskMessage>
 }
 
 /** The dead-letter consumer: a task the queue gave up on is marked failed at its origin. */
-export async function consumeDeadLetters(batch: MessageBatch<TaskBatch | TaskMessage>, env: Env): Promise<void> {
+export async function consumeDeadLetters(batch: MessageBatch<QueueBody>, env: Env): Promise<void> {
 	await Promise.all(
 		batch.messages.map(async (message) => {
 			const tasks = tasksOf(message.body);
@@ -116,7 +158,7 @@ export async function consumeDeadLetters(batch: MessageBatch<TaskBatch | TaskMes
 					await withTimeout(
 						"dead letter report",
 						RPC_TIMEOUT_MS,
-						originStub(env, task.originRoom).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
+						originStub(env, task.origin).deadLetterTask(task.taskId, "dead-lettered: the queue exhausted its retries"),
 					);
 					log("error", "task dead-lettered", task);
 				}

@@ -8,16 +8,16 @@
  * credentials (401), room id (400), access (403), then the query (400).
  */
 import { FEATURES_HEADER, IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
-import { authenticate, authorizeRoom } from "./auth.ts";
+import { ACCESS_HEADER } from "./access.ts";
+import { authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
+import { identify, spendHttpBudget } from "./credentials.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { decodePathSegment, unwrap } from "./http.ts";
 import { parseFeatures, parseSince } from "./protocol.ts";
+import { ingressContext, type TraceContext, traceResponseHeaders } from "./trace.ts";
 
 const SOCKET_PATH = /^\/v1\/rooms\/([^/]*)\/ws$/;
-
-/** The HTTP budget's window is a minute; a refused caller is told to wait a sixth of it. */
-export const HTTP_LIMIT_RETRY_MS = 10_000;
 
 /** The room segment of a socket route's path (still percent-encoded), or undefined for any other request. */
 export function socketRoute(request: Request): string | undefined {
@@ -25,22 +25,27 @@ export function socketRoute(request: Request): string | undefined {
 	return SOCKET_PATH.exec(new URL(request.url).pathname)?.[1];
 }
 
-/** The bearer token of an Authorization header; a malformed header is a bad credential, not an absent one. */
-export function bearerToken(header: string | null | undefined): string | null {
-	if (header === null || header === undefined) return null;
-	return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? "malformed";
-}
-
+/**
+ * Serves an upgrade as the app serves every /v1 call (src/app.ts): the request gets its own
+ * trace (named on a refusal; a 101 comes from the room as it is), the credentials are read by
+ * the same `identify` (bearer, Cloudflare Access sign-in, the Access header as a token,
+ * `?token=`, a guest name), and the upgrade spends from the user's HTTP budget.
+ */
 export async function upgradeSocket(request: Request, env: Env, rawRoom: string): Promise<Response> {
+	const trace = ingressContext(request.headers.get("traceparent"), request.headers.get("tracestate"));
 	try {
 		const config = configFor(env);
 		const url = new URL(request.url);
-		const access = config.authAccessHeader ? request.headers.get("Cf-Access-Jwt-Assertion") : null;
-		const token = bearerToken(request.headers.get("Authorization")) ?? access ?? url.searchParams.get("token");
-		const identity = await authenticate({ token, guest: url.searchParams.get("guest") }, config);
-		if (config.rateLimitPerSec > 0 && !(await env.HTTP_LIMIT.limit({ key: identity.id })).success) {
-			throw new ParleyError("rate_limited", "too many requests from this user; slow down", HTTP_LIMIT_RETRY_MS);
-		}
+		const identity = await identify(
+			{
+				authorization: request.headers.get("Authorization"),
+				assertion: request.headers.get(ACCESS_HEADER),
+				queryToken: url.searchParams.get("token"),
+				guest: url.searchParams.get("guest"),
+			},
+			config,
+		);
+		await spendHttpBudget(env, config, identity);
 		const room = decodePathSegment(rawRoom);
 		authorizeRoom(identity, room);
 		const since = unwrap(parseSince(url.searchParams.get("since")));
@@ -52,10 +57,17 @@ export async function upgradeSocket(request: Request, env: Env, rawRoom: string)
 		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
 		const features = parseFeatures(url.searchParams.get("features"));
 		if (features.size > 0) headers.set(FEATURES_HEADER, [...features].join(","));
-		return await env.ROOM.getByName(room).fetch(new Request(`https://room/${room}/ws`, { headers }));
+		const response = await env.ROOM.getByName(room).fetch(new Request(`https://room/${room}/ws`, { headers }));
+		// The room's own refusals (429 before accepting) name the trace too.
+		return response.status === 101 ? response : traced(new Response(response.body, response), trace);
 	} catch (error) {
-		if (error instanceof ParleyError) return errorResponse(error.toBody());
+		if (error instanceof ParleyError) return traced(errorResponse(error.toBody()), trace);
 		console.error(JSON.stringify({ level: "error", msg: "unhandled", path: new URL(request.url).pathname, error: String(error) }));
-		return errorResponse({ code: "internal", message: "internal error" });
+		return traced(errorResponse({ code: "internal", message: "internal error" }), trace);
 	}
+}
+
+function traced(response: Response, trace: TraceContext): Response {
+	for (const [name, value] of traceResponseHeaders(trace)) response.headers.set(name, value);
+	return response;
 }

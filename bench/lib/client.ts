@@ -157,7 +157,12 @@ export class BenchSocket {
  * Opens `urls` with at most `concurrency` handshakes in flight; closes all on the first failure,
  * or when `deadline` (epoch ms) passes first.
  */
-export async function openMany(urls: string[], concurrency: number, timeoutMs?: number, deadline = Number.POSITIVE_INFINITY): Promise<BenchSocket[]> {
+export async function openMany(
+	urls: string[],
+	concurrency: number,
+	timeoutMs?: number,
+	deadline = Number.POSITIVE_INFINITY,
+): Promise<BenchSocket[]> {
 	const sockets: BenchSocket[] = new Array<BenchSocket>(urls.length);
 	let next = 0;
 	let failure: unknown;

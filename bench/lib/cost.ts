@@ -240,7 +240,12 @@ async function crossPostCost(
 	try {
 		for (const room of rooms) watchers.push(await BenchSocket.open(socketUrl(target.wsUrl, room, "watcher")));
 		const one = async (n: number): Promise<void> => {
-			const sagaDone = waitFor(author, (f) => f.indexOf('"type":"saga"') >= 0 && f.indexOf('"succeeded"') >= 0, 15_000, "saga succeeded frame");
+			const sagaDone = waitFor(
+				author,
+				(f) => f.indexOf('"type":"saga"') >= 0 && f.indexOf('"succeeded"') >= 0,
+				15_000,
+				"saga succeeded frame",
+			);
 			const copies = watchers.map((w) =>
 				waitFor(w, (f) => f.indexOf(MARK.message) >= 0 && readStamp(f)?.n === n, 15_000, "cross-posted copy"),
 			);
@@ -278,7 +283,7 @@ export interface ServerCounters {
 	events: number;
 }
 
-/** HS256 JWT for the admin API, signed with the Worker's AUTH_SECRET (local dev secret). */
+/** HS256 JWT for the admin API, signed with the Worker's AUTH_SECRET (the test secret). */
 export function adminToken(secret: string): string {
 	const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 	const now = Math.floor(Date.now() / 1000);
@@ -296,7 +301,12 @@ export async function readServerCounters(httpUrl: string, room: string, token: s
 		if (!response.ok) return undefined;
 		const body = (await response.json()) as Partial<Record<keyof ServerCounters, unknown>>;
 		const { rowsRead, rowsWritten, alarmsSet, events } = body;
-		if (typeof rowsRead !== "number" || typeof rowsWritten !== "number" || typeof alarmsSet !== "number" || typeof events !== "number") {
+		if (
+			typeof rowsRead !== "number" ||
+			typeof rowsWritten !== "number" ||
+			typeof alarmsSet !== "number" ||
+			typeof events !== "number"
+		) {
 			return undefined;
 		}
 		return { rowsRead, rowsWritten, alarmsSet, events };

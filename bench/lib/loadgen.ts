@@ -264,7 +264,9 @@ export async function fixedRate(
 				senderSocket.send(sendFrame(`L-${n}`, stampedText("L", n, TEXT_BYTES)));
 			}
 		}, 1);
-		await timed(timing.warmupMs + timing.measureMs, (ms) => progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent}`));
+		await timed(timing.warmupMs + timing.measureMs, (ms) =>
+			progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent}`),
+		);
 		clearInterval(pacer);
 		// Drain: wait for the stragglers of the window, at most 5 s.
 		const expected = sentInWindow * recv.length;
@@ -316,12 +318,17 @@ export async function idleMemory(target: Target, count: number, perRoom: number,
 	const rooms = Array.from({ length: Math.ceil(count / perRoom) }, () => freshRoom("idle"));
 	const pids = target.pids();
 	if (pids.length === 0) throw new Error("no server process to measure");
-	const warmers = await openMany(rooms.map((room) => socketUrl(target.wsUrl, room, "warm", target.query)), CONNECT_CONCURRENCY);
+	const warmers = await openMany(
+		rooms.map((room) => socketUrl(target.wsUrl, room, "warm", target.query)),
+		CONNECT_CONCURRENCY,
+	);
 	let sockets: BenchSocket[] = [];
 	try {
 		await sleep(1000);
 		const before = await stableRss(pids);
-		const urls = Array.from({ length: count }, (_, i) => socketUrl(target.wsUrl, rooms[Math.floor(i / perRoom)] as string, `u${i}`, target.query));
+		const urls = Array.from({ length: count }, (_, i) =>
+			socketUrl(target.wsUrl, rooms[Math.floor(i / perRoom)] as string, `u${i}`, target.query),
+		);
 		const started = Date.now();
 		const ticker = setInterval(() => progress(`opening ${count} idle sockets`), 1000);
 		try {
@@ -376,7 +383,10 @@ export async function crossPost(
 	const origin = freshRoom("saga");
 	const targetRooms = Array.from({ length: targets }, (_, i) => `${origin}-t${i}`);
 	const sockets = await openMany(
-		[socketUrl(target.wsUrl, origin, "author", target.query), ...targetRooms.map((room) => socketUrl(target.wsUrl, room, "watcher", target.query))],
+		[
+			socketUrl(target.wsUrl, origin, "author", target.query),
+			...targetRooms.map((room) => socketUrl(target.wsUrl, room, "watcher", target.query)),
+		],
 		CONNECT_CONCURRENCY,
 	);
 	try {
@@ -435,7 +445,9 @@ export async function crossPost(
 				author.send(sendFrame(`X-${n}`, stampedText("X", n, TEXT_BYTES), targetRooms));
 			}
 		}, 5);
-		await timed(timing.warmupMs + timing.measureMs, (ms) => progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent} sagas`));
+		await timed(timing.warmupMs + timing.measureMs, (ms) =>
+			progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent} sagas`),
+		);
 		clearInterval(pacer);
 		const inWindow = [...sentAt.values()].filter((at) => at >= t0 && at < t1).length;
 		const drainUntil = Date.now() + 10_000;
@@ -498,7 +510,13 @@ export interface RoomFillResult {
  * long the fill took, the CPU it cost and the frames the room sent per join. `users`: 100
  * distinct users (sockets spread over them round-robin), or every socket its own user.
  */
-export async function roomFill(target: Target, count: number, users: RoomUsers, progress: Progress, deadlineMs = 120_000): Promise<RoomFillResult> {
+export async function roomFill(
+	target: Target,
+	count: number,
+	users: RoomUsers,
+	progress: Progress,
+	deadlineMs = 120_000,
+): Promise<RoomFillResult> {
 	const room = freshRoom(`fill-${users}`);
 	const pids = target.pids();
 	if (pids.length === 0) throw new Error("no server process to measure");
@@ -511,7 +529,10 @@ export async function roomFill(target: Target, count: number, users: RoomUsers, 
 		const before = await stableRss(pids);
 		const cpu0 = treeCpuSeconds(pids);
 		const started = Date.now();
-		const ticker = setInterval(() => progress(`filling one room: ${count} sockets, ${users === "u100" ? "100 users" : "one user each"}`), 1000);
+		const ticker = setInterval(
+			() => progress(`filling one room: ${count} sockets, ${users === "u100" ? "100 users" : "one user each"}`),
+			1000,
+		);
 		try {
 			sockets = await openMany(
 				Array.from({ length: count }, (_, i) => socketUrl(target.wsUrl, room, guest(i), target.query)),
@@ -577,7 +598,12 @@ export interface StalledResult {
  * one stops reading (its TCP socket is paused). A server that bounds a slow reader's queue
  * closes it; the others should not notice either way.
  */
-export async function stalledReader(target: Target, ratePerSec: number, timing: { beforeMs: number; stalledMs: number }, progress: Progress): Promise<StalledResult> {
+export async function stalledReader(
+	target: Target,
+	ratePerSec: number,
+	timing: { beforeMs: number; stalledMs: number },
+	progress: Progress,
+): Promise<StalledResult> {
 	const room = freshRoom("stall");
 	const sockets = await openMany(
 		Array.from({ length: 101 }, (_, i) => socketUrl(target.wsUrl, room, i === 0 ? "sender" : `r${i}`, target.query)),

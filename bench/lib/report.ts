@@ -7,7 +7,16 @@ import { round } from "./stats.ts";
 
 /** One room filled with `count` sockets (see roomFill); `max` is the largest the machine allows. */
 export type RoomScenario = `room-${"u100" | "each"}-${number}`;
-export type ScenarioName = "ingest-1x10" | "fanout-10x100" | "latency-1k" | "idle-1000" | "idle-5000" | "saga-3" | "cost" | "stalled-1of100" | RoomScenario;
+export type ScenarioName =
+	| "ingest-1x10"
+	| "fanout-10x100"
+	| "latency-1k"
+	| "idle-1000"
+	| "idle-5000"
+	| "saga-3"
+	| "cost"
+	| "stalled-1of100"
+	| RoomScenario;
 
 export function roomScenario(users: "u100" | "each", count: number): RoomScenario {
 	return `room-${users}-${count}`;
@@ -49,7 +58,7 @@ export class Results {
 	}
 
 	jsonLines(): string {
-		return this.records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+		return `${this.records.map((r) => JSON.stringify(r)).join("\n")}\n`;
 	}
 }
 
@@ -93,8 +102,7 @@ export function roomSizes(results: Results): number[] {
 
 /** The issue's targets, each evaluated on one path with numbers from this run only. */
 export function checkTargets(results: Results, path: PathName): TargetCheck[] {
-	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined =>
-		results.metric(server, path, scenario, key);
+	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined => results.metric(server, path, scenario, key);
 	const checks: TargetCheck[] = [];
 	const add = (name: string, value: number | undefined, requirement: string, pass: (v: number) => boolean): void => {
 		checks.push({ name, path, value, requirement, pass: value === undefined ? undefined : pass(value) });
@@ -102,21 +110,43 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 	const ingest = m("parley", "ingest-1x10", "ingestPerSec");
 	add("acked ingest 1→10 vs bare", ratio(ingest, m("bare", "ingest-1x10", "ingestPerSec")), "≥ 0.8× bare", (v) => v >= 0.8);
 	add("acked ingest 1→10 vs naive", ratio(ingest, m("naive", "ingest-1x10", "ingestPerSec")), "≥ 2× naive", (v) => v >= 2);
-	const bestFanout = Math.max(...WORKER_BASELINES.map((s) => m(s, "fanout-10x100", "deliveriesPerSec") ?? Number.NaN).filter(Number.isFinite));
+	const bestFanout = Math.max(
+		...WORKER_BASELINES.map((s) => m(s, "fanout-10x100", "deliveriesPerSec") ?? Number.NaN).filter(Number.isFinite),
+	);
 	add(
 		"deliveries/s 10→100 vs best baseline",
 		ratio(m("parley", "fanout-10x100", "deliveriesPerSec"), Number.isFinite(bestFanout) ? bestFanout : undefined),
 		"≥ 0.9× best",
 		(v) => v >= 0.9,
 	);
-	add("p99 @ 1,000 msgs/s vs bare", ratio(m("parley", "latency-1k", "p99Ms"), m("bare", "latency-1k", "p99Ms")), "≤ 2× bare", (v) => v <= 2);
+	add(
+		"p99 @ 1,000 msgs/s vs bare",
+		ratio(m("parley", "latency-1k", "p99Ms"), m("bare", "latency-1k", "p99Ms")),
+		"≤ 2× bare",
+		(v) => v <= 2,
+	);
 	// The Go hubs are native processes: their figures are on the "node" path of the same run.
 	const go = (scenario: ScenarioName, key: string): number | undefined => results.metric("go-durable", "node", scenario, key);
 	if (path === "miniflare") {
-		add("batched deliveries/s 1→10 vs Go group commit", ratio(m("parley-batch", "ingest-1x10", "deliveriesPerSec"), go("ingest-1x10", "deliveriesPerSec")), "≥ 1.0× Go", (v) => v >= 1);
-		add("batched deliveries/s 10→100 vs Go group commit", ratio(m("parley-batch", "fanout-10x100", "deliveriesPerSec"), go("fanout-10x100", "deliveriesPerSec")), "≥ 1.0× Go", (v) => v >= 1);
+		add(
+			"batched deliveries/s 1→10 vs Go group commit",
+			ratio(m("parley-batch", "ingest-1x10", "deliveriesPerSec"), go("ingest-1x10", "deliveriesPerSec")),
+			"≥ 1.0× Go",
+			(v) => v >= 1,
+		);
+		add(
+			"batched deliveries/s 10→100 vs Go group commit",
+			ratio(m("parley-batch", "fanout-10x100", "deliveriesPerSec"), go("fanout-10x100", "deliveriesPerSec")),
+			"≥ 1.0× Go",
+			(v) => v >= 1,
+		);
 	}
-	add("batched p99 @ 1,000 msgs/s vs Parley (v1 frames)", ratio(m("parley-batch", "latency-1k", "p99Ms"), m("parley", "latency-1k", "p99Ms")), "≤ 1.0× (no worse)", (v) => v <= 1);
+	add(
+		"batched p99 @ 1,000 msgs/s vs Parley (v1 frames)",
+		ratio(m("parley-batch", "latency-1k", "p99Ms"), m("parley", "latency-1k", "p99Ms")),
+		"≤ 1.0× (no worse)",
+		(v) => v <= 1,
+	);
 	if (path === "miniflare") {
 		for (const scenario of ["idle-1000", "idle-5000"] as const) {
 			add(
@@ -142,7 +172,12 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 		}
 		if (sizes.includes(5000)) {
 			for (const server of ["parley", "parley-batch"] as const) {
-				add(`one room of 5,000 distinct users fills (${server === "parley" ? "Parley" : "batched"}), s`, m(server, roomScenario("each", 5000), "fillSeconds"), "≤ 30 s", (v) => v <= 30);
+				add(
+					`one room of 5,000 distinct users fills (${server === "parley" ? "Parley" : "batched"}), s`,
+					m(server, roomScenario("each", 5000), "fillSeconds"),
+					"≤ 30 s",
+					(v) => v <= 30,
+				);
 			}
 		}
 		if (largest !== undefined && largest > 1000 && sizes.includes(1000)) {
@@ -150,7 +185,10 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 				const label = server === "parley" ? "Parley" : "batched";
 				add(
 					`frames per join, ${largest} vs 1,000 distinct users (${label})`,
-					ratio(m(server, roomScenario("each", largest), "framesPerJoin"), m(server, roomScenario("each", 1000), "framesPerJoin")),
+					ratio(
+						m(server, roomScenario("each", largest), "framesPerJoin"),
+						m(server, roomScenario("each", 1000), "framesPerJoin"),
+					),
 					"≤ 2× (linear in joins)",
 					(v) => v <= 2,
 				);
@@ -226,14 +264,18 @@ export function markdownTable(results: Results, path: PathName): string {
 	const lines: string[] = [];
 	lines.push(`### ${PATH_TITLES[path]}`, "");
 	const goColumn = path === "miniflare";
-	lines.push(`| metric | ${servers.map((s) => LABELS[s]).join(" | ")} | Parley ÷ bare | Parley ÷ naive | Parley ÷ PartyServer |${goColumn ? " batched ÷ Go group commit |" : ""}`);
+	lines.push(
+		`| metric | ${servers.map((s) => LABELS[s]).join(" | ")} | Parley ÷ bare | Parley ÷ naive | Parley ÷ PartyServer |${goColumn ? " batched ÷ Go group commit |" : ""}`,
+	);
 	lines.push(`|---|${servers.map(() => "---:").join("|")}|---:|---:|---:|${goColumn ? "---:|" : ""}`);
 	for (const row of ROWS) {
 		const values = servers.map((s) => results.metric(s, pathFor(s, path), row.scenario, row.key));
 		if (values.every((v) => v === undefined)) continue;
 		const [parley, batched, bare, naive, party] = values;
 		const go = goColumn ? ` ${formatRatio(ratio(batched, values[servers.indexOf("go-durable")]))} |` : "";
-		lines.push(`| ${row.label} | ${values.map(formatNumber).join(" | ")} | ${formatRatio(ratio(parley, bare))} | ${formatRatio(ratio(parley, naive))} | ${formatRatio(ratio(parley, party))} |${go}`);
+		lines.push(
+			`| ${row.label} | ${values.map(formatNumber).join(" | ")} | ${formatRatio(ratio(parley, bare))} | ${formatRatio(ratio(parley, naive))} | ${formatRatio(ratio(parley, party))} |${go}`,
+		);
 	}
 	const scenarios = new Set<string>(ROWS.map((row) => row.scenario));
 	const failures = servers
@@ -249,7 +291,8 @@ export function roomTable(results: Results): string {
 	const sizes = roomSizes(results);
 	if (sizes.length === 0) return "";
 	const servers = ["parley", "parley-batch", "bare"] as const;
-	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined => results.metric(server, "miniflare", scenario, key);
+	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined =>
+		results.metric(server, "miniflare", scenario, key);
 	const lines = [
 		"### One room (Miniflare API): every socket in the same room",
 		"",
@@ -262,13 +305,19 @@ export function roomTable(results: Results): string {
 			const kb = servers.map((s) => m(s, scenario, "kbPerSocket"));
 			if (kb.every((v) => v === undefined)) continue;
 			const triple = (key: string): string => servers.map((s) => formatNumber(m(s, scenario, key))).join(" / ");
-			const pair = (key: string): string => servers.slice(0, 2).map((s) => formatNumber(m(s, scenario, key))).join(" / ");
+			const pair = (key: string): string =>
+				servers
+					.slice(0, 2)
+					.map((s) => formatNumber(m(s, scenario, key)))
+					.join(" / ");
 			lines.push(
 				`| ${count} | ${users === "u100" ? "100" : "one each"} | ${kb.map(formatNumber).join(" / ")} | ${formatRatio(ratio(kb[0], kb[2]))} | ${formatRatio(ratio(kb[1], kb[2]))} | ${triple("fillSeconds")} | ${pair("framesPerJoin")} | ${triple("cpuMsPerJoin")} |`,
 			);
 		}
 	}
-	const failures = results.records.filter((r) => r.scenario.startsWith("room-") && !r.ok).map((r) => `- ${LABELS[r.server]} / ${r.scenario}: ${r.error ?? "failed"}`);
+	const failures = results.records
+		.filter((r) => r.scenario.startsWith("room-") && !r.ok)
+		.map((r) => `- ${LABELS[r.server]} / ${r.scenario}: ${r.error ?? "failed"}`);
 	if (failures.length > 0) lines.push("", "Not measured:", ...new Set(failures));
 	return lines.join("\n");
 }
@@ -303,7 +352,8 @@ export function stalledTable(results: Results): string {
 export function targetsTable(checks: TargetCheck[]): string {
 	const lines = ["| target | path | measured | requirement | verdict |", "|---|---|---:|---|---|"];
 	for (const check of checks) {
-		const shown = check.value === undefined ? "—" : check.name.includes(" vs ") ? `${check.value.toFixed(2)}×` : formatNumber(check.value);
+		const shown =
+			check.value === undefined ? "—" : check.name.includes(" vs ") ? `${check.value.toFixed(2)}×` : formatNumber(check.value);
 		const verdict = check.pass === undefined ? "not measured" : check.pass ? "pass" : "**FAIL**";
 		lines.push(`| ${check.name} | ${check.path} | ${shown} | ${check.requirement} | ${verdict} |`);
 	}
@@ -315,5 +365,5 @@ export function markdownReport(results: Results, paths: PathName[], header: stri
 	const parts = [header, "", "#### Targets (ratios within this run)", "", targetsTable(paths.flatMap((p) => checkTargets(results, p)))];
 	for (const path of paths) parts.push("", markdownTable(results, path));
 	for (const table of [roomTable(results), stalledTable(results)]) if (table !== "") parts.push("", table);
-	return parts.join("\n") + "\n";
+	return `${parts.join("\n")}\n`;
 }

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, spawnGroup, waitHealthy } from "./proc.ts";
+import { type Child, freePort, spawnGroup, waitHealthy } from "./proc.ts";
 import { PROJECT_ROOT, bundleWorker, startMiniflare, startWranglerDev, type WorkerSpec } from "./workers.ts";
 
 /** How clients reach the server: Miniflare API (straight to workerd), `wrangler dev`, or a native process (Node, Go). */
@@ -42,13 +42,15 @@ const baseline = (name: "bare" | "naive" | "party"): WorkerSpec => ({
 });
 
 /**
- * The real Worker from the project's wrangler.toml, with the per-user rate limit off and no cap
- * on sockets per user (the one-room scenarios put up to ~95 sockets on each of 100 users).
+ * The real Worker from the project's wrangler.toml (top level, the Worker `parley-dev`), with
+ * the per-user rate limit off, no cap on sockets per user (the one-room scenarios put up to ~95
+ * sockets on each of 100 users) and the test secret.
  */
 const parleyWorker: WorkerSpec = {
 	name: "parley",
 	config: join(PROJECT_ROOT, "wrangler.toml"),
 	vars: { RATE_LIMIT_PER_SEC: "0", MAX_SOCKETS_PER_USER: "32768" },
+	testSecret: true,
 	// Like the baselines, which have no static assets (see WorkerSpec.withoutAssets).
 	withoutAssets: true,
 };
@@ -56,7 +58,14 @@ const parleyWorker: WorkerSpec = {
 export const SERVERS: readonly ServerDef[] = [
 	{ name: "parley", label: "Parley", acks: true, crossPost: true, worker: parleyWorker },
 	// The same Worker, with sockets that ask for what the client library asks for by default.
-	{ name: "parley-batch", label: "Parley, batched (v1.2)", acks: true, crossPost: false, worker: parleyWorker, query: "features=batch,presence" },
+	{
+		name: "parley-batch",
+		label: "Parley, batched (v1.2)",
+		acks: true,
+		crossPost: false,
+		worker: parleyWorker,
+		query: "features=batch,presence",
+	},
 	{ name: "bare", label: "bare DO", acks: false, crossPost: false, worker: baseline("bare") },
 	{ name: "naive", label: "naive durable DO", acks: false, crossPost: false, worker: baseline("naive") },
 	{ name: "party", label: "PartyServer", acks: false, crossPost: false, worker: baseline("party") },
@@ -84,7 +93,13 @@ export function buildGoHub(outDir: string): string | Error {
 	const build = spawnSync("go", ["build", "-tags", "libsqlite3", "-o", binary, "hub.go"], {
 		cwd: join(PROJECT_ROOT, "bench/servers/go"),
 		encoding: "utf8",
-		env: { ...process.env, GO111MODULE: "off", GOPATH: `${gopath}:${join(outDir, "gopath")}`, GOCACHE: join(outDir, "cache"), GOFLAGS: "" },
+		env: {
+			...process.env,
+			GO111MODULE: "off",
+			GOPATH: `${gopath}:${join(outDir, "gopath")}`,
+			GOCACHE: join(outDir, "cache"),
+			GOFLAGS: "",
+		},
 	});
 	if (build.status !== 0) return new Error(`building the Go hub failed: ${(build.stderr || build.stdout).slice(-1000)}`);
 	return binary;
@@ -127,11 +142,7 @@ export async function bundleAll(defs: readonly ServerDef[], outRoot: string): Pr
 	return bundles;
 }
 
-export async function startServer(
-	def: ServerDef,
-	path: PathName,
-	bundles: Map<ServerName, string | Error>,
-): Promise<RunningServer> {
+export async function startServer(def: ServerDef, path: PathName, bundles: Map<ServerName, string | Error>): Promise<RunningServer> {
 	const port = await freePort();
 	const persistDir = mkdtempSync(join(tmpdir(), `parley-bench-${def.name}-`));
 	const cleanup = (): void => rmSync(persistDir, { recursive: true, force: true });
@@ -149,7 +160,7 @@ export async function startServer(
 	});
 	try {
 		if (def.worker === undefined) {
-			let child;
+			let child: Child;
 			if (def.native?.kind === "go") {
 				const binary = bundles.get(def.name);
 				if (binary === undefined || binary instanceof Error) throw binary ?? new Error("the Go hub was not built");
@@ -165,7 +176,11 @@ export async function startServer(
 				throw error;
 			});
 			const pid = child.process.pid;
-			return finish(httpUrl, () => (pid === undefined ? [] : [pid]), () => child.stop());
+			return finish(
+				httpUrl,
+				() => (pid === undefined ? [] : [pid]),
+				() => child.stop(),
+			);
 		}
 		if (path === "miniflare") {
 			const bundle = bundles.get(def.name);

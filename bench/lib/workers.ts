@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare, type Json } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { TEST_AUTH_SECRET, testSecretForWrangler } from "../../scripts/test-secret.ts";
 import { ownChildrenNamed, spawnGroup, waitHealthy, type Child } from "./proc.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
@@ -31,6 +32,11 @@ export interface WorkerSpec {
 	 * pay. On Cloudflare that router runs in front of the Worker, not in the Durable Object.
 	 */
 	withoutAssets?: boolean;
+	/**
+	 * The Worker requires AUTH_SECRET (Parley): it gets TEST_AUTH_SECRET, never the developer's
+	 * `.dev.vars`, and without wrangler's "Missing required secrets" warning.
+	 */
+	testSecret?: boolean;
 }
 
 export interface RunningWorker {
@@ -70,22 +76,25 @@ function bundleModules(script: string): { type: ModuleType; path: string }[] {
 		const path = join(dir, file);
 		if (path === script || file === "README.md" || file.endsWith(".map")) continue;
 		const ext = extname(file);
-		const type: ModuleType = ext === ".js" || ext === ".mjs" ? "ESModule" : ext === ".wasm" ? "CompiledWasm" : ext === ".bin" ? "Data" : "Text";
+		const type: ModuleType =
+			ext === ".js" || ext === ".mjs" ? "ESModule" : ext === ".wasm" ? "CompiledWasm" : ext === ".bin" ? "Data" : "Text";
 		modules.push({ type, path });
 	}
 	return modules;
 }
 
 /** Serves a bundled Worker through the Miniflare API on `port`, persisting to `persistDir`. */
-export async function startMiniflare(
-	spec: WorkerSpec,
-	script: string,
-	port: number,
-	persistDir: string,
-): Promise<RunningWorker> {
-	const { workerOptions: configured } = unstable_getMiniflareWorkerOptions(spec.config);
+export async function startMiniflare(spec: WorkerSpec, script: string, port: number, persistDir: string): Promise<RunningWorker> {
+	// `envFiles` (read instead of .dev.vars and .env) is honoured though not in the declared options.
+	const envFiles = spec.testSecret === true ? { envFiles: [testSecretForWrangler().file] } : {};
+	const { workerOptions: configured } = unstable_getMiniflareWorkerOptions(
+		spec.config,
+		undefined,
+		envFiles as Parameters<typeof unstable_getMiniflareWorkerOptions>[2],
+	);
 	const workerOptions: typeof configured = { ...configured };
 	if (spec.withoutAssets === true) delete (workerOptions as { assets?: unknown }).assets;
+	const secrets: Record<string, string> = spec.testSecret === true ? { AUTH_SECRET: TEST_AUTH_SECRET } : {};
 	const before = new Set(ownChildrenNamed("workerd"));
 	const mf = new Miniflare(
 		convertV4MiniflareOptions({
@@ -93,7 +102,7 @@ export async function startMiniflare(
 			modulesRules: undefined,
 			modules: bundleModules(script),
 			modulesRoot: dirname(script),
-			bindings: { ...(workerOptions.bindings as Record<string, Json> | undefined), ...spec.vars },
+			bindings: { ...(workerOptions.bindings as Record<string, Json> | undefined), ...secrets, ...spec.vars },
 			host: "127.0.0.1",
 			port,
 			resourcePersistencePath: persistDir,
@@ -117,6 +126,7 @@ export async function startMiniflare(
 
 /** Runs `wrangler dev` for the Worker's config on `port`. */
 export async function startWranglerDev(spec: WorkerSpec, port: number, inspectorPort: number, persistDir: string): Promise<RunningWorker> {
+	const secret = spec.testSecret === true ? testSecretForWrangler() : { args: [], env: {} };
 	const args = [
 		WRANGLER_JS,
 		"dev",
@@ -133,9 +143,10 @@ export async function startWranglerDev(spec: WorkerSpec, port: number, inspector
 		"--show-interactive-dev-session=false",
 		"--log-level",
 		"warn",
+		...secret.args,
 		...Object.entries(spec.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
-	const child: Child = spawnGroup(process.execPath, args, QUIET_ENV);
+	const child: Child = spawnGroup(process.execPath, args, { ...QUIET_ENV, ...secret.env });
 	const httpUrl = `http://127.0.0.1:${port}`;
 	try {
 		await waitHealthy(`${httpUrl}/health`, child, 60_000);

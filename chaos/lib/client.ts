@@ -4,8 +4,13 @@
  * send when its ack or its error arrives, and never waits without a deadline.
  */
 import type { AckFrame, ErrorFrame, ServerFrame } from "../../src/protocol.ts";
+import { FrameLog, openWebSocket } from "../../test/support/frame-log.ts";
 
-export type SendOutcome = { kind: "ack"; ack: AckFrame; ms: number } | { kind: "error"; error: ErrorFrame; ms: number } | { kind: "closed"; ms: number } | { kind: "timeout"; ms: number };
+export type SendOutcome =
+	| { kind: "ack"; ack: AckFrame; ms: number }
+	| { kind: "error"; error: ErrorFrame; ms: number }
+	| { kind: "closed"; ms: number }
+	| { kind: "timeout"; ms: number };
 
 interface Pending {
 	resolve(outcome: SendOutcome): void;
@@ -14,18 +19,15 @@ interface Pending {
 }
 
 export class ChatSocket {
-	readonly frames: ServerFrame[] = [];
 	/** Text frames that were not JSON (only `pong` is expected). */
 	readonly nonJson: string[] = [];
-	closed: { code: number; reason: string } | undefined;
 	private readonly pending = new Map<string, Pending>();
-	private waiters: Array<() => void> = [];
+	readonly #log = new FrameLog<ServerFrame>();
 
 	readonly ws: WebSocket;
 
 	private constructor(ws: WebSocket) {
 		this.ws = ws;
-		ws.binaryType = "arraybuffer";
 		ws.addEventListener("message", (event) => {
 			if (typeof event.data !== "string") {
 				this.nonJson.push("<binary>");
@@ -38,38 +40,22 @@ export class ChatSocket {
 				}
 				if (frame !== undefined) this.receive(frame);
 			}
-			this.wake();
+			this.#log.wake();
 		});
 		ws.addEventListener("close", (event) => {
-			this.closed = { code: event.code, reason: event.reason };
+			this.#log.closed = { code: event.code, reason: event.reason };
 			for (const [id, pending] of this.pending) {
 				clearTimeout(pending.timer);
 				pending.resolve({ kind: "closed", ms: performance.now() - pending.startedAt });
 				this.pending.delete(id);
 			}
-			this.wake();
+			this.#log.wake();
 		});
 	}
 
 	/** Opens a socket; rejects if the upgrade is refused or does not finish in time. */
 	static async open(url: string, timeoutMs = 10_000): Promise<ChatSocket> {
-		const ws = new WebSocket(url);
-		const socket = new ChatSocket(ws);
-		await new Promise<void>((resolve, reject) => {
-			const timer = setTimeout(() => {
-				ws.close();
-				reject(new Error(`timed out opening ${url}`));
-			}, timeoutMs);
-			ws.addEventListener("open", () => {
-				clearTimeout(timer);
-				resolve();
-			});
-			ws.addEventListener("error", () => {
-				clearTimeout(timer);
-				reject(new Error(`could not open ${url}`));
-			});
-		});
-		return socket;
+		return new ChatSocket(await openWebSocket(url, timeoutMs));
 	}
 
 	/** Opens a socket and waits for the replay to finish. */
@@ -79,8 +65,16 @@ export class ChatSocket {
 		return socket;
 	}
 
+	get frames(): ServerFrame[] {
+		return this.#log.frames;
+	}
+
+	get closed(): { code: number; reason: string } | undefined {
+		return this.#log.closed;
+	}
+
 	private receive(frame: ServerFrame): void {
-		this.frames.push(frame);
+		this.#log.frames.push(frame);
 		const id = frame.type === "ack" || frame.type === "error" ? frame.id : undefined;
 		const pending = id === undefined ? undefined : this.pending.get(id);
 		if (id === undefined || pending === undefined) return;
@@ -88,10 +82,6 @@ export class ChatSocket {
 		clearTimeout(pending.timer);
 		const ms = performance.now() - pending.startedAt;
 		pending.resolve(frame.type === "ack" ? { kind: "ack", ack: frame, ms } : { kind: "error", error: frame as ErrorFrame, ms });
-	}
-
-	private wake(): void {
-		for (const waiter of this.waiters.splice(0)) waiter();
 	}
 
 	get isOpen(): boolean {
@@ -125,19 +115,7 @@ export class ChatSocket {
 
 	/** Waits until the predicate holds; false on timeout (the caller decides if that is a violation). */
 	async until(predicate: () => boolean, timeoutMs = 10_000): Promise<boolean> {
-		const deadline = Date.now() + timeoutMs;
-		while (!predicate()) {
-			const remaining = deadline - Date.now();
-			if (remaining <= 0) return false;
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, Math.min(remaining, 200));
-				this.waiters.push(() => {
-					clearTimeout(timer);
-					resolve();
-				});
-			});
-		}
-		return true;
+		return (await this.#log.waitFor(predicate, timeoutMs)) === true;
 	}
 
 	close(): void {

@@ -1,13 +1,15 @@
 /**
  * @module
  * Runs `wrangler dev` for the suite, like test/support/dev-server.ts but from any project
- * root (so a deliberately broken copy can be run), with the RSS of its process tree.
+ * root (so a deliberately broken copy can be run), with the RSS of its process tree. The
+ * runtime checks tokens against TEST_AUTH_SECRET, which chaos/lib/tokens.ts signs with.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testSecretForWrangler } from "../../scripts/test-secret.ts";
+import { exitedEarly, freePort, withFreshPorts } from "../../test/support/dev-server.ts";
 import { sleep } from "./types.ts";
 
 export interface ServerOptions {
@@ -30,46 +32,47 @@ export interface ChaosServer {
 	stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-	return await new Promise((resolve, reject) => {
-		const probe = createServer();
-		probe.unref();
-		probe.on("error", reject);
-		probe.listen(0, "127.0.0.1", () => {
-			const address = probe.address();
-			if (address === null || typeof address === "string") return reject(new Error("no port"));
-			probe.close(() => resolve(address.port));
-		});
-	});
+/** Starts `wrangler dev`; a start that lost its free port to another runtime is retried on new ones. */
+export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
+	return await withFreshPorts(() => startOnce(defaultRoot, options));
 }
 
-export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
+async function startOnce(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
 	const root = options.root ?? defaultRoot;
 	const port = await freePort();
 	const inspector = await freePort();
 	const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), "parley-chaos-"));
 	// The suite sets every limit it relies on; the rate limit is off unless a scenario wants it.
 	const vars = { RATE_LIMIT_PER_SEC: "0", ...options.vars };
+	const secret = testSecretForWrangler();
 	const args = [
 		join(root, "node_modules/wrangler/bin/wrangler.js"),
 		"dev",
-		"--ip", "127.0.0.1",
-		"--port", String(port),
-		"--inspector-port", String(inspector),
-		"--persist-to", persistTo,
+		"--ip",
+		"127.0.0.1",
+		"--port",
+		String(port),
+		"--inspector-port",
+		String(inspector),
+		"--persist-to",
+		persistTo,
 		"--show-interactive-dev-session=false",
-		"--log-level", "warn",
+		"--log-level",
+		"warn",
+		...secret.args,
 		...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
 	const child: ChildProcess = spawn(process.execPath, args, {
 		cwd: root,
 		detached: true,
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+		env: { ...process.env, ...secret.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
 	});
 	let log = "";
 	// Keep the tail only: a long chaos run logs a lot and nobody reads the head.
-	const append = (chunk: Buffer): void => void (log = (log + chunk.toString()).slice(-20_000));
+	const append = (chunk: Buffer): void => {
+		log = (log + chunk.toString()).slice(-20_000);
+	};
 	child.stdout?.on("data", append);
 	child.stderr?.on("data", append);
 	const exited = new Promise<void>((done) => child.once("exit", () => done()));
@@ -101,7 +104,7 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	};
 	const deadline = Date.now() + 90_000;
 	while (Date.now() < deadline) {
-		if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
+		if (child.exitCode !== null) throw exitedEarly(log);
 		try {
 			if ((await fetch(`${url}/health`)).ok) return server;
 		} catch {
@@ -111,61 +114,4 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	}
 	await server.kill();
 	throw new Error(`wrangler dev did not become healthy:\n${log}`);
-}
-
-/** The process and its descendants, from /proc (Linux only; empty elsewhere). */
-export function processTree(rootPid: number): Array<{ pid: number; name: string }> {
-	const ppids = new Map<number, number>();
-	let entries: string[] = [];
-	try {
-		entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
-	} catch {
-		return [];
-	}
-	for (const pid of entries) {
-		try {
-			// The command name may hold spaces and parens; the fields after the last ")" do not.
-			const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-			ppids.set(Number(pid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-		} catch {
-			// Exited while we looked.
-		}
-	}
-	const tree = new Set([rootPid]);
-	for (let grew = true; grew; ) {
-		grew = false;
-		for (const [pid, ppid] of ppids) {
-			if (tree.has(ppid) && !tree.has(pid)) {
-				tree.add(pid);
-				grew = true;
-			}
-		}
-	}
-	const out: Array<{ pid: number; name: string }> = [];
-	for (const pid of tree) {
-		try {
-			out.push({ pid, name: readFileSync(`/proc/${pid}/comm`, "utf8").trim() });
-		} catch {
-			// Exited while we looked.
-		}
-	}
-	return out;
-}
-
-/** Sum of VmRSS (bytes) over the server's process tree: wrangler and its workerd processes. */
-export function treeRss(rootPid: number): number | undefined {
-	let total = 0;
-	let seen = false;
-	for (const { pid } of processTree(rootPid)) {
-		try {
-			const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-			if (match?.[1] !== undefined) {
-				total += Number(match[1]) * 1024;
-				seen = true;
-			}
-		} catch {
-			// Exited while we looked.
-		}
-	}
-	return seen ? total : undefined;
 }

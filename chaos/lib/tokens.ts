@@ -1,10 +1,12 @@
 /**
  * @module
  * Tokens for the suite: honest ones from scripts/mint-token.ts, and every kind of bad one
- * the access scenario throws at the server.
+ * the access scenario throws at the server. All signed with TEST_AUTH_SECRET, the secret
+ * chaos/lib/server.ts gives the runtime.
  */
 import { sign } from "hono/jwt";
-import { LOCAL_DEV_SECRET, mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
+import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
+import { TEST_AUTH_SECRET } from "../../scripts/test-secret.ts";
 
 export { mintToken };
 
@@ -32,19 +34,22 @@ export async function badTokens(): Promise<BadCredential[]> {
 	const withoutExp = { sub: "mallory", name: "Mallory", role: "admin" };
 	const noneHeader = base64url(JSON.stringify({ alg: "none", typ: "JWT" }));
 	const payload = base64url(JSON.stringify(claims));
-	const valid = await sign(claims, LOCAL_DEV_SECRET, "HS256");
+	const valid = await sign(claims, TEST_AUTH_SECRET, "HS256");
 	const [header, body] = valid.split(".");
 	return [
 		{ label: "forged (wrong secret)", token: await mintToken({ sub: "mallory", name: "Mallory", role: "admin" }, "not-the-secret") },
 		{ label: "expired", token: await mintToken({ sub: "mallory", name: "Mallory", role: "admin", ttlSeconds: -120 }) },
 		{ label: "alg none", token: `${noneHeader}.${payload}.` },
 		{ label: "alg none, stolen signature", token: `${noneHeader}.${payload}.${valid.split(".")[2] ?? ""}` },
-		{ label: "HS512", token: await sign(claims, LOCAL_DEV_SECRET, "HS512") },
-		{ label: "tampered payload", token: `${header ?? ""}.${base64url(JSON.stringify({ ...claims, sub: "root" }))}.${valid.split(".")[2] ?? ""}` },
-		{ label: "missing sub", token: await sign({ name: "Mallory", exp: now + 3600, role: "admin" }, LOCAL_DEV_SECRET, "HS256") },
-		{ label: "missing name", token: await sign({ sub: "mallory", exp: now + 3600, role: "admin" }, LOCAL_DEV_SECRET, "HS256") },
-		{ label: "missing exp", token: await sign(withoutExp, LOCAL_DEV_SECRET, "HS256") },
-		{ label: "guest: sub", token: await sign({ ...claims, sub: "guest:mallory" }, LOCAL_DEV_SECRET, "HS256") },
+		{ label: "HS512", token: await sign(claims, TEST_AUTH_SECRET, "HS512") },
+		{
+			label: "tampered payload",
+			token: `${header ?? ""}.${base64url(JSON.stringify({ ...claims, sub: "root" }))}.${valid.split(".")[2] ?? ""}`,
+		},
+		{ label: "missing sub", token: await sign({ name: "Mallory", exp: now + 3600, role: "admin" }, TEST_AUTH_SECRET, "HS256") },
+		{ label: "missing name", token: await sign({ sub: "mallory", exp: now + 3600, role: "admin" }, TEST_AUTH_SECRET, "HS256") },
+		{ label: "missing exp", token: await sign(withoutExp, TEST_AUTH_SECRET, "HS256") },
+		{ label: "guest: sub", token: await sign({ ...claims, sub: "guest:mallory" }, TEST_AUTH_SECRET, "HS256") },
 		{ label: "garbage", token: "not-a-jwt" },
 		{ label: "two parts", token: `${header ?? ""}.${body ?? ""}` },
 	];

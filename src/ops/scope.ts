@@ -3,12 +3,13 @@
  * What an admin may reach. A token's `rooms` claim bounds an admin as it bounds anyone: a
  * global admin has no claim; a scoped admin reaches a record only when the record names at
  * least one room and every room it names is in the claim (checked with `canAccessRoom`, the
- * same rule the room routes use). Compensation ids (`cmp@…`) name an operator compensation,
- * not a room, and are left out of the check. See docs/operations.md for the rule per route.
+ * same rule the room routes use). Callers pass rooms only: a moderation's id names no room,
+ * so a record gives its origin's rooms (`originRooms`). See docs/operations.md for the rule
+ * per route.
  */
 import { canAccessRoom, type Identity } from "../auth.ts";
 import { isRoomId } from "../protocol.ts";
-import { isCompensationId, originOfSagaId } from "../saga/ids.ts";
+import { originOfSagaId, parseModerationTaskId } from "../saga/ids.ts";
 
 /** An admin's rooms claim; `null` for a global admin. */
 export type Scope = string[] | null;
@@ -19,7 +20,6 @@ export function withinScope(scope: Scope, rooms: Iterable<string>): boolean {
 	const who: Identity = { id: "", name: "", admin: true, rooms: scope, guest: false };
 	let named = 0;
 	for (const room of rooms) {
-		if (isCompensationId(room)) continue;
 		if (!canAccessRoom(who, room)) return false;
 		named++;
 	}
@@ -33,11 +33,11 @@ export function roomsInScope(scope: Scope, rooms: readonly string[]): string[] {
 
 /**
  * The rooms a task id names: for a cross-post's task its origin room and its target room, for
- * an operator compensation's task its room. Undefined for anything that is not a task id.
+ * an operator moderation's task its room. Undefined for anything that is not a task id.
  */
 export function taskRooms(taskId: string): string[] | undefined {
-	const compensation = /^cmp@[0-9a-f]{12}\.m\.(.+)$/.exec(taskId);
-	if (compensation?.[1] !== undefined) return isRoomId(compensation[1]) ? [compensation[1]] : undefined;
+	const moderation = parseModerationTaskId(taskId);
+	if (moderation !== undefined) return [moderation.room];
 	const match = /^([^~]+~[0-9a-f]{12})\.[dr]\.(.+)$/.exec(taskId);
 	const origin = match?.[1] === undefined ? undefined : originOfSagaId(match[1]);
 	const target = match?.[2];

@@ -40,7 +40,9 @@ export function mergeStats(shards: ShardStats[], now: number): Stats {
 	for (const shard of shards) {
 		sum(tasks, shard.tasks);
 		sum(sagas, shard.sagas);
-		shard.latency.forEach((count, i) => (counts[i] = (counts[i] ?? 0) + count));
+		shard.latency.forEach((count, i) => {
+			counts[i] = (counts[i] ?? 0) + count;
+		});
 		if (shard.oldestPendingCreatedAt !== null) oldest = Math.min(oldest ?? Infinity, shard.oldestPendingCreatedAt);
 	}
 	return {

@@ -3,13 +3,14 @@
  * Shapes of the operations surface: audit entries, alerts, trace spans, stats, and the
  * updates rooms feed to the ops index.
  */
-import type { SagaView, TaskView } from "../saga/types.ts";
+import type { SagaView, TaskOrigin, TaskView } from "../saga/types.ts";
+import type { ModerationRecord } from "./moderation.ts";
 
 export interface AuditEntry {
 	at: number;
 	actor: string;
 	taskId: string;
-	/** Extension: the saga (or compensation) the task belongs to. */
+	/** Extension: the saga (or moderation) the task belongs to. */
 	sagaId?: string;
 	action: string;
 	reason: string;
@@ -37,7 +38,10 @@ export interface AlertPayload {
 
 export interface AlertView extends Omit<AlertPayload, "text"> {
 	alertId: string;
-	originRoom: string;
+	/** The object that owns the task (a room, or a moderation). */
+	origin: TaskOrigin;
+	/** The origin room, for a room's task only. */
+	originRoom?: string;
 	status: AlertStatus;
 	deliveryAttempts: number;
 	lastError: string | null;
@@ -46,7 +50,9 @@ export interface AlertView extends Omit<AlertPayload, "text"> {
 export interface Span {
 	at: number;
 	component: string;
+	/** Where the span was recorded: a room, or (for its own spans) a moderation. */
 	room?: string;
+	moderation?: string;
 	event: string;
 	detail?: string;
 }
@@ -54,16 +60,17 @@ export interface Span {
 /** A saga as the ops index lists it: its fields without steps, and the rooms it targets. */
 export interface SagaSummary extends Omit<SagaView, "steps"> {
 	targets: string[];
-	/** Operator compensations are kept beside sagas in the index, never listed as sagas. */
-	kind?: "compensation";
-	actor?: string;
-	reason?: string;
 }
 
-/** One record for the ops index; newer versions replace older ones, never the reverse. */
+/**
+ * One record for the ops index; newer versions replace older ones, never the reverse. Feeds
+ * queued by builds before the rename may still carry a moderation as a `saga` update (with
+ * `kind: "compensation"`); the index reads those as moderations.
+ */
 export type IndexUpdate =
 	| { type: "task"; version: number; task: TaskView }
 	| { type: "saga"; version: number; saga: SagaSummary }
+	| { type: "moderation"; version: number; moderation: ModerationRecord }
 	| { type: "audit"; entryId: string; entry: AuditEntry }
 	| { type: "alert"; version: number; alert: AlertView };
 

@@ -31,7 +31,7 @@ export type BarrierDecision =
 export function barrierDecision(op: BarrierOp, rows: Partial<Record<BarrierOp, BarrierRow>>): BarrierDecision {
 	const own = rows[op];
 	if (own !== undefined) return { action: "replay", row: own };
-	// An operator compensation's batch in this room: once, whatever else happened.
+	// An operator moderation's batch in this room: once, whatever else happened.
 	if (op === "moderate") return { action: "apply" };
 	if (op === "deliver") return rows.retract === undefined ? { action: "apply" } : { action: "refuse_late_delivery" };
 	const deliver = rows.deliver;

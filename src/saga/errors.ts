@@ -4,15 +4,18 @@
  * retried; permanent ones end the task and start compensation.
  */
 import type { ErrorCode } from "../errors.ts";
+import type { TaskOutcomeCode } from "./types.ts";
 
 export type ErrorClass = "permanent" | "transient" | "unknown";
 
 /** Refusals a target room gives that no retry can change. */
 const PERMANENT_CODES: ReadonlySet<string> = new Set<ErrorCode>(["read_only", "banned", "bad_request", "forbidden"]);
+const TRANSIENT_CODES: ReadonlySet<string> = new Set<TaskOutcomeCode>(["rate_limited", "internal", "conflict", "fault"]);
 
+/** Takes any string: a code may come from a target running another build. */
 export function classifyCode(code: string): ErrorClass {
 	if (PERMANENT_CODES.has(code)) return "permanent";
-	if (code === "rate_limited" || code === "internal" || code === "conflict" || code === "fault") return "transient";
+	if (TRANSIENT_CODES.has(code)) return "transient";
 	return "unknown";
 }
 

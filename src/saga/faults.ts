@@ -3,7 +3,7 @@
  * Fault injection for rehearsals (`POST /v1/admin/faults`, only with FAULTS=on): the setting
  * and the pure parts (parsing it, and deciding whether one task attempt fails).
  */
-import type { Parsed } from "../protocol.ts";
+import { fail, ok, type Result } from "../errors.ts";
 import { isRoomId } from "../protocol.ts";
 import type { TaskKind } from "./types.ts";
 
@@ -16,31 +16,27 @@ export interface FaultSettings {
 
 export const NO_FAULTS: FaultSettings = { deliverFailRate: 0, retractFailRate: 0, rooms: null };
 
-function rate(value: unknown, name: string): number | string {
-	if (value === undefined) return 0;
-	if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) return `\`${name}\` must be a number from 0 to 1`;
-	return value;
+function rate(value: unknown, name: string): Result<number> {
+	if (value === undefined) return ok(0);
+	if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1)
+		return fail("bad_request", `\`${name}\` must be a number from 0 to 1`);
+	return ok(value);
 }
 
 /** Each call replaces the whole setting: absent rates are 0, absent rooms means every room. */
-export function parseFaults(input: unknown): Parsed<FaultSettings> {
-	if (typeof input !== "object" || input === null || Array.isArray(input)) {
-		return { ok: false, error: { code: "bad_request", message: "the body must be a JSON object" } };
-	}
+export function parseFaults(input: unknown): Result<FaultSettings> {
+	if (typeof input !== "object" || input === null || Array.isArray(input)) return fail("bad_request", "the body must be a JSON object");
 	const body = input as Record<string, unknown>;
 	const deliver = rate(body.deliverFailRate, "deliverFailRate");
+	if (!deliver.ok) return deliver;
 	const retract = rate(body.retractFailRate, "retractFailRate");
-	for (const value of [deliver, retract]) {
-		if (typeof value === "string") return { ok: false, error: { code: "bad_request", message: value } };
-	}
+	if (!retract.ok) return retract;
 	let rooms: string[] | null = null;
 	if (body.rooms !== undefined) {
-		if (!Array.isArray(body.rooms) || !body.rooms.every(isRoomId)) {
-			return { ok: false, error: { code: "bad_request", message: "`rooms` must be an array of room ids" } };
-		}
+		if (!Array.isArray(body.rooms) || !body.rooms.every(isRoomId)) return fail("bad_request", "`rooms` must be an array of room ids");
 		rooms = [...new Set(body.rooms as string[])];
 	}
-	return { ok: true, value: { deliverFailRate: deliver as number, retractFailRate: retract as number, rooms } };
+	return ok({ deliverFailRate: deliver.value, retractFailRate: retract.value, rooms });
 }
 
 /** Whether this attempt at `kind` in `room` is made to fail. */

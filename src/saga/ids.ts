@@ -1,11 +1,15 @@
 /**
  * @module
  * Saga and task ids name their origin, so any id leads straight to its source of truth:
- * `<room>~<random>` for sagas (their origin room), `cmp@<random>` for operator compensations
- * (their own object), and `<sagaId>.<d|r|m>.<target room>` for tasks.
+ * `<room>~<random>` for sagas (their origin room), `mod@<random>` for operator moderations
+ * (their own object), and `<sagaId>.<d|r|m>.<target room>` for tasks. Moderations made before
+ * the rename have `cmp@<random>` ids; those still parse everywhere, and name the same object.
  */
 import { isRoomId } from "../protocol.ts";
 import { randomId } from "../trace.ts";
+import type { TaskOrigin } from "./types.ts";
+
+export type { TaskOrigin };
 
 export function newSagaId(originRoom: string): string {
 	return `${originRoom}~${randomId(6)}`;
@@ -17,19 +21,34 @@ export function taskIdFor(sagaId: string, kind: keyof typeof KIND_LETTER, room: 
 	return `${sagaId}.${KIND_LETTER[kind]}.${room}`;
 }
 
-export function newCompensationId(): string {
-	return `cmp@${randomId(6)}`;
+export function newModerationId(): string {
+	return `mod@${randomId(6)}`;
 }
 
-export function isCompensationId(id: string): boolean {
-	return /^cmp@[0-9a-f]{12}$/.test(id);
+/** A moderation id: `mod@` and 12 hex digits, or `cmp@…` from before the rename. */
+const MODERATION_ID = "(?:mod|cmp)@[0-9a-f]{12}";
+
+export function isModerationId(id: string): boolean {
+	return new RegExp(`^${MODERATION_ID}$`).test(id);
 }
 
-/** Where a task's source of truth lives: a room, or an operator compensation object. */
-export type TaskOrigin = { kind: "room"; room: string } | { kind: "compensation"; id: string };
-
+/** The origin an object's name stands for: a moderation's id, or else a room. */
 export function originOf(originName: string): TaskOrigin {
-	return isCompensationId(originName) ? { kind: "compensation", id: originName } : { kind: "room", room: originName };
+	return isModerationId(originName) ? { kind: "moderation", id: originName } : { kind: "room", id: originName };
+}
+
+/**
+ * The origin of a record that may predate `origin`: builds before moderations had an origin of
+ * their own sent only `originRoom`, which held a room or a moderation's `cmp@…` id. Used for
+ * queue messages still in flight and index feeds still queued across the upgrade.
+ */
+export function originOfRecord(record: { origin?: TaskOrigin; originRoom?: string }): TaskOrigin {
+	return record.origin ?? originOf(record.originRoom ?? "");
+}
+
+/** The rooms an origin names: its room, or none for a moderation. */
+export function originRooms(origin: TaskOrigin): string[] {
+	return origin.kind === "room" ? [origin.id] : [];
 }
 
 /** The origin room of a saga id, or undefined for anything that is not one. */
@@ -39,14 +58,19 @@ export function originOfSagaId(sagaId: string): string | undefined {
 	return room !== undefined && isRoomId(room) ? room : undefined;
 }
 
+/** A moderation's task id: the moderation and the room, or undefined for anything else. */
+export function parseModerationTaskId(taskId: string): { id: string; room: string } | undefined {
+	const match = new RegExp(`^(${MODERATION_ID})\\.m\\.(.+)$`).exec(taskId);
+	const [, id, room] = match ?? [];
+	return id !== undefined && room !== undefined && isRoomId(room) ? { id, room } : undefined;
+}
+
 /** The origin of a task id, or undefined for anything that is not one. */
 export function originOfTaskId(taskId: string): TaskOrigin | undefined {
-	const compensation = /^(cmp@[0-9a-f]{12})\.m\.(.+)$/.exec(taskId);
-	if (compensation?.[1] !== undefined && compensation[2] !== undefined && isRoomId(compensation[2])) {
-		return { kind: "compensation", id: compensation[1] };
-	}
+	const moderation = parseModerationTaskId(taskId);
+	if (moderation !== undefined) return { kind: "moderation", id: moderation.id };
 	const match = /^([^~]+~[0-9a-f]{12})\.[dr]\.(.+)$/.exec(taskId);
 	if (match?.[1] === undefined || match[2] === undefined || !isRoomId(match[2])) return undefined;
 	const room = originOfSagaId(match[1]);
-	return room === undefined ? undefined : { kind: "room", room };
+	return room === undefined ? undefined : { kind: "room", id: room };
 }

@@ -1,11 +1,23 @@
 /**
  * @module
- * Which manual action an operator may take on a task. One rule, used by the outbox when it
- * acts and by every task view it returns, so the console shows exactly what the server allows.
+ * The saga rules, as pure decisions over a saga's state and its tasks' kinds and states.
+ * objects/outbox.ts reads the rows, asks here, and writes what was decided; the state
+ * machine (./state-machine.ts) only says which moves exist, this says which one follows.
+ *
+ * - Manual actions: which an operator may take on a task (`actionRefusal`, `allowedActions`;
+ *   every task view carries the latter, so the console offers exactly what the server allows).
+ * - Attempts: what an answer does to its task (`attemptDecision`, `deadLetterDecision`).
+ * - Settling: what counts as done, and which saga event the tasks imply (`isDone`, `settleEvent`).
+ * - Compensation: which deliveries to cancel and which rooms get a retract
+ *   (`compensationPlan`, `mayHaveCopy`, `noCopyCanAppear`).
  */
 import type { SagaState, TaskState } from "../protocol.ts";
-import { taskTransition, type TaskEvent } from "./state-machine.ts";
-import type { ManualAction, TaskKind } from "./types.ts";
+import { isTaskTerminal, type SagaEvent, taskTransition, type TaskEvent } from "./state-machine.ts";
+import type { ManualAction, TaskKind, TaskOutcome } from "./types.ts";
+
+// -----------------------------------------------------------------------------------------
+// Manual actions
+// -----------------------------------------------------------------------------------------
 
 export const MANUAL_ACTIONS: readonly ManualAction[] = ["retry", "skip", "cancel"];
 
@@ -42,4 +54,167 @@ export function actionRefusal(subject: ActionSubject, action: ManualAction): str
 /** The actions the task allows now, in a stable order. */
 export function allowedActions(subject: ActionSubject): ManualAction[] {
 	return MANUAL_ACTIONS.filter((action) => actionRefusal(subject, action) === undefined);
+}
+
+// -----------------------------------------------------------------------------------------
+// Attempts
+// -----------------------------------------------------------------------------------------
+
+/** What the outbox does with an answer to an attempt. */
+export type AttemptDecision =
+	/** A stale or repeated answer: nothing changes. */
+	| { action: "ignore" }
+	/** Not tried (its batch stopped earlier): due again at once, and the attempt is given back. */
+	| { action: "defer" }
+	| { action: "succeed" }
+	/** Back to pending after a backoff. */
+	| { action: "retry" }
+	/** Finished as failed; `alert` when it is an incident rather than an outcome. */
+	| { action: "fail"; alert: boolean };
+
+/**
+ * What an answer for `attempt` does to a task that has made `task.attempts` attempts. Only
+ * the latest attempt of a processing task may finish it: an older attempt's late answer, or
+ * an answer for a task cancelled meanwhile, is stale. A transient failure is retried while
+ * attempts remain; a permanent refusal (read-only, banned) fails at once without an alert.
+ */
+export function attemptDecision(
+	task: { state: TaskState; attempts: number },
+	attempt: number,
+	status: TaskOutcome["status"],
+	maxAttempts: number,
+): AttemptDecision {
+	if (task.state !== "processing" || attempt !== task.attempts) return { action: "ignore" };
+	switch (status) {
+		case "deferred":
+			return { action: "defer" };
+		case "ok":
+			return { action: "succeed" };
+		case "transient":
+			return task.attempts < maxAttempts ? { action: "retry" } : { action: "fail", alert: true };
+		case "permanent":
+			return { action: "fail", alert: false };
+	}
+}
+
+/** The dead-letter queue gave up: a live task fails with an alert, whatever attempts remain. */
+export function deadLetterDecision(state: TaskState): AttemptDecision {
+	return isTaskTerminal(state) ? { action: "ignore" } : { action: "fail", alert: true };
+}
+
+// -----------------------------------------------------------------------------------------
+// Settling
+// -----------------------------------------------------------------------------------------
+
+/** A task as the saga rules see it. */
+export interface SagaTask {
+	kind: TaskKind;
+	state: TaskState;
+}
+
+/**
+ * Whether a task counts as done for a running saga: it succeeded, or an operator skipped it
+ * (a cross-post then succeeds without that room), or an operator cancelled an operator
+ * moderation's room (they chose to leave it). A cancelled delivery is not done: it aborts.
+ */
+export function isDone(task: SagaTask): boolean {
+	return task.state === "succeeded" || task.state === "skipped" || (task.kind === "moderate" && task.state === "cancelled");
+}
+
+/** A delivery that failed or was cancelled ends the cross-post: its saga compensates. */
+function aborts(task: SagaTask): boolean {
+	return task.kind === "deliver" && (task.state === "failed" || task.state === "cancelled");
+}
+
+function failedRetract(task: SagaTask): boolean {
+	return task.kind === "retract" && task.state === "failed";
+}
+
+/**
+ * Whether no copy of a compensating saga can still appear: no task is live (no delivery can
+ * still land, no retract is on its way) and no retract failed (its copy may still be there).
+ * A skipped retract counts as gone: the operator said so.
+ */
+export function noCopyCanAppear(tasks: readonly SagaTask[]): boolean {
+	return tasks.every((t) => isTaskTerminal(t.state)) && !tasks.some(failedRetract);
+}
+
+/**
+ * The saga event its tasks imply, or undefined when the saga stays as it is. The outbox asks
+ * after every change to a saga's tasks and applies the answer until there is none: at most
+ * two follow one change (`compensate`, then `all_retracted` when no copy was possible).
+ * - running: a delivery failed or was cancelled → `compensate` (reason `compensated`); every
+ *   task done → `all_delivered`. A failed moderate task leaves its moderation running.
+ * - compensating: a retract failed → `retract_failed`; no copy can appear → `all_retracted`.
+ * - failed: waits for an operator while any retract is failed; once none is (retried or
+ *   skipped), `all_retracted` if no copy can appear, else `resume_compensation`.
+ * - succeeded, compensated: nothing follows from the tasks (a delete of the original
+ *   compensates a succeeded saga on request, not from its tasks).
+ */
+export function settleEvent(state: SagaState, tasks: readonly SagaTask[]): SagaEvent | undefined {
+	switch (state) {
+		case "running":
+			if (tasks.some(aborts)) return "compensate";
+			return tasks.every(isDone) ? "all_delivered" : undefined;
+		case "compensating":
+			if (tasks.some(failedRetract)) return "retract_failed";
+			return noCopyCanAppear(tasks) ? "all_retracted" : undefined;
+		case "failed":
+			if (tasks.some(failedRetract)) return undefined;
+			return noCopyCanAppear(tasks) ? "all_retracted" : "resume_compensation";
+		case "succeeded":
+		case "compensated":
+			return undefined;
+	}
+}
+
+// -----------------------------------------------------------------------------------------
+// Compensation
+// -----------------------------------------------------------------------------------------
+
+/** A task as a compensation plan sees it. */
+export interface PlannedTask extends SagaTask {
+	taskId: string;
+	room: string;
+	/** Claims so far; each claim is an attempt, answered or not. */
+	attempts: number;
+}
+
+/**
+ * Whether a delivery may have left a copy in its room: it succeeded, or was attempted at
+ * least once (an attempt may have applied even though its answer was lost).
+ */
+export function mayHaveCopy(task: Pick<PlannedTask, "kind" | "state" | "attempts">): boolean {
+	return task.kind === "deliver" && (task.state === "succeeded" || task.attempts > 0);
+}
+
+/** The rooms where a saga's copy may exist, in step order. */
+export function copyRooms(tasks: readonly PlannedTask[]): string[] {
+	return tasks.filter(mayHaveCopy).map((t) => t.room);
+}
+
+export interface CompensationPlan {
+	/** Live deliveries to cancel: no task of the saga delivers again. */
+	cancel: string[];
+	/**
+	 * Retract tasks to create, newest step first: one per room where a copy may exist and
+	 * that has no retract yet. `delivery` names the delivery it undoes (for its payload).
+	 * A room never attempted needs none: no copy can appear there.
+	 */
+	retract: Array<{ room: string; delivery: string }>;
+}
+
+/** What turning a saga to compensating does to its tasks, given them in step order. */
+export function compensationPlan(tasks: readonly PlannedTask[]): CompensationPlan {
+	const retracted = new Set(tasks.filter((t) => t.kind === "retract").map((t) => t.room));
+	const plan: CompensationPlan = { cancel: [], retract: [] };
+	for (const task of [...tasks].reverse()) {
+		if (task.kind !== "deliver") continue;
+		if (!isTaskTerminal(task.state)) plan.cancel.push(task.taskId);
+		if (mayHaveCopy(task) && !retracted.has(task.room)) {
+			plan.retract.push({ room: task.room, delivery: task.taskId });
+			retracted.add(task.room);
+		}
+	}
+	return plan;
 }

@@ -3,9 +3,20 @@
  * Shapes of cross-room work: the task as operators see it (the contract's task object),
  * the queue message that carries it, and the outcome a target room reports.
  */
+import type { ErrorCode } from "../errors.ts";
 import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../protocol.ts";
 
 export type TaskKind = "deliver" | "retract" | "moderate";
+
+/**
+ * The object that owns a task, its source of truth: the room that cross-posted (deliver and
+ * retract tasks), or the operator moderation that retracts in bulk (moderate tasks).
+ */
+export interface TaskOrigin {
+	kind: "room" | "moderation";
+	/** A room id, or a moderation id (`mod@…`; `cmp@…` for moderations made before the rename). */
+	id: string;
+}
 
 /** An operator's manual action on a task. */
 export type ManualAction = "retry" | "skip" | "cancel";
@@ -22,8 +33,11 @@ export interface TaskView {
 	lastError: string | null;
 	/** Extension: the manual actions the task allows now (see src/saga/policy.ts). */
 	actions: ManualAction[];
-	/** Extensions: the origin room, trace id and timestamps. */
-	originRoom: string;
+	/** Extension: the object that owns the task (a room, or a moderation). */
+	origin: TaskOrigin;
+	/** Extension: the origin room, for a room's task only (a moderation is not a room). */
+	originRoom?: string;
+	/** Extensions: the trace id and timestamps. */
 	traceId: string;
 	createdAt: number;
 	updatedAt: number;
@@ -51,7 +65,7 @@ export interface CopyPayload {
 	reason?: RetractReason;
 }
 
-/** An operator compensation's task for one room: the messages to retract there. */
+/** An operator moderation's task for one room: the messages to retract there. */
 export interface ModeratePayload {
 	msgIds: string[];
 	reason: "moderated";
@@ -68,15 +82,20 @@ export interface TaskMessage {
 	taskId: string;
 	sagaId: string;
 	kind: TaskKind;
-	originRoom: string;
+	/** The object to report the outcome to; a deliver's copy names its room as the copy's origin. */
+	origin: TaskOrigin;
 	targetRoom: string;
 	dedupKey: string;
 	traceId: string;
 	attempt: number;
 	payload: TaskPayload;
+	/**
+	 * W3C trace context of this hop: set by the dispatching alarm (the attempt's span), replaced
+	 * by the consumer with its own span before the RPC to the target room. Older messages lack it.
+	 */
+	traceparent?: string;
 }
 
-/** What a target room answers to a task. */
 /** What a moderate task did in its room. */
 export interface ModerationCounts {
 	retracted: number;
@@ -85,12 +104,30 @@ export interface ModerationCounts {
 	sagasCompensated: number;
 }
 
+/**
+ * The codes an outcome carries besides the contract's ErrorCode (src/errors.ts), all named
+ * here: they describe an attempt, never an HTTP answer, so they stay out of ErrorCode.
+ */
+export const TASK_OUTCOME_CODES = {
+	/** Not tried: an earlier task of the same batch did not go through. */
+	deferred: "deferred",
+	/** A failure injected for a rehearsal (FAULTS=on). */
+	fault: "fault",
+	/** The target's object was overloaded or asked to be retried. */
+	unavailable: "unavailable",
+	/** A timeout or a broken call: the attempt may or may not have taken effect. */
+	unknown: "unknown",
+} as const;
+
+export type TaskOutcomeCode = ErrorCode | (typeof TASK_OUTCOME_CODES)[keyof typeof TASK_OUTCOME_CODES];
+
+/** What a target room answers to a task. */
 export type TaskOutcome =
 	| { status: "ok"; seq: number | null; msgId: string | null; detail: string; counts?: ModerationCounts }
-	| { status: "permanent"; code: string; message: string }
-	| { status: "transient"; code: string; message: string }
+	| { status: "permanent"; code: TaskOutcomeCode; message: string }
+	| { status: "transient"; code: TaskOutcomeCode; message: string }
 	/** Not tried, because an earlier task of the same batch did not go through. */
-	| { status: "deferred"; code: string; message: string };
+	| { status: "deferred"; code: "deferred"; message: string };
 
 /** One queue message: tasks for one target room, applied there in order. */
 export interface TaskBatch {

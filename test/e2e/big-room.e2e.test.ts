@@ -26,7 +26,11 @@ afterAll(async () => {
 
 const freshRoom = (): string => `big-${crypto.randomUUID().slice(0, 8)}`;
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+	what: string,
+	probe: () => T | undefined | false | Promise<T | undefined | false>,
+	timeoutMs = 30_000,
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const value = await probe();
@@ -53,7 +57,9 @@ async function members(room: string): Promise<{ count: number; ids: string[] }> 
 	let cursor: string | undefined;
 	let count = 0;
 	do {
-		const response = await fetch(`${server.url}/v1/rooms/${room}/members?guest=auditor&limit=100${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`);
+		const response = await fetch(
+			`${server.url}/v1/rooms/${room}/members?guest=auditor&limit=100${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`,
+		);
 		expect(response.status).toBe(200);
 		const page = (await response.json()) as MembersPage;
 		ids.push(...page.members.map((u) => u.id));
@@ -107,20 +113,30 @@ describe("a room of a few hundred", () => {
 		const expected = sorted(staying.map((_, i) => `guest:c${i}`));
 		await waitFor("the member list to lose the leavers", async () => (await members(room)).count === staying.length);
 		await waitFor("every remaining client to list exactly who stayed", () =>
-			staying.every((c) => c.onlineComplete && c.onlineCount === staying.length && sorted(c.online.map((u) => u.id)).join() === expected.join()),
+			staying.every(
+				(c) => c.onlineComplete && c.onlineCount === staying.length && sorted(c.online.map((u) => u.id)).join() === expected.join(),
+			),
 		);
 
 		// v1 sockets in a listed room follow joins and leaves as before, beside v1.2 clients.
-		const v1 = await Promise.all(Array.from({ length: 10 }, (_, i) => RecordingSocket.open(`${server.wsUrl}/v1/rooms/${room}/ws?guest=v1s${i}`)));
+		const v1 = await Promise.all(
+			Array.from({ length: 10 }, (_, i) => RecordingSocket.open(`${server.wsUrl}/v1/rooms/${room}/ws?guest=v1s${i}`)),
+		);
 		await Promise.all(v1.map((socket) => socket.frame("synced")));
 		const churn = Array.from({ length: 5 }, (_, i) => open(room, `late${i}`));
 		await connectAll(churn);
 		for (const client of staying.slice(0, 5)) client.close();
-		const now = sorted([...staying.slice(5).map((_, i) => `guest:c${i + 5}`), ...churn.map((_, i) => `guest:late${i}`), ...v1.map((_, i) => `guest:v1s${i}`)]);
+		const now = sorted([
+			...staying.slice(5).map((_, i) => `guest:c${i + 5}`),
+			...churn.map((_, i) => `guest:late${i}`),
+			...v1.map((_, i) => `guest:v1s${i}`),
+		]);
 		await waitFor("the member list to settle", async () => sorted((await members(room)).ids).join() === now.join());
 		await waitFor("every v1 socket to see the same", () => v1.every((socket) => v1View(socket).join() === now.join()));
 		const listening = [...staying.slice(5), ...churn];
-		await waitFor("every v1.2 client to see the same", () => listening.every((c) => sorted(c.online.map((u) => u.id)).join() === now.join()));
+		await waitFor("every v1.2 client to see the same", () =>
+			listening.every((c) => sorted(c.online.map((u) => u.id)).join() === now.join()),
+		);
 		for (const socket of v1) socket.close();
 	});
 
@@ -142,10 +158,14 @@ describe("a room of a few hundred", () => {
 		const senders = [batched[0], single[0], batched[1]].filter((c): c is ParleyClient => c !== undefined);
 		const total = senders.length * 60;
 		await Promise.all(senders.map((client, s) => Promise.all(Array.from({ length: 60 }, (_, n) => client.send(`from ${s}: ${n}`)))));
-		await waitFor("every client to have every message", () => [...seen.values()].every((list) => list.length === total) && raw.ofType("message").length === total);
+		await waitFor(
+			"every client to have every message",
+			() => [...seen.values()].every((list) => list.length === total) && raw.ofType("message").length === total,
+		);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 
-		const shape = (list: Array<{ seq: number; msgId: string; text: string }>): string[] => list.map((m) => `${m.seq} ${m.msgId} ${m.text}`);
+		const shape = (list: Array<{ seq: number; msgId: string; text: string }>): string[] =>
+			list.map((m) => `${m.seq} ${m.msgId} ${m.text}`);
 		const reference = shape(raw.ofType("message"));
 		expect(reference.map((line) => Number(line.split(" ")[0]))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
 		for (const list of seen.values()) expect(shape(list)).toEqual(reference);

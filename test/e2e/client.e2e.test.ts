@@ -151,7 +151,10 @@ describe("client library against wrangler dev", () => {
 	it("detects half-open sockets with the heartbeat, resumes by seq and resends unacked sends once", async () => {
 		const room = freshRoom();
 		const bob = open(room, "bob");
-		const alice = open(room, "alice");
+		// Alice's heartbeat is slower, so on a loaded machine her frames are surely stored (checked
+		// below) before she gives up on the socket: a frame the server never processed is simply
+		// resent as new, which is correct but not what this case is about.
+		const alice = open(room, "alice", { heartbeatTimeoutMs: 4000 });
 		await Promise.all([bob.client.connect(), alice.client.connect()]);
 		const texts: string[] = [];
 		const say = (text: string): Promise<SendResult> => {
@@ -169,6 +172,15 @@ describe("client library against wrangler dev", () => {
 		// Alice's frames reach the server but no answer comes back: stored, acks lost.
 		expect(proxy.blackhole(new RegExp(`/rooms/${room}/ws\\?guest=alice[& ]`), "toClient")).toBe(1);
 		const lostAcks = [0, 1, 2].map((i) => say(`acks lost ${i}`));
+		const stored = async (): Promise<number> =>
+			(await storedHistory(room)).filter((e) => e.type === "message" && e.text.startsWith("acks lost")).length;
+		for (let n = await stored(); n < 3; n = await stored()) {
+			expect(
+				alice.statuses.some((s) => s.reason === "heartbeat timeout"),
+				"alice's frames were stored before her heartbeat fired",
+			).toBe(false);
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
 		await waitFor("alice's heartbeat to fire", () => alice.statuses.some((s) => s.reason === "heartbeat timeout"));
 		const resent = await Promise.all(lostAcks);
 		// The server had them: the resends with the same ids were recognised, not stored again.

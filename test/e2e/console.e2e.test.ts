@@ -5,6 +5,7 @@
  * message's markup stays text, the audit log names who did it, and read-only mode hides
  * every write action.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -20,6 +21,7 @@ interface Task {
 	room: string;
 	kind: string;
 	state: string;
+	actions: string[];
 }
 
 const fresh = (prefix: string): string => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -34,9 +36,10 @@ const problems: string[] = [];
 
 const call = apiCaller(() => server.url, admin);
 
-
 beforeAll(async () => {
 	if (browserMissing) return;
+	// The console under test is the bundle built from the current sources.
+	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
 	[server, browser] = await Promise.all([
 		startDevServer({ vars: { FAULTS: "on", OUTBOX_BASE_DELAY_MS: "20", OUTBOX_MAX_ATTEMPTS: "2" } }),
 		launchChromium(),
@@ -50,6 +53,13 @@ afterAll(async () => {
 
 async function stepButtons(page: Page): Promise<number> {
 	return await page.locator("#steps button[data-action]").count();
+}
+
+/** The actions a step's row offers, in order. */
+async function stepActions(page: Page, taskId: string): Promise<string[]> {
+	return await page
+		.locator(`#steps tr[data-task-id="${taskId}"] button[data-action]`)
+		.evaluateAll((buttons) => buttons.map((b) => b.getAttribute("data-action") ?? ""));
 }
 
 describe.skipIf(browserMissing)("the operator console", () => {
@@ -86,7 +96,11 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		await page.locator("#app").waitFor({ timeout: 10_000 });
 		await expect.poll(() => page.locator("#who").textContent()).toContain("Ops");
 		// Live counts and the latency chart.
-		await expect.poll(async () => Number(await page.locator('#saga-counts [data-state="failed"]').getAttribute("data-count")), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+		await expect
+			.poll(async () => Number(await page.locator('#saga-counts [data-state="failed"]').getAttribute("data-count")), {
+				timeout: 10_000,
+			})
+			.toBeGreaterThanOrEqual(1);
 		await page.locator("#latency-chart svg").waitFor();
 
 		// The failed-task list, filtered by state and room.
@@ -111,6 +125,10 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		await page.locator("#trace-spans li").first().waitFor({ timeout: 10_000 });
 		expect(await page.locator("#trace-spans li").count()).toBeGreaterThan(1);
 
+		// The failed retract offers what the server allows: retry or skip, never cancel.
+		expect(retract.actions).toEqual(["retry", "skip"]);
+		expect(await stepActions(page, retract.taskId)).toEqual(retract.actions);
+
 		// Retry the failed retract with a reason.
 		const step = page.locator(`#steps tr[data-task-id="${retract.taskId}"]`);
 		await step.locator('button[data-action="retry"]').click();
@@ -121,9 +139,15 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		await page.locator("#action-submit").click();
 		// On failure this shows the dialog's error (the server's answer) rather than only a timeout.
 		await expect
-			.poll(async () => ((await page.locator("#action-dialog").isVisible()) ? `open: ${await page.locator("#action-error").textContent()}` : "closed"), {
-				timeout: 10_000,
-			})
+			.poll(
+				async () =>
+					(await page.locator("#action-dialog").isVisible())
+						? `open: ${await page.locator("#action-error").textContent()}`
+						: "closed",
+				{
+					timeout: 10_000,
+				},
+			)
 			.toBe("closed");
 		await page.locator('#banner[data-kind="ok"]').waitFor();
 		await page.locator(`#steps tr[data-task-id="${retract.taskId}"][data-state="succeeded"]`).waitFor({ timeout: 20_000 });
@@ -138,7 +162,9 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		expect(await entry.locator(".reason").textContent()).toBe(REASON);
 		// The live counters catch up with the compensation on their own.
 		await expect
-			.poll(async () => Number(await page.locator('#saga-counts [data-state="compensated"]').getAttribute("data-count")), { timeout: 15_000 })
+			.poll(async () => Number(await page.locator('#saga-counts [data-state="compensated"]').getAttribute("data-count")), {
+				timeout: 15_000,
+			})
 			.toBeGreaterThanOrEqual(1);
 		mkdirSync(join(PROJECT_ROOT, "test-output"), { recursive: true });
 		await page.screenshot({ path: join(PROJECT_ROOT, "test-output/console.png"), fullPage: true });
@@ -208,9 +234,15 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		const step = page.locator(`#steps tr[data-task-id="${deliver?.taskId}"][data-state="failed"]`);
 		await step.waitFor({ timeout: 10_000 });
 		expect(await step.locator('button[data-action="retry"]').count()).toBe(0);
+		// Every step offers exactly the actions the server lists for it, and nothing of its own.
+		expect(deliver?.actions).toEqual(["skip", "cancel"]);
+		for (const task of saga.steps) expect([task.taskId, await stepActions(page, task.taskId)]).toEqual([task.taskId, task.actions]);
 		await step.locator('button[data-action="cancel"]').click();
 		await page.locator("#action-reason").fill("cancel the delivery");
-		await call(`/v1/admin/tasks/${encodeURIComponent(deliver?.taskId ?? "")}/actions`, { method: "POST", body: { action: "skip", reason: "not needed" } });
+		await call(`/v1/admin/tasks/${encodeURIComponent(deliver?.taskId ?? "")}/actions`, {
+			method: "POST",
+			body: { action: "skip", reason: "not needed" },
+		});
 		await page.locator("#action-submit").click();
 		await expect.poll(() => page.locator("#action-error").textContent()).toMatch(/^Conflict: /);
 		await page.locator("#action-cancel").click();

@@ -97,7 +97,7 @@ describe.skipIf(browserMissing)("chat page composer", () => {
 		expect(await counter.getAttribute("data-state")).toBe("near");
 		expect(await page.locator("#send").isEnabled()).toBe(true);
 
-		const poison = "poison ".repeat(2857) + "x"; // 20,000 characters
+		const poison = `${"poison ".repeat(2857)}x`; // 20,000 characters
 		expect(poison.length).toBe(20_000);
 		await page.locator("#text").fill(poison);
 		expect(await counter.textContent()).toBe("20,000 / 4,000");
@@ -203,7 +203,9 @@ describe.skipIf(browserMissing)("chat page composer", () => {
 		await bob.page.locator("#timeline li", { hasText: "hi" }).waitFor({ timeout: 15_000 });
 		expect(await theirs.locator(".text").getAttribute("dir")).toBe("auto");
 		expect(await theirs.locator(".author").getAttribute("dir")).toBe("auto");
-		expect(await theirs.locator(".text").evaluate((node) => node.ownerDocument.defaultView.getComputedStyle(node).direction)).toBe("rtl");
+		expect(await theirs.locator(".text").evaluate((node) => node.ownerDocument.defaultView.getComputedStyle(node).direction)).toBe(
+			"rtl",
+		);
 		expect(await theirs.locator(".tag.guest").textContent()).toBe("guest");
 		await bob.page.locator("#online li", { hasText: "ivan" }).locator(".tag.guest").waitFor();
 

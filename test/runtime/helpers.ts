@@ -5,8 +5,13 @@
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { onTestFinished, vi } from "vitest";
-import type { TaskView } from "../../src/saga/types.ts";
+import type { Moderation } from "../../objects/moderation.ts";
+import type { Room } from "../../objects/room.ts";
+import type { TaskQueue } from "../../objects/task-engine.ts";
+import type { AlertView } from "../../src/ops/types.ts";
+import type { TaskMessage, TaskOutcome, TaskView } from "../../src/saga/types.ts";
 import type { ServerFrame } from "../../src/protocol.ts";
+import { FrameLog } from "../support/frame-log.ts";
 import { mintToken, type TokenClaims } from "../../scripts/mint-token.ts";
 
 export const BASE = "https://parley.test";
@@ -31,29 +36,22 @@ export async function errorCode(response: Response): Promise<string | undefined>
 	return body.error?.code;
 }
 
-/** A connected test socket that records every frame it receives. */
+/** A connected test socket that records every frame it receives (`pong` kept as text). */
 export class TestSocket {
-	readonly frames: Array<ServerFrame | string> = [];
-	closed: { code: number; reason: string } | undefined;
-	private waiters: Array<() => void> = [];
-
 	readonly ws: WebSocket;
+	readonly #log: FrameLog<ServerFrame | string>;
 
 	constructor(ws: WebSocket) {
 		this.ws = ws;
-		ws.addEventListener("message", (event) => {
-			const data = event.data as string;
-			this.frames.push(data === "pong" ? data : (JSON.parse(data) as ServerFrame));
-			this.wake();
-		});
-		ws.addEventListener("close", (event) => {
-			this.closed = { code: event.code, reason: event.reason };
-			this.wake();
-		});
+		this.#log = new FrameLog<ServerFrame | string>().listen(ws, (data) => (data === "pong" ? data : (JSON.parse(data) as ServerFrame)));
 	}
 
-	private wake(): void {
-		for (const waiter of this.waiters.splice(0)) waiter();
+	get frames(): Array<ServerFrame | string> {
+		return this.#log.frames;
+	}
+
+	get closed(): { code: number; reason: string } | undefined {
+		return this.#log.closed;
 	}
 
 	send(frame: object | string): void {
@@ -62,20 +60,9 @@ export class TestSocket {
 
 	/** Waits until `predicate` holds over the frames so far, or fails after `timeoutMs`. */
 	async until<T>(predicate: (frames: Array<ServerFrame | string>) => T | undefined | false, timeoutMs = 5000): Promise<T> {
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			const value = predicate(this.frames);
-			if (value !== undefined && value !== false) return value;
-			const remaining = deadline - Date.now();
-			if (remaining <= 0) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, remaining);
-				this.waiters.push(() => {
-					clearTimeout(timer);
-					resolve();
-				});
-			});
-		}
+		const value = await this.#log.waitFor(() => predicate(this.frames), timeoutMs);
+		if (value === undefined) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);
+		return value;
 	}
 
 	async frame<K extends ServerFrame["type"]>(
@@ -94,9 +81,7 @@ export class TestSocket {
 	}
 
 	ofType<K extends ServerFrame["type"]>(type: K): Array<Extract<ServerFrame, { type: K }>> {
-		return this.frames.filter(
-			(frame): frame is Extract<ServerFrame, { type: K }> => typeof frame !== "string" && frame.type === type,
-		);
+		return this.frames.filter((frame): frame is Extract<ServerFrame, { type: K }> => typeof frame !== "string" && frame.type === type);
 	}
 
 	async waitClosed(timeoutMs?: number): Promise<{ code: number; reason: string }> {
@@ -119,7 +104,10 @@ export async function connect(room: string, query: string): Promise<TestSocket> 
 	const ws = response.webSocket;
 	if (ws === null) throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
 	ws.accept();
-	return new TestSocket(ws);
+	const socket = new TestSocket(ws);
+	// A socket left open when its test ends is torn down under the runtime, which logs it.
+	onTestFinished(() => socket.close());
+	return socket;
 }
 
 /** Connects and waits for the replay to finish. */
@@ -129,25 +117,78 @@ export async function join(room: string, query: string): Promise<TestSocket> {
 	return socket;
 }
 
+/** An object with an outbox: a room or an operator moderation. */
+type OutboxStub = DurableObjectStub<Room> | DurableObjectStub<Moderation>;
+
+/** Replaces a room's queue producer (TaskEngine.queue); returns a function that puts the real one back. */
+export async function replaceQueue(room: string, queue: TaskQueue): Promise<() => Promise<void>> {
+	const stub = env.ROOM.getByName(room);
+	const real = await runInDurableObject(stub, (instance) => {
+		const original = instance.engine.queue;
+		instance.engine.queue = () => queue;
+		return original;
+	});
+	return async () => {
+		await runInDurableObject(stub, (instance) => {
+			instance.engine.queue = real;
+		});
+	};
+}
+
 /** Swallows queue sends in a room, so tests drive attempts by hand. */
 export async function holdQueue(room: string): Promise<void> {
-	await runInDurableObject(env.ROOM.getByName(room), (instance) => {
-		const real = (instance as unknown as { env: Env }).env;
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX: { sendBatch: async () => undefined } }, configurable: true });
+	await replaceQueue(room, { sendBatch: async () => undefined });
+}
+
+/** Moves an object's outbox clock (TaskEngine.now) on by `ms`; real time keeps running under it. */
+export async function advanceClock(stub: OutboxStub, ms: number): Promise<void> {
+	await runInDurableObject(stub, (instance: Room | Moderation) => {
+		const before = instance.engine.now;
+		instance.engine.now = () => before() + ms;
 	});
+}
+
+/** Moves an object's outbox clock on until `at` (in that clock's time) has come, if it has not. */
+export async function advanceClockTo(stub: OutboxStub, at: number): Promise<void> {
+	const ahead = await runInDurableObject(stub, (instance: Room | Moderation) => at - instance.engine.now());
+	if (ahead > 0) await advanceClock(stub, ahead);
+}
+
+/** The alerts a room raised itself (TaskEngine.alerts), before any reach the index. */
+export async function roomAlerts(room: string, limit = 10): Promise<AlertView[]> {
+	return await runInDurableObject(env.ROOM.getByName(room), (instance) => instance.engine.alerts(limit));
+}
+
+/** One task through a target room's barrier, as the queue consumer applies a batch of one. */
+export async function applyTask(room: DurableObjectStub<Room>, task: TaskMessage, injectFault = false): Promise<TaskOutcome> {
+	const [outcome] = await room.applyTasks([task], [injectFault]);
+	if (outcome === undefined) throw new Error("no outcome");
+	return outcome;
+}
+
+/** One target's answer to one attempt, as the queue consumer reports it. */
+export async function completeTask(
+	origin: DurableObjectStub<Room>,
+	taskId: string,
+	attempt: number,
+	outcome: TaskOutcome,
+): Promise<TaskView | undefined> {
+	const [view] = await origin.completeTasks([{ taskId, attempt, outcome }]);
+	return view;
 }
 
 /** Claims and fails one task's attempts as transient errors until the task is failed. */
 export async function exhaust(origin: string, taskId: string): Promise<TaskView> {
 	const stub = env.ROOM.getByName(origin);
 	for (let i = 0; i < 20; i++) {
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET next_attempt_at = 0 WHERE task_id = ? AND state = 'pending'", taskId);
-		});
+		// Skip the backoff wait: the clock moves to the retry's due time.
+		const due = await stub.taskStatus(taskId);
+		if (due?.state === "pending" && due.nextAttemptAt !== null) await advanceClockTo(stub, due.nextAttemptAt);
 		await runDurableObjectAlarm(stub);
 		const task = await stub.taskStatus(taskId);
 		if (task?.state === "failed") return task;
-		if (task?.state === "processing") await stub.completeTask(taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
+		if (task?.state === "processing")
+			await completeTask(stub, taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
 	}
 	throw new Error(`task ${taskId} never failed`);
 }

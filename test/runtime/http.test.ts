@@ -1,6 +1,6 @@
 import { sign } from "hono/jwt";
 import { describe, it } from "vitest";
-import { LOCAL_DEV_SECRET } from "../../scripts/mint-token.ts";
+import { TEST_AUTH_SECRET } from "../../scripts/test-secret.ts";
 import { api, errorCode, freshRoom, token } from "./helpers.ts";
 
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
@@ -40,7 +40,7 @@ describe("HTTP errors", () => {
 			await sign({ sub: "u", name: "n", exp }, "wrong-secret", "HS256"),
 			await token({ sub: "u", ttlSeconds: -10 }),
 			none,
-			await sign({ name: "n", exp }, LOCAL_DEV_SECRET, "HS256"),
+			await sign({ name: "n", exp }, TEST_AUTH_SECRET, "HS256"),
 		];
 		const room = freshRoom();
 		for (const credential of bad) {
@@ -110,7 +110,10 @@ describe("messages over HTTP", () => {
 		});
 		expect(other.status).toBe(201);
 
-		const forbidden = await api(`/v1/rooms/${room}/messages/${created.msgId}`, { method: "DELETE", token: await token({ sub: "bob" }) });
+		const forbidden = await api(`/v1/rooms/${room}/messages/${created.msgId}`, {
+			method: "DELETE",
+			token: await token({ sub: "bob" }),
+		});
 		expect([forbidden.status, await errorCode(forbidden)]).toEqual([403, "forbidden"]);
 
 		const deleted = await api(`/v1/rooms/${room}/messages/${created.msgId}`, { method: "DELETE", token: auth });
@@ -184,7 +187,11 @@ describe("room policy", () => {
 		const refused = await api(`/v1/rooms/${room}/messages`, { ...json({ id: "1", text: "x" }), token: user });
 		expect([refused.status, await errorCode(refused)]).toEqual([403, "read_only"]);
 
-		const merged = await api(`/v1/admin/rooms/${room}/policy`, { method: "PUT", body: '{"readOnly":false,"banned":["u"]}', token: admin });
+		const merged = await api(`/v1/admin/rooms/${room}/policy`, {
+			method: "PUT",
+			body: '{"readOnly":false,"banned":["u"]}',
+			token: admin,
+		});
 		expect(await merged.json()).toEqual({ readOnly: false, banned: ["u"] });
 		const read = await api(`/v1/admin/rooms/${room}/policy`, { token: admin });
 		expect(await read.json()).toEqual({ readOnly: false, banned: ["u"] });

@@ -1,14 +1,15 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, it, vi } from "vitest";
-import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
-import { api, captureErrors, errorCode, exhaust, freshRoom, holdQueue, token } from "./helpers.ts";
+import { advanceClock, api, captureErrors, completeTask, errorCode, exhaust, freshRoom, holdQueue, roomAlerts, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const adminToken = await token({ sub: "ops", name: "Ops", role: "admin" });
+/** Longer than the webhook retry backoffs here (at most 1 s, then 2 s), shorter than a lease (5 s). */
+const ALERT_RETRY_WAIT_MS = 3_000;
 
 async function admin(path: string, init: RequestInit = {}): Promise<Response> {
 	return await api(path, { ...init, token: adminToken });
@@ -21,8 +22,14 @@ async function adminJson<T>(path: string, init: RequestInit = {}): Promise<T> {
 }
 
 async function crossPost(origin: string, targets: string[], text = "hi"): Promise<{ sagaId: string; traceId: string; msgId: string }> {
-	const result = await env.ROOM.getByName(origin).send(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
-	if (!result.ok || result.sagaId === undefined) throw new Error("send failed");
+	const posted = await env.ROOM.getByName(origin).post(
+		ann,
+		{ id: crypto.randomUUID(), text, crossPost: targets },
+		crypto.randomUUID().replaceAll("-", ""),
+	);
+	if (!posted.ok) throw new Error("send failed");
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error("send failed");
 	return { sagaId: result.sagaId, traceId: result.traceId, msgId: result.msgId };
 }
 
@@ -31,16 +38,19 @@ async function sagaView(sagaId: string): Promise<SagaView> {
 }
 
 async function waitFor<T>(what: () => Promise<T | undefined | false>, timeout = 10_000): Promise<T> {
-	return await vi.waitUntil(async () => (await what()) || undefined, { timeout, interval: 25 }) as T;
+	return (await vi.waitUntil(async () => (await what()) || undefined, { timeout, interval: 25 })) as T;
 }
 
 /** Waits until the origin room has shipped everything to the index (its alarm is idle). */
 async function indexed(origin: string): Promise<void> {
-	await waitFor(async () =>
-		(await runInDurableObject(env.ROOM.getByName(origin), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n)) === 0,
+	await waitFor(
+		async () =>
+			(await runInDurableObject(
+				env.ROOM.getByName(origin),
+				(_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n,
+			)) === 0,
 	);
 }
-
 
 async function webhookLog(): Promise<Array<{ body: Record<string, unknown>; failed: boolean }>> {
 	return (await (await fetch("http://webhook.test/__log")).json()) as Array<{ body: Record<string, unknown>; failed: boolean }>;
@@ -58,7 +68,9 @@ describe("the ops index", () => {
 		for (const s of sagas) await waitFor(async () => (await sagaView(s.sagaId)).state === "succeeded");
 		await indexed(a);
 
-		const byOrigin = await adminJson<{ sagas: Array<{ sagaId: string; state: string; targets: string[] }> }>(`/v1/admin/sagas?room=${a}`);
+		const byOrigin = await adminJson<{ sagas: Array<{ sagaId: string; state: string; targets: string[] }> }>(
+			`/v1/admin/sagas?room=${a}`,
+		);
 		expect(byOrigin.sagas.map((s) => s.sagaId).sort()).toEqual(sagas.map((s) => s.sagaId).sort());
 		expect(byOrigin.sagas.every((s) => s.state === "succeeded" && s.targets.includes(b))).toBe(true);
 		const byTarget = await adminJson<{ sagas: unknown[] }>(`/v1/admin/sagas?room=${c}&state=succeeded`);
@@ -99,10 +111,10 @@ describe("the ops index", () => {
 				alarm: await st.storage.getAlarm(),
 			}));
 		// An author's first message registers the room in the author directory, once.
-		await stub.send(ann, { id: "p0", text: "hello" }, "c".repeat(32));
+		await stub.post(ann, { id: "p0", text: "hello" }, "c".repeat(32));
 		expect((await state()).index).toBe(0);
 		await waitFor(async () => (await state()).alarm === null);
-		for (let i = 1; i <= 5; i++) await stub.send(ann, { id: `p${i}`, text: "just chat" }, "c".repeat(32));
+		for (let i = 1; i <= 5; i++) await stub.post(ann, { id: `p${i}`, text: "just chat" }, "c".repeat(32));
 		expect(await state()).toEqual({ index: 0, feed: 0, spans: 0, alarm: null });
 	});
 });
@@ -171,16 +183,34 @@ describe("manual actions", () => {
 		const longReason = await admin(path, { method: "POST", body: JSON.stringify({ action: "retry", reason: "x".repeat(501) }) });
 		expect(longReason.status).toBe(400);
 
-		const retried = await adminJson<TaskView>(path, { method: "POST", body: JSON.stringify({ action: "retry", reason: "target is back" }) });
+		const retried = await adminJson<TaskView>(path, {
+			method: "POST",
+			body: JSON.stringify({ action: "retry", reason: "target is back" }),
+		});
 		expect(retried).toMatchObject({ taskId: retract.taskId, state: "pending", attempts: 0 });
 		expect((await sagaView(sagaId)).state).toBe("compensating");
-		const again = await adminJson<TaskView>(path, { method: "POST", body: JSON.stringify({ action: "retry", reason: "double click" }) });
+		const again = await adminJson<TaskView>(path, {
+			method: "POST",
+			body: JSON.stringify({ action: "retry", reason: "double click" }),
+		});
 		expect(again).toEqual(retried);
 
 		await indexed(a);
 		const audit = await adminJson<{ entries: AuditEntry[] }>("/v1/admin/audit?limit=500");
 		const mine = audit.entries.filter((e) => e.taskId === retract.taskId);
-		expect(mine).toEqual([{ at: expect.any(Number), actor: "ops", taskId: retract.taskId, sagaId, action: "retry", reason: "target is back", from: "failed", to: "pending", traceId: retract.traceId }]);
+		expect(mine).toEqual([
+			{
+				at: expect.any(Number),
+				actor: "ops",
+				taskId: retract.taskId,
+				sagaId,
+				action: "retry",
+				reason: "target is back",
+				from: "failed",
+				to: "pending",
+				traceId: retract.traceId,
+			},
+		]);
 	});
 
 	it("answers 409 where the state machine forbids the action, and 404 for unknown tasks", async ({ expect }) => {
@@ -189,30 +219,51 @@ describe("manual actions", () => {
 		await waitFor(async () => (await sagaView(sagaId)).state === "succeeded");
 		const done = `${sagaId}.d.${b}`;
 		for (const action of ["retry", "skip", "cancel"]) {
-			const response = await admin(`/v1/admin/tasks/${done}/actions`, { method: "POST", body: JSON.stringify({ action, reason: "try" }) });
+			const response = await admin(`/v1/admin/tasks/${done}/actions`, {
+				method: "POST",
+				body: JSON.stringify({ action, reason: "try" }),
+			});
 			expect([action, response.status, await errorCode(response)]).toEqual([action, 409, "conflict"]);
 		}
-		const missing = await admin(`/v1/admin/tasks/${a}~000000000000.d.${b}/actions`, { method: "POST", body: JSON.stringify({ action: "skip", reason: "x" }) });
+		const missing = await admin(`/v1/admin/tasks/${a}~000000000000.d.${b}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "skip", reason: "x" }),
+		});
 		expect(missing.status).toBe(404);
-		const garbage = await admin("/v1/admin/tasks/nonsense/actions", { method: "POST", body: JSON.stringify({ action: "skip", reason: "x" }) });
+		const garbage = await admin("/v1/admin/tasks/nonsense/actions", {
+			method: "POST",
+			body: JSON.stringify({ action: "skip", reason: "x" }),
+		});
 		expect(garbage.status).toBe(404);
-		const badAction = await admin(`/v1/admin/tasks/${done}/actions`, { method: "POST", body: JSON.stringify({ action: "explode", reason: "x" }) });
+		const badAction = await admin(`/v1/admin/tasks/${done}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "explode", reason: "x" }),
+		});
 		expect(badAction.status).toBe(400);
 
 		// A pending delivery: retry is not allowed (nothing failed), cancel aborts the cross-post.
 		await holdQueue(c);
 		const held = await crossPost(c, [b]);
 		const pending = `${held.sagaId}.d.${b}`;
-		const retry = await admin(`/v1/admin/tasks/${pending}/actions`, { method: "POST", body: JSON.stringify({ action: "retry", reason: "x" }) });
+		const retry = await admin(`/v1/admin/tasks/${pending}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "retry", reason: "x" }),
+		});
 		expect(retry.status).toBe(409);
-		const cancelled = await adminJson<TaskView>(`/v1/admin/tasks/${pending}/actions`, { method: "POST", body: JSON.stringify({ action: "cancel", reason: "wrong room" }) });
+		const cancelled = await adminJson<TaskView>(`/v1/admin/tasks/${pending}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "cancel", reason: "wrong room" }),
+		});
 		expect(cancelled.state).toBe("cancelled");
 		const saga = await sagaView(held.sagaId);
 		expect(["compensating", "compensated"]).toContain(saga.state);
 		// Cancelling a compensation is refused: it would leave copies behind.
 		const retract = saga.steps.find((s) => s.kind === "retract");
 		if (retract !== undefined && retract.state !== "succeeded") {
-			const refused = await admin(`/v1/admin/tasks/${retract.taskId}/actions`, { method: "POST", body: JSON.stringify({ action: "cancel", reason: "x" }) });
+			const refused = await admin(`/v1/admin/tasks/${retract.taskId}/actions`, {
+				method: "POST",
+				body: JSON.stringify({ action: "cancel", reason: "x" }),
+			});
 			expect(refused.status).toBe(409);
 		}
 	});
@@ -238,8 +289,7 @@ describe("manual actions", () => {
 		expect(Array.isArray(body.retried)).toBe(true);
 		const noReason = await admin("/v1/admin/tasks/retry", { method: "POST", body: "{}" });
 		expect(noReason.status).toBe(400);
-		const exhausted = await runInDurableObject(env.CONTROL.getByName("global"), async (instance) => {
-			const control = instance as unknown as { takeBulkRetry(n: number, now: number): Promise<{ granted: number; retryAfterMs: number }> };
+		const exhausted = await runInDurableObject(env.CONTROL.getByName("global"), async (control) => {
 			const now = Date.now();
 			const first = await control.takeBulkRetry(1000, now);
 			const second = await control.takeBulkRetry(10, now);
@@ -258,7 +308,7 @@ describe("alerts", () => {
 		const { sagaId } = await crossPost(a, [b]);
 		const failed = await exhaust(a, `${sagaId}.d.${b}`);
 		// Repeated reports about the failed task change nothing.
-		await env.ROOM.getByName(a).completeTask(failed.taskId, failed.attempts, { status: "transient", code: "fault", message: "late" });
+		await completeTask(env.ROOM.getByName(a), failed.taskId, failed.attempts, { status: "transient", code: "fault", message: "late" });
 		await runDurableObjectAlarm(env.ROOM.getByName(a));
 		const posts = await waitFor(async () => {
 			const log = await webhookLog();
@@ -284,7 +334,7 @@ describe("alerts", () => {
 		await env.ROOM.getByName(b).updatePolicy({ readOnly: true });
 		const { sagaId } = await crossPost(a, [b]);
 		await waitFor(async () => (await sagaView(sagaId)).state === "compensated");
-		const alerts = await env.ROOM.getByName(a).alerts(10);
+		const alerts = await roomAlerts(a);
 		expect(alerts).toEqual([]);
 	});
 
@@ -293,11 +343,10 @@ describe("alerts", () => {
 		await holdQueue(a);
 		const { sagaId } = await crossPost(a, [b]);
 		const stub = env.ROOM.getByName(a);
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET live_since = ?", Date.now() - 400_000);
-		});
+		// Past ALERT_STUCK_MS (300 s) on the room's clock.
+		await advanceClock(stub, 400_000);
 		for (let i = 0; i < 3; i++) await runDurableObjectAlarm(stub);
-		const alerts = await stub.alerts(10);
+		const alerts = await roomAlerts(a);
 		expect(alerts.filter((al: AlertView) => al.kind === "task_stuck")).toEqual([
 			expect.objectContaining({ kind: "task_stuck", taskId: `${sagaId}.d.${b}`, room: b }),
 		]);
@@ -312,19 +361,16 @@ describe("alerts", () => {
 		await exhaust(a, `${sagaId}.d.${b}`);
 		const stub = env.ROOM.getByName(a);
 		await runDurableObjectAlarm(stub);
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE alerts SET next_attempt_at = 0 WHERE state = 'pending'");
-		});
+		// Past the webhook's retry backoff.
+		await advanceClock(stub, ALERT_RETRY_WAIT_MS);
 		await runDurableObjectAlarm(stub);
-		const [alert] = await stub.alerts(10);
+		const [alert] = await roomAlerts(a);
 		expect(alert).toMatchObject({ kind: "task_failed", status: "pending", lastError: "webhook answered 503" });
 		expect(alert?.deliveryAttempts).toBeGreaterThanOrEqual(2);
 		await fetch("http://webhook.test/__fail", { method: "POST", body: JSON.stringify({ fail: false }) });
-		await runInDurableObject(stub, (_i, state) => {
-			state.storage.sql.exec("UPDATE alerts SET next_attempt_at = 0 WHERE state = 'pending'");
-		});
+		await advanceClock(stub, ALERT_RETRY_WAIT_MS);
 		await runDurableObjectAlarm(stub);
-		expect((await stub.alerts(10))[0]).toMatchObject({ status: "sent", lastError: null });
+		expect((await roomAlerts(a))[0]).toMatchObject({ status: "sent", lastError: null });
 		expect(errors.seen("alert delivery failed")).toBe(true);
 	});
 });
@@ -345,7 +391,15 @@ describe("stats", () => {
 		expect(stats.sagas.succeeded).toBeGreaterThanOrEqual(1);
 		expect(stats.latency.count).toBe(stats.latency.buckets.reduce((n, bucket) => n + bucket.count, 0));
 		expect(stats.latency.buckets.at(-1)?.leMs).toBeNull();
-		expect(Object.keys(stats.tasks).sort()).toEqual(["archived", "cancelled", "failed", "pending", "processing", "skipped", "succeeded"]);
+		expect(Object.keys(stats.tasks).sort()).toEqual([
+			"archived",
+			"cancelled",
+			"failed",
+			"pending",
+			"processing",
+			"skipped",
+			"succeeded",
+		]);
 	});
 });
 
@@ -360,5 +414,3 @@ describe("fault injection", () => {
 		expect(user.status).toBe(403);
 	});
 });
-
-export type { Room };

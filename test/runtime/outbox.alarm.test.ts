@@ -1,35 +1,15 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Outbox } from "../../objects/outbox.ts";
-import type { Room } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { SagaView } from "../../src/saga/types.ts";
-import { api, captureErrors, freshRoom, token } from "./helpers.ts";
+import { advanceClockTo, api, captureErrors, freshRoom, replaceQueue, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
-interface RoomInternals {
-	outbox: Outbox;
-	env: Env;
-}
-const internals = (room: Room) => room as unknown as RoomInternals;
-
 /** Replaces the room's queue producer; returns a function that puts the real one back. */
 async function withQueue(room: string, sendBatch: () => Promise<void>): Promise<() => Promise<void>> {
-	const stub = env.ROOM.getByName(room);
-	const original = await runInDurableObject(stub, (instance) => {
-		const inner = internals(instance);
-		const real = inner.env;
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX: { sendBatch } }, configurable: true, writable: true });
-		return true;
-	});
-	expect(original).toBe(true);
-	return async () => {
-		await runInDurableObject(stub, (instance) => {
-			Object.defineProperty(instance, "env", { value: env, configurable: true, writable: true });
-		});
-	};
+	return await replaceQueue(room, { sendBatch });
 }
 
 async function sagaOf(origin: string, sagaId: string): Promise<SagaView> {
@@ -39,20 +19,33 @@ async function sagaOf(origin: string, sagaId: string): Promise<SagaView> {
 }
 
 async function startCrossPost(origin: string, targets: string[]): Promise<string> {
-	const result = await env.ROOM.getByName(origin).send(ann, { id: crypto.randomUUID(), text: "x", crossPost: targets }, "b".repeat(32));
-	if (!result.ok || result.sagaId === undefined) throw new Error("send failed");
+	const posted = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text: "x", crossPost: targets }, "b".repeat(32));
+	if (!posted.ok) throw new Error("send failed");
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error("send failed");
 	return result.sagaId;
 }
 
 async function alarmAndLive(origin: string): Promise<{ alarm: number | null; live: number }> {
-	return await runInDurableObject(env.ROOM.getByName(origin), async (instance, state) => ({
+	return await runInDurableObject(env.ROOM.getByName(origin), async (_instance, state) => ({
 		alarm: await state.storage.getAlarm(),
-		live: internals(instance).outbox.countLive(),
+		live: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')").one().n,
 	}));
 }
 
+/** Moves the origin's clock to the end of its (only) task's lease; a processing task's nextAttemptAt is its lease's end. */
+async function leaseRunsOut(origin: string, sagaId: string): Promise<void> {
+	const until = (await sagaOf(origin, sagaId)).steps[0]?.nextAttemptAt;
+	if (until === undefined || until === null) throw new Error("no lease");
+	await advanceClockTo(env.ROOM.getByName(origin), until);
+}
+
 async function setFaults(body: object): Promise<void> {
-	const response = await api("/v1/admin/faults", { method: "POST", body: JSON.stringify(body), token: await token({ sub: "ops", role: "admin" }) });
+	const response = await api("/v1/admin/faults", {
+		method: "POST",
+		body: JSON.stringify(body),
+		token: await token({ sub: "ops", role: "admin" }),
+	});
 	expect(response.status).toBe(200);
 }
 
@@ -67,10 +60,9 @@ describe("the alarm invariant", () => {
 		const restore = await withQueue(a, () => Promise.reject(new Error("queue down")));
 		const sagaId = await startCrossPost(a, [b]);
 		for (let i = 0; i < 3; i++) {
-			// Skip the backoff wait so each alarm run is a fresh attempt.
-			await runInDurableObject(env.ROOM.getByName(a), (_instance, state) => {
-				state.storage.sql.exec("UPDATE outbox SET next_attempt_at = 0 WHERE state = 'pending'");
-			});
+			// Skip the backoff wait so each alarm run is a fresh attempt: the clock moves to the retry.
+			const due = (await sagaOf(a, sagaId)).steps[0]?.nextAttemptAt;
+			if (due !== undefined && due !== null) await advanceClockTo(env.ROOM.getByName(a), due);
 			await runDurableObjectAlarm(env.ROOM.getByName(a));
 			const { alarm, live } = await alarmAndLive(a);
 			expect(live).toBe(1);
@@ -93,17 +85,23 @@ describe("the alarm invariant", () => {
 		const stub = env.ROOM.getByName(a);
 		const restore = await withQueue(a, () => Promise.resolve());
 		const sagaId = await startCrossPost(a, [b]);
-		await runInDurableObject(stub, (instance) => {
-			internals(instance).outbox.claimDue = () => {
+		// Every write transaction of this instance fails, as a storage hiccup would make it.
+		const real = await runInDurableObject(stub, (_instance, state) => {
+			const original = state.storage.transactionSync;
+			state.storage.transactionSync = () => {
 				throw new Error("storage hiccup");
 			};
+			return original;
 		});
 		for (let i = 0; i < 7; i++) {
 			await runDurableObjectAlarm(stub);
 			const { alarm, live } = await alarmAndLive(a);
 			expect([i, live, alarm === null]).toEqual([i, 1, false]);
 		}
-		// A new incarnation (fresh instance, real methods) picks the work up from the table.
+		// A new incarnation (fresh instance, working storage) picks the work up from the table.
+		await runInDurableObject(stub, (_instance, state) => {
+			state.storage.transactionSync = real;
+		});
 		await restore();
 		await evictDurableObject(stub);
 		await stub.saga(sagaId);
@@ -135,16 +133,12 @@ describe("leases", () => {
 		const sagaId = await startCrossPost(a, [b]);
 		await runDurableObjectAlarm(stub);
 		expect((await sagaOf(a, sagaId)).steps[0]).toMatchObject({ state: "processing", attempts: 1 });
-		await runInDurableObject(stub, (_instance, state) => {
-			state.storage.sql.exec("UPDATE outbox SET lease_until = ?", Date.now() - 1);
-		});
+		await leaseRunsOut(a, sagaId);
 		await runDurableObjectAlarm(stub);
 		await runDurableObjectAlarm(stub);
 		expect((await sagaOf(a, sagaId)).steps[0]).toMatchObject({ state: "processing", attempts: 2 });
 		await restore();
-		await runInDurableObject(stub, (_instance, state) => {
-			state.storage.sql.exec("UPDATE outbox SET lease_until = ?", Date.now() - 1);
-		});
+		await leaseRunsOut(a, sagaId);
 		await runDurableObjectAlarm(stub);
 		await vi.waitUntil(async () => (await sagaOf(a, sagaId)).state === "succeeded", { timeout: 15_000, interval: 50 });
 		expect((await sagaOf(a, sagaId)).steps[0]).toMatchObject({ state: "succeeded", attempts: 3 });
@@ -157,18 +151,25 @@ describe("retries", () => {
 		await setFaults({ deliverFailRate: 0.5, rooms: [b, c] });
 		const sagaIds = await Promise.all([0, 1, 2, 3, 4].map(() => startCrossPost(a, [b, c])));
 		for (const sagaId of sagaIds) {
-			await vi.waitUntil(async () => ["succeeded", "compensated"].includes((await sagaOf(a, sagaId)).state), { timeout: 20_000, interval: 50 });
+			await vi.waitUntil(async () => ["succeeded", "compensated"].includes((await sagaOf(a, sagaId)).state), {
+				timeout: 20_000,
+				interval: 50,
+			});
 		}
 		const views = await Promise.all(sagaIds.map((id) => sagaOf(a, id)));
 		expect(views.some((v) => v.steps.some((s) => s.attempts > 1))).toBe(true);
 		for (const room of [b, c]) {
 			const page = await env.ROOM.getByName(room).events({ after: 0, limit: 100 });
 			for (const view of views) {
-				const live = page.events.filter((e) => e.type === "message" && e.from?.sagaId === view.sagaId && e.retractedBy === undefined);
+				const live = page.events.filter(
+					(e) => e.type === "message" && e.from?.sagaId === view.sagaId && e.retractedBy === undefined,
+				);
 				expect(live.length).toBe(view.state === "succeeded" ? 1 : 0);
 			}
 			// Copies from one origin show in origin order.
-			const order = page.events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? sagaIds.indexOf(e.from?.sagaId ?? "") : -1));
+			const order = page.events
+				.filter((e) => e.type === "message")
+				.map((e) => (e.type === "message" ? sagaIds.indexOf(e.from?.sagaId ?? "") : -1));
 			expect(order).toEqual([...order].sort((x, y) => x - y));
 		}
 	});

@@ -1,10 +1,11 @@
 import { env } from "cloudflare:workers";
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, it } from "vitest";
 import worker from "../../src/index.ts";
+import type { QueueBody } from "../../src/queue.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { TaskBatch, TaskMessage } from "../../src/saga/types.ts";
-import { captureErrors, freshRoom } from "./helpers.ts";
+import { captureErrors, freshRoom, replaceQueue, roomAlerts } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
@@ -13,21 +14,17 @@ async function claimedTask(): Promise<{ origin: string; target: string; task: Ta
 	const [origin, target] = [freshRoom("a"), freshRoom("b")];
 	const stub = env.ROOM.getByName(origin);
 	const sent: TaskBatch[] = [];
-	await runInDurableObject(stub, (instance) => {
-		const real = (instance as unknown as { env: Env }).env;
-		const OUTBOX = { sendBatch: async (messages: Array<{ body: TaskBatch }>) => void sent.push(...messages.map((m) => m.body)) };
-		Object.defineProperty(instance, "env", { value: { ...real, OUTBOX }, configurable: true });
-	});
-	const result = await stub.send(ann, { id: "x", text: "hello", crossPost: [target] }, "e".repeat(32));
-	if (!result.ok) throw new Error("send failed");
+	await replaceQueue(origin, { sendBatch: async (messages) => void sent.push(...messages.map((m) => m.body)) });
+	const posted = await stub.post(ann, { id: "x", text: "hello", crossPost: [target] }, "e".repeat(32));
+	if (!posted.ok) throw new Error("send failed");
 	await runDurableObjectAlarm(stub);
 	const task = sent[0]?.tasks[0];
 	if (task === undefined) throw new Error("nothing was dispatched");
 	return { origin, target, task };
 }
 
-function batchOf(queue: string, bodies: Array<TaskBatch | TaskMessage>, attempts = 1) {
-	return createMessageBatch<TaskBatch | TaskMessage>(
+function batchOf(queue: string, bodies: QueueBody[], attempts = 1) {
+	return createMessageBatch<QueueBody>(
 		queue,
 		bodies.map((body, i) => ({ id: `m${i}`, timestamp: Date.now(), attempts, body })),
 	);
@@ -39,12 +36,14 @@ describe("the queue consumer", () => {
 		const { origin, target, task } = await claimedTask();
 		const ctx = createExecutionContext();
 		// A second message whose origin cannot be told (its calls fail).
-		const broken: TaskMessage = { ...task, taskId: `${task.taskId}-2`, originRoom: "unreachable" };
+		const broken: TaskMessage = { ...task, taskId: `${task.taskId}-2`, origin: { kind: "room", id: "unreachable" } };
 		const ROOM = {
 			getByName: (name: string) =>
-				name === "unreachable" ? { completeTasks: async () => await Promise.reject(new Error("origin down")) } : env.ROOM.getByName(name),
+				name === "unreachable"
+					? { completeTasks: async () => await Promise.reject(new Error("origin down")) }
+					: env.ROOM.getByName(name),
 		};
-		const batch = batchOf("parley-outbox", [{ tasks: [task] }, { tasks: [broken] }]);
+		const batch = batchOf("parley-dev-outbox", [{ tasks: [task] }, { tasks: [broken] }]);
 		await worker.queue(batch, { ...env, ROOM } as unknown as Env);
 		const result = await getQueueResult(batch, ctx);
 		// The good message is acked; the one whose origin cannot be told is retried alone.
@@ -57,11 +56,24 @@ describe("the queue consumer", () => {
 		expect(errors.seen("task round failed")).toBe(true);
 	});
 
+	it("applies a message sent before tasks named their origin (`originRoom` only)", async ({ expect }) => {
+		const { origin, target, task } = await claimedTask();
+		expect(task.origin).toEqual({ kind: "room", id: origin });
+		const ctx = createExecutionContext();
+		const { origin: _now, ...rest } = task;
+		const batch = batchOf("parley-dev-outbox", [{ tasks: [{ ...rest, originRoom: origin }] }]);
+		await worker.queue(batch, env);
+		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
+		expect((await env.ROOM.getByName(origin).taskStatus(task.taskId))?.state).toBe("succeeded");
+		const copies = (await env.ROOM.getByName(target).events({ after: 0, limit: 10 })).events;
+		expect(copies).toEqual([expect.objectContaining({ type: "message", from: expect.objectContaining({ room: origin }) })]);
+	});
+
 	it("drops a redelivered message the origin no longer waits for", async ({ expect }) => {
 		const { target, task } = await claimedTask();
 		const ctx = createExecutionContext();
 		const stale: TaskMessage = { ...task, attempt: task.attempt + 5 };
-		const batch = batchOf("parley-outbox", [{ tasks: [stale] }], 2);
+		const batch = batchOf("parley-dev-outbox", [{ tasks: [stale] }], 2);
 		await worker.queue(batch, env);
 		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
 		expect((await env.ROOM.getByName(target).events({ after: 0, limit: 10 })).events).toEqual([]);
@@ -71,12 +83,12 @@ describe("the queue consumer", () => {
 		const errors = captureErrors();
 		const { origin, task } = await claimedTask();
 		const ctx = createExecutionContext();
-		const batch = batchOf("parley-outbox-dlq", [{ tasks: [task] }]);
+		const batch = batchOf("parley-dev-outbox-dlq", [{ tasks: [task] }]);
 		await worker.queue(batch, env);
 		expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
 		const failed = await env.ROOM.getByName(origin).taskStatus(task.taskId);
 		expect(failed).toMatchObject({ state: "failed", lastError: expect.stringContaining("dead-lettered") });
-		const alerts = await env.ROOM.getByName(origin).alerts(10);
+		const alerts = await roomAlerts(origin);
 		expect(alerts).toEqual([expect.objectContaining({ kind: "task_failed", taskId: task.taskId })]);
 		expect(errors.seen("task dead-lettered")).toBe(true);
 	});

@@ -2,17 +2,18 @@
  * A retract removes the content everywhere it is stored. Each case cross-posts a message with
  * a unique marker text, retracts the original one way or another, waits for every copy to be
  * retracted and every feed to be shipped, then reads every table of every object that took
- * part (the origin, each target, an operator compensation if any, every ops index shard and
+ * part (the origin, each target, an operator moderation if any, every ops index shard and
  * every author directory shard) and looks for the marker.
  */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { configFor } from "../../src/config.ts";
-import type { CompensationView } from "../../src/ops/compensation.ts";
+import type { ModerationView } from "../../src/ops/moderation.ts";
 import { shardName } from "../../src/ops/shard.ts";
 import type { SagaView } from "../../src/saga/types.ts";
-import { api, freshRoom, token } from "./helpers.ts";
+import { TASK_RETENTION_MS } from "../../objects/outbox.ts";
+import { advanceClock, api, freshRoom, token } from "./helpers.ts";
 
 const author = await token({ sub: "scrub-author", name: "Scrub Author" });
 const adminToken = await token({ sub: "scrub-ops", name: "Ops", role: "admin" });
@@ -30,7 +31,10 @@ interface TableDump {
 async function dump(stub: DurableObjectStub): Promise<TableDump[]> {
 	return await runInDurableObject(stub, async (_instance, state) => {
 		const sql = state.storage.sql;
-		const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((t) => t.name);
+		const tables = sql
+			.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+			.toArray()
+			.map((t) => t.name);
 		const out: TableDump[] = [];
 		for (const table of tables) {
 			try {
@@ -60,11 +64,11 @@ async function holding(marker: string, objects: Record<string, DurableObjectStub
 }
 
 /** Every object a cross-post of `origin` to `targets` can leave data in, by a readable name. */
-function objectsOf(origin: string, targets: string[], compensation?: string): Record<string, DurableObjectStub> {
+function objectsOf(origin: string, targets: string[], moderation?: string): Record<string, DurableObjectStub> {
 	const shards = configFor(env).opsIndexShards;
 	const objects: Record<string, DurableObjectStub> = { [`room ${origin}`]: env.ROOM.getByName(origin) };
 	for (const room of targets) objects[`room ${room}`] = env.ROOM.getByName(room);
-	if (compensation !== undefined) objects[`compensation ${compensation}`] = env.COMPENSATION.getByName(compensation);
+	if (moderation !== undefined) objects[`moderation ${moderation}`] = env.MODERATION.getByName(moderation);
 	for (let i = 0; i < shards; i++) {
 		objects[`ops index ${shardName(i)}`] = env.OPS_INDEX.getByName(shardName(i));
 		objects[`authors ${shardName(i)}`] = env.AUTHORS.getByName(shardName(i));
@@ -88,16 +92,19 @@ async function sagaState(origin: string, sagaId: string): Promise<SagaView["stat
 	return (await env.ROOM.getByName(origin).saga(sagaId))?.state;
 }
 
-/** Waits until these objects have nothing left to do: no live task, no unshipped feed row, no pending alert. */
-async function quiet(names: string[], namespace: DurableObjectNamespace = env.ROOM as unknown as DurableObjectNamespace): Promise<void> {
-	for (const name of names) {
-		await waitFor(async () =>
-			await runInDurableObject(namespace.getByName(name), (_i, state) => {
-				const sql = state.storage.sql;
-				const live = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')").one().n;
-				const feed = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_feed").one().n;
-				return live === 0 && feed === 0;
-			}),
+/** Waits until these objects (rooms by name) have nothing left to do: no live task, no unshipped feed row, no pending alert. */
+async function quiet(objects: Array<string | DurableObjectStub>): Promise<void> {
+	for (const object of objects) {
+		await waitFor(
+			async () =>
+				await runInDurableObject(typeof object === "string" ? env.ROOM.getByName(object) : object, (_i, state) => {
+					const sql = state.storage.sql;
+					const live = sql
+						.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')")
+						.one().n;
+					const feed = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_feed").one().n;
+					return live === 0 && feed === 0;
+				}),
 		);
 	}
 }
@@ -132,13 +139,14 @@ describe("a retract of a cross-posted original", () => {
 		await quiet([a, b, c]);
 		// Past retention: the next ticker run archives the finished deliveries.
 		const origin = env.ROOM.getByName(a);
-		await runInDurableObject(origin, async (_i, state) => {
-			state.storage.sql.exec("UPDATE outbox SET done_at = 1 WHERE saga_id = ?", sagaId);
-			await state.storage.setAlarm(Date.now());
-		});
+		await advanceClock(origin, TASK_RETENTION_MS + 1000);
+		await runInDurableObject(origin, async (_i, state) => await state.storage.setAlarm(Date.now()));
 		await runDurableObjectAlarm(origin);
 		const states = await runInDurableObject(origin, (_i, state) =>
-			state.storage.sql.exec<{ state: string }>("SELECT state FROM outbox WHERE saga_id = ?", sagaId).toArray().map((r) => r.state),
+			state.storage.sql
+				.exec<{ state: string }>("SELECT state FROM outbox WHERE saga_id = ?", sagaId)
+				.toArray()
+				.map((r) => r.state),
 		);
 		expect(states).toEqual(["archived", "archived"]);
 
@@ -161,13 +169,13 @@ describe("a retract of a cross-posted original", () => {
 		expect(await holding(marker, objectsOf(a, [b, c]))).toEqual([]);
 	});
 
-	it("scrubs the text when an operator compensation retracts the original", async ({ expect }) => {
+	it("scrubs the text when an operator moderation retracts the original", async ({ expect }) => {
 		const [a, b, c] = [freshRoom("scrub-a"), freshRoom("scrub-b"), freshRoom("scrub-c")];
 		const marker = `marker-${crypto.randomUUID()}`;
 		const { msgId, sagaId } = await crossPost(a, [b, c], marker);
 		await waitFor(async () => (await sagaState(a, sagaId)) === "succeeded");
 
-		const response = await api("/v1/admin/compensations", {
+		const response = await api("/v1/admin/moderations", {
 			method: "POST",
 			body: JSON.stringify({ selector: { room: a, msgIds: [msgId] }, action: "retract", reason: "leaked secret" }),
 			token: adminToken,
@@ -175,11 +183,11 @@ describe("a retract of a cross-posted original", () => {
 		expect(response.status).toBe(201);
 		const { id } = (await response.json()) as { id: string };
 		await waitFor(async () => {
-			const view = (await (await api(`/v1/admin/compensations/${id}`, { token: adminToken })).json()) as CompensationView;
+			const view = (await (await api(`/v1/admin/moderations/${id}`, { token: adminToken })).json()) as ModerationView;
 			return view.state === "done" && (await sagaState(a, sagaId)) === "compensated";
 		});
 		await quiet([a, b, c]);
-		await quiet([id], env.COMPENSATION as unknown as DurableObjectNamespace);
+		await quiet([env.MODERATION.getByName(id)]);
 		expect(await holding(marker, objectsOf(a, [b, c], id))).toEqual([]);
 	});
 });

@@ -13,10 +13,13 @@ function batches(socket: TestSocket): BatchFrame[] {
 
 /** The frames a batch socket stands for, unpacked in order. */
 function unpacked(socket: TestSocket): AnyServerFrame[] {
-	return (socket.frames as Array<AnyServerFrame | string>).flatMap((f) => (typeof f === "string" ? [] : f.type === "batch" ? unpackBatch(f) : [f]));
+	return (socket.frames as Array<AnyServerFrame | string>).flatMap((f) =>
+		typeof f === "string" ? [] : f.type === "batch" ? unpackBatch(f) : [f],
+	);
 }
 
-const events = (frames: AnyServerFrame[]): RoomEvent[] => frames.filter((f): f is RoomEvent => f.type === "message" || f.type === "retract");
+const events = (frames: AnyServerFrame[]): RoomEvent[] =>
+	frames.filter((f): f is RoomEvent => f.type === "message" || f.type === "retract");
 
 describe("batched delivery", () => {
 	it("sends a commit as one batch with the sender's acks in it, and v1 sockets the same events one by one", async ({ expect }) => {
@@ -67,10 +70,17 @@ describe("batched delivery", () => {
 		expect(batches(reader).at(-1)).toMatchObject({ events: [], acks: [{ type: "ack", id: "r1", seq: 6, duplicate: true }] });
 
 		// Commits outside the socket path (an HTTP post) reach batch sockets as batches too.
-		const posted = await api(`/v1/rooms/${room}/messages?guest=cy`, { method: "POST", body: JSON.stringify({ id: "h1", text: "over http" }) });
+		const posted = await api(`/v1/rooms/${room}/messages?guest=cy`, {
+			method: "POST",
+			body: JSON.stringify({ id: "h1", text: "over http" }),
+		});
 		expect(posted.status).toBe(201);
 		await reader.until(() => events(unpacked(reader)).some((e) => e.seq === 7));
-		expect(batches(reader).at(-1)?.events.map((e) => e.seq)).toEqual([7]);
+		expect(
+			batches(reader)
+				.at(-1)
+				?.events.map((e) => e.seq),
+		).toEqual([7]);
 		expect(reader.ofType("error")).toEqual([]);
 	});
 });

@@ -12,7 +12,9 @@ import { api, errorCode, freshRoom, join, type TestSocket, token } from "./helpe
 const LIMIT = 10;
 
 function updates(socket: TestSocket): PresenceUpdateFrame[] {
-	return (socket.frames as Array<AnyServerFrame | string>).filter((f): f is PresenceUpdateFrame => typeof f !== "string" && f.type === "presence" && "mode" in f);
+	return (socket.frames as Array<AnyServerFrame | string>).filter(
+		(f): f is PresenceUpdateFrame => typeof f !== "string" && f.type === "presence" && "mode" in f,
+	);
 }
 
 /** What a v1.2 client makes of its welcome and updates. */
@@ -51,7 +53,12 @@ describe("coalesced presence (features=presence)", () => {
 		expect(frames.at(-1)?.count).toBe(7);
 		// The v1 socket got a v1 frame per first socket, and no coalesced ones.
 		await legacy.until(() => legacy.ofType("presence").length === 5);
-		expect(legacy.ofType("presence").map((f) => ("joined" in f ? f.joined.id : "?")).sort()).toEqual(guests(5).map((g) => `guest:${g}`));
+		expect(
+			legacy
+				.ofType("presence")
+				.map((f) => ("joined" in f ? f.joined.id : "?"))
+				.sort(),
+		).toEqual(guests(5).map((g) => `guest:${g}`));
 		expect(updates(legacy)).toEqual([]);
 
 		for (const socket of burst.slice(0, 3)) socket.close();
@@ -60,7 +67,10 @@ describe("coalesced presence (features=presence)", () => {
 		// No window stays open after the burst it served.
 		await watcher.until(() => updates(watcher).at(-1)?.count === 4);
 		await new Promise((resolve) => setTimeout(resolve, 400));
-		const open = await runInDurableObject(env.ROOM.getByName(room), (instance) => (instance as unknown as { presenceTimer: unknown }).presenceTimer);
+		const open = await runInDurableObject(
+			env.ROOM.getByName(room),
+			(instance) => (instance as unknown as { presenceTimer: unknown }).presenceTimer,
+		);
 		expect(open).toBeUndefined();
 	});
 

@@ -3,15 +3,20 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { MIGRATIONS } from "../../migrations/index.ts";
 import { applyMigrations } from "../../objects/migrate.ts";
+import { RESERVED_CLOSE_CODES } from "../../objects/room.ts";
 import type { Identity } from "../../src/auth.ts";
 import { SOCKET_OPEN_COST } from "../../src/rate-limit.ts";
-import { BASE, freshRoom, join, token } from "./helpers.ts";
+import { advanceClock, BASE, freshRoom, join, token } from "./helpers.ts";
 
 const writer: Identity = { id: "seed", name: "Seed", admin: false, rooms: null, guest: false };
 
+/** Posts `count` messages; a writer posts at most 20 (its rate-limit burst), then the next one takes over. */
 async function seed(room: string, count: number): Promise<void> {
 	const stub = env.ROOM.getByName(room);
-	for (let i = 1; i <= count; i++) await stub.send(writer, { id: `seed-${i}`, text: `seed ${i}` }, "t".repeat(32));
+	for (let i = 1; i <= count; i++) {
+		const author: Identity = { ...writer, id: `seed-${Math.ceil(i / 20)}` };
+		await stub.post(author, { id: `seed-${i}`, text: `seed ${i}` }, "t".repeat(32));
+	}
 }
 
 describe("joining", () => {
@@ -94,6 +99,30 @@ describe("presence", () => {
 	});
 });
 
+describe("closing", () => {
+	it("answers a peer's close with the peer's code, and never sends or echoes a reserved one", async ({ expect }) => {
+		const answers = await runInDurableObject(env.ROOM.getByName(freshRoom()), async (room) => {
+			const seen: Array<{ peer: number; answer: number | "none" }> = [];
+			for (const peer of [1000, 1001, 4001, ...RESERVED_CLOSE_CODES]) {
+				const { 1: server } = new WebSocketPair();
+				server.accept();
+				const close = vi.spyOn(server, "close");
+				await room.webSocketClose(server, peer, "bye");
+				seen.push({ peer, answer: close.mock.calls[0]?.[0] ?? "none" });
+			}
+			return seen;
+		});
+		expect(answers).toEqual([
+			{ peer: 1000, answer: 1000 },
+			{ peer: 1001, answer: 1001 },
+			{ peer: 4001, answer: 4001 },
+			{ peer: 1005, answer: "none" },
+			{ peer: 1006, answer: "none" },
+			{ peer: 1015, answer: "none" },
+		]);
+	});
+});
+
 describe("sending", () => {
 	it("acks only after the event is stored, and dedups a repeated id", async ({ expect }) => {
 		const room = freshRoom();
@@ -122,7 +151,8 @@ describe("sending", () => {
 		await watcher.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "message").length === 120);
 		const seqs = watcher.ofType("message").map((m) => m.seq);
 		expect(seqs).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
-		for (const socket of sockets) await socket.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "ack").length === 15);
+		for (const socket of sockets)
+			await socket.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "ack").length === 15);
 		const acked = sockets.flatMap((socket) => socket.ofType("ack").map((a) => a.seq)).sort((a, b) => a - b);
 		expect(acked).toEqual(seqs);
 	});
@@ -207,7 +237,9 @@ describe("limits", () => {
 		for (let i = 0; i < 30; i++) socket.send({ type: "send", id: `r${i}`, text: "x" });
 		const limited = await socket.frame("error", (e) => e.code === "rate_limited");
 		expect(limited.retryAfterMs).toBeGreaterThan(0);
-		await socket.until((frames) => frames.filter((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error")).length === 30);
+		await socket.until(
+			(frames) => frames.filter((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error")).length === 30,
+		);
 		// The burst of 20, less what opening the socket cost (SOCKET_OPEN_COST).
 		expect(socket.ofType("ack").length).toBeGreaterThanOrEqual(20 - SOCKET_OPEN_COST);
 		expect(socket.ofType("ack").length).toBeLessThan(30);
@@ -265,7 +297,10 @@ describe("durability", () => {
 		await socket.frame("ack");
 		// The author's first message is registered with the author directory; then nothing is due.
 		const alarm = await vi.waitUntil(
-			async () => ((await runInDurableObject(env.ROOM.getByName(room), (_instance, state) => state.storage.getAlarm())) === null ? "none" : undefined),
+			async () =>
+				(await runInDurableObject(env.ROOM.getByName(room), (_instance, state) => state.storage.getAlarm())) === null
+					? "none"
+					: undefined,
 			{ timeout: 5000, interval: 20 },
 		);
 		expect(alarm).toBe("none");
@@ -279,19 +314,14 @@ describe("dedup window", () => {
 	it("is pruned by the room after the window, not before", async ({ expect }) => {
 		const room = freshRoom();
 		const stub = env.ROOM.getByName(room);
-		await stub.send(writer, { id: "old", text: "x" }, "t".repeat(32));
-		const pruned = await runInDurableObject(stub, (_instance, state) => {
-			const sql = state.storage.sql;
-			sql.exec("UPDATE events SET ts = ts - ? WHERE seq = 1", 26 * 3600 * 1000);
-			return sql;
-		});
-		expect(pruned).toBeDefined();
-		await evictDurableObject(stub);
-		// The next write prunes: the old id is forgotten, so it may be used again.
-		await stub.send(writer, { id: "new", text: "y" }, "t".repeat(32));
-		const again = await stub.send(writer, { id: "old", text: "z" }, "t".repeat(32));
-		expect(again).toMatchObject({ ok: true, duplicate: false, seq: 3 });
-		const recent = await stub.send(writer, { id: "new", text: "y" }, "t".repeat(32));
-		expect(recent).toMatchObject({ ok: true, duplicate: true, seq: 2 });
+		await stub.post(writer, { id: "old", text: "x" }, "t".repeat(32));
+		// A day and more later (the window is 25 h), the next write prunes: the old id is
+		// forgotten, so it may be used again.
+		await advanceClock(stub, 26 * 3600 * 1000);
+		await stub.post(writer, { id: "new", text: "y" }, "t".repeat(32));
+		const again = await stub.post(writer, { id: "old", text: "z" }, "t".repeat(32));
+		expect(again).toMatchObject({ ok: true, value: { duplicate: false, seq: 3 } });
+		const recent = await stub.post(writer, { id: "new", text: "y" }, "t".repeat(32));
+		expect(recent).toMatchObject({ ok: true, value: { duplicate: true, seq: 2 } });
 	});
 });

@@ -4,14 +4,16 @@ import { describe, it, vi } from "vitest";
 import type { Identity } from "../../src/auth.ts";
 import type { MessageEvent, RoomEvent } from "../../src/protocol.ts";
 import type { SagaView, TaskMessage } from "../../src/saga/types.ts";
-import { freshRoom, join } from "./helpers.ts";
+import { applyTask, freshRoom, join } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const trace = "a".repeat(32);
 
 async function crossPost(origin: string, targets: string[], id = crypto.randomUUID()) {
-	const result = await env.ROOM.getByName(origin).send(ann, { id, text: `hello from ${origin}`, crossPost: targets }, trace);
-	if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
+	const posted = await env.ROOM.getByName(origin).post(ann, { id, text: `hello from ${origin}`, crossPost: targets }, trace);
+	if (!posted.ok) throw new Error(`send failed: ${JSON.stringify(posted)}`);
+	const result = posted.value;
+	if (result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 	return result;
 }
 
@@ -75,7 +77,7 @@ describe("cross-posting", () => {
 	it("refuses a cross-post to a room the sender may not access, creating nothing", async ({ expect }) => {
 		const a = freshRoom("a");
 		const limited: Identity = { ...ann, rooms: [a] };
-		const result = await env.ROOM.getByName(a).send(limited, { id: "1", text: "x", crossPost: ["secret"] }, trace);
+		const result = await env.ROOM.getByName(a).post(limited, { id: "1", text: "x", crossPost: ["secret"] }, trace);
 		expect(result).toMatchObject({ ok: false, error: { code: "forbidden" } });
 		expect(await events(a)).toEqual([]);
 	});
@@ -120,8 +122,10 @@ describe("compensation", () => {
 		const [a, b] = [freshRoom("a"), freshRoom("b")];
 		await env.ROOM.getByName(b).updatePolicy({ banGuests: true });
 		const guest: Identity = { id: "guest:ann", name: "ann", admin: false, rooms: null, guest: true };
-		const result = await env.ROOM.getByName(a).send(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
-		if (!result.ok || result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
+		const posted = await env.ROOM.getByName(a).post(guest, { id: "g", text: "from a guest", crossPost: [b] }, trace);
+		if (!posted.ok) throw new Error(`send failed: ${JSON.stringify(posted)}`);
+		const result = posted.value;
+		if (result.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(result)}`);
 		const done = await settled(a, result.sagaId);
 		expect(done.state).toBe("compensated");
 		expect(done.steps[0]).toMatchObject({ kind: "deliver", state: "failed", lastError: expect.stringContaining("banned") });
@@ -133,8 +137,10 @@ describe("compensation", () => {
 		const result = await crossPost(a, [b, c]);
 		await settled(a, result.sagaId ?? "");
 		const deleted = await env.ROOM.getByName(a).remove(ann, result.msgId, trace);
-		expect(deleted).toMatchObject({ ok: true, seq: 2 });
-		const done = await vi.waitUntil(async () => ((await saga(a, result.sagaId ?? "")).state === "compensated" ? true : undefined), { timeout: 10_000 });
+		expect(deleted).toMatchObject({ ok: true, value: { seq: 2 } });
+		const done = await vi.waitUntil(async () => ((await saga(a, result.sagaId ?? "")).state === "compensated" ? true : undefined), {
+			timeout: 10_000,
+		});
 		expect(done).toBe(true);
 		for (const room of [b, c]) {
 			expect(await liveCopies(room, result.sagaId ?? "")).toEqual([]);
@@ -157,7 +163,7 @@ function taskFor(origin: string, target: string, sagaId: string, kind: "deliver"
 		taskId: `${sagaId}.${kind === "deliver" ? "d" : "r"}.${target}`,
 		sagaId,
 		kind,
-		originRoom: origin,
+		origin: { kind: "room", id: origin },
 		targetRoom: target,
 		dedupKey: `${sagaId}:${kind}`,
 		traceId: trace,
@@ -170,9 +176,10 @@ describe("the barrier at a target room", () => {
 	it("makes one copy from duplicate and concurrent deliveries", async ({ expect }) => {
 		const target = env.ROOM.getByName(freshRoom("t"));
 		const task = taskFor("origin", "t", "origin~dup", "deliver");
-		const outcomes = await Promise.all(Array.from({ length: 6 }, () => target.applyTask(task, false)));
+		const outcomes = await Promise.all(Array.from({ length: 6 }, () => applyTask(target, task, false)));
 		const first = outcomes[0];
-		for (const outcome of outcomes) expect(outcome).toMatchObject({ status: "ok", seq: 1, msgId: first?.status === "ok" ? first.msgId : "" });
+		for (const outcome of outcomes)
+			expect(outcome).toMatchObject({ status: "ok", seq: 1, msgId: first?.status === "ok" ? first.msgId : "" });
 		const page = await target.events({ after: 0, limit: 10 });
 		expect(page.events).toHaveLength(1);
 	});
@@ -180,20 +187,24 @@ describe("the barrier at a target room", () => {
 	it("records a tombstone for a retract that comes before its delivery, and refuses the late delivery", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		const retract = await target.applyTask(taskFor("origin", room, "origin~late", "retract"), false);
+		const retract = await applyTask(target, taskFor("origin", room, "origin~late", "retract"), false);
 		expect(retract).toMatchObject({ status: "ok", seq: null, detail: expect.stringContaining("tombstone") });
-		const late = await target.applyTask(taskFor("origin", room, "origin~late", "deliver"), false);
+		const late = await applyTask(target, taskFor("origin", room, "origin~late", "deliver"), false);
 		expect(late).toMatchObject({ status: "ok", seq: null, detail: expect.stringContaining("after its compensation") });
 		expect((await target.events({ after: 0, limit: 10 })).events).toEqual([]);
 		// Repeats answer the first result and change nothing.
-		expect(await target.applyTask(taskFor("origin", room, "origin~late", "retract"), false)).toMatchObject({ status: "ok", seq: null, msgId: null });
+		expect(await applyTask(target, taskFor("origin", room, "origin~late", "retract"), false)).toMatchObject({
+			status: "ok",
+			seq: null,
+			msgId: null,
+		});
 	});
 
 	it("retracts a delivered copy exactly once", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		await target.applyTask(taskFor("origin", room, "origin~r", "deliver"), false);
-		const retracts = await Promise.all([1, 2, 3].map(() => target.applyTask(taskFor("origin", room, "origin~r", "retract"), false)));
+		await applyTask(target, taskFor("origin", room, "origin~r", "deliver"), false);
+		const retracts = await Promise.all([1, 2, 3].map(() => applyTask(target, taskFor("origin", room, "origin~r", "retract"), false)));
 		for (const r of retracts) expect(r).toMatchObject({ status: "ok", seq: 2 });
 		const page = await target.events({ after: 0, limit: 10 });
 		expect(page.events.map((e) => e.type)).toEqual(["message", "retract"]);
@@ -216,7 +227,10 @@ describe("the barrier at a target room", () => {
 	it("answers an injected fault as a transient refusal without an effect", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		expect(await target.applyTask(taskFor("origin", room, "origin~f", "deliver"), true)).toMatchObject({ status: "transient", code: "fault" });
+		expect(await applyTask(target, taskFor("origin", room, "origin~f", "deliver"), true)).toMatchObject({
+			status: "transient",
+			code: "fault",
+		});
 		expect((await target.events({ after: 0, limit: 10 })).events).toEqual([]);
 	});
 });
@@ -245,7 +259,9 @@ describe("the outbox ticker", () => {
 			try {
 				state.storage.transactionSync(() => {
 					sql.exec("INSERT INTO events (seq, kind, msg_id, ts, trace_id) VALUES (1, 'message', 'm', 1, 't')");
-					sql.exec("INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES ('s', 'm', 'a', 'a', 't', 'running', 1, 1)");
+					sql.exec(
+						"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES ('s', 'm', 'a', 'a', 't', 'running', 1, 1)",
+					);
 					throw new Error("crash mid-commit");
 				});
 			} catch {

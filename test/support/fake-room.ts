@@ -124,7 +124,8 @@ export function harness(
 		requests,
 		delivered,
 		statuses,
-		socket: async (index) => await vi.waitFor(() => sockets[index] ?? Promise.reject(new Error(`no socket #${index}`)), { timeout: 2000 }),
+		socket: async (index) =>
+			await vi.waitFor(() => sockets[index] ?? Promise.reject(new Error(`no socket #${index}`)), { timeout: 2000 }),
 	};
 }
 
@@ -133,3 +134,13 @@ export function page(events: RoomEvent[], lastSeq: number): Response {
 	return Response.json(body);
 }
 
+/** Connects the harness's client through socket `index`: opened, welcomed (at seq 0), synced. */
+export async function goLive(h: Harness, index = 0): Promise<FakeSocket> {
+	const connected = h.client.connect();
+	const socket = await h.socket(index);
+	socket.open();
+	socket.push(welcome(0));
+	socket.push({ type: "synced", through: 0 });
+	await connected;
+	return socket;
+}

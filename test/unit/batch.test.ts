@@ -15,7 +15,11 @@ const ack = (id: string, seq: number): AckFrame => ({ type: "ack", id, seq, msgI
 
 describe("batch framing", () => {
 	it("holds the commit's events in seq order and the socket's own answers, as valid JSON", ({ expect }) => {
-		const events = [event(3), event(4), { type: "retract", seq: 5, msgId: "3-0123456789", reason: "deleted", ts: 1, traceId: "t" } as RoomEvent];
+		const events = [
+			event(3),
+			event(4),
+			{ type: "retract", seq: 5, msgId: "3-0123456789", reason: "deleted", ts: 1, traceId: "t" } as RoomEvent,
+		];
 		const deleted: DeletedFrame = { type: "deleted", msgId: "3-0123456789", seq: 5 };
 		const frame = JSON.parse(batchFrame(events, [ack("a", 3), deleted])) as BatchFrame;
 		expect(frame).toEqual({ type: "batch", events, acks: [ack("a", 3), deleted] });
@@ -27,7 +31,11 @@ describe("batch framing", () => {
 		expect(body.shared).toBe(body.shared);
 		expect(body.with([])).toBe(body.shared);
 		expect(JSON.parse(body.shared)).toEqual({ type: "batch", events: [event(1), event(2)] });
-		expect(JSON.parse(body.with([JSON.stringify(ack("x", 2))]))).toEqual({ type: "batch", events: [event(1), event(2)], acks: [ack("x", 2)] });
+		expect(JSON.parse(body.with([JSON.stringify(ack("x", 2))]))).toEqual({
+			type: "batch",
+			events: [event(1), event(2)],
+			acks: [ack("x", 2)],
+		});
 	});
 
 	it("unpacks a batch with missing or malformed lists to what is there", ({ expect }) => {

@@ -71,7 +71,10 @@ describe("v1.2 features in the client", () => {
 		socket.push({ type: "presence", mode: "list", count: 3, joined: [user("bob"), user("cy"), user("alice")], left: [user("zed")] });
 		expect(h.client.online.map((u) => u.id).sort()).toEqual(["guest:alice", "guest:bob", "guest:cy"]);
 		// One v1-shaped event per user who actually came or went.
-		expect(presence).toEqual([{ type: "presence", joined: user("bob") }, { type: "presence", joined: user("cy") }]);
+		expect(presence).toEqual([
+			{ type: "presence", joined: user("bob") },
+			{ type: "presence", joined: user("cy") },
+		]);
 		expect(online.at(-1)).toEqual({ count: 3, complete: true });
 
 		socket.push({ type: "presence", mode: "count", count: 250 });
@@ -104,6 +107,10 @@ describe("v1.2 features in the client", () => {
 		await expect(h.client.members({ cursor: "guest:a", limit: 2 })).resolves.toEqual(body);
 		const url = h.requests.at(-1);
 		expect(url?.pathname).toBe("/v1/rooms/lobby/members");
-		expect([url?.searchParams.get("cursor"), url?.searchParams.get("limit"), url?.searchParams.get("guest")]).toEqual(["guest:a", "2", "alice"]);
+		expect([url?.searchParams.get("cursor"), url?.searchParams.get("limit"), url?.searchParams.get("guest")]).toEqual([
+			"guest:a",
+			"2",
+			"alice",
+		]);
 	});
 });

@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { ParleyClient } from "../../client/index.ts";
 import type { RoomEvent } from "../../src/protocol.ts";
-import { type FakeSocket, harness, message, page, welcome } from "../support/fake-room.ts";
+import { type FakeSocket, goLive, harness, message, page, welcome } from "../support/fake-room.ts";
 
 describe("client connection loop", () => {
 	it("joins with the latest events, then resumes with since = last delivered seq", async () => {
@@ -130,12 +130,7 @@ describe("client connection loop", () => {
 
 	it("declares a silent socket dead after the heartbeat timeout and reconnects", async () => {
 		const h = harness({ heartbeatIntervalMs: 20, heartbeatTimeoutMs: 30 });
-		const connected = h.client.connect();
-		const first = await h.socket(0);
-		first.open();
-		first.push(welcome(0));
-		first.push({ type: "synced", through: 0 });
-		await connected;
+		const first = await goLive(h);
 		// Half-open: the socket stays "open" but nothing comes back.
 		const second = await h.socket(1);
 		expect(first.sent.filter((data) => data === "ping").length).toBeGreaterThanOrEqual(1);
@@ -162,12 +157,7 @@ describe("client connection loop", () => {
 
 	it("holds a rate-limited send for retryAfterMs and resends it with the same id", async () => {
 		const h = harness();
-		const connected = h.client.connect();
-		const socket = await h.socket(0);
-		socket.open();
-		socket.push(welcome(0));
-		socket.push({ type: "synced", through: 0 });
-		await connected;
+		const socket = await goLive(h);
 		const sent = h.client.send("slow down", { id: "r1" });
 		expect(socket.frames().map((f) => f.id)).toEqual(["r1"]);
 		const refusedAt = Date.now();
@@ -180,12 +170,7 @@ describe("client connection loop", () => {
 
 	it("rejects a send the server refuses for good, and keeps the socket", async () => {
 		const h = harness();
-		const connected = h.client.connect();
-		const socket = await h.socket(0);
-		socket.open();
-		socket.push(welcome(0));
-		socket.push({ type: "synced", through: 0 });
-		await connected;
+		const socket = await goLive(h);
 		const sent = h.client.send("x".repeat(10), { id: "big" });
 		socket.push({ type: "error", code: "too_large", message: "too long", id: "big" });
 		await expect(sent).rejects.toMatchObject({ code: "too_large", id: "big" });

@@ -5,10 +5,17 @@
 import { describe, expect, it } from "vitest";
 import { applyEvent, type ChatMessage, RoomView } from "../../client/index.ts";
 import type { RoomEvent, ServerFrame } from "../../src/protocol.ts";
-import { harness, message, welcome } from "../support/fake-room.ts";
+import { goLive, harness, message } from "../support/fake-room.ts";
 
 const msg = (seq: number): ChatMessage => message(seq) as ChatMessage;
-const retract = (seq: number, of: number): RoomEvent => ({ type: "retract", seq, msgId: `msg-${of}`, reason: "deleted", ts: seq, traceId: "t" });
+const retract = (seq: number, of: number): RoomEvent => ({
+	type: "retract",
+	seq,
+	msgId: `msg-${of}`,
+	reason: "deleted",
+	ts: seq,
+	traceId: "t",
+});
 
 describe("applyEvent", () => {
 	it("appends in seq order and ignores an event it already holds", () => {
@@ -46,12 +53,7 @@ describe("RoomView", () => {
 		const first = view.snapshot;
 		expect(view.snapshot).toBe(first);
 
-		const connected = h.client.connect();
-		const socket = await h.socket(0);
-		socket.open();
-		socket.push(welcome(0));
-		socket.push({ type: "synced", through: 0 });
-		await connected;
+		const socket = await goLive(h);
 		expect(view.snapshot).toMatchObject({ state: "live", user: { id: "guest:alice" }, online: [{ id: "guest:alice" }] });
 
 		for (const seq of [1, 2, 3]) socket.push({ ...msg(seq) } as ServerFrame);
@@ -76,12 +78,7 @@ describe("RoomView", () => {
 		let changes = 0;
 		view.subscribe(() => changes++);
 		view.stop();
-		const connected = h.client.connect();
-		const socket = await h.socket(0);
-		socket.open();
-		socket.push(welcome(0));
-		socket.push({ type: "synced", through: 0 });
-		await connected;
+		await goLive(h);
 		expect(changes).toBe(0);
 		expect(view.snapshot.state).toBe("idle");
 	});

@@ -1,5 +1,13 @@
 import { describe, it } from "vitest";
-import { PRESENCE_FRAMES_PER_SEC, PRESENCE_WINDOW_MS, pageSorted, presenceMode, Roster, welcomeList, windowMs } from "../../src/presence.ts";
+import {
+	PRESENCE_FRAMES_PER_SEC,
+	PRESENCE_WINDOW_MS,
+	pageSorted,
+	presenceMode,
+	Roster,
+	welcomeList,
+	windowMs,
+} from "../../src/presence.ts";
 import { ONLINE_SAMPLE, type PresenceUpdateFrame, type UserRef } from "../../src/protocol.ts";
 
 const user = (id: string): UserRef => ({ id, name: id.toUpperCase() });
@@ -48,7 +56,13 @@ describe("the presence coalescer", () => {
 		roster.join({ id: "ann", name: "Ann again" });
 		// A room woken by a close lists only the sockets still open: the leaver is already missing.
 		roster.leave(user("zed"));
-		expect(roster.flush()).toEqual({ type: "presence", mode: "list", count: 1, joined: [{ id: "ann", name: "Ann again" }], left: [user("zed")] });
+		expect(roster.flush()).toEqual({
+			type: "presence",
+			mode: "list",
+			count: 1,
+			joined: [{ id: "ann", name: "Ann again" }],
+			left: [user("zed")],
+		});
 	});
 
 	it("switches to counts above the list limit, and back to the whole list below it", ({ expect }) => {
@@ -135,7 +149,8 @@ describe("presence windows and modes", () => {
 		expect(windowMs(1250)).toBe(PRESENCE_WINDOW_MS);
 		expect(windowMs(5000)).toBe(1000);
 		expect(windowMs(32_768)).toBe(6554);
-		for (const sockets of [1000, 5000, 9500, 32_768]) expect(sockets / (windowMs(sockets) / 1000)).toBeLessThanOrEqual(PRESENCE_FRAMES_PER_SEC);
+		for (const sockets of [1000, 5000, 9500, 32_768])
+			expect(sockets / (windowMs(sockets) / 1000)).toBeLessThanOrEqual(PRESENCE_FRAMES_PER_SEC);
 	});
 });
 

@@ -6,7 +6,7 @@ const task = (n: number, room: string, kind: TaskMessage["kind"] = "deliver", te
 	taskId: `o~000000000000.${kind[0]}.${room}.${n}`,
 	sagaId: `o~${String(n).padStart(12, "0")}`,
 	kind,
-	originRoom: "o",
+	origin: { kind: "room", id: "o" },
 	targetRoom: room,
 	dedupKey: `k${n}`,
 	traceId: "a".repeat(32),

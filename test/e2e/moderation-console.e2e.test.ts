@@ -1,12 +1,13 @@
 /**
- * Operator-made compensation in the console (`/console/`), in headless Chromium against the
+ * Operator moderation (a bulk retract) in the console (`/console/`), in headless Chromium against the
  * real `wrangler dev`: a spammer posts in two rooms (one message cross-posted to a third);
  * the operator builds a selector for the spammer over the last hour, previews it (3 messages,
- * 1 copy), confirms with a reason and watches the compensation reach `done` 3/3. Every spam
+ * 1 copy), confirms with a reason and watches the moderation reach `done` 3/3. Every spam
  * message and the copy end with a `moderated` retract; another user's message (hostile
  * markup) is untouched and stays text; the audit names the actor and the reason; read-only
  * mode hides the form.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -49,17 +50,15 @@ let browser: Browser;
 
 const call = apiCaller(() => server.url, admin);
 
-
 async function events(room: string): Promise<RoomEvent[]> {
 	return (await call<{ events: RoomEvent[] }>(`/v1/rooms/${room}/events?limit=500`)).events;
 }
 
 beforeAll(async () => {
 	if (browserMissing) return;
-	[server, browser] = await Promise.all([
-		startDevServer({ vars: { OUTBOX_BASE_DELAY_MS: "50" } }),
-		launchChromium(),
-	]);
+	// The console under test is the bundle built from the current sources.
+	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
+	[server, browser] = await Promise.all([startDevServer({ vars: { OUTBOX_BASE_DELAY_MS: "50" } }), launchChromium()]);
 });
 
 afterAll(async () => {
@@ -67,7 +66,7 @@ afterAll(async () => {
 	await server?.stop();
 });
 
-describe.skipIf(browserMissing)("operator compensation in the console", () => {
+describe.skipIf(browserMissing)("operator moderation in the console", () => {
 	it("previews, confirms with a reason and follows a bulk retract to done", async () => {
 		// Seed: three spam messages across two rooms, one cross-posted to a third; one message by someone else.
 		const roomA = fresh("lobby");
@@ -88,7 +87,7 @@ describe.skipIf(browserMissing)("operator compensation in the console", () => {
 		const dry = await until(
 			"the author directory to know the spammer's rooms",
 			async () => {
-				const preview = await call<DryRun>("/v1/admin/compensations", {
+				const preview = await call<DryRun>("/v1/admin/moderations", {
 					method: "POST",
 					body: { selector: { author: spamId }, action: "retract", reason: "probe", dryRun: true },
 				});
@@ -106,91 +105,104 @@ describe.skipIf(browserMissing)("operator compensation in the console", () => {
 		let refused = 0;
 		watchPage(page, problems, { expected: expected400, onExpected: () => refused++, failedRequests: true });
 
-		// Sign in and open the Compensations view and the form.
+		// Sign in and open the Moderations view and the form.
 		await page.goto(`${server.url}/console/`);
 		await page.locator("#token").fill(admin);
 		await page.locator("#signin-submit").click();
 		await page.locator("#app").waitFor({ timeout: 10_000 });
-		await page.locator('.tabs [data-view="compensations"]').click();
-		await page.locator("#cmp-new-open").click();
-		await page.locator("#cmp-new").waitFor({ timeout: 5_000 });
-		expect(await page.locator("#cmp-submit").isDisabled()).toBe(true);
+		await page.locator('.tabs [data-view="moderations"]').click();
+		await page.locator("#mod-new-open").click();
+		await page.locator("#mod-new").waitFor({ timeout: 5_000 });
+		expect(await page.locator('.tabs [data-view="moderations"]').textContent()).toBe("Moderations");
+		expect(await page.locator("#mod-new h2").textContent()).toBe("New moderation");
+		expect(await page.locator("#mod-submit").isDisabled()).toBe(true);
 
 		// An empty selector is refused by the server; its message shows inline.
-		await page.locator("#cmp-preview").click();
-		await expect.poll(() => page.locator("#cmp-form-error").textContent(), { timeout: 10_000 }).toContain("unbounded selector");
-		expect(await page.locator("#cmp-submit").isDisabled()).toBe(true);
+		await page.locator("#mod-preview").click();
+		await expect.poll(() => page.locator("#mod-form-error").textContent(), { timeout: 10_000 }).toContain("unbounded selector");
+		expect(await page.locator("#mod-submit").isDisabled()).toBe(true);
 
 		// The spammer over the last hour: preview shows 3 messages and 1 copy, in two rooms.
-		await page.locator("#cmp-author").fill(spamId);
-		await page.locator("#cmp-last-hour").click();
-		expect(await page.locator("#cmp-from").inputValue()).not.toBe("");
-		expect(await page.locator("#cmp-to").inputValue()).not.toBe("");
-		await page.locator("#cmp-preview").click();
-		await page.locator('#cmp-preview-state[data-state="current"]').waitFor({ timeout: 10_000 });
-		expect(await page.locator("#cmp-form-error").isHidden()).toBe(true);
-		expect(await page.locator("#cmp-preview-messages").textContent()).toBe("3");
-		expect(await page.locator("#cmp-preview-copies").textContent()).toBe("1");
-		expect(await page.locator(`#cmp-preview-rooms tr[data-room="${roomA}"]`).getAttribute("data-messages")).toBe("2");
-		expect(await page.locator(`#cmp-preview-rooms tr[data-room="${roomB}"]`).getAttribute("data-messages")).toBe("1");
-		expect(await page.locator(`#cmp-preview-copy-rooms tr[data-room="${roomC}"]`).getAttribute("data-copies")).toBe("1");
-		expect(await page.locator("#cmp-submit").isEnabled()).toBe(true);
+		await page.locator("#mod-author").fill(spamId);
+		await page.locator("#mod-last-hour").click();
+		expect(await page.locator("#mod-from").inputValue()).not.toBe("");
+		expect(await page.locator("#mod-to").inputValue()).not.toBe("");
+		await page.locator("#mod-preview").click();
+		await page.locator('#mod-preview-state[data-state="current"]').waitFor({ timeout: 10_000 });
+		expect(await page.locator("#mod-form-error").isHidden()).toBe(true);
+		expect(await page.locator("#mod-preview-messages").textContent()).toBe("3");
+		expect(await page.locator("#mod-preview-copies").textContent()).toBe("1");
+		expect(await page.locator(`#mod-preview-rooms tr[data-room="${roomA}"]`).getAttribute("data-messages")).toBe("2");
+		expect(await page.locator(`#mod-preview-rooms tr[data-room="${roomB}"]`).getAttribute("data-messages")).toBe("1");
+		expect(await page.locator(`#mod-preview-copy-rooms tr[data-room="${roomC}"]`).getAttribute("data-copies")).toBe("1");
+		expect(await page.locator("#mod-submit").isEnabled()).toBe(true);
 		mkdirSync(join(PROJECT_ROOT, "test-output"), { recursive: true });
-		await page.locator("#detail").screenshot({ path: join(PROJECT_ROOT, "test-output/compensation-preview.png") });
+		await page.locator("#detail").screenshot({ path: join(PROJECT_ROOT, "test-output/moderation-preview.png") });
 
 		// Any change to the inputs invalidates the preview; the same inputs again match it.
-		await page.locator("#cmp-author").fill(`${spamId}x`);
-		expect(await page.locator("#cmp-submit").isDisabled()).toBe(true);
-		expect(await page.locator("#cmp-preview-state").getAttribute("data-state")).toBe("stale");
-		await page.locator("#cmp-author").fill(spamId);
-		expect(await page.locator("#cmp-submit").isEnabled()).toBe(true);
+		await page.locator("#mod-author").fill(`${spamId}x`);
+		expect(await page.locator("#mod-submit").isDisabled()).toBe(true);
+		expect(await page.locator("#mod-preview-state").getAttribute("data-state")).toBe("stale");
+		await page.locator("#mod-author").fill(spamId);
+		expect(await page.locator("#mod-submit").isEnabled()).toBe(true);
 
 		// Confirm: the dialog repeats the counts and requires a reason.
-		await page.locator("#cmp-submit").click();
-		await page.locator("#cmp-dialog").waitFor();
-		expect(await page.locator("#cmp-dialog-messages").textContent()).toBe("3");
-		expect(await page.locator("#cmp-dialog-copies").textContent()).toBe("1");
-		await page.locator("#cmp-confirm").click();
-		await page.locator("#cmp-dialog-error").waitFor();
-		await page.locator("#cmp-reason").fill(REASON);
-		await page.locator("#cmp-confirm").click();
+		await page.locator("#mod-submit").click();
+		await page.locator("#mod-dialog").waitFor();
+		expect(await page.locator("#mod-dialog-messages").textContent()).toBe("3");
+		expect(await page.locator("#mod-dialog-copies").textContent()).toBe("1");
+		await page.locator("#mod-confirm").click();
+		await page.locator("#mod-dialog-error").waitFor();
+		await page.locator("#mod-reason").fill(REASON);
+		await page.locator("#mod-confirm").click();
 		await expect
-			.poll(async () => ((await page.locator("#cmp-dialog").isVisible()) ? `open: ${await page.locator("#cmp-dialog-error").textContent()}` : "closed"), {
-				timeout: 10_000,
-			})
+			.poll(
+				async () =>
+					(await page.locator("#mod-dialog").isVisible())
+						? `open: ${await page.locator("#mod-dialog-error").textContent()}`
+						: "closed",
+				{
+					timeout: 10_000,
+				},
+			)
 			.toBe("closed");
 
-		// The detail of the new compensation follows it live to done, 3/3.
-		await page.locator("#cmp-id").waitFor({ timeout: 10_000 });
-		const cmpId = (await page.locator("#cmp-id").textContent()) ?? "";
-		expect(cmpId).toMatch(/^cmp@[0-9a-f]{12}$/);
-		await page.locator('#cmp-state [data-state="done"]').waitFor({ timeout: 30_000 });
-		const messages = page.locator("#cmp-progress-messages");
+		// The detail of the new moderation follows it live to done, 3/3.
+		await page.locator("#mod-id").waitFor({ timeout: 10_000 });
+		const modId = (await page.locator("#mod-id").textContent()) ?? "";
+		expect(modId).toMatch(/^mod@[0-9a-f]{12}$/);
+		expect(await page.locator("#detail-body .detail-head h2").textContent()).toBe(`Moderation ${modId}`);
+		await page.locator('#mod-state [data-state="done"]').waitFor({ timeout: 30_000 });
+		const messages = page.locator("#mod-progress-messages");
 		expect(await messages.getAttribute("data-done")).toBe("3");
 		expect(await messages.getAttribute("data-total")).toBe("3");
 		expect(await messages.locator(".progress-count").textContent()).toBe("3 / 3");
-		expect(await page.locator("#cmp-progress-rooms .progress-count").textContent()).toBe("2 / 2");
-		expect(await page.locator("#cmp-live").textContent()).toBe("finished");
-		expect(await page.locator("#cmp-actor").textContent()).toBe("ops");
-		expect(await page.locator("#cmp-reason-text").textContent()).toBe(REASON);
-		expect(await page.locator('#detail-body b, #detail-body img, #detail-body script').count()).toBe(0);
+		expect(await page.locator("#mod-progress-rooms .progress-count").textContent()).toBe("2 / 2");
+		expect(await page.locator("#mod-live").textContent()).toBe("finished");
+		expect(await page.locator("#mod-actor").textContent()).toBe("ops");
+		expect(await page.locator("#mod-reason-text").textContent()).toBe(REASON);
+		expect(await page.locator("#detail-body b, #detail-body img, #detail-body script").count()).toBe(0);
 		// One moderate task per room, both succeeded.
 		const tasks = page.locator('#steps tr[data-kind="moderate"]');
 		expect(await tasks.count()).toBe(2);
 		expect(new Set(await tasks.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state"))))).toEqual(new Set(["succeeded"]));
 		// The audit panel names the actor and the reason; the trace timeline is there.
-		const audit = page.locator('#cmp-audit tr[data-action="compensate"]');
+		const audit = page.locator('#mod-audit tr[data-action="moderate"]');
 		await audit.waitFor({ timeout: 10_000 });
 		expect(await audit.locator(".actor").textContent()).toBe("ops");
 		expect(await audit.locator(".reason").textContent()).toBe(REASON);
 		await page.locator("#trace-spans li").first().waitFor({ timeout: 10_000 });
-		// The hash links the detail, and the list shows the new compensation (its index is fed asynchronously).
-		expect(await page.evaluate(() => (globalThis as { location?: { hash: string } }).location?.hash ?? "")).toContain(`cmp=${encodeURIComponent(cmpId)}`);
-		await page.locator(`#list-body tr[data-cmp-id="${cmpId}"][data-state="done"]`).waitFor({ timeout: 15_000 });
+		// The hash links the detail, and the list shows the new moderation (its index is fed asynchronously).
+		expect(await page.evaluate(() => (globalThis as { location?: { hash: string } }).location?.hash ?? "")).toContain(
+			`mod=${encodeURIComponent(modId)}`,
+		);
+		await page.locator(`#list-body tr[data-mod-id="${modId}"][data-state="done"]`).waitFor({ timeout: 15_000 });
 		// The state filter says `done`; the console asks the index for `succeeded`.
 		await page.locator("#filter-state").selectOption("done");
-		await page.locator(`#list-body tr[data-cmp-id="${cmpId}"]`).waitFor({ timeout: 10_000 });
-		expect(new Set(await page.locator("#list-body tr.clickable").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state"))))).toEqual(new Set(["done"]));
+		await page.locator(`#list-body tr[data-mod-id="${modId}"]`).waitFor({ timeout: 10_000 });
+		expect(
+			new Set(await page.locator("#list-body tr.clickable").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")))),
+		).toEqual(new Set(["done"]));
 
 		// The server agrees: every spam message and the copy carry a `moderated` retract, exactly once.
 		const copy = await until("the copy's retract", async () => {
@@ -211,31 +223,39 @@ describe.skipIf(browserMissing)("operator compensation in the console", () => {
 		}
 		expect(eventsA.filter((e) => e.type === "retract" && e.msgId === keep.msgId)).toEqual([]);
 		expect(eventsA.find((e) => e.type === "message" && e.msgId === keep.msgId)?.text).toBe(HOSTILE);
-		const auditApi = await call<{ entries: Array<{ action: string; sagaId?: string; actor: string; reason: string }> }>("/v1/admin/audit?limit=100");
-		expect(auditApi.entries.find((e) => e.action === "compensate" && e.sagaId === cmpId)).toMatchObject({ actor: "ops", reason: REASON });
+		const auditApi = await call<{ entries: Array<{ action: string; sagaId?: string; actor: string; reason: string }> }>(
+			"/v1/admin/audit?limit=100",
+		);
+		expect(auditApi.entries.find((e) => e.action === "moderate" && e.sagaId === modId)).toMatchObject({ actor: "ops", reason: REASON });
 		expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
 
-		await page.screenshot({ path: join(PROJECT_ROOT, "test-output/compensation-console.png"), fullPage: true });
+		await page.screenshot({ path: join(PROJECT_ROOT, "test-output/moderation-console.png"), fullPage: true });
 
 		// Read-only mode hides the form and the button that opens it.
-		await page.locator("#cmp-new-open").click();
-		await page.locator("#cmp-new").waitFor();
+		await page.locator("#mod-new-open").click();
+		await page.locator("#mod-new").waitFor();
 		await page.locator("#readonly").check();
-		await expect.poll(() => page.locator("#cmp-new").isVisible()).toBe(false);
-		expect(await page.locator("#cmp-new-open").isVisible()).toBe(false);
+		await expect.poll(() => page.locator("#mod-new").isVisible()).toBe(false);
+		expect(await page.locator("#mod-new-open").isVisible()).toBe(false);
 		await page.locator("#readonly").uncheck();
-		await page.locator("#cmp-new-open").waitFor();
+		await page.locator("#mod-new-open").waitFor();
 		// `?readonly=1` with a link to the form: the form stays hidden; the detail opens without write actions.
-		await page.goto(`${server.url}/console/?readonly=1#view=compensations&new=1`);
+		await page.goto(`${server.url}/console/?readonly=1#view=moderations&new=1`);
 		await page.locator("#app").waitFor({ timeout: 10_000 });
 		await page.locator("#list-body tr").first().waitFor({ timeout: 10_000 });
-		expect(await page.locator("#cmp-new").isVisible()).toBe(false);
-		expect(await page.locator("#cmp-new-open").isVisible()).toBe(false);
-		await page.goto(`${server.url}/console/?readonly=1#view=compensations&cmp=${encodeURIComponent(cmpId)}`);
+		expect(await page.locator("#mod-new").isVisible()).toBe(false);
+		expect(await page.locator("#mod-new-open").isVisible()).toBe(false);
+		await page.goto(`${server.url}/console/?readonly=1#view=moderations&mod=${encodeURIComponent(modId)}`);
 		await page.reload(); // only the hash changed: load the page again so it reads the new one
-		await page.locator('#cmp-state [data-state="done"]').waitFor({ timeout: 10_000 });
+		await page.locator('#mod-state [data-state="done"]').waitFor({ timeout: 10_000 });
 		expect(await page.locator("#steps button[data-action]").count()).toBe(0);
-		expect(await page.locator("#cmp-new").isVisible()).toBe(false);
+		expect(await page.locator("#mod-new").isVisible()).toBe(false);
+		// A link made before the rename opens the same moderation on the Moderations tab.
+		await page.goto(`${server.url}/console/?readonly=1#view=compensations&cmp=${encodeURIComponent(modId)}`);
+		await page.reload();
+		await page.locator('#mod-state [data-state="done"]').waitFor({ timeout: 10_000 });
+		expect(await page.locator("#mod-id").textContent()).toBe(modId);
+		expect(await page.locator('.tabs [data-view="moderations"]').getAttribute("aria-selected")).toBe("true");
 
 		expect(refused).toBe(1);
 		expect(problems).toEqual([]);

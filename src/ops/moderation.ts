@@ -1,9 +1,11 @@
 /**
  * @module
- * Operator-made compensation: the request (a selector of messages, a reason, a dry-run flag),
- * its parser, and the shapes of a plan and of a compensation's progress.
+ * Operator moderation (a bulk retract): the request (a selector of messages, a reason, a
+ * dry-run flag), its parser, and the shapes of a plan, of a moderation's record and progress,
+ * and of the list the ops index keeps of them.
  */
-import { codePointLength, isRoomId, type Parsed } from "../protocol.ts";
+import { type Failure, fail, ok, type Result } from "../errors.ts";
+import { codePointLength, isRoomId, type SagaState } from "../protocol.ts";
 import type { TaskView } from "../saga/types.ts";
 
 export interface Selector {
@@ -15,14 +17,14 @@ export interface Selector {
 	msgIds?: string[];
 }
 
-export interface CompensationRequest {
+export interface ModerationRequest {
 	selector: Selector;
 	action: "retract";
 	reason: string;
 	dryRun: boolean;
 }
 
-/** A room never gets more than this many messages in one compensation: narrow the selector. */
+/** A room never gets more than this many messages in one moderation: narrow the selector. */
 export const MAX_MESSAGES_PER_ROOM = 2000;
 export const MAX_MSG_IDS = 500;
 
@@ -36,13 +38,30 @@ export interface RoomPlan {
 	truncated: boolean;
 }
 
-export interface CompensationProgress {
+/** What a moderation object is started with: its record and the plan fixed at creation. */
+export interface ModerationStart {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	selector: Selector;
+	/** The rooms claim of a scoped admin who made it (see ModerationView). */
+	scope?: string[];
+	plan: RoomPlan[];
+}
+
+/**
+ * Progress of a moderation. Copies of cross-posted messages are retracted by their origin
+ * rooms' sagas (each turned to compensating), so they are counted in compensated sagas.
+ */
+export interface ModerationProgress {
 	matched: { messages: number; copies: number; rooms: number };
 	done: { messages: number; alreadyGone: number; rooms: number; sagasCompensated: number };
 	failed: { rooms: number };
 }
 
-export interface CompensationView {
+/** `GET /v1/admin/moderations/{id}` (without its audit entries). */
+export interface ModerationView {
 	id: string;
 	actor: string;
 	reason: string;
@@ -53,29 +72,49 @@ export interface CompensationView {
 	 * without a room reached only the author's rooms within this claim.
 	 */
 	scope?: string[];
+	/** `running`, `done`, or `attention` while a room's task has failed. */
 	state: string;
 	createdAt: number;
 	updatedAt: number;
-	progress: CompensationProgress;
+	progress: ModerationProgress;
 	tasks: TaskView[];
 }
 
-function bad(message: string): { ok: false; error: { code: "bad_request"; message: string } } {
-	return { ok: false, error: { code: "bad_request", message } };
+/**
+ * A moderation as the ops index keeps it, fed by its object: the record without its selector
+ * and plan, in the outbox's terms (`state` is `running` or `succeeded`), and its tasks' rooms.
+ */
+export interface ModerationRecord {
+	id: string;
+	actor: string;
+	reason: string;
+	traceId: string;
+	state: SagaState;
+	rooms: string[];
+	createdAt: number;
+	updatedAt: number;
 }
 
-function time(value: unknown, name: string): number | string | undefined {
-	if (value === undefined) return undefined;
-	if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) return `\`selector.${name}\` must be Unix milliseconds`;
-	return value;
+/** One entry of `GET /v1/admin/moderations`: the index's record, with `state` `running` or `done`. */
+export interface ModerationSummary extends Omit<ModerationRecord, "state"> {
+	state: string;
+}
+
+const bad = (message: string): Failure => fail("bad_request", message);
+
+function time(value: unknown, name: string): Result<number | undefined> {
+	if (value === undefined) return ok(undefined);
+	if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+		return bad(`\`selector.${name}\` must be Unix milliseconds`);
+	return ok(value);
 }
 
 /**
- * Parses a compensation request. At least one of author, room or msgIds is required (an
+ * Parses a moderation request. At least one of author, room or msgIds is required (an
  * unbounded selector is refused), and message ids name messages of one room.
  */
-export function parseCompensationRequest(body: Record<string, unknown>): Parsed<CompensationRequest> {
-	if (body.action !== "retract") return bad("`action` must be \"retract\"");
+export function parseModerationRequest(body: Record<string, unknown>): Result<ModerationRequest> {
+	if (body.action !== "retract") return bad('`action` must be "retract"');
 	if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") return bad("`dryRun` must be a boolean");
 	const dryRun = body.dryRun === true;
 	// A preview changes nothing, so it needs no reason; a real run always does.
@@ -99,15 +138,20 @@ export function parseCompensationRequest(body: Record<string, unknown>): Parsed<
 	}
 	for (const name of ["from", "to"] as const) {
 		const value = time(input[name], name);
-		if (typeof value === "string") return bad(value);
-		if (value !== undefined) selector[name] = value;
+		if (!value.ok) return value;
+		if (value.value !== undefined) selector[name] = value.value;
 	}
 	if (selector.from !== undefined && selector.to !== undefined && selector.from > selector.to) {
 		return bad("`selector.from` must not be after `selector.to`");
 	}
 	if (input.msgIds !== undefined) {
 		const ids = input.msgIds;
-		if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_MSG_IDS || !ids.every((id) => typeof id === "string" && id.length > 0 && id.length <= 64)) {
+		if (
+			!Array.isArray(ids) ||
+			ids.length < 1 ||
+			ids.length > MAX_MSG_IDS ||
+			!ids.every((id) => typeof id === "string" && id.length > 0 && id.length <= 64)
+		) {
 			return bad(`\`selector.msgIds\` must be 1..${MAX_MSG_IDS} message ids`);
 		}
 		if (selector.room === undefined) return bad("`selector.msgIds` name messages of one room: give `selector.room` too");
@@ -116,5 +160,5 @@ export function parseCompensationRequest(body: Record<string, unknown>): Parsed<
 	if (selector.author === undefined && selector.room === undefined) {
 		return bad("an unbounded selector is refused: give at least one of author, room or msgIds");
 	}
-	return { ok: true, value: { selector, action: "retract", reason, dryRun } };
+	return ok({ selector, action: "retract", reason, dryRun });
 }

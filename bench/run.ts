@@ -10,6 +10,7 @@
  * ratio is only meaningful between numbers taken under the same conditions.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseOptions } from "../scripts/args.ts";
 import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
@@ -60,7 +61,7 @@ const MODES: Record<"quick" | "full", Mode> = {
 		idleSockets: [1000],
 		sagaRatePerSec: 20,
 		roomSockets: [1000],
-		stalled: { beforeMs: 2000, stalledMs: 8000 },
+		stalled: { beforeMs: 2000, stalledMs: 15_000 },
 	},
 	full: {
 		name: "full",
@@ -71,7 +72,7 @@ const MODES: Record<"quick" | "full", Mode> = {
 		idleSockets: [1000, 5000],
 		sagaRatePerSec: 50,
 		roomSockets: [1000, 5000, "max"],
-		stalled: { beforeMs: 3000, stalledMs: 12_000 },
+		stalled: { beforeMs: 3000, stalledMs: 20_000 },
 	},
 };
 
@@ -79,7 +80,9 @@ const MODES: Record<"quick" | "full", Mode> = {
 const IDLE_PER_ROOM = 100;
 const LATENCY_RATE = 1000;
 const SAGA_TARGETS = 3;
-const STALLED_RATE = 500;
+const STALLED_RATE = 150;
+/** Parley's largest message (MAX_MESSAGE_CHARS): 600 KB/s to each reader. */
+const STALLED_TEXT_BYTES = 4000;
 /** The one-room scenarios compare Parley (both kinds of sockets) with the bare room. */
 const ROOM_SERVERS: readonly string[] = ["parley", "parley-batch", "bare"];
 const STALLED_SERVERS: readonly string[] = ["parley", "parley-batch", "bare", "go-durable", "go-mem", "node-ws"];
@@ -238,8 +241,8 @@ async function interleaved(
 	rounds: number,
 	run: (target: Target, progress: Progress) => Promise<Metrics>,
 ): Promise<void> {
-	const collected = new Map<Live, { rounds: Metrics[]; cpu: { server: number; loadgen: number }[]; error?: string }>();
-	for (const entry of live) collected.set(entry, { rounds: [], cpu: [] });
+	const collected = new Map<Live, { rounds: Metrics[]; cpu: { server: number; loadgen: number }[]; load: number; error?: string }>();
+	for (const entry of live) collected.set(entry, { rounds: [], cpu: [], load: 0 });
 	for (let round = 1; round <= rounds; round++) {
 		for (const entry of live) {
 			const bucket = collected.get(entry);
@@ -255,6 +258,7 @@ async function interleaved(
 					server: (treeCpuSeconds(entry.server.pids()) - cpu0) / seconds,
 					loadgen: (selfCpuSeconds() - self0) / seconds,
 				});
+				bucket.load = Math.max(bucket.load, loadavg()[0] ?? 0);
 			} catch (error) {
 				bucket.error = message(error);
 				announce(`${entry.def.name} ${scenario} failed: ${bucket.error}`);
@@ -273,6 +277,7 @@ async function interleaved(
 				server: Number(median(bucket.cpu.map((c) => c.server)).toFixed(2)),
 				loadgen: Number(median(bucket.cpu.map((c) => c.loadgen)).toFixed(2)),
 			},
+			load: Number(bucket.load.toFixed(2)),
 		});
 	}
 }
@@ -288,6 +293,37 @@ const ALL_SCENARIOS: ScenarioName[] = [
 	"stalled-1of100",
 	...roomCounts.flatMap((count) => (["u100", "each"] as const).map((users) => roomScenario(users, count))),
 ];
+
+/**
+ * Runs a memory scenario on a server started for it: a process that has served (and freed)
+ * sockets before reuses that memory, so its RSS growth would understate what sockets cost.
+ */
+async function onFreshServer(
+	def: ServerDef,
+	path: PathName,
+	scenario: ScenarioName,
+	bundles: Awaited<ReturnType<typeof bundleAll>>,
+	run: (target: Target, progress: Progress) => Promise<Metrics>,
+): Promise<void> {
+	let server: RunningServer;
+	try {
+		server = await startServer(def, pathOf(def, path), bundles);
+	} catch (error) {
+		record(def, path, scenario, { error: `could not start a fresh server: ${message(error)}` });
+		return;
+	}
+	const target: Target = {
+		wsUrl: server.wsUrl,
+		acks: def.acks,
+		pids: () => server.pids(),
+		...(def.query === undefined ? {} : { query: def.query }),
+	};
+	try {
+		await interleaved([{ def, server, target }], path, scenario, 1, run);
+	} finally {
+		await server.stop().catch(() => undefined);
+	}
+}
 
 async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
 	// The Node server has no Worker path: it runs once, beside the Miniflare group.
@@ -331,17 +367,19 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 				const scenario: ScenarioName = count === 1000 ? "idle-1000" : "idle-5000";
 				if (!mode.idleSockets.includes(count)) continue;
 				for (const entry of live) {
-					await interleaved([entry], path, scenario, 1, async (t, p) => ({ ...(await idleMemory(t, count, IDLE_PER_ROOM, p)) }));
+					await onFreshServer(entry.def, path, scenario, bundles, async (t, p) => ({
+						...(await idleMemory(t, count, IDLE_PER_ROOM, p)),
+					}));
 				}
 			}
 		}
 		if (path === "miniflare" && runs("room")) {
 			// Sizes outermost, servers innermost: the machine's drift hits every server alike.
-			const roomLive = live.filter((entry) => ROOM_SERVERS.includes(entry.def.name));
+			const roomDefs = live.map((entry) => entry.def).filter((def) => ROOM_SERVERS.includes(def.name));
 			for (const count of roomCounts) {
 				for (const users of ["u100", "each"] as RoomUsers[]) {
-					for (const entry of roomLive) {
-						await interleaved([entry], path, roomScenario(users, count), 1, async (t, p) => ({
+					for (const def of roomDefs) {
+						await onFreshServer(def, path, roomScenario(users, count), bundles, async (t, p) => ({
 							...(await roomFill(t, count, users, p)),
 						}));
 					}
@@ -351,7 +389,7 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 		if (path === "miniflare" && runs("stalled")) {
 			for (const entry of live.filter((e) => STALLED_SERVERS.includes(e.def.name))) {
 				await interleaved([entry], path, "stalled-1of100", 1, async (t, p) => ({
-					...(await stalledReader(t, STALLED_RATE, mode.stalled, p)),
+					...(await stalledReader(t, STALLED_RATE, STALLED_TEXT_BYTES, mode.stalled, p)),
 				}));
 			}
 		}
@@ -394,13 +432,18 @@ function adminTokenFor(def: ServerDef): string | undefined {
 	return def.worker?.testSecret === true && def.crossPost ? adminToken(TEST_AUTH_SECRET) : undefined;
 }
 
-announce(`${mode.name} run ${runId}: ${selected.map((s) => s.name).join(", ")} over ${paths.join(", ")}`);
+/** The 1-minute load average: the machine is shared, so every figure carries it. */
+function loadAverage(): string {
+	return loadavg()[0]?.toFixed(2) ?? "?";
+}
+const loadAtStart = loadAverage();
+announce(`${mode.name} run ${runId}: ${selected.map((s) => s.name).join(", ")} over ${paths.join(", ")}; load average ${loadAtStart}`);
 announce(`machine: ${machineLine(machine)}`);
 const bundles = await bundleAll(selected, join(outDir, "bundles"));
 for (const path of paths) await runPath(path, bundles);
 
 const reportPaths: PathName[] = paths;
-const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${machineLine(machine)}. Wall time ${Math.round((Date.now() - started) / 1000)} s.`;
+const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${machineLine(machine)}. Wall time ${Math.round((Date.now() - started) / 1000)} s. Load average (1 min) at the start ${loadAtStart}, at the end ${loadAverage()}.`;
 const markdown = markdownReport(results, reportPaths, header);
 writeFileSync(join(outDir, "results.jsonl"), results.jsonLines());
 writeFileSync(join(outDir, "results.md"), markdown);

@@ -141,6 +141,8 @@ export class Room extends OutboxObject {
 	private presenceFanout = 0;
 	/** Sockets whose leave was already handled (a server close, then the runtime's close event). */
 	private readonly gone = new WeakSet<WebSocket>();
+	/** Whether a socket asked for batches, as read from its tags once per incarnation. */
+	private readonly batching = new WeakMap<WebSocket, boolean>();
 	/** When delivery next looks at the sockets' unsent bytes (see watchDue). */
 	private nextWatch = 0;
 	/** Attachments as read once per socket and incarnation: every frame needs them, they change only at a server close. */
@@ -402,8 +404,9 @@ export class Room extends OutboxObject {
 		const json = JSON.stringify(frame);
 		const sockets = this.tagged(PRESENCE2_TAGS);
 		this.presenceFanout = sockets.length;
+		const watch = this.watchDue();
 		const slow: WebSocket[] = [];
-		for (const ws of sockets) this.sendWatched(ws, json, slow);
+		for (const ws of sockets) if (!(watch && this.isSlow(ws, slow))) sendIfOpen(ws, json);
 		this.closeSlow(slow);
 	}
 
@@ -454,9 +457,8 @@ export class Room extends OutboxObject {
 		const slow: WebSocket[] = [];
 		if (serialized.length > 0) {
 			for (const ws of this.tagged(FRAME_TAGS)) {
-				if (ws.readyState !== WebSocket.OPEN) continue;
+				if (ws.readyState !== WebSocket.OPEN || (watch && this.isSlow(ws, slow))) continue;
 				for (const frame of serialized) sendIfOpen(ws, frame);
-				if (watch && ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
 			}
 		}
 		if (serialized.length > 0 || (acks !== undefined && acks.size > 0)) {
@@ -464,9 +466,8 @@ export class Room extends OutboxObject {
 			for (const ws of this.tagged(BATCH_TAGS)) {
 				const mine = acks?.get(ws);
 				const frame = mine !== undefined ? body.with(mine) : serialized.length > 0 ? body.shared : undefined;
-				if (frame === undefined) continue;
-				if (watch) this.sendWatched(ws, frame, slow);
-				else sendIfOpen(ws, frame);
+				if (frame === undefined || (watch && this.isSlow(ws, slow))) continue;
+				sendIfOpen(ws, frame);
 			}
 		}
 		this.closeSlow(slow);
@@ -484,9 +485,16 @@ export class Room extends OutboxObject {
 		return true;
 	}
 
-	/** Sends, and notes the socket if more than the bound is waiting unsent for it. */
-	private sendWatched(ws: WebSocket, frame: string, slow: WebSocket[]): void {
-		if (sendIfOpen(ws, frame) && ws.bufferedAmount > this.config.maxBufferedBytes) slow.push(ws);
+	/**
+	 * Whether more than the bound still waits unsent for a socket from earlier deliveries (at
+	 * least WATCH_EVERY_MS ago): looked at before sending, so one big commit to a reader that
+	 * keeps up is never mistaken for a reader that stopped.
+	 */
+	private isSlow(ws: WebSocket, slow: WebSocket[]): boolean {
+		// Written as "not over" so a runtime without the count (undefined) never closes anyone.
+		if (!(ws.bufferedAmount > this.config.maxBufferedBytes)) return false;
+		slow.push(ws);
+		return true;
 	}
 
 	/**
@@ -504,12 +512,17 @@ export class Room extends OutboxObject {
 	}
 
 	private isBatch(ws: WebSocket): boolean {
-		try {
-			return this.ctx.getTags(ws).some((tag) => (BATCH_TAGS as readonly string[]).includes(tag));
-		} catch {
-			// A socket that closed meanwhile has no tags to read; it gets nothing either way.
-			return false;
+		let batch = this.batching.get(ws);
+		if (batch === undefined) {
+			try {
+				batch = this.ctx.getTags(ws).some((tag) => (BATCH_TAGS as readonly string[]).includes(tag));
+			} catch {
+				// A socket that closed meanwhile has no tags to read; it gets nothing either way.
+				return false;
+			}
+			this.batching.set(ws, batch);
 		}
+		return batch;
 	}
 
 	private refuse(ws: WebSocket, now: number, error: ErrorBody & { id?: string }): void {

@@ -135,10 +135,21 @@ export class BenchSocket {
 		this.ws.resume();
 	}
 
-	/** Resolves once the socket is closed (by either side), or after `timeoutMs`. */
+	/**
+	 * The code of a close frame the server sent, as soon as it is read. `ws` reports the close
+	 * only when the TCP connection ends, which a server may leave open for a while after its
+	 * close frame, so the frame itself is read from the library's state.
+	 */
+	get closeFrameCode(): number | undefined {
+		const state = this.ws as unknown as { _closeFrameReceived?: boolean; _closeCode?: number };
+		return state._closeFrameReceived === true ? state._closeCode : this.closeCode;
+	}
+
+	/** Resolves once the server's close frame arrived (or the socket closed), or after `timeoutMs`. */
 	async whenClosed(timeoutMs: number): Promise<void> {
 		const deadline = Date.now() + timeoutMs;
-		while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+		while (!this.closed && this.closeFrameCode === undefined && Date.now() < deadline)
+			await new Promise((resolve) => setTimeout(resolve, 50));
 	}
 
 	/** Bytes queued in the client that the kernel has not taken yet. */

@@ -594,13 +594,15 @@ export interface StalledResult {
 }
 
 /**
- * One room, 100 readers and a sender at a fixed rate with 2 KB messages: first all read, then
+ * One room, 100 readers and a sender at a fixed rate of large messages: first all read, then
  * one stops reading (its TCP socket is paused). A server that bounds a slow reader's queue
- * closes it; the others should not notice either way.
+ * closes it; the others should not notice either way. The kernel takes a few MB for the
+ * stalled socket before any server sees it waiting, hence large messages.
  */
 export async function stalledReader(
 	target: Target,
 	ratePerSec: number,
+	textBytes: number,
 	timing: { beforeMs: number; stalledMs: number },
 	progress: Progress,
 ): Promise<StalledResult> {
@@ -609,7 +611,6 @@ export async function stalledReader(
 		Array.from({ length: 101 }, (_, i) => socketUrl(target.wsUrl, room, i === 0 ? "sender" : `r${i}`, target.query)),
 		CONNECT_CONCURRENCY,
 	);
-	const textBytes = 2048;
 	try {
 		const [sender, stalled, ...readers] = sockets as [BenchSocket, BenchSocket, ...BenchSocket[]];
 		const before = new Samples();
@@ -660,7 +661,7 @@ export async function stalledReader(
 		const missing = got.reduce((sum, set) => sum + sentIn.filter((n) => !set.has(n)).length, 0);
 		stalled.resume();
 		await stalled.whenClosed(10_000);
-		const closeCode = stalled.closed ? (stalled.closeCode ?? 0) : 0;
+		const closeCode = stalled.closeFrameCode ?? 0;
 		const summary = (samples: Samples, which: "p50" | "p99"): number | undefined => {
 			const s = samples.summary();
 			return s === undefined ? undefined : round(s[which]);

@@ -1,4 +1,5 @@
 /** What the numbers were measured on, for the report and docs/performance.md. */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,8 @@ export interface Machine {
 	wrangler: string;
 	partyserver: string;
 	ws: string;
+	/** `go version`, or that Go is missing. */
+	go: string;
 }
 
 function version(packageDir: string): string {
@@ -39,9 +42,15 @@ export function describeMachine(): Machine {
 		wrangler: version("wrangler"),
 		partyserver: version("partyserver"),
 		ws: version("ws"),
+		go: goVersion(),
 	};
 }
 
+function goVersion(): string {
+	const result = spawnSync("go", ["version"], { encoding: "utf8" });
+	return result.status === 0 ? result.stdout.trim().replace(/^go version /, "Go ") : "Go missing";
+}
+
 export function machineLine(m: Machine): string {
-	return `${m.cpus} vCPU (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, workerd ${m.workerd}, miniflare ${m.miniflare}, wrangler ${m.wrangler}, partyserver ${m.partyserver}, ws ${m.ws}`;
+	return `${m.cpus} vCPU (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, workerd ${m.workerd}, miniflare ${m.miniflare}, wrangler ${m.wrangler}, partyserver ${m.partyserver}, ws ${m.ws}, ${m.go}`;
 }

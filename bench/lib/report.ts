@@ -37,6 +37,8 @@ export interface ResultRecord {
 	rounds?: Record<string, number | boolean>[];
 	/** CPU cores used during the scenario by the server's processes and by the load generator. */
 	cpu?: { server: number; loadgen: number };
+	/** The machine's 1-minute load average when the scenario ended (highest over its rounds). */
+	load?: number;
 	detail?: Record<string, unknown>;
 }
 
@@ -277,6 +279,14 @@ export function markdownTable(results: Results, path: PathName): string {
 			`| ${row.label} | ${values.map(formatNumber).join(" | ")} | ${formatRatio(ratio(parley, bare))} | ${formatRatio(ratio(parley, naive))} | ${formatRatio(ratio(parley, party))} |${go}`,
 		);
 	}
+	const loadOf = (scenario: ScenarioName): string => {
+		const loads = servers.map((s) => results.get(s, pathFor(s, path), scenario)?.load).filter((v): v is number => v !== undefined);
+		return loads.length === 0 ? "—" : Math.max(...loads).toFixed(1);
+	};
+	lines.push(
+		"",
+		`Load average (1 min, highest at the end of a round): 1→10 ${loadOf("ingest-1x10")}, 10→100 ${loadOf("fanout-10x100")}, @1k ${loadOf("latency-1k")}, idle ${loadOf("idle-1000")} / ${loadOf("idle-5000")}.`,
+	);
 	const scenarios = new Set<string>(ROWS.map((row) => row.scenario));
 	const failures = servers
 		.flatMap((s) => results.records.filter((r) => r.server === s && r.path === pathFor(s, path) && !r.ok && scenarios.has(r.scenario)))
@@ -296,8 +306,8 @@ export function roomTable(results: Results): string {
 	const lines = [
 		"### One room (Miniflare API): every socket in the same room",
 		"",
-		"| sockets | users | idle KB/socket: Parley / batched / bare | Parley ÷ bare | batched ÷ bare | fill s: Parley / batched / bare | frames per join: Parley / batched | server CPU ms per join: Parley / batched / bare |",
-		"|---:|---|---:|---:|---:|---:|---:|---:|",
+		"| sockets | users | idle KB/socket: Parley / batched / bare | Parley ÷ bare | batched ÷ bare | fill s: Parley / batched / bare | frames per join: Parley / batched | server CPU ms per join: Parley / batched / bare | load avg |",
+		"|---:|---|---:|---:|---:|---:|---:|---:|---:|",
 	];
 	for (const count of sizes) {
 		for (const users of ["u100", "each"] as const) {
@@ -310,8 +320,9 @@ export function roomTable(results: Results): string {
 					.slice(0, 2)
 					.map((s) => formatNumber(m(s, scenario, key)))
 					.join(" / ");
+			const loads = servers.map((s) => results.get(s, "miniflare", scenario)?.load).filter((v): v is number => v !== undefined);
 			lines.push(
-				`| ${count} | ${users === "u100" ? "100" : "one each"} | ${kb.map(formatNumber).join(" / ")} | ${formatRatio(ratio(kb[0], kb[2]))} | ${formatRatio(ratio(kb[1], kb[2]))} | ${triple("fillSeconds")} | ${pair("framesPerJoin")} | ${triple("cpuMsPerJoin")} |`,
+				`| ${count} | ${users === "u100" ? "100" : "one each"} | ${kb.map(formatNumber).join(" / ")} | ${formatRatio(ratio(kb[0], kb[2]))} | ${formatRatio(ratio(kb[1], kb[2]))} | ${triple("fillSeconds")} | ${pair("framesPerJoin")} | ${triple("cpuMsPerJoin")} | ${loads.length === 0 ? "—" : Math.max(...loads).toFixed(1)} |`,
 			);
 		}
 	}
@@ -327,14 +338,14 @@ export function stalledTable(results: Results): string {
 	const records = results.records.filter((r) => r.scenario === "stalled-1of100");
 	if (records.length === 0) return "";
 	const lines = [
-		"### One stalled reader among 100 (500 msgs/s of 2 KB; Miniflare API, native servers as processes)",
+		"### One stalled reader among 100 (150 msgs/s of 4 KB; Miniflare API, native servers as processes)",
 		"",
-		"| server | others p50 / p99 before (ms) | others p50 / p99 while stalled (ms) | missed by the others | stalled socket closed with | its last message was sent (s into the stall) | server RSS growth while stalled (MB) |",
-		"|---|---:|---:|---:|---|---:|---:|",
+		"| server | others p50 / p99 before (ms) | others p50 / p99 while stalled (ms) | missed by the others | stalled socket closed with | its last message was sent (s into the stall) | server RSS growth while stalled (MB) | load avg |",
+		"|---|---:|---:|---:|---|---:|---:|---:|",
 	];
 	for (const record of records) {
 		if (!record.ok) {
-			lines.push(`| ${LABELS[record.server]} | not measured: ${record.error ?? "failed"} | | | | | |`);
+			lines.push(`| ${LABELS[record.server]} | not measured: ${record.error ?? "failed"} | | | | | | |`);
 			continue;
 		}
 		const v = (key: string): number | undefined => {
@@ -343,7 +354,7 @@ export function stalledTable(results: Results): string {
 		};
 		const code = v("stalledCloseCode");
 		lines.push(
-			`| ${LABELS[record.server]} | ${formatNumber(v("p50BeforeMs"))} / ${formatNumber(v("p99BeforeMs"))} | ${formatNumber(v("p50StalledMs"))} / ${formatNumber(v("p99StalledMs"))} | ${formatNumber(v("missing"))} | ${code === undefined || code === 0 ? "not closed" : String(code)} | ${formatNumber(v("stalledCutAfterSec"))} | ${formatNumber(v("rssGrowthMb"))} |`,
+			`| ${LABELS[record.server]} | ${formatNumber(v("p50BeforeMs"))} / ${formatNumber(v("p99BeforeMs"))} | ${formatNumber(v("p50StalledMs"))} / ${formatNumber(v("p99StalledMs"))} | ${formatNumber(v("missing"))} | ${code === undefined || code === 0 ? "not closed" : String(code)} | ${formatNumber(v("stalledCutAfterSec"))} | ${formatNumber(v("rssGrowthMb"))} | ${record.load?.toFixed(1) ?? "—"} |`,
 		);
 	}
 	return lines.join("\n");

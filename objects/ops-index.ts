@@ -280,7 +280,8 @@ export class OpsIndex extends DurableObject<Env> {
 					update.version,
 				);
 				// The moderation's own spans are found through its row (traceModerations).
-				for (const room of m.rooms) this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", m.traceId, room);
+				for (const room of m.rooms)
+					this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", m.traceId, room);
 				return;
 			}
 			case "audit": {
@@ -318,7 +319,12 @@ export class OpsIndex extends DurableObject<Env> {
 	 * The first `limit` rows of an ordered query that `keep` accepts. Without `keep` the limit
 	 * is the query's; with it, rows are read in order until enough are kept.
 	 */
-	private firstRows<T extends Record<string, SqlStorageValue>>(query: string, args: SqlStorageValue[], limit: number, keep?: (row: T) => boolean): T[] {
+	private firstRows<T extends Record<string, SqlStorageValue>>(
+		query: string,
+		args: SqlStorageValue[],
+		limit: number,
+		keep?: (row: T) => boolean,
+	): T[] {
 		if (keep === undefined) return this.sql.exec<T>(`${query} LIMIT ?`, ...args, limit).toArray();
 		const kept: T[] = [];
 		if (limit <= 0) return kept;
@@ -350,7 +356,10 @@ export class OpsIndex extends DurableObject<Env> {
 		// A task kind means nothing to a saga: the list ignores one.
 		const sagaFilter: ListFilter = { ...filter, kind: undefined };
 		const { clause, args } = where(sagaFilter, "saga_id", ["origin_room"], Date.now());
-		const keep = scope === null ? undefined : (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
+		const keep =
+			scope === null
+				? undefined
+				: (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
 		const rows = this.firstRows(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC`, args, filter.limit, keep);
 		// A room filter also matches sagas that reached the room as a target.
 		if (filter.room !== undefined) {
@@ -401,32 +410,52 @@ export class OpsIndex extends DurableObject<Env> {
 	 * trace id, so it is in this shard too).
 	 */
 	async audit(limit: number, scope: Scope = null): Promise<AuditEntry[]> {
-		type AuditRow = { at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string; saga_id: string | null };
+		type AuditRow = {
+			at: number;
+			actor: string;
+			task_id: string;
+			action: string;
+			reason: string;
+			from_state: string;
+			to_state: string;
+			trace_id: string;
+			saga_id: string | null;
+		};
 		const keep =
 			scope === null
 				? undefined
-				: (row: AuditRow) => withinScope(scope, taskRooms(row.task_id) ?? policyRooms(row.task_id) ?? (isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []));
-		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep)
-			.map((row) => ({
-				at: row.at,
-				actor: row.actor,
-				taskId: row.task_id,
-				...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
-				action: row.action,
-				reason: row.reason,
-				from: row.from_state,
-				to: row.to_state,
-				traceId: row.trace_id,
-			}));
+				: (row: AuditRow) =>
+						withinScope(
+							scope,
+							taskRooms(row.task_id) ??
+								policyRooms(row.task_id) ??
+								(isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []),
+						);
+		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep).map((row) => ({
+			at: row.at,
+			actor: row.actor,
+			taskId: row.task_id,
+			...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
+			action: row.action,
+			reason: row.reason,
+			from: row.from_state,
+			to: row.to_state,
+			traceId: row.trace_id,
+		}));
 	}
 
 	/** Alerts, newest first; a scope keeps those whose origin and target rooms it reaches. */
 	async alerts(limit: number, scope: Scope = null): Promise<AlertView[]> {
-		const keep = scope === null ? undefined : (row: { body: string }) => {
-			const alert = alertOf(row.body);
-			return withinScope(scope, [...originRooms(alert.origin), alert.room]);
-		};
-		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) => alertOf(row.body));
+		const keep =
+			scope === null
+				? undefined
+				: (row: { body: string }) => {
+						const alert = alertOf(row.body);
+						return withinScope(scope, [...originRooms(alert.origin), alert.room]);
+					};
+		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) =>
+			alertOf(row.body),
+		);
 	}
 
 	/**
@@ -533,27 +562,42 @@ export class OpsIndex extends DurableObject<Env> {
 	/** This shard's part of a scrape: counter totals, sockets, and counts from its own rows. */
 	async metrics(): Promise<ShardMetrics> {
 		const counters: CounterSample[] = this.sql
-			.exec<{ name: string; part: string | null; labels: string; value: number }>("SELECT name, part, labels, value FROM metric_counters")
+			.exec<{ name: string; part: string | null; labels: string; value: number }>(
+				"SELECT name, part, labels, value FROM metric_counters",
+			)
 			.toArray()
 			.map((row) => {
-				const sample = { name: row.name, labels: JSON.parse(row.labels) as Record<string, string>, value: row.value } as CounterSample;
+				const sample = {
+					name: row.name,
+					labels: JSON.parse(row.labels) as Record<string, string>,
+					value: row.value,
+				} as CounterSample;
 				if (row.part === "bucket" || row.part === "sum" || row.part === "count") sample.part = row.part;
 				return sample;
 			});
 		const sockets = this.sql.exec<{ n: number | null }>("SELECT SUM(sockets) AS n FROM metric_sockets").one().n ?? 0;
-		const tasks = this.sql.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind").toArray();
+		const tasks = this.sql
+			.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind")
+			.toArray();
 		const sagas = this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray();
 		const alerts = this.sql
-			.exec<{ status: string; n: number }>("SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status")
+			.exec<{ status: string; n: number }>(
+				"SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status",
+			)
 			.toArray();
-		const oldest = this.sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')").one().at;
+		const oldest = this.sql
+			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
+			.one().at;
 		return { counters, sockets, tasks, sagas, alerts, oldestPendingCreatedAt: oldest };
 	}
 
 	/** Minutes since `since` (Unix ms), oldest first. */
 	async metricsHistory(since: number): Promise<MinuteSample[]> {
 		return this.sql
-			.exec<{ minute: number; messages: number; attempts: number; failures: number }>("SELECT * FROM metric_minutes WHERE minute >= ? ORDER BY minute", since)
+			.exec<{ minute: number; messages: number; attempts: number; failures: number }>(
+				"SELECT * FROM metric_minutes WHERE minute >= ? ORDER BY minute",
+				since,
+			)
 			.toArray()
 			.map((row) => ({ at: row.minute, messages: row.messages, attempts: row.attempts, failures: row.failures }));
 	}

@@ -159,7 +159,6 @@ export interface AlertRequest {
 	epoch: number;
 }
 
-
 /** An operator action taken (or repeated): the task after it, and the move it made. */
 export interface ActionTaken {
 	task: TaskView;
@@ -198,7 +197,6 @@ interface OpenUnit {
 function facts(row: TaskRow): PlannedTask {
 	return { taskId: row.task_id, kind: row.kind as TaskKind, state: row.state as TaskState, room: row.room, attempts: row.attempts };
 }
-
 
 /** Later states win over earlier ones written in the same millisecond. */
 const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "failed", "succeeded", "compensated"];
@@ -264,7 +262,10 @@ export class Outbox {
 		try {
 			const result = work();
 			const reports = unit.reported.map((report) => ({ ...report, steps: this.stepSummary(report.sagaId) }));
-			return { result, changes: { tasks: unit.tasks, sagas: unit.sagas, moderations: unit.moderations, alerts: unit.alerts, reports } };
+			return {
+				result,
+				changes: { tasks: unit.tasks, sagas: unit.sagas, moderations: unit.moderations, alerts: unit.alerts, reports },
+			};
 		} finally {
 			this.unit = undefined;
 		}
@@ -378,9 +379,7 @@ export class Outbox {
 	}
 
 	countLive(): number {
-		return this.sql
-			.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')")
-			.one().n;
+		return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')").one().n;
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -391,7 +390,12 @@ export class Outbox {
 		row: TaskRow,
 		event: TaskEvent,
 		now: number,
-		fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since">> = {},
+		fields: Partial<
+			Pick<
+				TaskRow,
+				"attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since"
+			>
+		> = {},
 	): TaskRow {
 		const unit = this.open("task move");
 		const from = row.state as TaskState;
@@ -452,7 +456,8 @@ export class Outbox {
 		const unit = this.open("saga record");
 		const targets = [...new Set(this.sagaTasks(id).map((t) => t.room))];
 		// Neither table has a version column: updated_at with the state order breaks ties.
-		const version = (row: { state: string; updated_at: number }) => row.updated_at * 8 + SAGA_STATE_ORDER.indexOf(row.state as SagaState);
+		const version = (row: { state: string; updated_at: number }) =>
+			row.updated_at * 8 + SAGA_STATE_ORDER.indexOf(row.state as SagaState);
 		const saga = this.saga(id);
 		if (saga !== undefined) unit.sagas.push({ saga: { ...this.sagaFields(saga), targets }, from, version: version(saga) });
 		const moderation = this.moderation(id);
@@ -569,7 +574,10 @@ export class Outbox {
 
 	/** What each finished task's target reported, for progress. */
 	results(sagaId: string): Array<{ task: TaskView; result: TaskOutcome | null }> {
-		return this.sagaTasks(sagaId).map((row) => ({ task: this.view(row), result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome) }));
+		return this.sagaTasks(sagaId).map((row) => ({
+			task: this.view(row),
+			result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome),
+		}));
 	}
 
 	/**
@@ -652,7 +660,10 @@ export class Outbox {
 				this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
 				return;
 			case "retry":
-				this.move(row, "retry_later", now, { next_attempt_at: now + backoffDelay(row.attempts, this.settings.baseDelayMs), last_error: error });
+				this.move(row, "retry_later", now, {
+					next_attempt_at: now + backoffDelay(row.attempts, this.settings.baseDelayMs),
+					last_error: error,
+				});
 				return;
 			case "succeed":
 				this.move(row, "succeed", now, { last_error: null });

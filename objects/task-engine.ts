@@ -110,7 +110,8 @@ export class TaskEngine {
 		// Counted once committed, from the changes the unit made (nothing is written for it).
 		for (const change of unit.changes.tasks) {
 			if (change.event === "claim") this.meter.count("task_attempts", { kind: change.task.kind });
-			else if (change.task.state === "failed" && change.from !== "failed") this.meter.count("tasks_failed", { kind: change.task.kind });
+			else if (change.task.state === "failed" && change.from !== "failed")
+				this.meter.count("tasks_failed", { kind: change.task.kind });
 		}
 		return unit.result;
 	}
@@ -142,7 +143,9 @@ export class TaskEngine {
 	/** The earliest time anything of the outbox, the feed, the alerts or a stuck deadline is due. */
 	private earliestDue(): number | null {
 		const { outbox, ops, config } = this.host;
-		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter((t): t is number => t !== null);
+		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter(
+			(t): t is number => t !== null,
+		);
 		return times.length === 0 ? null : Math.min(...times);
 	}
 
@@ -171,7 +174,12 @@ export class TaskEngine {
 				return outbox.claimDue(now);
 			});
 			// Each attempt travels with its own span of the task's trace (derived, so never stored).
-			const batches = batchTasks(claimed.map((task) => ({ ...task, traceparent: formatTraceparent(task.traceId, spanIdFor(`${task.taskId}#${task.attempt}`)) })));
+			const batches = batchTasks(
+				claimed.map((task) => ({
+					...task,
+					traceparent: formatTraceparent(task.traceId, spanIdFor(`${task.taskId}#${task.attempt}`)),
+				})),
+			);
 			for (let i = 0; i < batches.length; i += 100) {
 				const chunk = batches.slice(i, i + 100);
 				try {
@@ -179,7 +187,15 @@ export class TaskEngine {
 				} catch (error) {
 					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
 					const taskIds = chunk.flatMap((batch) => batch.tasks.map((t) => t.taskId));
-					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: taskIds, traceId: chunk[0]?.tasks[0]?.traceId }));
+					console.error(
+						JSON.stringify({
+							level: "error",
+							msg: message,
+							origin: this.host.name(),
+							tasks: taskIds,
+							traceId: chunk[0]?.tasks[0]?.traceId,
+						}),
+					);
 					this.write(() => outbox.releaseUnsent(taskIds, message, this.now()));
 				}
 			}
@@ -206,7 +222,16 @@ export class TaskEngine {
 				await withTimeout(`${batch.sink} feed`, OUTBOUND_TIMEOUT_MS, ingest);
 				this.write(() => ops.feedShipped(batch));
 			} catch (error) {
-				console.warn(JSON.stringify({ level: "warn", msg: "feed failed", origin: this.host.name(), sink: batch.sink, shard: batch.shard, error: String(error) }));
+				console.warn(
+					JSON.stringify({
+						level: "warn",
+						msg: "feed failed",
+						origin: this.host.name(),
+						sink: batch.sink,
+						shard: batch.shard,
+						error: String(error),
+					}),
+				);
 				this.write(() => ops.feedFailed(batch, this.now()));
 			}
 		}
@@ -223,7 +248,8 @@ export class TaskEngine {
 			const at = this.now();
 			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
 			this.meter.alertDelivery(error === undefined ? "sent" : "failed");
-			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
+			if (error !== undefined)
+				console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
 		}
 	}
 
@@ -233,9 +259,16 @@ export class TaskEngine {
 		const views = this.write(() =>
 			reports.map(({ taskId, attempt, outcome }) => {
 				const task = outbox.getTask(taskId);
-				if (task !== undefined && outcome.status !== "ok" && outcome.status !== "deferred") this.meter.count("task_attempt_failures", { kind: task.kind });
+				if (task !== undefined && outcome.status !== "ok" && outcome.status !== "deferred")
+					this.meter.count("task_attempt_failures", { kind: task.kind });
 				if (task !== undefined && delivery !== undefined) {
-					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`);
+					ops.span(
+						task.traceId,
+						delivery.receivedAt,
+						"queue",
+						"queue.delivered",
+						`${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`,
+					);
 				}
 				return outbox.complete(taskId, attempt, outcome, this.now());
 			}),

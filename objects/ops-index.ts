@@ -20,6 +20,7 @@ import type { TaskKind, TaskOrigin, TaskView } from "../src/saga/types.ts";
 import { allowedActions } from "../src/saga/policy.ts";
 import { type Scope, taskRooms, withinScope } from "../src/ops/scope.ts";
 import { isModerationId, originOfRecord, originRooms } from "../src/saga/ids.ts";
+import { type MeterReading, meteredSql, StorageMeter } from "./meter.ts";
 import { applyMigrations } from "./migrate.ts";
 
 interface TaskRecord extends Record<string, SqlStorageValue> {
@@ -181,11 +182,17 @@ function where(filter: ListFilter, id: string, rooms: string[], now: number): { 
 
 export class OpsIndex extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	readonly meter = new StorageMeter();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		applyMigrations(ctx.storage, OPS_INDEX_MIGRATIONS);
-		this.sql = ctx.storage.sql;
+		this.sql = meteredSql(ctx.storage.sql, this.meter);
+	}
+
+	/** Rows this shard has written since it started (see objects/meter.ts). */
+	async meterReading(): Promise<MeterReading> {
+		return this.meter.reading();
 	}
 
 	/** Applies a batch of updates in one transaction. Idempotent. */

@@ -10,6 +10,7 @@ import type { Span } from "../src/ops/types.ts";
 import type { ManualAction, TaskOrigin, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
+import type { MeterReading } from "./meter.ts";
 import { OpsRecord } from "./ops-record.ts";
 import { Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
@@ -72,6 +73,11 @@ export abstract class OutboxObject extends DurableObject<Env> {
 	/** The truth about a task, for a consumer that is unsure whether to act. */
 	async taskStatus(taskId: string): Promise<TaskView | undefined> {
 		return this.engine.taskStatus(taskId);
+	}
+
+	/** Rows this object has written since it started (see objects/meter.ts). */
+	async meterReading(): Promise<MeterReading> {
+		return this.engine.meterReading();
 	}
 
 	async spans(traceId: string): Promise<Span[]> {

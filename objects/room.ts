@@ -38,6 +38,7 @@ import { newSagaId } from "../src/saga/ids.ts";
 import { newTraceId } from "../src/trace.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
+import { meteredSql, StorageMeter } from "./meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
@@ -112,6 +113,8 @@ export class Room extends OutboxObject {
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
 	readonly engine: TaskEngine;
+	/** Rows this room has written (an instance field, so no RPC surface; see meter()). */
+	readonly meter = new StorageMeter();
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
 	private readonly presence: Presence;
@@ -130,13 +133,15 @@ export class Room extends OutboxObject {
 		this.config = configFor(env);
 		this.buckets = new UserBuckets(this.config.rateLimitPerSec);
 		applyMigrations(ctx.storage, MIGRATIONS);
-		this.log = new EventLog(ctx.storage.sql);
-		const parts = outboxParts(ctx.storage.sql, () => this.name, this.config);
+		const sql = meteredSql(ctx.storage.sql, this.meter);
+		this.log = new EventLog(sql);
+		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.barrier = new Barrier(ctx.storage.sql, this.log);
+		this.barrier = new Barrier(sql, this.log);
 		this.engine = new TaskEngine({
 			ctx,
+			meter: this.meter,
 			env: () => this.env,
 			config: this.config,
 			outbox: this.outbox,

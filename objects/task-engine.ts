@@ -12,6 +12,7 @@ import type { AlertView, Span } from "../src/ops/types.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import { batchTasks } from "../src/saga/batches.ts";
 import type { ManualAction, SagaFrameData, TaskBatch, TaskReport, TaskView } from "../src/saga/types.ts";
+import type { MeterReading, StorageMeter } from "./meter.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import { type Outbox, type OutboxChanges, TASK_RETENTION_MS } from "./outbox.ts";
 
@@ -36,6 +37,8 @@ export interface TaskQueue {
 
 export interface EngineHost {
 	ctx: DurableObjectState;
+	/** Counts the object's rows written; the engine adds the alarms it sets and deletes. */
+	meter: StorageMeter;
 	env(): Env;
 	config: Config;
 	outbox: Outbox;
@@ -93,6 +96,11 @@ export class TaskEngine {
 		return this.host.outbox.countLive() > 0 || this.host.ops.nextWakeAt() !== null;
 	}
 
+	/** Whether any work is unfinished: live tasks or anything still to ship (tests wait on it). */
+	busy(): boolean {
+		return this.needsAlarm();
+	}
+
 	/**
 	 * Sets the alarm to the next due time (a task, an index update, an alert, a stuck
 	 * deadline), or clears it when nothing is due. The schedule itself lives in SQLite.
@@ -104,12 +112,18 @@ export class TaskEngine {
 		);
 		const current = await ctx.storage.getAlarm();
 		if (times.length === 0) {
-			if (current !== null) await ctx.storage.deleteAlarm();
+			if (current !== null) {
+				this.host.meter.alarmWrites++;
+				await ctx.storage.deleteAlarm();
+			}
 			return;
 		}
 		// The schedule is in the engine's time, the alarm in real time; they differ only in tests.
 		const next = Math.max(Math.min(...times), notBefore) - (this.now() - Date.now());
-		if (current !== next) await ctx.storage.setAlarm(next);
+		if (current !== next) {
+			this.host.meter.alarmWrites++;
+			await ctx.storage.setAlarm(next);
+		}
 	}
 
 	/** After an outbox change: re-arm for what is due next. */
@@ -236,6 +250,10 @@ export class TaskEngine {
 		});
 		if (reply.ok && !reply.value.repeated) await this.afterWrite();
 		return reply;
+	}
+
+	meterReading(): MeterReading {
+		return this.host.meter.reading();
 	}
 
 	taskStatus(taskId: string): TaskView | undefined {

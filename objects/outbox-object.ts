@@ -80,7 +80,8 @@ export abstract class OutboxObject extends DurableObject<Env> {
 		return this.engine.meterReading();
 	}
 
-	async spans(traceId: string): Promise<Span[]> {
-		return this.engine.spans(traceId);
+	/** The trace's spans recorded here; `sagaIds` names the cross-posts of the trace that started here (their rows carry their spans). */
+	async spans(traceId: string, sagaIds: string[] = []): Promise<Span[]> {
+		return this.engine.spans(traceId, sagaIds);
 	}
 }

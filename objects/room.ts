@@ -442,10 +442,9 @@ export class Room extends OutboxObject {
 		);
 		this.knownAuthors.add(identity.id);
 		if (sagaId !== null) {
-			// The message, its dedup record, the saga and one task per target commit together.
-			this.ops.span(traceId, receivedAt, "ingress", "message.received", `from ${identity.id}, cross-post to ${targets.join(", ")}`);
-			this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
-			this.outbox.startSaga(sagaId, message, targets, now);
+			// The message, its dedup record and one task per target commit together; deliveries
+			// the engine's gate lets through are claimed now, for the room to attempt itself.
+			this.outbox.startSaga(sagaId, message, targets, now, { receivedAt, direct: this.engine.directGate });
 		}
 		return { result: ok(sendResult({ event: message, sagaId }, false)), events: [message], alarm: sagaId !== null || firstPost };
 	}
@@ -522,9 +521,10 @@ export class Room extends OutboxObject {
 	/**
 	 * Target side: applies a batch of tasks through the barrier, in order, in one transaction.
 	 * The first task that does not go through stops the batch: the rest are answered
-	 * `deferred` and come again, so copies never overtake one another.
+	 * `deferred` and come again, so copies never overtake one another. `spans` is false for an
+	 * origin's direct attempt, whose spans the origin keeps in its own task rows.
 	 */
-	async applyTasks(tasks: TaskMessage[], faults: boolean[]): Promise<TaskOutcome[]> {
+	async applyTasks(tasks: TaskMessage[], faults: boolean[], spans = true): Promise<TaskOutcome[]> {
 		const now = this.engine.now();
 		const events: RoomEvent[] = [];
 		const outcomes = this.write(() => {
@@ -534,14 +534,15 @@ export class Room extends OutboxObject {
 					done.push({ status: "deferred", code: "deferred", message: "an earlier task of the batch did not go through" });
 					continue;
 				}
+				// A direct attempt leaves no span row here: its origin notes the answer in its task rows.
 				if (faults[i] === true) {
-					this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
+					if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
 					done.push(refusal("fault", "injected fault (FAULTS=on)"));
 					continue;
 				}
 				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
 				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-				this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
+				if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
 				events.push(...result.events);
 				done.push(result.outcome);
 			}
@@ -605,6 +606,8 @@ export class Room extends OutboxObject {
 	}
 
 	async saga(sagaId: string): Promise<(SagaView & { text: string }) | undefined> {
+		// Whoever reads a cross-post here and then lists the index finds it there as well.
+		await this.engine.indexed(sagaId);
 		const saga = this.outbox.getSaga(sagaId);
 		if (saga === undefined) return undefined;
 		return { ...saga, text: this.log.findMessage(saga.msgId)?.event.text ?? "" };

@@ -269,12 +269,13 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const traceId = c.req.param("traceId");
 		if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ParleyError("bad_request", "a trace id is 32 lowercase hex digits");
 		const shard = c.env.OPS_INDEX.getByName(shardNameFor(c, traceId));
-		const [rooms, moderations] = await Promise.all([shard.traceRooms(traceId), shard.traceModerations(traceId)]);
+		const [rooms, moderations, sagas] = await Promise.all([shard.traceRooms(traceId), shard.traceModerations(traceId), shard.traceSagas(traceId)]);
 		if (rooms.length === 0 && moderations.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
 		// Spans of one room name the others (targets, copies), so a trace is shown whole or not at all.
 		requireScope(c, rooms, `trace ${traceId}`);
 		const [perRoom, perModeration, parent] = await Promise.all([
-			Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId))),
+			// A cross-post's origin keeps its spans in its rows: it is told which cross-posts to read.
+			Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId, sagas.filter((s) => s.originRoom === room).map((s) => s.sagaId)))),
 			Promise.all(moderations.map(async (id) => await c.env.MODERATION.getByName(id).spans(traceId))),
 			shard.traceParent(traceId),
 		]);

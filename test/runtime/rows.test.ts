@@ -1,0 +1,80 @@
+/**
+ * What a cross-post costs in rows written, in every object it touches (origin, targets, every
+ * ops index shard, every author directory shard), alarms included: counted by each object's
+ * storage meter (the sum of `rowsWritten` over its cursors, objects/meter.ts), from the send
+ * until the saga is done and everything it fed the index has arrived, rows written and deleted
+ * on the way included.
+ */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, it, vi } from "vitest";
+import type { MeterReading } from "../../objects/meter.ts";
+import type { Identity } from "../../src/auth.ts";
+import { shardName } from "../../src/ops/shard.ts";
+import { freshRoom } from "./helpers.ts";
+
+const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
+const SHARDS = 4;
+
+/** Every object a cross-post from `origin` to `targets` may write to, read at once. */
+async function readings(origin: string, targets: readonly string[]): Promise<Map<string, MeterReading>> {
+	const all = new Map<string, MeterReading>();
+	for (const room of [origin, ...targets]) all.set(`room:${room}`, await env.ROOM.getByName(room).meterReading());
+	for (let i = 0; i < SHARDS; i++) {
+		all.set(`index:${i}`, await env.OPS_INDEX.getByName(shardName(i)).meterReading());
+		all.set(`authors:${i}`, await env.AUTHORS.getByName(shardName(i)).meterReading());
+	}
+	return all;
+}
+
+/** Rows per object between two reads; an object that restarted in between fails the test. */
+function delta(before: Map<string, MeterReading>, after: Map<string, MeterReading>): Record<string, number> {
+	const out: Record<string, number> = {};
+	for (const [key, end] of after) {
+		const start = before.get(key);
+		if (start === undefined || start.incarnation !== end.incarnation) throw new Error(`${key} restarted during the measurement`);
+		const rows = end.rowsWritten - start.rowsWritten + end.alarmWrites - start.alarmWrites;
+		if (rows !== 0) out[key.startsWith("room:") ? key.replace(/-[0-9a-f]{8}/, "") : key] = rows;
+	}
+	return out;
+}
+
+/** Waits until the room has nothing left to do: no live task, nothing to ship, no alarm due. */
+async function quiet(room: string): Promise<void> {
+	await vi.waitUntil(
+		async () =>
+			await runInDurableObject(env.ROOM.getByName(room), async (instance, state) => {
+				const alarm = await state.storage.getAlarm();
+				return !instance.engine.busy() && (alarm === null || alarm > Date.now() + 1000);
+			}),
+		{ timeout: 10_000, interval: 20 },
+	);
+}
+
+async function measure(targets: number): Promise<{ total: number; perObject: Record<string, number> }> {
+	const origin = freshRoom("o");
+	const rooms = Array.from({ length: targets }, (_, i) => `${origin}-t${i}`);
+	const stub = env.ROOM.getByName(origin);
+	// The author's first message here registers the room with the author directory; steady state is what counts.
+	const warm = await stub.post(ann, { id: "warm", text: "first" }, "d".repeat(32));
+	if (!warm.ok) throw new Error("warm-up send failed");
+	await quiet(origin);
+	const before = await readings(origin, rooms);
+	const posted = await stub.post(ann, { id: "x", text: "to all", crossPost: rooms }, "e".repeat(32));
+	if (!posted.ok || posted.value.sagaId === undefined) throw new Error("cross-post failed");
+	const sagaId = posted.value.sagaId;
+	await vi.waitUntil(async () => (await stub.saga(sagaId))?.state === "succeeded", { timeout: 10_000, interval: 20 });
+	await quiet(origin);
+	const perObject = delta(before, await readings(origin, rooms));
+	return { total: Object.values(perObject).reduce((n, r) => n + r, 0), perObject };
+}
+
+describe("rows written per cross-post", () => {
+	for (const n of [1, 3, 10]) {
+		it(`stays within 4 + 4N for N = ${n}`, async ({ expect }) => {
+			const { total, perObject } = await measure(n);
+			console.log(JSON.stringify({ level: "debug", msg: "rows per cross-post", targets: n, total, perObject }));
+			expect(total).toBeLessThanOrEqual(4 + 4 * n);
+		});
+	}
+});

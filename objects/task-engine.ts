@@ -111,6 +111,11 @@ export class TaskEngine {
 	 * drives attempts through the queue by hand turns it off (test/runtime/helpers.ts).
 	 */
 	attemptDirectly = true;
+	/**
+	 * How a direct attempt reaches its target: the same call the queue consumer makes
+	 * (src/queue.ts `attempt`). A test replaces it to lose an answer or hold an attempt.
+	 */
+	directAttempt: (tasks: TaskMessage[]) => Promise<TaskOutcome[]> = async (tasks) => await this.attemptDirect(tasks);
 
 	private readonly host: EngineHost;
 	/** Direct attempts by target room (in memory: a crash leaves their tasks leased, for the alarm). */
@@ -267,7 +272,13 @@ export class TaskEngine {
 				if (sendable.length === 0) continue;
 				line.inFlight = sendable.length;
 				const sentAt = this.now();
-				const outcomes = await this.attemptDirect(sendable.map((e) => e.task));
+				let outcomes: TaskOutcome[];
+				try {
+					outcomes = await this.directAttempt(sendable.map((e) => e.task));
+				} catch (error) {
+					// It may or may not have reached the target: "unknown", retried, and the barrier makes a repeat harmless.
+					outcomes = sendable.map(() => ({ status: "transient", code: "unknown", message: error instanceof Error ? error.message : String(error) }));
+				}
 				line.inFlight = 0;
 				const doneAt = this.now();
 				let stopped = false;

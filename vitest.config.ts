@@ -27,7 +27,15 @@ export default defineConfig({
 						wrangler: { configPath: "./wrangler.toml" },
 						miniflare: {
 							// AUTH_SECRET is the test secret, never the developer's .dev.vars.
-							bindings: { AUTH_SECRET: TEST_AUTH_SECRET, FAULTS: "on", OUTBOX_BASE_DELAY_MS: "50", ALERT_WEBHOOK_URL: "http://webhook.test/hook" },
+							// The webhook secret is the Standard Webhooks spec's own example (public, test-only).
+							bindings: {
+								AUTH_SECRET: TEST_AUTH_SECRET,
+								FAULTS: "on",
+								OUTBOX_BASE_DELAY_MS: "50",
+								ALERT_WEBHOOK_URL: "http://webhook.test/hook",
+								ALERT_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+								METRICS_FLUSH_MS: "100",
+							},
 							// Outbound fetches (alert webhooks) go to a recording stand-in, never the network.
 							workers: [
 								{

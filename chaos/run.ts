@@ -20,6 +20,8 @@ export interface RunOptions {
 	root?: string;
 	/** See ScenarioContext.latencyTolerance; 1 unless given. */
 	latencyTolerance?: number;
+	/** See ScenarioContext.latencyFloorMs; 0 unless given. */
+	latencyFloorMs?: number;
 	/** Where progress lines go. */
 	log?: (line: string) => void;
 }
@@ -49,6 +51,7 @@ export async function runSuite(options: RunOptions): Promise<ScenarioReport[]> {
 			await scenario.run({
 				quick: options.quick,
 				latencyTolerance: options.latencyTolerance ?? 1,
+				latencyFloorMs: options.latencyFloorMs ?? 0,
 				root,
 				rec,
 				log: (message) => log(`[chaos]   ${scenario.name}: ${message}`),
@@ -75,7 +78,7 @@ export async function runSuite(options: RunOptions): Promise<ScenarioReport[]> {
 		} finally {
 			await Promise.all(owned.map(async (s) => await s.stop().catch(() => undefined)));
 			// Stop shared servers no later scenario needs.
-			const later = new Set(chosen.slice(index + 1).flatMap((s) => s.profile === undefined ? [] : [s.profile.name]));
+			const later = new Set(chosen.slice(index + 1).flatMap((s) => (s.profile === undefined ? [] : [s.profile.name])));
 			for (const [name, server] of shared) {
 				if (!later.has(name)) {
 					shared.delete(name);
@@ -84,9 +87,21 @@ export async function runSuite(options: RunOptions): Promise<ScenarioReport[]> {
 			}
 		}
 		const seconds = (performance.now() - started) / 1000;
-		const report: ScenarioReport = { scenario: scenario.name, operations: rec.operations, faults: rec.faults, checks: rec.checks, violations: rec.violations.length, seconds, violationList: rec.violations, figures: rec.figures, ...(error === undefined ? {} : { error }) };
+		const report: ScenarioReport = {
+			scenario: scenario.name,
+			operations: rec.operations,
+			faults: rec.faults,
+			checks: rec.checks,
+			violations: rec.violations.length,
+			seconds,
+			violationList: rec.violations,
+			figures: rec.figures,
+			...(error === undefined ? {} : { error }),
+		};
 		reports.push(report);
-		log(`[chaos] ${scenario.name}: ${report.operations} ops, ${report.faults} faults, ${report.checks} checks, ${report.violations} violations, ${seconds.toFixed(1)} s`);
+		log(
+			`[chaos] ${scenario.name}: ${report.operations} ops, ${report.faults} faults, ${report.checks} checks, ${report.violations} violations, ${seconds.toFixed(1)} s`,
+		);
 		for (const v of rec.violations.slice(0, 20)) log(`[chaos]   VIOLATION ${v}`);
 		if (rec.violations.length > 20) log(`[chaos]   ... and ${rec.violations.length - 20} more`);
 	}
@@ -122,7 +137,10 @@ export function parseChaosArgs(argv: string[]): { quick: boolean; only?: string[
 	if ("error" in parsed) return parsed;
 	const { values } = parsed;
 	if (values.help) return { help: true };
-	const only = values.only?.split(",").map((s) => s.trim()).filter((s) => s !== "");
+	const only = values.only
+		?.split(",")
+		.map((s) => s.trim())
+		.filter((s) => s !== "");
 	if (only !== undefined) {
 		if (only.length === 0) return { error: "--only needs at least one scenario name" };
 		const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
@@ -131,7 +149,11 @@ export function parseChaosArgs(argv: string[]): { quick: boolean; only?: string[
 	if (values.broken !== undefined && !MUTATIONS.some((m) => m.name === values.broken)) {
 		return { error: `--broken must be one of: ${MUTATIONS.map((m) => m.name).join(", ")}` };
 	}
-	return { quick: values.quick, ...(only === undefined ? {} : { only }), ...(values.broken === undefined ? {} : { broken: values.broken }) };
+	return {
+		quick: values.quick,
+		...(only === undefined ? {} : { only }),
+		...(values.broken === undefined ? {} : { broken: values.broken }),
+	};
 }
 
 if (import.meta.main) {
@@ -148,7 +170,11 @@ if (import.meta.main) {
 		root = snapshot(REPO, mutation);
 		process.stderr.write(`[chaos] BROKEN BUILD "${mutation.name}": ${mutation.description}\n[chaos] copy at ${root}\n`);
 	}
-	const reports = await runSuite({ quick: values.quick, ...(only === undefined ? {} : { only }), ...(root === undefined ? {} : { root }) });
+	const reports = await runSuite({
+		quick: values.quick,
+		...(only === undefined ? {} : { only }),
+		...(root === undefined ? {} : { root }),
+	});
 	console.log(describe(reports));
 	const violations = reports.reduce((n, r) => n + r.violations, 0);
 	if (root !== undefined) {

@@ -88,7 +88,8 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
 		values["token-file"] !== undefined ? "--token-file" : undefined,
 		envToken !== undefined ? "PARLEY_TOKEN (from the environment)" : undefined,
 	].filter((source) => source !== undefined);
-	if (given.length === 0) return { error: "no credentials: give --guest <name>, --token-file <path> or --token <jwt>, or set PARLEY_TOKEN" };
+	if (given.length === 0)
+		return { error: "no credentials: give --guest <name>, --token-file <path> or --token <jwt>, or set PARLEY_TOKEN" };
 	if (given.length > 1) return { error: `give exactly one credential source, not ${given.join(" and ")}` };
 
 	let credential: Credential;
@@ -220,7 +221,9 @@ async function main(): Promise<number> {
 	client.on("welcome", (welcome) =>
 		info(safe`in #${welcome.room} as ${shownName(welcome.user)}; online: ${welcome.online.map(shownName).join(", ")}`),
 	);
-	client.on("presence", (presence) => info("joined" in presence ? safe`${shownName(presence.joined)} joined` : safe`${shownName(presence.left)} left`));
+	client.on("presence", (presence) =>
+		info("joined" in presence ? safe`${shownName(presence.joined)} joined` : safe`${shownName(presence.left)} left`),
+	);
 	client.on("saga", (saga) => info(safe`cross-post ${saga.sagaId}: ${saga.state}`));
 	client.on("error", (error) => {
 		// Refusals of our sends are reported through their promises; rate limits are retried
@@ -243,7 +246,8 @@ async function main(): Promise<number> {
 			(error: unknown) => {
 				unsent.delete(lineNo);
 				notSent++;
-				const why = givenUp !== undefined && error instanceof ParleyClientError && error.code === "closed" ? givenUp : describe(error);
+				const why =
+					givenUp !== undefined && error instanceof ParleyClientError && error.code === "closed" ? givenUp : describe(error);
 				info(safe`line ${lineNo} not sent (${why}): ${preview(text)}`);
 			},
 		);
@@ -340,7 +344,9 @@ async function main(): Promise<number> {
 			return undefined;
 		}
 		if (trimmed.startsWith("/")) {
-			info(safe`line ${lineNo} not sent: unknown command ${preview(trimmed.split(/\s/, 1)[0] ?? trimmed, 30)}; commands: /history [n], /delete <msgId>, /quit; start a line with // to send it with one / removed`);
+			info(
+				safe`line ${lineNo} not sent: unknown command ${preview(trimmed.split(/\s/, 1)[0] ?? trimmed, 30)}; commands: /history [n], /delete <msgId>, /quit; start a line with // to send it with one / removed`,
+			);
 			return undefined;
 		}
 		send(lineNo, line);
@@ -369,7 +375,13 @@ async function main(): Promise<number> {
 		// Input can end before the first connect settles (`cli < file`); exit 0 only once we
 		// know the server took us, so a refused token is reported with exit code 1.
 		const grace = new Promise<number>((resolve) => setTimeout(() => resolve(1), QUIT_GRACE_MS).unref());
-		const connected = await Promise.race([client.connect().then(() => 0, () => 1), grace]);
+		const connected = await Promise.race([
+			client.connect().then(
+				() => 0,
+				() => 1,
+			),
+			grace,
+		]);
 		if (connected !== 0 && !REFUSED.has(client.state)) info("could not connect before giving up");
 		return connected;
 	})();

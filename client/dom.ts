@@ -10,7 +10,9 @@ export type Child = Node | string | number | null | undefined | false | readonly
 
 type Listener = (event: Event) => void;
 /** `class`, `dataset` (data-* attributes), `on<event>` listeners, or plain attributes (`true` = present). */
-export type Props = Readonly<Record<string, string | number | boolean | null | undefined | Listener | Readonly<Record<string, string | number>>>>;
+export type Props = Readonly<
+	Record<string, string | number | boolean | null | undefined | Listener | Readonly<Record<string, string | number>>>
+>;
 
 export function append(parent: Node, children: readonly Child[]): void {
 	for (const child of children) {
@@ -36,7 +38,11 @@ function setProps(el: HTMLElement | SVGElement, props: Props | null): void {
 }
 
 /** An HTML element. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+	tag: K,
+	props: Props | null = null,
+	...children: Child[]
+): HTMLElementTagNameMap[K] {
 	const el = document.createElement(tag);
 	setProps(el, props);
 	append(el, children);

@@ -93,7 +93,11 @@ export class Outbox<T extends { id: string }> {
 	 * no more than `maxCount` (the pacing budget). The window matters after a long outage:
 	 * resending hundreds of frames in one burst would trip the server's rate limit.
 	 */
-	takeQueued(nowMs: number, maxInFlight: number = Number.POSITIVE_INFINITY, maxCount: number = Number.POSITIVE_INFINITY): Array<T & { after?: string }> {
+	takeQueued(
+		nowMs: number,
+		maxInFlight: number = Number.POSITIVE_INFINITY,
+		maxCount: number = Number.POSITIVE_INFINITY,
+	): Array<T & { after?: string }> {
 		if (nowMs < this.#pausedUntil) return [];
 		let slots = Math.min(maxInFlight - this.inFlight, maxCount);
 		const out: Array<T & { after?: string }> = [];

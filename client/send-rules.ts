@@ -14,7 +14,6 @@ export const V1_LIMITS: RoomLimits = { maxFrameBytes: 16_384, maxMessageChars: 4
 /** Room for the `after` field the client adds when it writes the frame: `,"after":"…"` with an id escaped at 6 bytes a char. */
 export const AFTER_RESERVE_BYTES = 11 + MAX_CLIENT_ID_CHARS * 6;
 
-
 /** The limits a welcome announces, or the v1 contract's when the server does not say. */
 export function limitsFromWelcome(welcome: WelcomeFrame): RoomLimits {
 	return welcome.limits ?? V1_LIMITS;
@@ -42,10 +41,13 @@ export function checkSend(frame: SendFrame, limits: RoomLimits): ParleyClientErr
 		return new ParleyClientError("too_large", `the message is ${chars} characters; the limit is ${limits.maxMessageChars}`, { id });
 	}
 	if (text.trim() === "") return new ParleyClientError("bad_request", "a message needs some text, not only white space", { id });
-	if (hasLoneSurrogate(text) || hasLoneSurrogate(id)) return new ParleyClientError("bad_request", "the message is not valid Unicode (a lone surrogate)", { id });
+	if (hasLoneSurrogate(text) || hasLoneSurrogate(id))
+		return new ParleyClientError("bad_request", "the message is not valid Unicode (a lone surrogate)", { id });
 	const bytes = utf8Bytes(JSON.stringify(frame)) + (frame.after === undefined ? AFTER_RESERVE_BYTES : 0);
 	if (bytes > limits.maxFrameBytes) {
-		return new ParleyClientError("too_large", `the message takes ${bytes} bytes on the wire; the limit is ${limits.maxFrameBytes}`, { id });
+		return new ParleyClientError("too_large", `the message takes ${bytes} bytes on the wire; the limit is ${limits.maxFrameBytes}`, {
+			id,
+		});
 	}
 	return undefined;
 }

@@ -11,7 +11,8 @@ import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
 import opsModerations from "./ops/0003_moderations.sql";
-import opsCrossposts from "./ops/0004_crossposts.sql";
+import opsMetrics from "./ops/0004_metrics.sql";
+import opsCrossposts from "./ops/0005_crossposts.sql";
 import moderations from "./moderation/0005_moderations.sql";
 import moderationLeanOutbox from "./moderation/0006_lean_outbox.sql";
 
@@ -34,7 +35,8 @@ export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
 	{ version: 1, name: "ops/0001_index", sql: opsIndex },
 	{ version: 2, name: "ops/0002_kinds", sql: opsKinds },
 	{ version: 3, name: "ops/0003_moderations", sql: opsModerations },
-	{ version: 4, name: "ops/0004_crossposts", sql: opsCrossposts },
+	{ version: 4, name: "ops/0004_metrics", sql: opsMetrics },
+	{ version: 5, name: "ops/0005_crossposts", sql: opsCrossposts },
 ];
 
 /**

@@ -5,23 +5,23 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { AUTHOR_DIRECTORY_MIGRATIONS } from "../migrations/index.ts";
-import { type MeterReading, meteredSql, StorageMeter } from "./meter.ts";
+import { type MeterReading, meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import type { AuthorRoom } from "./ops-record.ts";
 
 export class AuthorDirectory extends DurableObject<Env> {
-	readonly meter = new StorageMeter();
+	readonly storageMeter = new StorageMeter();
 	private readonly sql: SqlStorage;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		applyMigrations(ctx.storage, AUTHOR_DIRECTORY_MIGRATIONS);
-		this.sql = meteredSql(ctx.storage.sql, this.meter);
+		this.sql = meteredSql(ctx.storage.sql, this.storageMeter);
 	}
 
-	/** Rows this shard has written since it started (see objects/meter.ts). */
+	/** Rows this shard has written since it started (see objects/storage-meter.ts). */
 	async meterReading(): Promise<MeterReading> {
-		return this.meter.reading();
+		return this.storageMeter.reading();
 	}
 
 	async ingest(entries: AuthorRoom[]): Promise<number> {

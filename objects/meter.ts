@@ -1,46 +1,99 @@
 /**
- * What an object's storage writes cost, counted where they happen: the sum of `rowsWritten`
- * over every `sql.exec` cursor (SQLite reports it when the statement runs, index entries
- * included, which is what Cloudflare bills), plus every alarm set or deleted (billed as a row
- * written each). In memory only: counting must never cost a row itself, so a counter starts
- * from zero with each incarnation, which `incarnation` names for readers that diff two reads.
+ * An object's counters for /v1/admin/metrics, counted in memory and sent to the object's
+ * ops-index shard at most once per METRICS_FLUSH_MS (default 5 s). Nothing is written per
+ * message: a busy room costs its shard one small call per interval, an idle room none. The
+ * one timer lives only while there is something to send, and it is shorter than the time a
+ * room waits before hibernating, so it never keeps a quiet room awake longer than it would
+ * be anyway. What a crash or a deploy loses is at most one interval of counts (a counter
+ * that under-counts a little, never one that goes backwards).
  */
+import { shardName, shardOf } from "../src/ops/shard.ts";
+import { addSamples, ALARM_LAG_BUCKETS, type CounterName, type CounterSample, histogramSamples, type Labels } from "../src/ops/metrics.ts";
 
-/** One object's counts since it started. */
-export interface MeterReading {
-	rowsWritten: number;
-	alarmWrites: number;
-	incarnation: string;
+/** What an object sends its shard: counter increments, and (rooms) its open sockets now. */
+export interface MeterBatch {
+	source: string;
+	at: number;
+	counters: CounterSample[];
+	sockets?: number;
 }
 
-export class StorageMeter {
-	rowsWritten = 0;
-	alarmWrites = 0;
-	readonly incarnation = crypto.randomUUID();
+export interface MeterHost {
+	env(): Env;
+	/** The object's name (a room id or `cmp@…`). */
+	name(): string;
+	shards: number;
+	flushMs: number;
+	/** Rooms that also count with a `room` label (METRICS_ROOMS). */
+	labelledRooms: readonly string[];
+	/** The open sockets to report with each flush (rooms only). */
+	sockets?(): number;
+}
 
-	reading(): MeterReading {
-		return { rowsWritten: this.rowsWritten, alarmWrites: this.alarmWrites, incarnation: this.incarnation };
+export class Meter {
+	private pending = new Map<string, CounterSample>();
+	private socketsChanged = false;
+	private timer: ReturnType<typeof setTimeout> | undefined;
+	private readonly host: MeterHost;
+
+	constructor(host: MeterHost) {
+		this.host = host;
 	}
-}
 
-/** The object's SQL API with every statement counted into `meter`; reads and results are untouched. */
-export function meteredSql(sql: SqlStorage, meter: StorageMeter): SqlStorage {
-	return {
-		exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: SqlStorageValue[]): SqlStorageCursor<T> {
-			const cursor = sql.exec<T>(query, ...bindings);
-			// A write statement has run by the time exec returns, so its count is final here.
-			meter.rowsWritten += cursor.rowsWritten;
-			return cursor;
-		},
-		get databaseSize(): number {
-			return sql.databaseSize;
-		},
-		Cursor: sql.Cursor,
-		Statement: sql.Statement,
-	};
-}
+	count(name: CounterName, labels: Labels = {}, n = 1): void {
+		if (n <= 0) return;
+		addSamples(this.pending, [{ name, labels, value: n }]);
+		this.schedule();
+	}
 
-/** Sums readings of several objects. */
-export function totalRows(readings: readonly MeterReading[]): number {
-	return readings.reduce((n, r) => n + r.rowsWritten + r.alarmWrites, 0);
+	/** A stored message: the total, and the room's own series when it is listed. */
+	messageStored(transport: "socket" | "http"): void {
+		this.count("messages_stored", { transport });
+		const room = this.host.name();
+		if (this.host.labelledRooms.includes(room)) this.count("room_messages_stored", { room });
+	}
+
+	alarmLag(ms: number): void {
+		addSamples(this.pending, histogramSamples("alarm_lag_seconds", Math.max(0, ms) / 1000, ALARM_LAG_BUCKETS));
+		this.schedule();
+	}
+
+	alertDelivery(result: "sent" | "failed"): void {
+		this.count("alert_deliveries", { result });
+	}
+
+	/** Sockets came or went: the next flush reports the count. */
+	socketsMoved(): void {
+		this.socketsChanged = true;
+		this.schedule();
+	}
+
+	private schedule(): void {
+		if (this.timer !== undefined) return;
+		this.timer = setTimeout(() => {
+			this.timer = undefined;
+			void this.flush();
+		}, this.host.flushMs);
+	}
+
+	/** Sends what is pending; on failure it is kept and tried again with the next interval. */
+	async flush(): Promise<void> {
+		if (this.pending.size === 0 && !this.socketsChanged) return;
+		const counters = [...this.pending.values()];
+		const socketsChanged = this.socketsChanged;
+		this.pending = new Map();
+		this.socketsChanged = false;
+		const source = this.host.name();
+		const batch: MeterBatch = { source, at: Date.now(), counters };
+		const sockets = this.host.sockets?.();
+		if (sockets !== undefined) batch.sockets = sockets;
+		try {
+			await this.host.env().OPS_INDEX.getByName(shardName(shardOf(source, this.host.shards))).recordMetrics(batch);
+		} catch (error) {
+			addSamples(this.pending, counters);
+			if (socketsChanged) this.socketsChanged = true;
+			console.warn(JSON.stringify({ level: "warn", msg: "metrics flush failed", source, error: String(error) }));
+			this.schedule();
+		}
+	}
 }

@@ -6,9 +6,7 @@ import type { Migration } from "../migrations/index.ts";
 
 export function applyMigrations(storage: DurableObjectStorage, migrations: readonly Migration[]): number[] {
 	const sql = storage.sql;
-	sql.exec(
-		"CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-	);
+	sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
 	const row = sql.exec<{ version: number | null }>("SELECT MAX(version) AS version FROM _migrations").one();
 	const current = row.version ?? 0;
 	const applied: number[] = [];
@@ -16,12 +14,7 @@ export function applyMigrations(storage: DurableObjectStorage, migrations: reado
 		if (migration.version <= current) continue;
 		storage.transactionSync(() => {
 			sql.exec(migration.sql);
-			sql.exec(
-				"INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
-				migration.version,
-				migration.name,
-				Date.now(),
-			);
+			sql.exec("INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)", migration.version, migration.name, Date.now());
 		});
 		applied.push(migration.version);
 	}

@@ -9,7 +9,7 @@
 import { MODERATION_MIGRATIONS } from "../migrations/index.ts";
 import { type Config, configFor } from "../src/config.ts";
 import type { ModerationProgress, ModerationStart, ModerationView } from "../src/ops/moderation.ts";
-import { meteredSql, StorageMeter } from "./meter.ts";
+import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
@@ -21,16 +21,16 @@ export class Moderation extends OutboxObject {
 	private readonly outbox: Outbox;
 	private readonly ops: OpsRecord;
 	readonly engine: TaskEngine;
-	readonly meter = new StorageMeter();
+	readonly storageMeter = new StorageMeter();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.config = configFor(env);
 		applyMigrations(ctx.storage, MODERATION_MIGRATIONS);
-		const parts = outboxParts(meteredSql(ctx.storage.sql, this.meter), () => this.name, this.config, "moderation");
+		const parts = outboxParts(meteredSql(ctx.storage.sql, this.storageMeter), () => this.name, this.config, "moderation");
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.engine = new TaskEngine({ ctx, meter: this.meter, env: () => this.env, config: this.config, outbox: this.outbox, ops: this.ops, name: () => this.name });
+		this.engine = new TaskEngine({ ctx, storageMeter: this.storageMeter, env: () => this.env, config: this.config, outbox: this.outbox, ops: this.ops, name: () => this.name });
 		if (this.engine.needsAlarm()) void ctx.blockConcurrencyWhile(() => this.engine.armAlarm());
 	}
 

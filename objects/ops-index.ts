@@ -20,8 +20,23 @@ import type { TaskKind, TaskOrigin, TaskView } from "../src/saga/types.ts";
 import { allowedActions } from "../src/saga/policy.ts";
 import { type Scope, taskRooms, withinScope } from "../src/ops/scope.ts";
 import { isModerationId, originOfRecord, originRooms } from "../src/saga/ids.ts";
-import { type MeterReading, meteredSql, StorageMeter } from "./meter.ts";
+import { acceptSample, type CounterSample, HISTORY_COLUMNS, type MinuteSample, type ShardMetrics, seriesKey } from "../src/ops/metrics.ts";
+import type { MeterBatch } from "./meter.ts";
+import { roomOfPolicyTarget } from "../src/ops/policy-audit.ts";
+import { type MeterReading, meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
+
+/** The room a policy change's audit entry names (`policy@<room>`). */
+function policyRooms(target: string): string[] | undefined {
+	const room = roomOfPolicyTarget(target);
+	return room === undefined ? undefined : [room];
+}
+
+/** The deliveries inside the cross-post records, one row each (`d.value` is a delivery). */
+const DELIVERIES = "FROM crossposts, json_each(crossposts.deliveries) AS d";
+
+/** Per-minute history kept for the console's charts. */
+const HISTORY_KEEP_MS = 2 * 60 * 60_000;
 
 interface TaskRecord extends Record<string, SqlStorageValue> {
 	task_id: string;
@@ -221,17 +236,17 @@ function where(filter: ListFilter, id: string, rooms: string[], now: number): { 
 
 export class OpsIndex extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
-	readonly meter = new StorageMeter();
+	readonly storageMeter = new StorageMeter();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		applyMigrations(ctx.storage, OPS_INDEX_MIGRATIONS);
-		this.sql = meteredSql(ctx.storage.sql, this.meter);
+		this.sql = meteredSql(ctx.storage.sql, this.storageMeter);
 	}
 
-	/** Rows this shard has written since it started (see objects/meter.ts). */
+	/** Rows this shard has written since it started (see objects/storage-meter.ts). */
 	async meterReading(): Promise<MeterReading> {
-		return this.meter.reading();
+		return this.storageMeter.reading();
 	}
 
 	/** Applies a batch of updates in one transaction. Idempotent. */
@@ -540,7 +555,7 @@ export class OpsIndex extends DurableObject<Env> {
 		const keep =
 			scope === null
 				? undefined
-				: (row: AuditRow) => withinScope(scope, taskRooms(row.task_id) ?? (isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []));
+				: (row: AuditRow) => withinScope(scope, taskRooms(row.task_id) ?? policyRooms(row.task_id) ?? (isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []));
 		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep)
 			.map((row) => ({
 				at: row.at,
@@ -626,29 +641,129 @@ export class OpsIndex extends DurableObject<Env> {
 		)) {
 			latency[row.bucket] = row.n;
 		}
-		const oldest = this.sql
-			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
-			.one().at;
 		// Cross-posts' deliveries are inside their records.
 		const tasks = count("tasks");
 		const sagas = count("sagas");
-		for (const [state, n] of Object.entries(count("crossposts"))) sagas[state] = (sagas[state] ?? 0) + n;
-		const inner = "FROM crossposts, json_each(crossposts.deliveries) AS d";
-		for (const row of this.sql.exec<{ state: string; n: number }>(`SELECT json_extract(d.value, '$.state') AS state, COUNT(*) AS n ${inner} GROUP BY state`)) {
-			tasks[row.state] = (tasks[row.state] ?? 0) + row.n;
-		}
+		for (const { state, n } of this.crosspostStates()) sagas[state] = (sagas[state] ?? 0) + n;
+		for (const { state, n } of this.deliveryStates()) tasks[state] = (tasks[state] ?? 0) + n;
 		const took = "json_extract(d.value, '$.updatedAt') - json_extract(d.value, '$.createdAt')";
 		const innerCases = LATENCY_BUCKETS_MS.map((bound, i) => `WHEN ${took} <= ${bound} THEN ${i}`).join(" ");
 		for (const row of this.sql.exec<{ bucket: number; n: number }>(
-			`SELECT CASE ${innerCases} ELSE ${LATENCY_BUCKETS_MS.length} END AS bucket, COUNT(*) AS n ${inner}
+			`SELECT CASE ${innerCases} ELSE ${LATENCY_BUCKETS_MS.length} END AS bucket, COUNT(*) AS n ${DELIVERIES}
 			 WHERE json_extract(d.value, '$.state') = 'succeeded' GROUP BY bucket`,
 		)) {
 			latency[row.bucket] = (latency[row.bucket] ?? 0) + row.n;
 		}
+		return { tasks, sagas, latency, oldestPendingCreatedAt: this.oldestPendingAt() };
+	}
+
+	/** Cross-post records by saga state. */
+	private crosspostStates(): Array<{ state: string; n: number }> {
+		return this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM crossposts GROUP BY state").toArray();
+	}
+
+	/** The deliveries inside cross-post records, by state (they are all of kind `deliver`). */
+	private deliveryStates(): Array<{ state: string; n: number }> {
+		return this.sql.exec<{ state: string; n: number }>(`SELECT json_extract(d.value, '$.state') AS state, COUNT(*) AS n ${DELIVERIES} GROUP BY state`).toArray();
+	}
+
+	/** When the oldest unfinished task was created: task rows, and deliveries inside cross-post records. */
+	private oldestPendingAt(): number | null {
+		const oldest = this.sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')").one().at;
 		const oldestDelivery = this.sql
-			.exec<{ at: number | null }>(`SELECT MIN(json_extract(d.value, '$.createdAt')) AS at ${inner} WHERE json_extract(d.value, '$.state') IN ('pending', 'processing')`)
+			.exec<{ at: number | null }>(`SELECT MIN(json_extract(d.value, '$.createdAt')) AS at ${DELIVERIES} WHERE json_extract(d.value, '$.state') IN ('pending', 'processing')`)
 			.one().at;
-		const oldestPending = oldest === null ? oldestDelivery : oldestDelivery === null ? oldest : Math.min(oldest, oldestDelivery);
-		return { tasks, sagas, latency, oldestPendingCreatedAt: oldestPending };
+		return oldest === null ? oldestDelivery : oldestDelivery === null ? oldest : Math.min(oldest, oldestDelivery);
+	}
+
+	/**
+	 * Adds a room's (or compensation's) counter increments, and keeps its socket count. Series
+	 * Parley does not define are dropped (acceptSample), so the table's size is bounded by the
+	 * families' label sets, whoever calls.
+	 */
+	async recordMetrics(batch: MeterBatch): Promise<void> {
+		const minute = Math.floor(batch.at / 60_000) * 60_000;
+		this.ctx.storage.transactionSync(() => {
+			const history = { messages: 0, attempts: 0, failures: 0 };
+			for (const sample of batch.counters) {
+				if (!acceptSample(sample)) continue;
+				this.sql.exec(
+					`INSERT INTO metric_counters (series, name, part, labels, value) VALUES (?, ?, ?, ?, ?)
+					 ON CONFLICT (series) DO UPDATE SET value = value + excluded.value`,
+					seriesKey(sample),
+					sample.name,
+					sample.part ?? null,
+					JSON.stringify(sample.labels),
+					sample.value,
+				);
+				const column = HISTORY_COLUMNS[sample.name];
+				if (column !== undefined) history[column] += sample.value;
+			}
+			if (history.messages + history.attempts + history.failures > 0) {
+				this.sql.exec(
+					`INSERT INTO metric_minutes (minute, messages, attempts, failures) VALUES (?1, ?2, ?3, ?4)
+					 ON CONFLICT (minute) DO UPDATE SET messages = messages + ?2, attempts = attempts + ?3, failures = failures + ?4`,
+					minute,
+					history.messages,
+					history.attempts,
+					history.failures,
+				);
+				this.sql.exec("DELETE FROM metric_minutes WHERE minute < ?", minute - HISTORY_KEEP_MS);
+			}
+			if (batch.sockets !== undefined) {
+				// A room with no socket left needs no row: the sum is the same without it.
+				if (batch.sockets > 0) {
+					this.sql.exec(
+						"INSERT INTO metric_sockets (source, sockets, at) VALUES (?1, ?2, ?3) ON CONFLICT (source) DO UPDATE SET sockets = ?2, at = ?3 WHERE excluded.at >= metric_sockets.at",
+						batch.source,
+						batch.sockets,
+						batch.at,
+					);
+				} else {
+					this.sql.exec("DELETE FROM metric_sockets WHERE source = ? AND at <= ?", batch.source, batch.at);
+				}
+			}
+		});
+	}
+
+	/** This shard's part of a scrape: counter totals, sockets, and counts from its own rows. */
+	async metrics(): Promise<ShardMetrics> {
+		const counters: CounterSample[] = this.sql
+			.exec<{ name: string; part: string | null; labels: string; value: number }>("SELECT name, part, labels, value FROM metric_counters")
+			.toArray()
+			.map((row) => {
+				const sample = { name: row.name, labels: JSON.parse(row.labels) as Record<string, string>, value: row.value } as CounterSample;
+				if (row.part === "bucket" || row.part === "sum" || row.part === "count") sample.part = row.part;
+				return sample;
+			});
+		const sockets = this.sql.exec<{ n: number | null }>("SELECT SUM(sockets) AS n FROM metric_sockets").one().n ?? 0;
+		// Cross-posts' deliveries and saga states are inside their records (one row each).
+		const tasks = [
+			...this.sql.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind").toArray(),
+			...this.deliveryStates().map(({ state, n }) => ({ state, kind: "deliver", n })),
+		];
+		const sagas = [...this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray(), ...this.crosspostStates()];
+		const alerts = this.sql
+			.exec<{ status: string; n: number }>("SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status")
+			.toArray();
+		return { counters, sockets, tasks, sagas, alerts, oldestPendingCreatedAt: this.oldestPendingAt() };
+	}
+
+	/** Minutes since `since` (Unix ms), oldest first. */
+	async metricsHistory(since: number): Promise<MinuteSample[]> {
+		return this.sql
+			.exec<{ minute: number; messages: number; attempts: number; failures: number }>("SELECT * FROM metric_minutes WHERE minute >= ? ORDER BY minute", since)
+			.toArray()
+			.map((row) => ({ at: row.minute, messages: row.messages, attempts: row.attempts, failures: row.failures }));
+	}
+
+	/** The cross-post saga of a message id, if this shard holds one (a search by message id). */
+	async sagaOfMessage(msgId: string): Promise<SagaSummary | undefined> {
+		// A cross-post record has no index by message id (each entry would be a row written per
+		// cross-post): a search, rare and an operator's, reads the records instead.
+		const record = this.sql.exec<CrosspostRecord>("SELECT * FROM crossposts WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId).toArray()[0];
+		if (record !== undefined) return crosspostSummary(record);
+		const row = this.sql.exec<SagaRecord>("SELECT * FROM sagas WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId).toArray()[0];
+		return row === undefined ? undefined : sagaSummary(row);
 	}
 }

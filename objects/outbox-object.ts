@@ -10,7 +10,7 @@ import type { Span } from "../src/ops/types.ts";
 import type { ManualAction, TaskOrigin, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
-import type { MeterReading } from "./meter.ts";
+import type { MeterReading } from "./storage-meter.ts";
 import { OpsRecord } from "./ops-record.ts";
 import { Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
@@ -75,7 +75,7 @@ export abstract class OutboxObject extends DurableObject<Env> {
 		return this.engine.taskStatus(taskId);
 	}
 
-	/** Rows this object has written since it started (see objects/meter.ts). */
+	/** Rows this object has written since it started (see objects/storage-meter.ts). */
 	async meterReading(): Promise<MeterReading> {
 		return this.engine.meterReading();
 	}

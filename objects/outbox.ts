@@ -33,6 +33,7 @@ import {
 } from "../src/saga/state-machine.ts";
 import { taskIdFor } from "../src/saga/ids.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
+import { viaSpan } from "../src/trace.ts";
 import type { ModerationRecord, ModerationStart, RoomPlan, Selector } from "../src/ops/moderation.ts";
 import {
 	ACTION_EVENTS,
@@ -260,6 +261,8 @@ export type DirectGate = (room: string, liveToRoom: number) => boolean;
 export interface SagaStart {
 	/** When the message reached the server (the trace's first span). */
 	receivedAt?: number;
+	/** The W3C trace context of the call that brought the message (the Worker's span), for the ingress span. */
+	traceparent?: string | undefined;
 	/** Claims deliveries for a direct first attempt where it answers yes; none without it. */
 	direct?: DirectGate;
 }
@@ -906,7 +909,7 @@ export class Outbox {
 		unit.implicit.set(sagaId, "running");
 		const payload: CopyPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
 		const received: Note[] = [
-			{ at: start.receivedAt ?? now, component: "ingress", event: "message.received", detail: `from ${message.author.id}, cross-post to ${targets.join(", ")}` },
+			{ at: start.receivedAt ?? now, component: "ingress", event: "message.received", detail: `from ${message.author.id}, cross-post to ${targets.join(", ")}${viaSpan(start.traceparent)}` },
 			{ at: now, component: "room", event: "message.committed", detail: `seq ${message.seq}, saga ${sagaId}` },
 		];
 		targets.forEach((room, i) => {

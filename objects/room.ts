@@ -35,10 +35,12 @@ import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
-import { newTraceId } from "../src/trace.ts";
+import { POLICY_ACTION, policySummary, policyTarget } from "../src/ops/policy-audit.ts";
+import { newTraceId, parseTraceparent, viaSpan } from "../src/trace.ts";
+import { Meter } from "./meter.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
-import { meteredSql, StorageMeter } from "./meter.ts";
+import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
@@ -113,8 +115,10 @@ export class Room extends OutboxObject {
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
 	readonly engine: TaskEngine;
-	/** Rows this room has written (an instance field, so no RPC surface; see meter()). */
-	readonly meter = new StorageMeter();
+	/** Counters for /v1/admin/metrics, in memory (objects/meter.ts); shared with the engine. */
+	readonly meter: Meter;
+	/** Rows this room has written (an instance field, so no RPC surface; see meterReading()). */
+	readonly storageMeter = new StorageMeter();
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake. */
 	private readonly presence: Presence;
@@ -133,15 +137,24 @@ export class Room extends OutboxObject {
 		this.config = configFor(env);
 		this.buckets = new UserBuckets(this.config.rateLimitPerSec);
 		applyMigrations(ctx.storage, MIGRATIONS);
-		const sql = meteredSql(ctx.storage.sql, this.meter);
+		const sql = meteredSql(ctx.storage.sql, this.storageMeter);
 		this.log = new EventLog(sql);
 		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
 		this.barrier = new Barrier(sql, this.log);
+		this.meter = new Meter({
+			env: () => this.env,
+			name: () => this.name,
+			shards: this.config.opsIndexShards,
+			flushMs: this.config.metricsFlushMs,
+			labelledRooms: this.config.metricsRooms,
+			sockets: () => this.openSockets().length,
+		});
 		this.engine = new TaskEngine({
-			ctx,
 			meter: this.meter,
+			storageMeter: this.storageMeter,
+			ctx,
 			env: () => this.env,
 			config: this.config,
 			outbox: this.outbox,
@@ -189,7 +202,10 @@ export class Room extends OutboxObject {
 
 		// Opening a socket takes from the user's allowance too (see SOCKET_OPEN_COST).
 		const take = this.buckets.take(identity.id, this.engine.now(), SOCKET_OPEN_COST);
-		if (!take.ok) return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "socket", code: "rate_limited" });
+			return errorResponse({ code: "rate_limited", message: "reconnecting too fast; slow down", retryAfterMs: take.retryAfterMs });
+		}
 		const mine = this.openSockets(userTag(identity.id)).length;
 		if (mine >= this.config.maxSocketsPerUser) {
 			// Refused before accepting, so it is an HTTP answer the client can read.
@@ -199,6 +215,7 @@ export class Room extends OutboxObject {
 		const firstOfUser = mine === 0;
 		this.ctx.acceptWebSocket(server, [userTag(identity.id)]);
 		server.serializeAttachment(socketIdentity(identity));
+		this.meter.socketsMoved();
 		const user: UserRef = { id: identity.id, name: identity.name };
 		this.presence.joined(user);
 
@@ -268,6 +285,7 @@ export class Room extends OutboxObject {
 	private socketGone(ws: WebSocket): void {
 		const who = readSocketIdentity(ws);
 		if (who === undefined) return;
+		this.meter.socketsMoved();
 		const remaining = this.openSockets(userTag(who.user.id), ws).length;
 		if (this.presence.left(who.user.id, remaining)) {
 			this.broadcast(JSON.stringify({ type: "presence", left: who.user } satisfies ServerFrame), ws);
@@ -307,6 +325,7 @@ export class Room extends OutboxObject {
 		const live = this.liveState(ws);
 		const { window, close } = recordRefusal(live.abuse, now);
 		live.abuse = window;
+		this.meter.count("refusals", { transport: "socket", code: error.code });
 		if (close) {
 			const who = readSocketIdentity(ws);
 			if (who !== undefined) this.closeSocket(ws, who, CLOSE.policy, "too many refused frames");
@@ -384,7 +403,13 @@ export class Room extends OutboxObject {
 			const reply = results[i]?.reply;
 			if (reply === undefined) return;
 			if (reply.type === "error") this.refuse(command.ws, now, reply);
-			else sendIfOpen(command.ws, JSON.stringify(reply));
+			else {
+				sendIfOpen(command.ws, JSON.stringify(reply));
+				if (reply.type === "ack") {
+					this.meter.count("acks", { transport: "socket" });
+					if (!reply.duplicate) this.meter.messageStored("socket");
+				}
+			}
 		});
 		if (results.some((r) => r.alarm)) await this.engine.afterWrite();
 	}
@@ -419,7 +444,7 @@ export class Room extends OutboxObject {
 	 * Stores a send. A repeat of the same client id returns the original result; the policy is
 	 * checked after dedup so a lost ack can always be recovered.
 	 */
-	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number): Prepared<SendResult> {
+	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number, traceparent?: string): Prepared<SendResult> {
 		const existing = this.log.findByClientId(identity.id, input.id);
 		if (existing !== undefined) return { result: ok(sendResult(existing, true)), events: [], alarm: false };
 		const refusal = this.policyRefusal(identity);
@@ -443,8 +468,9 @@ export class Room extends OutboxObject {
 		this.knownAuthors.add(identity.id);
 		if (sagaId !== null) {
 			// The message, its dedup record and one task per target commit together; deliveries
-			// the engine's gate lets through are claimed now, for the room to attempt itself.
-			this.outbox.startSaga(sagaId, message, targets, now, { receivedAt, direct: this.engine.directGate });
+			// the engine's gate lets through are claimed now, for the room to attempt itself. The
+			// commit's spans (the ingress one names the Worker's span) go in the first task's row.
+			this.outbox.startSaga(sagaId, message, targets, now, { receivedAt, traceparent, direct: this.engine.directGate });
 		}
 		return { result: ok(sendResult({ event: message, sagaId }, false)), events: [message], alarm: sagaId !== null || firstPost };
 	}
@@ -481,12 +507,25 @@ export class Room extends OutboxObject {
 	// RPC from the Worker (HTTP routes)
 	// -------------------------------------------------------------------------------------
 
-	/** A send over HTTP: the same as a socket frame, the user's rate limit included. */
-	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number): Promise<Result<SendResult>> {
+	/**
+	 * A send over HTTP: the same as a socket frame, the user's rate limit included. `traceparent`
+	 * is the Worker's span that made this call (W3C); a cross-post's ingress span names it.
+	 */
+	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number, traceparent?: string): Promise<Result<SendResult>> {
 		const now = this.engine.now();
 		const take = this.buckets.take(identity.id, now);
-		if (!take.ok) return fail("rate_limited", "slow down", take.retryAfterMs);
-		return await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now));
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const via = parseTraceparent(traceparent)?.traceId === traceId ? traceparent : undefined;
+		const result = await this.commitNow(() => this.prepareSend(identity, input, traceId, now, receivedAt ?? now, via));
+		if (!result.ok) this.meter.count("refusals", { transport: "http", code: result.error.code });
+		else {
+			this.meter.count("acks", { transport: "http" });
+			if (!result.value.duplicate) this.meter.messageStored("http");
+		}
+		return result;
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
@@ -498,15 +537,29 @@ export class Room extends OutboxObject {
 		return { room: this.name, events: this.log.page(query), lastSeq: this.log.lastSeq };
 	}
 
-	async updatePolicy(patch: PolicyPatch): Promise<RoomPolicy> {
+	/** Changes the policy; with `audit`, the change and its audit entry commit together. */
+	async updatePolicy(patch: PolicyPatch, audit?: { actor: string; reason: string; traceId: string }): Promise<RoomPolicy> {
 		const banGuests = patch.banGuests ?? this.policy.banGuests ?? false;
 		const next: RoomPolicy = {
 			readOnly: patch.readOnly ?? this.policy.readOnly,
 			...(banGuests ? { banGuests } : {}),
 			banned: patch.banned ?? this.policy.banned,
 		};
-		this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+		if (audit === undefined) {
+			this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+			this.policy = next;
+			return next;
+		}
+		const before = this.policy;
+		const now = Date.now();
+		this.write(() => {
+			this.log.setMeta(POLICY_KEY, JSON.stringify(next));
+			const entry = { at: now, actor: audit.actor, taskId: policyTarget(this.name), action: POLICY_ACTION, reason: audit.reason, from: policySummary(before), to: policySummary(next), traceId: audit.traceId };
+			this.ops.audit(entry, now);
+		});
 		this.policy = next;
+		// The audit entry reaches the index through the feed, which the alarm ships.
+		await this.engine.afterWrite();
 		return next;
 	}
 
@@ -542,7 +595,7 @@ export class Room extends OutboxObject {
 				}
 				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
 				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-				if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}`);
+				if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`);
 				events.push(...result.events);
 				done.push(result.outcome);
 			}

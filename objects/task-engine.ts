@@ -7,6 +7,7 @@
  */
 import { ok, type Result } from "../src/errors.ts";
 import type { Config } from "../src/config.ts";
+import { postAlert } from "../src/ops/alert-delivery.ts";
 import { shardName, shardOf } from "../src/ops/shard.ts";
 import type { AlertView, IndexUpdate, Span } from "../src/ops/types.ts";
 import { attempt, loadFaults } from "../src/queue.ts";
@@ -16,15 +17,15 @@ import { batchTasks } from "../src/saga/batches.ts";
 import { NO_FAULTS } from "../src/saga/faults.ts";
 import { mayAttemptDirectly, mayClaimAtCommit } from "../src/saga/policy.ts";
 import type { ManualAction, SagaFrameData, TaskBatch, TaskMessage, TaskOutcome, TaskReport, TaskView } from "../src/saga/types.ts";
+import { attemptTraceparent, viaSpan } from "../src/trace.ts";
 import { seqOfMessageId } from "./event-log.ts";
-import type { MeterReading, StorageMeter } from "./meter.ts";
+import { Meter } from "./meter.ts";
+import type { MeterReading, StorageMeter } from "./storage-meter.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import { type Note, type Outbox, type OutboxChanges, TASK_RETENTION_MS } from "./outbox.ts";
 
 /** Queue sends and index feeds from the alarm give up after this; the rows stay and retry. */
 const OUTBOUND_TIMEOUT_MS = 10_000;
-/** An alert webhook that has not answered by then counts as a failed delivery. */
-const WEBHOOK_TIMEOUT_MS = 5_000;
 
 /**
  * While deliveries wait for their direct attempt, the alarm is set no later than this after
@@ -56,6 +57,8 @@ interface Line {
 export interface DeliveryNote {
 	receivedAt: number;
 	queueAttempts: number;
+	/** The consumer's span (W3C `traceparent`) that carried this report. */
+	traceparent?: string;
 }
 
 /** What an operator's action answers: the task after it, and whether it only repeated the last one. */
@@ -69,7 +72,7 @@ export interface TaskQueue {
 export interface EngineHost {
 	ctx: DurableObjectState;
 	/** Counts the object's rows written; the engine adds the alarms it sets and deletes. */
-	meter: StorageMeter;
+	storageMeter: StorageMeter;
 	env(): Env;
 	config: Config;
 	outbox: Outbox;
@@ -80,20 +83,30 @@ export interface EngineHost {
 	onRollback?(): void;
 	/** Tells interested sockets about sagas that reached an end state, once committed. */
 	onSagaReports?(reports: SagaFrameData[]): void;
+	/** The object's counters (a room shares its own); the engine makes one when none is given. */
+	meter?: Meter;
 }
 
-/** The span of what a target room did with an attempt, as its origin records it. */
-function targetNote(kind: string, room: string, attempt: number, outcome: TaskOutcome, at: number): Note {
+/**
+ * The span of what a target room did with an attempt, as its origin records it; `via` is the
+ * trace context the target was called with (the attempt's span), as the target's own span of
+ * a queued attempt names the consumer's.
+ */
+function targetNote(kind: string, room: string, attempt: number, outcome: TaskOutcome, at: number, via?: string): Note {
 	const detail = outcome.status === "ok" ? outcome.detail : `${outcome.code}: ${outcome.message}`;
 	const event = outcome.status === "transient" && outcome.code === "fault" ? `${kind}.fault_injected` : `${kind}.${outcome.status}`;
-	return { at, component: "room", event, detail: `attempt ${attempt}: ${detail}`, room };
+	return { at, component: "room", event, detail: `attempt ${attempt}: ${detail}${viaSpan(via)}`, room };
 }
 
-/** The spans of one direct attempt: it reached its target (with no queue hop), and what the target did. */
+/**
+ * The spans of one direct attempt: it reached its target (with no queue hop), and what the
+ * target did; both name the attempt's span, the hop that carried it.
+ */
 function directNotes(task: TaskMessage, outcome: TaskOutcome, sentAt: number, doneAt: number): Note[] {
+	const detail = `${task.kind} to ${task.targetRoom}, attempt ${task.attempt}, direct (no queue hop)${viaSpan(task.traceparent)}`;
 	return [
-		{ at: sentAt, component: "queue", event: "queue.delivered", detail: `${task.kind} to ${task.targetRoom}, attempt ${task.attempt}, direct (no queue hop)` },
-		targetNote(task.kind, task.targetRoom, task.attempt, outcome, doneAt),
+		{ at: sentAt, component: "queue", event: "queue.delivered", detail },
+		targetNote(task.kind, task.targetRoom, task.attempt, outcome, doneAt, task.traceparent),
 	];
 }
 
@@ -118,6 +131,8 @@ export class TaskEngine {
 	directAttempt: (tasks: TaskMessage[]) => Promise<TaskOutcome[]> = async (tasks) => await this.attemptDirect(tasks);
 
 	private readonly host: EngineHost;
+	/** Counts attempts, failures, dead letters, alert deliveries and alarm lag (objects/meter.ts). */
+	readonly meter: Meter;
 	/** Direct attempts by target room (in memory: a crash leaves their tasks leased, for the alarm). */
 	private readonly lines = new Map<string, Line>();
 	/** Rounds not yet written. */
@@ -138,6 +153,15 @@ export class TaskEngine {
 
 	constructor(host: EngineHost) {
 		this.host = host;
+		this.meter =
+			host.meter ??
+			new Meter({
+				env: () => host.env(),
+				name: () => host.name(),
+				shards: host.config.opsIndexShards,
+				flushMs: host.config.metricsFlushMs,
+				labelledRooms: host.config.metricsRooms,
+			});
 	}
 
 	/**
@@ -176,7 +200,13 @@ export class TaskEngine {
 			this.host.onRollback?.();
 			throw error;
 		}
-		const { direct, touched, reports } = unit.changes;
+		const { direct, touched, reports, tasks } = unit.changes;
+		// Counted once committed, from the changes the unit made (nothing is written for it): a
+		// direct claim at commit is an attempt like one the alarm claims.
+		for (const change of tasks) {
+			if (change.event === "claim") this.meter.count("task_attempts", { kind: change.task.kind });
+			else if (change.task.state === "failed" && change.from !== "failed") this.meter.count("tasks_failed", { kind: change.task.kind });
+		}
 		for (const sagaId of touched) this.unshipped.set(sagaId, (this.unshipped.get(sagaId) ?? 0) + 1);
 		if (direct.length > 0) this.startDirect(direct);
 		this.provisional = new Map();
@@ -203,28 +233,24 @@ export class TaskEngine {
 	 * (the ticker's own re-arm) sets exactly the next time.
 	 */
 	async armAlarm(notBefore = 0, exact = false): Promise<void> {
-		const { ctx, outbox, ops, config } = this.host;
+		const { ctx } = this.host;
 		const now = this.now();
-		const times = [
-			outbox.nextWakeAt(),
-			ops.nextWakeAt(),
-			outbox.nextStuckAt(config.alertStuckMs),
-			this.openRounds.size > 0 ? now + DIRECT_CHECK_MS : null,
-			this.shipWakeAt(now),
-		].filter((t): t is number => t !== null);
+		const times = [this.earliestDue(), this.openRounds.size > 0 ? now + DIRECT_CHECK_MS : null, this.shipWakeAt(now)].filter(
+			(t): t is number => t !== null,
+		);
 		const current = await ctx.storage.getAlarm();
 		// The schedule is in the engine's time, the alarm in real time; they differ only in tests.
 		const skew = now - Date.now();
 		if (times.length === 0) {
 			if (current !== null && (exact || current - Date.now() > 2 * DIRECT_CHECK_MS)) {
-				this.host.meter.alarmWrites++;
+				this.host.storageMeter.alarmWrites++;
 				await ctx.storage.deleteAlarm();
 			}
 			return;
 		}
 		const next = Math.max(Math.min(...times), notBefore) - skew;
 		if (exact ? current !== next : current === null || current > next) {
-			this.host.meter.alarmWrites++;
+			this.host.storageMeter.alarmWrites++;
 			await ctx.storage.setAlarm(next);
 		}
 	}
@@ -242,7 +268,9 @@ export class TaskEngine {
 	private startDirect(tasks: readonly TaskMessage[]): void {
 		const round: Round = { waiting: tasks.length, reports: [], sagas: new Set(tasks.map((t) => t.sagaId)) };
 		this.openRounds.add(round);
-		for (const task of tasks) {
+		for (const claimed of tasks) {
+			// A direct attempt carries its attempt's span like a queued one (see the alarm).
+			const task: TaskMessage = { ...claimed, traceparent: attemptTraceparent(claimed) };
 			let line = this.lines.get(task.targetRoom);
 			if (line === undefined) {
 				line = { busy: false, queued: [], inFlight: 0 };
@@ -332,6 +360,8 @@ export class TaskEngine {
 				this.write(() => {
 					for (const { taskId, attempt, outcome, notes } of round.reports) outbox.complete(taskId, attempt, outcome, this.now(), notes);
 				});
+				// Counted once written, as the consumer's reports are (completeTasks).
+				for (const { taskId, outcome } of round.reports) this.countFailedAttempt(taskId, outcome);
 			} else {
 				this.shipSoon();
 			}
@@ -475,6 +505,13 @@ export class TaskEngine {
 		await Promise.race([shipping, new Promise<void>((resolve) => setTimeout(resolve, SHIP_WAIT_MS))]);
 	}
 
+	/** The earliest time anything of the outbox, the feed, the alerts or a stuck deadline is due. */
+	private earliestDue(): number | null {
+		const { outbox, ops, config } = this.host;
+		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter((t): t is number => t !== null);
+		return times.length === 0 ? null : Math.min(...times);
+	}
+
 	/** After an outbox change: re-arm for what is due next. */
 	async afterWrite(notBefore = 0): Promise<void> {
 		await this.armAlarm(notBefore);
@@ -488,6 +525,8 @@ export class TaskEngine {
 	async alarm(): Promise<void> {
 		const { outbox, config } = this.host;
 		const now = this.now();
+		const due = this.earliestDue();
+		if (due !== null && due <= now) this.meter.alarmLag(now - due);
 		// After a failed run the next one waits a base delay, so a persistent fault cannot spin.
 		let notBefore = 0;
 		try {
@@ -499,7 +538,8 @@ export class TaskEngine {
 			});
 			// A re-claimed task is the durable path's now; its direct attempt, if still queued, is dropped.
 			this.leaveLines(new Set(claimed.map((t) => t.taskId)));
-			const batches = batchTasks(claimed);
+			// Each attempt travels with its own span of the task's trace (derived, so never stored).
+			const batches = batchTasks(claimed.map((task) => ({ ...task, traceparent: attemptTraceparent(task) })));
 			for (let i = 0; i < batches.length; i += 100) {
 				const chunk = batches.slice(i, i + 100);
 				try {
@@ -554,21 +594,11 @@ export class TaskEngine {
 		const url = config.alertWebhookUrl;
 		if (url === "") return;
 		for (const { alertId, payload } of ops.dueAlerts(this.now())) {
-			let error: string | undefined;
-			try {
-				const response = await fetch(url, {
-					method: "POST",
-					headers: { "Content-Type": "application/json" },
-					body: JSON.stringify(payload),
-					signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-				});
-				if (!response.ok) error = `webhook answered ${response.status}`;
-				await response.body?.cancel();
-			} catch (thrown) {
-				error = `webhook unreachable: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
-			}
+			const result = await postAlert({ url, secret: config.alertWebhookSecret, id: alertId, body: payload, nowMs: Date.now() });
+			const error = result.ok ? undefined : result.error;
 			const at = this.now();
 			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
+			this.meter.alertDelivery(error === undefined ? "sent" : "failed");
 			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
 		}
 	}
@@ -580,18 +610,27 @@ export class TaskEngine {
 			reports.map(({ taskId, attempt, outcome }) => {
 				const task = outbox.getTask(taskId);
 				if (task !== undefined && delivery !== undefined) {
-					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}`);
+					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`);
 				}
 				return outbox.complete(taskId, attempt, outcome, this.now());
 			}),
 		);
+		for (const { taskId, outcome } of reports) this.countFailedAttempt(taskId, outcome);
 		await this.afterWrite();
 		return views;
+	}
+
+	/** An attempt that did not go through (a deferral is not one: it never ran). */
+	private countFailedAttempt(taskId: string, outcome: TaskOutcome): void {
+		if (outcome.status === "ok" || outcome.status === "deferred") return;
+		const task = this.host.outbox.getTask(taskId);
+		if (task !== undefined) this.meter.count("task_attempt_failures", { kind: task.kind });
 	}
 
 	/** The dead-letter queue gave up on a task. */
 	async deadLetterTask(taskId: string, error: string): Promise<TaskView | undefined> {
 		const view = this.write(() => this.host.outbox.deadLetter(taskId, error, this.now()));
+		if (view !== undefined) this.meter.count("dead_letters", { kind: view.kind });
 		await this.afterWrite();
 		return view;
 	}
@@ -612,7 +651,7 @@ export class TaskEngine {
 	}
 
 	meterReading(): MeterReading {
-		return this.host.meter.reading();
+		return this.host.storageMeter.reading();
 	}
 
 	taskStatus(taskId: string): TaskView | undefined {

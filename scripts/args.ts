@@ -6,7 +6,9 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-type Values<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>["values"];
+type Values<O extends ParseArgsOptionsConfig> = ReturnType<
+	typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>
+>["values"];
 
 export function parseOptions<O extends ParseArgsOptionsConfig>(argv: string[], options: O): { values: Values<O> } | { error: string } {
 	try {

@@ -78,15 +78,16 @@ function declarations(): void {
 		if (source.startsWith("client/")) target = join(DIST, source.slice("client/".length));
 		else if (WIRE.has(source)) target = join(DIST, "wire", source.slice(source.indexOf("/") + 1));
 		else fail(`the declarations reach ${source}, which is not client code or a wire module`);
-		const text = readFileSync(file, "utf8")
-			.replace(IMPORT_SPECIFIER, (_match, keyword: string, specifier: string) => {
-				if (!specifier.startsWith(".")) return `${keyword}"${specifier}"`;
-				const resolved = relative(ROOT, resolve(dirname(join(ROOT, source)), specifier));
-				const path = resolved.startsWith("client/") ? resolved.slice("client/".length) : `wire/${resolved.slice(resolved.indexOf("/") + 1)}`;
-				let spec = relative(dirname(relative(DIST, target)), path).replace(/\.ts$/, ".js");
-				if (!spec.startsWith(".")) spec = `./${spec}`;
-				return `${keyword}"${spec}"`;
-			});
+		const text = readFileSync(file, "utf8").replace(IMPORT_SPECIFIER, (_match, keyword: string, specifier: string) => {
+			if (!specifier.startsWith(".")) return `${keyword}"${specifier}"`;
+			const resolved = relative(ROOT, resolve(dirname(join(ROOT, source)), specifier));
+			const path = resolved.startsWith("client/")
+				? resolved.slice("client/".length)
+				: `wire/${resolved.slice(resolved.indexOf("/") + 1)}`;
+			let spec = relative(dirname(relative(DIST, target)), path).replace(/\.ts$/, ".js");
+			if (!spec.startsWith(".")) spec = `./${spec}`;
+			return `${keyword}"${spec}"`;
+		});
 		mkdirSync(dirname(target), { recursive: true });
 		writeFileSync(target.replace(/\.ts$/, ".d.ts"), text);
 	}
@@ -118,4 +119,6 @@ declarations();
 verify();
 const files = filesUnder(DIST);
 const bytes = files.reduce((sum, file) => sum + statSync(file).size, 0);
-console.log(`build-client-package: client/dist (${files.length} files, ${(bytes / 1024).toFixed(1)} KiB): ${ENTRIES.join(", ")}, bin ${BIN}`);
+console.log(
+	`build-client-package: client/dist (${files.length} files, ${(bytes / 1024).toFixed(1)} KiB): ${ENTRIES.join(", ")}, bin ${BIN}`,
+);

@@ -33,10 +33,15 @@ export function ensureDevVars(path: string = DEV_VARS, say: (line: string) => vo
 	const shown = relative(process.cwd(), path) || path;
 	try {
 		// "wx": create only; never overwrites, even if another run creates it at the same moment.
-		writeFileSync(path, `# Local secrets for \`wrangler dev\` (gitignored; never deployed).\nAUTH_SECRET=${randomBytes(32).toString("base64url")}\n`, { flag: "wx", mode: 0o600 });
+		writeFileSync(
+			path,
+			`# Local secrets for \`wrangler dev\` (gitignored; never deployed).\nAUTH_SECRET=${randomBytes(32).toString("base64url")}\n`,
+			{ flag: "wx", mode: 0o600 },
+		);
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-		if (readDevVarsSecret(path) === undefined) say(`${shown} has no AUTH_SECRET: add a line AUTH_SECRET=<a long random value> (HS256 tokens are refused without it).`);
+		if (readDevVarsSecret(path) === undefined)
+			say(`${shown} has no AUTH_SECRET: add a line AUTH_SECRET=<a long random value> (HS256 tokens are refused without it).`);
 		return "kept";
 	}
 	say(`Created ${shown} with a random AUTH_SECRET (crypto-random, local only); npm run token signs with it.`);

@@ -75,13 +75,17 @@ export function parseTokenArgs(
 	if (values.sub === undefined) return { error: "--sub is required" };
 	if (values.sub.trim() === "") return { error: "--sub must not be empty" };
 	const ttl = Number(values.ttl);
-	if (values.ttl.trim() === "" || !Number.isInteger(ttl) || ttl <= 0) return { error: "--ttl must be a positive whole number of seconds" };
+	if (values.ttl.trim() === "" || !Number.isInteger(ttl) || ttl <= 0)
+		return { error: "--ttl must be a positive whole number of seconds" };
 	if (values.secret !== undefined && values.secret === "") return { error: "--secret must not be empty" };
 	return {
 		claims: {
 			sub: values.sub,
 			name: values.name ?? values.sub,
-			rooms: values.rooms?.split(",").map((room) => room.trim()).filter((room) => room !== ""),
+			rooms: values.rooms
+				?.split(",")
+				.map((room) => room.trim())
+				.filter((room) => room !== ""),
 			role: values.admin ? "admin" : undefined,
 			ttlSeconds: ttl,
 		},
@@ -92,7 +96,10 @@ export function parseTokenArgs(
 if (import.meta.main) {
 	// Node-only, and only here: the tests import this file inside workerd too.
 	const { DEV_VARS, readDevVarsSecret } = await import("./dev.ts");
-	const parsed = orExit(parseTokenArgs(process.argv.slice(2), process.env, () => readDevVarsSecret(DEV_VARS)), USAGE);
+	const parsed = orExit(
+		parseTokenArgs(process.argv.slice(2), process.env, () => readDevVarsSecret(DEV_VARS)),
+		USAGE,
+	);
 	if (parsed.secret === undefined) {
 		console.error(NO_SECRET);
 		process.exit(1);

@@ -75,7 +75,10 @@ export function productionSteps(needs: ProductionNeeds, options: Pick<SetupOptio
 			title: `Secret ${secret} of the Worker "${needs.worker}": set unless it is set (a long random value, e.g. \`openssl rand -base64 32\`)`,
 			shown: `npx wrangler secret put ${secret} --env ${ENV}`,
 			command: wrangler("secret", "put", secret, "--env", ENV),
-			check: { args: ["secret", "list", "--env", ENV, "--format", "json"], done: (code, stdout) => code === 0 && secretListed(stdout, secret) },
+			check: {
+				args: ["secret", "list", "--env", ENV, "--format", "json"],
+				done: (code, stdout) => code === 0 && secretListed(stdout, secret),
+			},
 		});
 	}
 	if (!options.skipDeploy) {
@@ -148,9 +151,15 @@ if (import.meta.main) {
 		}
 		const { code } = await exitCodeOf(step.command, false);
 		if (code !== 0) {
-			console.error(`\nStep ${index + 1} failed (exit ${code}): ${step.shown}\nFix the cause and run \`npm run setup:production\` again; finished steps are skipped.`);
+			console.error(
+				`\nStep ${index + 1} failed (exit ${code}): ${step.shown}\nFix the cause and run \`npm run setup:production\` again; finished steps are skipped.`,
+			);
 			process.exit(1);
 		}
 	}
-	console.log(options.dryRun ? "\nNothing was changed." : `\nDone: the Worker "${needs.worker}" is set up${options.skipDeploy ? " (not deployed: --skip-deploy)" : " and deployed"}.`);
+	console.log(
+		options.dryRun
+			? "\nNothing was changed."
+			: `\nDone: the Worker "${needs.worker}" is set up${options.skipDeploy ? " (not deployed: --skip-deploy)" : " and deployed"}.`,
+	);
 }

@@ -74,6 +74,15 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 	return ok(filter);
 }
 
+/** A policy change's reason: optional, but 1..500 characters when given. */
+export function parsePolicyReason(value: unknown): Result<string> {
+	if (value === undefined) return ok("");
+	const reason = typeof value === "string" ? value.trim() : "";
+	const length = codePointLength(reason);
+	if (typeof value !== "string" || length < 1 || length > 500) return bad("`reason`, when given, must be 1..500 chars");
+	return ok(reason);
+}
+
 export function parseAction(body: Record<string, unknown>): Result<{ action: ManualAction; reason: string }> {
 	const action = body.action;
 	if (typeof action !== "string" || !MANUAL_ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
@@ -126,7 +135,7 @@ export function linkTraceParent(c: AppContext, traceId: string): void {
 type IndexShard = ReturnType<AppContext["env"]["OPS_INDEX"]["getByName"]>;
 
 /** Asks every ops-index shard the same question, in parallel (lists span all of them). */
-async function askShards<T>(c: AppContext, ask: (shard: IndexShard, scope: Scope) => Promise<T>): Promise<T[]> {
+export async function askShards<T>(c: AppContext, ask: (shard: IndexShard, scope: Scope) => Promise<T>): Promise<T[]> {
 	const count = c.get("config").opsIndexShards;
 	const scope = scopeOf(c);
 	return await Promise.all(Array.from({ length: count }, async (_, i) => await ask(c.env.OPS_INDEX.getByName(shardName(i)), scope)));
@@ -174,8 +183,12 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 
 	app.put("/v1/admin/rooms/:room/policy", async (c) => {
 		const room = authorizedRoom(c);
-		const patch = unwrap(parsePolicyPatch(await readJsonBody(c)));
-		return c.json(await roomStub(c, room).updatePolicy(patch));
+		// The reason goes to the audit entry the room writes with the change (optional here, so
+		// scripts keep working; the console always asks for one).
+		const { reason, ...body } = await readJsonBody(c);
+		const audit = unwrap(parsePolicyReason(reason));
+		const patch = unwrap(parsePolicyPatch(body));
+		return c.json(await roomStub(c, room).updatePolicy(patch, { actor: c.get("identity").id, reason: audit, traceId: c.get("trace").traceId }));
 	});
 
 	app.get("/v1/admin/sagas", async (c) => {
@@ -227,7 +240,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 	// Bulk retry of failed tasks, rate-limited so a recovering dependency is not flooded.
 	app.post("/v1/admin/tasks/retry", async (c) => {
 		const body = await readJsonBody(c);
-		const { reason } = unwrap(parseAction({ ...body, action: "retry" }));
+		// A dry run (the console's preview) changes nothing, so it needs no reason.
+		const dryRun = body.dryRun === true;
+		const { reason } = dryRun ? { reason: "" } : unwrap(parseAction({ ...body, action: "retry" }));
 		const filter = unwrap(
 			parseListFilter(
 				{ state: "failed", room: typeof body.room === "string" ? body.room : undefined, limit: String(body.limit ?? BULK_RETRY_MAX) },
@@ -239,6 +254,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		// A scoped admin retries only failed tasks whose every room is in its claim.
 		const pages = await askShards(c, async (shard, scope) => await shard.listTasks(filter, scope));
 		const failed = mergePages(pages, filter.limit, (t) => ({ createdAt: t.createdAt, id: t.taskId })).items;
+		// A dry run previews what would be retried: no budget is taken, nothing changes.
+		if (dryRun) return c.json({ dryRun: true, tasks: failed.map((t) => t.taskId), count: failed.length, limit: filter.limit });
 		const grant = await c.env.CONTROL.getByName("global").takeBulkRetry(failed.length, Date.now());
 		if (failed.length > 0 && grant.granted === 0) {
 			throw new ParleyError("rate_limited", "bulk retries are rate-limited; try again later", grant.retryAfterMs);

@@ -8,12 +8,14 @@
 import { Hono } from "hono";
 import { IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
 import { linkTraceParent, registerAdminRoutes } from "./admin.ts";
-import { authenticate, authorizeRoom } from "./auth.ts";
+import { authenticate, authorizeRoom, type Identity } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppContext, type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { parseEventsQuery, parseSendInput, parseSince } from "./protocol.ts";
-import { traceIdFrom } from "./trace.ts";
+import { ACCESS_HEADER, accessConfigured, authenticateAccess } from "./access.ts";
+import { registerOpsRoutes, serveMetricsWithToken } from "./ops-routes.ts";
+import { ingressContext, traceparentOf } from "./trace.ts";
 
 export type { AppEnv } from "./http.ts";
 
@@ -41,6 +43,33 @@ export function createApp(): Hono<AppEnv> {
 
 	app.get("/health", (c) => c.json({ ok: true }));
 
+	// W3C trace context: every API call gets the server's own trace (see src/trace.ts) and says
+	// so on its response, with the caller's `tracestate` passed back untouched.
+	app.use("/v1/*", async (c, next) => {
+		const trace = ingressContext(c.req.header("traceparent"), c.req.header("tracestate"));
+		c.set("trace", trace);
+		await next();
+		// A socket upgrade's 101 comes from the room as it is.
+		if (c.res.status === 101) return;
+		const headers: Array<[string, string]> = [["traceparent", traceparentOf(trace)]];
+		if (trace.tracestate !== undefined) headers.push(["tracestate", trace.tracestate]);
+		try {
+			for (const [name, value] of headers) c.res.headers.set(name, value);
+		} catch {
+			// Headers of a response from a subrequest are immutable: copy it once.
+			c.res = new Response(c.res.body, c.res);
+			for (const [name, value] of headers) c.res.headers.set(name, value);
+		}
+	});
+
+	// Whether the console may sign in through Cloudflare Access: public (it names no secret),
+	// so the sign-in page asks before calling an admin route it would only be refused.
+	app.get("/v1/console/access", (c) => c.json({ access: accessConfigured(configFor(c.env)) }));
+
+	// A scraper with METRICS_TOKEN reads the metrics and nothing else; anyone else goes on to
+	// the admin checks below.
+	app.get("/v1/admin/metrics", serveMetricsWithToken);
+
 	// Fault injection exists only where FAULTS is "on": elsewhere it is a 404 whoever asks.
 	app.all("/v1/admin/faults", async (c, next) => {
 		if (!configFor(c.env).faults) return errorResponse({ code: "not_found", message: "no such route" });
@@ -52,10 +81,18 @@ export function createApp(): Hono<AppEnv> {
 		const config = configFor(c.env);
 		c.set("config", config);
 		const isSocket = c.req.path.endsWith("/ws");
-		// Behind Cloudflare Access (AUTH_ACCESS_HEADER), its signed assertion header is a token too.
-		const access = config.authAccessHeader ? (c.req.header("Cf-Access-Jwt-Assertion") ?? null) : null;
-		const token = bearer(c) ?? access ?? (isSocket ? (c.req.query("token") ?? null) : null);
-		const identity = await authenticate({ token, guest: c.req.query("guest") ?? null }, config);
+		const assertion = c.req.header(ACCESS_HEADER) ?? null;
+		const bearerToken = bearer(c);
+		let identity: Identity;
+		if (bearerToken === null && assertion !== null && accessConfigured(config)) {
+			// Cloudflare Access sign-in (ACCESS_TEAM_DOMAIN, ACCESS_AUD): src/access.ts.
+			identity = await authenticateAccess(assertion, config);
+		} else {
+			// Behind Cloudflare Access (AUTH_ACCESS_HEADER), its signed assertion header is a token too.
+			const access = config.authAccessHeader ? assertion : null;
+			const token = bearerToken ?? access ?? (isSocket ? (c.req.query("token") ?? null) : null);
+			identity = await authenticate({ token, guest: c.req.query("guest") ?? null }, config);
+		}
 		c.set("identity", identity);
 		// A per-user budget over every HTTP call, whatever the route or room; 0 turns limits off.
 		if (config.rateLimitPerSec > 0 && !(await c.env.HTTP_LIMIT.limit({ key: identity.id })).success) {
@@ -93,19 +130,21 @@ export function createApp(): Hono<AppEnv> {
 		const receivedAt = Date.now();
 		const room = authorizedRoom(c);
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
-		const traceId = traceIdFrom(c.req.header("traceparent"));
-		const result = unwrap(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt));
+		const trace = c.get("trace");
+		const traceId = trace.traceId;
+		const result = unwrap(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt, traceparentOf(trace)));
 		if (result.sagaId !== undefined && !result.duplicate) linkTraceParent(c, traceId);
 		return c.json(result, result.duplicate ? 200 : 201);
 	});
 
 	app.delete("/v1/rooms/:room/messages/:msgId", async (c) => {
 		const room = authorizedRoom(c);
-		const traceId = traceIdFrom(c.req.header("traceparent"));
+		const traceId = c.get("trace").traceId;
 		return c.json(unwrap(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
 	});
 
 	registerAdminRoutes(app);
+	registerOpsRoutes(app);
 
 	return app;
 }

@@ -42,6 +42,8 @@ export interface AuthSettings {
 	/** The provider claim that marks an admin, and the value (or array member) it must hold. */
 	authAdminClaim?: string;
 	authAdminValue?: string;
+	/** Decides admin from a provider token's claims instead of the claim and value above (Cloudflare Access). */
+	authAdmin?: (claims: Record<string, unknown>) => boolean;
 }
 
 /** What authentication may be handed besides the settings; tests inject a JWKS cache. */
@@ -133,7 +135,8 @@ export function identityFromClaims(claims: Record<string, unknown>, mapping: Cla
 export async function authenticate(credentials: Credentials, settings: AuthSettings, deps: AuthDeps = {}): Promise<Identity> {
 	if (credentials.token !== null && credentials.token !== "") {
 		const jwksUrl = settings.authJwksUrl ?? "";
-		if (settings.authSecret === "" && jwksUrl === "") throw new ParleyError("unauthorized", "token auth is not configured on this server");
+		if (settings.authSecret === "" && jwksUrl === "")
+			throw new ParleyError("unauthorized", "token auth is not configured on this server");
 		let alg: unknown;
 		try {
 			alg = (decode(credentials.token).header as { alg?: unknown }).alg;
@@ -178,12 +181,17 @@ async function providerIdentity(token: string, alg: JwksAlgorithm, settings: Aut
 	const issuer = settings.authIssuer ?? "";
 	const audience = settings.authAudience ?? "";
 	// Without both pins any token the provider issues, for any application, would do.
-	if (issuer === "" || audience === "") throw new ParleyError("unauthorized", "identity provider tokens need AUTH_ISSUER and AUTH_AUDIENCE on this server");
+	if (issuer === "" || audience === "")
+		throw new ParleyError("unauthorized", "identity provider tokens need AUTH_ISSUER and AUTH_AUDIENCE on this server");
 	// Decoded once already by the caller, so this cannot throw.
 	const header = decode(token).header as { kid?: unknown; typ?: unknown };
 	const kid = typeof header.kid === "string" ? header.kid : undefined;
 	const key = await jwks.key(kid, alg);
-	if (key === undefined) throw new ParleyError("unauthorized", `no ${alg} signing key ${kid === undefined ? "(no kid)" : `with kid ${kid}`} is known from the identity provider`);
+	if (key === undefined)
+		throw new ParleyError(
+			"unauthorized",
+			`no ${alg} signing key ${kid === undefined ? "(no kid)" : `with kid ${kid}`} is known from the identity provider`,
+		);
 	let claims: Record<string, unknown>;
 	try {
 		claims = (await verify(token, key, {
@@ -199,7 +207,7 @@ async function providerIdentity(token: string, alg: JwksAlgorithm, settings: Aut
 	const identity = identityFromClaims(claims, {
 		nameClaims: [...new Set([settings.authNameClaim || "name", "preferred_username", "email"])],
 		subAsName: true,
-		admin: adminByClaim(settings.authAdminClaim || "role", settings.authAdminValue || "admin"),
+		admin: settings.authAdmin ?? adminByClaim(settings.authAdminClaim || "role", settings.authAdminValue || "admin"),
 	});
 	if (identity === undefined) throw new ParleyError("unauthorized", "the token lacks a valid sub or exp claim");
 	return identity;
@@ -219,9 +227,7 @@ function tokenRefusal(error: unknown, alg = "HS256"): string {
 /** Whether the identity's `rooms` claim admits this room. */
 export function canAccessRoom(identity: Identity, room: string): boolean {
 	if (identity.rooms === null) return true;
-	return identity.rooms.some((pattern) =>
-		pattern.endsWith("*") ? room.startsWith(pattern.slice(0, -1)) : pattern === room,
-	);
+	return identity.rooms.some((pattern) => (pattern.endsWith("*") ? room.startsWith(pattern.slice(0, -1)) : pattern === room));
 }
 
 /** Throws `bad_request` or `forbidden` in the contract's order: room id first, then access. */

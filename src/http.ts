@@ -9,8 +9,9 @@ import { authorizeRoom, type Identity } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { type ErrorBody, ParleyError, type Result } from "./errors.ts";
 import { parseJsonObject } from "./protocol.ts";
+import type { TraceContext } from "./trace.ts";
 
-export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config } };
+export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config; trace: TraceContext } };
 export type AppContext = Context<AppEnv>;
 
 /**

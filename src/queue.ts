@@ -8,6 +8,7 @@ import { configFor } from "./config.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
 import { originOfRecord } from "./saga/ids.ts";
+import { childTraceparent, newSpanId } from "./trace.ts";
 import { TASK_OUTCOME_CODES, type TaskBatch, type TaskMessage, type TaskOrigin, type TaskOutcome, type TaskReport } from "./saga/types.ts";
 
 /**
@@ -28,7 +29,7 @@ export function queueRetryDelaySeconds(attempts: number): number {
 }
 
 function log(level: "info" | "warn" | "error", msg: string, task: TaskMessage, extra: Record<string, unknown> = {}): void {
-	const line = JSON.stringify({ level, msg, traceId: task.traceId, taskId: task.taskId, room: task.targetRoom, ...extra });
+	const line = JSON.stringify({ level, msg, traceId: task.traceId, traceparent: task.traceparent, taskId: task.taskId, room: task.targetRoom, ...extra });
 	if (level === "error") console.error(line);
 	else if (level === "warn") console.warn(line);
 	else console.log(line);
@@ -53,6 +54,15 @@ export type QueueBody = TaskBatch | TaskMessage | { tasks: LegacyTaskMessage[] }
 function tasksOf(body: QueueBody): TaskMessage[] {
 	const tasks: LegacyTaskMessage[] = "tasks" in body ? body.tasks : [body];
 	return tasks.map((task) => ({ ...task, origin: originOfRecord(task) }));
+}
+
+/**
+/**
+ * The tasks as the consumer hands them on: each with a child of the trace context it came
+ * with, the consumer's own span (one per round) as the parent of the room calls it makes.
+ */
+export function withConsumerSpan(tasks: readonly TaskMessage[], spanId: string = newSpanId()): TaskMessage[] {
+	return tasks.map((task) => ({ ...task, traceparent: childTraceparent(task.traceparent, task.traceId, spanId) }));
 }
 
 /**
@@ -95,13 +105,16 @@ async function runBatch(env: Env, message: Message<QueueBody>, faults: FaultSett
 		if (tasks.length === 0) return;
 	}
 	const receivedAt = Date.now();
+	tasks = withConsumerSpan(tasks);
 	const outcomes = await attempt(env, tasks, faults);
 	const reports: TaskReport[] = tasks.map((task, i) => {
 		const outcome: TaskOutcome = outcomes[i] ?? { status: "transient", code: TASK_OUTCOME_CODES.unknown, message: "no outcome" };
 		log(outcome.status === "ok" ? "info" : "warn", `task ${outcome.status}`, task, { outcome });
 		return { taskId: task.taskId, attempt: task.attempt, outcome };
 	});
-	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, { receivedAt, queueAttempts: message.attempts }));
+	const traceparent = tasks[0]?.traceparent;
+	const note = traceparent === undefined ? { receivedAt, queueAttempts: message.attempts } : { receivedAt, queueAttempts: message.attempts, traceparent };
+	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, note));
 }
 
 export async function consumeOutbox(batch: MessageBatch<QueueBody>, env: Env): Promise<void> {

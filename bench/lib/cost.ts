@@ -240,7 +240,12 @@ async function crossPostCost(
 	try {
 		for (const room of rooms) watchers.push(await BenchSocket.open(socketUrl(target.wsUrl, room, "watcher")));
 		const one = async (n: number): Promise<void> => {
-			const sagaDone = waitFor(author, (f) => f.indexOf('"type":"saga"') >= 0 && f.indexOf('"succeeded"') >= 0, 15_000, "saga succeeded frame");
+			const sagaDone = waitFor(
+				author,
+				(f) => f.indexOf('"type":"saga"') >= 0 && f.indexOf('"succeeded"') >= 0,
+				15_000,
+				"saga succeeded frame",
+			);
 			const copies = watchers.map((w) =>
 				waitFor(w, (f) => f.indexOf(MARK.message) >= 0 && readStamp(f)?.n === n, 15_000, "cross-posted copy"),
 			);
@@ -296,7 +301,12 @@ export async function readServerCounters(httpUrl: string, room: string, token: s
 		if (!response.ok) return undefined;
 		const body = (await response.json()) as Partial<Record<keyof ServerCounters, unknown>>;
 		const { rowsRead, rowsWritten, alarmsSet, events } = body;
-		if (typeof rowsRead !== "number" || typeof rowsWritten !== "number" || typeof alarmsSet !== "number" || typeof events !== "number") {
+		if (
+			typeof rowsRead !== "number" ||
+			typeof rowsWritten !== "number" ||
+			typeof alarmsSet !== "number" ||
+			typeof events !== "number"
+		) {
 			return undefined;
 		}
 		return { rowsRead, rowsWritten, alarmsSet, events };

@@ -18,7 +18,9 @@ export interface Machine {
 
 function version(packageDir: string): string {
 	try {
-		const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", packageDir, "package.json"), "utf8")) as { version?: string };
+		const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", packageDir, "package.json"), "utf8")) as {
+			version?: string;
+		};
 		return pkg.version ?? "?";
 	} catch {
 		return "?";

@@ -6,7 +6,11 @@
 import type { AckFrame, ErrorFrame, ServerFrame } from "../../src/protocol.ts";
 import { FrameLog, openWebSocket } from "../../test/support/frame-log.ts";
 
-export type SendOutcome = { kind: "ack"; ack: AckFrame; ms: number } | { kind: "error"; error: ErrorFrame; ms: number } | { kind: "closed"; ms: number } | { kind: "timeout"; ms: number };
+export type SendOutcome =
+	| { kind: "ack"; ack: AckFrame; ms: number }
+	| { kind: "error"; error: ErrorFrame; ms: number }
+	| { kind: "closed"; ms: number }
+	| { kind: "timeout"; ms: number };
 
 interface Pending {
 	resolve(outcome: SendOutcome): void;

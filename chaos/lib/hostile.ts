@@ -109,9 +109,29 @@ export function oversizedFrames(): HostileFrame[] {
 
 /** Bad HTTP requests on every route; `room` is the honest room, which must gain no event. */
 export function hostileRequests(room: string): HostileRequest[] {
-	const post = (label: string, body: string, expect = [400]): HostileRequest => ({ label, method: "POST", path: `/v1/rooms/${room}/messages`, body, as: "prober", expect });
-	const get = (label: string, path: string, expect = [400], as: "prober" | "admin" = "prober"): HostileRequest => ({ label, method: "GET", path, as, expect });
-	const adminCall = (label: string, method: string, path: string, body: string | undefined, expect: number[]): HostileRequest => ({ label, method, path, as: "admin", expect, ...(body === undefined ? {} : { body }) });
+	const post = (label: string, body: string, expect = [400]): HostileRequest => ({
+		label,
+		method: "POST",
+		path: `/v1/rooms/${room}/messages`,
+		body,
+		as: "prober",
+		expect,
+	});
+	const get = (label: string, path: string, expect = [400], as: "prober" | "admin" = "prober"): HostileRequest => ({
+		label,
+		method: "GET",
+		path,
+		as,
+		expect,
+	});
+	const adminCall = (label: string, method: string, path: string, body: string | undefined, expect: number[]): HostileRequest => ({
+		label,
+		method,
+		path,
+		as: "admin",
+		expect,
+		...(body === undefined ? {} : { body }),
+	});
 	return [
 		post("body not json", "not json"),
 		post("body empty", ""),
@@ -153,7 +173,13 @@ export function hostileRequests(room: string): HostileRequest[] {
 		get("room without action", `/v1/rooms/${room}`, [404]),
 		{ label: "PATCH messages", method: "PATCH", path: `/v1/rooms/${room}/messages`, as: "prober", expect: [404, 405] },
 		{ label: "DELETE unknown msgId", method: "DELETE", path: `/v1/rooms/${room}/messages/nope`, as: "prober", expect: [404] },
-		{ label: "DELETE long msgId", method: "DELETE", path: `/v1/rooms/${room}/messages/${"m".repeat(1000)}`, as: "prober", expect: [400, 404] },
+		{
+			label: "DELETE long msgId",
+			method: "DELETE",
+			path: `/v1/rooms/${room}/messages/${"m".repeat(1000)}`,
+			as: "prober",
+			expect: [400, 404],
+		},
 		adminCall("tasks bad state", "GET", "/v1/admin/tasks?state=bogus", undefined, [400]),
 		adminCall("tasks limit 0", "GET", "/v1/admin/tasks?limit=0", undefined, [400]),
 		adminCall("tasks bad cursor", "GET", "/v1/admin/tasks?cursor=garbage", undefined, [400]),

@@ -56,7 +56,11 @@ export async function history(base: string, room: string, token: string): Promis
 	return { events, lastSeq };
 }
 
-export async function histories(base: string, rooms: readonly string[], token: string): Promise<{ events: Map<string, RoomEvent[]>; lastSeq: Map<string, number> }> {
+export async function histories(
+	base: string,
+	rooms: readonly string[],
+	token: string,
+): Promise<{ events: Map<string, RoomEvent[]>; lastSeq: Map<string, number> }> {
 	const events = new Map<string, RoomEvent[]>();
 	const lastSeq = new Map<string, number>();
 	for (const room of rooms) {
@@ -78,7 +82,12 @@ export interface SagaBody {
 const TERMINAL: readonly SagaState[] = ["succeeded", "compensated", "failed"];
 
 /** Polls sagas until each is terminal or the deadline passes; returns the last state seen. */
-export async function settleSagas(base: string, adminToken: string, sagaIds: readonly string[], timeoutMs: number): Promise<Map<string, SagaBody>> {
+export async function settleSagas(
+	base: string,
+	adminToken: string,
+	sagaIds: readonly string[],
+	timeoutMs: number,
+): Promise<Map<string, SagaBody>> {
 	const done = new Map<string, SagaBody>();
 	const deadline = Date.now() + timeoutMs;
 	let last = new Map<string, SagaBody>();
@@ -110,7 +119,11 @@ export async function liveTasks(base: string, adminToken: string): Promise<Array
 }
 
 /** Waits until no task is pending or processing; returns those still live at the deadline. */
-export async function drainTasks(base: string, adminToken: string, timeoutMs: number): Promise<Array<{ taskId: string; state: string; room: string }>> {
+export async function drainTasks(
+	base: string,
+	adminToken: string,
+	timeoutMs: number,
+): Promise<Array<{ taskId: string; state: string; room: string }>> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const live = await liveTasks(base, adminToken);
@@ -119,7 +132,11 @@ export async function drainTasks(base: string, adminToken: string, timeoutMs: nu
 	}
 }
 
-export async function setFaults(base: string, adminToken: string, faults: { deliverFailRate?: number; retractFailRate?: number; rooms?: string[] }): Promise<void> {
+export async function setFaults(
+	base: string,
+	adminToken: string,
+	faults: { deliverFailRate?: number; retractFailRate?: number; rooms?: string[] },
+): Promise<void> {
 	const response = await api(base, "/v1/admin/faults", { method: "POST", token: adminToken, body: faults });
 	if (response.status !== 200) throw new Error(`faults: ${response.status} ${response.text}`);
 }

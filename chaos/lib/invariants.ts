@@ -94,7 +94,9 @@ export function checkAcked(
 		const earlier = firstAck.get(key);
 		if (earlier === undefined) firstAck.set(key, ack);
 		else if (earlier.seq !== ack.seq || earlier.msgId !== ack.msgId) {
-			violations.push(`${ack.room}: id ${ack.clientId} acked as seq ${earlier.seq} (${earlier.msgId}) and again as seq ${ack.seq} (${ack.msgId})`);
+			violations.push(
+				`${ack.room}: id ${ack.clientId} acked as seq ${earlier.seq} (${earlier.msgId}) and again as seq ${ack.seq} (${ack.msgId})`,
+			);
 		}
 	}
 	for (const [key, ack] of firstAck) {
@@ -181,20 +183,29 @@ export function checkSagas(histories: ReadonlyMap<string, readonly RoomEvent[]>,
 			const here = found.filter((c) => c.room === target);
 			const live = here.filter((c) => c.event.retractedBy === undefined);
 			if (here.length > 1) violations.push(`saga ${saga.sagaId}: ${here.length} copies in ${target}`);
-			if (saga.state === "succeeded" && live.length !== 1) violations.push(`saga ${saga.sagaId} succeeded with ${live.length} live copies in ${target}`);
-			if (saga.state === "compensated" && live.length !== 0) violations.push(`saga ${saga.sagaId} compensated but ${target} shows a live copy`);
+			if (saga.state === "succeeded" && live.length !== 1)
+				violations.push(`saga ${saga.sagaId} succeeded with ${live.length} live copies in ${target}`);
+			if (saga.state === "compensated" && live.length !== 0)
+				violations.push(`saga ${saga.sagaId} compensated but ${target} shows a live copy`);
 			for (const copy of here) {
 				if (copy.event.from?.room !== saga.originRoom || copy.event.from.msgId !== saga.msgId) {
 					violations.push(`saga ${saga.sagaId}: copy in ${target} names origin ${JSON.stringify(copy.event.from)}`);
 				}
-				if (copy.event.retractedBy === undefined && original?.type === "message" && original.retractedBy === undefined && copy.event.text !== original.text) {
+				if (
+					copy.event.retractedBy === undefined &&
+					original?.type === "message" &&
+					original.retractedBy === undefined &&
+					copy.event.text !== original.text
+				) {
 					violations.push(`saga ${saga.sagaId}: copy in ${target} has other text than its original`);
 				}
 				if (copy.event.retractedBy !== undefined) {
 					const retract = histories.get(target)?.[copy.event.retractedBy - 1];
 					const allowed = saga.deleted === true ? ["deleted", "compensated"] : ["compensated"];
 					if (retract?.type !== "retract" || !allowed.includes(retract.reason)) {
-						violations.push(`saga ${saga.sagaId}: copy in ${target} retracted with reason ${retract?.type === "retract" ? retract.reason : "?"}, expected ${allowed.join(" or ")}`);
+						violations.push(
+							`saga ${saga.sagaId}: copy in ${target} retracted with reason ${retract?.type === "retract" ? retract.reason : "?"}, expected ${allowed.join(" or ")}`,
+						);
 					}
 				}
 			}
@@ -223,7 +234,9 @@ export function checkCopyOrder(histories: ReadonlyMap<string, readonly RoomEvent
 			}
 			const previous = lastOriginSeq.get(event.from.room);
 			if (previous !== undefined && originSeq <= previous.seq) {
-				violations.push(`${room}: copy of ${event.from.room}#${originSeq} (seq ${event.seq}) came after the copy of ${event.from.room}#${previous.seq}`);
+				violations.push(
+					`${room}: copy of ${event.from.room}#${originSeq} (seq ${event.seq}) came after the copy of ${event.from.room}#${previous.seq}`,
+				);
 			}
 			lastOriginSeq.set(event.from.room, { seq: originSeq, msgId: event.from.msgId });
 		}
@@ -278,7 +291,8 @@ export function checkErrorResponse(label: string, status: number, body: unknown,
 	const error = typeof body === "object" && body !== null ? (body as { error?: unknown }).error : undefined;
 	if (typeof error !== "object" || error === null) return [...violations, `${label}: status ${status} without an {"error":{...}} body`];
 	const { code, message } = error as { code?: unknown; message?: unknown };
-	if (typeof code !== "string" || STATUS_OF[code] !== status) violations.push(`${label}: code ${String(code)} does not match status ${status}`);
+	if (typeof code !== "string" || STATUS_OF[code] !== status)
+		violations.push(`${label}: code ${String(code)} does not match status ${status}`);
 	if (typeof message !== "string") violations.push(`${label}: error without a message`);
 	else if (/\n\s+at |\.ts:\d+/.test(message)) violations.push(`${label}: error message leaks a stack trace`);
 	return violations;

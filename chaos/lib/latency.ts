@@ -13,7 +13,12 @@ export interface LatencySample {
 }
 
 /** Sends one message at a time (each after the previous ack) until `stop` or `max`, at most every `gapMs`. */
-export async function chat(socket: ChatSocket, ledger: Ledger, who: { room: string; id: string; tag: string }, options: { max: number; gapMs: number; stop(): boolean }): Promise<LatencySample> {
+export async function chat(
+	socket: ChatSocket,
+	ledger: Ledger,
+	who: { room: string; id: string; tag: string },
+	options: { max: number; gapMs: number; stop(): boolean },
+): Promise<LatencySample> {
 	const sample: LatencySample = { ms: [], failures: [] };
 	for (let i = 0; i < options.max && !options.stop(); i++) {
 		const started = performance.now();
@@ -24,7 +29,9 @@ export async function chat(socket: ChatSocket, ledger: Ledger, who: { room: stri
 			ledger.recordAck(message, outcome.ack);
 			sample.ms.push(outcome.ms);
 		} else {
-			sample.failures.push(`${message.clientId}: ${outcome.kind === "error" ? `${outcome.error.code} ${outcome.error.message}` : `${outcome.kind} ${JSON.stringify(socket.closed)}`}`);
+			sample.failures.push(
+				`${message.clientId}: ${outcome.kind === "error" ? `${outcome.error.code} ${outcome.error.message}` : `${outcome.kind} ${JSON.stringify(socket.closed)}`}`,
+			);
 			if (outcome.kind === "closed") break;
 		}
 		const wait = options.gapMs - (performance.now() - started);

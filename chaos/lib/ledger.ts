@@ -23,7 +23,15 @@ export class Ledger {
 	}
 
 	recordAck(message: SentMessage, ack: AckFrame): void {
-		this.acks.push({ room: message.room, authorId: message.authorId, clientId: message.clientId, seq: ack.seq, msgId: ack.msgId, duplicate: ack.duplicate, ...(ack.sagaId === undefined ? {} : { sagaId: ack.sagaId }) });
+		this.acks.push({
+			room: message.room,
+			authorId: message.authorId,
+			clientId: message.clientId,
+			seq: ack.seq,
+			msgId: ack.msgId,
+			duplicate: ack.duplicate,
+			...(ack.sagaId === undefined ? {} : { sagaId: ack.sagaId }),
+		});
 		this.ackedKeys.add(Ledger.key(message.room, message.authorId, message.clientId));
 		if (ack.sagaId !== undefined && !this.sagas.has(ack.sagaId)) {
 			this.sagas.set(ack.sagaId, { originRoom: message.room, msgId: ack.msgId, targets: message.crossPost ?? [], deleted: false });

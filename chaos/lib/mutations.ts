@@ -23,16 +23,19 @@ export interface Mutation {
 export const MUTATIONS: readonly Mutation[] = [
 	{
 		name: "lose-acked",
-		description: "acks a send whose write does not survive (what acking before the commit looks like after a crash): about 1 in 15 acked messages is removed from the log right after its ack is due",
+		description:
+			"acks a send whose write does not survive (what acking before the commit looks like after a crash): about 1 in 15 acked messages is removed from the log right after its ack is due",
 		file: "objects/room.ts",
 		// After the group commit has sent its acks, a few of the committed messages vanish.
 		find: "if (results.some((r) => r.alarm)) await this.engine.afterWrite();",
-		replace: "if (results.some((r) => r.alarm)) await this.engine.afterWrite();\n\t\tfor (const r of results) for (const e of r.events) if (e.type === \"message\" && Math.random() < 1 / 15) this.ctx.storage.sql.exec(\"DELETE FROM events WHERE seq = ?\", e.seq);",
+		replace:
+			'if (results.some((r) => r.alarm)) await this.engine.afterWrite();\n\t\tfor (const r of results) for (const e of r.events) if (e.type === "message" && Math.random() < 1 / 15) this.ctx.storage.sql.exec("DELETE FROM events WHERE seq = ?", e.seq);',
 		caughtBy: ["crash-restart", "queue-chaos"],
 	},
 	{
 		name: "no-dedup",
-		description: "stores each send under a fresh dedup key, so a resend with the same id is committed again instead of answering the original ack",
+		description:
+			"stores each send under a fresh dedup key, so a resend with the same id is committed again instead of answering the original ack",
 		file: "objects/room.ts",
 		find: "clientId: input.id,",
 		// biome-ignore lint/suspicious/noTemplateCurlyInString: source text written into the broken copy.
@@ -49,7 +52,16 @@ export const MUTATIONS: readonly Mutation[] = [
  */
 export function snapshot(repo: string, mutation?: Mutation): string {
 	const root = mkdtempSync(join(tmpdir(), `parley-chaos-src-${mutation?.name ?? "clean"}-`));
-	for (const entry of ["src", "objects", "migrations", "public", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts"]) {
+	for (const entry of [
+		"src",
+		"objects",
+		"migrations",
+		"public",
+		"wrangler.toml",
+		"package.json",
+		"tsconfig.json",
+		"worker-configuration.d.ts",
+	]) {
 		cpSync(join(repo, entry), join(root, entry), { recursive: true });
 	}
 	cpSync(join(repo, "chaos/control"), join(root, "control"), { recursive: true });
@@ -60,7 +72,9 @@ export function snapshot(repo: string, mutation?: Mutation): string {
 	const source = readFileSync(path, "utf8");
 	const at = source.indexOf(mutation.find);
 	if (at < 0 || source.indexOf(mutation.find, at + 1) >= 0) {
-		throw new Error(`mutation ${mutation.name}: the text to replace is not found exactly once in ${mutation.file}; update chaos/lib/mutations.ts`);
+		throw new Error(
+			`mutation ${mutation.name}: the text to replace is not found exactly once in ${mutation.file}; update chaos/lib/mutations.ts`,
+		);
 	}
 	writeFileSync(path, source.replace(mutation.find, mutation.replace));
 	return root;

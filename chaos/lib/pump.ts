@@ -41,14 +41,23 @@ export async function pump(socket: ChatSocket, ledger: Ledger, options: PumpOpti
  * Resends messages with their original ids until each is acked (a reconnecting client's
  * duty); returns those that still got no ack, with the last outcome seen.
  */
-export async function resend(socket: ChatSocket, ledger: Ledger, messages: readonly SentMessage[], window: number): Promise<Array<{ message: SentMessage; outcome: string }>> {
+export async function resend(
+	socket: ChatSocket,
+	ledger: Ledger,
+	messages: readonly SentMessage[],
+	window: number,
+): Promise<Array<{ message: SentMessage; outcome: string }>> {
 	const failed: Array<{ message: SentMessage; outcome: string }> = [];
 	for (let start = 0; start < messages.length; start += window) {
 		const batch = messages.slice(start, start + window);
 		const outcomes = await Promise.all(batch.map(async (m) => ({ m, outcome: await socket.send(m.clientId, m.text, m.crossPost) })));
 		for (const { m, outcome } of outcomes) {
 			if (outcome.kind === "ack") ledger.recordAck(m, outcome.ack);
-			else failed.push({ message: m, outcome: outcome.kind === "error" ? `error ${outcome.error.code}: ${outcome.error.message}` : outcome.kind });
+			else
+				failed.push({
+					message: m,
+					outcome: outcome.kind === "error" ? `error ${outcome.error.code}: ${outcome.error.message}` : outcome.kind,
+				});
 		}
 	}
 	return failed;

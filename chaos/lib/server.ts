@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testSecretForWrangler } from "../../scripts/test-secret.ts";
-import { freePort } from "../../test/support/dev-server.ts";
+import { exitedEarly, freePort, withFreshPorts } from "../../test/support/dev-server.ts";
 import { sleep } from "./types.ts";
 
 export interface ServerOptions {
@@ -32,7 +32,12 @@ export interface ChaosServer {
 	stop(): Promise<void>;
 }
 
+/** Starts `wrangler dev`; a start that lost its free port to another runtime is retried on new ones. */
 export async function startServer(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
+	return await withFreshPorts(() => startOnce(defaultRoot, options));
+}
+
+async function startOnce(defaultRoot: string, options: ServerOptions): Promise<ChaosServer> {
 	const root = options.root ?? defaultRoot;
 	const port = await freePort();
 	const inspector = await freePort();
@@ -43,12 +48,17 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	const args = [
 		join(root, "node_modules/wrangler/bin/wrangler.js"),
 		"dev",
-		"--ip", "127.0.0.1",
-		"--port", String(port),
-		"--inspector-port", String(inspector),
-		"--persist-to", persistTo,
+		"--ip",
+		"127.0.0.1",
+		"--port",
+		String(port),
+		"--inspector-port",
+		String(inspector),
+		"--persist-to",
+		persistTo,
 		"--show-interactive-dev-session=false",
-		"--log-level", "warn",
+		"--log-level",
+		"warn",
 		...secret.args,
 		...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
 	];
@@ -94,7 +104,7 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	};
 	const deadline = Date.now() + 90_000;
 	while (Date.now() < deadline) {
-		if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
+		if (child.exitCode !== null) throw exitedEarly(log);
 		try {
 			if ((await fetch(`${url}/health`)).ok) return server;
 		} catch {
@@ -105,4 +115,3 @@ export async function startServer(defaultRoot: string, options: ServerOptions): 
 	await server.kill();
 	throw new Error(`wrangler dev did not become healthy:\n${log}`);
 }
-

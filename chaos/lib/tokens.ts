@@ -42,7 +42,10 @@ export async function badTokens(): Promise<BadCredential[]> {
 		{ label: "alg none", token: `${noneHeader}.${payload}.` },
 		{ label: "alg none, stolen signature", token: `${noneHeader}.${payload}.${valid.split(".")[2] ?? ""}` },
 		{ label: "HS512", token: await sign(claims, TEST_AUTH_SECRET, "HS512") },
-		{ label: "tampered payload", token: `${header ?? ""}.${base64url(JSON.stringify({ ...claims, sub: "root" }))}.${valid.split(".")[2] ?? ""}` },
+		{
+			label: "tampered payload",
+			token: `${header ?? ""}.${base64url(JSON.stringify({ ...claims, sub: "root" }))}.${valid.split(".")[2] ?? ""}`,
+		},
 		{ label: "missing sub", token: await sign({ name: "Mallory", exp: now + 3600, role: "admin" }, TEST_AUTH_SECRET, "HS256") },
 		{ label: "missing name", token: await sign({ sub: "mallory", exp: now + 3600, role: "admin" }, TEST_AUTH_SECRET, "HS256") },
 		{ label: "missing exp", token: await sign(withoutExp, TEST_AUTH_SECRET, "HS256") },

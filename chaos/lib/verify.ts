@@ -32,8 +32,14 @@ export async function audit(rec: Recorder, server: ChaosServer, ledger: Ledger, 
 	rec.checked(ledger.acks.length, checkAcked(events, ledger.sent, ledger.acks));
 	rec.checked(ledger.sent.length, checkAllAcked(ledger.sent, ledger.acks));
 	const outcomes = ledger.outcomes(ends);
-	rec.checked(outcomes.reduce((n, s) => n + s.targets.length + 1, 0), checkSagas(events, outcomes));
-	rec.checked([...events.values()].reduce((n, list) => n + list.filter((e) => e.type === "message" && e.from !== undefined).length, 0), checkCopyOrder(events));
+	rec.checked(
+		outcomes.reduce((n, s) => n + s.targets.length + 1, 0),
+		checkSagas(events, outcomes),
+	);
+	rec.checked(
+		[...events.values()].reduce((n, list) => n + list.filter((e) => e.type === "message" && e.from !== undefined).length, 0),
+		checkCopyOrder(events),
+	);
 	const states = new Map<string, number>();
 	for (const saga of outcomes) states.set(saga.state, (states.get(saga.state) ?? 0) + 1);
 	rec.figure("sagas", [...states].map(([state, n]) => `${n} ${state}`).join(", ") || "none");

@@ -34,7 +34,13 @@ interface Caller {
 }
 
 function routes(room: string, ids: { msgId: string; sagaId: string; taskId: string; traceId: string }): Route[] {
-	const r = (label: string, method: string, path: string, kind: Route["kind"], body?: unknown): Route => ({ label, method, path, kind, ...(body === undefined ? {} : { body }) });
+	const r = (label: string, method: string, path: string, kind: Route["kind"], body?: unknown): Route => ({
+		label,
+		method,
+		path,
+		kind,
+		...(body === undefined ? {} : { body }),
+	});
 	return [
 		r("history", "GET", `/v1/rooms/${room}/events?after=0`, "room"),
 		r("post", "POST", `/v1/rooms/${room}/messages`, "room", { id: "intruder", text: "intrusion" }),
@@ -54,7 +60,11 @@ function routes(room: string, ids: { msgId: string; sagaId: string; taskId: stri
 		r("moderate", "POST", "/v1/admin/moderations", "admin", { selector: { room }, action: "retract", reason: "intrusion" }),
 		r("moderations", "GET", "/v1/admin/moderations", "admin"),
 		// The routes from before the rename.
-		r("moderate (old route)", "POST", "/v1/admin/compensations", "admin", { selector: { room }, action: "retract", reason: "intrusion" }),
+		r("moderate (old route)", "POST", "/v1/admin/compensations", "admin", {
+			selector: { room },
+			action: "retract",
+			reason: "intrusion",
+		}),
 		r("moderations (old route)", "GET", "/v1/admin/compensations", "admin"),
 		r("faults", "POST", "/v1/admin/faults", "admin", { deliverFailRate: 1 }),
 	];
@@ -75,12 +85,19 @@ async function attempt(rec: Recorder, server: ChaosServer, route: Route, caller:
 		}
 		({ status, body } = result);
 	} else {
-		const response = await api(server.url, `${route.path}${query}`, { method: route.method, ...(caller.creds.header === undefined ? {} : { headers: { Authorization: caller.creds.header } }), ...(route.body === undefined ? {} : { body: route.body }) });
+		const response = await api(server.url, `${route.path}${query}`, {
+			method: route.method,
+			...(caller.creds.header === undefined ? {} : { headers: { Authorization: caller.creds.header } }),
+			...(route.body === undefined ? {} : { body: route.body }),
+		});
 		({ status, body } = response);
 	}
 	rec.checked(1, checkErrorResponse(label, status, body, [expected]));
 	const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
-	rec.check(code === (expected === 401 ? "unauthorized" : "forbidden"), `${label}: code ${String(code)}, expected ${expected === 401 ? "unauthorized" : "forbidden"}`);
+	rec.check(
+		code === (expected === 401 ? "unauthorized" : "forbidden"),
+		`${label}: code ${String(code)}, expected ${expected === 401 ? "unauthorized" : "forbidden"}`,
+	);
 }
 
 export const access: Scenario = {
@@ -95,7 +112,11 @@ export const access: Scenario = {
 		const admin = await adminToken();
 		const alice = await userToken("alice");
 		// Seed a message, a saga, a task and a trace so that id-taking routes have real ids.
-		const seeded = await api(server.url, `/v1/rooms/${room}/messages`, { method: "POST", token: alice, body: { id: "seed", text: "seed", crossPost: [other] } });
+		const seeded = await api(server.url, `/v1/rooms/${room}/messages`, {
+			method: "POST",
+			token: alice,
+			body: { id: "seed", text: "seed", crossPost: [other] },
+		});
 		if (seeded.status !== 201) throw new Error(`seed post: ${seeded.status} ${seeded.text}`);
 		const seed = seeded.body as { msgId: string; sagaId: string; traceId: string };
 		const saga = await api(server.url, `/v1/admin/sagas/${seed.sagaId}`, { token: admin });
@@ -124,14 +145,23 @@ export const access: Scenario = {
 
 		// A token in the query string is for the socket only: over HTTP it is no credential.
 		for (const route of allRoutes.filter((r) => r.kind !== "socket")) {
-			await attempt(rec, server, route, { label: "admin token in ?token= over HTTP", creds: { query: `token=${admin}` }, room: 401, admin: 401 });
+			await attempt(rec, server, route, {
+				label: "admin token in ?token= over HTTP",
+				creds: { query: `token=${admin}` },
+				room: 401,
+				admin: 401,
+			});
 		}
 		// Room-scoped refusals by users who are let in: deleting another's message, cross-posting out of scope.
 		const bob = await userToken("bob");
 		const notAuthor = await api(server.url, `/v1/rooms/${room}/messages/${seed.msgId}`, { method: "DELETE", token: bob });
 		rec.checked(1, checkErrorResponse("bob deletes alice's message", notAuthor.status, notAuthor.body, [403]));
 		const scoped = await userToken("dave", { rooms: [room] });
-		const outOfScope = await api(server.url, `/v1/rooms/${room}/messages`, { method: "POST", token: scoped, body: { id: "scoped", text: "x", crossPost: [other] } });
+		const outOfScope = await api(server.url, `/v1/rooms/${room}/messages`, {
+			method: "POST",
+			token: scoped,
+			body: { id: "scoped", text: "x", crossPost: [other] },
+		});
 		rec.checked(1, checkErrorResponse("cross-post to a room the token does not grant", outOfScope.status, outOfScope.body, [403]));
 		rec.op(2);
 
@@ -146,9 +176,19 @@ export const access: Scenario = {
 		// Nothing a refused request asked for happened.
 		const history = await api(server.url, `/v1/rooms/${room}/events?after=0`, { token: admin });
 		const events = (history.body as { events: Array<{ type: string; msgId: string; text?: string; retractedBy?: number }> }).events;
-		rec.check(events.length === 1 && events[0]?.msgId === seed.msgId && events[0].retractedBy === undefined, `room ${room} after the refusals: ${JSON.stringify(events)}`);
-		const stillWritable = await api(server.url, `/v1/rooms/${room}/messages`, { method: "POST", token: alice, body: { id: "after", text: "still writable" } });
-		rec.check(stillWritable.status === 201, `room ${room} no longer takes posts (policy changed?): ${stillWritable.status} ${stillWritable.text}`);
+		rec.check(
+			events.length === 1 && events[0]?.msgId === seed.msgId && events[0].retractedBy === undefined,
+			`room ${room} after the refusals: ${JSON.stringify(events)}`,
+		);
+		const stillWritable = await api(server.url, `/v1/rooms/${room}/messages`, {
+			method: "POST",
+			token: alice,
+			body: { id: "after", text: "still writable" },
+		});
+		rec.check(
+			stillWritable.status === 201,
+			`room ${room} no longer takes posts (policy changed?): ${stillWritable.status} ${stillWritable.text}`,
+		);
 		const task = await api(server.url, `/v1/admin/tasks/${taskId}`, { token: admin });
 		rec.check((task.body as { state?: string }).state !== "cancelled", `task ${taskId} was cancelled by a refused request`);
 		const audit = await api(server.url, "/v1/admin/audit?limit=500", { token: admin });

@@ -65,7 +65,13 @@ export const crashRestart: Scenario = {
 							// About a third of the sends cross-post to one or two other rooms.
 							const crossPost = i % 3 === 0 ? others.slice(0, 1 + (i % 2)) : undefined;
 							const clientId = `c${cycle}-${i}`;
-							return { room: author.room, authorId: author.id, clientId, text: `crash ${author.id} ${clientId}`, ...(crossPost === undefined ? {} : { crossPost }) };
+							return {
+								room: author.room,
+								authorId: author.id,
+								clientId,
+								text: `crash ${author.id} ${clientId}`,
+								...(crossPost === undefined ? {} : { crossPost }),
+							};
 						},
 					});
 				});
@@ -90,10 +96,15 @@ export const crashRestart: Scenario = {
 					const acksBefore = ledger.acks.length;
 					const failed = await resend(socket, ledger, again, 8);
 					rec.op(again.length);
-					for (const f of failed) rec.check(false, `${author.room}: resend of ${f.message.clientId} by ${author.id} after restart got ${f.outcome}`);
+					for (const f of failed)
+						rec.check(false, `${author.room}: resend of ${f.message.clientId} by ${author.id} after restart got ${f.outcome}`);
 					for (const ack of ledger.acks.slice(acksBefore)) {
 						const first = before.get(ack.clientId);
-						if (first !== undefined) rec.check(ack.duplicate && ack.seq === first.seq && ack.msgId === first.msgId, `${author.room}: resend of acked ${ack.clientId} got ${JSON.stringify(ack)}, expected duplicate of seq ${first.seq}`);
+						if (first !== undefined)
+							rec.check(
+								ack.duplicate && ack.seq === first.seq && ack.msgId === first.msgId,
+								`${author.room}: resend of acked ${ack.clientId} got ${JSON.stringify(ack)}, expected duplicate of seq ${first.seq}`,
+							);
 					}
 				}
 			}

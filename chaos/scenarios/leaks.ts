@@ -43,11 +43,25 @@ function workerdPids(rootPid: number): string {
  * Opens `total` sockets in waves over the rooms (one in five closed before its replay is
  * read, one in ten sending a message), closes each wave, and samples RSS around it.
  */
-async function churn(server: ChaosServer, rooms: readonly string[], tokens: readonly string[], total: number, wave: number): Promise<ChurnResult> {
+async function churn(
+	server: ChaosServer,
+	rooms: readonly string[],
+	tokens: readonly string[],
+	total: number,
+	wave: number,
+): Promise<ChurnResult> {
 	// Warm up: every room exists and has run once, so its first start is not counted as growth.
 	for (const room of rooms) (await ChatSocket.join(`${server.wsUrl}/v1/rooms/${room}/ws?token=${tokens[0] ?? ""}`)).close();
 	await sleep(1000);
-	const result: ChurnResult = { opened: 0, waves: 0, start: treeRssBytes([server.pid]), peak: 0, after: 0, workerd: workerdPids(server.pid), violations: [] };
+	const result: ChurnResult = {
+		opened: 0,
+		waves: 0,
+		start: treeRssBytes([server.pid]),
+		peak: 0,
+		after: 0,
+		workerd: workerdPids(server.pid),
+		violations: [],
+	};
 	result.peak = result.start;
 	let failures = 0;
 	for (let first = 0; first < total; first += wave) {
@@ -68,8 +82,11 @@ async function churn(server: ChaosServer, rooms: readonly string[], tokens: read
 		);
 		result.opened += sockets.filter((s) => s !== undefined).length;
 		for (const socket of sockets) socket?.close();
-		const closed = await Promise.all(sockets.map(async (s) => (s === undefined ? true : await s.until(() => s.closed !== undefined, 10_000))));
-		if (!closed.every(Boolean)) result.violations.push(`wave at ${first}: ${closed.filter((c) => !c).length} sockets never finished closing`);
+		const closed = await Promise.all(
+			sockets.map(async (s) => (s === undefined ? true : await s.until(() => s.closed !== undefined, 10_000))),
+		);
+		if (!closed.every(Boolean))
+			result.violations.push(`wave at ${first}: ${closed.filter((c) => !c).length} sockets never finished closing`);
 		result.waves++;
 		result.peak = Math.max(result.peak, treeRssBytes([server.pid]));
 	}
@@ -106,7 +123,10 @@ export const leaks: Scenario = {
 		for (const v of parley.violations) rec.check(false, v);
 		rec.checked(parley.waves, []);
 		const workerdAfter = workerdPids(server.pid);
-		rec.check(workerdAfter === parley.workerd, `the runtime restarted during the churn (workerd ${parley.workerd} → ${workerdAfter}): every socket was dropped`);
+		rec.check(
+			workerdAfter === parley.workerd,
+			`the runtime restarted during the churn (workerd ${parley.workerd} → ${workerdAfter}): every socket was dropped`,
+		);
 
 		// No socket is held: a fresh joiner is alone online in every room.
 		for (const room of rooms) {
@@ -130,13 +150,17 @@ export const leaks: Scenario = {
 			if ((stats.tasks.pending ?? 0) + (stats.tasks.processing ?? 0) === 0) break;
 			await sleep(500);
 		} while (Date.now() < deadline);
-		rec.check((stats?.tasks.pending ?? 0) === 0 && (stats?.tasks.processing ?? 0) === 0 && stats?.oldestPendingAgeMs === null, `tasks still live after the churn: ${JSON.stringify(stats)}`);
+		rec.check(
+			(stats?.tasks.pending ?? 0) === 0 && (stats?.tasks.processing ?? 0) === 0 && stats?.oldestPendingAgeMs === null,
+			`tasks still live after the churn: ${JSON.stringify(stats)}`,
+		);
 
 		// Memory comes back near its start. The local runtime itself keeps memory per socket it
 		// has served (a bare hibernatable-WebSocket object grows alike, and by tens of MB more
 		// or less from run to run), so Parley's growth is held to that of a control object
 		// under the same churn, plus the slack.
-		const describe = (r: ChurnResult): string => `start ${mb(r.start)} MB, peak ${mb(r.peak)} MB, after ${mb(r.after)} MB (+${mb(r.after - r.start)})`;
+		const describe = (r: ChurnResult): string =>
+			`start ${mb(r.start)} MB, peak ${mb(r.peak)} MB, after ${mb(r.after)} MB (+${mb(r.after - r.start)})`;
 		if (parley.start === 0) {
 			rec.figure("rss", "not measurable (no /proc)");
 			return;
@@ -147,6 +171,9 @@ export const leaks: Scenario = {
 		await controlServer.stop();
 		rec.figure("control rss", `${describe(control)} (bare hibernatable-WebSocket object, same churn)`);
 		const excess = parley.after - parley.start - (control.after - control.start);
-		rec.check(excess <= RSS_SLACK, `Parley's RSS grew ${mb(excess)} MB more than the bare control's under the same churn (Parley ${describe(parley)}; control ${describe(control)}); ${mb(RSS_SLACK)} MB allowed`);
+		rec.check(
+			excess <= RSS_SLACK,
+			`Parley's RSS grew ${mb(excess)} MB more than the bare control's under the same churn (Parley ${describe(parley)}; control ${describe(control)}); ${mb(RSS_SLACK)} MB allowed`,
+		);
 	},
 };

@@ -33,9 +33,14 @@ export const queueChaos: Scenario = {
 		const deletes: Array<Promise<void>> = [];
 		let deleted = 0;
 		try {
-			const authors = [...origins.flatMap((room, i) => [0, 1].map((j) => ({ id: `qauthor${i}${j}`, room }))), ...targets.map((room, i) => ({ id: `qlocal${i}`, room }))];
+			const authors = [
+				...origins.flatMap((room, i) => [0, 1].map((j) => ({ id: `qauthor${i}${j}`, room }))),
+				...targets.map((room, i) => ({ id: `qlocal${i}`, room })),
+			];
 			const pumps = authors.map(async (author, a) => {
-				const socket = await ChatSocket.join(`${server.wsUrl}/v1/rooms/${author.room}/ws?token=${await userToken(author.id)}&since=0`);
+				const socket = await ChatSocket.join(
+					`${server.wsUrl}/v1/rooms/${author.room}/ws?token=${await userToken(author.id)}&since=0`,
+				);
 				sockets.push(socket);
 				const isOrigin = origins.includes(author.room);
 				return await pump(socket, ledger, {
@@ -45,7 +50,13 @@ export const queueChaos: Scenario = {
 					next: (i): SentMessage => {
 						// Origin authors cross-post to 1..3 targets; local authors just chat in the targets.
 						const crossPost = isOrigin && i % 4 !== 3 ? targets.slice(0, 1 + ((i + a) % 3)) : undefined;
-						return { room: author.room, authorId: author.id, clientId: `q${i}`, text: `queue ${author.id} q${i}`, ...(crossPost === undefined ? {} : { crossPost }) };
+						return {
+							room: author.room,
+							authorId: author.id,
+							clientId: `q${i}`,
+							text: `queue ${author.id} q${i}`,
+							...(crossPost === undefined ? {} : { crossPost }),
+						};
 					},
 					onAck: (message) => {
 						const ack = ledger.firstAck(message);
@@ -56,7 +67,10 @@ export const queueChaos: Scenario = {
 							(async () => {
 								await sleep(Math.floor(Math.random() * 400));
 								ledger.markDeleted(sagaId);
-								const response = await api(server.url, `/v1/rooms/${message.room}/messages/${msgId}`, { method: "DELETE", token: await userToken(message.authorId) });
+								const response = await api(server.url, `/v1/rooms/${message.room}/messages/${msgId}`, {
+									method: "DELETE",
+									token: await userToken(message.authorId),
+								});
 								rec.op();
 								rec.check(response.status === 200, `DELETE ${message.room}/${msgId}: ${response.status} ${response.text}`);
 								deleted++;
@@ -69,7 +83,11 @@ export const queueChaos: Scenario = {
 			await Promise.all(deletes);
 			ctx.log(`${ledger.acks.length} sends acked, ${ledger.sagas.size} sagas, ${deleted} originals deleted mid-flight; settling`);
 			// Keep the faults on while settling: retries must win through them, not after them.
-			const { retries } = await audit(rec, server, ledger, { rooms: [...origins, ...targets], adminToken: admin, settleMs: quick ? 45_000 : 90_000 });
+			const { retries } = await audit(rec, server, ledger, {
+				rooms: [...origins, ...targets],
+				adminToken: admin,
+				settleMs: quick ? 45_000 : 90_000,
+			});
 			rec.fault(retries + deleted);
 			rec.figure("injected task failures retried", String(retries));
 		} finally {

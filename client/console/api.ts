@@ -37,7 +37,7 @@ export function forgetToken(): void {
 }
 
 interface CallOptions {
-	method?: "GET" | "POST";
+	method?: "GET" | "POST" | "PUT";
 	body?: unknown;
 	/** Another token than the session's (sign-in checks a candidate before keeping it). */
 	authToken?: string;
@@ -54,7 +54,9 @@ function errorOf(data: unknown): Partial<ErrorBody> | undefined {
  * from the same types (src/). Refusals become an ApiError with the server's code and message.
  */
 export async function api<T extends object>(path: string, { method = "GET", body, authToken = app.token }: CallOptions = {}): Promise<T> {
-	const headers: Record<string, string> = { Authorization: `Bearer ${authToken}`, Accept: "application/json" };
+	// Signed in through Cloudflare Access there is no token: Access adds its assertion header.
+	const headers: Record<string, string> =
+		authToken === "" ? { Accept: "application/json" } : { Authorization: `Bearer ${authToken}`, Accept: "application/json" };
 	if (body !== undefined) headers["Content-Type"] = "application/json";
 	let response: Response;
 	try {
@@ -75,14 +77,16 @@ export async function api<T extends object>(path: string, { method = "GET", body
 		const message = typeof error?.message === "string" ? error.message : `HTTP ${response.status} ${response.statusText}`.trim();
 		throw new ApiError(response.status, code, message);
 	}
-	if (data === null || typeof data !== "object") throw new ApiError(response.status, "bad_response", `${path}: the server did not answer JSON`);
+	if (data === null || typeof data !== "object")
+		throw new ApiError(response.status, "bad_response", `${path}: the server did not answer JSON`);
 	return data as T;
 }
 
 /** A query string of the non-empty parameters (`""` when there are none). */
 export function query(params: Record<string, string | number | null | undefined>): string {
 	const search = new URLSearchParams();
-	for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+	for (const [key, value] of Object.entries(params))
+		if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
 	const text = search.toString();
 	return text === "" ? "" : `?${text}`;
 }
@@ -98,7 +102,10 @@ export function jwtClaims(token: string): Claims | null {
 	try {
 		const part = token.split(".")[1];
 		if (part === undefined || part === "") return null;
-		const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+		const b64 = part
+			.replace(/-/g, "+")
+			.replace(/_/g, "/")
+			.padEnd(Math.ceil(part.length / 4) * 4, "=");
 		const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 		const claims: unknown = JSON.parse(new TextDecoder().decode(bytes));
 		return typeof claims === "object" && claims !== null ? claims : null;
@@ -110,6 +117,8 @@ export function jwtClaims(token: string): Claims | null {
 /** A readable message for a refused credential, or null when the error is something else. */
 export function authMessage(error: unknown, token: string = app.token): string | null {
 	if (!(error instanceof ApiError)) return null;
+	if (error.status === 401 && app.session === "access")
+		return `Cloudflare Access did not vouch for this session (401 ${error.code}: ${error.message}). Reload the page to sign in again.`;
 	if (error.status === 401) {
 		const exp = jwtClaims(token)?.exp;
 		return isNum(exp) && exp * 1000 < Date.now()

@@ -18,9 +18,13 @@ import { hideBanner, showBanner } from "./views/banner.ts";
 import { refreshDetail } from "./views/detail.ts";
 import { loadList, setView } from "./views/list.ts";
 import { closeModDialog, closeNewModeration, updateNewButton, wireModerationForm } from "./views/new-moderation.ts";
-import { showSignIn, signIn, signOut, startApp } from "./views/signin.ts";
+import { updateAlertTestButton, wireAlertTest } from "./views/alert-test.ts";
+import { tickRelativeTimes } from "./views/parts.ts";
+import { closeRetryAll, updateRetryAllButton, wireRetryAll } from "./views/retry-all.ts";
+import { wireSearch } from "./views/search.ts";
+import { showSignIn, signIn, signInWithAccess, signOut, startApp } from "./views/signin.ts";
 
-const READONLY_TITLE = "Hide every write action (retry, skip, cancel, new moderation)";
+const READONLY_TITLE = "Hide every write action (retry, skip, cancel, retry all, room policy, test alert, new moderation)";
 
 /** Read-only mode removes every write action from view (not merely styles it away). */
 function applyReadOnly(): void {
@@ -36,6 +40,9 @@ function applyReadOnly(): void {
 		if (app.ui.newMod) closeNewModeration();
 	}
 	updateNewButton();
+	updateRetryAllButton();
+	updateAlertTestButton();
+	if (on) closeRetryAll();
 }
 
 function wireSignIn(): void {
@@ -50,7 +57,14 @@ function wireSignIn(): void {
 			void signIn(token.value);
 		}
 	});
-	byId("signout").addEventListener("click", () => signOut("Signed out."));
+	byId("signout").addEventListener("click", () =>
+		signOut(
+			app.session === "access"
+				? "Signed out of the console (Cloudflare Access keeps its own session: /cdn-cgi/access/logout ends it)."
+				: "Signed out.",
+		),
+	);
+	byId("signin-access").addEventListener("click", () => void signInWithAccess(true));
 	byId("banner-close").addEventListener("click", () => hideBanner());
 	byId("readonly", HTMLInputElement).addEventListener("change", (event) => {
 		if (app.forcedReadOnly) return applyReadOnly();
@@ -101,13 +115,21 @@ function init(): void {
 	wireList();
 	wireActionDialog();
 	wireModerationForm();
+	wireSearch();
+	wireRetryAll();
+	wireAlertTest();
 	document.addEventListener("visibilitychange", onVisibilityChange);
+	// Relative times ("12 s ago") stay current without redrawing the views.
+	setInterval(() => tickRelativeTimes(), 5000);
 	if (app.token !== "") {
 		// Reopen with the stored token; the first call tells whether it still works.
+		app.session = "token";
 		startApp(null);
 		schedule(0);
 	} else {
+		// Behind Cloudflare Access the console signs in by itself; otherwise the paste form.
 		showSignIn();
+		void signInWithAccess(false);
 	}
 }
 

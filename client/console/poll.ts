@@ -10,6 +10,7 @@ import type { Stats } from "./wire.ts";
 import { hideBanner, setLive } from "./views/banner.ts";
 import { refreshDetail } from "./views/detail.ts";
 import { handleError } from "./views/signin.ts";
+import { refreshCharts } from "./views/charts.ts";
 import { renderStats } from "./views/stats.ts";
 
 const POLL_MS = 3000;
@@ -34,6 +35,7 @@ async function tick(): Promise<void> {
 		setLive("error", "stats unavailable");
 		handleError(error, "Stats");
 	}
+	if (poll.on) await refreshCharts();
 	if (poll.on && app.detail.open !== null) await refreshDetail();
 	schedule();
 }

@@ -61,7 +61,10 @@ export function selectorParts(selector: Selector): Array<[label: string, text: s
 	if (selector.author !== undefined) parts.push(["author", str(selector.author)]);
 	if (selector.room !== undefined) parts.push(["room", str(selector.room)]);
 	if (selector.from !== undefined || selector.to !== undefined) {
-		parts.push(["time", `${isNum(selector.from) ? fmtFull(selector.from) : "any time"} → ${isNum(selector.to) ? fmtFull(selector.to) : "now and later"}`]);
+		parts.push([
+			"time",
+			`${isNum(selector.from) ? fmtFull(selector.from) : "any time"} → ${isNum(selector.to) ? fmtFull(selector.to) : "now and later"}`,
+		]);
 	}
 	if (selector.msgIds !== undefined) parts.push(["message ids", selector.msgIds.map(str).join(", ")]);
 	return parts;

@@ -19,12 +19,15 @@ export interface TraceSource {
 /** What the detail pane shows. */
 export type Detail =
 	| { kind: "saga"; sagaId: string }
-	| { kind: "moderation"; modId: string; /** Its state as last fetched: polling stops at `done`. */ state: string }
-	| { kind: "trace"; source: TraceSource };
+	| { kind: "moderation"; modId: string /** Its state as last fetched: polling stops at `done`. */; state: string }
+	| { kind: "trace"; source: TraceSource }
+	| { kind: "room"; room: string /** A message the search found there (shown on the page). */; msgId: string };
 
 export interface AppState {
-	/** The admin token (also in sessionStorage), or "" when signed out. */
+	/** The admin token (also in sessionStorage), or "" when signed out or signed in through Access. */
 	token: string;
+	/** How the operator is signed in: a pasted token, Cloudflare Access (no token: the header), or not yet. */
+	session: "token" | "access" | null;
 	/** `?readonly=1` forces read-only mode whatever the toggle says. */
 	forcedReadOnly: boolean;
 	ui: UiState;
@@ -46,10 +49,15 @@ export interface AppState {
 	preview: { result: ModerationPreview | null; key: string | null; busy: boolean };
 	/** The open action dialog's task and action. */
 	action: { task: TaskView | null; action: ManualAction; busy: boolean };
+	/** The retry-all dialog: the room filter it was opened with and the previewed count. */
+	retryAll: { room: string; count: number | null; busy: boolean };
+	/** When the charts' history was last fetched (it changes once a minute). */
+	charts: { fetchedAt: number };
 }
 
 export const app: AppState = {
 	token: "",
+	session: null,
 	forcedReadOnly: false,
 	ui: emptyUi(),
 	banner: { source: null, timer: null },
@@ -58,6 +66,8 @@ export const app: AppState = {
 	detail: { open: null, generation: 0, taskId: "", drawn: "", traceDrawn: "" },
 	preview: { result: null, key: null, busy: false },
 	action: { task: null, action: "retry", busy: false },
+	retryAll: { room: "", count: null, busy: false },
+	charts: { fetchedAt: 0 },
 };
 
 const READONLY_KEY = "parley.console.readonly";

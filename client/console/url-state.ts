@@ -18,18 +18,21 @@ export interface UiState {
 	task: string;
 	trace: string;
 	mod: string;
+	/** The open room page (its policy), and a message found there by the search. */
+	roomPage: string;
+	msg: string;
 	/** Whether the new-moderation form is open. */
 	newMod: boolean;
 }
 
-const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "mod"] as const;
+const TEXT_KEYS = ["state", "room", "kind", "saga", "task", "trace", "mod", "roomPage", "msg"] as const;
 
 export function isView(value: string | null): value is View {
 	return VIEWS.some((view) => view === value);
 }
 
 export function emptyUi(): UiState {
-	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", mod: "", newMod: false };
+	return { view: "sagas", state: "", room: "", kind: "", saga: "", task: "", trace: "", mod: "", roomPage: "", msg: "", newMod: false };
 }
 
 /**

@@ -19,8 +19,8 @@ export const TASK_STATES: readonly TaskState[] = ALL_TASK_STATES;
 export const SAGA_STATES: readonly SagaState[] = ALL_SAGA_STATES;
 export const ALERT_STATUSES: readonly AlertStatus[] = every<AlertStatus>({ pending: true, sent: true, failed: true, unsent: true });
 export const TASK_KINDS: readonly TaskKind[] = every<TaskKind>({ deliver: true, retract: true, moderate: true });
-/** What an audit entry records: a manual action, or the start of an operator moderation. */
-export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "moderate"];
+/** What an audit entry records: a manual action, the start of an operator moderation, or a room policy change. */
+export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "moderate", "policy"];
 /** The states `GET /v1/admin/moderations?state=` accepts (the index keeps `done` as a finished saga). */
 export const MODERATION_STATES: readonly string[] = ["running", "done"];
 
@@ -38,6 +38,8 @@ export function kindClass(kind: string): string {
 }
 
 export const ACTION_LABEL: Record<ManualAction, string> = { retry: "Retry", skip: "Skip", cancel: "Cancel" };
+/** The dialog's confirm button names the action and its object, so "Cancel task" is never mistaken for dismissing the dialog. */
+export const ACTION_CONFIRM: Record<ManualAction, string> = { retry: "Retry task", skip: "Skip task", cancel: "Cancel task" };
 export const ACTION_HELP: Record<ManualAction, string> = {
 	retry: "Puts the task back to pending so the outbox runs it again.",
 	skip: "Marks the task skipped: the saga treats it as done without running it.",

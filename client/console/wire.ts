@@ -7,6 +7,9 @@ import type { ModerationSummary, ModerationView, Selector } from "../../src/ops/
 import type { Stats } from "../../src/ops/stats.ts";
 import type { AlertView, AuditEntry, SagaSummary, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
+import type { MinuteSample } from "../../src/ops/metrics.ts";
+import type { SearchHit } from "../../src/ops/search.ts";
+import type { RoomPolicy } from "../../src/protocol.ts";
 
 export type { AlertView, AuditEntry, ModerationSummary, ModerationView, SagaSummary, SagaView, Selector, Span, Stats, TaskView };
 
@@ -57,3 +60,49 @@ export interface Trace {
 	parent?: string;
 	spans: Span[];
 }
+
+/** `GET /v1/admin/session`: who the console is signed in as, and how. */
+export interface Session {
+	id: string;
+	name: string;
+	admin: boolean;
+	rooms: string[] | null;
+	via: "access" | "token";
+}
+
+/** `GET /v1/admin/search?q=`. */
+export interface SearchAnswer {
+	query: string;
+	hit: SearchHit;
+}
+
+/** `POST /v1/admin/tasks/retry`, with and without `dryRun`. */
+export interface RetryPreview {
+	dryRun: true;
+	tasks: string[];
+	count: number;
+	limit: number;
+}
+export interface RetryResult {
+	retried: string[];
+	refused: Array<{ taskId: string; error: string }>;
+	deferred: number;
+	retryAfterMs: number;
+}
+
+/** `POST /v1/admin/alerts/test`. */
+export interface TestAlertResult {
+	webhookId: string;
+	traceId: string;
+	signed: boolean;
+	sent: boolean;
+	status?: number;
+	error?: string;
+}
+
+/** `GET /v1/admin/metrics/history`. */
+export interface MetricsHistory {
+	minutes: MinuteSample[];
+}
+
+export type { MinuteSample, RoomPolicy, SearchHit };

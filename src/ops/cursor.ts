@@ -12,7 +12,10 @@ export interface Position {
 /** URL-safe base64 of the position, so the cursor needs no escaping in a query string. */
 export function encodeCursor(position: Position): string {
 	const bytes = new TextEncoder().encode(JSON.stringify([position.createdAt, position.id]));
-	return btoa(String.fromCharCode(...bytes)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+	return btoa(String.fromCharCode(...bytes))
+		.replace(/=+$/, "")
+		.replace(/\+/g, "-")
+		.replace(/\//g, "_");
 }
 
 export function decodeCursor(cursor: string): Position | undefined {

@@ -104,7 +104,8 @@ const bad = (message: string): Failure => fail("bad_request", message);
 
 function time(value: unknown, name: string): Result<number | undefined> {
 	if (value === undefined) return ok(undefined);
-	if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) return bad(`\`selector.${name}\` must be Unix milliseconds`);
+	if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
+		return bad(`\`selector.${name}\` must be Unix milliseconds`);
 	return ok(value);
 }
 
@@ -113,7 +114,7 @@ function time(value: unknown, name: string): Result<number | undefined> {
  * unbounded selector is refused), and message ids name messages of one room.
  */
 export function parseModerationRequest(body: Record<string, unknown>): Result<ModerationRequest> {
-	if (body.action !== "retract") return bad("`action` must be \"retract\"");
+	if (body.action !== "retract") return bad('`action` must be "retract"');
 	if (body.dryRun !== undefined && typeof body.dryRun !== "boolean") return bad("`dryRun` must be a boolean");
 	const dryRun = body.dryRun === true;
 	// A preview changes nothing, so it needs no reason; a real run always does.
@@ -145,7 +146,12 @@ export function parseModerationRequest(body: Record<string, unknown>): Result<Mo
 	}
 	if (input.msgIds !== undefined) {
 		const ids = input.msgIds;
-		if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_MSG_IDS || !ids.every((id) => typeof id === "string" && id.length > 0 && id.length <= 64)) {
+		if (
+			!Array.isArray(ids) ||
+			ids.length < 1 ||
+			ids.length > MAX_MSG_IDS ||
+			!ids.every((id) => typeof id === "string" && id.length > 0 && id.length <= 64)
+		) {
 			return bad(`\`selector.msgIds\` must be 1..${MAX_MSG_IDS} message ids`);
 		}
 		if (selector.room === undefined) return bad("`selector.msgIds` name messages of one room: give `selector.room` too");

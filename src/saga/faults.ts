@@ -18,7 +18,8 @@ export const NO_FAULTS: FaultSettings = { deliverFailRate: 0, retractFailRate: 0
 
 function rate(value: unknown, name: string): Result<number> {
 	if (value === undefined) return ok(0);
-	if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) return fail("bad_request", `\`${name}\` must be a number from 0 to 1`);
+	if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1)
+		return fail("bad_request", `\`${name}\` must be a number from 0 to 1`);
 	return ok(value);
 }
 

@@ -89,6 +89,11 @@ export interface TaskMessage {
 	traceId: string;
 	attempt: number;
 	payload: TaskPayload;
+	/**
+	 * W3C trace context of this hop: set by the dispatching alarm (the attempt's span), replaced
+	 * by the consumer with its own span before the RPC to the target room. Older messages lack it.
+	 */
+	traceparent?: string;
 }
 
 /** What a moderate task did in its room. */

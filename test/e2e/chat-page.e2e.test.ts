@@ -18,10 +18,7 @@ beforeAll(async () => {
 	if (browserMissing) return;
 	// The page under test is the bundle built from the current sources.
 	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
-	[server, browser] = await Promise.all([
-		startDevServer(),
-		launchChromium(),
-	]);
+	[server, browser] = await Promise.all([startDevServer(), launchChromium()]);
 });
 
 afterAll(async () => {
@@ -163,7 +160,9 @@ describe.skipIf(browserMissing)("chat page", () => {
 		const note = alice.page.locator("#timeline li", { hasText: "news for everyone" }).locator(".note");
 		await note.and(alice.page.locator('[data-saga="succeeded"]')).waitFor({ timeout: 20_000 });
 		expect(await note.textContent()).toContain(`#${other}`);
-		const copy = await fetch(`${server.url}/v1/rooms/${other}/events?guest=auditor`).then((r) => r.json() as Promise<{ events: Array<{ text?: string }> }>);
+		const copy = await fetch(`${server.url}/v1/rooms/${other}/events?guest=auditor`).then(
+			(r) => r.json() as Promise<{ events: Array<{ text?: string }> }>,
+		);
 		expect(copy.events.map((e) => e.text)).toEqual(["news for everyone"]);
 
 		await alice.context.close();

@@ -322,8 +322,24 @@ describe("terminal client", () => {
 		const user = { id: `guest:eve`, name: `eve${evil}` };
 		const stand = await standIn((socket) => {
 			const send = (frame: unknown): void => socket.send(JSON.stringify(frame));
-			send({ type: "welcome", room: `lobby${evil}`, user, lastSeq: 2, online: [user], limits: { maxFrameBytes: 32_768, maxMessageChars: 4000, ratePerSec: 10, burst: 20 } });
-			send({ type: "message", seq: 1, msgId: `id${evil}`, author: user, text: `hi${evil}`, ts: 1, traceId: "t", from: { room: `other${evil}`, msgId: "m", sagaId: "s" } });
+			send({
+				type: "welcome",
+				room: `lobby${evil}`,
+				user,
+				lastSeq: 2,
+				online: [user],
+				limits: { maxFrameBytes: 32_768, maxMessageChars: 4000, ratePerSec: 10, burst: 20 },
+			});
+			send({
+				type: "message",
+				seq: 1,
+				msgId: `id${evil}`,
+				author: user,
+				text: `hi${evil}`,
+				ts: 1,
+				traceId: "t",
+				from: { room: `other${evil}`, msgId: "m", sagaId: "s" },
+			});
 			send({ type: "retract", seq: 2, msgId: `gone${evil}`, reason: `deleted${evil}`, ts: 2, traceId: "t" });
 			send({ type: "presence", joined: { id: "x", name: `joiner${evil}` } });
 			send({ type: "saga", sagaId: `saga${evil}`, state: "succeeded", steps: [] });
@@ -339,7 +355,12 @@ describe("terminal client", () => {
 			expect(run.stdout).toContain(`#1 eve${escaped} (guest) (from #other${escaped}): hi${escaped} [id${escaped}]`);
 			expect(run.stdout).toContain(`#2 (removed gone${escaped}: deleted${escaped})`);
 			const stderr = run.stderr();
-			for (const part of [`in #lobby${escaped} as eve${escaped}`, `joiner${escaped} joined`, `cross-post saga${escaped}`, `error internal: boom${escaped}`]) {
+			for (const part of [
+				`in #lobby${escaped} as eve${escaped}`,
+				`joiner${escaped} joined`,
+				`cross-post saga${escaped}`,
+				`error internal: boom${escaped}`,
+			]) {
 				expect(stderr).toContain(part);
 			}
 			expect(run.rawStdout()).not.toMatch(RAW_HOSTILE);
@@ -377,7 +398,9 @@ describe("terminal client", () => {
 			expect(await run.exited).toBe(1);
 			const stderr = run.stderr();
 			expect(stderr).toMatch(/^\* line 1 not sent \(read_only: the room is read-only\): refuse me$/m);
-			expect(stderr).toMatch(/^\* line 3 not sent \(unacked: no ack within 10 s, giving up; it may not have been stored\): never acked$/m);
+			expect(stderr).toMatch(
+				/^\* line 3 not sent \(unacked: no ack within 10 s, giving up; it may not have been stored\): never acked$/m,
+			);
 			expect(stderr).not.toMatch(/line 2 not sent/);
 			expect(stderr).toMatch(/^\* 2 message\(s\) not sent$/m);
 			expect(received).toEqual(["refuse me", "fine", "never acked"]);

@@ -62,7 +62,9 @@ afterAll(async () => {
 
 describe("the packed @parley/client", () => {
 	it("holds the built package and nothing of the repo's sources", () => {
-		const listing = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n").filter((line) => line.length > 0);
+		const listing = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })
+			.split("\n")
+			.filter((line) => line.length > 0);
 		expect(listing).toContain("package/dist/index.js");
 		expect(listing).toContain("package/dist/index.d.ts");
 		expect(listing).toContain("package/dist/react.d.ts");
@@ -70,7 +72,10 @@ describe("the packed @parley/client", () => {
 		expect(listing).toContain("package/README.md");
 		expect(listing.filter((path) => path.endsWith(".ts") && !path.endsWith(".d.ts"))).toEqual([]);
 		const installed = join(project, "node_modules/@parley/client");
-		const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { name: string; peerDependenciesMeta: unknown };
+		const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as {
+			name: string;
+			peerDependenciesMeta: unknown;
+		};
 		expect(manifest.name).toBe("@parley/client");
 		expect(manifest.peerDependenciesMeta).toEqual({ react: { optional: true } });
 		// Nothing under dist/ reaches outside it, in code or in types.
@@ -153,7 +158,9 @@ describe.skipIf(browserMissing)("the packed React hook in Chromium", () => {
 		await run(NODE, [join(project, "app.ts"), server.url, name, join(work, "outbox-react")], { cwd: project });
 		await page.locator("#messages li", { hasText: "alice: hello from node" }).waitFor();
 
-		const rows = await page.locator("#messages li").evaluateAll((items) => items.map((li) => `${li.getAttribute("data-seq")} ${li.textContent}`));
+		const rows = await page
+			.locator("#messages li")
+			.evaluateAll((items) => items.map((li) => `${li.getAttribute("data-seq")} ${li.textContent}`));
 		expect(rows).toEqual(["1 carol: hello from react", "2 alice: hello from node"]);
 		expect(await page.locator("#queue").textContent()).toBe("0");
 		// StrictMode mounted the hook twice; the first client was closed, so carol is online once.
@@ -168,5 +175,7 @@ function room(kind: string): string {
 }
 
 function walk(dir: string): string[] {
-	return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]));
+	return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+		entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+	);
 }

@@ -175,7 +175,10 @@ describe("client library against wrangler dev", () => {
 		const stored = async (): Promise<number> =>
 			(await storedHistory(room)).filter((e) => e.type === "message" && e.text.startsWith("acks lost")).length;
 		for (let n = await stored(); n < 3; n = await stored()) {
-			expect(alice.statuses.some((s) => s.reason === "heartbeat timeout"), "alice's frames were stored before her heartbeat fired").toBe(false);
+			expect(
+				alice.statuses.some((s) => s.reason === "heartbeat timeout"),
+				"alice's frames were stored before her heartbeat fired",
+			).toBe(false);
 			await new Promise((resolve) => setTimeout(resolve, 50));
 		}
 		await waitFor("alice's heartbeat to fire", () => alice.statuses.some((s) => s.reason === "heartbeat timeout"));

@@ -36,7 +36,6 @@ const problems: string[] = [];
 
 const call = apiCaller(() => server.url, admin);
 
-
 beforeAll(async () => {
 	if (browserMissing) return;
 	// The console under test is the bundle built from the current sources.
@@ -58,7 +57,9 @@ async function stepButtons(page: Page): Promise<number> {
 
 /** The actions a step's row offers, in order. */
 async function stepActions(page: Page, taskId: string): Promise<string[]> {
-	return await page.locator(`#steps tr[data-task-id="${taskId}"] button[data-action]`).evaluateAll((buttons) => buttons.map((b) => b.getAttribute("data-action") ?? ""));
+	return await page
+		.locator(`#steps tr[data-task-id="${taskId}"] button[data-action]`)
+		.evaluateAll((buttons) => buttons.map((b) => b.getAttribute("data-action") ?? ""));
 }
 
 describe.skipIf(browserMissing)("the operator console", () => {
@@ -95,7 +96,11 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		await page.locator("#app").waitFor({ timeout: 10_000 });
 		await expect.poll(() => page.locator("#who").textContent()).toContain("Ops");
 		// Live counts and the latency chart.
-		await expect.poll(async () => Number(await page.locator('#saga-counts [data-state="failed"]').getAttribute("data-count")), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+		await expect
+			.poll(async () => Number(await page.locator('#saga-counts [data-state="failed"]').getAttribute("data-count")), {
+				timeout: 10_000,
+			})
+			.toBeGreaterThanOrEqual(1);
 		await page.locator("#latency-chart svg").waitFor();
 
 		// The failed-task list, filtered by state and room.
@@ -134,9 +139,15 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		await page.locator("#action-submit").click();
 		// On failure this shows the dialog's error (the server's answer) rather than only a timeout.
 		await expect
-			.poll(async () => ((await page.locator("#action-dialog").isVisible()) ? `open: ${await page.locator("#action-error").textContent()}` : "closed"), {
-				timeout: 10_000,
-			})
+			.poll(
+				async () =>
+					(await page.locator("#action-dialog").isVisible())
+						? `open: ${await page.locator("#action-error").textContent()}`
+						: "closed",
+				{
+					timeout: 10_000,
+				},
+			)
 			.toBe("closed");
 		await page.locator('#banner[data-kind="ok"]').waitFor();
 		await page.locator(`#steps tr[data-task-id="${retract.taskId}"][data-state="succeeded"]`).waitFor({ timeout: 20_000 });
@@ -151,7 +162,9 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		expect(await entry.locator(".reason").textContent()).toBe(REASON);
 		// The live counters catch up with the compensation on their own.
 		await expect
-			.poll(async () => Number(await page.locator('#saga-counts [data-state="compensated"]').getAttribute("data-count")), { timeout: 15_000 })
+			.poll(async () => Number(await page.locator('#saga-counts [data-state="compensated"]').getAttribute("data-count")), {
+				timeout: 15_000,
+			})
 			.toBeGreaterThanOrEqual(1);
 		mkdirSync(join(PROJECT_ROOT, "test-output"), { recursive: true });
 		await page.screenshot({ path: join(PROJECT_ROOT, "test-output/console.png"), fullPage: true });
@@ -226,7 +239,10 @@ describe.skipIf(browserMissing)("the operator console", () => {
 		for (const task of saga.steps) expect([task.taskId, await stepActions(page, task.taskId)]).toEqual([task.taskId, task.actions]);
 		await step.locator('button[data-action="cancel"]').click();
 		await page.locator("#action-reason").fill("cancel the delivery");
-		await call(`/v1/admin/tasks/${encodeURIComponent(deliver?.taskId ?? "")}/actions`, { method: "POST", body: { action: "skip", reason: "not needed" } });
+		await call(`/v1/admin/tasks/${encodeURIComponent(deliver?.taskId ?? "")}/actions`, {
+			method: "POST",
+			body: { action: "skip", reason: "not needed" },
+		});
 		await page.locator("#action-submit").click();
 		await expect.poll(() => page.locator("#action-error").textContent()).toMatch(/^Conflict: /);
 		await page.locator("#action-cancel").click();

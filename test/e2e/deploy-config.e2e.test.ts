@@ -26,7 +26,10 @@ const LOOKS_SECRET = /(^|_)(SECRET|TOKEN|KEY|PASSWORD)$/;
 const scratch = mkdtempSync(join(tmpdir(), "parley-deploy-config-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function run(command: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function run(
+	command: string[],
+	options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
 	const [file, ...args] = command;
 	const child = spawn(file ?? process.execPath, args, {
 		cwd: options.cwd ?? PROJECT_ROOT,
@@ -71,11 +74,32 @@ describe("wrangler.toml", () => {
 		expect(production.size).toBeGreaterThan(0);
 		expect([...local].filter((q) => production.has(q))).toEqual([]);
 		// The Worker tells its dead-letter queue by the suffix both environments share.
-		expect([...local, ...production].filter((q) => isDeadLetterQueue(q)).sort()).toEqual(["parley-dev-outbox-dlq", "parley-outbox-dlq"]);
+		expect([...local, ...production].filter((q) => isDeadLetterQueue(q)).sort()).toEqual([
+			"parley-dev-outbox-dlq",
+			"parley-outbox-dlq",
+		]);
 	});
 
 	it.each(envs)("%s declares AUTH_SECRET a required secret (secrets are not inherited)", (_label, env) => {
 		expect(env.secrets?.required ?? []).toContain(REQUIRED);
+	});
+
+	it.each(envs)("%s keeps the alert webhook and the metrics token out of plain vars, and does not require them", (_label, env) => {
+		for (const name of ["ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET", "METRICS_TOKEN"]) {
+			expect([name, Object.hasOwn(env.vars ?? {}, name)]).toEqual([name, false]);
+			// Required would make a deploy without alerts or a scraper fail (docs/operations.md).
+			expect([name, (env.secrets?.required ?? []).includes(name)]).toEqual([name, false]);
+		}
+	});
+
+	it("turns on Workers' native traces in production, sampled", () => {
+		const observability = rawConfig.env?.production?.observability as
+			| { enabled?: boolean; traces?: { enabled?: boolean; head_sampling_rate?: number } }
+			| undefined;
+		expect(observability?.enabled).toBe(true);
+		expect(observability?.traces?.enabled).toBe(true);
+		const rate = observability?.traces?.head_sampling_rate ?? 1;
+		expect(rate > 0 && rate < 1).toBe(true);
 	});
 
 	it.each(envs)("%s has no secret among its plain vars", (_label, env) => {
@@ -91,11 +115,19 @@ describe("the deploy bundles", () => {
 	it("both build with --dry-run, from the top level and for production, and print no secret value", async () => {
 		// A secret in the environment (and a developer's .dev.vars, if any) must not reach the output.
 		const sentinel = "sentinel-secret-value-must-not-be-printed";
-		const secrets = [sentinel, TEST_AUTH_SECRET, "parley-local-dev-secret-do-not-deploy", readDevVarsSecret(DEV_VARS)].filter((s) => s !== undefined);
+		const secrets = [sentinel, TEST_AUTH_SECRET, "parley-local-dev-secret-do-not-deploy", readDevVarsSecret(DEV_VARS)].filter(
+			(s) => s !== undefined,
+		);
 		const builds = await Promise.all(
-			[["--env=", "dev"], ["--env", "production", "production"]].map(async (envArgs) => {
+			[
+				["--env=", "dev"],
+				["--env", "production", "production"],
+			].map(async (envArgs) => {
 				const outdir = join(scratch, `dist-${envArgs.at(-1) ?? ""}`);
-				const result = await run([process.execPath, WRANGLER_JS, "deploy", "--dry-run", ...envArgs.slice(0, -1), "--outdir", outdir], { env: { AUTH_SECRET: sentinel } });
+				const result = await run(
+					[process.execPath, WRANGLER_JS, "deploy", "--dry-run", ...envArgs.slice(0, -1), "--outdir", outdir],
+					{ env: { AUTH_SECRET: sentinel } },
+				);
 				return { envArgs, outdir, ...result };
 			}),
 		);
@@ -210,7 +242,10 @@ describe("npm run setup:production", () => {
 	it("--dry-run lists the production steps in order and runs none of them", async () => {
 		const dry = await setup(["--dry-run"]);
 		expect([dry.code, dry.stderr]).toEqual([0, ""]);
-		const commands = dry.stdout.split("\n").filter((line) => /^ {3}(npx|npm) /.test(line)).map((line) => line.trim());
+		const commands = dry.stdout
+			.split("\n")
+			.filter((line) => /^ {3}(npx|npm) /.test(line))
+			.map((line) => line.trim());
 		expect(commands).toEqual([
 			"npx wrangler queues create parley-outbox",
 			"npx wrangler queues create parley-outbox-dlq",

@@ -126,7 +126,9 @@ describe("identity provider tokens over the real runtime", () => {
 		});
 		expect(response.status).toBe(201);
 		// On the other server the header is off: no credentials at all.
-		const off = await fetch(`${hangingDev.url}/v1/rooms/${fresh()}/events`, { headers: { "Cf-Access-Jwt-Assertion": await es256(key, claims()) } });
+		const off = await fetch(`${hangingDev.url}/v1/rooms/${fresh()}/events`, {
+			headers: { "Cf-Access-Jwt-Assertion": await es256(key, claims()) },
+		});
 		expect(await off.json()).toMatchObject({ error: { message: expect.stringMatching(/^credentials required/) } });
 	});
 

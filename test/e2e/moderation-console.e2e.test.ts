@@ -50,7 +50,6 @@ let browser: Browser;
 
 const call = apiCaller(() => server.url, admin);
 
-
 async function events(room: string): Promise<RoomEvent[]> {
 	return (await call<{ events: RoomEvent[] }>(`/v1/rooms/${room}/events?limit=500`)).events;
 }
@@ -59,10 +58,7 @@ beforeAll(async () => {
 	if (browserMissing) return;
 	// The console under test is the bundle built from the current sources.
 	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
-	[server, browser] = await Promise.all([
-		startDevServer({ vars: { OUTBOX_BASE_DELAY_MS: "50" } }),
-		launchChromium(),
-	]);
+	[server, browser] = await Promise.all([startDevServer({ vars: { OUTBOX_BASE_DELAY_MS: "50" } }), launchChromium()]);
 });
 
 afterAll(async () => {
@@ -160,9 +156,15 @@ describe.skipIf(browserMissing)("operator moderation in the console", () => {
 		await page.locator("#mod-reason").fill(REASON);
 		await page.locator("#mod-confirm").click();
 		await expect
-			.poll(async () => ((await page.locator("#mod-dialog").isVisible()) ? `open: ${await page.locator("#mod-dialog-error").textContent()}` : "closed"), {
-				timeout: 10_000,
-			})
+			.poll(
+				async () =>
+					(await page.locator("#mod-dialog").isVisible())
+						? `open: ${await page.locator("#mod-dialog-error").textContent()}`
+						: "closed",
+				{
+					timeout: 10_000,
+				},
+			)
 			.toBe("closed");
 
 		// The detail of the new moderation follows it live to done, 3/3.
@@ -179,7 +181,7 @@ describe.skipIf(browserMissing)("operator moderation in the console", () => {
 		expect(await page.locator("#mod-live").textContent()).toBe("finished");
 		expect(await page.locator("#mod-actor").textContent()).toBe("ops");
 		expect(await page.locator("#mod-reason-text").textContent()).toBe(REASON);
-		expect(await page.locator('#detail-body b, #detail-body img, #detail-body script').count()).toBe(0);
+		expect(await page.locator("#detail-body b, #detail-body img, #detail-body script").count()).toBe(0);
 		// One moderate task per room, both succeeded.
 		const tasks = page.locator('#steps tr[data-kind="moderate"]');
 		expect(await tasks.count()).toBe(2);
@@ -191,12 +193,16 @@ describe.skipIf(browserMissing)("operator moderation in the console", () => {
 		expect(await audit.locator(".reason").textContent()).toBe(REASON);
 		await page.locator("#trace-spans li").first().waitFor({ timeout: 10_000 });
 		// The hash links the detail, and the list shows the new moderation (its index is fed asynchronously).
-		expect(await page.evaluate(() => (globalThis as { location?: { hash: string } }).location?.hash ?? "")).toContain(`mod=${encodeURIComponent(modId)}`);
+		expect(await page.evaluate(() => (globalThis as { location?: { hash: string } }).location?.hash ?? "")).toContain(
+			`mod=${encodeURIComponent(modId)}`,
+		);
 		await page.locator(`#list-body tr[data-mod-id="${modId}"][data-state="done"]`).waitFor({ timeout: 15_000 });
 		// The state filter says `done`; the console asks the index for `succeeded`.
 		await page.locator("#filter-state").selectOption("done");
 		await page.locator(`#list-body tr[data-mod-id="${modId}"]`).waitFor({ timeout: 10_000 });
-		expect(new Set(await page.locator("#list-body tr.clickable").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state"))))).toEqual(new Set(["done"]));
+		expect(
+			new Set(await page.locator("#list-body tr.clickable").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")))),
+		).toEqual(new Set(["done"]));
 
 		// The server agrees: every spam message and the copy carry a `moderated` retract, exactly once.
 		const copy = await until("the copy's retract", async () => {
@@ -217,7 +223,9 @@ describe.skipIf(browserMissing)("operator moderation in the console", () => {
 		}
 		expect(eventsA.filter((e) => e.type === "retract" && e.msgId === keep.msgId)).toEqual([]);
 		expect(eventsA.find((e) => e.type === "message" && e.msgId === keep.msgId)?.text).toBe(HOSTILE);
-		const auditApi = await call<{ entries: Array<{ action: string; sagaId?: string; actor: string; reason: string }> }>("/v1/admin/audit?limit=100");
+		const auditApi = await call<{ entries: Array<{ action: string; sagaId?: string; actor: string; reason: string }> }>(
+			"/v1/admin/audit?limit=100",
+		);
 		expect(auditApi.entries.find((e) => e.action === "moderate" && e.sagaId === modId)).toMatchObject({ actor: "ops", reason: REASON });
 		expect(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined();
 

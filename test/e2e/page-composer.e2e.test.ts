@@ -203,7 +203,9 @@ describe.skipIf(browserMissing)("chat page composer", () => {
 		await bob.page.locator("#timeline li", { hasText: "hi" }).waitFor({ timeout: 15_000 });
 		expect(await theirs.locator(".text").getAttribute("dir")).toBe("auto");
 		expect(await theirs.locator(".author").getAttribute("dir")).toBe("auto");
-		expect(await theirs.locator(".text").evaluate((node) => node.ownerDocument.defaultView.getComputedStyle(node).direction)).toBe("rtl");
+		expect(await theirs.locator(".text").evaluate((node) => node.ownerDocument.defaultView.getComputedStyle(node).direction)).toBe(
+			"rtl",
+		);
 		expect(await theirs.locator(".tag.guest").textContent()).toBe("guest");
 		await bob.page.locator("#online li", { hasText: "ivan" }).locator(".tag.guest").waitFor();
 

@@ -73,7 +73,11 @@ async function stored(room: string): Promise<Array<{ text: string; author: strin
 
 /** Waits until the room holds `texts.length` messages, then checks they are exactly `texts`, in order, by `author`. */
 async function expectStored(room: string, author: string, texts: string[], timeoutMs = 30_000): Promise<void> {
-	await until(`${texts.length} messages stored in ${room}`, async () => ((await stored(room)).length >= texts.length ? true : undefined), timeoutMs);
+	await until(
+		`${texts.length} messages stored in ${room}`,
+		async () => ((await stored(room)).length >= texts.length ? true : undefined),
+		timeoutMs,
+	);
 	// Give a late duplicate the chance to show up before asserting there is none.
 	await new Promise((resolve) => setTimeout(resolve, 500));
 	expect(await stored(room)).toEqual(texts.map((text) => ({ text, author })));
@@ -144,7 +148,9 @@ describe.skipIf(browserMissing)("chat page outbox", () => {
 		// Stay: nothing changes.
 		await page.locator("#leave").click();
 		await dialog.waitFor({ state: "visible" });
-		expect(await dialog.textContent()).toMatch(new RegExp(`2 messages are not sent yet.*kept in this browser and sent the next time you join #${room} as kai`));
+		expect(await dialog.textContent()).toMatch(
+			new RegExp(`2 messages are not sent yet.*kept in this browser and sent the next time you join #${room} as kai`),
+		);
 		await page.locator("#leave-stay").click();
 		await dialog.waitFor({ state: "hidden" });
 		expect(await page.locator("#chat").isVisible()).toBe(true);
@@ -154,7 +160,11 @@ describe.skipIf(browserMissing)("chat page outbox", () => {
 		await page.locator("#leave").click();
 		await page.locator("#leave-keep").click();
 		await page.locator("#join-form").waitFor();
-		expect(await page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('parley.outbox')).map((k) => localStorage.getItem(k)).join()")).toMatch(/kept 1.*kept 2/);
+		expect(
+			await page.evaluate(
+				"Object.keys(localStorage).filter((k) => k.startsWith('parley.outbox')).map((k) => localStorage.getItem(k)).join()",
+			),
+		).toMatch(/kept 1.*kept 2/);
 		await context.setOffline(false);
 		await page.locator("#join-room").fill(room);
 		await page.locator("#join-submit").click(); // the guest name was kept in the form

@@ -16,7 +16,9 @@ const fresh = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`
 const admin = await mintToken({ sub: "ops", name: "Ops", role: "admin" });
 
 async function sagaState(server: DevServer, origin: string, sagaId: string): Promise<SagaBody> {
-	const response = await fetch(`${server.url}/v1/admin/sagas/${encodeURIComponent(sagaId)}`, { headers: { Authorization: `Bearer ${admin}` } });
+	const response = await fetch(`${server.url}/v1/admin/sagas/${encodeURIComponent(sagaId)}`, {
+		headers: { Authorization: `Bearer ${admin}` },
+	});
 	if (!response.ok) throw new Error(`saga ${sagaId} in ${origin}: ${response.status} ${await response.text()}`);
 	return (await response.json()) as SagaBody;
 }

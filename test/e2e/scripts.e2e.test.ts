@@ -11,7 +11,11 @@ import { PROJECT_ROOT } from "../support/dev-server.ts";
 const STACK_LINE = /^\s+at /m;
 
 async function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-	const child = spawn(process.execPath, [script, ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+	const child = spawn(process.execPath, [script, ...args], {
+		cwd: PROJECT_ROOT,
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, NO_COLOR: "1" },
+	});
 	let stdout = "";
 	let stderr = "";
 	child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

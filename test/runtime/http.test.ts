@@ -110,7 +110,10 @@ describe("messages over HTTP", () => {
 		});
 		expect(other.status).toBe(201);
 
-		const forbidden = await api(`/v1/rooms/${room}/messages/${created.msgId}`, { method: "DELETE", token: await token({ sub: "bob" }) });
+		const forbidden = await api(`/v1/rooms/${room}/messages/${created.msgId}`, {
+			method: "DELETE",
+			token: await token({ sub: "bob" }),
+		});
 		expect([forbidden.status, await errorCode(forbidden)]).toEqual([403, "forbidden"]);
 
 		const deleted = await api(`/v1/rooms/${room}/messages/${created.msgId}`, { method: "DELETE", token: auth });
@@ -184,7 +187,11 @@ describe("room policy", () => {
 		const refused = await api(`/v1/rooms/${room}/messages`, { ...json({ id: "1", text: "x" }), token: user });
 		expect([refused.status, await errorCode(refused)]).toEqual([403, "read_only"]);
 
-		const merged = await api(`/v1/admin/rooms/${room}/policy`, { method: "PUT", body: '{"readOnly":false,"banned":["u"]}', token: admin });
+		const merged = await api(`/v1/admin/rooms/${room}/policy`, {
+			method: "PUT",
+			body: '{"readOnly":false,"banned":["u"]}',
+			token: admin,
+		});
 		expect(await merged.json()).toEqual({ readOnly: false, banned: ["u"] });
 		const read = await api(`/v1/admin/rooms/${room}/policy`, { token: admin });
 		expect(await read.json()).toEqual({ readOnly: false, banned: ["u"] });

@@ -23,7 +23,11 @@ async function post(path: string, body: unknown, auth = adminToken): Promise<Res
 }
 
 async function say(room: string, who: Identity, text: string, crossPost?: string[]) {
-	const posted = await env.ROOM.getByName(room).post(who, { id: crypto.randomUUID(), text, ...(crossPost ? { crossPost } : {}) }, crypto.randomUUID().replaceAll("-", ""));
+	const posted = await env.ROOM.getByName(room).post(
+		who,
+		{ id: crypto.randomUUID(), text, ...(crossPost ? { crossPost } : {}) },
+		crypto.randomUUID().replaceAll("-", ""),
+	);
 	if (!posted.ok) throw new Error(JSON.stringify(posted));
 	return posted.value;
 }
@@ -55,8 +59,14 @@ async function spamWave() {
 	await waitFor(async () => (await env.ROOM.getByName(a).saga(crossPosted.sagaId ?? ""))?.state === "succeeded");
 	// Wait for the author directory to know both rooms.
 	await waitFor(async () => {
-		const rooms = await runInDurableObject(env.ROOM.getByName(a), (_i, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n);
-		const roomsB = await runInDurableObject(env.ROOM.getByName(b), (_i, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n);
+		const rooms = await runInDurableObject(
+			env.ROOM.getByName(a),
+			(_i, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n,
+		);
+		const roomsB = await runInDurableObject(
+			env.ROOM.getByName(b),
+			(_i, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n,
+		);
 		return rooms === 0 && roomsB === 0;
 	});
 	return { a, b, c, sagaId: crossPosted.sagaId ?? "" };
@@ -66,9 +76,19 @@ describe("operator moderation", () => {
 	it("previews a dry run without changing anything", async ({ expect }) => {
 		const { a, b, c } = await spamWave();
 		const before = await Promise.all([a, b, c].map(events));
-		const response = await post("/v1/admin/moderations", { selector: { author: spammer.id }, action: "retract", reason: "spam wave", dryRun: true });
+		const response = await post("/v1/admin/moderations", {
+			selector: { author: spammer.id },
+			action: "retract",
+			reason: "spam wave",
+			dryRun: true,
+		});
 		expect(response.status).toBe(200);
-		const preview = (await response.json()) as { messages: number; copies: number; rooms: Array<{ room: string; messages: number }>; copyRooms: Array<{ room: string; copies: number }> };
+		const preview = (await response.json()) as {
+			messages: number;
+			copies: number;
+			rooms: Array<{ room: string; messages: number }>;
+			copyRooms: Array<{ room: string; copies: number }>;
+		};
 		expect(preview.messages).toBe(4);
 		expect(preview.copies).toBe(1);
 		expect(preview.rooms.sort((x, y) => x.room.localeCompare(y.room))).toEqual(
@@ -111,13 +131,17 @@ describe("operator moderation", () => {
 		expect((await env.ROOM.getByName(a).saga(sagaId))?.state).toBe("compensated");
 		// Its tasks are ordinary tasks: listed with the others once indexed.
 		const indexed = await waitFor(async () => {
-			const list = (await (await api(`/v1/admin/tasks?kind=moderate&limit=500`, { token: adminToken })).json()) as { tasks: TaskView[] };
+			const list = (await (await api(`/v1/admin/tasks?kind=moderate&limit=500`, { token: adminToken })).json()) as {
+				tasks: TaskView[];
+			};
 			const mine = list.tasks.filter((t) => t.taskId.startsWith(created.id));
 			return mine.length === 2 ? mine : undefined;
 		});
 		expect(indexed.every((t) => t.origin.kind === "moderation" && t.origin.id === created.id && t.originRoom === undefined)).toBe(true);
 		// A cross-post's task keeps its origin room beside its origin.
-		const delivered = (await (await api(`/v1/admin/tasks?kind=deliver&room=${c}&limit=500`, { token: adminToken })).json()) as { tasks: TaskView[] };
+		const delivered = (await (await api(`/v1/admin/tasks?kind=deliver&room=${c}&limit=500`, { token: adminToken })).json()) as {
+			tasks: TaskView[];
+		};
 		expect(delivered.tasks.find((t) => t.sagaId === sagaId)).toMatchObject({ origin: { kind: "room", id: a }, originRoom: a });
 		const audit = (await view(created.id)) as ModerationView & { audit: Array<{ action: string; actor: string; reason: string }> };
 		expect(audit.audit).toEqual([expect.objectContaining({ action: "moderate", actor: "mod", reason: "spam wave" })]);
@@ -156,9 +180,19 @@ describe("operator moderation", () => {
 		await new Promise((r) => setTimeout(r, 5));
 		await say(room, spammer, "new");
 		await say(room, bystander, "new too");
-		const response = await post("/v1/admin/moderations", { selector: { room, from: cut }, action: "retract", reason: "leak", dryRun: true });
+		const response = await post("/v1/admin/moderations", {
+			selector: { room, from: cut },
+			action: "retract",
+			reason: "leak",
+			dryRun: true,
+		});
 		expect(((await response.json()) as { messages: number }).messages).toBe(2);
-		const byAuthor = await post("/v1/admin/moderations", { selector: { room, author: spammer.id, from: cut }, action: "retract", reason: "leak", dryRun: true });
+		const byAuthor = await post("/v1/admin/moderations", {
+			selector: { room, author: spammer.id, from: cut },
+			action: "retract",
+			reason: "leak",
+			dryRun: true,
+		});
 		expect(((await byAuthor.json()) as { messages: number }).messages).toBe(1);
 	});
 
@@ -176,7 +210,11 @@ describe("operator moderation", () => {
 			const response = await post("/v1/admin/moderations", body);
 			expect([JSON.stringify(body), response.status, await errorCode(response)]).toEqual([JSON.stringify(body), 400, "bad_request"]);
 		}
-		const user = await post("/v1/admin/moderations", { selector: { author: "u" }, action: "retract", reason: "x" }, await token({ sub: "u" }));
+		const user = await post(
+			"/v1/admin/moderations",
+			{ selector: { author: "u" }, action: "retract", reason: "x" },
+			await token({ sub: "u" }),
+		);
 		expect(user.status).toBe(403);
 		for (const id of ["mod@ffffffffffff", "cmp@ffffffffffff", "garbage"]) {
 			expect([id, (await api(`/v1/admin/moderations/${id}`, { token: adminToken })).status]).toEqual([id, 404]);
@@ -184,13 +222,15 @@ describe("operator moderation", () => {
 	});
 });
 
-
 describe("the routes and records from before the rename", () => {
 	it("answers the same under /v1/admin/compensations, its list also as `compensations`", async ({ expect }) => {
 		const room = freshRoom("alias");
 		await say(room, spammer, "spam");
 		const body = { selector: { room, author: spammer.id }, action: "retract", reason: "alias" };
-		const dry = [await post("/v1/admin/moderations", { ...body, dryRun: true }), await post("/v1/admin/compensations", { ...body, dryRun: true })];
+		const dry = [
+			await post("/v1/admin/moderations", { ...body, dryRun: true }),
+			await post("/v1/admin/compensations", { ...body, dryRun: true }),
+		];
 		const [newDry, oldDry] = await Promise.all(dry.map(async (r) => [r.status, await r.json()]));
 		expect(oldDry).toEqual(newDry);
 		const response = await post("/v1/admin/compensations", body);
@@ -200,13 +240,20 @@ describe("the routes and records from before the rename", () => {
 		expect(created.id).toMatch(/^mod@[0-9a-f]{12}$/);
 		await waitFor(async () => (await view(created.id)).state === "done");
 		const [byNew, byOld] = await Promise.all(
-			[`/v1/admin/moderations/${created.id}`, `/v1/admin/compensations/${created.id}`].map(async (path) => await (await api(path, { token: adminToken })).json()),
+			[`/v1/admin/moderations/${created.id}`, `/v1/admin/compensations/${created.id}`].map(
+				async (path) => await (await api(path, { token: adminToken })).json(),
+			),
 		);
 		expect(byOld).toEqual(byNew);
 		const lists = await waitFor(async () => {
 			const [fresh, legacy] = (await Promise.all(
-				["/v1/admin/moderations?limit=500", "/v1/admin/compensations?limit=500"].map(async (path) => await (await api(path, { token: adminToken })).json()),
-			)) as [{ moderations: ModerationSummary[]; compensations?: unknown }, { moderations: ModerationSummary[]; compensations: ModerationSummary[] }];
+				["/v1/admin/moderations?limit=500", "/v1/admin/compensations?limit=500"].map(
+					async (path) => await (await api(path, { token: adminToken })).json(),
+				),
+			)) as [
+				{ moderations: ModerationSummary[]; compensations?: unknown },
+				{ moderations: ModerationSummary[]; compensations: ModerationSummary[] },
+			];
 			return fresh.moderations.some((m) => m.id === created.id && m.state === "done") ? { fresh, legacy } : undefined;
 		});
 		expect(lists.fresh.compensations).toBeUndefined();
@@ -223,7 +270,9 @@ describe("the routes and records from before the rename", () => {
 			updatedAt: expect.any(Number),
 		});
 		// A room filter keeps moderations with a task in the room.
-		const inRoom = (await (await api(`/v1/admin/moderations?room=${room}`, { token: adminToken })).json()) as { moderations: ModerationSummary[] };
+		const inRoom = (await (await api(`/v1/admin/moderations?room=${room}`, { token: adminToken })).json()) as {
+			moderations: ModerationSummary[];
+		};
 		expect(inRoom.moderations.map((m) => m.id)).toEqual([created.id]);
 	});
 
@@ -237,8 +286,12 @@ describe("the routes and records from before the rename", () => {
 		// in a `sagas` row (actor in author_id, msg_id '') and in room_meta, its task done.
 		const tables = await runInDurableObject(stub, (_instance, state) => {
 			const sql = state.storage.sql;
-			for (const table of ["moderations", "outbox", "spans", "audit", "alerts", "ops_feed", "_migrations"]) sql.exec(`DROP TABLE ${table}`);
-			applyMigrations(state.storage, MIGRATIONS.filter((m) => m.version <= 4));
+			for (const table of ["moderations", "outbox", "spans", "audit", "alerts", "ops_feed", "_migrations"])
+				sql.exec(`DROP TABLE ${table}`);
+			applyMigrations(
+				state.storage,
+				MIGRATIONS.filter((m) => m.version <= 4),
+			);
 			const plan = [{ room, msgIds: [spam.msgId], copies: [], truncated: false }];
 			sql.exec(
 				"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at, kind, reason) VALUES (?, '', 'old-mod', 'old-mod', ?, 'running', 1, 2, 'compensation', 'old reason')",
@@ -263,20 +316,35 @@ describe("the routes and records from before the rename", () => {
 			);
 			applyMigrations(state.storage, MODERATION_MIGRATIONS);
 			return sql
-				.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name")
+				.exec<{ name: string }>(
+					"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
+				)
 				.toArray()
 				.map((row) => row.name);
 		});
 		expect(tables).toEqual(["alerts", "audit", "moderations", "ops_feed", "outbox", "spans"]);
-		const stored = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT actor, reason, selector, scope, state FROM moderations").toArray());
-		expect(stored).toEqual([{ actor: "old-mod", reason: "old reason", selector: JSON.stringify({ room }), scope: null, state: "running" }]);
+		const stored = await runInDurableObject(stub, (_instance, state) =>
+			state.storage.sql.exec("SELECT actor, reason, selector, scope, state FROM moderations").toArray(),
+		);
+		expect(stored).toEqual([
+			{ actor: "old-mod", reason: "old reason", selector: JSON.stringify({ room }), scope: null, state: "running" },
+		]);
 		const audited = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT action FROM audit").toArray());
 		expect(audited).toEqual([{ action: "moderate" }]);
 		// The old id still parses: its detail and its task are found, and its task still runs.
 		const before = await view(id);
-		expect(before).toMatchObject({ id, actor: "old-mod", reason: "old reason", selector: { room }, traceId, progress: { matched: { messages: 1, rooms: 1 } } });
+		expect(before).toMatchObject({
+			id,
+			actor: "old-mod",
+			reason: "old reason",
+			selector: { room },
+			traceId,
+			progress: { matched: { messages: 1, rooms: 1 } },
+		});
 		expect(before.tasks).toEqual([expect.objectContaining({ taskId: `${id}.m.${room}`, origin: { kind: "moderation", id } })]);
-		const task = (await (await api(`/v1/admin/tasks/${encodeURIComponent(`${id}.m.${room}`)}`, { token: adminToken })).json()) as TaskView;
+		const task = (await (
+			await api(`/v1/admin/tasks/${encodeURIComponent(`${id}.m.${room}`)}`, { token: adminToken })
+		).json()) as TaskView;
 		expect(task).toMatchObject({ kind: "moderate", origin: { kind: "moderation", id } });
 		await runInDurableObject(stub, async (instance) => await instance.engine.armAlarm());
 		const done = await waitFor(async () => {
@@ -294,8 +362,14 @@ describe("the routes and records from before the rename", () => {
 		const traceId = "f".repeat(32);
 		await runInDurableObject(shard, (_instance, state) => {
 			const sql = state.storage.sql;
-			for (const table of ["sagas", "tasks", "trace_rooms", "audit", "alerts", "moderations", "_migrations"]) sql.exec(`DROP TABLE ${table}`);
-			applyMigrations(state.storage, OPS_INDEX_MIGRATIONS.filter((m) => m.version <= 2));
+			// Back to version 2: its tables go, and so do those of the versions after it.
+			const later = ["moderations", "metric_counters", "metric_sockets", "metric_minutes", "crossposts"];
+			for (const table of ["sagas", "tasks", "trace_rooms", "audit", "alerts", ...later, "_migrations"])
+				sql.exec(`DROP TABLE ${table}`);
+			applyMigrations(
+				state.storage,
+				OPS_INDEX_MIGRATIONS.filter((m) => m.version <= 2),
+			);
 			sql.exec(
 				`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version, kind, actor, reason)
 				 VALUES (?, ?, '', ?, 'succeeded', ?, 5, 6, 48, 'compensation', 'old-mod', 'old reason')`,
@@ -323,7 +397,19 @@ describe("the routes and records from before the rename", () => {
 			applyMigrations(state.storage, OPS_INDEX_MIGRATIONS);
 		});
 		// A feed an old object queued before the rename: its moderation as a saga, its task by originRoom.
-		const legacySaga = { sagaId: queued, originRoom: queued, msgId: "", traceId, state: "running", createdAt: 7, updatedAt: 7, targets: [room], kind: "compensation", actor: "queued-mod", reason: "queued" };
+		const legacySaga = {
+			sagaId: queued,
+			originRoom: queued,
+			msgId: "",
+			traceId,
+			state: "running",
+			createdAt: 7,
+			updatedAt: 7,
+			targets: [room],
+			kind: "compensation",
+			actor: "queued-mod",
+			reason: "queued",
+		};
 		const legacyTask = {
 			taskId: `${queued}.m.${room}`,
 			sagaId: queued,
@@ -339,7 +425,17 @@ describe("the routes and records from before the rename", () => {
 			createdAt: 7,
 			updatedAt: 7,
 		};
-		const legacyAudit = { at: 7, actor: "queued-mod", taskId: queued, sagaId: queued, action: "compensate", reason: "queued", from: "none", to: "running", traceId };
+		const legacyAudit = {
+			at: 7,
+			actor: "queued-mod",
+			taskId: queued,
+			sagaId: queued,
+			action: "compensate",
+			reason: "queued",
+			from: "none",
+			to: "running",
+			traceId,
+		};
 		// Shaped as the old build wrote them, so typed by what the ingest is handed over RPC.
 		const updates = JSON.parse(
 			JSON.stringify([

@@ -22,7 +22,11 @@ async function adminJson<T>(path: string, init: RequestInit = {}): Promise<T> {
 }
 
 async function crossPost(origin: string, targets: string[], text = "hi"): Promise<{ sagaId: string; traceId: string; msgId: string }> {
-	const posted = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
+	const posted = await env.ROOM.getByName(origin).post(
+		ann,
+		{ id: crypto.randomUUID(), text, crossPost: targets },
+		crypto.randomUUID().replaceAll("-", ""),
+	);
 	if (!posted.ok) throw new Error("send failed");
 	const result = posted.value;
 	if (result.sagaId === undefined) throw new Error("send failed");
@@ -34,16 +38,19 @@ async function sagaView(sagaId: string): Promise<SagaView> {
 }
 
 async function waitFor<T>(what: () => Promise<T | undefined | false>, timeout = 10_000): Promise<T> {
-	return await vi.waitUntil(async () => (await what()) || undefined, { timeout, interval: 25 }) as T;
+	return (await vi.waitUntil(async () => (await what()) || undefined, { timeout, interval: 25 })) as T;
 }
 
 /** Waits until the origin room has shipped everything to the index (its alarm is idle). */
 async function indexed(origin: string): Promise<void> {
-	await waitFor(async () =>
-		(await runInDurableObject(env.ROOM.getByName(origin), (_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n)) === 0,
+	await waitFor(
+		async () =>
+			(await runInDurableObject(
+				env.ROOM.getByName(origin),
+				(_i, state) => state.storage.sql.exec("SELECT COUNT(*) AS n FROM ops_feed").one().n,
+			)) === 0,
 	);
 }
-
 
 async function webhookLog(): Promise<Array<{ body: Record<string, unknown>; failed: boolean }>> {
 	return (await (await fetch("http://webhook.test/__log")).json()) as Array<{ body: Record<string, unknown>; failed: boolean }>;
@@ -61,7 +68,9 @@ describe("the ops index", () => {
 		for (const s of sagas) await waitFor(async () => (await sagaView(s.sagaId)).state === "succeeded");
 		await indexed(a);
 
-		const byOrigin = await adminJson<{ sagas: Array<{ sagaId: string; state: string; targets: string[] }> }>(`/v1/admin/sagas?room=${a}`);
+		const byOrigin = await adminJson<{ sagas: Array<{ sagaId: string; state: string; targets: string[] }> }>(
+			`/v1/admin/sagas?room=${a}`,
+		);
 		expect(byOrigin.sagas.map((s) => s.sagaId).sort()).toEqual(sagas.map((s) => s.sagaId).sort());
 		expect(byOrigin.sagas.every((s) => s.state === "succeeded" && s.targets.includes(b))).toBe(true);
 		const byTarget = await adminJson<{ sagas: unknown[] }>(`/v1/admin/sagas?room=${c}&state=succeeded`);
@@ -174,16 +183,34 @@ describe("manual actions", () => {
 		const longReason = await admin(path, { method: "POST", body: JSON.stringify({ action: "retry", reason: "x".repeat(501) }) });
 		expect(longReason.status).toBe(400);
 
-		const retried = await adminJson<TaskView>(path, { method: "POST", body: JSON.stringify({ action: "retry", reason: "target is back" }) });
+		const retried = await adminJson<TaskView>(path, {
+			method: "POST",
+			body: JSON.stringify({ action: "retry", reason: "target is back" }),
+		});
 		expect(retried).toMatchObject({ taskId: retract.taskId, state: "pending", attempts: 0 });
 		expect((await sagaView(sagaId)).state).toBe("compensating");
-		const again = await adminJson<TaskView>(path, { method: "POST", body: JSON.stringify({ action: "retry", reason: "double click" }) });
+		const again = await adminJson<TaskView>(path, {
+			method: "POST",
+			body: JSON.stringify({ action: "retry", reason: "double click" }),
+		});
 		expect(again).toEqual(retried);
 
 		await indexed(a);
 		const audit = await adminJson<{ entries: AuditEntry[] }>("/v1/admin/audit?limit=500");
 		const mine = audit.entries.filter((e) => e.taskId === retract.taskId);
-		expect(mine).toEqual([{ at: expect.any(Number), actor: "ops", taskId: retract.taskId, sagaId, action: "retry", reason: "target is back", from: "failed", to: "pending", traceId: retract.traceId }]);
+		expect(mine).toEqual([
+			{
+				at: expect.any(Number),
+				actor: "ops",
+				taskId: retract.taskId,
+				sagaId,
+				action: "retry",
+				reason: "target is back",
+				from: "failed",
+				to: "pending",
+				traceId: retract.traceId,
+			},
+		]);
 	});
 
 	it("answers 409 where the state machine forbids the action, and 404 for unknown tasks", async ({ expect }) => {
@@ -192,30 +219,51 @@ describe("manual actions", () => {
 		await waitFor(async () => (await sagaView(sagaId)).state === "succeeded");
 		const done = `${sagaId}.d.${b}`;
 		for (const action of ["retry", "skip", "cancel"]) {
-			const response = await admin(`/v1/admin/tasks/${done}/actions`, { method: "POST", body: JSON.stringify({ action, reason: "try" }) });
+			const response = await admin(`/v1/admin/tasks/${done}/actions`, {
+				method: "POST",
+				body: JSON.stringify({ action, reason: "try" }),
+			});
 			expect([action, response.status, await errorCode(response)]).toEqual([action, 409, "conflict"]);
 		}
-		const missing = await admin(`/v1/admin/tasks/${a}~000000000000.d.${b}/actions`, { method: "POST", body: JSON.stringify({ action: "skip", reason: "x" }) });
+		const missing = await admin(`/v1/admin/tasks/${a}~000000000000.d.${b}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "skip", reason: "x" }),
+		});
 		expect(missing.status).toBe(404);
-		const garbage = await admin("/v1/admin/tasks/nonsense/actions", { method: "POST", body: JSON.stringify({ action: "skip", reason: "x" }) });
+		const garbage = await admin("/v1/admin/tasks/nonsense/actions", {
+			method: "POST",
+			body: JSON.stringify({ action: "skip", reason: "x" }),
+		});
 		expect(garbage.status).toBe(404);
-		const badAction = await admin(`/v1/admin/tasks/${done}/actions`, { method: "POST", body: JSON.stringify({ action: "explode", reason: "x" }) });
+		const badAction = await admin(`/v1/admin/tasks/${done}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "explode", reason: "x" }),
+		});
 		expect(badAction.status).toBe(400);
 
 		// A pending delivery: retry is not allowed (nothing failed), cancel aborts the cross-post.
 		await holdQueue(c);
 		const held = await crossPost(c, [b]);
 		const pending = `${held.sagaId}.d.${b}`;
-		const retry = await admin(`/v1/admin/tasks/${pending}/actions`, { method: "POST", body: JSON.stringify({ action: "retry", reason: "x" }) });
+		const retry = await admin(`/v1/admin/tasks/${pending}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "retry", reason: "x" }),
+		});
 		expect(retry.status).toBe(409);
-		const cancelled = await adminJson<TaskView>(`/v1/admin/tasks/${pending}/actions`, { method: "POST", body: JSON.stringify({ action: "cancel", reason: "wrong room" }) });
+		const cancelled = await adminJson<TaskView>(`/v1/admin/tasks/${pending}/actions`, {
+			method: "POST",
+			body: JSON.stringify({ action: "cancel", reason: "wrong room" }),
+		});
 		expect(cancelled.state).toBe("cancelled");
 		const saga = await sagaView(held.sagaId);
 		expect(["compensating", "compensated"]).toContain(saga.state);
 		// Cancelling a compensation is refused: it would leave copies behind.
 		const retract = saga.steps.find((s) => s.kind === "retract");
 		if (retract !== undefined && retract.state !== "succeeded") {
-			const refused = await admin(`/v1/admin/tasks/${retract.taskId}/actions`, { method: "POST", body: JSON.stringify({ action: "cancel", reason: "x" }) });
+			const refused = await admin(`/v1/admin/tasks/${retract.taskId}/actions`, {
+				method: "POST",
+				body: JSON.stringify({ action: "cancel", reason: "x" }),
+			});
 			expect(refused.status).toBe(409);
 		}
 	});
@@ -343,7 +391,15 @@ describe("stats", () => {
 		expect(stats.sagas.succeeded).toBeGreaterThanOrEqual(1);
 		expect(stats.latency.count).toBe(stats.latency.buckets.reduce((n, bucket) => n + bucket.count, 0));
 		expect(stats.latency.buckets.at(-1)?.leMs).toBeNull();
-		expect(Object.keys(stats.tasks).sort()).toEqual(["archived", "cancelled", "failed", "pending", "processing", "skipped", "succeeded"]);
+		expect(Object.keys(stats.tasks).sort()).toEqual([
+			"archived",
+			"cancelled",
+			"failed",
+			"pending",
+			"processing",
+			"skipped",
+			"succeeded",
+		]);
 	});
 });
 
@@ -358,4 +414,3 @@ describe("fault injection", () => {
 		expect(user.status).toBe(403);
 	});
 });
-

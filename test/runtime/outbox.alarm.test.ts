@@ -41,7 +41,11 @@ async function leaseRunsOut(origin: string, sagaId: string): Promise<void> {
 }
 
 async function setFaults(body: object): Promise<void> {
-	const response = await api("/v1/admin/faults", { method: "POST", body: JSON.stringify(body), token: await token({ sub: "ops", role: "admin" }) });
+	const response = await api("/v1/admin/faults", {
+		method: "POST",
+		body: JSON.stringify(body),
+		token: await token({ sub: "ops", role: "admin" }),
+	});
 	expect(response.status).toBe(200);
 }
 
@@ -147,18 +151,25 @@ describe("retries", () => {
 		await setFaults({ deliverFailRate: 0.5, rooms: [b, c] });
 		const sagaIds = await Promise.all([0, 1, 2, 3, 4].map(() => startCrossPost(a, [b, c])));
 		for (const sagaId of sagaIds) {
-			await vi.waitUntil(async () => ["succeeded", "compensated"].includes((await sagaOf(a, sagaId)).state), { timeout: 20_000, interval: 50 });
+			await vi.waitUntil(async () => ["succeeded", "compensated"].includes((await sagaOf(a, sagaId)).state), {
+				timeout: 20_000,
+				interval: 50,
+			});
 		}
 		const views = await Promise.all(sagaIds.map((id) => sagaOf(a, id)));
 		expect(views.some((v) => v.steps.some((s) => s.attempts > 1))).toBe(true);
 		for (const room of [b, c]) {
 			const page = await env.ROOM.getByName(room).events({ after: 0, limit: 100 });
 			for (const view of views) {
-				const live = page.events.filter((e) => e.type === "message" && e.from?.sagaId === view.sagaId && e.retractedBy === undefined);
+				const live = page.events.filter(
+					(e) => e.type === "message" && e.from?.sagaId === view.sagaId && e.retractedBy === undefined,
+				);
 				expect(live.length).toBe(view.state === "succeeded" ? 1 : 0);
 			}
 			// Copies from one origin show in origin order.
-			const order = page.events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? sagaIds.indexOf(e.from?.sagaId ?? "") : -1));
+			const order = page.events
+				.filter((e) => e.type === "message")
+				.map((e) => (e.type === "message" ? sagaIds.indexOf(e.from?.sagaId ?? "") : -1));
 			expect(order).toEqual([...order].sort((x, y) => x - y));
 		}
 	});

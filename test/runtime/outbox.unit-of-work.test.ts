@@ -19,8 +19,9 @@ function message(msgId: string): MessageEvent {
 /** Runs `test` against an outbox over a fresh room's SQLite (the room's constructor migrates it). */
 async function withOutbox<T>(test: (outbox: Outbox, storage: DurableObjectStorage, origin: string) => T): Promise<Awaited<T>> {
 	const origin = freshRoom("uow");
-	return await runInDurableObject(env.ROOM.getByName(origin), async (_instance, state) =>
-		await test(new Outbox(state.storage.sql, () => origin, settings), state.storage, origin),
+	return await runInDurableObject(
+		env.ROOM.getByName(origin),
+		async (_instance, state) => await test(new Outbox(state.storage.sql, () => origin, settings), state.storage, origin),
 	);
 }
 
@@ -42,7 +43,14 @@ describe("the outbox unit of work", () => {
 				startSaga: () => outbox.startSaga(`${origin}~000000000002`, message("2-aaaaaaaaaa"), ["b"], 2),
 				startModeration: () =>
 					outbox.startModeration(
-						{ id: "mod@000000000001", actor: "ops", reason: "spam", traceId: "b".repeat(32), selector: { room: "b" }, plan: [{ room: "b", msgIds: ["1-x"], copies: [], truncated: false }] },
+						{
+							id: "mod@000000000001",
+							actor: "ops",
+							reason: "spam",
+							traceId: "b".repeat(32),
+							selector: { room: "b" },
+							plan: [{ room: "b", msgIds: ["1-x"], copies: [], truncated: false }],
+						},
 						2,
 					),
 				claimDue: () => outbox.claimDue(2),
@@ -76,7 +84,9 @@ describe("the outbox unit of work", () => {
 			const started = outbox.transact(() => outbox.startSaga(sagaId, message("3-aaaaaaaaaa"), ["b", "c"], 1)).changes;
 			const claimed = outbox.transact(() => outbox.claimDue(2));
 			const done = outbox.transact(() =>
-				claimed.result.map((task) => outbox.complete(task.taskId, task.attempt, { status: "ok", seq: 1, msgId: "1-x", detail: "copy delivered" }, 3)),
+				claimed.result.map((task) =>
+					outbox.complete(task.taskId, task.attempt, { status: "ok", seq: 1, msgId: "1-x", detail: "copy delivered" }, 3),
+				),
 			).changes;
 			const idle = outbox.transact(() => outbox.claimDue(4)).changes;
 			const summary = (changes: typeof started) => ({
@@ -94,7 +104,15 @@ describe("the outbox unit of work", () => {
 				tasks: ["b:succeed", "c:succeed"],
 				sagas: ["running>succeeded"],
 				alerts: 0,
-				reports: [{ state: "succeeded", steps: [{ room: "b", state: "succeeded" }, { room: "c", state: "succeeded" }] }],
+				reports: [
+					{
+						state: "succeeded",
+						steps: [
+							{ room: "b", state: "succeeded" },
+							{ room: "c", state: "succeeded" },
+						],
+					},
+				],
 			},
 			idle: { tasks: [], sagas: [], alerts: 0, reports: [] },
 		});

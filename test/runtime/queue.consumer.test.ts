@@ -39,7 +39,9 @@ describe("the queue consumer", () => {
 		const broken: TaskMessage = { ...task, taskId: `${task.taskId}-2`, origin: { kind: "room", id: "unreachable" } };
 		const ROOM = {
 			getByName: (name: string) =>
-				name === "unreachable" ? { completeTasks: async () => await Promise.reject(new Error("origin down")) } : env.ROOM.getByName(name),
+				name === "unreachable"
+					? { completeTasks: async () => await Promise.reject(new Error("origin down")) }
+					: env.ROOM.getByName(name),
 		};
 		const batch = batchOf("parley-dev-outbox", [{ tasks: [task] }, { tasks: [broken] }]);
 		await worker.queue(batch, { ...env, ROOM } as unknown as Env);

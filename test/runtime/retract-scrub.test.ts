@@ -31,7 +31,10 @@ interface TableDump {
 async function dump(stub: DurableObjectStub): Promise<TableDump[]> {
 	return await runInDurableObject(stub, async (_instance, state) => {
 		const sql = state.storage.sql;
-		const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((t) => t.name);
+		const tables = sql
+			.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+			.toArray()
+			.map((t) => t.name);
 		const out: TableDump[] = [];
 		for (const table of tables) {
 			try {
@@ -92,13 +95,16 @@ async function sagaState(origin: string, sagaId: string): Promise<SagaView["stat
 /** Waits until these objects (rooms by name) have nothing left to do: no live task, no unshipped feed row, no pending alert. */
 async function quiet(objects: Array<string | DurableObjectStub>): Promise<void> {
 	for (const object of objects) {
-		await waitFor(async () =>
-			await runInDurableObject(typeof object === "string" ? env.ROOM.getByName(object) : object, (_i, state) => {
-				const sql = state.storage.sql;
-				const live = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')").one().n;
-				const feed = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_feed").one().n;
-				return live === 0 && feed === 0;
-			}),
+		await waitFor(
+			async () =>
+				await runInDurableObject(typeof object === "string" ? env.ROOM.getByName(object) : object, (_i, state) => {
+					const sql = state.storage.sql;
+					const live = sql
+						.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE state IN ('pending', 'processing')")
+						.one().n;
+					const feed = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ops_feed").one().n;
+					return live === 0 && feed === 0;
+				}),
 		);
 	}
 }
@@ -137,7 +143,10 @@ describe("a retract of a cross-posted original", () => {
 		await runInDurableObject(origin, async (_i, state) => await state.storage.setAlarm(Date.now()));
 		await runDurableObjectAlarm(origin);
 		const states = await runInDurableObject(origin, (_i, state) =>
-			state.storage.sql.exec<{ state: string }>("SELECT state FROM outbox WHERE saga_id = ?", sagaId).toArray().map((r) => r.state),
+			state.storage.sql
+				.exec<{ state: string }>("SELECT state FROM outbox WHERE saga_id = ?", sagaId)
+				.toArray()
+				.map((r) => r.state),
 		);
 		expect(states).toEqual(["archived", "archived"]);
 

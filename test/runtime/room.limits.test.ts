@@ -49,7 +49,10 @@ describe("the limits agree", () => {
 		const socket = await join(room, "guest=a");
 		socket.send({ type: "send", id: "over", text: "\u0001".repeat(4001) });
 		expect(await socket.frame("error")).toMatchObject({ code: "too_large", id: "over" });
-		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=a`, { method: "POST", body: JSON.stringify({ id: "over", text: "\u0001".repeat(4001) }) });
+		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=a`, {
+			method: "POST",
+			body: JSON.stringify({ id: "over", text: "\u0001".repeat(4001) }),
+		});
 		expect(viaHttp.status).toBe(413);
 		socket.send({ type: "send", id: "next", text: "fine" });
 		expect(await socket.frame("ack")).toMatchObject({ id: "next" });
@@ -60,7 +63,10 @@ describe("the limits agree", () => {
 		const socket = await join(room, "guest=a");
 		socket.send({ type: "send", id: "blank", text: " \n\t\u3000 " });
 		expect(await socket.frame("error")).toMatchObject({ code: "bad_request", id: "blank" });
-		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=a`, { method: "POST", body: JSON.stringify({ id: "e1", text: "   " }) });
+		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=a`, {
+			method: "POST",
+			body: JSON.stringify({ id: "e1", text: "   " }),
+		});
 		expect(viaHttp.status).toBe(400);
 	});
 });
@@ -69,7 +75,9 @@ describe("every error frame names the frame it answers", () => {
 	it("carries the id on rate_limited refusals", async ({ expect }) => {
 		const socket = await join(freshRoom(), "guest=a");
 		for (let i = 0; i < 25; i++) socket.send({ type: "send", id: `r${i}`, text: "x" });
-		await socket.until((frames) => frames.filter((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error")).length === 25);
+		await socket.until(
+			(frames) => frames.filter((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error")).length === 25,
+		);
 		const limited = socket.ofType("error").filter((e) => e.code === "rate_limited");
 		expect(limited.length).toBeGreaterThan(0);
 		for (const error of limited) expect(error.id).toMatch(/^r\d+$/);
@@ -132,7 +140,9 @@ describe("hostile inputs", () => {
 	it("refuses a token whose rooms claim would not fit a socket's attachment with 401, before any upgrade", async ({ expect }) => {
 		const rooms = Array.from({ length: 256 }, (_, i) => `${"p".repeat(60)}${i}*`);
 		const response = await exports.default.fetch(
-			new Request(`${BASE}/v1/rooms/${freshRoom()}/ws?token=${await token({ sub: "wide", rooms })}`, { headers: { Upgrade: "websocket" } }),
+			new Request(`${BASE}/v1/rooms/${freshRoom()}/ws?token=${await token({ sub: "wide", rooms })}`, {
+				headers: { Upgrade: "websocket" },
+			}),
 		);
 		expect(response.status).toBe(401);
 		expect(response.webSocket).toBeNull();
@@ -166,13 +176,20 @@ describe("guests as a class", () => {
 		const guest = await join(room, "guest=mallory");
 		guest.send({ type: "send", id: "g1", text: "back again" });
 		expect(await guest.frame("error")).toMatchObject({ code: "banned", id: "g1" });
-		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=mallory`, { method: "POST", body: JSON.stringify({ id: "g2", text: "x" }) });
+		const viaHttp = await api(`/v1/rooms/${room}/messages?guest=mallory`, {
+			method: "POST",
+			body: JSON.stringify({ id: "g2", text: "x" }),
+		});
 		expect(viaHttp.status).toBe(403);
 		const named = await join(room, `token=${await token({ sub: "ann" })}`);
 		named.send({ type: "send", id: "n1", text: "hello" });
 		await named.frame("ack");
 		expect((await guest.frame("message")).text).toBe("hello");
-		const lifted = await api(`/v1/admin/rooms/${room}/policy`, { method: "PUT", token: admin, body: JSON.stringify({ banGuests: false }) });
+		const lifted = await api(`/v1/admin/rooms/${room}/policy`, {
+			method: "PUT",
+			token: admin,
+			body: JSON.stringify({ banGuests: false }),
+		});
 		expect(await lifted.json()).toEqual({ readOnly: false, banned: [] });
 	});
 });

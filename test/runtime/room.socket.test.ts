@@ -151,7 +151,8 @@ describe("sending", () => {
 		await watcher.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "message").length === 120);
 		const seqs = watcher.ofType("message").map((m) => m.seq);
 		expect(seqs).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
-		for (const socket of sockets) await socket.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "ack").length === 15);
+		for (const socket of sockets)
+			await socket.until((frames) => frames.filter((f) => typeof f !== "string" && f.type === "ack").length === 15);
 		const acked = sockets.flatMap((socket) => socket.ofType("ack").map((a) => a.seq)).sort((a, b) => a - b);
 		expect(acked).toEqual(seqs);
 	});
@@ -236,7 +237,9 @@ describe("limits", () => {
 		for (let i = 0; i < 30; i++) socket.send({ type: "send", id: `r${i}`, text: "x" });
 		const limited = await socket.frame("error", (e) => e.code === "rate_limited");
 		expect(limited.retryAfterMs).toBeGreaterThan(0);
-		await socket.until((frames) => frames.filter((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error")).length === 30);
+		await socket.until(
+			(frames) => frames.filter((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error")).length === 30,
+		);
 		// The burst of 20, less what opening the socket cost (SOCKET_OPEN_COST).
 		expect(socket.ofType("ack").length).toBeGreaterThanOrEqual(20 - SOCKET_OPEN_COST);
 		expect(socket.ofType("ack").length).toBeLessThan(30);
@@ -294,7 +297,10 @@ describe("durability", () => {
 		await socket.frame("ack");
 		// The author's first message is registered with the author directory; then nothing is due.
 		const alarm = await vi.waitUntil(
-			async () => ((await runInDurableObject(env.ROOM.getByName(room), (_instance, state) => state.storage.getAlarm())) === null ? "none" : undefined),
+			async () =>
+				(await runInDurableObject(env.ROOM.getByName(room), (_instance, state) => state.storage.getAlarm())) === null
+					? "none"
+					: undefined,
 			{ timeout: 5000, interval: 20 },
 		);
 		expect(alarm).toBe("none");

@@ -138,7 +138,9 @@ describe("compensation", () => {
 		await settled(a, result.sagaId ?? "");
 		const deleted = await env.ROOM.getByName(a).remove(ann, result.msgId, trace);
 		expect(deleted).toMatchObject({ ok: true, value: { seq: 2 } });
-		const done = await vi.waitUntil(async () => ((await saga(a, result.sagaId ?? "")).state === "compensated" ? true : undefined), { timeout: 10_000 });
+		const done = await vi.waitUntil(async () => ((await saga(a, result.sagaId ?? "")).state === "compensated" ? true : undefined), {
+			timeout: 10_000,
+		});
 		expect(done).toBe(true);
 		for (const room of [b, c]) {
 			expect(await liveCopies(room, result.sagaId ?? "")).toEqual([]);
@@ -176,7 +178,8 @@ describe("the barrier at a target room", () => {
 		const task = taskFor("origin", "t", "origin~dup", "deliver");
 		const outcomes = await Promise.all(Array.from({ length: 6 }, () => applyTask(target, task, false)));
 		const first = outcomes[0];
-		for (const outcome of outcomes) expect(outcome).toMatchObject({ status: "ok", seq: 1, msgId: first?.status === "ok" ? first.msgId : "" });
+		for (const outcome of outcomes)
+			expect(outcome).toMatchObject({ status: "ok", seq: 1, msgId: first?.status === "ok" ? first.msgId : "" });
 		const page = await target.events({ after: 0, limit: 10 });
 		expect(page.events).toHaveLength(1);
 	});
@@ -190,7 +193,11 @@ describe("the barrier at a target room", () => {
 		expect(late).toMatchObject({ status: "ok", seq: null, detail: expect.stringContaining("after its compensation") });
 		expect((await target.events({ after: 0, limit: 10 })).events).toEqual([]);
 		// Repeats answer the first result and change nothing.
-		expect(await applyTask(target, taskFor("origin", room, "origin~late", "retract"), false)).toMatchObject({ status: "ok", seq: null, msgId: null });
+		expect(await applyTask(target, taskFor("origin", room, "origin~late", "retract"), false)).toMatchObject({
+			status: "ok",
+			seq: null,
+			msgId: null,
+		});
 	});
 
 	it("retracts a delivered copy exactly once", async ({ expect }) => {
@@ -220,7 +227,10 @@ describe("the barrier at a target room", () => {
 	it("answers an injected fault as a transient refusal without an effect", async ({ expect }) => {
 		const room = freshRoom("t");
 		const target = env.ROOM.getByName(room);
-		expect(await applyTask(target, taskFor("origin", room, "origin~f", "deliver"), true)).toMatchObject({ status: "transient", code: "fault" });
+		expect(await applyTask(target, taskFor("origin", room, "origin~f", "deliver"), true)).toMatchObject({
+			status: "transient",
+			code: "fault",
+		});
 		expect((await target.events({ after: 0, limit: 10 })).events).toEqual([]);
 	});
 });
@@ -249,7 +259,9 @@ describe("the outbox ticker", () => {
 			try {
 				state.storage.transactionSync(() => {
 					sql.exec("INSERT INTO events (seq, kind, msg_id, ts, trace_id) VALUES (1, 'message', 'm', 1, 't')");
-					sql.exec("INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES ('s', 'm', 'a', 'a', 't', 'running', 1, 1)");
+					sql.exec(
+						"INSERT INTO sagas (saga_id, msg_id, author_id, author_name, trace_id, state, created_at, updated_at) VALUES ('s', 'm', 'a', 'a', 't', 'running', 1, 1)",
+					);
 					throw new Error("crash mid-commit");
 				});
 			} catch {

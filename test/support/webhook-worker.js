@@ -17,8 +17,9 @@ export default {
 			return Response.json({ failing });
 		}
 		if (request.method === "POST") {
-			const body = await request.json();
-			posts.push({ url: request.url, body, failed: failing });
+			const raw = await request.text();
+			const headers = Object.fromEntries(request.headers);
+			posts.push({ url: request.url, body: JSON.parse(raw), raw, headers, failed: failing });
 			return failing ? new Response("down", { status: 503 }) : Response.json({ ok: true });
 		}
 		return new Response("not found", { status: 404 });

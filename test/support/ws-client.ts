@@ -43,7 +43,11 @@ export class RecordingSocket {
 		return value;
 	}
 
-	async frame<K extends ServerFrame["type"]>(type: K, match: (frame: FrameOf<K>) => boolean = () => true, timeoutMs?: number): Promise<FrameOf<K>> {
+	async frame<K extends ServerFrame["type"]>(
+		type: K,
+		match: (frame: FrameOf<K>) => boolean = () => true,
+		timeoutMs?: number,
+	): Promise<FrameOf<K>> {
 		return await this.until(() => this.ofType(type).find(match), timeoutMs);
 	}
 

@@ -40,7 +40,15 @@ describe("token checks", () => {
 		["a guest: sub", async () => await sign({ sub: "guest:bob", name: "n", exp: now() + 60 }, secret, "HS256")],
 		["a malformed rooms claim", async () => await sign({ sub: "u", name: "n", exp: now() + 60, rooms: "a" }, secret, "HS256")],
 		["a bad room in rooms", async () => await sign({ sub: "u", name: "n", exp: now() + 60, rooms: ["A B"] }, secret, "HS256")],
-		["a rooms claim over 128 entries", async () => await sign({ sub: "u", name: "n", exp: now() + 60, rooms: Array.from({ length: 129 }, (_, i) => `${"p".repeat(60)}${i}*`) }, secret, "HS256")],
+		[
+			"a rooms claim over 128 entries",
+			async () =>
+				await sign(
+					{ sub: "u", name: "n", exp: now() + 60, rooms: Array.from({ length: 129 }, (_, i) => `${"p".repeat(60)}${i}*`) },
+					secret,
+					"HS256",
+				),
+		],
 		["a sub with a control character", async () => await sign({ sub: "u\u001b[2J", name: "n", exp: now() + 60 }, secret, "HS256")],
 		["a name with a lone surrogate", async () => await sign({ sub: "u", name: "a\ud800", exp: now() + 60 }, secret, "HS256")],
 		["HS512", async () => await sign({ sub: "u", name: "n", exp: now() + 60 }, secret, "HS512")],

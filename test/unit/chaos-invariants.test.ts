@@ -29,9 +29,23 @@ const msg = (seq: number, text: string, extra: Partial<MessageEvent> = {}): Mess
 	traceId: "t",
 	...extra,
 });
-const retract = (seq: number, of: MessageEvent, reason: RetractEvent["reason"] = "compensated"): RetractEvent => ({ type: "retract", seq, msgId: of.msgId, reason, ts: seq, traceId: "t" });
+const retract = (seq: number, of: MessageEvent, reason: RetractEvent["reason"] = "compensated"): RetractEvent => ({
+	type: "retract",
+	seq,
+	msgId: of.msgId,
+	reason,
+	ts: seq,
+	traceId: "t",
+});
 const sent = (clientId: string, text: string, room = "a"): SentMessage => ({ room, authorId: "ann", clientId, text });
-const ack = (clientId: string, event: MessageEvent, room = "a", duplicate = false): AckRecord => ({ room, authorId: "ann", clientId, seq: event.seq, msgId: event.msgId, duplicate });
+const ack = (clientId: string, event: MessageEvent, room = "a", duplicate = false): AckRecord => ({
+	room,
+	authorId: "ann",
+	clientId,
+	seq: event.seq,
+	msgId: event.msgId,
+	duplicate,
+});
 
 describe("checkSeqs", () => {
 	it("accepts 1..n and reports a gap, a repeat and a wrong lastSeq", () => {
@@ -94,36 +108,126 @@ describe("checkAcked", () => {
 
 describe("checkSagas", () => {
 	const original = msg(1, "hi");
-	const copy = (seq: number, extra: Partial<MessageEvent> = {}): MessageEvent => msg(seq, "hi", { msgId: `${seq}-00000000c${seq % 10}`, from: { room: "a", msgId: original.msgId, sagaId: "s1" }, ...extra });
-	const saga = (state: SagaOutcome["state"], deleted = false): SagaOutcome => ({ sagaId: "s1", originRoom: "a", msgId: original.msgId, state, targets: ["b"], deleted });
+	const copy = (seq: number, extra: Partial<MessageEvent> = {}): MessageEvent =>
+		msg(seq, "hi", { msgId: `${seq}-00000000c${seq % 10}`, from: { room: "a", msgId: original.msgId, sagaId: "s1" }, ...extra });
+	const saga = (state: SagaOutcome["state"], deleted = false): SagaOutcome => ({
+		sagaId: "s1",
+		originRoom: "a",
+		msgId: original.msgId,
+		state,
+		targets: ["b"],
+		deleted,
+	});
 
 	it("accepts a succeeded saga with one live copy and a compensated one with a retracted copy", () => {
-		expect(checkSagas(new Map([["a", [original]], ["b", [copy(1)]]]), [saga("succeeded")])).toEqual([]);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [copy(1)]],
+				]),
+				[saga("succeeded")],
+			),
+		).toEqual([]);
 		const c = copy(1, { retractedBy: 2 });
-		expect(checkSagas(new Map([["a", [original]], ["b", [c, retract(2, c)]]]), [saga("compensated")])).toEqual([]);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [c, retract(2, c)]],
+				]),
+				[saga("compensated")],
+			),
+		).toEqual([]);
 	});
 
 	it("reports two live copies, a missing copy and a live copy after compensation", () => {
-		expect(checkSagas(new Map([["a", [original]], ["b", [copy(1), copy(2)]]]), [saga("succeeded")]).join()).toMatch(/2 copies in b/);
-		expect(checkSagas(new Map([["a", [original]], ["b", []]]), [saga("succeeded")]).join()).toMatch(/0 live copies/);
-		expect(checkSagas(new Map([["a", [original]], ["b", [copy(1)]]]), [saga("compensated")]).join()).toMatch(/live copy/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [copy(1), copy(2)]],
+				]),
+				[saga("succeeded")],
+			).join(),
+		).toMatch(/2 copies in b/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", []],
+				]),
+				[saga("succeeded")],
+			).join(),
+		).toMatch(/0 live copies/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [copy(1)]],
+				]),
+				[saga("compensated")],
+			).join(),
+		).toMatch(/live copy/);
 	});
 
 	it("reports a saga that ended failed or never ended, and a deleted original whose saga succeeded", () => {
-		expect(checkSagas(new Map([["a", [original]], ["b", []]]), [saga("failed")]).join()).toMatch(/ended failed/);
-		expect(checkSagas(new Map([["a", [original]], ["b", []]]), [saga("running")]).join()).toMatch(/ended running/);
-		expect(checkSagas(new Map([["a", [original]], ["b", [copy(1)]]]), [saga("succeeded", true)]).join()).toMatch(/deleted/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", []],
+				]),
+				[saga("failed")],
+			).join(),
+		).toMatch(/ended failed/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", []],
+				]),
+				[saga("running")],
+			).join(),
+		).toMatch(/ended running/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [copy(1)]],
+				]),
+				[saga("succeeded", true)],
+			).join(),
+		).toMatch(/deleted/);
 	});
 
 	it("reports a copy in a room the saga did not target, and a copy retracted for the wrong reason", () => {
-		expect(checkSagas(new Map([["a", [original]], ["b", [copy(1)]], ["c", [copy(1)]]]), [saga("succeeded")]).join()).toMatch(/did not target/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [copy(1)]],
+					["c", [copy(1)]],
+				]),
+				[saga("succeeded")],
+			).join(),
+		).toMatch(/did not target/);
 		const c = copy(1, { retractedBy: 2 });
-		expect(checkSagas(new Map([["a", [original]], ["b", [c, retract(2, c, "moderated")]]]), [saga("compensated")]).join()).toMatch(/reason moderated/);
+		expect(
+			checkSagas(
+				new Map([
+					["a", [original]],
+					["b", [c, retract(2, c, "moderated")]],
+				]),
+				[saga("compensated")],
+			).join(),
+		).toMatch(/reason moderated/);
 	});
 });
 
 describe("checkCopyOrder", () => {
-	const copyOf = (seq: number, originSeq: number): MessageEvent => msg(seq, "x", { from: { room: "a", msgId: `${originSeq}-0000000000`, sagaId: `s${originSeq}` } });
+	const copyOf = (seq: number, originSeq: number): MessageEvent =>
+		msg(seq, "x", { from: { room: "a", msgId: `${originSeq}-0000000000`, sagaId: `s${originSeq}` } });
 
 	it("accepts copies in origin order and reports a reordering", () => {
 		expect(checkCopyOrder(new Map([["b", [copyOf(1, 2), msg(2, "local"), copyOf(3, 5)]]]))).toEqual([]);
@@ -137,7 +241,14 @@ describe("checkErrorResponse", () => {
 		expect(checkErrorResponse("x", 200, { ok: true }, [401]).join()).toMatch(/status 200/);
 		expect(checkErrorResponse("x", 403, { error: { code: "unauthorized", message: "no" } }, [403]).join()).toMatch(/does not match/);
 		expect(checkErrorResponse("x", 500, { error: { code: "internal", message: "x" } }, [400]).join()).toMatch(/status 500/);
-		expect(checkErrorResponse("x", 400, { error: { code: "bad_request", message: "Error\n    at parse (src/protocol.ts:10:5)" } }, [400]).join()).toMatch(/stack/);
+		expect(
+			checkErrorResponse(
+				"x",
+				400,
+				{ error: { code: "bad_request", message: "Error\n    at parse (src/protocol.ts:10:5)" } },
+				[400],
+			).join(),
+		).toMatch(/stack/);
 		expect(checkErrorResponse("x", 400, "oops", [400]).join()).toMatch(/without an/);
 	});
 });
@@ -145,7 +256,12 @@ describe("checkErrorResponse", () => {
 describe("percentile", () => {
 	it("is the nearest-rank percentile", () => {
 		expect(percentile([5, 1, 3, 2, 4], 0.5)).toBe(3);
-		expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99)).toBe(99);
+		expect(
+			percentile(
+				Array.from({ length: 100 }, (_, i) => i + 1),
+				0.99,
+			),
+		).toBe(99);
 		expect(Number.isNaN(percentile([], 0.99))).toBe(true);
 	});
 });

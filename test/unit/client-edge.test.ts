@@ -109,7 +109,12 @@ describe("refusals", () => {
 		socket.push({ type: "error", code: "out_of_order", message: "b first", id: "c" });
 		socket.push({ type: "error", code: "out_of_order", message: "b first", id: "d" });
 		await vi.waitFor(() => expect(written(socket)).toHaveLength(7), { timeout: 2000 });
-		expect(socket.frames().slice(4).map((f) => [f.id, f.after])).toEqual([
+		expect(
+			socket
+				.frames()
+				.slice(4)
+				.map((f) => [f.id, f.after]),
+		).toEqual([
 			["b", undefined],
 			["c", "b"],
 			["d", "c"],
@@ -190,7 +195,9 @@ describe("tokens from a provider", () => {
 	it("keeps going when the second token works", async () => {
 		let calls = 0;
 		const h = harness({ guest: undefined, token: () => `t${++calls}` }, (url) =>
-			url.searchParams.size === 0 && calls < 3 ? Response.json({ error: { code: "unauthorized", message: "old" } }, { status: 401 }) : page([], 0),
+			url.searchParams.size === 0 && calls < 3
+				? Response.json({ error: { code: "unauthorized", message: "old" } }, { status: 401 })
+				: page([], 0),
 		);
 		const connected = h.client.connect();
 		(await h.socket(0)).refuse();
@@ -222,7 +229,12 @@ describe("a persistent outbox", () => {
 		after.client.on("restored", (sends) => restored.push(sends));
 		const fresh = after.client.send("three", { id: "3" });
 		const socket = await live(after);
-		expect(restored).toEqual([[{ id: "1", text: "one" }, { id: "2", text: "two", crossPost: ["elsewhere"] }]]);
+		expect(restored).toEqual([
+			[
+				{ id: "1", text: "one" },
+				{ id: "2", text: "two", crossPost: ["elsewhere"] },
+			],
+		]);
 		expect(written(socket)).toEqual(["1", "2", "3"]);
 		const joined = after.client.send("one", { id: "1" });
 		expect(written(socket)).toEqual(["1", "2", "3"]);

@@ -89,7 +89,11 @@ describe("outbox order", () => {
 	it("names the unacked frame before each written one in `after`", () => {
 		const outbox = new Outbox<Frame>();
 		for (const id of ["a", "b", "c"]) outbox.add(frame(id));
-		expect(outbox.takeQueued(0).map((f) => [f.id, f.after])).toEqual([["a", undefined], ["b", "a"], ["c", "b"]]);
+		expect(outbox.takeQueued(0).map((f) => [f.id, f.after])).toEqual([
+			["a", undefined],
+			["b", "a"],
+			["c", "b"],
+		]);
 		outbox.settle("a");
 		outbox.requeue("c");
 		expect(outbox.takeQueued(0).map((f) => [f.id, f.after])).toEqual([["c", "b"]]);

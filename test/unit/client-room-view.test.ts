@@ -8,7 +8,14 @@ import type { RoomEvent, ServerFrame } from "../../src/protocol.ts";
 import { goLive, harness, message } from "../support/fake-room.ts";
 
 const msg = (seq: number): ChatMessage => message(seq) as ChatMessage;
-const retract = (seq: number, of: number): RoomEvent => ({ type: "retract", seq, msgId: `msg-${of}`, reason: "deleted", ts: seq, traceId: "t" });
+const retract = (seq: number, of: number): RoomEvent => ({
+	type: "retract",
+	seq,
+	msgId: `msg-${of}`,
+	reason: "deleted",
+	ts: seq,
+	traceId: "t",
+});
 
 describe("applyEvent", () => {
 	it("appends in seq order and ignores an event it already holds", () => {

@@ -29,7 +29,8 @@ describe("checkSend", () => {
 	});
 
 	it("refuses blank text, white space only, and ids out of range, with bad_request and the id", () => {
-		for (const text of ["", " ", "\n\t", "\u3000"]) expect(checkSend(send(text), DEFAULT_LIMITS)).toMatchObject({ code: "bad_request", id: "id-1" });
+		for (const text of ["", " ", "\n\t", "\u3000"])
+			expect(checkSend(send(text), DEFAULT_LIMITS)).toMatchObject({ code: "bad_request", id: "id-1" });
 		expect(checkSend(send("hi", { id: "" }), DEFAULT_LIMITS)?.code).toBe("bad_request");
 		expect(checkSend(send("hi", { id: "x".repeat(MAX_CLIENT_ID_CHARS + 1) }), DEFAULT_LIMITS)?.code).toBe("bad_request");
 	});

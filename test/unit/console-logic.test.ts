@@ -8,7 +8,16 @@ import { ageLevel, clip, fmtAgo, fmtDuration, fmtLe, fmtQuantile, fmtTime, short
 import { buildSelector, fromLocalInput, selectorParts, selectorText, toLocalInput } from "../../client/console/selector.ts";
 import { ownerId, parseTaskId } from "../../client/console/task-ids.ts";
 import { emptyUi, formatHash, parseHash } from "../../client/console/url-state.ts";
-import { AUDIT_ACTIONS, kindClass, REASON_MAX, reasonRefusal, SAGA_STATES, stateClass, TASK_KINDS, TASK_STATES } from "../../client/console/vocab.ts";
+import {
+	AUDIT_ACTIONS,
+	kindClass,
+	REASON_MAX,
+	reasonRefusal,
+	SAGA_STATES,
+	stateClass,
+	TASK_KINDS,
+	TASK_STATES,
+} from "../../client/console/vocab.ts";
 import { isModerationId, newModerationId, newSagaId, originOfTaskId, taskIdFor } from "../../src/saga/ids.ts";
 import { MANUAL_ACTIONS } from "../../src/saga/policy.ts";
 import { ALL_SAGA_STATES, ALL_TASK_STATES } from "../../src/saga/state-machine.ts";
@@ -19,16 +28,9 @@ describe("console formatting", () => {
 	});
 
 	it("writes a duration at a precision that suits its size", () => {
-		expect([null, 850, 2500, 12_345, 245_000, 3 * 3_600_000 + 120_000, 2 * 86_400_000 + 3_600_000, -245_000].map((ms) => fmtDuration(ms))).toEqual([
-			"—",
-			"850 ms",
-			"2.50 s",
-			"12.3 s",
-			"4m 5s",
-			"3h 2m",
-			"2d 1h",
-			"-4m 5s",
-		]);
+		expect(
+			[null, 850, 2500, 12_345, 245_000, 3 * 3_600_000 + 120_000, 2 * 86_400_000 + 3_600_000, -245_000].map((ms) => fmtDuration(ms)),
+		).toEqual(["—", "850 ms", "2.50 s", "12.3 s", "4m 5s", "3h 2m", "2d 1h", "-4m 5s"]);
 		expect(fmtAgo(1000, 3500)).toBe("2.50 s ago");
 		expect(fmtAgo(null)).toBe("");
 	});
@@ -58,7 +60,15 @@ describe("console formatting", () => {
 
 describe("the console's address", () => {
 	it("reads back what it writes, leaving empty fields out", () => {
-		const ui = { ...emptyUi(), view: "tasks" as const, state: "failed", room: "lobby", kind: "retract", saga: "lobby~0123456789ab", task: "t 1&2" };
+		const ui = {
+			...emptyUi(),
+			view: "tasks" as const,
+			state: "failed",
+			room: "lobby",
+			kind: "retract",
+			saga: "lobby~0123456789ab",
+			task: "t 1&2",
+		};
 		const hash = formatHash(ui);
 		expect(hash).toBe("view=tasks&state=failed&room=lobby&kind=retract&saga=lobby%7E0123456789ab&task=t+1%262");
 		expect(parseHash(`#${hash}`)).toEqual(ui);
@@ -86,7 +96,11 @@ describe("the moderation form's selector", () => {
 
 	it("trims fields, splits and de-duplicates message ids, and leaves empty fields out", () => {
 		const built = buildSelector({ ...blank, author: "  spam-1 ", room: "lobby", msgIds: "a, b\nc  a,," });
-		expect(built).toEqual({ ok: true, selector: { author: "spam-1", room: "lobby", msgIds: ["a", "b", "c"] }, key: '{"author":"spam-1","room":"lobby","msgIds":["a","b","c"]}' });
+		expect(built).toEqual({
+			ok: true,
+			selector: { author: "spam-1", room: "lobby", msgIds: ["a", "b", "c"] },
+			key: '{"author":"spam-1","room":"lobby","msgIds":["a","b","c"]}',
+		});
 		expect(buildSelector(blank)).toEqual({ ok: true, selector: {}, key: "{}" });
 	});
 
@@ -98,7 +112,10 @@ describe("the moderation form's selector", () => {
 		expect(fromLocalInput("", true)).toBeUndefined();
 		expect(fromLocalInput("not a date", false)).toBeNull();
 		expect(toLocalInput(from)).toBe("2026-01-02T10:15:30");
-		expect(buildSelector({ ...blank, author: "a", to: "soon" })).toEqual({ ok: false, error: "The time range is not a valid date and time." });
+		expect(buildSelector({ ...blank, author: "a", to: "soon" })).toEqual({
+			ok: false,
+			error: "The time range is not a valid date and time.",
+		});
 	});
 
 	it("describes a selector in a fixed order", () => {
@@ -124,7 +141,11 @@ describe("what a task id says", () => {
 		expect(parseTaskId(taskIdFor(modId, "moderate", "lobby"))).toEqual({ sagaId: modId, kind: "moderate", room: "lobby" });
 		// Moderations made before the rename keep their `cmp@…` ids, which still parse.
 		expect(parseTaskId("cmp@0123456789ab.m.lobby")).toEqual({ sagaId: "cmp@0123456789ab", kind: "moderate", room: "lobby" });
-		expect([isModerationId(modId), isModerationId("cmp@0123456789ab"), isModerationId("xyz@0123456789ab")]).toEqual([true, true, false]);
+		expect([isModerationId(modId), isModerationId("cmp@0123456789ab"), isModerationId("xyz@0123456789ab")]).toEqual([
+			true,
+			true,
+			false,
+		]);
 		expect([originOfTaskId(taskIdFor(modId, "moderate", "lobby")), originOfTaskId(taskIdFor(sagaId, "deliver", "x"))]).toEqual([
 			{ kind: "moderation", id: modId },
 			{ kind: "room", id: "team.alpha" },
@@ -132,7 +153,18 @@ describe("what a task id says", () => {
 	});
 
 	it("refuses what is not a task id", () => {
-		for (const id of ["", "lobby", "lobby~0123456789ab", "lobby~0123456789ab.x.room", "lobby~0123456789ab.d.Bad Room", "cmp@0123456789ab.d.room", "cmp@0123456789ab", "mod@0123456789ab.d.room", "mod@0123456789ab.m.Bad Room", "mod@0123456789ab"]) {
+		for (const id of [
+			"",
+			"lobby",
+			"lobby~0123456789ab",
+			"lobby~0123456789ab.x.room",
+			"lobby~0123456789ab.d.Bad Room",
+			"cmp@0123456789ab.d.room",
+			"cmp@0123456789ab",
+			"mod@0123456789ab.d.room",
+			"mod@0123456789ab.m.Bad Room",
+			"mod@0123456789ab",
+		]) {
 			expect([id, parseTaskId(id)]).toEqual([id, undefined]);
 		}
 	});
@@ -153,17 +185,25 @@ describe("the console's words", () => {
 		expect(TASK_STATES).toEqual(ALL_TASK_STATES);
 		expect(SAGA_STATES).toEqual(ALL_SAGA_STATES);
 		expect([...TASK_KINDS].sort()).toEqual(["deliver", "moderate", "retract"]);
-		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate"]);
+		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate", "policy"]);
 	});
 
 	it("draws unknown states and kinds neutrally", () => {
-		expect([stateClass("failed"), stateClass("done"), stateClass("attention"), stateClass("weird"), stateClass(undefined)]).toEqual(["failed", "done", "attention", "unknown", "unknown"]);
+		expect([stateClass("failed"), stateClass("done"), stateClass("attention"), stateClass("weird"), stateClass(undefined)]).toEqual([
+			"failed",
+			"done",
+			"attention",
+			"unknown",
+			"unknown",
+		]);
 		expect([kindClass("moderate"), kindClass("other")]).toEqual(["kind kind-moderate", "kind kind-deliver"]);
 	});
 
 	it("asks a reason of 1 to 500 code points, as the server does", () => {
 		expect(reasonRefusal("   ")).toMatch(/required/);
 		expect(reasonRefusal("😀".repeat(REASON_MAX))).toBeUndefined();
-		expect(reasonRefusal(` ${"😀".repeat(REASON_MAX + 1)} `)).toBe(`The reason is ${REASON_MAX + 1} characters; the limit is ${REASON_MAX}.`);
+		expect(reasonRefusal(` ${"😀".repeat(REASON_MAX + 1)} `)).toBe(
+			`The reason is ${REASON_MAX + 1} characters; the limit is ${REASON_MAX}.`,
+		);
 	});
 });

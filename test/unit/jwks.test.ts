@@ -107,7 +107,9 @@ describe("identity provider tokens", () => {
 		const server = jwksServer([es, rs]);
 		const jwks = cacheWith(server.fetch);
 		const exp = now() + 60;
-		const identity = await authenticate({ token: await token(es, claims({ exp, rooms: ["team-*"] })), guest: null }, settings(), { jwks });
+		const identity = await authenticate({ token: await token(es, claims({ exp, rooms: ["team-*"] })), guest: null }, settings(), {
+			jwks,
+		});
 		expect(identity).toEqual({ id: "u1", name: "Ann", admin: false, rooms: ["team-*"], guest: false, exp });
 		expect((await authenticate({ token: await token(rs, claims()), guest: null }, settings(), { jwks })).id).toBe("u1");
 		// Both from one fetch: the set is cached.
@@ -138,14 +140,19 @@ describe("identity provider tokens", () => {
 		expect(await refusal(authenticate({ token: await token(next, claims()), guest: null }, settings(), { jwks }))).toBe("accepted");
 		expect(server.fetches).toBe(2);
 		// The retired key is gone once the new set is in.
-		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(/^unauthorized: no ES256 signing key with kid es-1/);
+		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(
+			/^unauthorized: no ES256 signing key with kid es-1/,
+		);
 	});
 
 	it("refetches a stale set after the TTL, and keeps the old keys when that refetch fails", async ({ expect }) => {
 		const server = jwksServer([es]);
 		const { time, now: clockNow } = clock();
 		let down = false;
-		const jwks = cacheWith(async (input) => (down ? Promise.reject(new TypeError("connection refused")) : server.fetch(input)), { now: clockNow, ttlMs: 60_000 });
+		const jwks = cacheWith(async (input) => (down ? Promise.reject(new TypeError("connection refused")) : server.fetch(input)), {
+			now: clockNow,
+			ttlMs: 60_000,
+		});
 		const t = await token(es, claims());
 		expect(await refusal(authenticate({ token: t, guest: null }, settings(), { jwks }))).toBe("accepted");
 		time.now += 61_000;
@@ -164,7 +171,9 @@ describe("identity provider tokens", () => {
 		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toBe("accepted");
 		for (let i = 0; i < 20; i += 1) {
 			const forged = await token(es, claims(), { kid: `made-up-${i}` });
-			expect(await refusal(authenticate({ token: forged, guest: null }, settings(), { jwks }))).toMatch(/^unauthorized: no ES256 signing key/);
+			expect(await refusal(authenticate({ token: forged, guest: null }, settings(), { jwks }))).toMatch(
+				/^unauthorized: no ES256 signing key/,
+			);
 			time.now += 1000;
 		}
 		// The first fetch was at t=0 and 20 s have passed: no refetch yet.
@@ -181,7 +190,9 @@ describe("identity provider tokens", () => {
 		const server = jwksServer([es]);
 		const jwks = cacheWith(server.fetch);
 		const t = await token(es, claims());
-		const results = await Promise.all(Array.from({ length: 10 }, () => refusal(authenticate({ token: t, guest: null }, settings(), { jwks }))));
+		const results = await Promise.all(
+			Array.from({ length: 10 }, () => refusal(authenticate({ token: t, guest: null }, settings(), { jwks }))),
+		);
 		expect(results).toEqual(Array(10).fill("accepted"));
 		expect(server.fetches).toBe(1);
 	});
@@ -196,15 +207,35 @@ describe("identity provider tokens", () => {
 		["a token not valid yet", async () => await token(es, claims({ nbf: now() + 600 })), /not valid yet/],
 		["no exp", async () => await token(es, claims({ exp: undefined })), /sub or exp/],
 		["no sub", async () => await token(es, claims({ sub: undefined })), /sub or exp/],
-		["a tampered payload", async () => {
-			const [header, , signature] = (await token(es, claims())).split(".");
-			return `${header}.${part(claims({ sub: "admin" }))}.${signature}`;
-		}, /signature/],
-		["a signature by another key with the same kid", async () => await token({ ...(await makeKey("ES256", "es-1")) }, claims()), /signature/],
+		[
+			"a tampered payload",
+			async () => {
+				const [header, , signature] = (await token(es, claims())).split(".");
+				return `${header}.${part(claims({ sub: "admin" }))}.${signature}`;
+			},
+			/signature/,
+		],
+		[
+			"a signature by another key with the same kid",
+			async () => await token({ ...(await makeKey("ES256", "es-1")) }, claims()),
+			/signature/,
+		],
 		["alg none", async () => `${part({ alg: "none", typ: "JWT", kid: "es-1" })}.${part(claims())}.`, /must be signed with/],
-		["alg none with a signature", async () => `${part({ alg: "none", kid: "es-1" })}.${part(claims())}.${b64url(new Uint8Array(64))}`, /must be signed with/],
-		["ES384", async () => `${part({ alg: "ES384", kid: "es-1" })}.${part(claims())}.${b64url(new Uint8Array(96))}`, /must be signed with/],
-		["PS256", async () => `${part({ alg: "PS256", kid: "rs-1" })}.${part(claims())}.${b64url(new Uint8Array(256))}`, /must be signed with/],
+		[
+			"alg none with a signature",
+			async () => `${part({ alg: "none", kid: "es-1" })}.${part(claims())}.${b64url(new Uint8Array(64))}`,
+			/must be signed with/,
+		],
+		[
+			"ES384",
+			async () => `${part({ alg: "ES384", kid: "es-1" })}.${part(claims())}.${b64url(new Uint8Array(96))}`,
+			/must be signed with/,
+		],
+		[
+			"PS256",
+			async () => `${part({ alg: "PS256", kid: "rs-1" })}.${part(claims())}.${b64url(new Uint8Array(256))}`,
+			/must be signed with/,
+		],
 		["a crit header", async () => await token(es, claims(), { crit: ["exp"] }), /must be signed with ES256/],
 		["an unexpected typ", async () => await token(es, claims(), { typ: "dpop+jwt" }), /must be signed with ES256/],
 	])("refuses %s", async ([, make, message], { expect }) => {
@@ -220,8 +251,12 @@ describe("identity provider tokens", () => {
 		const t = await token(es, claims());
 		expect(await refusal(authenticate({ token: t, guest: null }, settings({ authIssuer: "" }), { jwks }))).toMatch(/AUTH_ISSUER/);
 		expect(await refusal(authenticate({ token: t, guest: null }, settings({ authAudience: "" }), { jwks }))).toMatch(/AUTH_AUDIENCE/);
-		expect(await refusal(authenticate({ token: t, guest: null }, settings({ authJwksUrl: "", authSecret: "unit-secret" }), { jwks }))).toMatch(/ES256 tokens are not accepted/);
-		expect(await refusal(authenticate({ token: t, guest: null }, settings({ authJwksUrl: "" }), { jwks }))).toMatch(/token auth is not configured/);
+		expect(
+			await refusal(authenticate({ token: t, guest: null }, settings({ authJwksUrl: "", authSecret: "unit-secret" }), { jwks })),
+		).toMatch(/ES256 tokens are not accepted/);
+		expect(await refusal(authenticate({ token: t, guest: null }, settings({ authJwksUrl: "" }), { jwks }))).toMatch(
+			/token auth is not configured/,
+		);
 		expect(server.fetches).toBe(0);
 	});
 });
@@ -239,8 +274,12 @@ describe("algorithm confusion", () => {
 		for (const key of [rs, es]) {
 			for (const secret of [await spkiPem(key), JSON.stringify(key.jwk), key.jwk.n ?? key.jwk.x ?? ""]) {
 				const forged = await sign({ ...claims(), role: "admin" }, secret, "HS256");
-				expect(await refusal(authenticate({ token: forged, guest: null }, settings(), { jwks }))).toBe("unauthorized: HS256 tokens are not accepted on this server");
-				expect(await refusal(authenticate({ token: forged, guest: null }, settings({ authSecret: "the-real-secret" }), { jwks }))).toBe("unauthorized: the token signature is invalid");
+				expect(await refusal(authenticate({ token: forged, guest: null }, settings(), { jwks }))).toBe(
+					"unauthorized: HS256 tokens are not accepted on this server",
+				);
+				expect(
+					await refusal(authenticate({ token: forged, guest: null }, settings({ authSecret: "the-real-secret" }), { jwks })),
+				).toBe("unauthorized: the token signature is invalid");
 			}
 		}
 		// The HS256 path never consults the JWKS.
@@ -251,9 +290,13 @@ describe("algorithm confusion", () => {
 		const jwks = cacheWith(jwksServer([rs, es]).fetch);
 		// An ES256 signature presented as RS256 under the EC key's kid, and the other way round.
 		const asRs = await token({ ...es, alg: "ES256" }, claims(), { alg: "RS256" });
-		expect(await refusal(authenticate({ token: asRs, guest: null }, settings(), { jwks }))).toMatch(/no RS256 signing key with kid es-1/);
+		expect(await refusal(authenticate({ token: asRs, guest: null }, settings(), { jwks }))).toMatch(
+			/no RS256 signing key with kid es-1/,
+		);
 		const asEs = await token(rs, claims(), { alg: "ES256" });
-		expect(await refusal(authenticate({ token: asEs, guest: null }, settings(), { jwks }))).toMatch(/no ES256 signing key with kid rs-1/);
+		expect(await refusal(authenticate({ token: asEs, guest: null }, settings(), { jwks }))).toMatch(
+			/no ES256 signing key with kid rs-1/,
+		);
 	});
 
 	it("keeps only keys whose own alg, use and key_ops fit", ({ expect }) => {
@@ -272,7 +315,9 @@ describe("algorithm confusion", () => {
 	});
 
 	it("ignores a symmetric key published in the JWKS", async ({ expect }) => {
-		const jwks = cacheWith(async () => Response.json({ keys: [{ kty: "oct", k: b64url(new TextEncoder().encode("s3cret")), kid: "hmac", alg: "HS256" }] }));
+		const jwks = cacheWith(async () =>
+			Response.json({ keys: [{ kty: "oct", k: b64url(new TextEncoder().encode("s3cret")), kid: "hmac", alg: "HS256" }] }),
+		);
 		const forged = await sign(claims(), "s3cret", "HS256");
 		expect(await refusal(authenticate({ token: forged, guest: null }, settings(), { jwks }))).toMatch(/HS256 tokens are not accepted/);
 	});
@@ -284,15 +329,22 @@ describe("an unavailable JWKS", () => {
 		["hanging, ignoring the abort", async () => await new Promise<Response>(() => {})],
 		["answering 500", async () => new Response("oops", { status: 500 })],
 		["answering HTML", async () => new Response("<html>", { status: 200 })],
-		["answering a body that never ends", async () => new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"keys":[')) }))],
+		[
+			"answering a body that never ends",
+			async () => new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"keys":[')) })),
+		],
 	])("gives a prompt unauthorized when it is %s", async ([, fetcher], { expect }) => {
 		const jwks = cacheWith(fetcher, { timeoutMs: 300 });
 		const started = Date.now();
-		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(/^unauthorized: no ES256 signing key/);
+		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(
+			/^unauthorized: no ES256 signing key/,
+		);
 		expect(Date.now() - started).toBeLessThan(1500);
 		// Within the refetch window a second token does not wait again.
 		const again = Date.now();
-		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(/^unauthorized/);
+		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(
+			/^unauthorized/,
+		);
 		expect(Date.now() - again).toBeLessThan(100);
 		expect(jwks.fetches).toBe(1);
 	});
@@ -309,7 +361,9 @@ describe("an unavailable JWKS", () => {
 				}),
 		});
 		const started = Date.now();
-		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(/^unauthorized/);
+		expect(await refusal(authenticate({ token: await token(es, claims()), guest: null }, settings(), { jwks }))).toMatch(
+			/^unauthorized/,
+		);
 		const took = Date.now() - started;
 		expect(took).toBeGreaterThanOrEqual(2900);
 		expect(took).toBeLessThan(4000);
@@ -324,17 +378,33 @@ describe("HS256 beside the identity provider", () => {
 		const both = settings({ authSecret: "unit-secret" });
 		const exp = now() + 60;
 		const hs = await sign({ sub: "u2", name: "Bo", exp, role: "admin" }, "unit-secret", "HS256");
-		expect(await authenticate({ token: hs, guest: null }, both, { jwks })).toEqual({ id: "u2", name: "Bo", admin: true, rooms: null, guest: false, exp });
+		expect(await authenticate({ token: hs, guest: null }, both, { jwks })).toEqual({
+			id: "u2",
+			name: "Bo",
+			admin: true,
+			rooms: null,
+			guest: false,
+			exp,
+		});
 		expect(server.fetches).toBe(0);
 		expect((await authenticate({ token: await token(es, claims()), guest: null }, both, { jwks })).id).toBe("u1");
 	});
 
 	it("keeps HS256 claims as they were: the name claim required, role exactly admin", async ({ expect }) => {
-		const both = settings({ authSecret: "unit-secret", authNameClaim: "nickname", authAdminClaim: "roles", authAdminValue: "parley-admin" });
+		const both = settings({
+			authSecret: "unit-secret",
+			authNameClaim: "nickname",
+			authAdminClaim: "roles",
+			authAdminValue: "parley-admin",
+		});
 		const jwks = cacheWith(jwksServer([es]).fetch);
 		const noName = await sign({ sub: "u2", preferred_username: "bo", exp: now() + 60 }, "unit-secret", "HS256");
 		expect(await refusal(authenticate({ token: noName, guest: null }, both, { jwks }))).toMatch(/lacks a valid sub, name or exp/);
-		const roles = await sign({ sub: "u2", name: "Bo", exp: now() + 60, roles: ["parley-admin"], role: ["admin"] }, "unit-secret", "HS256");
+		const roles = await sign(
+			{ sub: "u2", name: "Bo", exp: now() + 60, roles: ["parley-admin"], role: ["admin"] },
+			"unit-secret",
+			"HS256",
+		);
 		expect((await authenticate({ token: roles, guest: null }, both, { jwks })).admin).toBe(false);
 	});
 });
@@ -364,7 +434,12 @@ describe("claim mapping for provider tokens", () => {
 		["a roles array without it", { roles: ["user"] }, { authAdminClaim: "roles", authAdminValue: "parley-admin" }, false],
 		["a namespaced claim", { "https://parley.example/roles": ["admin"] }, { authAdminClaim: "https://parley.example/roles" }, true],
 		["a boolean claim", { parley_admin: true }, { authAdminClaim: "parley_admin", authAdminValue: "true" }, true],
-		["role admin when another claim is configured", { role: "admin" }, { authAdminClaim: "roles", authAdminValue: "parley-admin" }, false],
+		[
+			"role admin when another claim is configured",
+			{ role: "admin" },
+			{ authAdminClaim: "roles", authAdminValue: "parley-admin" },
+			false,
+		],
 	])("makes an admin from %s", async ([, extra, mapping, admin], { expect }) => {
 		const identity = await authenticate({ token: await token(es, claims(extra)), guest: null }, settings(mapping), { jwks: jwks() });
 		expect(identity.admin).toBe(admin);

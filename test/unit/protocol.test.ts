@@ -10,8 +10,7 @@ import {
 } from "../../src/protocol.ts";
 
 const limits = { maxMessageChars: 10 };
-const parse = (frame: unknown, room = "lobby") =>
-	parseClientFrame(typeof frame === "string" ? frame : JSON.stringify(frame), room, limits);
+const parse = (frame: unknown, room = "lobby") => parseClientFrame(typeof frame === "string" ? frame : JSON.stringify(frame), room, limits);
 
 describe("room ids", () => {
 	it("accepts the contract's pattern and nothing else", ({ expect }) => {
@@ -137,7 +136,10 @@ describe("send text", () => {
 
 	it("refuses white space only, and echoes an over-long id", ({ expect }) => {
 		expect(parse({ type: "send", id: "s1", text: " \n " })).toMatchObject({ ok: false, error: { code: "bad_request", id: "s1" } });
-		expect(parse({ type: "send", id: "i".repeat(65), text: "x" })).toMatchObject({ ok: false, error: { code: "bad_request", id: "i".repeat(65) } });
+		expect(parse({ type: "send", id: "i".repeat(65), text: "x" })).toMatchObject({
+			ok: false,
+			error: { code: "bad_request", id: "i".repeat(65) },
+		});
 	});
 });
 

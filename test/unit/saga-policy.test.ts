@@ -73,7 +73,12 @@ describe("manual actions", () => {
 			for (const state of ALL_TASK_STATES) {
 				for (const sagaState of SAGA_STATES) {
 					const subject = { kind, state, sagaState };
-					expect([kind, state, sagaState, allowedActions(subject)]).toEqual([kind, state, sagaState, ALLOWED[state][kind](sagaState)]);
+					expect([kind, state, sagaState, allowedActions(subject)]).toEqual([
+						kind,
+						state,
+						sagaState,
+						ALLOWED[state][kind](sagaState),
+					]);
 					for (const action of MANUAL_ACTIONS) {
 						expect(actionRefusal(subject, action) === undefined).toBe(ALLOWED[state][kind](sagaState).includes(action));
 					}
@@ -96,7 +101,8 @@ describe("manual actions", () => {
 						if (!machineAllows) expected = `a ${state} task cannot be ${past[action]}`;
 						else if (action === "retry" && kind === "deliver" && sagaState !== "running") {
 							expected = `the saga is ${sagaState ?? "gone"}: a delivery can only be retried while it runs`;
-						} else if (action === "cancel" && kind === "retract") expected = "a compensation cannot be cancelled; skip it if the copy is already gone";
+						} else if (action === "cancel" && kind === "retract")
+							expected = "a compensation cannot be cancelled; skip it if the copy is already gone";
 						expect([kind, state, sagaState, action, refusal]).toEqual([kind, state, sagaState, action, expected]);
 					}
 				}
@@ -121,7 +127,13 @@ describe("attempts", () => {
 					for (const attempt of [attempts - 1, attempts, attempts + 1]) {
 						const decision = attemptDecision({ state, attempts }, attempt, status, MAX);
 						const current = state === "processing" && attempt === attempts;
-						expect([state, status, attempts, attempt, decision.action === "ignore"]).toEqual([state, status, attempts, attempt, !current]);
+						expect([state, status, attempts, attempt, decision.action === "ignore"]).toEqual([
+							state,
+							status,
+							attempts,
+							attempt,
+							!current,
+						]);
 					}
 				}
 			}
@@ -145,7 +157,10 @@ describe("attempts", () => {
 
 	it("fail every live task the dead-letter queue gave up on, with an alert, and leave finished ones", ({ expect }) => {
 		for (const state of ALL_TASK_STATES) {
-			expect([state, deadLetterDecision(state)]).toEqual([state, LIVE.includes(state) ? { action: "fail", alert: true } : { action: "ignore" }]);
+			expect([state, deadLetterDecision(state)]).toEqual([
+				state,
+				LIVE.includes(state) ? { action: "fail", alert: true } : { action: "ignore" },
+			]);
 		}
 	});
 });
@@ -154,21 +169,51 @@ describe("settling a saga", () => {
 	const examples: Array<[string, SagaState, SagaTask[], ReturnType<typeof settleEvent>]> = [
 		["a cross-post still delivering", "running", [t("deliver", "succeeded"), t("deliver", "processing")], undefined],
 		["a cross-post delivered everywhere", "running", [t("deliver", "succeeded"), t("deliver", "succeeded")], "all_delivered"],
-		["a cross-post with one room skipped by an operator", "running", [t("deliver", "succeeded"), t("deliver", "skipped")], "all_delivered"],
+		[
+			"a cross-post with one room skipped by an operator",
+			"running",
+			[t("deliver", "succeeded"), t("deliver", "skipped")],
+			"all_delivered",
+		],
 		["a cross-post whose delivery failed", "running", [t("deliver", "failed"), t("deliver", "pending")], "compensate"],
-		["a cross-post whose delivery an operator cancelled", "running", [t("deliver", "succeeded"), t("deliver", "cancelled")], "compensate"],
+		[
+			"a cross-post whose delivery an operator cancelled",
+			"running",
+			[t("deliver", "succeeded"), t("deliver", "cancelled")],
+			"compensate",
+		],
 		["an operator moderation that matched nothing", "running", [], "all_delivered"],
 		["an operator moderation with a failed room", "running", [t("moderate", "failed"), t("moderate", "succeeded")], undefined],
-		["an operator moderation with a room cancelled", "running", [t("moderate", "cancelled"), t("moderate", "succeeded")], "all_delivered"],
+		[
+			"an operator moderation with a room cancelled",
+			"running",
+			[t("moderate", "cancelled"), t("moderate", "succeeded")],
+			"all_delivered",
+		],
 		["a compensation still retracting", "compensating", [t("deliver", "failed"), t("retract", "pending")], undefined],
 		["a compensation whose retracts are done", "compensating", [t("deliver", "failed"), t("retract", "succeeded")], "all_retracted"],
 		["a compensation with nothing to retract (never attempted)", "compensating", [t("deliver", "cancelled")], "all_retracted"],
 		["a compensation whose retract failed", "compensating", [t("retract", "failed"), t("retract", "pending")], "retract_failed"],
-		["a compensation whose failed retract was skipped", "compensating", [t("retract", "skipped"), t("retract", "succeeded")], "all_retracted"],
+		[
+			"a compensation whose failed retract was skipped",
+			"compensating",
+			[t("retract", "skipped"), t("retract", "succeeded")],
+			"all_retracted",
+		],
 		["a failed compensation waiting for its operator", "failed", [t("deliver", "failed"), t("retract", "failed")], undefined],
-		["a failed compensation whose retract was retried", "failed", [t("deliver", "failed"), t("retract", "pending")], "resume_compensation"],
+		[
+			"a failed compensation whose retract was retried",
+			"failed",
+			[t("deliver", "failed"), t("retract", "pending")],
+			"resume_compensation",
+		],
 		["a failed compensation whose retract was skipped", "failed", [t("deliver", "failed"), t("retract", "skipped")], "all_retracted"],
-		["a failed compensation with one retract retried and another still failed", "failed", [t("retract", "pending"), t("retract", "failed")], undefined],
+		[
+			"a failed compensation with one retract retried and another still failed",
+			"failed",
+			[t("retract", "pending"), t("retract", "failed")],
+			undefined,
+		],
 		["a succeeded cross-post (a delete compensates it on request)", "succeeded", [t("deliver", "succeeded")], undefined],
 		["a compensated saga", "compensated", [t("retract", "succeeded")], undefined],
 	];
@@ -179,7 +224,15 @@ describe("settling a saga", () => {
 
 	it("counts as done: succeeded, skipped, and an operator moderation's cancelled room", ({ expect }) => {
 		const done = TASKS.filter(isDone).map((task) => `${task.kind}:${task.state}`);
-		expect(done).toEqual(["deliver:succeeded", "deliver:skipped", "retract:succeeded", "retract:skipped", "moderate:succeeded", "moderate:skipped", "moderate:cancelled"]);
+		expect(done).toEqual([
+			"deliver:succeeded",
+			"deliver:skipped",
+			"retract:succeeded",
+			"retract:skipped",
+			"moderate:succeeded",
+			"moderate:skipped",
+			"moderate:cancelled",
+		]);
 	});
 
 	it("only ever asks for an edge the state machine has, over every saga state and 0-3 tasks", ({ expect }) => {
@@ -213,7 +266,9 @@ describe("settling a saga", () => {
 			const expectedCompensating = failedRetract ? "retract_failed" : live ? undefined : "all_retracted";
 			const expectedFailed = failedRetract ? undefined : live ? "resume_compensation" : "all_retracted";
 			if (compensating !== expectedCompensating || failed !== expectedFailed) {
-				expect.fail(`[${show(tasks)}]: compensating → ${compensating} (want ${expectedCompensating}), failed → ${failed} (want ${expectedFailed})`);
+				expect.fail(
+					`[${show(tasks)}]: compensating → ${compensating} (want ${expectedCompensating}), failed → ${failed} (want ${expectedFailed})`,
+				);
 			}
 			// all_retracted is exactly "no copy can still appear".
 			expect(compensating === "all_retracted").toBe(noCopyCanAppear(tasks));
@@ -256,15 +311,35 @@ describe("settling a saga", () => {
 function applyPlan(tasks: readonly PlannedTask[]): PlannedTask[] {
 	const plan = compensationPlan(tasks);
 	const cancelled = tasks.map((task) => (plan.cancel.includes(task.taskId) ? { ...task, state: "cancelled" as const } : task));
-	return [...cancelled, ...plan.retract.map(({ room }) => ({ taskId: `retract-${room}`, kind: "retract" as const, state: "pending" as const, room, attempts: 0 }))];
+	return [
+		...cancelled,
+		...plan.retract.map(({ room }) => ({
+			taskId: `retract-${room}`,
+			kind: "retract" as const,
+			state: "pending" as const,
+			room,
+			attempts: 0,
+		})),
+	];
 }
 
 describe("compensation plans", () => {
-	const deliver = (room: string, state: TaskState, attempts: number): PlannedTask => ({ taskId: `d.${room}`, kind: "deliver", state, room, attempts });
+	const deliver = (room: string, state: TaskState, attempts: number): PlannedTask => ({
+		taskId: `d.${room}`,
+		kind: "deliver",
+		state,
+		room,
+		attempts,
+	});
 	const retract = (room: string, state: TaskState): PlannedTask => ({ taskId: `r.${room}`, kind: "retract", state, room, attempts: 1 });
 
 	it("cancel live deliveries and retract where a copy may be, newest step first", ({ expect }) => {
-		const plan = compensationPlan([deliver("b", "succeeded", 1), deliver("c", "processing", 1), deliver("d", "pending", 0), deliver("e", "failed", 8)]);
+		const plan = compensationPlan([
+			deliver("b", "succeeded", 1),
+			deliver("c", "processing", 1),
+			deliver("d", "pending", 0),
+			deliver("e", "failed", 8),
+		]);
 		expect(plan).toEqual({
 			cancel: ["d.d", "d.c"],
 			// d was never attempted: no copy can appear there, so it needs no retract.
@@ -277,17 +352,26 @@ describe("compensation plans", () => {
 	});
 
 	it("add no second retract to a room that has one (a second delete, a second moderation)", ({ expect }) => {
-		expect(compensationPlan([deliver("b", "succeeded", 1), deliver("c", "cancelled", 2), retract("b", "failed"), retract("c", "succeeded")])).toEqual({ cancel: [], retract: [] });
+		expect(
+			compensationPlan([
+				deliver("b", "succeeded", 1),
+				deliver("c", "cancelled", 2),
+				retract("b", "failed"),
+				retract("c", "succeeded"),
+			]),
+		).toEqual({ cancel: [], retract: [] });
 	});
 
 	it("say where a copy may exist: delivered, or attempted at least once", ({ expect }) => {
-		expect([mayHaveCopy(deliver("b", "succeeded", 1)), mayHaveCopy(deliver("b", "pending", 1)), mayHaveCopy(deliver("b", "pending", 0)), mayHaveCopy(retract("b", "succeeded"))]).toEqual([
-			true,
-			true,
-			false,
-			false,
-		]);
-		expect(copyRooms([deliver("b", "succeeded", 1), deliver("c", "cancelled", 0), deliver("d", "failed", 3), retract("b", "pending")])).toEqual(["b", "d"]);
+		expect([
+			mayHaveCopy(deliver("b", "succeeded", 1)),
+			mayHaveCopy(deliver("b", "pending", 1)),
+			mayHaveCopy(deliver("b", "pending", 0)),
+			mayHaveCopy(retract("b", "succeeded")),
+		]).toEqual([true, true, false, false]);
+		expect(
+			copyRooms([deliver("b", "succeeded", 1), deliver("c", "cancelled", 0), deliver("d", "failed", 3), retract("b", "pending")]),
+		).toEqual(["b", "d"]);
 	});
 
 	it("leave no copy possible once its retracts finish, for every 1-3 deliveries with or without a retract", ({ expect }) => {
@@ -305,14 +389,22 @@ describe("compensation plans", () => {
 					const after = applyPlan(tasks);
 					const context = `[${tasks.map((task) => `${task.kind}:${task.room}:${task.state}:${task.attempts}`).join(", ")}]`;
 					// Exactly the live deliveries are cancelled, newest first.
-					const live = tasks.filter((task) => task.kind === "deliver" && !isTaskTerminal(task.state)).map((task) => task.taskId).reverse();
+					const live = tasks
+						.filter((task) => task.kind === "deliver" && !isTaskTerminal(task.state))
+						.map((task) => task.taskId)
+						.reverse();
 					if (JSON.stringify(plan.cancel) !== JSON.stringify(live)) expect.fail(`${context}: cancels ${plan.cancel}`);
 					// Exactly the rooms with a possible copy and no retract get one, newest first, once each.
-					const wanted = tasks.filter((task, i) => task.kind === "deliver" && mayHaveCopy(task) && withRetract[i] !== true).map((task) => task.room).reverse();
-					if (JSON.stringify(plan.retract.map((r) => r.room)) !== JSON.stringify(wanted)) expect.fail(`${context}: retracts ${plan.retract.map((r) => r.room)}`);
+					const wanted = tasks
+						.filter((task, i) => task.kind === "deliver" && mayHaveCopy(task) && withRetract[i] !== true)
+						.map((task) => task.room)
+						.reverse();
+					if (JSON.stringify(plan.retract.map((r) => r.room)) !== JSON.stringify(wanted))
+						expect.fail(`${context}: retracts ${plan.retract.map((r) => r.room)}`);
 					// No delivery stays live, and once every retract succeeds no copy can appear.
 					const finished = after.map((task) => (task.kind === "retract" ? { ...task, state: "succeeded" as const } : task));
-					if (after.some((task) => task.kind === "deliver" && !isTaskTerminal(task.state)) || !noCopyCanAppear(finished)) expect.fail(`${context}: leaves a copy possible`);
+					if (after.some((task) => task.kind === "deliver" && !isTaskTerminal(task.state)) || !noCopyCanAppear(finished))
+						expect.fail(`${context}: leaves a copy possible`);
 					plans++;
 				}
 			}
@@ -328,7 +420,9 @@ describe("outcome codes", () => {
 	});
 
 	it("classify every code a target can answer with", ({ expect }) => {
-		const classes = Object.fromEntries([...Object.keys(ERROR_STATUS), ...Object.keys(TASK_OUTCOME_CODES)].map((code) => [code, classifyCode(code)]));
+		const classes = Object.fromEntries(
+			[...Object.keys(ERROR_STATUS), ...Object.keys(TASK_OUTCOME_CODES)].map((code) => [code, classifyCode(code)]),
+		);
 		expect(classes).toEqual({
 			bad_request: "permanent",
 			unauthorized: "unknown",

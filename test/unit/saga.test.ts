@@ -164,7 +164,10 @@ describe("error classes", () => {
 
 describe("fault settings", () => {
 	it("replace the whole setting, absent rates being 0", ({ expect }) => {
-		expect(parseFaults({ deliverFailRate: 0.5 })).toEqual({ ok: true, value: { deliverFailRate: 0.5, retractFailRate: 0, rooms: null } });
+		expect(parseFaults({ deliverFailRate: 0.5 })).toEqual({
+			ok: true,
+			value: { deliverFailRate: 0.5, retractFailRate: 0, rooms: null },
+		});
 		for (const bad of [{ deliverFailRate: 2 }, { retractFailRate: "1" }, { rooms: "a" }, { rooms: ["A!"] }, []]) {
 			expect(parseFaults(bad).ok).toBe(false);
 		}

@@ -6,7 +6,16 @@ const RAW_UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0]/u;
 
 describe("escapeForTerminal", () => {
 	it("leaves ordinary text alone, accents, CJK, emoji and backslashes included", () => {
-		for (const text of ["hello, world", "café déjà vu", "日本語のテキスト", "emoji 🎉🙂", "C:\\Users\\ann", "a\\x1b is only text", "", "  spaced  "]) {
+		for (const text of [
+			"hello, world",
+			"café déjà vu",
+			"日本語のテキスト",
+			"emoji 🎉🙂",
+			"C:\\Users\\ann",
+			"a\\x1b is only text",
+			"",
+			"  spaced  ",
+		]) {
 			expect(escapeForTerminal(text)).toBe(text);
 		}
 	});
@@ -99,8 +108,13 @@ describe("escapeForTerminal", () => {
 		// Every code point of the BMP below U+3200 and the format blocks above, plus tags, in one string.
 		const points: number[] = [];
 		for (let code = 0; code < 0x3200; code++) points.push(code);
-		for (const code of [0xfeff, 0xfff9, 0xfffa, 0xfffb, 0xffa0, 0xd800, 0xdfff, 0xe0001, 0xe0020, 0xe007f, 0x110bd, 0x1d173]) points.push(code);
-		const text = points.map((code) => String.fromCharCode(...(code > 0xffff ? [0xd800 + ((code - 0x10000) >> 10), 0xdc00 + ((code - 0x10000) & 0x3ff)] : [code]))).join("");
+		for (const code of [0xfeff, 0xfff9, 0xfffa, 0xfffb, 0xffa0, 0xd800, 0xdfff, 0xe0001, 0xe0020, 0xe007f, 0x110bd, 0x1d173])
+			points.push(code);
+		const text = points
+			.map((code) =>
+				String.fromCharCode(...(code > 0xffff ? [0xd800 + ((code - 0x10000) >> 10), 0xdc00 + ((code - 0x10000) & 0x3ff)] : [code])),
+			)
+			.join("");
 		const escaped = escapeForTerminal(text);
 		expect(escaped).not.toMatch(RAW_UNSAFE);
 		// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what the test looks for.

@@ -26,10 +26,7 @@ export function parseSocketRoute(url: URL): SocketRoute | undefined {
 /** The two frames every server sends on connect; the load generator waits for `synced`. */
 export function greetingFrames(room: string, guest: string): string[] {
 	const user = { id: `guest:${guest}`, name: guest };
-	return [
-		JSON.stringify({ type: "welcome", room, user, lastSeq: 0, online: [] }),
-		JSON.stringify({ type: "synced", through: 0 }),
-	];
+	return [JSON.stringify({ type: "welcome", room, user, lastSeq: 0, online: [] }), JSON.stringify({ type: "synced", through: 0 })];
 }
 
 export interface SendFrame {

@@ -10,7 +10,7 @@ import { byId } from "../../dom.ts";
 import { str } from "../format.ts";
 import { schedule } from "../poll.ts";
 import { app, isReadOnly } from "../state.ts";
-import { ACTION_HELP, ACTION_LABEL, REASON_MAX, reasonRefusal } from "../vocab.ts";
+import { ACTION_CONFIRM, ACTION_HELP, ACTION_LABEL, REASON_MAX, reasonRefusal } from "../vocab.ts";
 import type { TaskView } from "../wire.ts";
 import { showBanner } from "./banner.ts";
 import { refreshDetail, reloadDetail } from "./detail.ts";
@@ -28,7 +28,7 @@ export function openActionDialog(task: TaskView, action: ManualAction): void {
 	byId("action-count").textContent = `0 / ${REASON_MAX}`;
 	byId("action-error").hidden = true;
 	const submit = byId("action-submit", HTMLButtonElement);
-	submit.textContent = ACTION_LABEL[action];
+	submit.textContent = ACTION_CONFIRM[action];
 	submit.dataset.action = action;
 	submit.disabled = false;
 	const dialog = byId("action-dialog", HTMLDialogElement);
@@ -59,7 +59,10 @@ async function submitAction(): Promise<void> {
 	app.action.busy = true;
 	submit.disabled = true;
 	try {
-		const updated = await api<TaskView>(`/v1/admin/tasks/${encodeURIComponent(task.taskId)}/actions`, { method: "POST", body: { action, reason } });
+		const updated = await api<TaskView>(`/v1/admin/tasks/${encodeURIComponent(task.taskId)}/actions`, {
+			method: "POST",
+			body: { action, reason },
+		});
 		closeActionDialog();
 		showBanner(`${ACTION_LABEL[action]}: task ${task.taskId} is now ${str(updated.state)} (was ${str(task.state)}).`, "ok", "Action");
 		afterAction();

@@ -30,7 +30,12 @@ export const alertsList: ListView = listView<AlertView>({
 	cells: (alert) => [
 		timeCell(alert.at),
 		h("span", { class: `kind alert-${alert.kind === "task_stuck" ? "stuck" : "failed"}` }, str(alert.kind)),
-		h("span", null, badge(alert.status), alert.deliveryAttempts > 1 ? h("span", { class: "muted tiny" }, ` ×${alert.deliveryAttempts}`) : null),
+		h(
+			"span",
+			null,
+			badge(alert.status),
+			alert.deliveryAttempts > 1 ? h("span", { class: "muted tiny" }, ` ×${alert.deliveryAttempts}`) : null,
+		),
 		mono(alert.room),
 		h("span", { class: "num" }, String(alert.attempts)),
 		h("span", { class: "error-text clip", title: alert.error }, alert.error ?? ""),

@@ -9,7 +9,8 @@ import { str } from "../format.ts";
 import { ownerId, parseTaskId } from "../task-ids.ts";
 import { AUDIT_ACTIONS } from "../vocab.ts";
 import type { AuditEntry, AuditList } from "../wire.ts";
-import { openOwner, openTrace } from "./detail.ts";
+import { roomOfPolicyTarget } from "../../../src/ops/policy-audit.ts";
+import { openOwner, openRoom, openTrace } from "./detail.ts";
 import { type ListView, listView, logQuery } from "./list.ts";
 import { badge, taskLabel, timeCell } from "./parts.ts";
 
@@ -48,6 +49,9 @@ export const auditList: ListView = listView<AuditEntry>({
 	cells: auditCells,
 	data: auditData,
 	open: (entry) => {
+		// A policy change opens its room's page.
+		const room = roomOfPolicyTarget(entry.taskId);
+		if (room !== undefined) return openRoom(room);
 		const owner = ownerId(entry.sagaId, entry.taskId);
 		if (owner !== undefined) openOwner(owner, entry.taskId);
 		else openTrace({ traceId: entry.traceId, fields: traceFields(entry) });

@@ -15,6 +15,7 @@ import { hideBanner, showBanner } from "./banner.ts";
 import { renderModeration } from "./moderations.ts";
 import { hideNewForm } from "./new-moderation.ts";
 import { detailHead } from "./parts.ts";
+import { loadRoom, renderRoom } from "./room.ts";
 import { renderSaga } from "./saga.ts";
 import { signOutIfRefused } from "./signin.ts";
 import { refreshTrace, renderTraceOnly } from "./trace.ts";
@@ -50,7 +51,8 @@ export function openModeration(id: string, taskId: string, initial?: ModerationC
 	show({ kind: "moderation", modId: id, state: initial?.state ?? "" }, taskId);
 	Object.assign(app.ui, { mod: id, saga: "", task: taskId, trace: "" });
 	writeHash();
-	for (const row of document.querySelectorAll("#list-body tr[data-mod-id]")) row.classList.toggle("selected", row.getAttribute("data-mod-id") === id);
+	for (const row of document.querySelectorAll("#list-body tr[data-mod-id]"))
+		row.classList.toggle("selected", row.getAttribute("data-mod-id") === id);
 	if (initial === undefined) renderLoading(`Moderation ${id}`);
 	else draw(() => renderModeration(initial));
 	void refreshDetail();
@@ -68,6 +70,15 @@ export function openTrace(source: TraceSource): void {
 	void refreshDetail();
 }
 
+/** Opens a room's page: its policy, editable, and its policy changes. */
+export function openRoom(room: string, msgId = ""): void {
+	show({ kind: "room", room, msgId }, "");
+	Object.assign(app.ui, { saga: "", task: "", trace: "", roomPage: room, msg: msgId });
+	writeHash();
+	renderLoading(`Room ${room}`);
+	void refreshDetail();
+}
+
 /** Opens what a task or audit entry belongs to: an operator moderation (`mod@…`) or a saga. */
 export function openOwner(ownerId: string, taskId: string): void {
 	if (isModerationId(ownerId)) openModeration(ownerId, taskId);
@@ -80,6 +91,8 @@ function leaveModeration(): void {
 	hideNewForm();
 	app.ui.mod = "";
 	app.ui.newMod = false;
+	app.ui.roomPage = "";
+	app.ui.msg = "";
 }
 
 export function closeDetail(): void {
@@ -156,13 +169,30 @@ export async function refreshDetail(): Promise<void> {
 		if (saga.traceId !== "") await refreshTrace(saga.traceId, generation);
 	} else if (open.kind === "moderation") {
 		// A missing moderation stays missing; anything else is tried again on the regular poll.
-		const view = await load<ModerationDetail>(`/v1/admin/moderations/${encodeURIComponent(open.modId)}`, `Moderation ${open.modId}`, generation);
+		const view = await load<ModerationDetail>(
+			`/v1/admin/moderations/${encodeURIComponent(open.modId)}`,
+			`Moderation ${open.modId}`,
+			generation,
+		);
 		if (view === undefined) return;
 		open.state = view.state;
 		drawIfChanged(view, () => renderModeration(view));
 		hideBanner("Detail");
 		scheduleModPoll();
 		if (view.traceId !== "") await refreshTrace(view.traceId, generation);
+	} else if (open.kind === "room") {
+		// Drawn on opening and after a save only: the poll must not wipe a form being edited.
+		if (app.detail.drawn !== "") return;
+		try {
+			const { policy, audit } = await loadRoom(open.room);
+			if (generation !== app.detail.generation) return;
+			app.detail.drawn = JSON.stringify(policy);
+			renderRoom(detailBody(), open.room, policy, audit, open.msgId, closeDetail, reloadDetail);
+			hideBanner("Detail");
+		} catch (error) {
+			if (generation !== app.detail.generation) return;
+			if (!signOutIfRefused(error)) renderError(`Room ${open.room}`, error);
+		}
 	} else {
 		if (app.detail.traceDrawn === "") draw(() => renderTraceOnly(open.source));
 		await refreshTrace(open.source.traceId, generation);

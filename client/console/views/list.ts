@@ -11,7 +11,9 @@ import { alertsList } from "./alerts.ts";
 import { auditList } from "./audit.ts";
 import { hideBanner } from "./banner.ts";
 import { moderationsList } from "./moderations.ts";
+import { updateAlertTestButton } from "./alert-test.ts";
 import { updateNewButton } from "./new-moderation.ts";
+import { updateRetryAllButton } from "./retry-all.ts";
 import { sagasList } from "./sagas.ts";
 import { handleError, signOutIfRefused } from "./signin.ts";
 import { tasksList } from "./tasks.ts";
@@ -130,12 +132,22 @@ export function renderTabs(): void {
 	byId("filter-room-label").hidden = !list.roomFilter;
 	byId("filter-kind", HTMLSelectElement).value = list.kindFilter ? app.ui.kind : "";
 	updateNewButton();
+	updateRetryAllButton();
+	updateAlertTestButton();
 	const head = byId("list-head");
 	clear(head);
-	head.appendChild(h("tr", null, list.columns.map((c) => h("th", { scope: "col" }, c))));
+	head.appendChild(
+		h(
+			"tr",
+			null,
+			list.columns.map((c) => h("th", { scope: "col" }, c)),
+		),
+	);
 }
 
 export function setView(view: View, filters: { state?: string; room?: string; kind?: string } = {}): void {
+	// The previous list's error is about a list no longer shown: it goes with it.
+	if (view !== app.ui.view) hideBanner(listOf(app.ui.view).name);
 	Object.assign(app.ui, { view, state: filters.state ?? "", room: filters.room ?? "", kind: filters.kind ?? "" });
 	writeHash();
 	renderTabs();
@@ -191,7 +203,8 @@ export async function loadList(more = false): Promise<void> {
 		if (!more) clear(body);
 		for (const row of page.rows) body.appendChild(rowElement(row, body));
 		app.list.rows += page.rows.length;
-		if (app.list.rows === 0) body.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: list.columns.length }, "Nothing matches.")));
+		if (app.list.rows === 0)
+			body.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: list.columns.length }, "Nothing matches.")));
 		app.list.cursor = page.cursor === "" ? null : page.cursor;
 		moreButton.hidden = app.list.cursor === null;
 		const filtered = !list.serverFilters && page.rows.length !== page.fetched ? ` (of ${page.fetched} fetched)` : "";

@@ -50,9 +50,17 @@ export const moderationsList: ListView = listView<ModerationSummary>({
 function progressRow(key: string, label: string, value: number, total: number, note: string | null): HTMLDivElement {
 	return h(
 		"div",
-		{ class: `progress-row${total > 0 && value >= total ? " complete" : ""}`, id: `mod-progress-${key}`, dataset: { done: value, total } },
+		{
+			class: `progress-row${total > 0 && value >= total ? " complete" : ""}`,
+			id: `mod-progress-${key}`,
+			dataset: { done: value, total },
+		},
 		h("span", { class: "progress-label" }, label),
-		h("progress", { max: Math.max(total, 1), value: total > 0 ? Math.min(value, total) : 0, "aria-label": `${label}: ${value} of ${total}` }),
+		h("progress", {
+			max: Math.max(total, 1),
+			value: total > 0 ? Math.min(value, total) : 0,
+			"aria-label": `${label}: ${value} of ${total}`,
+		}),
 		h("span", { class: "progress-count mono" }, `${value} / ${total}`),
 		note === null ? null : h("span", { class: "muted tiny progress-note" }, note),
 	);
@@ -62,17 +70,35 @@ function progressBlock({ matched, done, failed }: ModerationProgress): HTMLDivEl
 	return h(
 		"div",
 		{ class: "progress-block", id: "mod-progress" },
-		progressRow("messages", "Messages retracted", done.messages + done.alreadyGone, matched.messages, done.alreadyGone > 0 ? `${done.alreadyGone} already gone` : null),
+		progressRow(
+			"messages",
+			"Messages retracted",
+			done.messages + done.alreadyGone,
+			matched.messages,
+			done.alreadyGone > 0 ? `${done.alreadyGone} already gone` : null,
+		),
 		progressRow("rooms", "Rooms finished", done.rooms, matched.rooms, null),
 		// Copies are retracted by their origin rooms' sagas, several to a saga: counts, not a ratio.
 		h(
 			"div",
-			{ class: "progress-row copies-row", id: "mod-progress-copies", dataset: { copies: matched.copies, sagas: done.sagasCompensated } },
+			{
+				class: "progress-row copies-row",
+				id: "mod-progress-copies",
+				dataset: { copies: matched.copies, sagas: done.sagasCompensated },
+			},
 			h("span", { class: "progress-label" }, "Cross-posted copies"),
-			h("span", { class: "progress-text" }, `${matched.copies} matched · retracted by their origin rooms' sagas: ${done.sagasCompensated} saga(s) compensated so far`),
+			h(
+				"span",
+				{ class: "progress-text" },
+				`${matched.copies} matched · retracted by their origin rooms' sagas: ${done.sagasCompensated} saga(s) compensated so far`,
+			),
 		),
 		failed.rooms > 0
-			? h("p", { class: "inline-error", id: "mod-failed" }, `${failed.rooms} room task(s) failed: read the last error below, fix the cause and retry the task.`)
+			? h(
+					"p",
+					{ class: "inline-error", id: "mod-failed" },
+					`${failed.rooms} room task(s) failed: read the last error below, fix the cause and retry the task.`,
+				)
 			: null,
 	);
 }
@@ -83,13 +109,33 @@ function auditTable(entries: readonly AuditEntry[] | undefined): HTMLElement {
 	const tbody = h(
 		"tbody",
 		null,
-		entries.map((entry) => h("tr", { dataset: auditData(entry) }, auditCells(entry).map((cell) => h("td", null, cell)))),
+		entries.map((entry) =>
+			h(
+				"tr",
+				{ dataset: auditData(entry) },
+				auditCells(entry).map((cell) => h("td", null, cell)),
+			),
+		),
 	);
-	if (entries.length === 0) tbody.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: AUDIT_COLUMNS.length }, "No audit entries.")));
+	if (entries.length === 0)
+		tbody.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: AUDIT_COLUMNS.length }, "No audit entries.")));
 	return h(
 		"div",
 		{ class: "table-wrap" },
-		h("table", { class: "grid", id: "mod-audit" }, h("thead", null, h("tr", null, AUDIT_COLUMNS.map((c) => h("th", { scope: "col" }, c)))), tbody),
+		h(
+			"table",
+			{ class: "grid", id: "mod-audit" },
+			h(
+				"thead",
+				null,
+				h(
+					"tr",
+					null,
+					AUDIT_COLUMNS.map((c) => h("th", { scope: "col" }, c)),
+				),
+			),
+			tbody,
+		),
 	);
 }
 
@@ -113,7 +159,9 @@ export function renderModeration(view: ModerationDetail): void {
 			{ class: "fields" },
 			field("Actor", h("strong", { class: "actor", id: "mod-actor" }, str(view.actor))),
 			field("Reason", h("span", { id: "mod-reason-text", class: "mod-reason-text" }, str(view.reason))),
-			selectorParts(view.selector).map(([label, text]) => field(`Selector: ${label}`, h("span", { class: "mono", dataset: { selector: label } }, text))),
+			selectorParts(view.selector).map(([label, text]) =>
+				field(`Selector: ${label}`, h("span", { class: "mono", dataset: { selector: label } }, text)),
+			),
 			field("Trace id", mono(view.traceId)),
 			dateFields(view),
 		),

@@ -91,13 +91,36 @@ function refreshPreviewState(): void {
 }
 
 function figure(id: string, n: number, label: string): HTMLSpanElement {
-	return h("span", { class: "preview-figure" }, h("span", { class: "big-number", id }, String(n)), h("span", { class: "muted" }, ` ${label}`));
+	return h(
+		"span",
+		{ class: "preview-figure" },
+		h("span", { class: "big-number", id }, String(n)),
+		h("span", { class: "muted" }, ` ${label}`),
+	);
 }
 
 function table(id: string, columns: readonly string[], rows: HTMLTableRowElement[], empty: string | null): HTMLDivElement {
 	const tbody = h("tbody", null, rows);
-	if (rows.length === 0 && empty !== null) tbody.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: columns.length }, empty)));
-	return h("div", { class: "table-wrap" }, h("table", { class: "grid", id }, h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col" }, c)))), tbody));
+	if (rows.length === 0 && empty !== null)
+		tbody.appendChild(h("tr", { class: "empty-row" }, h("td", { colspan: columns.length }, empty)));
+	return h(
+		"div",
+		{ class: "table-wrap" },
+		h(
+			"table",
+			{ class: "grid", id },
+			h(
+				"thead",
+				null,
+				h(
+					"tr",
+					null,
+					columns.map((c) => h("th", { scope: "col" }, c)),
+				),
+			),
+			tbody,
+		),
+	);
 }
 
 function renderPreview(): void {
@@ -137,7 +160,14 @@ function renderPreview(): void {
 			table(
 				"mod-preview-copy-rooms",
 				["Room", "Copies"],
-				p.copyRooms.map((r) => h("tr", { dataset: { room: r.room, copies: r.copies } }, h("td", null, mono(r.room)), h("td", { class: "num-cell" }, String(r.copies)))),
+				p.copyRooms.map((r) =>
+					h(
+						"tr",
+						{ dataset: { room: r.room, copies: r.copies } },
+						h("td", null, mono(r.room)),
+						h("td", { class: "num-cell" }, String(r.copies)),
+					),
+				),
 				null,
 			),
 		);
@@ -155,7 +185,10 @@ async function runPreview(): Promise<void> {
 	button.disabled = true;
 	try {
 		// A dry run changes nothing, so it needs no reason.
-		app.preview.result = await api<ModerationPreview>("/v1/admin/moderations", { method: "POST", body: { selector: built.selector, action: "retract", dryRun: true } });
+		app.preview.result = await api<ModerationPreview>("/v1/admin/moderations", {
+			method: "POST",
+			body: { selector: built.selector, action: "retract", dryRun: true },
+		});
 		app.preview.key = built.key;
 	} catch (error) {
 		if (signOutIfRefused(error)) return;
@@ -229,7 +262,10 @@ async function submitModeration(): Promise<void> {
 	app.preview.busy = true;
 	confirm.disabled = true;
 	try {
-		const created = await api<ModerationCreated>("/v1/admin/moderations", { method: "POST", body: { selector: built.selector, action: "retract", reason } });
+		const created = await api<ModerationCreated>("/v1/admin/moderations", {
+			method: "POST",
+			body: { selector: built.selector, action: "retract", reason },
+		});
 		closeModDialog();
 		app.preview.result = null;
 		app.preview.key = null;

@@ -19,6 +19,22 @@ export function timeCell(ms: number | null | undefined): HTMLTimeElement {
 	return h("time", { datetime: iso, title: iso }, fmtTime(ms));
 }
 
+/**
+ * "12 s ago", kept current: the page's ticker (main.ts) rewrites every `data-rel-at` element, so
+ * a view that is not redrawn (nothing changed) does not show a stale age.
+ */
+export function relTime(ms: number | null | undefined): HTMLSpanElement {
+	return h("span", { class: "muted rel-time", dataset: isNum(ms) ? { relAt: String(ms) } : {} }, fmtAgo(ms));
+}
+
+/** Rewrites every relative time on the page for `now`. */
+export function tickRelativeTimes(now: number = Date.now()): void {
+	for (const el of document.querySelectorAll<HTMLElement>("[data-rel-at]")) {
+		const at = Number(el.dataset.relAt);
+		if (Number.isFinite(at)) el.textContent = fmtAgo(at, now);
+	}
+}
+
 export function idCell(id: string | null | undefined): HTMLSpanElement {
 	return h("span", { class: "mono", title: id ?? null }, shortId(id));
 }
@@ -46,8 +62,8 @@ export function field(label: string, ...value: Child[]): Child[] {
 /** The Created and Updated terms, each with its age. */
 export function dateFields(record: { createdAt: number; updatedAt: number }): Child[] {
 	return [
-		field("Created", timeCell(record.createdAt), " ", h("span", { class: "muted" }, fmtAgo(record.createdAt))),
-		field("Updated", timeCell(record.updatedAt), " ", h("span", { class: "muted" }, fmtAgo(record.updatedAt))),
+		field("Created", timeCell(record.createdAt), " ", relTime(record.createdAt)),
+		field("Updated", timeCell(record.updatedAt), " ", relTime(record.updatedAt)),
 	];
 }
 
@@ -70,7 +86,12 @@ export function detailHead(head: DetailHead): HTMLDivElement {
 	return h(
 		"div",
 		{ class: "detail-head" },
-		h("h2", null, head.title, head.id === undefined ? null : [" ", h("span", { class: "mono", id: head.id.elementId ?? null }, str(head.id.text))]),
+		h(
+			"h2",
+			null,
+			head.title,
+			head.id === undefined ? null : [" ", h("span", { class: "mono", id: head.id.elementId ?? null }, str(head.id.text))],
+		),
 		head.state === undefined ? null : h("span", { id: head.state.elementId }, badge(head.state.value)),
 		head.note,
 		buttons ? h("span", { class: "spacer" }) : null,

@@ -15,7 +15,13 @@ export function renderSaga(saga: SagaDetail): void {
 	const body = detailBody();
 	const targets = [...new Set(saga.steps.map((step) => step.room))];
 	body.append(
-		detailHead({ title: "Saga", id: { text: saga.sagaId, elementId: "saga-id" }, state: { value: saga.state, elementId: "saga-state" }, refresh: reloadDetail, close: closeDetail }),
+		detailHead({
+			title: "Saga",
+			id: { text: saga.sagaId, elementId: "saga-id" },
+			state: { value: saga.state, elementId: "saga-state" },
+			refresh: reloadDetail,
+			close: closeDetail,
+		}),
 		h(
 			"dl",
 			{ class: "fields" },
@@ -75,7 +81,13 @@ function sagaGraph(saga: SagaDetail, targets: readonly string[]): HTMLDivElement
 	const ox = 10;
 	const tx = W - NODE_W - 10;
 	const oy = H / 2;
-	const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "graph", role: "img", "aria-label": "Saga graph: origin room to target rooms", id: "saga-graph" });
+	const svg = s("svg", {
+		viewBox: `0 0 ${W} ${H}`,
+		class: "graph",
+		role: "img",
+		"aria-label": "Saga graph: origin room to target rooms",
+		id: "saga-graph",
+	});
 
 	rooms.forEach((room, i) => {
 		const y = 16 + ROW_H / 2 + i * ROW_H + (H - 24 - rooms.length * ROW_H) / 2;
@@ -93,7 +105,12 @@ function sagaGraph(saga: SagaDetail, targets: readonly string[]): HTMLDivElement
 			svg.appendChild(
 				s(
 					"g",
-					{ class: `edge ${kind} st-${stateClass(step.state)}`, "data-room": room, "data-kind": kind, "data-state": str(step.state) },
+					{
+						class: `edge ${kind} st-${stateClass(step.state)}`,
+						"data-room": room,
+						"data-kind": kind,
+						"data-state": str(step.state),
+					},
 					s("title", null, `${kind} → ${room}: ${str(step.state)}, ${step.attempts} attempt(s)${error}`),
 					s("path", { d }),
 					s("circle", { cx: x2 - 3, cy: y + off, r: 3 }),

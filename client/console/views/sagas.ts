@@ -4,13 +4,13 @@
  */
 import { api } from "../api.ts";
 import { h } from "../../dom.ts";
-import { fmtAgo, str } from "../format.ts";
+import { str } from "../format.ts";
 import { app } from "../state.ts";
 import { SAGA_STATES } from "../vocab.ts";
 import type { SagaPage, SagaSummary } from "../wire.ts";
 import { openSaga } from "./detail.ts";
 import { type ListView, listView, pageQuery } from "./list.ts";
-import { badge, idCell, mono, timeCell } from "./parts.ts";
+import { badge, idCell, mono, timeCell, relTime } from "./parts.ts";
 
 export const sagasList: ListView = listView<SagaSummary>({
 	name: "Sagas",
@@ -31,7 +31,7 @@ export const sagasList: ListView = listView<SagaSummary>({
 		h("span", { class: "rooms" }, mono(saga.originRoom), " → ", mono(saga.targets.length > 0 ? saga.targets.join(", ") : "—")),
 		idCell(saga.msgId),
 		idCell(saga.sagaId),
-		h("span", { class: "muted" }, fmtAgo(saga.updatedAt)),
+		relTime(saga.updatedAt),
 	],
 	data: (saga) => ({ sagaId: saga.sagaId, state: str(saga.state) }),
 	selected: (saga) => saga.sagaId === app.ui.saga,

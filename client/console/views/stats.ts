@@ -4,7 +4,7 @@
  * histogram, and the age of the oldest pending task.
  */
 import { byId, clear, h, s } from "../../dom.ts";
-import { ageLevel, fmtDuration, fmtLe, fmtQuantile, fmtTime } from "../format.ts";
+import { ageLevel, fmtAgo, fmtDuration, fmtLe, fmtQuantile, fmtTime } from "../format.ts";
 import { SAGA_STATES, stateClass, TASK_STATES } from "../vocab.ts";
 import type { Stats } from "../wire.ts";
 import { setView } from "./list.ts";
@@ -70,7 +70,13 @@ function renderLatency(latency: Stats["latency"]): void {
 				"g",
 				{ class: "bar-group" },
 				s("title", null, `${label}: ${bucket.count.toLocaleString()} task(s)`),
-				s("rect", { x: x.toFixed(1), y: y.toFixed(1), width: Math.max(1, bw - gap).toFixed(1), height: barH.toFixed(1), class: bucket.leMs === null ? "bar bar-inf" : "bar" }),
+				s("rect", {
+					x: x.toFixed(1),
+					y: y.toFixed(1),
+					width: Math.max(1, bw - gap).toFixed(1),
+					height: barH.toFixed(1),
+					class: bucket.leMs === null ? "bar bar-inf" : "bar",
+				}),
 				bucket.count > 0 ? s("text", { x: mid, y: (y - 3).toFixed(1), class: "bar-value" }, String(bucket.count)) : null,
 				s("text", { x: mid, y: H - 5, class: "bar-label" }, fmtLe(bucket.leMs, true)),
 			),
@@ -87,5 +93,9 @@ export function renderStats(stats: Stats): void {
 	const oldest = byId("oldest-pending");
 	oldest.textContent = stats.oldestPendingAgeMs === null ? "none" : fmtDuration(stats.oldestPendingAgeMs);
 	oldest.dataset.level = ageLevel(stats.oldestPendingAgeMs);
-	byId("stats-updated").textContent = `updated ${fmtTime(Date.now())}`;
+	const updated = byId("stats-updated");
+	const now = Date.now();
+	updated.dataset.relAt = String(now);
+	updated.title = `updated at ${fmtTime(now)}`;
+	updated.textContent = fmtAgo(now, now);
 }

@@ -62,7 +62,13 @@ export function stepsTable(steps: readonly TaskView[]): HTMLDivElement {
 					"td",
 					{ class: "step-state" },
 					badge(task.state),
-					waiting === null ? null : h("span", { class: "muted tiny next", title: `next attempt at ${new Date(waiting).toISOString()}` }, ` next ${fmtTime(waiting)}`),
+					waiting === null
+						? null
+						: h(
+								"span",
+								{ class: "muted tiny next", title: `next attempt at ${new Date(waiting).toISOString()}` },
+								` next ${fmtTime(waiting)}`,
+							),
 				),
 				h("td", { class: "num-cell" }, String(task.attempts)),
 				readOnly ? null : h("td", null, actionButtons(task)),
@@ -73,7 +79,12 @@ export function stepsTable(steps: readonly TaskView[]): HTMLDivElement {
 				h(
 					"tr",
 					{ class: selected ? "step-error selected" : "step-error", dataset: { errorFor: task.taskId } },
-					h("td", { colspan: columns.length }, h("span", { class: "muted tiny" }, "last error "), h("span", { class: "error-text" }, error)),
+					h(
+						"td",
+						{ colspan: columns.length },
+						h("span", { class: "muted tiny" }, "last error "),
+						h("span", { class: "error-text" }, error),
+					),
 				),
 			);
 		}
@@ -82,6 +93,19 @@ export function stepsTable(steps: readonly TaskView[]): HTMLDivElement {
 	return h(
 		"div",
 		{ class: "table-wrap" },
-		h("table", { class: "grid steps", id: "steps" }, h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col" }, c)))), tbody),
+		h(
+			"table",
+			{ class: "grid steps", id: "steps" },
+			h(
+				"thead",
+				null,
+				h(
+					"tr",
+					null,
+					columns.map((c) => h("th", { scope: "col" }, c)),
+				),
+			),
+			tbody,
+		),
 	);
 }

@@ -5,13 +5,13 @@
  */
 import { api } from "../api.ts";
 import { h } from "../../dom.ts";
-import { fmtAgo, str } from "../format.ts";
+import { str } from "../format.ts";
 import { app } from "../state.ts";
 import { TASK_STATES } from "../vocab.ts";
 import type { TaskPage, TaskView } from "../wire.ts";
 import { openOwner } from "./detail.ts";
 import { type ListView, listView, pageQuery } from "./list.ts";
-import { badge, kindTag, mono, timeCell } from "./parts.ts";
+import { badge, kindTag, mono, timeCell, relTime } from "./parts.ts";
 
 export const tasksList: ListView = listView<TaskView>({
 	name: "Tasks",
@@ -33,7 +33,7 @@ export const tasksList: ListView = listView<TaskView>({
 		mono(task.room),
 		h("span", { class: "mono muted", dataset: { origin: task.origin.kind } }, str(task.origin.id)),
 		h("span", { class: "num" }, String(task.attempts)),
-		h("span", { class: "muted" }, fmtAgo(task.updatedAt)),
+		relTime(task.updatedAt),
 		h("span", { class: "error-text clip", title: task.lastError }, task.lastError ?? ""),
 	],
 	rowTitle: (task) => task.taskId,

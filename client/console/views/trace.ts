@@ -18,7 +18,14 @@ const BAD_EVENT = /fail|error|dead|refus|alert/i;
 export function renderTraceOnly(source: TraceSource): void {
 	const body = detailBody();
 	body.appendChild(detailHead({ title: "Trace", id: { text: source.traceId }, close: closeDetail }));
-	if (source.fields.length > 0) body.appendChild(h("dl", { class: "fields" }, source.fields.map(([label, value]) => field(label, mono(value)))));
+	if (source.fields.length > 0)
+		body.appendChild(
+			h(
+				"dl",
+				{ class: "fields" },
+				source.fields.map(([label, value]) => field(label, mono(value))),
+			),
+		);
 	body.append(...traceSection(null));
 }
 
@@ -41,7 +48,13 @@ export async function refreshTrace(traceId: string, generation: number): Promise
 	clear(box);
 	if (trace === undefined) {
 		const notFound = failure instanceof ApiError && failure.status === 404;
-		box.appendChild(h("div", { class: "inline-error" }, notFound ? "No trace recorded for this id." : `Could not load the trace: ${messageOf(failure)}`));
+		box.appendChild(
+			h(
+				"div",
+				{ class: "inline-error" },
+				notFound ? "No trace recorded for this id." : `Could not load the trace: ${messageOf(failure)}`,
+			),
+		);
 		return;
 	}
 	if (trace.spans.length === 0) {
@@ -56,7 +69,10 @@ export async function refreshTrace(traceId: string, generation: number): Promise
 			trace.spans.map((span) =>
 				h(
 					"li",
-					{ class: BAD_EVENT.test(span.event) ? "span bad" : "span", dataset: { event: str(span.event), component: str(span.component) } },
+					{
+						class: BAD_EVENT.test(span.event) ? "span bad" : "span",
+						dataset: { event: str(span.event), component: str(span.component) },
+					},
 					h("span", { class: "span-offset mono" }, isNum(span.at) ? `+${fmtDuration(span.at - first)}` : ""),
 					h("span", { class: "span-time muted" }, timeCell(span.at)),
 					h("span", { class: "span-component" }, str(span.component)),

@@ -69,7 +69,13 @@ const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths
   -h, --help           show this help`;
 
 /** Reads the command line; on --help or a bad argument prints the usage and exits (0 or 2). */
-function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: ("miniflare" | "wrangler")[]; docs?: boolean; "no-docs": boolean } {
+function readArgs(argv: string[]): {
+	quick: boolean;
+	servers?: string[];
+	paths: ("miniflare" | "wrangler")[];
+	docs?: boolean;
+	"no-docs": boolean;
+} {
 	const fail = (message: string): never => {
 		process.stderr.write(`${message}\n\n${USAGE}\n`);
 		process.exit(2);
@@ -89,7 +95,11 @@ function readArgs(argv: string[]): { quick: boolean; servers?: string[]; paths: 
 		process.exit(0);
 	}
 	if (values.docs === true && values["no-docs"]) fail("give at most one of --docs and --no-docs");
-	const list = (value: string): string[] => value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+	const list = (value: string): string[] =>
+		value
+			.split(",")
+			.map((item) => item.trim())
+			.filter((item) => item !== "");
 	const servers = values.servers === undefined ? undefined : list(values.servers);
 	if (servers !== undefined) {
 		if (servers.length === 0) fail("--servers needs at least one server name");
@@ -257,7 +267,9 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 	try {
 		await interleaved(live, path, "ingest-1x10", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 1, 10, mode.flat, p)) }));
 		await interleaved(live, path, "fanout-10x100", mode.rounds, async (t, p) => ({ ...(await flatOut(t, 10, 100, mode.flat, p)) }));
-		await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({ ...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)) }));
+		await interleaved(live, path, "latency-1k", mode.rounds, async (t, p) => ({
+			...(await fixedRate(t, LATENCY_RATE, 10, mode.latency, p)),
+		}));
 		// Memory through wrangler dev would measure wrangler's proxy, not the server.
 		if (path === "miniflare") {
 			for (const count of [1000, 5000]) {
@@ -269,7 +281,9 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 			}
 		}
 		for (const entry of live.filter((e) => e.def.crossPost)) {
-			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({ ...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)) }));
+			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({
+				...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)),
+			}));
 		}
 		if (path === "miniflare") {
 			for (const entry of live) {
@@ -314,7 +328,10 @@ const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${mac
 const markdown = markdownReport(results, reportPaths, header);
 writeFileSync(join(outDir, "results.jsonl"), results.jsonLines());
 writeFileSync(join(outDir, "results.md"), markdown);
-const chart = svgChart(results, `${mode.name} run ${runId.slice(0, 16)}Z, ${machine.cpus} vCPU; medians of ${mode.rounds} interleaved round(s)`);
+const chart = svgChart(
+	results,
+	`${mode.name} run ${runId.slice(0, 16)}Z, ${machine.cpus} vCPU; medians of ${mode.rounds} interleaved round(s)`,
+);
 writeFileSync(join(outDir, "bench-chart.svg"), chart);
 if (writeDocsToo) {
 	writeFileSync(join(PROJECT_ROOT, "docs/bench-chart.svg"), chart);

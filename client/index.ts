@@ -68,7 +68,19 @@ export type { ClientErrorCode } from "./errors.ts";
 export type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
 export type { SocketFactory, SocketLike } from "./socket.ts";
 export type { OutboxStorage, WebStorageLike } from "./storage.ts";
-export type { AckFrame, ChatMessage, EventsPage, PresenceFrame, RetractEvent, RoomEvent, RoomLimits, SagaFrame, SendResult, UserRef, WelcomeFrame };
+export type {
+	AckFrame,
+	ChatMessage,
+	EventsPage,
+	PresenceFrame,
+	RetractEvent,
+	RoomEvent,
+	RoomLimits,
+	SagaFrame,
+	SendResult,
+	UserRef,
+	WelcomeFrame,
+};
 export { ParleyClientError } from "./errors.ts";
 export { newClientId } from "./ids.ts";
 export { localStorageOutbox, memoryStorage } from "./storage.ts";
@@ -240,7 +252,12 @@ type Auth = { token: TokenProvider } | { guest: string };
 function tokenSubject(token: string): string {
 	try {
 		const payload = token.split(".")[1] ?? "";
-		const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "="));
+		const json = atob(
+			payload
+				.replace(/-/g, "+")
+				.replace(/_/g, "/")
+				.padEnd(Math.ceil(payload.length / 4) * 4, "="),
+		);
 		const sub = (JSON.parse(json) as { sub?: unknown }).sub;
 		return typeof sub === "string" ? sub : "token";
 	} catch {
@@ -262,7 +279,11 @@ function parsePending(raw: string | null | undefined): PendingSend[] {
 function isPendingSend(value: unknown): value is PendingSend {
 	if (typeof value !== "object" || value === null) return false;
 	const { id, text, crossPost } = value as Record<string, unknown>;
-	return typeof id === "string" && typeof text === "string" && (crossPost === undefined || (Array.isArray(crossPost) && crossPost.every((r) => typeof r === "string")));
+	return (
+		typeof id === "string" &&
+		typeof text === "string" &&
+		(crossPost === undefined || (Array.isArray(crossPost) && crossPost.every((r) => typeof r === "string")))
+	);
 }
 
 /**
@@ -609,15 +630,20 @@ export class ParleyClient {
 		(this.#started ?? Promise.resolve())
 			.then(() => this.#credentials())
 			.then(
-			(credentials) => {
-				if (attempt === this.#attemptSeq && this.#state === "connecting") this.#openSocket(credentials);
-			},
-			(error: unknown) => {
-				if (attempt !== this.#attemptSeq || this.#state !== "connecting") return;
-				this.#events.emit("error", error instanceof ParleyClientError ? error : new ParleyClientError("network", `the token provider failed: ${String(error)}`));
-				this.#scheduleReconnect("no token");
-			},
-		);
+				(credentials) => {
+					if (attempt === this.#attemptSeq && this.#state === "connecting") this.#openSocket(credentials);
+				},
+				(error: unknown) => {
+					if (attempt !== this.#attemptSeq || this.#state !== "connecting") return;
+					this.#events.emit(
+						"error",
+						error instanceof ParleyClientError
+							? error
+							: new ParleyClientError("network", `the token provider failed: ${String(error)}`),
+					);
+					this.#scheduleReconnect("no token");
+				},
+			);
 	}
 
 	#openSocket(credentials: Credentials): void {
@@ -740,7 +766,9 @@ export class ParleyClient {
 
 	async #probe(): Promise<void> {
 		try {
-			await this.#http((credentials) => fetchEvents(this.#fetch, this.url, this.room, credentials, { limit: 1 }, this.#httpTimeoutMs));
+			await this.#http((credentials) =>
+				fetchEvents(this.#fetch, this.url, this.room, credentials, { limit: 1 }, this.#httpTimeoutMs),
+			);
 		} catch (error) {
 			if (!(error instanceof ParleyClientError) || TERMINAL.has(this.#state)) return;
 			if (error.status === 401) this.#terminate("unauthorized", error);
@@ -985,7 +1013,10 @@ export class ParleyClient {
 	 */
 	#dropOversized(): void {
 		const written = this.#outbox.entries().filter((entry) => entry.state === "sent");
-		const largest = written.reduce<(typeof written)[number] | undefined>((max, entry) => (max === undefined || frameBytes(entry.frame) > frameBytes(max.frame) ? entry : max), undefined);
+		const largest = written.reduce<(typeof written)[number] | undefined>(
+			(max, entry) => (max === undefined || frameBytes(entry.frame) > frameBytes(max.frame) ? entry : max),
+			undefined,
+		);
 		if (largest === undefined) return;
 		const bytes = frameBytes(largest.frame);
 		this.#limits = { ...this.#limits, maxFrameBytes: Math.min(this.#limits.maxFrameBytes, bytes - 1) };
@@ -1001,7 +1032,11 @@ export class ParleyClient {
 	}
 
 	#reportQueue(): void {
-		this.#events.emit("queue", { size: this.#outbox.size, inFlight: this.#outbox.inFlight, heldUntil: this.#outbox.size > this.#outbox.inFlight ? this.#heldUntil : 0 });
+		this.#events.emit("queue", {
+			size: this.#outbox.size,
+			inFlight: this.#outbox.inFlight,
+			heldUntil: this.#outbox.size > this.#outbox.inFlight ? this.#heldUntil : 0,
+		});
 	}
 
 	/** Writes whatever the outbox, the in-flight window and the pace allow, if there is a welcomed socket. */
@@ -1052,9 +1087,13 @@ export class ParleyClient {
 
 /** The frame for a send; `crossPost` only when it names rooms. */
 function sendFrame(text: string, id: string, crossPost: readonly string[] | undefined): SendFrame {
-	return crossPost === undefined || crossPost.length === 0 ? { type: "send", id, text } : { type: "send", id, text, crossPost: [...crossPost] };
+	return crossPost === undefined || crossPost.length === 0
+		? { type: "send", id, text }
+		: { type: "send", id, text, crossPost: [...crossPost] };
 }
 
 function pendingOf(frame: SendFrame): PendingSend {
-	return frame.crossPost === undefined ? { id: frame.id, text: frame.text } : { id: frame.id, text: frame.text, crossPost: [...frame.crossPost] };
+	return frame.crossPost === undefined
+		? { id: frame.id, text: frame.text }
+		: { id: frame.id, text: frame.text, crossPost: [...frame.crossPost] };
 }

@@ -331,7 +331,9 @@ class Session {
 				showBanner("warn", "You are offline. Messages you send are kept and go out when the connection is back.");
 				return;
 			case "unauthorized":
-				showBanner("error", "The server refused these credentials. Check the guest name or token and join again.", "Change", () => leave());
+				showBanner("error", "The server refused these credentials. Check the guest name or token and join again.", "Change", () =>
+					leave(),
+				);
 				return;
 			case "forbidden":
 				showBanner("error", `You do not have access to #${this.room}.`, "Choose another room", () => leave());
@@ -369,7 +371,11 @@ class Session {
 		const fresh = sends.filter((send) => !this.#outgoing.has(send.id));
 		ui.outgoing.prepend(...fresh.map((send) => this.#track(send).li));
 		this.#renderQueue();
-		if (fresh.length > 0) showNotice(`${plural(fresh.length, "message")} from your last visit ${fresh.length === 1 ? "was" : "were"} not sent yet; queued again.`, "info");
+		if (fresh.length > 0)
+			showNotice(
+				`${plural(fresh.length, "message")} from your last visit ${fresh.length === 1 ? "was" : "were"} not sent yet; queued again.`,
+				"info",
+			);
 	}
 
 	/** A bubble for one send, and its outcome; a send with an id already queued joins it, never doubles. */
@@ -575,7 +581,9 @@ class Session {
 		let badge = "waiting for connection…";
 		if (waiting > 0 && state === "live") {
 			queue = held ? "held" : "sending";
-			text = held ? `Waiting ${Math.ceil(holdMs / 1000)}s (rate limit)… ${waiting.toLocaleString()} to send` : `Sending ${waiting.toLocaleString()}…`;
+			text = held
+				? `Waiting ${Math.ceil(holdMs / 1000)}s (rate limit)… ${waiting.toLocaleString()} to send`
+				: `Sending ${waiting.toLocaleString()}…`;
 			badge = held ? "waiting (rate limit)…" : "sending…";
 		} else if (waiting > 0) {
 			queue = "waiting";
@@ -749,13 +757,16 @@ function judge(text: string, chars: number, max: number): { crossPost: string[] 
 	if (session === undefined || text === "") return { reason: "" };
 	if (text.trim() === "") return { reason: "A message needs some text, not only spaces." };
 	if (chars > max) {
-		return { reason: `Too long to send: ${chars.toLocaleString()} characters, the limit is ${max.toLocaleString()}. Shorten it by ${(chars - max).toLocaleString()}.` };
+		return {
+			reason: `Too long to send: ${chars.toLocaleString()} characters, the limit is ${max.toLocaleString()}. Shorten it by ${(chars - max).toLocaleString()}.`,
+		};
 	}
 	const crossPost = parseCrossPost(ui.crossPost.value);
 	if (typeof crossPost === "string") return { reason: crossPost };
 	// The library's own verdict covers what the page does not (the frame's byte size).
 	const refused = session.client.check(text, { crossPost });
-	if (refused !== undefined) return { reason: refused.code === "too_large" ? `Too long to send: ${refused.message}.` : sentence(refused.message) };
+	if (refused !== undefined)
+		return { reason: refused.code === "too_large" ? `Too long to send: ${refused.message}.` : sentence(refused.message) };
 	return { crossPost };
 }
 

@@ -107,6 +107,9 @@ export function useParleyRoom(options: UseParleyRoomOptions): ParleyRoom {
 		[client],
 	);
 	const remove = useCallback((msgId: string) => (client === undefined ? Promise.reject(notOpen()) : client.delete(msgId)), [client]);
-	const check = useCallback((text: string, sendOptions?: SendOptions) => (client === undefined ? undefined : client.check(text, sendOptions)), [client]);
+	const check = useCallback(
+		(text: string, sendOptions?: SendOptions) => (client === undefined ? undefined : client.check(text, sendOptions)),
+		[client],
+	);
 	return { ...snapshot, client, send, remove, check };
 }

@@ -87,9 +87,9 @@ export class EventLog {
 
 	constructor(sql: SqlStorage) {
 		this.sql = sql;
-		const row = sql.exec<{ seq: number | null; ts: number | null }>(
-			"SELECT seq, ts FROM events ORDER BY seq DESC LIMIT 1",
-		).toArray()[0];
+		const row = sql
+			.exec<{ seq: number | null; ts: number | null }>("SELECT seq, ts FROM events ORDER BY seq DESC LIMIT 1")
+			.toArray()[0];
 		this.last = row?.seq ?? 0;
 		this.lastTs = row?.ts ?? 0;
 	}
@@ -194,10 +194,7 @@ export class EventLog {
 				.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, query.after, query.limit)
 				.toArray();
 		} else {
-			rows = this.sql
-				.exec<EventRow>(`SELECT ${COLUMNS} FROM events ORDER BY seq DESC LIMIT ?`, query.limit)
-				.toArray()
-				.reverse();
+			rows = this.sql.exec<EventRow>(`SELECT ${COLUMNS} FROM events ORDER BY seq DESC LIMIT ?`, query.limit).toArray().reverse();
 		}
 		return rows.map(toEvent);
 	}
@@ -257,7 +254,11 @@ export class EventLog {
 	}
 
 	/** Live (not retracted) messages in a seq range, optionally by one author, oldest first. */
-	liveMessages(range: { first: number; last: number }, authorId: string | undefined, limit: number): Array<{ msgId: string; sagaId: string | null }> {
+	liveMessages(
+		range: { first: number; last: number },
+		authorId: string | undefined,
+		limit: number,
+	): Array<{ msgId: string; sagaId: string | null }> {
 		const rows =
 			authorId === undefined
 				? this.sql.exec<{ msg_id: string; saga_id: string | null }>(

@@ -88,7 +88,10 @@ export class Meter {
 		const sockets = this.host.sockets?.();
 		if (sockets !== undefined) batch.sockets = sockets;
 		try {
-			await this.host.env().OPS_INDEX.getByName(shardName(shardOf(source, this.host.shards))).recordMetrics(batch);
+			await this.host
+				.env()
+				.OPS_INDEX.getByName(shardName(shardOf(source, this.host.shards)))
+				.recordMetrics(batch);
 		} catch (error) {
 			addSamples(this.pending, counters);
 			if (socketsChanged) this.socketsChanged = true;

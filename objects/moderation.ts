@@ -30,7 +30,15 @@ export class Moderation extends OutboxObject {
 		const parts = outboxParts(meteredSql(ctx.storage.sql, this.storageMeter), () => this.name, this.config, "moderation");
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.engine = new TaskEngine({ ctx, storageMeter: this.storageMeter, env: () => this.env, config: this.config, outbox: this.outbox, ops: this.ops, name: () => this.name });
+		this.engine = new TaskEngine({
+			ctx,
+			storageMeter: this.storageMeter,
+			env: () => this.env,
+			config: this.config,
+			outbox: this.outbox,
+			ops: this.ops,
+			name: () => this.name,
+		});
 		if (this.engine.needsAlarm()) void ctx.blockConcurrencyWhile(() => this.engine.armAlarm());
 	}
 
@@ -47,7 +55,17 @@ export class Moderation extends OutboxObject {
 			this.outbox.startModeration(start, now);
 			this.ops.span(start.traceId, now, "operator", "moderation.started", `${start.actor}: ${start.reason}`);
 			this.ops.audit(
-				{ at: now, actor: start.actor, taskId: start.id, sagaId: start.id, action: "moderate", reason: start.reason, from: "none", to: "running", traceId: start.traceId },
+				{
+					at: now,
+					actor: start.actor,
+					taskId: start.id,
+					sagaId: start.id,
+					action: "moderate",
+					reason: start.reason,
+					from: "none",
+					to: "running",
+					traceId: start.traceId,
+				},
 				now,
 			);
 		});

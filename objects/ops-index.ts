@@ -107,7 +107,10 @@ function crosspostSummary(row: CrosspostRecord): SagaSummary {
 
 function deliveriesOf(row: CrosspostRecord): TaskView[] {
 	const sagaState = row.state as SagaState;
-	return (JSON.parse(row.deliveries) as StoredDelivery[]).map((t) => ({ ...t, actions: allowedActions({ kind: t.kind, state: t.state, sagaState }) }));
+	return (JSON.parse(row.deliveries) as StoredDelivery[]).map((t) => ({
+		...t,
+		actions: allowedActions({ kind: t.kind, state: t.state, sagaState }),
+	}));
 }
 
 /** Newest first, the order of every list: by creation, then by id. */
@@ -288,7 +291,9 @@ export class OpsIndex extends DurableObject<Env> {
 			}
 			case "crosspost": {
 				const s = update.saga;
-				const deliveries: StoredDelivery[] = update.tasks.filter((t) => t.kind === "deliver").map(({ actions: _actions, ...rest }) => rest);
+				const deliveries: StoredDelivery[] = update.tasks
+					.filter((t) => t.kind === "deliver")
+					.map(({ actions: _actions, ...rest }) => rest);
 				this.sql.exec(
 					`INSERT INTO crossposts (created_at, saga_id, origin_room, msg_id, trace_id, state, targets, deliveries, updated_at, version)
 					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -309,7 +314,13 @@ export class OpsIndex extends DurableObject<Env> {
 				for (const task of update.tasks) {
 					if (task.kind === "deliver") continue;
 					this.apply({ type: "task", version: update.version, task });
-					this.sql.exec("UPDATE tasks SET saga_state = ? WHERE task_id = ? AND version = ? AND saga_state IS NOT ?", s.state, task.taskId, update.version, s.state);
+					this.sql.exec(
+						"UPDATE tasks SET saga_state = ? WHERE task_id = ? AND version = ? AND saga_state IS NOT ?",
+						s.state,
+						task.taskId,
+						update.version,
+						s.state,
+					);
 				}
 				// A saga fed before this table existed moves here whole.
 				this.sql.exec("DELETE FROM sagas WHERE saga_id = ?", s.sagaId);
@@ -359,7 +370,8 @@ export class OpsIndex extends DurableObject<Env> {
 					update.version,
 				);
 				// The moderation's own spans are found through its row (traceModerations).
-				for (const room of m.rooms) this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", m.traceId, room);
+				for (const room of m.rooms)
+					this.sql.exec("INSERT OR IGNORE INTO trace_rooms (trace_id, room) VALUES (?, ?)", m.traceId, room);
 				return;
 			}
 			case "audit": {
@@ -397,7 +409,12 @@ export class OpsIndex extends DurableObject<Env> {
 	 * The first `limit` rows of an ordered query that `keep` accepts. Without `keep` the limit
 	 * is the query's; with it, rows are read in order until enough are kept.
 	 */
-	private firstRows<T extends Record<string, SqlStorageValue>>(query: string, args: SqlStorageValue[], limit: number, keep?: (row: T) => boolean): T[] {
+	private firstRows<T extends Record<string, SqlStorageValue>>(
+		query: string,
+		args: SqlStorageValue[],
+		limit: number,
+		keep?: (row: T) => boolean,
+	): T[] {
 		if (keep === undefined) return this.sql.exec<T>(`${query} LIMIT ?`, ...args, limit).toArray();
 		const kept: T[] = [];
 		if (limit <= 0) return kept;
@@ -488,7 +505,10 @@ export class OpsIndex extends DurableObject<Env> {
 		// A task kind means nothing to a saga: the list ignores one.
 		const sagaFilter: ListFilter = { ...filter, kind: undefined };
 		const { clause, args } = where(sagaFilter, "saga_id", ["origin_room"], Date.now());
-		const keep = scope === null ? undefined : (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
+		const keep =
+			scope === null
+				? undefined
+				: (row: SagaRecord) => withinScope(scope, [row.origin_room, ...(JSON.parse(row.targets) as string[])]);
 		const rows = this.firstRows(`SELECT * FROM sagas ${clause} ORDER BY created_at DESC, saga_id DESC`, args, filter.limit, keep);
 		// A room filter also matches sagas that reached the room as a target.
 		if (filter.room !== undefined) {
@@ -551,32 +571,52 @@ export class OpsIndex extends DurableObject<Env> {
 	 * trace id, so it is in this shard too).
 	 */
 	async audit(limit: number, scope: Scope = null): Promise<AuditEntry[]> {
-		type AuditRow = { at: number; actor: string; task_id: string; action: string; reason: string; from_state: string; to_state: string; trace_id: string; saga_id: string | null };
+		type AuditRow = {
+			at: number;
+			actor: string;
+			task_id: string;
+			action: string;
+			reason: string;
+			from_state: string;
+			to_state: string;
+			trace_id: string;
+			saga_id: string | null;
+		};
 		const keep =
 			scope === null
 				? undefined
-				: (row: AuditRow) => withinScope(scope, taskRooms(row.task_id) ?? policyRooms(row.task_id) ?? (isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []));
-		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep)
-			.map((row) => ({
-				at: row.at,
-				actor: row.actor,
-				taskId: row.task_id,
-				...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
-				action: row.action,
-				reason: row.reason,
-				from: row.from_state,
-				to: row.to_state,
-				traceId: row.trace_id,
-			}));
+				: (row: AuditRow) =>
+						withinScope(
+							scope,
+							taskRooms(row.task_id) ??
+								policyRooms(row.task_id) ??
+								(isModerationId(row.task_id) ? this.moderationRooms(row.task_id) : []),
+						);
+		return this.firstRows<AuditRow>("SELECT * FROM audit ORDER BY at DESC", [], limit, keep).map((row) => ({
+			at: row.at,
+			actor: row.actor,
+			taskId: row.task_id,
+			...(row.saga_id === null ? {} : { sagaId: row.saga_id }),
+			action: row.action,
+			reason: row.reason,
+			from: row.from_state,
+			to: row.to_state,
+			traceId: row.trace_id,
+		}));
 	}
 
 	/** Alerts, newest first; a scope keeps those whose origin and target rooms it reaches. */
 	async alerts(limit: number, scope: Scope = null): Promise<AlertView[]> {
-		const keep = scope === null ? undefined : (row: { body: string }) => {
-			const alert = alertOf(row.body);
-			return withinScope(scope, [...originRooms(alert.origin), alert.room]);
-		};
-		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) => alertOf(row.body));
+		const keep =
+			scope === null
+				? undefined
+				: (row: { body: string }) => {
+						const alert = alertOf(row.body);
+						return withinScope(scope, [...originRooms(alert.origin), alert.room]);
+					};
+		return this.firstRows<{ body: string }>("SELECT body FROM alerts ORDER BY at DESC", [], limit, keep).map((row) =>
+			alertOf(row.body),
+		);
 	}
 
 	/**
@@ -664,14 +704,22 @@ export class OpsIndex extends DurableObject<Env> {
 
 	/** The deliveries inside cross-post records, by state (they are all of kind `deliver`). */
 	private deliveryStates(): Array<{ state: string; n: number }> {
-		return this.sql.exec<{ state: string; n: number }>(`SELECT json_extract(d.value, '$.state') AS state, COUNT(*) AS n ${DELIVERIES} GROUP BY state`).toArray();
+		return this.sql
+			.exec<{ state: string; n: number }>(
+				`SELECT json_extract(d.value, '$.state') AS state, COUNT(*) AS n ${DELIVERIES} GROUP BY state`,
+			)
+			.toArray();
 	}
 
 	/** When the oldest unfinished task was created: task rows, and deliveries inside cross-post records. */
 	private oldestPendingAt(): number | null {
-		const oldest = this.sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')").one().at;
+		const oldest = this.sql
+			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
+			.one().at;
 		const oldestDelivery = this.sql
-			.exec<{ at: number | null }>(`SELECT MIN(json_extract(d.value, '$.createdAt')) AS at ${DELIVERIES} WHERE json_extract(d.value, '$.state') IN ('pending', 'processing')`)
+			.exec<{ at: number | null }>(
+				`SELECT MIN(json_extract(d.value, '$.createdAt')) AS at ${DELIVERIES} WHERE json_extract(d.value, '$.state') IN ('pending', 'processing')`,
+			)
 			.one().at;
 		return oldest === null ? oldestDelivery : oldestDelivery === null ? oldest : Math.min(oldest, oldestDelivery);
 	}
@@ -729,22 +777,35 @@ export class OpsIndex extends DurableObject<Env> {
 	/** This shard's part of a scrape: counter totals, sockets, and counts from its own rows. */
 	async metrics(): Promise<ShardMetrics> {
 		const counters: CounterSample[] = this.sql
-			.exec<{ name: string; part: string | null; labels: string; value: number }>("SELECT name, part, labels, value FROM metric_counters")
+			.exec<{ name: string; part: string | null; labels: string; value: number }>(
+				"SELECT name, part, labels, value FROM metric_counters",
+			)
 			.toArray()
 			.map((row) => {
-				const sample = { name: row.name, labels: JSON.parse(row.labels) as Record<string, string>, value: row.value } as CounterSample;
+				const sample = {
+					name: row.name,
+					labels: JSON.parse(row.labels) as Record<string, string>,
+					value: row.value,
+				} as CounterSample;
 				if (row.part === "bucket" || row.part === "sum" || row.part === "count") sample.part = row.part;
 				return sample;
 			});
 		const sockets = this.sql.exec<{ n: number | null }>("SELECT SUM(sockets) AS n FROM metric_sockets").one().n ?? 0;
 		// Cross-posts' deliveries and saga states are inside their records (one row each).
 		const tasks = [
-			...this.sql.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind").toArray(),
+			...this.sql
+				.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind")
+				.toArray(),
 			...this.deliveryStates().map(({ state, n }) => ({ state, kind: "deliver", n })),
 		];
-		const sagas = [...this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray(), ...this.crosspostStates()];
+		const sagas = [
+			...this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray(),
+			...this.crosspostStates(),
+		];
 		const alerts = this.sql
-			.exec<{ status: string; n: number }>("SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status")
+			.exec<{ status: string; n: number }>(
+				"SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status",
+			)
 			.toArray();
 		return { counters, sockets, tasks, sagas, alerts, oldestPendingCreatedAt: this.oldestPendingAt() };
 	}
@@ -752,7 +813,10 @@ export class OpsIndex extends DurableObject<Env> {
 	/** Minutes since `since` (Unix ms), oldest first. */
 	async metricsHistory(since: number): Promise<MinuteSample[]> {
 		return this.sql
-			.exec<{ minute: number; messages: number; attempts: number; failures: number }>("SELECT * FROM metric_minutes WHERE minute >= ? ORDER BY minute", since)
+			.exec<{ minute: number; messages: number; attempts: number; failures: number }>(
+				"SELECT * FROM metric_minutes WHERE minute >= ? ORDER BY minute",
+				since,
+			)
 			.toArray()
 			.map((row) => ({ at: row.minute, messages: row.messages, attempts: row.attempts, failures: row.failures }));
 	}
@@ -761,7 +825,9 @@ export class OpsIndex extends DurableObject<Env> {
 	async sagaOfMessage(msgId: string): Promise<SagaSummary | undefined> {
 		// A cross-post record has no index by message id (each entry would be a row written per
 		// cross-post): a search, rare and an operator's, reads the records instead.
-		const record = this.sql.exec<CrosspostRecord>("SELECT * FROM crossposts WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId).toArray()[0];
+		const record = this.sql
+			.exec<CrosspostRecord>("SELECT * FROM crossposts WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId)
+			.toArray()[0];
 		if (record !== undefined) return crosspostSummary(record);
 		const row = this.sql.exec<SagaRecord>("SELECT * FROM sagas WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId).toArray()[0];
 		return row === undefined ? undefined : sagaSummary(row);

@@ -88,7 +88,8 @@ export class OpsRecord {
 
 	/** Drops spans past retention, a batch at a time; run with the outbox's archiving. */
 	pruneSpans(before: number, limit = 500): number {
-		return this.sql.exec("DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE at < ? ORDER BY id LIMIT ?)", before, limit).rowsWritten;
+		return this.sql.exec("DELETE FROM spans WHERE id IN (SELECT id FROM spans WHERE at < ? ORDER BY id LIMIT ?)", before, limit)
+			.rowsWritten;
 	}
 
 	spans(traceId: string): Span[] {
@@ -99,7 +100,11 @@ export class OpsRecord {
 				traceId,
 			)
 			.toArray()
-			.map((row) => (row.detail === null ? { at: row.at, component: row.component, ...where, event: row.event } : { at: row.at, component: row.component, ...where, event: row.event, detail: row.detail }));
+			.map((row) =>
+				row.detail === null
+					? { at: row.at, component: row.component, ...where, event: row.event }
+					: { at: row.at, component: row.component, ...where, event: row.event, detail: row.detail },
+			);
 	}
 
 	/** Queues one update; a newer update for the same record replaces an unsent one. */
@@ -127,7 +132,12 @@ export class OpsRecord {
 	 * (TaskEngine.shipOnce), and the spans of their commit, direct attempts and saga moves are
 	 * in their own rows (`noted`). What the durable path does to their tasks still gets spans.
 	 */
-	recordChanges(tasks: readonly TaskChange[], _sagas: readonly SagaChange[], moderations: readonly ModerationChange[], now: number): void {
+	recordChanges(
+		tasks: readonly TaskChange[],
+		_sagas: readonly SagaChange[],
+		moderations: readonly ModerationChange[],
+		now: number,
+	): void {
 		for (const change of tasks) {
 			const { task } = change;
 			// A new task needs no span of its own (the commit or the moderation's start names
@@ -136,11 +146,13 @@ export class OpsRecord {
 				const detail = `${task.kind} to ${task.room}: ${change.from ?? "new"} → ${task.state}, attempt ${task.attempts}${task.lastError === null ? "" : `, ${task.lastError}`}`;
 				this.span(task.traceId, now, "outbox", `task.${change.event === "claim" ? "dispatch" : change.event}`, detail);
 			}
-			if (task.origin.kind !== "room") this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
+			if (task.origin.kind !== "room")
+				this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
 		}
 		for (const change of moderations) {
 			const { moderation } = change;
-			if (change.from !== null) this.span(moderation.traceId, now, "moderation", `moderation.${moderation.state}`, `${moderation.id} (was ${change.from})`);
+			if (change.from !== null)
+				this.span(moderation.traceId, now, "moderation", `moderation.${moderation.state}`, `${moderation.id} (was ${change.from})`);
 			this.feed(`moderation:${moderation.id}`, moderation.traceId, { type: "moderation", version: change.version, moderation }, now);
 		}
 	}
@@ -159,7 +171,13 @@ export class OpsRecord {
 		);
 		const id = (result.one() as { id: number }).id;
 		const entryId = `${this.room()}:${id}`;
-		this.span(entry.traceId, now, "operator", `manual.${entry.action}`, `${entry.actor}: ${entry.from} → ${entry.to} (${entry.reason})`);
+		this.span(
+			entry.traceId,
+			now,
+			"operator",
+			`manual.${entry.action}`,
+			`${entry.actor}: ${entry.from} → ${entry.to} (${entry.reason})`,
+		);
 		this.feed(`audit:${entryId}`, entry.traceId, { type: "audit", entryId, entry }, now);
 	}
 
@@ -232,7 +250,11 @@ export class OpsRecord {
 	alertDelivered(alertId: string, now: number): void {
 		const row = this.alertRow(alertId);
 		if (row?.state !== "pending") return;
-		this.sql.exec("UPDATE alerts SET state = 'sent', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE alert_id = ?", now, alertId);
+		this.sql.exec(
+			"UPDATE alerts SET state = 'sent', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE alert_id = ?",
+			now,
+			alertId,
+		);
 		this.span((JSON.parse(row.payload) as AlertPayload).traceId, now, "alert", "alert.sent", alertId);
 		this.feedAlert(alertId, now);
 	}
@@ -252,7 +274,13 @@ export class OpsRecord {
 			now,
 			alertId,
 		);
-		this.span((JSON.parse(row.payload) as AlertPayload).traceId, now, "alert", failed ? "alert.webhook_failed" : "alert.webhook_retry", `${alertId}: ${error}`);
+		this.span(
+			(JSON.parse(row.payload) as AlertPayload).traceId,
+			now,
+			"alert",
+			failed ? "alert.webhook_failed" : "alert.webhook_retry",
+			`${alertId}: ${error}`,
+		);
 		this.feedAlert(alertId, now);
 	}
 
@@ -262,7 +290,14 @@ export class OpsRecord {
 			.toArray()
 			.map((row) => {
 				const { text: _text, ...body } = JSON.parse(row.payload) as AlertPayload;
-				return { ...body, alertId: row.alert_id, ...this.origin(), status: row.state as AlertStatus, deliveryAttempts: row.attempts, lastError: row.last_error };
+				return {
+					...body,
+					alertId: row.alert_id,
+					...this.origin(),
+					status: row.state as AlertStatus,
+					deliveryAttempts: row.attempts,
+					lastError: row.last_error,
+				};
 			});
 	}
 
@@ -277,7 +312,10 @@ export class OpsRecord {
 			const id = `${sink}:${row.shard}`;
 			let batch = batches.get(id);
 			if (batch === undefined) {
-				batch = sink === "authors" ? { sink, shard: row.shard, rows: [], updates: [] } : { sink, shard: row.shard, rows: [], updates: [] };
+				batch =
+					sink === "authors"
+						? { sink, shard: row.shard, rows: [], updates: [] }
+						: { sink, shard: row.shard, rows: [], updates: [] };
 				batches.set(id, batch);
 			}
 			batch.rows.push({ key: row.key, rev: row.rev });

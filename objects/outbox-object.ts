@@ -19,7 +19,12 @@ import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
  * The outbox and operational record of one object, configured from the deployment's settings;
  * `owner` says whether the object is a room or a moderation.
  */
-export function outboxParts(sql: SqlStorage, name: () => string, config: Config, owner: TaskOrigin["kind"] = "room"): { outbox: Outbox; ops: OpsRecord } {
+export function outboxParts(
+	sql: SqlStorage,
+	name: () => string,
+	config: Config,
+	owner: TaskOrigin["kind"] = "room",
+): { outbox: Outbox; ops: OpsRecord } {
 	return {
 		outbox: new Outbox(
 			sql,

@@ -373,7 +373,15 @@ export class Outbox {
 			this.flush(unit);
 			return {
 				result,
-				changes: { tasks: unit.tasks, sagas: unit.sagas, moderations: unit.moderations, alerts: unit.alerts, reports, direct: unit.direct, touched },
+				changes: {
+					tasks: unit.tasks,
+					sagas: unit.sagas,
+					moderations: unit.moderations,
+					alerts: unit.alerts,
+					reports,
+					direct: unit.direct,
+					touched,
+				},
 			};
 		} finally {
 			this.unit = undefined;
@@ -449,7 +457,13 @@ export class Outbox {
 					row.notes,
 				);
 			} else {
-				this.sql.exec("UPDATE sagas SET state = ?, updated_at = ?, notes = ? WHERE saga_id = ?", row.state, row.updated_at, row.notes, row.saga_id);
+				this.sql.exec(
+					"UPDATE sagas SET state = ?, updated_at = ?, notes = ? WHERE saga_id = ?",
+					row.state,
+					row.updated_at,
+					row.notes,
+					row.saga_id,
+				);
 			}
 		}
 		// A task that turns live again (a retract, a retry) below the floor lowers it.
@@ -485,7 +499,11 @@ export class Outbox {
 	}
 
 	private setMeta(key: string, value: string): void {
-		this.sql.exec("INSERT INTO room_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+		this.sql.exec(
+			"INSERT INTO room_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			key,
+			value,
+		);
 	}
 
 	/** The seq of the original a room's task copies (its payload names the message). */
@@ -506,7 +524,9 @@ export class Outbox {
 			return live;
 		}
 		this.liveFrom = Number(this.getMeta("live_from") ?? "0");
-		const sagas = this.sql.exec<{ saga_id: string }>("SELECT saga_id FROM events WHERE seq >= ? AND saga_id IS NOT NULL", this.liveFrom).toArray();
+		const sagas = this.sql
+			.exec<{ saga_id: string }>("SELECT saga_id FROM events WHERE seq >= ? AND saga_id IS NOT NULL", this.liveFrom)
+			.toArray();
 		for (const { saga_id } of sagas) {
 			for (const row of this.storedTasks(saga_id)) if (isLive(row)) live.set(row.task_id, row);
 		}
@@ -689,7 +709,11 @@ export class Outbox {
 		if (info === undefined) return undefined;
 		const rows = this.sagaTasks(sagaId);
 		const version = 8 * rows.reduce((n, row) => n + row.version + 1, 0) + SAGA_STATE_ORDER.indexOf(info.state);
-		return { version, saga: { ...this.sagaFields(info), targets: [...new Set(rows.map((t) => t.room))] }, tasks: rows.map((row) => this.view(row)) };
+		return {
+			version,
+			saga: { ...this.sagaFields(info), targets: [...new Set(rows.map((t) => t.room))] },
+			tasks: rows.map((row) => this.view(row)),
+		};
 	}
 
 	/** The spans a cross-post's rows carry for this trace: its tasks' and its saga row's. */
@@ -748,7 +772,19 @@ export class Outbox {
 		row: TaskRow,
 		event: TaskEvent,
 		now: number,
-		fields: Partial<Pick<TaskRow, "attempts" | "next_attempt_at" | "lease_until" | "last_error" | "last_action" | "last_action_version" | "live_since" | "result">> = {},
+		fields: Partial<
+			Pick<
+				TaskRow,
+				| "attempts"
+				| "next_attempt_at"
+				| "lease_until"
+				| "last_error"
+				| "last_action"
+				| "last_action_version"
+				| "live_since"
+				| "result"
+			>
+		> = {},
 	): TaskRow {
 		const unit = this.open("task move");
 		const from = row.state as TaskState;
@@ -838,7 +874,11 @@ export class Outbox {
 				createdAt: moderation.created_at,
 				updatedAt: moderation.updated_at,
 			};
-			unit.moderations.push({ moderation: record, from, version: version({ state: moderation.state, updatedAt: moderation.updated_at }) });
+			unit.moderations.push({
+				moderation: record,
+				from,
+				version: version({ state: moderation.state, updatedAt: moderation.updated_at }),
+			});
 		}
 	}
 
@@ -909,15 +949,34 @@ export class Outbox {
 		unit.implicit.set(sagaId, "running");
 		const payload: CopyPayload = { msgId: message.msgId, author: message.author, text: message.text, ts: message.ts };
 		const received: Note[] = [
-			{ at: start.receivedAt ?? now, component: "ingress", event: "message.received", detail: `from ${message.author.id}, cross-post to ${targets.join(", ")}${viaSpan(start.traceparent)}` },
+			{
+				at: start.receivedAt ?? now,
+				component: "ingress",
+				event: "message.received",
+				detail: `from ${message.author.id}, cross-post to ${targets.join(", ")}${viaSpan(start.traceparent)}`,
+			},
 			{ at: now, component: "room", event: "message.committed", detail: `seq ${message.seq}, saga ${sagaId}` },
 		];
 		targets.forEach((room, i) => {
 			const direct = start.direct?.(room, this.liveDeliveriesTo(room)) === true;
-			const row = this.insertTask(sagaId, "deliver", room, message.traceId, payload, now, message.seq * ORD_BLOCK + i, i === 0 ? received : []);
+			const row = this.insertTask(
+				sagaId,
+				"deliver",
+				room,
+				message.traceId,
+				payload,
+				now,
+				message.seq * ORD_BLOCK + i,
+				i === 0 ? received : [],
+			);
 			if (!direct) return;
 			const claimed: TaskRow = { ...row, state: "processing", attempts: 1, lease_until: now + this.settings.leaseMs, version: 1 };
-			const note: Note = { at: now, component: "outbox", event: "task.dispatch", detail: `deliver to ${room}: pending → processing, attempt 1, direct` };
+			const note: Note = {
+				at: now,
+				component: "outbox",
+				event: "task.dispatch",
+				detail: `deliver to ${room}: pending → processing, attempt 1, direct`,
+			};
 			const noted = { ...claimed, notes: JSON.stringify([...parseNotes(claimed.notes), note]) };
 			this.put(noted);
 			unit.tasks.push({ task: this.view(noted), from: "pending", event: "claim", version: noted.version, noted: true });
@@ -984,7 +1043,10 @@ export class Outbox {
 
 	/** What each finished task's target reported, for progress. */
 	results(sagaId: string): Array<{ task: TaskView; result: TaskOutcome | null }> {
-		return this.sagaTasks(sagaId).map((row) => ({ task: this.view(row), result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome) }));
+		return this.sagaTasks(sagaId).map((row) => ({
+			task: this.view(row),
+			result: row.result === null ? null : (JSON.parse(row.result) as TaskOutcome),
+		}));
 	}
 
 	/**
@@ -1050,7 +1112,10 @@ export class Outbox {
 				this.move(row, "retry_later", now, { attempts: Math.max(0, row.attempts - 1), next_attempt_at: now });
 				return;
 			case "retry":
-				this.move(row, "retry_later", now, { next_attempt_at: now + backoffDelay(row.attempts, this.settings.baseDelayMs), last_error: error });
+				this.move(row, "retry_later", now, {
+					next_attempt_at: now + backoffDelay(row.attempts, this.settings.baseDelayMs),
+					last_error: error,
+				});
 				return;
 			case "succeed":
 				this.move(row, "succeed", now, { last_error: null });
@@ -1101,7 +1166,15 @@ export class Outbox {
 			if (row === undefined) continue;
 			// A retract finds its copy through the barrier: it never carries the text.
 			const payload: CopyPayload = { ...(JSON.parse(row.payload) as CopyPayload), text: "", reason };
-			this.insertTask(saga.id, "retract", room, row.trace_id, payload, now, this.owner === "room" ? base + next++ : rows.length + next++);
+			this.insertTask(
+				saga.id,
+				"retract",
+				room,
+				row.trace_id,
+				payload,
+				now,
+				this.owner === "room" ? base + next++ : rows.length + next++,
+			);
 		}
 	}
 
@@ -1132,7 +1205,8 @@ export class Outbox {
 		this.open("scrubText");
 		for (const row of this.sagaTasks(sagaId)) {
 			const payload = JSON.parse(row.payload) as Partial<CopyPayload>;
-			if (typeof payload.text === "string" && payload.text !== "") this.put({ ...row, payload: JSON.stringify({ ...payload, text: "" }) });
+			if (typeof payload.text === "string" && payload.text !== "")
+				this.put({ ...row, payload: JSON.stringify({ ...payload, text: "" }) });
 		}
 	}
 

@@ -163,7 +163,12 @@ export class Room extends OutboxObject {
 			onRollback: () => this.log.resync(),
 			onSagaReports: (reports) => {
 				for (const report of reports) {
-					const frame = JSON.stringify({ type: "saga", sagaId: report.sagaId, state: report.state, steps: report.steps } satisfies ServerFrame);
+					const frame = JSON.stringify({
+						type: "saga",
+						sagaId: report.sagaId,
+						state: report.state,
+						steps: report.steps,
+					} satisfies ServerFrame);
 					for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
 				}
 			},
@@ -209,7 +214,11 @@ export class Room extends OutboxObject {
 		const mine = this.openSockets(userTag(identity.id)).length;
 		if (mine >= this.config.maxSocketsPerUser) {
 			// Refused before accepting, so it is an HTTP answer the client can read.
-			return errorResponse({ code: "rate_limited", message: `at most ${this.config.maxSocketsPerUser} sockets per user in a room`, retryAfterMs: 5000 });
+			return errorResponse({
+				code: "rate_limited",
+				message: `at most ${this.config.maxSocketsPerUser} sockets per user in a room`,
+				retryAfterMs: 5000,
+			});
 		}
 		const { 0: client, 1: server } = new WebSocketPair();
 		const firstOfUser = mine === 0;
@@ -220,7 +229,14 @@ export class Room extends OutboxObject {
 		this.presence.joined(user);
 
 		const lastSeq = this.log.lastSeq;
-		const welcome: ServerFrame = { type: "welcome", room: this.name, user, lastSeq, online: this.presence.online(), limits: roomLimits(this.config) };
+		const welcome: ServerFrame = {
+			type: "welcome",
+			room: this.name,
+			user,
+			lastSeq,
+			online: this.presence.online(),
+			limits: roomLimits(this.config),
+		};
 		server.send(JSON.stringify(welcome));
 		const replay =
 			since === undefined
@@ -385,9 +401,20 @@ export class Room extends OutboxObject {
 				try {
 					return this.write(() => this.execute(command, now));
 				} catch (error) {
-					console.error(JSON.stringify({ level: "error", msg: "command failed", room: this.name, traceId: command.traceId, error: String(error) }));
+					console.error(
+						JSON.stringify({
+							level: "error",
+							msg: "command failed",
+							room: this.name,
+							traceId: command.traceId,
+							error: String(error),
+						}),
+					);
 					const id = command.frame.id;
-					const reply: ErrorFrame = id === undefined ? { type: "error", code: "internal", message: "internal error" } : { type: "error", code: "internal", message: "internal error", id };
+					const reply: ErrorFrame =
+						id === undefined
+							? { type: "error", code: "internal", message: "internal error" }
+							: { type: "error", code: "internal", message: "internal error", id };
 					return { events: [], reply, alarm: false };
 				}
 			});
@@ -425,10 +452,17 @@ export class Room extends OutboxObject {
 		}
 		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
 		if (!deleted.result.ok) {
-			const reply: ErrorFrame = frame.id === undefined ? { type: "error", ...deleted.result.error } : { type: "error", ...deleted.result.error, id: frame.id };
+			const reply: ErrorFrame =
+				frame.id === undefined
+					? { type: "error", ...deleted.result.error }
+					: { type: "error", ...deleted.result.error, id: frame.id };
 			return { events: [], reply, alarm: false };
 		}
-		return { events: deleted.events, reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.value.seq }, alarm: deleted.alarm };
+		return {
+			events: deleted.events,
+			reply: { type: "deleted", msgId: frame.msgId, seq: deleted.result.value.seq },
+			alarm: deleted.alarm,
+		};
 	}
 
 	// -------------------------------------------------------------------------------------
@@ -444,17 +478,29 @@ export class Room extends OutboxObject {
 	 * Stores a send. A repeat of the same client id returns the original result; the policy is
 	 * checked after dedup so a lost ack can always be recovered.
 	 */
-	private prepareSend(identity: Identity, input: SendInput, traceId: string, now: number, receivedAt: number, traceparent?: string): Prepared<SendResult> {
+	private prepareSend(
+		identity: Identity,
+		input: SendInput,
+		traceId: string,
+		now: number,
+		receivedAt: number,
+		traceparent?: string,
+	): Prepared<SendResult> {
 		const existing = this.log.findByClientId(identity.id, input.id);
 		if (existing !== undefined) return { result: ok(sendResult(existing, true)), events: [], alarm: false };
 		const refusal = this.policyRefusal(identity);
 		if (refusal !== undefined) return { result: refusal, events: [], alarm: false };
 		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
-			return { result: fail("out_of_order", `the message before this one (${input.after}) is not stored yet; send it first`), events: [], alarm: false };
+			return {
+				result: fail("out_of_order", `the message before this one (${input.after}) is not stored yet; send it first`),
+				events: [],
+				alarm: false,
+			};
 		}
 		const targets = input.crossPost ?? [];
 		const denied = targets.find((room) => !canAccessRoom(identity, room));
-		if (denied !== undefined) return { result: fail("forbidden", `your token does not grant room ${denied}`), events: [], alarm: false };
+		if (denied !== undefined)
+			return { result: fail("forbidden", `your token does not grant room ${denied}`), events: [], alarm: false };
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		this.log.pruneDedup(now);
 		// An author's first message here registers the room in the author directory, so an
@@ -462,7 +508,13 @@ export class Room extends OutboxObject {
 		const firstPost = !this.knownAuthors.has(identity.id) && !this.log.hasAuthor(identity.id);
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		const message = this.log.appendMessage(
-			{ author: { id: identity.id, name: identity.name }, clientId: input.id, text: input.text, traceId, ...(sagaId === null ? {} : { sagaId }) },
+			{
+				author: { id: identity.id, name: identity.name },
+				clientId: input.id,
+				text: input.text,
+				traceId,
+				...(sagaId === null ? {} : { sagaId }),
+			},
 			now,
 		);
 		this.knownAuthors.add(identity.id);
@@ -511,7 +563,13 @@ export class Room extends OutboxObject {
 	 * A send over HTTP: the same as a socket frame, the user's rate limit included. `traceparent`
 	 * is the Worker's span that made this call (W3C); a cross-post's ingress span names it.
 	 */
-	async post(identity: Identity, input: SendInput, traceId: string, receivedAt?: number, traceparent?: string): Promise<Result<SendResult>> {
+	async post(
+		identity: Identity,
+		input: SendInput,
+		traceId: string,
+		receivedAt?: number,
+		traceparent?: string,
+	): Promise<Result<SendResult>> {
 		const now = this.engine.now();
 		const take = this.buckets.take(identity.id, now);
 		if (!take.ok) {
@@ -554,7 +612,16 @@ export class Room extends OutboxObject {
 		const now = Date.now();
 		this.write(() => {
 			this.log.setMeta(POLICY_KEY, JSON.stringify(next));
-			const entry = { at: now, actor: audit.actor, taskId: policyTarget(this.name), action: POLICY_ACTION, reason: audit.reason, from: policySummary(before), to: policySummary(next), traceId: audit.traceId };
+			const entry = {
+				at: now,
+				actor: audit.actor,
+				taskId: policyTarget(this.name),
+				action: POLICY_ACTION,
+				reason: audit.reason,
+				from: policySummary(before),
+				to: policySummary(next),
+				traceId: audit.traceId,
+			};
 			this.ops.audit(entry, now);
 		});
 		this.policy = next;
@@ -595,7 +662,14 @@ export class Room extends OutboxObject {
 				}
 				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
 				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-				if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.${result.outcome.status}`, `attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`);
+				if (spans)
+					this.ops.span(
+						task.traceId,
+						now,
+						"room",
+						`${task.kind}.${result.outcome.status}`,
+						`attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`,
+					);
 				events.push(...result.events);
 				done.push(result.outcome);
 			}
@@ -649,7 +723,9 @@ export class Room extends OutboxObject {
 		}
 		const truncated = matches.length > MAX_MESSAGES_PER_ROOM;
 		const kept = matches.slice(0, MAX_MESSAGES_PER_ROOM);
-		const copies = kept.flatMap((m) => (m.sagaId === null ? [] : this.outbox.copyRooms(m.sagaId).map((room) => ({ room, sagaId: m.sagaId ?? "" }))));
+		const copies = kept.flatMap((m) =>
+			m.sagaId === null ? [] : this.outbox.copyRooms(m.sagaId).map((room) => ({ room, sagaId: m.sagaId ?? "" })),
+		);
 		return { room: this.name, msgIds: kept.map((m) => m.msgId), copies, truncated };
 	}
 

@@ -205,7 +205,8 @@ export class TaskEngine {
 		// direct claim at commit is an attempt like one the alarm claims.
 		for (const change of tasks) {
 			if (change.event === "claim") this.meter.count("task_attempts", { kind: change.task.kind });
-			else if (change.task.state === "failed" && change.from !== "failed") this.meter.count("tasks_failed", { kind: change.task.kind });
+			else if (change.task.state === "failed" && change.from !== "failed")
+				this.meter.count("tasks_failed", { kind: change.task.kind });
 		}
 		for (const sagaId of touched) this.unshipped.set(sagaId, (this.unshipped.get(sagaId) ?? 0) + 1);
 		if (direct.length > 0) this.startDirect(direct);
@@ -222,7 +223,9 @@ export class TaskEngine {
 
 	/** Whether any work is unfinished: live tasks, direct attempts, anything still to ship (tests wait on it). */
 	busy(): boolean {
-		return this.needsAlarm() || this.lines.size > 0 || this.openRounds.size > 0 || this.unshipped.size > 0 || this.shipping !== undefined;
+		return (
+			this.needsAlarm() || this.lines.size > 0 || this.openRounds.size > 0 || this.unshipped.size > 0 || this.shipping !== undefined
+		);
 	}
 
 	/**
@@ -305,21 +308,35 @@ export class TaskEngine {
 					outcomes = await this.directAttempt(sendable.map((e) => e.task));
 				} catch (error) {
 					// It may or may not have reached the target: "unknown", retried, and the barrier makes a repeat harmless.
-					outcomes = sendable.map(() => ({ status: "transient", code: "unknown", message: error instanceof Error ? error.message : String(error) }));
+					outcomes = sendable.map(() => ({
+						status: "transient",
+						code: "unknown",
+						message: error instanceof Error ? error.message : String(error),
+					}));
 				}
 				line.inFlight = 0;
 				const doneAt = this.now();
 				let stopped = false;
 				sendable.forEach(({ task, round }, i) => {
 					const outcome: TaskOutcome = outcomes[i] ?? { status: "transient", code: "unknown", message: "no outcome" };
-					round.reports.push({ taskId: task.taskId, attempt: task.attempt, outcome, notes: directNotes(task, outcome, sentAt, doneAt) });
+					round.reports.push({
+						taskId: task.taskId,
+						attempt: task.attempt,
+						outcome,
+						notes: directNotes(task, outcome, sentAt, doneAt),
+					});
 					if (outcome.status !== "ok") stopped = true;
 					this.settleDirect(round);
 				});
 				// After one that did not go through, the rest must not overtake it: they go back, due now, for the alarm.
 				if (stopped) {
 					for (const { task, round } of line.queued.splice(0)) {
-						round.reports.push({ taskId: task.taskId, attempt: task.attempt, outcome: { status: "deferred", code: "deferred", message: "an earlier direct attempt did not go through" }, notes: [] });
+						round.reports.push({
+							taskId: task.taskId,
+							attempt: task.attempt,
+							outcome: { status: "deferred", code: "deferred", message: "an earlier direct attempt did not go through" },
+							notes: [],
+						});
 						this.settleDirect(round);
 					}
 				}
@@ -358,7 +375,8 @@ export class TaskEngine {
 		try {
 			if (round.reports.length > 0) {
 				this.write(() => {
-					for (const { taskId, attempt, outcome, notes } of round.reports) outbox.complete(taskId, attempt, outcome, this.now(), notes);
+					for (const { taskId, attempt, outcome, notes } of round.reports)
+						outbox.complete(taskId, attempt, outcome, this.now(), notes);
 				});
 				// Counted once written, as the consumer's reports are (completeTasks).
 				for (const { taskId, outcome } of round.reports) this.countFailedAttempt(taskId, outcome);
@@ -367,7 +385,9 @@ export class TaskEngine {
 			}
 		} catch (error) {
 			// Not recorded: the tasks stay leased, and the alarm re-claims them when the lease runs out.
-			console.error(JSON.stringify({ level: "error", msg: "direct attempt not recorded", origin: this.host.name(), error: String(error) }));
+			console.error(
+				JSON.stringify({ level: "error", msg: "direct attempt not recorded", origin: this.host.name(), error: String(error) }),
+			);
 			this.shipSoon();
 		}
 		await this.afterWrite();
@@ -403,7 +423,9 @@ export class TaskEngine {
 	private shipWakeAt(now: number): number | null {
 		if (this.shippable().length === 0) return null;
 		if (this.shipping !== undefined) return now + SHIP_WAIT_MS;
-		return this.shipFailedAt === undefined ? now : this.shipFailedAt + backoffDelay(this.shipFailures, Math.max(this.host.config.outboxBaseDelayMs, 500));
+		return this.shipFailedAt === undefined
+			? now
+			: this.shipFailedAt + backoffDelay(this.shipFailures, Math.max(this.host.config.outboxBaseDelayMs, 500));
 	}
 
 	/** Ships what is shippable now, unless a shipment is under way (it ships again when done). */
@@ -452,7 +474,11 @@ export class TaskEngine {
 		await Promise.all(
 			[...byShard].map(async ([shard, batch]) => {
 				try {
-					await withTimeout("index feed", OUTBOUND_TIMEOUT_MS, this.host.env().OPS_INDEX.getByName(shardName(shard)).ingest(batch.updates));
+					await withTimeout(
+						"index feed",
+						OUTBOUND_TIMEOUT_MS,
+						this.host.env().OPS_INDEX.getByName(shardName(shard)).ingest(batch.updates),
+					);
 					for (const id of batch.ids) {
 						if (this.unshipped.get(id) !== counts.get(id)) continue;
 						this.unshipped.delete(id);
@@ -460,7 +486,9 @@ export class TaskEngine {
 					}
 				} catch (error) {
 					ok = false;
-					console.warn(JSON.stringify({ level: "warn", msg: "index feed failed", origin: this.host.name(), shard, error: String(error) }));
+					console.warn(
+						JSON.stringify({ level: "warn", msg: "index feed failed", origin: this.host.name(), shard, error: String(error) }),
+					);
 				}
 			}),
 		);
@@ -508,7 +536,9 @@ export class TaskEngine {
 	/** The earliest time anything of the outbox, the feed, the alerts or a stuck deadline is due. */
 	private earliestDue(): number | null {
 		const { outbox, ops, config } = this.host;
-		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter((t): t is number => t !== null);
+		const times = [outbox.nextWakeAt(), ops.nextWakeAt(), outbox.nextStuckAt(config.alertStuckMs)].filter(
+			(t): t is number => t !== null,
+		);
 		return times.length === 0 ? null : Math.min(...times);
 	}
 
@@ -547,7 +577,15 @@ export class TaskEngine {
 				} catch (error) {
 					const message = `queue send failed: ${error instanceof Error ? error.message : String(error)}`;
 					const taskIds = chunk.flatMap((batch) => batch.tasks.map((t) => t.taskId));
-					console.error(JSON.stringify({ level: "error", msg: message, origin: this.host.name(), tasks: taskIds, traceId: chunk[0]?.tasks[0]?.traceId }));
+					console.error(
+						JSON.stringify({
+							level: "error",
+							msg: message,
+							origin: this.host.name(),
+							tasks: taskIds,
+							traceId: chunk[0]?.tasks[0]?.traceId,
+						}),
+					);
 					this.write(() => outbox.releaseUnsent(taskIds, message, this.now()));
 				}
 			}
@@ -582,7 +620,16 @@ export class TaskEngine {
 				await withTimeout(`${batch.sink} feed`, OUTBOUND_TIMEOUT_MS, ingest);
 				this.write(() => ops.feedShipped(batch));
 			} catch (error) {
-				console.warn(JSON.stringify({ level: "warn", msg: "feed failed", origin: this.host.name(), sink: batch.sink, shard: batch.shard, error: String(error) }));
+				console.warn(
+					JSON.stringify({
+						level: "warn",
+						msg: "feed failed",
+						origin: this.host.name(),
+						sink: batch.sink,
+						shard: batch.shard,
+						error: String(error),
+					}),
+				);
 				this.write(() => ops.feedFailed(batch, this.now()));
 			}
 		}
@@ -599,7 +646,8 @@ export class TaskEngine {
 			const at = this.now();
 			this.write(() => (error === undefined ? ops.alertDelivered(alertId, at) : ops.alertUndelivered(alertId, error, at)));
 			this.meter.alertDelivery(error === undefined ? "sent" : "failed");
-			if (error !== undefined) console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
+			if (error !== undefined)
+				console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", traceId: payload.traceId, alertId, error }));
 		}
 	}
 
@@ -610,7 +658,13 @@ export class TaskEngine {
 			reports.map(({ taskId, attempt, outcome }) => {
 				const task = outbox.getTask(taskId);
 				if (task !== undefined && delivery !== undefined) {
-					ops.span(task.traceId, delivery.receivedAt, "queue", "queue.delivered", `${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`);
+					ops.span(
+						task.traceId,
+						delivery.receivedAt,
+						"queue",
+						"queue.delivered",
+						`${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`,
+					);
 				}
 				return outbox.complete(taskId, attempt, outcome, this.now());
 			}),

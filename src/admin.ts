@@ -85,7 +85,8 @@ export function parsePolicyReason(value: unknown): Result<string> {
 
 export function parseAction(body: Record<string, unknown>): Result<{ action: ManualAction; reason: string }> {
 	const action = body.action;
-	if (typeof action !== "string" || !MANUAL_ACTIONS.includes(action as ManualAction)) return bad("`action` must be retry, skip or cancel");
+	if (typeof action !== "string" || !MANUAL_ACTIONS.includes(action as ManualAction))
+		return bad("`action` must be retry, skip or cancel");
 	const reason = typeof body.reason === "string" ? body.reason.trim() : "";
 	const length = codePointLength(reason);
 	if (length < 1 || length > 500) return bad("a `reason` of 1..500 chars is required");
@@ -188,7 +189,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const { reason, ...body } = await readJsonBody(c);
 		const audit = unwrap(parsePolicyReason(reason));
 		const patch = unwrap(parsePolicyPatch(body));
-		return c.json(await roomStub(c, room).updatePolicy(patch, { actor: c.get("identity").id, reason: audit, traceId: c.get("trace").traceId }));
+		return c.json(
+			await roomStub(c, room).updatePolicy(patch, { actor: c.get("identity").id, reason: audit, traceId: c.get("trace").traceId }),
+		);
 	});
 
 	app.get("/v1/admin/sagas", async (c) => {
@@ -245,7 +248,11 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const { reason } = dryRun ? { reason: "" } : unwrap(parseAction({ ...body, action: "retry" }));
 		const filter = unwrap(
 			parseListFilter(
-				{ state: "failed", room: typeof body.room === "string" ? body.room : undefined, limit: String(body.limit ?? BULK_RETRY_MAX) },
+				{
+					state: "failed",
+					room: typeof body.room === "string" ? body.room : undefined,
+					limit: String(body.limit ?? BULK_RETRY_MAX),
+				},
 				TASK_STATES,
 			),
 		);
@@ -286,13 +293,26 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const traceId = c.req.param("traceId");
 		if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ParleyError("bad_request", "a trace id is 32 lowercase hex digits");
 		const shard = c.env.OPS_INDEX.getByName(shardNameFor(c, traceId));
-		const [rooms, moderations, sagas] = await Promise.all([shard.traceRooms(traceId), shard.traceModerations(traceId), shard.traceSagas(traceId)]);
-		if (rooms.length === 0 && moderations.length === 0) throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
+		const [rooms, moderations, sagas] = await Promise.all([
+			shard.traceRooms(traceId),
+			shard.traceModerations(traceId),
+			shard.traceSagas(traceId),
+		]);
+		if (rooms.length === 0 && moderations.length === 0)
+			throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
 		// Spans of one room name the others (targets, copies), so a trace is shown whole or not at all.
 		requireScope(c, rooms, `trace ${traceId}`);
 		const [perRoom, perModeration, parent] = await Promise.all([
 			// A cross-post's origin keeps its spans in its rows: it is told which cross-posts to read.
-			Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId, sagas.filter((s) => s.originRoom === room).map((s) => s.sagaId)))),
+			Promise.all(
+				rooms.map(
+					async (room) =>
+						await roomStub(c, room).spans(
+							traceId,
+							sagas.filter((s) => s.originRoom === room).map((s) => s.sagaId),
+						),
+				),
+			),
 			Promise.all(moderations.map(async (id) => await c.env.MODERATION.getByName(id).spans(traceId))),
 			shard.traceParent(traceId),
 		]);
@@ -337,7 +357,10 @@ async function createModeration(c: AppContext): Promise<Response> {
 	const plan: RoomPlan[] = await Promise.all(rooms.map(async (room) => await roomStub(c, room).moderationPlan(selector)));
 	const tooMany = plan.find((p) => p.truncated);
 	if (tooMany !== undefined) {
-		throw new ParleyError("bad_request", `the selector matches more than ${MAX_MESSAGES_PER_ROOM} messages in room ${tooMany.room}; narrow it (time range, room)`);
+		throw new ParleyError(
+			"bad_request",
+			`the selector matches more than ${MAX_MESSAGES_PER_ROOM} messages in room ${tooMany.room}; narrow it (time range, room)`,
+		);
 	}
 	const matched = plan.filter((p) => p.msgIds.length > 0);
 	const copyRooms = new Map<string, number>();
@@ -371,8 +394,11 @@ async function createModeration(c: AppContext): Promise<Response> {
 async function listModerations(c: AppContext, legacy: boolean): Promise<Response> {
 	// A moderation is "running" or "done"; the index keeps "done" as the saga state "succeeded".
 	const { state, ...rest } = c.req.query();
-	if (state !== undefined && state !== "running" && state !== "done") throw new ParleyError("bad_request", "`state` must be running or done");
-	const filter = unwrap(parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES));
+	if (state !== undefined && state !== "running" && state !== "done")
+		throw new ParleyError("bad_request", "`state` must be running or done");
+	const filter = unwrap(
+		parseListFilter({ ...rest, ...(state === undefined ? {} : { state: state === "done" ? "succeeded" : "running" }) }, SAGA_STATES),
+	);
 	requireFilterRoom(c, filter);
 	const pages = await askShards(c, async (shard, scope) => await shard.listModerations(filter, scope));
 	const { items, cursor } = mergePages(pages, filter.limit, (m) => ({ createdAt: m.createdAt, id: m.id }));
@@ -387,6 +413,9 @@ async function moderationDetail(c: AppContext, id: string): Promise<Response> {
 	const rooms = [...view.tasks.map((task) => task.room), ...(view.selector.room === undefined ? [] : [view.selector.room])];
 	requireScope(c, rooms, `moderation ${id}`);
 	const pages = await askShards(c, async (shard, scope) => await shard.audit(500, scope));
-	const audit = pages.flat().filter((e) => e.traceId === view.traceId).sort((a, b) => a.at - b.at);
+	const audit = pages
+		.flat()
+		.filter((e) => e.traceId === view.traceId)
+		.sort((a, b) => a.at - b.at);
 	return c.json({ ...view, audit });
 }

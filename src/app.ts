@@ -30,7 +30,6 @@ function bearer(c: AppContext): string | null {
 	return match?.[1] ?? "malformed";
 }
 
-
 export function createApp(): Hono<AppEnv> {
 	const app = new Hono<AppEnv>();
 

@@ -59,37 +59,39 @@ export interface Config {
 export const MAX_METRICS_ROOMS = 20;
 
 /** The variables as the runtime hands them over: strings, possibly absent. */
-export type ConfigVars = Partial<Record<
-	| "AUTH_SECRET"
-	| "ALLOW_GUESTS"
-	| "AUTH_JWKS_URL"
-	| "AUTH_ISSUER"
-	| "AUTH_AUDIENCE"
-	| "AUTH_NAME_CLAIM"
-	| "AUTH_ADMIN_CLAIM"
-	| "AUTH_ADMIN_VALUE"
-	| "AUTH_ACCESS_HEADER"
-	| "RATE_LIMIT_PER_SEC"
-	| "MAX_SOCKETS_PER_USER"
-	| "MAX_MESSAGE_CHARS"
-	| "MAX_FRAME_BYTES"
-	| "OUTBOX_BASE_DELAY_MS"
-	| "OUTBOX_MAX_ATTEMPTS"
-	| "ALERT_WEBHOOK_URL"
-	| "ALERT_STUCK_MS"
-	| "FAULTS"
-	| "OPS_INDEX_SHARDS"
-	| "ALERT_WEBHOOK_SECRET"
-	| "METRICS_TOKEN"
-	| "METRICS_ROOMS"
-	| "METRICS_FLUSH_MS"
-	| "ACCESS_TEAM_DOMAIN"
-	| "ACCESS_AUD"
-	| "ACCESS_JWKS_URL"
-	| "ACCESS_ADMIN_EMAILS"
-	| "ACCESS_ADMIN_GROUPS",
-	string | undefined
->>;
+export type ConfigVars = Partial<
+	Record<
+		| "AUTH_SECRET"
+		| "ALLOW_GUESTS"
+		| "AUTH_JWKS_URL"
+		| "AUTH_ISSUER"
+		| "AUTH_AUDIENCE"
+		| "AUTH_NAME_CLAIM"
+		| "AUTH_ADMIN_CLAIM"
+		| "AUTH_ADMIN_VALUE"
+		| "AUTH_ACCESS_HEADER"
+		| "RATE_LIMIT_PER_SEC"
+		| "MAX_SOCKETS_PER_USER"
+		| "MAX_MESSAGE_CHARS"
+		| "MAX_FRAME_BYTES"
+		| "OUTBOX_BASE_DELAY_MS"
+		| "OUTBOX_MAX_ATTEMPTS"
+		| "ALERT_WEBHOOK_URL"
+		| "ALERT_STUCK_MS"
+		| "FAULTS"
+		| "OPS_INDEX_SHARDS"
+		| "ALERT_WEBHOOK_SECRET"
+		| "METRICS_TOKEN"
+		| "METRICS_ROOMS"
+		| "METRICS_FLUSH_MS"
+		| "ACCESS_TEAM_DOMAIN"
+		| "ACCESS_AUD"
+		| "ACCESS_JWKS_URL"
+		| "ACCESS_ADMIN_EMAILS"
+		| "ACCESS_ADMIN_GROUPS",
+		string | undefined
+	>
+>;
 
 function integer(value: string | undefined, fallback: number, min: number, max: number): number {
 	if (value === undefined || value.trim() === "") return fallback;
@@ -100,12 +102,23 @@ function integer(value: string | undefined, fallback: number, min: number, max: 
 
 /** A comma-separated list (or `separator`), trimmed, without empty entries or repeats. */
 export function listVar(value: string | undefined, separator: RegExp = /[\s,]+/): string[] {
-	return [...new Set((value ?? "").split(separator).map((entry) => entry.trim()).filter((entry) => entry !== ""))];
+	return [
+		...new Set(
+			(value ?? "")
+				.split(separator)
+				.map((entry) => entry.trim())
+				.filter((entry) => entry !== ""),
+		),
+	];
 }
 
 /** `myteam`, `myteam.cloudflareaccess.com` or `https://myteam.cloudflareaccess.com/` → `myteam.cloudflareaccess.com`. */
 export function accessTeamHost(value: string | undefined): string {
-	const host = (value ?? "").trim().toLowerCase().replace(/^https?:\/\//, "").replace(/\/+$/, "");
+	const host = (value ?? "")
+		.trim()
+		.toLowerCase()
+		.replace(/^https?:\/\//, "")
+		.replace(/\/+$/, "");
 	if (host === "") return "";
 	return host.includes(".") ? host : `${host}.cloudflareaccess.com`;
 }
@@ -127,7 +140,10 @@ export function readConfig(vars: ConfigVars): Config {
 		maxSocketsPerUser: integer(vars.MAX_SOCKETS_PER_USER, 10, 1, 32_768),
 		// A frame limit below what the character limit allows would make legal sends close the
 		// socket (and a resending client loop); the two limits must agree, so the larger wins.
-		maxFrameBytes: Math.max(integer(vars.MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes, 256, 1_048_576), sendFrameBudget(maxMessageChars)),
+		maxFrameBytes: Math.max(
+			integer(vars.MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes, 256, 1_048_576),
+			sendFrameBudget(maxMessageChars),
+		),
 		outboxBaseDelayMs: integer(vars.OUTBOX_BASE_DELAY_MS, 1000, 1, 3_600_000),
 		outboxMaxAttempts: integer(vars.OUTBOX_MAX_ATTEMPTS, 8, 1, 100),
 		alertWebhookUrl: vars.ALERT_WEBHOOK_URL?.trim() ?? "",
@@ -136,11 +152,17 @@ export function readConfig(vars: ConfigVars): Config {
 		faults: vars.FAULTS === "on",
 		opsIndexShards: integer(vars.OPS_INDEX_SHARDS, 4, 1, 256),
 		metricsToken: vars.METRICS_TOKEN?.trim() ?? "",
-		metricsRooms: listVar(vars.METRICS_ROOMS).filter((room) => isRoomId(room)).slice(0, MAX_METRICS_ROOMS),
+		metricsRooms: listVar(vars.METRICS_ROOMS)
+			.filter((room) => isRoomId(room))
+			.slice(0, MAX_METRICS_ROOMS),
 		metricsFlushMs: integer(vars.METRICS_FLUSH_MS, 5000, 100, 60_000),
 		accessTeamDomain: accessTeamHost(vars.ACCESS_TEAM_DOMAIN),
 		accessAud: vars.ACCESS_AUD?.trim() ?? "",
-		accessJwksUrl: vars.ACCESS_JWKS_URL?.trim() || (accessTeamHost(vars.ACCESS_TEAM_DOMAIN) === "" ? "" : `https://${accessTeamHost(vars.ACCESS_TEAM_DOMAIN)}/cdn-cgi/access/certs`),
+		accessJwksUrl:
+			vars.ACCESS_JWKS_URL?.trim() ||
+			(accessTeamHost(vars.ACCESS_TEAM_DOMAIN) === ""
+				? ""
+				: `https://${accessTeamHost(vars.ACCESS_TEAM_DOMAIN)}/cdn-cgi/access/certs`),
 		accessAdminEmails: listVar(vars.ACCESS_ADMIN_EMAILS).map((email) => email.toLowerCase()),
 		accessAdminGroups: listVar(vars.ACCESS_ADMIN_GROUPS, /,/),
 	};

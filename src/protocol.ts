@@ -51,14 +51,7 @@ export interface RetractEvent {
 export type RoomEvent = MessageEvent | RetractEvent;
 
 export type SagaState = "running" | "compensating" | "succeeded" | "compensated" | "failed";
-export type TaskState =
-	| "pending"
-	| "processing"
-	| "succeeded"
-	| "failed"
-	| "skipped"
-	| "cancelled"
-	| "archived";
+export type TaskState = "pending" | "processing" | "succeeded" | "failed" | "skipped" | "cancelled" | "archived";
 
 export interface SagaStepSummary {
 	room: string;
@@ -118,15 +111,7 @@ export interface ErrorFrame extends ErrorBody {
 	id?: string;
 }
 
-export type ServerFrame =
-	| WelcomeFrame
-	| SyncedFrame
-	| RoomEvent
-	| AckFrame
-	| SagaFrame
-	| PresenceFrame
-	| DeletedFrame
-	| ErrorFrame;
+export type ServerFrame = WelcomeFrame | SyncedFrame | RoomEvent | AckFrame | SagaFrame | PresenceFrame | DeletedFrame | ErrorFrame;
 
 export interface SendInput {
 	id: string;
@@ -229,7 +214,11 @@ export function isGuestId(userId: string): boolean {
 }
 
 /** Why a room's policy refuses a post by this user, if it does (sends and cross-post deliveries alike). */
-export function policyRefusal(policy: RoomPolicy, userId: string, admin: boolean): { code: "banned" | "read_only"; message: string } | undefined {
+export function policyRefusal(
+	policy: RoomPolicy,
+	userId: string,
+	admin: boolean,
+): { code: "banned" | "read_only"; message: string } | undefined {
 	if (policy.banned.includes(userId)) return { code: "banned", message: "you are banned from this room" };
 	if (policy.banGuests === true && isGuestId(userId)) return { code: "banned", message: "guests may not post in this room; sign in" };
 	if (policy.readOnly && !admin) return { code: "read_only", message: "this room is read-only" };
@@ -315,7 +304,8 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	}
 	// Checked after the length, so a huge blank paste is not scanned twice.
 	if (text.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
-	if (hasLoneSurrogate(text) || hasLoneSurrogate(id)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
+	if (hasLoneSurrogate(text) || hasLoneSurrogate(id))
+		return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
 	let after: string | undefined;
 	if (input.after !== undefined) {
 		if (typeof input.after !== "string" || input.after.length < 1 || codePointLength(input.after) > MAX_CLIENT_ID_CHARS) {
@@ -353,10 +343,13 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > 128) {
 				return refuse("bad_request", "`msgId` must be a non-empty string", id);
 			}
-			return { ok: true, value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id } };
+			return {
+				ok: true,
+				value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id },
+			};
 		}
 		default:
-			return refuse("bad_request", "`type` must be \"send\" or \"delete\"", id);
+			return refuse("bad_request", '`type` must be "send" or "delete"', id);
 	}
 }
 

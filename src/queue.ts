@@ -29,7 +29,15 @@ export function queueRetryDelaySeconds(attempts: number): number {
 }
 
 function log(level: "info" | "warn" | "error", msg: string, task: TaskMessage, extra: Record<string, unknown> = {}): void {
-	const line = JSON.stringify({ level, msg, traceId: task.traceId, traceparent: task.traceparent, taskId: task.taskId, room: task.targetRoom, ...extra });
+	const line = JSON.stringify({
+		level,
+		msg,
+		traceId: task.traceId,
+		traceparent: task.traceparent,
+		taskId: task.taskId,
+		room: task.targetRoom,
+		...extra,
+	});
 	if (level === "error") console.error(line);
 	else if (level === "warn") console.warn(line);
 	else console.log(line);
@@ -98,7 +106,9 @@ async function runBatch(env: Env, message: Message<QueueBody>, faults: FaultSett
 	if (message.attempts > 1) {
 		// A redelivery: the origin may have moved on (finished, cancelled, re-dispatched).
 		// Ask it rather than guess, and act only on the attempts it is still waiting for.
-		const statuses = await Promise.all(tasks.map(async (task) => await withTimeout("task status", RPC_TIMEOUT_MS, origin.taskStatus(task.taskId))));
+		const statuses = await Promise.all(
+			tasks.map(async (task) => await withTimeout("task status", RPC_TIMEOUT_MS, origin.taskStatus(task.taskId))),
+		);
 		const wanted = tasks.filter((task, i) => statuses[i]?.state === "processing" && statuses[i]?.attempts === task.attempt);
 		for (const task of tasks) if (!wanted.includes(task)) log("info", "stale task message dropped", task);
 		tasks = wanted;
@@ -113,7 +123,10 @@ async function runBatch(env: Env, message: Message<QueueBody>, faults: FaultSett
 		return { taskId: task.taskId, attempt: task.attempt, outcome };
 	});
 	const traceparent = tasks[0]?.traceparent;
-	const note = traceparent === undefined ? { receivedAt, queueAttempts: message.attempts } : { receivedAt, queueAttempts: message.attempts, traceparent };
+	const note =
+		traceparent === undefined
+			? { receivedAt, queueAttempts: message.attempts }
+			: { receivedAt, queueAttempts: message.attempts, traceparent };
 	await withTimeout("task report", RPC_TIMEOUT_MS, origin.completeTasks(reports, note));
 }
 
@@ -132,7 +145,8 @@ export async function consumeOutbox(batch: MessageBatch<QueueBody>, env: Env): P
 			} catch (error) {
 				// The round did not complete (the origin could not be told): try again later.
 				const first = tasksOf(message.body)[0];
-				if (first !== undefined) log("error", "task round failed; queue will retry", first, { error: String(error), attempts: message.attempts });
+				if (first !== undefined)
+					log("error", "task round failed; queue will retry", first, { error: String(error), attempts: message.attempts });
 				message.retry({ delaySeconds: queueRetryDelaySeconds(message.attempts) });
 			}
 		}),

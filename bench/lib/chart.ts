@@ -46,14 +46,18 @@ export function svgChart(results: Results, subtitle: string): string {
 	const plotHeight = 150;
 	const out: string[] = [];
 	const height = top + PANELS.length * panelHeight + 10;
-	out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12" role="img" aria-labelledby="chart-title">`);
+	out.push(
+		`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12" role="img" aria-labelledby="chart-title">`,
+	);
 	out.push(`<title id="chart-title">Parley bench: throughput and latency per server (${escapeXml(subtitle)})</title>`);
 	out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
 	out.push(`<text x="${left}" y="24" font-size="16" font-weight="bold">Parley bench: throughput and latency per server</text>`);
 	out.push(`<text x="${left}" y="42" fill="#57606a">${escapeXml(subtitle)}</text>`);
 	SERIES.forEach((series, i) => {
 		const x = left + i * 220;
-		out.push(`<rect x="${x}" y="52" width="12" height="12" fill="${series.color}"/><text x="${x + 18}" y="62">${escapeXml(series.label)}</text>`);
+		out.push(
+			`<rect x="${x}" y="52" width="12" height="12" fill="${series.color}"/><text x="${x + 18}" y="62">${escapeXml(series.label)}</text>`,
+		);
 	});
 	PANELS.forEach((panel, p) => {
 		const y0 = top + p * panelHeight + 20;
@@ -61,7 +65,14 @@ export function svgChart(results: Results, subtitle: string): string {
 		const baseY = y0 + 15 + plotHeight;
 		const values = SERVERS.map((server) =>
 			SERIES.map((series) => {
-				const path = server.name === "node-ws" ? (series.path === "node" ? "node" : undefined) : series.path === "node" ? undefined : series.path;
+				const path =
+					server.name === "node-ws"
+						? series.path === "node"
+							? "node"
+							: undefined
+						: series.path === "node"
+							? undefined
+							: series.path;
 				return path === undefined ? null : results.metric(server.name, path, panel.scenario, panel.key);
 			}),
 		);
@@ -84,8 +95,12 @@ export function svgChart(results: Results, subtitle: string): string {
 					return;
 				}
 				const h = (bar.value / max) * plotHeight;
-				out.push(`<rect x="${x}" y="${baseY - h}" width="${barWidth - 4}" height="${h}" fill="${bar.series.color}"><title>${escapeXml(`${server.label} / ${bar.series.label}: ${formatNumber(bar.value)}`)}</title></rect>`);
-				out.push(`<text x="${x + (barWidth - 4) / 2}" y="${baseY - h - 3}" text-anchor="middle" font-size="10">${formatNumber(bar.value)}</text>`);
+				out.push(
+					`<rect x="${x}" y="${baseY - h}" width="${barWidth - 4}" height="${h}" fill="${bar.series.color}"><title>${escapeXml(`${server.label} / ${bar.series.label}: ${formatNumber(bar.value)}`)}</title></rect>`,
+				);
+				out.push(
+					`<text x="${x + (barWidth - 4) / 2}" y="${baseY - h - 3}" text-anchor="middle" font-size="10">${formatNumber(bar.value)}</text>`,
+				);
 			});
 			out.push(`<text x="${gx + groupWidth / 2}" y="${baseY + 16}" text-anchor="middle">${escapeXml(server.label)}</text>`);
 		});

@@ -261,7 +261,9 @@ export async function fixedRate(
 				senderSocket.send(sendFrame(`L-${n}`, stampedText("L", n, TEXT_BYTES)));
 			}
 		}, 1);
-		await timed(timing.warmupMs + timing.measureMs, (ms) => progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent}`));
+		await timed(timing.warmupMs + timing.measureMs, (ms) =>
+			progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent}`),
+		);
 		clearInterval(pacer);
 		// Drain: wait for the stragglers of the window, at most 5 s.
 		const expected = sentInWindow * recv.length;
@@ -313,7 +315,10 @@ export async function idleMemory(target: Target, count: number, perRoom: number,
 	const rooms = Array.from({ length: Math.ceil(count / perRoom) }, () => freshRoom("idle"));
 	const pids = target.pids();
 	if (pids.length === 0) throw new Error("no server process to measure");
-	const warmers = await openMany(rooms.map((room) => socketUrl(target.wsUrl, room, "warm")), CONNECT_CONCURRENCY);
+	const warmers = await openMany(
+		rooms.map((room) => socketUrl(target.wsUrl, room, "warm")),
+		CONNECT_CONCURRENCY,
+	);
 	let sockets: BenchSocket[] = [];
 	try {
 		await sleep(1000);
@@ -431,7 +436,9 @@ export async function crossPost(
 				author.send(sendFrame(`X-${n}`, stampedText("X", n, TEXT_BYTES), targetRooms));
 			}
 		}, 5);
-		await timed(timing.warmupMs + timing.measureMs, (ms) => progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent} sagas`));
+		await timed(timing.warmupMs + timing.measureMs, (ms) =>
+			progress(`${ms < timing.warmupMs ? "warmup" : "measure"} ${(ms / 1000).toFixed(0)}s sent ${sent} sagas`),
+		);
 		clearInterval(pacer);
 		const inWindow = [...sentAt.values()].filter((at) => at >= t0 && at < t1).length;
 		const drainUntil = Date.now() + 10_000;

@@ -77,8 +77,7 @@ const WORKER_BASELINES: readonly ServerName[] = ["bare", "naive", "party"];
 
 /** The issue's targets, each evaluated on one path with numbers from this run only. */
 export function checkTargets(results: Results, path: PathName): TargetCheck[] {
-	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined =>
-		results.metric(server, path, scenario, key);
+	const m = (server: ServerName, scenario: ScenarioName, key: string): number | undefined => results.metric(server, path, scenario, key);
 	const checks: TargetCheck[] = [];
 	const add = (name: string, value: number | undefined, requirement: string, pass: (v: number) => boolean): void => {
 		checks.push({ name, path, value, requirement, pass: value === undefined ? undefined : pass(value) });
@@ -86,14 +85,21 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 	const ingest = m("parley", "ingest-1x10", "ingestPerSec");
 	add("acked ingest 1→10 vs bare", ratio(ingest, m("bare", "ingest-1x10", "ingestPerSec")), "≥ 0.8× bare", (v) => v >= 0.8);
 	add("acked ingest 1→10 vs naive", ratio(ingest, m("naive", "ingest-1x10", "ingestPerSec")), "≥ 2× naive", (v) => v >= 2);
-	const bestFanout = Math.max(...WORKER_BASELINES.map((s) => m(s, "fanout-10x100", "deliveriesPerSec") ?? Number.NaN).filter(Number.isFinite));
+	const bestFanout = Math.max(
+		...WORKER_BASELINES.map((s) => m(s, "fanout-10x100", "deliveriesPerSec") ?? Number.NaN).filter(Number.isFinite),
+	);
 	add(
 		"deliveries/s 10→100 vs best baseline",
 		ratio(m("parley", "fanout-10x100", "deliveriesPerSec"), Number.isFinite(bestFanout) ? bestFanout : undefined),
 		"≥ 0.9× best",
 		(v) => v >= 0.9,
 	);
-	add("p99 @ 1,000 msgs/s vs bare", ratio(m("parley", "latency-1k", "p99Ms"), m("bare", "latency-1k", "p99Ms")), "≤ 2× bare", (v) => v <= 2);
+	add(
+		"p99 @ 1,000 msgs/s vs bare",
+		ratio(m("parley", "latency-1k", "p99Ms"), m("bare", "latency-1k", "p99Ms")),
+		"≤ 2× bare",
+		(v) => v <= 2,
+	);
 	if (path === "miniflare") {
 		for (const scenario of ["idle-1000", "idle-5000"] as const) {
 			add(
@@ -146,7 +152,13 @@ const PATH_TITLES: Record<PathName, string> = {
 export function markdownTable(results: Results, path: PathName): string {
 	const servers: ServerName[] = ["parley", "bare", "naive", "party"];
 	if (path === "miniflare") servers.push("node-ws");
-	const labels: Record<ServerName, string> = { parley: "Parley", bare: "bare DO", naive: "naive durable DO", party: "PartyServer", "node-ws": "Node ws" };
+	const labels: Record<ServerName, string> = {
+		parley: "Parley",
+		bare: "bare DO",
+		naive: "naive durable DO",
+		party: "PartyServer",
+		"node-ws": "Node ws",
+	};
 	const lines: string[] = [];
 	lines.push(`### ${PATH_TITLES[path]}`, "");
 	lines.push(`| metric | ${servers.map((s) => labels[s]).join(" | ")} | Parley ÷ bare | Parley ÷ naive | Parley ÷ PartyServer |`);
@@ -171,7 +183,8 @@ export function markdownTable(results: Results, path: PathName): string {
 export function targetsTable(checks: TargetCheck[]): string {
 	const lines = ["| target | path | measured | requirement | verdict |", "|---|---|---:|---|---|"];
 	for (const check of checks) {
-		const shown = check.value === undefined ? "—" : check.name.includes(" vs ") ? `${check.value.toFixed(2)}×` : formatNumber(check.value);
+		const shown =
+			check.value === undefined ? "—" : check.name.includes(" vs ") ? `${check.value.toFixed(2)}×` : formatNumber(check.value);
 		const verdict = check.pass === undefined ? "not measured" : check.pass ? "pass" : "**FAIL**";
 		lines.push(`| ${check.name} | ${check.path} | ${shown} | ${check.requirement} | ${verdict} |`);
 	}

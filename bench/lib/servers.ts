@@ -71,11 +71,7 @@ export async function bundleAll(defs: readonly ServerDef[], outRoot: string): Pr
 	return bundles;
 }
 
-export async function startServer(
-	def: ServerDef,
-	path: PathName,
-	bundles: Map<ServerName, string | Error>,
-): Promise<RunningServer> {
+export async function startServer(def: ServerDef, path: PathName, bundles: Map<ServerName, string | Error>): Promise<RunningServer> {
 	const port = await freePort();
 	const persistDir = mkdtempSync(join(tmpdir(), `parley-bench-${def.name}-`));
 	const cleanup = (): void => rmSync(persistDir, { recursive: true, force: true });
@@ -101,7 +97,11 @@ export async function startServer(
 				throw error;
 			});
 			const pid = child.process.pid;
-			return finish(httpUrl, () => (pid === undefined ? [] : [pid]), () => child.stop());
+			return finish(
+				httpUrl,
+				() => (pid === undefined ? [] : [pid]),
+				() => child.stop(),
+			);
 		}
 		if (path === "miniflare") {
 			const bundle = bundles.get(def.name);

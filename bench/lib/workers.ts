@@ -69,22 +69,22 @@ function bundleModules(script: string): { type: ModuleType; path: string }[] {
 		const path = join(dir, file);
 		if (path === script || file === "README.md" || file.endsWith(".map")) continue;
 		const ext = extname(file);
-		const type: ModuleType = ext === ".js" || ext === ".mjs" ? "ESModule" : ext === ".wasm" ? "CompiledWasm" : ext === ".bin" ? "Data" : "Text";
+		const type: ModuleType =
+			ext === ".js" || ext === ".mjs" ? "ESModule" : ext === ".wasm" ? "CompiledWasm" : ext === ".bin" ? "Data" : "Text";
 		modules.push({ type, path });
 	}
 	return modules;
 }
 
 /** Serves a bundled Worker through the Miniflare API on `port`, persisting to `persistDir`. */
-export async function startMiniflare(
-	spec: WorkerSpec,
-	script: string,
-	port: number,
-	persistDir: string,
-): Promise<RunningWorker> {
+export async function startMiniflare(spec: WorkerSpec, script: string, port: number, persistDir: string): Promise<RunningWorker> {
 	// `envFiles` (read instead of .dev.vars and .env) is honoured though not in the declared options.
 	const envFiles = spec.testSecret === true ? { envFiles: [testSecretForWrangler().file] } : {};
-	const { workerOptions } = unstable_getMiniflareWorkerOptions(spec.config, undefined, envFiles as Parameters<typeof unstable_getMiniflareWorkerOptions>[2]);
+	const { workerOptions } = unstable_getMiniflareWorkerOptions(
+		spec.config,
+		undefined,
+		envFiles as Parameters<typeof unstable_getMiniflareWorkerOptions>[2],
+	);
 	const secrets: Record<string, string> = spec.testSecret === true ? { AUTH_SECRET: TEST_AUTH_SECRET } : {};
 	const before = new Set(ownChildrenNamed("workerd"));
 	const mf = new Miniflare(

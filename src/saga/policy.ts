@@ -254,7 +254,8 @@ export function dueTasks(live: readonly LiveTask[], now: number, limit = 100): s
 		const leaseOut = task.state === "processing" && (task.leaseUntil ?? 0) <= now;
 		const ready = task.state === "pending" && task.nextAttemptAt <= now && !(task.kind === "deliver" && blocked.has(task.room));
 		if (ready || leaseOut) due.push(task.taskId);
-		if (task.kind === "deliver" && (task.state === "processing" || (task.state === "pending" && task.nextAttemptAt > now))) blocked.add(task.room);
+		if (task.kind === "deliver" && (task.state === "processing" || (task.state === "pending" && task.nextAttemptAt > now)))
+			blocked.add(task.room);
 	}
 	return due;
 }
@@ -293,8 +294,14 @@ export function mayClaimAtCommit(liveToRoom: number, directToRoom: number): bool
  * on that very attempt and its lease has not run out. Anything else means the durable path
  * owns it now (the alarm re-claimed it, an operator acted, the saga was compensated).
  */
-export function mayAttemptDirectly(task: { state: TaskState; attempts: number; leaseUntil: number | null } | undefined, attempt: number, now: number): boolean {
-	return task !== undefined && task.state === "processing" && task.attempts === attempt && task.leaseUntil !== null && task.leaseUntil > now;
+export function mayAttemptDirectly(
+	task: { state: TaskState; attempts: number; leaseUntil: number | null } | undefined,
+	attempt: number,
+	now: number,
+): boolean {
+	return (
+		task !== undefined && task.state === "processing" && task.attempts === attempt && task.leaseUntil !== null && task.leaseUntil > now
+	);
 }
 
 /**

@@ -16,7 +16,11 @@ import { advanceClockTo, api, freshRoom, token } from "./helpers.ts";
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 
 async function crossPost(origin: string, targets: string[], text = "hello"): Promise<string> {
-	const posted = await env.ROOM.getByName(origin).post(ann, { id: crypto.randomUUID(), text, crossPost: targets }, crypto.randomUUID().replaceAll("-", ""));
+	const posted = await env.ROOM.getByName(origin).post(
+		ann,
+		{ id: crypto.randomUUID(), text, crossPost: targets },
+		crypto.randomUUID().replaceAll("-", ""),
+	);
 	if (!posted.ok || posted.value.sagaId === undefined) throw new Error(`send failed: ${JSON.stringify(posted)}`);
 	return posted.value.sagaId;
 }
@@ -61,7 +65,10 @@ describe("the direct first attempt", () => {
 			instance.engine.queue = () => ({ sendBatch: async (messages) => void queued.push(...messages) });
 		});
 		const sagaId = await crossPost(a, [b, c]);
-		const done = await vi.waitUntil(async () => ((await saga(a, sagaId)).state === "succeeded" ? await saga(a, sagaId) : undefined), { timeout: 5000, interval: 10 });
+		const done = await vi.waitUntil(async () => ((await saga(a, sagaId)).state === "succeeded" ? await saga(a, sagaId) : undefined), {
+			timeout: 5000,
+			interval: 10,
+		});
 		expect(done.steps.map((s) => [s.room, s.state, s.attempts])).toEqual([
 			[b, "succeeded", 1],
 			[c, "succeeded", 1],
@@ -85,7 +92,10 @@ describe("the direct first attempt", () => {
 		});
 		const sagaId = await crossPost(a, [b]);
 		// The retry goes the durable way: after its backoff the alarm claims it (attempt 2), and the real queue and consumer run it.
-		const done = await vi.waitUntil(async () => ((await saga(a, sagaId)).state === "succeeded" ? await saga(a, sagaId) : undefined), { timeout: 10_000, interval: 20 });
+		const done = await vi.waitUntil(async () => ((await saga(a, sagaId)).state === "succeeded" ? await saga(a, sagaId) : undefined), {
+			timeout: 10_000,
+			interval: 20,
+		});
 		expect(done.steps[0]).toMatchObject({ state: "succeeded", attempts: 2 });
 		expect(direct).toBe(1);
 		expect(await copies(b, sagaId)).toHaveLength(1);
@@ -93,7 +103,12 @@ describe("the direct first attempt", () => {
 		const response = await api(`/v1/admin/traces/${done.traceId}`, { token: await token({ sub: "ops", role: "admin" }) });
 		const trace = ((await response.json()) as { spans: Span[] }).spans;
 		expect(trace.map((span) => `${span.component}:${span.event}@${span.room}`)).toEqual(
-			expect.arrayContaining([`room:deliver.transient@${b}`, `outbox:task.dispatch@${a}`, `queue:queue.delivered@${a}`, `room:deliver.ok@${b}`]),
+			expect.arrayContaining([
+				`room:deliver.transient@${b}`,
+				`outbox:task.dispatch@${a}`,
+				`queue:queue.delivered@${a}`,
+				`room:deliver.ok@${b}`,
+			]),
 		);
 		expect(trace.find((span) => span.event === "deliver.ok")?.detail).toContain("repeat of an earlier deliver");
 	});
@@ -114,7 +129,10 @@ describe("the direct first attempt", () => {
 		expect(await copies(b, sagaId)).toEqual([]);
 		await advanceClockTo(stub, leased?.nextAttemptAt ?? 0);
 		await runDurableObjectAlarm(stub);
-		const done = await vi.waitUntil(async () => ((await saga(a, sagaId)).state === "succeeded" ? await saga(a, sagaId) : undefined), { timeout: 10_000, interval: 20 });
+		const done = await vi.waitUntil(async () => ((await saga(a, sagaId)).state === "succeeded" ? await saga(a, sagaId) : undefined), {
+			timeout: 10_000,
+			interval: 20,
+		});
 		expect(done.steps[0]).toMatchObject({ state: "succeeded", attempts: 2 });
 		expect(await copies(b, sagaId)).toHaveLength(1);
 	});
@@ -136,7 +154,10 @@ describe("the direct first attempt", () => {
 		expect(held.sent.map((batch) => batch.map((t) => t.sagaId))).toEqual([[first]]);
 		// The alarm (due with the lease's end) re-claims it, and the durable path delivers it.
 		await runDurableObjectAlarm(stub);
-		const done = await vi.waitUntil(async () => ((await saga(a, second)).state === "succeeded" ? await saga(a, second) : undefined), { timeout: 10_000, interval: 20 });
+		const done = await vi.waitUntil(async () => ((await saga(a, second)).state === "succeeded" ? await saga(a, second) : undefined), {
+			timeout: 10_000,
+			interval: 20,
+		});
 		expect(done.steps[0]).toMatchObject({ state: "succeeded", attempts: 2 });
 		expect(held.sent).toHaveLength(1);
 		expect((await copies(b, second)).map((m) => m.text)).toEqual(["second"]);

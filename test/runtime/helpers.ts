@@ -81,9 +81,7 @@ export class TestSocket {
 	}
 
 	ofType<K extends ServerFrame["type"]>(type: K): Array<Extract<ServerFrame, { type: K }>> {
-		return this.frames.filter(
-			(frame): frame is Extract<ServerFrame, { type: K }> => typeof frame !== "string" && frame.type === type,
-		);
+		return this.frames.filter((frame): frame is Extract<ServerFrame, { type: K }> => typeof frame !== "string" && frame.type === type);
 	}
 
 	async waitClosed(timeoutMs?: number): Promise<{ code: number; reason: string }> {
@@ -175,7 +173,12 @@ export async function applyTask(room: DurableObjectStub<Room>, task: TaskMessage
 }
 
 /** One target's answer to one attempt, as the queue consumer reports it. */
-export async function completeTask(origin: DurableObjectStub<Room>, taskId: string, attempt: number, outcome: TaskOutcome): Promise<TaskView | undefined> {
+export async function completeTask(
+	origin: DurableObjectStub<Room>,
+	taskId: string,
+	attempt: number,
+	outcome: TaskOutcome,
+): Promise<TaskView | undefined> {
 	const [view] = await origin.completeTasks([{ taskId, attempt, outcome }]);
 	return view;
 }
@@ -190,7 +193,8 @@ export async function exhaust(origin: string, taskId: string): Promise<TaskView>
 		await runDurableObjectAlarm(stub);
 		const task = await stub.taskStatus(taskId);
 		if (task?.state === "failed") return task;
-		if (task?.state === "processing") await completeTask(stub, taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
+		if (task?.state === "processing")
+			await completeTask(stub, taskId, task.attempts, { status: "transient", code: "fault", message: "test failure" });
 	}
 	throw new Error(`task ${taskId} never failed`);
 }

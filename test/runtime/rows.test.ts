@@ -124,7 +124,9 @@ describe("rows written per cross-post", () => {
 	for (const n of [1, 3, 10]) {
 		it(`stays within 4 + 4N for N = ${n}, its metrics flush within a bound that does not grow with N`, async ({ expect }) => {
 			const { total, perObject, flush, flushPerObject } = await measure(n);
-			console.log(JSON.stringify({ level: "debug", msg: "rows per cross-post", targets: n, total, perObject, flush, flushPerObject }));
+			console.log(
+				JSON.stringify({ level: "debug", msg: "rows per cross-post", targets: n, total, perObject, flush, flushPerObject }),
+			);
 			expect(total).toBeLessThanOrEqual(4 + 4 * n);
 			expect(flush).toBeGreaterThan(0);
 			expect(flush).toBeLessThanOrEqual(FLUSH_ROWS_MAX);

@@ -124,7 +124,8 @@ export function harness(
 		requests,
 		delivered,
 		statuses,
-		socket: async (index) => await vi.waitFor(() => sockets[index] ?? Promise.reject(new Error(`no socket #${index}`)), { timeout: 2000 }),
+		socket: async (index) =>
+			await vi.waitFor(() => sockets[index] ?? Promise.reject(new Error(`no socket #${index}`)), { timeout: 2000 }),
 	};
 }
 

@@ -444,7 +444,14 @@ describe("outcome codes", () => {
 });
 
 describe("dispatch", () => {
-	const task = (taskId: string, state: "pending" | "processing", ord: number, at: number, room = "b", kind: TaskKind = "deliver"): LiveTask => ({
+	const task = (
+		taskId: string,
+		state: "pending" | "processing",
+		ord: number,
+		at: number,
+		room = "b",
+		kind: TaskKind = "deliver",
+	): LiveTask => ({
 		taskId,
 		kind,
 		state,
@@ -455,7 +462,11 @@ describe("dispatch", () => {
 	});
 
 	it("claims due deliveries to a room together, in commit order, and none behind one in flight or waiting", ({ expect }) => {
-		expect(dueTasks([task("2", "pending", 2, 5), task("1", "pending", 1, 5), task("3", "pending", 3, 5, "c")], 10)).toEqual(["1", "2", "3"]);
+		expect(dueTasks([task("2", "pending", 2, 5), task("1", "pending", 1, 5), task("3", "pending", 3, 5, "c")], 10)).toEqual([
+			"1",
+			"2",
+			"3",
+		]);
 		// In flight (lease until 20): the later delivery to b waits; c is another line.
 		expect(dueTasks([task("1", "processing", 1, 20), task("2", "pending", 2, 5), task("3", "pending", 3, 5, "c")], 10)).toEqual(["3"]);
 		// Waiting for its retry (due at 20): the later one waits too.

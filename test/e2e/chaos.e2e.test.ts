@@ -9,7 +9,7 @@ import { describe as summarize, runSuite } from "../../chaos/run.ts";
 describe("chaos (quick slice)", () => {
 	it("keeps every invariant under crashes, queue faults, abuse, bad credentials, floods and churn", async ({ expect }) => {
 		const lines: string[] = [];
-		const reports = await runSuite({ quick: true, latencyTolerance: 3, latencyFloorMs: 1000, log: (line) => lines.push(line) });
+		const reports = await runSuite({ quick: true, latencyTolerance: 3, latencyFloorMs: 2000, log: (line) => lines.push(line) });
 		const violations = reports.flatMap((r) => r.violationList.map((v) => `${r.scenario}: ${v}`));
 		// The table and progress lines make a failure readable without rerunning.
 		expect(violations, `${summarize(reports)}\n${lines.join("\n")}`).toEqual([]);

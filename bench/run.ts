@@ -10,6 +10,7 @@
  * ratio is only meaningful between numbers taken under the same conditions.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseOptions } from "../scripts/args.ts";
 import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
@@ -17,6 +18,7 @@ import { svgChart } from "./lib/chart.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
 import { writeDocs } from "./lib/docs.ts";
 import { crossPost, fixedRate, flatOut, idleMemory, smokeTest, type Progress, type Target, type Timing } from "./lib/loadgen.ts";
+import { findSaturation, ingestWhileCrossPosting } from "./lib/saturation.ts";
 import { describeMachine, machineLine } from "./lib/machine.ts";
 import { selfCpuSeconds, treeCpuSeconds } from "./lib/proc.ts";
 import { markdownReport, Results, type ResultRecord, type ScenarioName } from "./lib/report.ts";
@@ -32,6 +34,9 @@ interface Mode {
 	rounds: number;
 	idleSockets: number[];
 	sagaRatePerSec: number;
+	/** Cross-post rates (per second, all origins together) the saturation search steps through. */
+	saturationRates: number[];
+	saturation: Timing;
 }
 
 const MODES: Record<"quick" | "full", Mode> = {
@@ -42,7 +47,9 @@ const MODES: Record<"quick" | "full", Mode> = {
 		saga: { warmupMs: 500, measureMs: 2000 },
 		rounds: 1,
 		idleSockets: [1000],
-		sagaRatePerSec: 20,
+		sagaRatePerSec: 100,
+		saturationRates: [200, 400, 700, 1000],
+		saturation: { warmupMs: 500, measureMs: 2000 },
 	},
 	full: {
 		name: "full",
@@ -51,7 +58,9 @@ const MODES: Record<"quick" | "full", Mode> = {
 		saga: { warmupMs: 1000, measureMs: 4000 },
 		rounds: 3,
 		idleSockets: [1000, 5000],
-		sagaRatePerSec: 50,
+		sagaRatePerSec: 100,
+		saturationRates: [200, 400, 600, 700, 800, 1000, 1200, 1500, 2000],
+		saturation: { warmupMs: 1000, measureMs: 4000 },
 	},
 };
 
@@ -59,19 +68,37 @@ const MODES: Record<"quick" | "full", Mode> = {
 const IDLE_PER_ROOM = 100;
 const LATENCY_RATE = 1000;
 const SAGA_TARGETS = 3;
+/** The cross-post rates beside which plain ingest is measured: a busy room's, and the latency target's. */
+const MIXED_CROSS_RATES = [20, 100] as const;
 
-const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--docs|--no-docs]
+const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--scenarios <name,...>] [--docs|--no-docs]
 
   --quick              the short run (npm run bench:quick)
   --servers <a,b>      only these servers (default: all): ${SERVERS.map((s) => s.name).join(", ")}
+  --scenarios <a,b>    only these scenarios (default: all): ingest-1x10, fanout-10x100, latency-1k, idle-1000,
+                       idle-5000, saga-3, ingest-mixed, saturation-1, saturation-10, cost
   --paths <a,b>        miniflare, wrangler or both (default: both)
   --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs)
   -h, --help           show this help`;
+
+const ALL_SCENARIOS: ScenarioName[] = [
+	"ingest-1x10",
+	"fanout-10x100",
+	"latency-1k",
+	"idle-1000",
+	"idle-5000",
+	"saga-3",
+	"ingest-mixed",
+	"saturation-1",
+	"saturation-10",
+	"cost",
+];
 
 /** Reads the command line; on --help or a bad argument prints the usage and exits (0 or 2). */
 function readArgs(argv: string[]): {
 	quick: boolean;
 	servers?: string[];
+	scenarios?: string[];
 	paths: ("miniflare" | "wrangler")[];
 	docs?: boolean;
 	"no-docs": boolean;
@@ -83,6 +110,7 @@ function readArgs(argv: string[]): {
 	const parsed = parseOptions(argv, {
 		quick: { type: "boolean", default: false },
 		servers: { type: "string" },
+		scenarios: { type: "string" },
 		paths: { type: "string", default: "miniflare,wrangler" },
 		docs: { type: "boolean" },
 		"no-docs": { type: "boolean", default: false },
@@ -106,6 +134,10 @@ function readArgs(argv: string[]): {
 		const unknown = servers.filter((name) => !SERVERS.some((s) => s.name === name));
 		if (unknown.length > 0) fail(`unknown server(s) for --servers: ${unknown.join(", ")}`);
 	}
+	const scenarios = values.scenarios === undefined ? undefined : list(values.scenarios);
+	const known: readonly string[] = ALL_SCENARIOS;
+	const unknownScenarios = (scenarios ?? []).filter((name) => !known.includes(name));
+	if (unknownScenarios.length > 0) fail(`unknown scenario(s) for --scenarios: ${unknownScenarios.join(", ")}`);
 	const paths = list(values.paths);
 	if (paths.length === 0) fail("--paths needs miniflare, wrangler or both");
 	const badPaths = paths.filter((p) => p !== "miniflare" && p !== "wrangler");
@@ -113,6 +145,7 @@ function readArgs(argv: string[]): {
 	return {
 		quick: values.quick,
 		...(servers === undefined ? {} : { servers }),
+		...(scenarios === undefined ? {} : { scenarios }),
 		paths: paths.filter((p): p is "miniflare" | "wrangler" => p === "miniflare" || p === "wrangler"),
 		...(values.docs === undefined ? {} : { docs: values.docs }),
 		"no-docs": values["no-docs"],
@@ -131,6 +164,8 @@ const runId = new Date().toISOString();
 const results = new Results();
 const machine = describeMachine();
 const started = Date.now();
+/** The machine's load averages (1, 5, 15 min): other work on a shared VM moves every figure. */
+const loadAtStart = loadavg();
 
 const interactive = process.stderr.isTTY === true;
 function progressFor(prefix: string): Progress {
@@ -160,6 +195,7 @@ function record(def: ServerDef, path: PathName, scenario: ScenarioName, partial:
 		scenario,
 		ok: partial.error === undefined,
 		metrics: {},
+		load: loadavg().map((v) => Number(v.toFixed(2))),
 		...partial,
 	});
 }
@@ -201,6 +237,7 @@ async function interleaved(
 	rounds: number,
 	run: (target: Target, progress: Progress) => Promise<Metrics>,
 ): Promise<void> {
+	if (args.scenarios !== undefined && !args.scenarios.includes(scenario)) return;
 	const collected = new Map<Live, { rounds: Metrics[]; cpu: { server: number; loadgen: number }[]; error?: string }>();
 	for (const entry of live) collected.set(entry, { rounds: [], cpu: [] });
 	for (let round = 1; round <= rounds; round++) {
@@ -239,8 +276,6 @@ async function interleaved(
 		});
 	}
 }
-
-const ALL_SCENARIOS: ScenarioName[] = ["ingest-1x10", "fanout-10x100", "latency-1k", "idle-1000", "idle-5000", "saga-3", "cost"];
 
 async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
 	// The Node server has no Worker path: it runs once, beside the Miniflare group.
@@ -284,8 +319,38 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({
 				...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)),
 			}));
+			if (path !== "miniflare") continue;
+			// Plain ingest in a room that cross-posts, beside a room that does not, in the same rounds.
+			await interleaved([entry], path, "ingest-mixed", mode.rounds, async (t, p) => {
+				const metrics: Record<string, number> = {};
+				for (const rate of MIXED_CROSS_RATES) {
+					// The same room layout with no cross-posts, then with them, back to back.
+					const plain = await ingestWhileCrossPosting(t, 0, mode.flat, p, 0);
+					const mixed = await ingestWhileCrossPosting(t, rate, mode.flat, p);
+					metrics[`plain${rate}PerSec`] = plain.ingestPerSec;
+					metrics[`mixed${rate}PerSec`] = mixed.ingestPerSec;
+					metrics[`ratio${rate}`] = plain.ingestPerSec > 0 ? mixed.ingestPerSec / plain.ingestPerSec : 0;
+				}
+				return metrics;
+			});
+			for (const origins of [1, 10] as const) {
+				const scenario: ScenarioName = origins === 1 ? "saturation-1" : "saturation-10";
+				let steps: unknown;
+				await interleaved([entry], path, scenario, 1, async (t, p) => {
+					const found = await findSaturation(t, origins, mode.saturationRates, mode.saturation, p);
+					steps = found.steps;
+					const last = found.steps.filter((s) => s.sustained).at(-1);
+					return {
+						sustainedPerSec: found.sustainedPerSec,
+						...(last?.p50Ms === undefined ? {} : { p50Ms: last.p50Ms }),
+						...(last?.p99Ms === undefined ? {} : { p99Ms: last.p99Ms }),
+					};
+				});
+				const record = results.get(entry.def.name, path, scenario);
+				if (record !== undefined) record.detail = { steps };
+			}
 		}
-		if (path === "miniflare") {
+		if (path === "miniflare" && (args.scenarios === undefined || args.scenarios.includes("cost"))) {
 			for (const entry of live) {
 				const persistDir = entry.server.persistDir;
 				if (persistDir === undefined) continue;
@@ -298,10 +363,11 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 						entry.def.crossPost ? SAGA_TARGETS : undefined,
 						token === undefined ? undefined : { httpUrl: entry.server.httpUrl, token },
 					);
-					const { tablesPerMessage, tablesPerCrossPost, crossPostError, server, source, ...numbers } = cost;
+					const { tablesPerMessage, crossPosts, crossPostError, server, source, ...numbers } = cost;
+					const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
 					record(entry.def, path, "cost", {
-						metrics: numbers,
-						detail: { source, tablesPerMessage, tablesPerCrossPost, crossPostError, serverCounters: server },
+						metrics: { ...numbers, ...perSize },
+						detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: server },
 					});
 				} catch (error) {
 					record(entry.def, path, "cost", { error: message(error) });
@@ -324,7 +390,8 @@ const bundles = await bundleAll(selected, join(outDir, "bundles"));
 for (const path of paths) await runPath(path, bundles);
 
 const reportPaths: PathName[] = paths;
-const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${machineLine(machine)}. Wall time ${Math.round((Date.now() - started) / 1000)} s.`;
+const load = (values: number[]): string => values.map((v) => v.toFixed(2)).join(", ");
+const header = `## Parley bench — ${mode.name} run, ${runId}\n\nMachine: ${machineLine(machine)}. Wall time ${Math.round((Date.now() - started) / 1000)} s. Load averages (1, 5, 15 min): ${load(loadAtStart)} at the start, ${load(loadavg())} at the end.`;
 const markdown = markdownReport(results, reportPaths, header);
 writeFileSync(join(outDir, "results.jsonl"), results.jsonLines());
 writeFileSync(join(outDir, "results.md"), markdown);

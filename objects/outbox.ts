@@ -248,6 +248,9 @@ interface OpenUnit {
 	sagaRows: Map<string, Pending<SagaRow>>;
 	/** The state each row-less cross-post touched by this unit has reached in it. */
 	implicit: Map<string, SagaState>;
+	/** Rows as stored, read once per unit (its own changes wait in `rows` until it ends). */
+	stored: Map<string, TaskRow[]>;
+	storedSagas: Map<string, SagaRow | null>;
 	/** A new `live_from` to write with the unit. */
 	liveFrom?: number;
 	/** A new `archived_from` to write with the unit. */
@@ -310,6 +313,11 @@ function sagaRange(sagaId: string): [string, string] {
 	return [`${sagaId}.`, `${sagaId}/`];
 }
 
+/** The saga a task id belongs to (`<sagaId>.<d|r|m>.<room>`, see src/saga/ids.ts). */
+function sagaOfTask(taskId: string): string | undefined {
+	return /^([^~]+~[0-9a-f]{12}|(?:mod|cmp)@[0-9a-f]{12})\.[drm]\./.exec(taskId)?.[1];
+}
+
 export class IllegalTransition extends Error {
 	constructor(what: string, state: string, event: string) {
 		super(`${what} in state ${state} does not allow ${event}`);
@@ -324,6 +332,10 @@ export class Outbox {
 	private live: Map<string, TaskRow> | undefined;
 	/** No live task belongs to a saga whose original is older than this seq (rooms). */
 	private liveFrom = 0;
+	/** Reads outside a unit that share stored rows (see `reading`). */
+	private scope: { stored: Map<string, TaskRow[]>; storedSagas: Map<string, SagaRow | null> } | undefined;
+	/** Live deliveries per target room, as committed (kept with `live`). */
+	private liveTo = new Map<string, number>();
 
 	private readonly sql: SqlStorage;
 	private readonly name: () => string;
@@ -364,6 +376,8 @@ export class Outbox {
 			rows: new Map(),
 			sagaRows: new Map(),
 			implicit: new Map(),
+			stored: new Map(),
+			storedSagas: new Map(),
 		};
 		this.unit = unit;
 		try {
@@ -479,8 +493,11 @@ export class Outbox {
 		if (unit.liveFrom !== undefined) this.liveFrom = unit.liveFrom;
 		if (this.live !== undefined) {
 			for (const { row } of unit.rows.values()) {
+				const before = this.live.has(row.task_id);
 				if (isLive(row)) this.live.set(row.task_id, row);
 				else this.live.delete(row.task_id);
+				if (row.kind === "deliver" && before !== isLive(row))
+					this.liveTo.set(row.room, (this.liveTo.get(row.room) ?? 0) + (before ? -1 : 1));
 			}
 		}
 	}
@@ -518,6 +535,13 @@ export class Outbox {
 	 * their tasks; `live_from` only moves past sagas with nothing left to do.
 	 */
 	private loadLive(): Map<string, TaskRow> {
+		const live = this.readLive();
+		this.liveTo = new Map();
+		for (const row of live.values()) if (row.kind === "deliver") this.liveTo.set(row.room, (this.liveTo.get(row.room) ?? 0) + 1);
+		return live;
+	}
+
+	private readLive(): Map<string, TaskRow> {
 		const live = new Map<string, TaskRow>();
 		if (this.owner === "moderation") {
 			for (const row of this.sql.exec<TaskRow>("SELECT * FROM outbox")) if (isLive(row)) live.set(row.task_id, row);
@@ -565,6 +589,9 @@ export class Outbox {
 	}
 
 	private storedTask(taskId: string): TaskRow | undefined {
+		// Within a unit, its saga's rows are read together (and kept for the unit).
+		const sagaId = this.unit === undefined && this.scope === undefined ? undefined : sagaOfTask(taskId);
+		if (sagaId !== undefined) return this.storedTasks(sagaId).find((row) => row.task_id === taskId);
 		return this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE task_id = ?", taskId).toArray()[0];
 	}
 
@@ -572,9 +599,25 @@ export class Outbox {
 		return this.unit?.rows.get(taskId)?.row ?? this.storedTask(taskId);
 	}
 
+	/** Runs reads with stored rows read once each (a unit does so for its whole length). */
+	private reading<T>(read: () => T): T {
+		if (this.unit !== undefined || this.scope !== undefined) return read();
+		this.scope = { stored: new Map(), storedSagas: new Map() };
+		try {
+			return read();
+		} finally {
+			this.scope = undefined;
+		}
+	}
+
 	private storedTasks(sagaId: string): TaskRow[] {
+		const memo = (this.unit ?? this.scope)?.stored;
+		const known = memo?.get(sagaId);
+		if (known !== undefined) return known;
 		const [from, to] = sagaRange(sagaId);
-		return this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE task_id > ? AND task_id < ?", from, to).toArray();
+		const rows = this.sql.exec<TaskRow>("SELECT * FROM outbox WHERE task_id > ? AND task_id < ?", from, to).toArray();
+		memo?.set(sagaId, rows);
+		return rows;
 	}
 
 	/** A saga's tasks in step order, as this unit sees them. */
@@ -587,7 +630,14 @@ export class Outbox {
 	/** A room's saga row, if one was written (as this unit sees it). */
 	private sagaRow(sagaId: string): SagaRow | undefined {
 		if (this.owner !== "room") return undefined;
-		return this.unit?.sagaRows.get(sagaId)?.row ?? this.sql.exec<SagaRow>("SELECT * FROM sagas WHERE saga_id = ?", sagaId).toArray()[0];
+		const written = this.unit?.sagaRows.get(sagaId)?.row;
+		if (written !== undefined) return written;
+		const memo = (this.unit ?? this.scope)?.storedSagas;
+		const known = memo?.get(sagaId);
+		if (known !== undefined) return known ?? undefined;
+		const row = this.sql.exec<SagaRow>("SELECT * FROM sagas WHERE saga_id = ?", sagaId).toArray()[0];
+		memo?.set(sagaId, row ?? null);
+		return row;
 	}
 
 	private moderation(id: string): ModerationRow | undefined {
@@ -672,8 +722,10 @@ export class Outbox {
 	}
 
 	getTask(taskId: string): TaskView | undefined {
-		const row = this.task(taskId);
-		return row === undefined ? undefined : this.view(row);
+		return this.reading(() => {
+			const row = this.task(taskId);
+			return row === undefined ? undefined : this.view(row);
+		});
 	}
 
 	/** A task as the direct attempt checks it before going out: its state, attempt and lease. */
@@ -695,9 +747,11 @@ export class Outbox {
 	}
 
 	getSaga(sagaId: string): SagaView | undefined {
-		const info = this.sagaInfo(sagaId);
-		if (info === undefined) return undefined;
-		return { ...this.sagaFields(info), steps: this.sagaTasks(sagaId).map((row) => this.view(row)) };
+		return this.reading(() => {
+			const info = this.sagaInfo(sagaId);
+			if (info === undefined) return undefined;
+			return { ...this.sagaFields(info), steps: this.sagaTasks(sagaId).map((row) => this.view(row)) };
+		});
 	}
 
 	/**
@@ -705,23 +759,27 @@ export class Outbox {
 	 * grows with every change to it (each task move, each saga move).
 	 */
 	indexRecord(sagaId: string): { version: number; saga: SagaSummary; tasks: TaskView[] } | undefined {
-		const info = this.sagaInfo(sagaId);
-		if (info === undefined) return undefined;
-		const rows = this.sagaTasks(sagaId);
-		const version = 8 * rows.reduce((n, row) => n + row.version + 1, 0) + SAGA_STATE_ORDER.indexOf(info.state);
-		return {
-			version,
-			saga: { ...this.sagaFields(info), targets: [...new Set(rows.map((t) => t.room))] },
-			tasks: rows.map((row) => this.view(row)),
-		};
+		return this.reading(() => {
+			const info = this.sagaInfo(sagaId);
+			if (info === undefined) return undefined;
+			const rows = this.sagaTasks(sagaId);
+			const version = 8 * rows.reduce((n, row) => n + row.version + 1, 0) + SAGA_STATE_ORDER.indexOf(info.state);
+			return {
+				version,
+				saga: { ...this.sagaFields(info), targets: [...new Set(rows.map((t) => t.room))] },
+				tasks: rows.map((row) => this.view(row)),
+			};
+		});
 	}
 
 	/** The spans a cross-post's rows carry for this trace: its tasks' and its saga row's. */
 	notes(sagaId: string, traceId: string): Note[] {
-		const info = this.sagaInfo(sagaId);
-		if (info === undefined || info.traceId !== traceId) return [];
-		const row = this.sagaRow(sagaId);
-		return [...this.sagaTasks(sagaId).flatMap((t) => parseNotes(t.notes)), ...(row === undefined ? [] : parseNotes(row.notes))];
+		return this.reading(() => {
+			const info = this.sagaInfo(sagaId);
+			if (info === undefined || info.traceId !== traceId) return [];
+			const row = this.sagaRow(sagaId);
+			return [...this.sagaTasks(sagaId).flatMap((t) => parseNotes(t.notes)), ...(row === undefined ? [] : parseNotes(row.notes))];
+		});
 	}
 
 	/** Per target room, the task that decides what that room shows: the retract if any. */
@@ -746,7 +804,16 @@ export class Outbox {
 
 	/** Unfinished deliveries to a room (a direct claim must not overtake one that went another way). */
 	private liveDeliveriesTo(room: string): number {
-		return this.liveRows().filter((row) => row.kind === "deliver" && row.room === room).length;
+		this.live ??= this.loadLive();
+		let count = this.liveTo.get(room) ?? 0;
+		// The unit's own changes over the committed count.
+		for (const { row } of this.unit?.rows.values() ?? []) {
+			if (row.kind !== "deliver" || row.room !== room) continue;
+			const before = this.live.has(row.task_id);
+			if (isLive(row) && !before) count++;
+			else if (!isLive(row) && before) count--;
+		}
+		return count;
 	}
 
 	// -------------------------------------------------------------------------------------

@@ -33,6 +33,15 @@ const OUTBOUND_TIMEOUT_MS = 10_000;
  * their lease runs out; if nothing died, it finds nothing to do and the room goes idle.
  */
 const DIRECT_CHECK_MS = 1000;
+/**
+ * How long a finished round waits for a write to ride along with (a room's next group commit,
+ * which a busy room makes every few ms) before it is written on its own: a commit of its own
+ * would hold the room's output (every ack and broadcast) for one more commit. Only the saga's
+ * end waits (its frame, the index); the copies are made by then.
+ */
+const ROUND_WAIT_MS = 50;
+/** How long a shipment to the index waits for more cross-posts to end and go with it. */
+const SHIP_GATHER_MS = 20;
 /** A read of a cross-post waits this long at most for its record to reach the index. */
 const SHIP_WAIT_MS = 2000;
 /** `live_from` moves after this many cross-posts have settled and shipped (one row each time). */
@@ -137,12 +146,19 @@ export class TaskEngine {
 	private readonly lines = new Map<string, Line>();
 	/** Rounds not yet written. */
 	private readonly openRounds = new Set<Round>();
+	/** Rounds with every answer in, waiting for the next write. */
+	private finished: Round[] = [];
+	private roundsScheduled = false;
+	/** Rounds already tried once on their own after a failed write. */
+	private readonly retried = new WeakSet<Round>();
 	/** Direct claims the open write has made, per room, before they join a line. */
 	private provisional = new Map<string, number>();
 	/** Cross-posts changed since the index last heard of them, with a change count. */
 	private readonly unshipped = new Map<string, number>();
 	/** The index shipment in flight, if any. */
 	private shipping: Promise<void> | undefined;
+	/** Ends the current shipment's gathering wait at once. */
+	private shipNow: (() => void) | undefined;
 	private shipAgain = false;
 	private shipFailedAt: number | undefined;
 	private shipFailures = 0;
@@ -186,9 +202,18 @@ export class TaskEngine {
 	write<T>(work: () => T): T {
 		const { ctx, outbox, ops } = this.host;
 		let unit: { result: T; changes: OutboxChanges };
+		// Finished direct rounds ride along with whatever commits next (a room's group commit,
+		// usually): a transaction of their own would hold the room's output for one more commit.
+		const carried = this.finished.splice(0);
 		try {
 			unit = ctx.storage.transactionSync(() => {
-				const done = outbox.transact(work);
+				const done = outbox.transact(() => {
+					const now = this.now();
+					for (const round of carried)
+						for (const { taskId, attempt, outcome, notes } of round.reports)
+							outbox.complete(taskId, attempt, outcome, now, notes);
+					return work();
+				});
 				const now = this.now();
 				ops.recordChanges(done.changes.tasks, done.changes.sagas, done.changes.moderations, now);
 				ops.raiseAlerts(done.changes.alerts, now);
@@ -198,8 +223,11 @@ export class TaskEngine {
 			this.provisional = new Map();
 			outbox.forgetLive();
 			this.host.onRollback?.();
+			if (carried.length > 0) this.dropOrRetry(carried, error);
 			throw error;
 		}
+		for (const round of carried) this.openRounds.delete(round);
+		if (carried.length > 0) this.host.ctx.waitUntil(this.afterWrite());
 		const { direct, touched, reports, tasks } = unit.changes;
 		// Counted once committed, from the changes the unit made (nothing is written for it): a
 		// direct claim at commit is an attempt like one the alarm claims.
@@ -208,6 +236,8 @@ export class TaskEngine {
 			else if (change.task.state === "failed" && change.from !== "failed")
 				this.meter.count("tasks_failed", { kind: change.task.kind });
 		}
+		// Direct answers are counted once written, as the consumer's reports are (completeTasks).
+		for (const round of carried) for (const { taskId, outcome } of round.reports) this.countFailedAttempt(taskId, outcome);
 		for (const sagaId of touched) this.unshipped.set(sagaId, (this.unshipped.get(sagaId) ?? 0) + 1);
 		if (direct.length > 0) this.startDirect(direct);
 		this.provisional = new Map();
@@ -229,29 +259,38 @@ export class TaskEngine {
 	}
 
 	/**
-	 * Sets the alarm for the next due time (a task, an index update, an alert, a stuck
-	 * deadline, a direct attempt's check). The schedule itself lives in SQLite and memory. An
-	 * alarm set earlier than needed is kept (it finds nothing and re-arms), and one due soon
-	 * with nothing left to do is left to fire: each set or delete is a row written. `exact`
+	 * Sets the alarm for the next due time (a task or a lease's end, an index update, an
+	 * alert, a stuck deadline). The schedule itself lives in SQLite and memory. Each set or
+	 * delete is a row written and holds the room's output until it is stored, so the alarm
+	 * moves as little as it can: one set earlier than needed is kept (it fires, finds nothing
+	 * due and re-arms), and one due soon with nothing left to do is left to fire. `exact`
 	 * (the ticker's own re-arm) sets exactly the next time.
+	 *
+	 * While direct attempts are out, the alarm must come no later than their leases' end (a
+	 * due time like any other). With no alarm set at all, it is set for a check soon after
+	 * (DIRECT_CHECK_MS) instead, so a room whose attempts all came back goes idle soon; the
+	 * same for cross-posts the index has yet to hear of (a new incarnation ships them again).
 	 */
 	async armAlarm(notBefore = 0, exact = false): Promise<void> {
 		const { ctx } = this.host;
 		const now = this.now();
-		const times = [this.earliestDue(), this.openRounds.size > 0 ? now + DIRECT_CHECK_MS : null, this.shipWakeAt(now)].filter(
-			(t): t is number => t !== null,
-		);
+		const due = [this.earliestDue(), this.shipRetryAt()].filter((t): t is number => t !== null);
+		const hard = due.length === 0 ? null : Math.min(...due);
+		// Work in memory only (attempts out, a shipment under way) needs some alarm in case the runtime dies, not a particular one.
+		const check = this.openRounds.size > 0 || this.shippable().length > 0 ? now + DIRECT_CHECK_MS : null;
 		const current = await ctx.storage.getAlarm();
 		// The schedule is in the engine's time, the alarm in real time; they differ only in tests.
 		const skew = now - Date.now();
-		if (times.length === 0) {
+		const wanted =
+			exact || current !== null ? (hard ?? check) : Math.min(hard ?? Number.POSITIVE_INFINITY, check ?? Number.POSITIVE_INFINITY);
+		if (wanted === null || !Number.isFinite(wanted)) {
 			if (current !== null && (exact || current - Date.now() > 2 * DIRECT_CHECK_MS)) {
 				this.host.storageMeter.alarmWrites++;
 				await ctx.storage.deleteAlarm();
 			}
 			return;
 		}
-		const next = Math.max(Math.min(...times), notBefore) - skew;
+		const next = Math.max(wanted, notBefore) - skew;
 		if (exact ? current !== next : current === null || current > next) {
 			this.host.storageMeter.alarmWrites++;
 			await ctx.storage.setAlarm(next);
@@ -291,7 +330,7 @@ export class TaskEngine {
 		this.host.ctx.waitUntil(this.runLine(room, line));
 	}
 
-	/** Sends a room's queued direct attempts, one batch at a time, until its line is empty. */
+	/** Sends a room's queued direct attempts, one batch at a time (all that queued meanwhile), until its line is empty. */
 	private async runLine(room: string, line: Line): Promise<void> {
 		try {
 			while (line.queued.length > 0) {
@@ -369,28 +408,59 @@ export class TaskEngine {
 		this.host.ctx.waitUntil(this.completeRound(round));
 	}
 
+	/**
+	 * A round whose answers are all in: written with the next write (see `write`), which a
+	 * zero-delay timer makes if none comes first. Its cross-posts stay held from the index
+	 * until then, so the index hears of them once, as they end.
+	 */
 	private async completeRound(round: Round): Promise<void> {
-		const { outbox } = this.host;
-		this.openRounds.delete(round);
-		try {
-			if (round.reports.length > 0) {
-				this.write(() => {
-					for (const { taskId, attempt, outcome, notes } of round.reports)
-						outbox.complete(taskId, attempt, outcome, this.now(), notes);
-				});
-				// Counted once written, as the consumer's reports are (completeTasks).
-				for (const { taskId, outcome } of round.reports) this.countFailedAttempt(taskId, outcome);
-			} else {
-				this.shipSoon();
+		if (round.reports.length === 0) {
+			this.openRounds.delete(round);
+			this.shipSoon();
+			await this.afterWrite();
+			return;
+		}
+		this.finished.push(round);
+		if (this.roundsScheduled) return;
+		this.roundsScheduled = true;
+		setTimeout(() => {
+			this.roundsScheduled = false;
+			if (this.finished.length === 0) return;
+			try {
+				this.write(() => undefined);
+			} catch {
+				// Logged by dropOrRetry.
 			}
-		} catch (error) {
-			// Not recorded: the tasks stay leased, and the alarm re-claims them when the lease runs out.
+		}, ROUND_WAIT_MS);
+	}
+
+	/**
+	 * Rounds whose write failed: tried once more on their own (another command of the write
+	 * may have been what failed); failing again, they are dropped, their tasks stay leased,
+	 * and the alarm re-claims them when the lease runs out.
+	 */
+	private dropOrRetry(rounds: Round[], error: unknown): void {
+		const again = rounds.filter((round) => !this.retried.has(round));
+		for (const round of rounds) {
+			if (again.includes(round)) continue;
+			this.openRounds.delete(round);
 			console.error(
 				JSON.stringify({ level: "error", msg: "direct attempt not recorded", origin: this.host.name(), error: String(error) }),
 			);
-			this.shipSoon();
 		}
-		await this.afterWrite();
+		if (again.length === 0) {
+			this.shipSoon();
+			return;
+		}
+		for (const round of again) this.retried.add(round);
+		setTimeout(() => {
+			this.finished.push(...again);
+			try {
+				this.write(() => undefined);
+			} catch {
+				// Logged above, on the second failure.
+			}
+		}, 0);
 	}
 
 	/** Tasks the alarm claimed again leave the direct lines: the durable path has them now. */
@@ -420,12 +490,10 @@ export class TaskEngine {
 		return [...this.unshipped.keys()].filter((id) => !held.has(id));
 	}
 
-	private shipWakeAt(now: number): number | null {
-		if (this.shippable().length === 0) return null;
-		if (this.shipping !== undefined) return now + SHIP_WAIT_MS;
-		return this.shipFailedAt === undefined
-			? now
-			: this.shipFailedAt + backoffDelay(this.shipFailures, Math.max(this.host.config.outboxBaseDelayMs, 500));
+	/** When a failed shipment is due again, if one failed. */
+	private shipRetryAt(): number | null {
+		if (this.shipFailedAt === undefined || this.shippable().length === 0) return null;
+		return this.shipFailedAt + backoffDelay(this.shipFailures, Math.max(this.host.config.outboxBaseDelayMs, 500));
 	}
 
 	/** Ships what is shippable now, unless a shipment is under way (it ships again when done). */
@@ -435,9 +503,21 @@ export class TaskEngine {
 			return;
 		}
 		if (this.shippable().length === 0) return;
-		const run = this.shipLoop().finally(() => {
-			this.shipping = undefined;
+		// A short wait gathers what ends meanwhile into one shipment: one index commit for many
+		// cross-posts. A reader waiting for one (`indexed`) cuts it short.
+		const gathered = new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, SHIP_GATHER_MS);
+			this.shipNow = () => {
+				clearTimeout(timer);
+				resolve();
+			};
 		});
+		const run = gathered
+			.then(async () => await this.shipLoop())
+			.finally(() => {
+				this.shipping = undefined;
+				this.shipNow = undefined;
+			});
 		this.shipping = run;
 		this.host.ctx.waitUntil(run);
 	}
@@ -530,6 +610,7 @@ export class TaskEngine {
 		if (!this.unshipped.has(sagaId) || this.heldSagas().has(sagaId)) return;
 		const shipping = this.shipping;
 		if (shipping === undefined) return;
+		this.shipNow?.();
 		await Promise.race([shipping, new Promise<void>((resolve) => setTimeout(resolve, SHIP_WAIT_MS))]);
 	}
 
@@ -597,6 +678,7 @@ export class TaskEngine {
 				for (const id of outbox.recentSagas()) if (!this.unshipped.has(id)) this.unshipped.set(id, 0);
 			}
 			this.shipSoon();
+			this.shipNow?.();
 			await this.shipping;
 			await this.deliverAlerts();
 		} catch (error) {

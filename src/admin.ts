@@ -335,6 +335,21 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		app.get(`${base}/:id`, async (c) => await moderationDetail(c, c.req.param("id")));
 	}
 
+	// Rows written so far (each object's storage meter, objects/meter.ts) by these rooms, every
+	// ops index shard and every author directory shard: what the bench reads around a cross-post.
+	app.get("/v1/admin/meter", async (c) => {
+		requireGlobal(c, "storage meters");
+		const rooms = (c.req.query("rooms") ?? "").split(",").filter((room) => room !== "");
+		if (rooms.length > 64 || !rooms.every(isRoomId)) throw new ParleyError("bad_request", "`rooms` must list 0..64 room ids");
+		const shards = Array.from({ length: c.get("config").opsIndexShards }, (_, i) => shardName(i));
+		const readings = await Promise.all([
+			...rooms.map(async (room) => [`room:${room}`, await roomStub(c, room).meterReading()] as const),
+			...shards.map(async (shard) => [`index:${shard}`, await c.env.OPS_INDEX.getByName(shard).meterReading()] as const),
+			...shards.map(async (shard) => [`authors:${shard}`, await c.env.AUTHORS.getByName(shard).meterReading()] as const),
+		]);
+		return c.json({ objects: Object.fromEntries(readings) });
+	});
+
 	app.post("/v1/admin/faults", async (c) => {
 		// A deployment-wide setting (its `rooms` list included): global admins only.
 		requireGlobal(c, "fault injection");

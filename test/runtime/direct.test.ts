@@ -177,8 +177,8 @@ describe("the direct first attempt", () => {
 		});
 		const first = await crossPost(a, [b], "one");
 		await vi.waitUntil(async () => (await saga(a, first)).steps[0]?.state === "pending", { timeout: 5000, interval: 10 });
+		// Claimed at commit it would have gone out at once: it was not, it waits for the alarm behind the first.
 		const second = await crossPost(a, [b], "two");
-		expect((await saga(a, second)).steps[0]).toMatchObject({ state: "pending", attempts: 0 });
 		expect(calls).toBe(1);
 		const due = (await saga(a, first)).steps[0]?.nextAttemptAt ?? 0;
 		await advanceClockTo(stub, due);

@@ -18,7 +18,7 @@ import { describe, it, vi } from "vitest";
 import type { MeterReading } from "../../objects/storage-meter.ts";
 import type { Identity } from "../../src/auth.ts";
 import { shardName } from "../../src/ops/shard.ts";
-import { freshRoom } from "./helpers.ts";
+import { api, freshRoom, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const SHARDS = 4;
@@ -132,4 +132,22 @@ describe("rows written per cross-post", () => {
 			expect(flush).toBeLessThanOrEqual(FLUSH_ROWS_MAX);
 		});
 	}
+});
+
+describe("GET /v1/admin/meter", () => {
+	it("sums nothing itself: it lists each named room's and every shard's meter, for global admins only", async ({ expect }) => {
+		const room = freshRoom("m");
+		await env.ROOM.getByName(room).post(ann, { id: "1", text: "hi" }, "f".repeat(32));
+		const global = await api(`/v1/admin/meter?rooms=${room}`, { token: await token({ sub: "ops", role: "admin" }) });
+		expect(global.status).toBe(200);
+		const body = (await global.json()) as { objects: Record<string, MeterReading> };
+		expect(Object.keys(body.objects).sort()).toEqual(
+			[...Array.from({ length: SHARDS }, (_, i) => [`authors:ops-${i}`, `index:ops-${i}`]).flat(), `room:${room}`].sort(),
+		);
+		expect(body.objects[`room:${room}`]?.rowsWritten).toBeGreaterThanOrEqual(2);
+		const scoped = await api(`/v1/admin/meter?rooms=${room}`, { token: await token({ sub: "ops", role: "admin", rooms: [room] }) });
+		expect(scoped.status).toBe(403);
+		expect((await api("/v1/admin/meter?rooms=NO!", { token: await token({ sub: "ops", role: "admin" }) })).status).toBe(400);
+		expect((await api("/v1/admin/meter", { token: await token({ sub: "u" }) })).status).toBe(403);
+	});
 });

@@ -69,25 +69,33 @@ describe("per-user limits", () => {
 
 	it("counts HTTP posts against the same allowance, with 429 and retryAfterMs", async ({ expect }) => {
 		const room = freshRoom();
-		const statuses: number[] = [];
-		let retryAfterMs: number | undefined;
-		for (let i = 0; i < 30; i++) {
-			const response = await api(`/v1/rooms/${room}/messages?guest=poster`, {
-				method: "POST",
-				body: JSON.stringify({ id: `p${i}`, text: "x" }),
-			});
-			statuses.push(response.status);
-			if (response.status === 429)
-				retryAfterMs = ((await response.json()) as { error: { retryAfterMs?: number } }).error.retryAfterMs;
+		// Sent at once, and judged against the time they took: a slow machine refills the bucket
+		// (10 a second) while the posts are still being answered.
+		const started = Date.now();
+		const responses = await Promise.all(
+			Array.from({ length: 60 }, (_, i) =>
+				api(`/v1/rooms/${room}/messages?guest=poster`, { method: "POST", body: JSON.stringify({ id: `p${i}`, text: "x" }) }),
+			),
+		);
+		const spentMs = Date.now() - started;
+		const accepted = responses.filter((r) => r.status === 201).length;
+		const refused = responses.filter((r) => r.status === 429);
+		expect(accepted + refused.length).toBe(60);
+		// One user's bucket: a burst of 20, then 10 a second.
+		expect(accepted).toBeLessThanOrEqual(20 + Math.ceil(spentMs / 100) + 1);
+		if (spentMs < 3000) expect(refused.length).toBeGreaterThan(0);
+		for (const response of refused) {
+			expect(((await response.json()) as { error: { retryAfterMs?: number } }).error.retryAfterMs).toBeGreaterThan(0);
 		}
-		expect(statuses.filter((s) => s === 201).length).toBeLessThan(30);
-		expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
-		expect(retryAfterMs).toBeGreaterThan(0);
 		// The allowance the posts spent is the socket's too: a burst right after joining meets the limit.
+		const drained = Date.now();
 		const socket = await joinPatiently(room, "guest=poster");
 		for (let i = 0; i < 10; i++) socket.send({ type: "send", id: `after-http-${i}`, text: "x" });
 		await answered(socket, 10);
-		expect(answers(socket).filter((a) => a.type === "error" && a.code === "rate_limited").length).toBeGreaterThan(0);
+		// Within a second the bucket holds at most 10, less the 5 the socket cost to open.
+		if (Date.now() - drained < 1000) {
+			expect(answers(socket).filter((a) => a.type === "error" && a.code === "rate_limited").length).toBeGreaterThan(0);
+		}
 	});
 
 	it("charges for opening a socket, so reconnecting in a loop is refused with 429", async ({ expect }) => {

@@ -31,6 +31,7 @@ import {
 	type Target,
 	type Timing,
 } from "./lib/loadgen.ts";
+import { findSaturation, ingestWhileCrossPosting } from "./lib/saturation.ts";
 import { describeMachine, machineLine } from "./lib/machine.ts";
 import { selfCpuSeconds, treeCpuSeconds } from "./lib/proc.ts";
 import { markdownReport, Results, roomScenario, type ResultRecord, type ScenarioName } from "./lib/report.ts";
@@ -49,6 +50,9 @@ interface Mode {
 	/** Sockets in the one-room scenarios; `max` is what the open-file limit allows. */
 	roomSockets: Array<number | "max">;
 	stalled: { beforeMs: number; stalledMs: number };
+	/** Cross-post rates (per second, all origins together) the saturation search steps through. */
+	saturationRates: number[];
+	saturation: Timing;
 }
 
 const MODES: Record<"quick" | "full", Mode> = {
@@ -59,7 +63,9 @@ const MODES: Record<"quick" | "full", Mode> = {
 		saga: { warmupMs: 500, measureMs: 2000 },
 		rounds: 1,
 		idleSockets: [1000],
-		sagaRatePerSec: 20,
+		sagaRatePerSec: 100,
+		saturationRates: [200, 400, 700, 1000],
+		saturation: { warmupMs: 500, measureMs: 2000 },
 		roomSockets: [1000],
 		stalled: { beforeMs: 2000, stalledMs: 15_000 },
 	},
@@ -70,7 +76,9 @@ const MODES: Record<"quick" | "full", Mode> = {
 		saga: { warmupMs: 1000, measureMs: 4000 },
 		rounds: 3,
 		idleSockets: [1000, 5000],
-		sagaRatePerSec: 50,
+		sagaRatePerSec: 100,
+		saturationRates: [200, 400, 600, 700, 800, 1000, 1200, 1500, 2000],
+		saturation: { warmupMs: 1000, measureMs: 4000 },
 		roomSockets: [1000, 5000, "max"],
 		stalled: { beforeMs: 3000, stalledMs: 20_000 },
 	},
@@ -80,6 +88,8 @@ const MODES: Record<"quick" | "full", Mode> = {
 const IDLE_PER_ROOM = 100;
 const LATENCY_RATE = 1000;
 const SAGA_TARGETS = 3;
+/** The cross-post rates beside which plain ingest is measured: a busy room's, and the latency target's. */
+const MIXED_CROSS_RATES = [20, 100] as const;
 const STALLED_RATE = 150;
 /** Parley's largest message (MAX_MESSAGE_CHARS): 600 KB/s to each reader. */
 const STALLED_TEXT_BYTES = 4000;
@@ -87,7 +97,7 @@ const STALLED_TEXT_BYTES = 4000;
 const ROOM_SERVERS: readonly string[] = ["parley", "parley-batch", "bare"];
 const STALLED_SERVERS: readonly string[] = ["parley", "parley-batch", "bare", "go-durable", "go-mem", "node-ws"];
 /** Scenario groups for --only. */
-const GROUPS = ["ingest", "fanout", "latency", "idle", "room", "stalled", "saga", "cost"] as const;
+const GROUPS = ["ingest", "fanout", "latency", "idle", "room", "stalled", "saga", "mixed", "saturation", "cost"] as const;
 type Group = (typeof GROUPS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--only <group,...>] [--docs|--no-docs]
@@ -289,6 +299,9 @@ const ALL_SCENARIOS: ScenarioName[] = [
 	"idle-1000",
 	"idle-5000",
 	"saga-3",
+	"ingest-mixed",
+	"saturation-1",
+	"saturation-10",
 	"cost",
 	"stalled-1of100",
 	...roomCounts.flatMap((count) => (["u100", "each"] as const).map((users) => roomScenario(users, count))),
@@ -393,10 +406,42 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 				}));
 			}
 		}
-		for (const entry of live.filter((e) => e.def.crossPost && runs("saga"))) {
-			await interleaved([entry], path, "saga-3", 1, async (t, p) => ({
-				...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)),
-			}));
+		for (const entry of live.filter((e) => e.def.crossPost)) {
+			if (runs("saga"))
+				await interleaved([entry], path, "saga-3", 1, async (t, p) => ({
+					...(await crossPost(t, mode.sagaRatePerSec, SAGA_TARGETS, mode.saga, p)),
+				}));
+			if (path !== "miniflare") continue;
+			// Plain ingest in a room that cross-posts, beside a room that does not, in the same rounds.
+			if (runs("mixed"))
+				await interleaved([entry], path, "ingest-mixed", mode.rounds, async (t, p) => {
+					const metrics: Record<string, number> = {};
+					for (const rate of MIXED_CROSS_RATES) {
+						// The same room layout with no cross-posts, then with them, back to back.
+						const plain = await ingestWhileCrossPosting(t, 0, mode.flat, p, 0);
+						const mixed = await ingestWhileCrossPosting(t, rate, mode.flat, p);
+						metrics[`plain${rate}PerSec`] = plain.ingestPerSec;
+						metrics[`mixed${rate}PerSec`] = mixed.ingestPerSec;
+						metrics[`ratio${rate}`] = plain.ingestPerSec > 0 ? mixed.ingestPerSec / plain.ingestPerSec : 0;
+					}
+					return metrics;
+				});
+			for (const origins of runs("saturation") ? ([1, 10] as const) : []) {
+				const scenario: ScenarioName = origins === 1 ? "saturation-1" : "saturation-10";
+				let steps: unknown;
+				await interleaved([entry], path, scenario, 1, async (t, p) => {
+					const found = await findSaturation(t, origins, mode.saturationRates, mode.saturation, p);
+					steps = found.steps;
+					const last = found.steps.filter((s) => s.sustained).at(-1);
+					return {
+						sustainedPerSec: found.sustainedPerSec,
+						...(last?.p50Ms === undefined ? {} : { p50Ms: last.p50Ms }),
+						...(last?.p99Ms === undefined ? {} : { p99Ms: last.p99Ms }),
+					};
+				});
+				const record = results.get(entry.def.name, path, scenario);
+				if (record !== undefined) record.detail = { steps };
+			}
 		}
 		if (path === "miniflare" && runs("cost")) {
 			// The batched sockets store exactly what the others do: one Parley probe is enough.
@@ -412,10 +457,11 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 						entry.def.crossPost ? SAGA_TARGETS : undefined,
 						token === undefined ? undefined : { httpUrl: entry.server.httpUrl, token },
 					);
-					const { tablesPerMessage, tablesPerCrossPost, crossPostError, server, source, ...numbers } = cost;
+					const { tablesPerMessage, crossPosts, crossPostError, server, source, ...numbers } = cost;
+					const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
 					record(entry.def, path, "cost", {
-						metrics: numbers,
-						detail: { source, tablesPerMessage, tablesPerCrossPost, crossPostError, serverCounters: server },
+						metrics: { ...numbers, ...perSize },
+						detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: server },
 					});
 				} catch (error) {
 					record(entry.def, path, "cost", { error: message(error) });

@@ -6,12 +6,15 @@ import events from "./0001_events.sql";
 import sagas from "./0002_sagas.sql";
 import operations from "./0003_operations.sql";
 import compensations from "./0004_compensations.sql";
+import leanOutbox from "./0005_lean_outbox.sql";
 import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
 import opsModerations from "./ops/0003_moderations.sql";
 import opsMetrics from "./ops/0004_metrics.sql";
+import opsCrossposts from "./ops/0005_crossposts.sql";
 import moderations from "./moderation/0005_moderations.sql";
+import moderationLeanOutbox from "./moderation/0006_lean_outbox.sql";
 
 export interface Migration {
 	version: number;
@@ -24,6 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
 	{ version: 2, name: "0002_sagas", sql: sagas },
 	{ version: 3, name: "0003_operations", sql: operations },
 	{ version: 4, name: "0004_compensations", sql: compensations },
+	{ version: 5, name: "0005_lean_outbox", sql: leanOutbox },
 ];
 
 /** The ops index shards' schema (objects/ops-index.ts), versioned the same way. */
@@ -32,6 +36,7 @@ export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
 	{ version: 2, name: "ops/0002_kinds", sql: opsKinds },
 	{ version: 3, name: "ops/0003_moderations", sql: opsModerations },
 	{ version: 4, name: "ops/0004_metrics", sql: opsMetrics },
+	{ version: 5, name: "ops/0005_crossposts", sql: opsCrossposts },
 ];
 
 /**
@@ -42,6 +47,7 @@ export const OPS_INDEX_MIGRATIONS: readonly Migration[] = [
 export const MODERATION_MIGRATIONS: readonly Migration[] = [
 	...MIGRATIONS.filter((migration) => migration.version <= 4),
 	{ version: 5, name: "moderation/0005_moderations", sql: moderations },
+	{ version: 6, name: "moderation/0006_lean_outbox", sql: moderationLeanOutbox },
 ];
 
 /** The author directory shards' schema (objects/author-directory.ts). */

@@ -5,19 +5,29 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { AUTHOR_DIRECTORY_MIGRATIONS } from "../migrations/index.ts";
+import { type MeterReading, meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import type { AuthorRoom } from "./ops-record.ts";
 
 export class AuthorDirectory extends DurableObject<Env> {
+	readonly storageMeter = new StorageMeter();
+	private readonly sql: SqlStorage;
+
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		applyMigrations(ctx.storage, AUTHOR_DIRECTORY_MIGRATIONS);
+		this.sql = meteredSql(ctx.storage.sql, this.storageMeter);
+	}
+
+	/** Rows this shard has written since it started (see objects/storage-meter.ts). */
+	async meterReading(): Promise<MeterReading> {
+		return this.storageMeter.reading();
 	}
 
 	async ingest(entries: AuthorRoom[]): Promise<number> {
 		this.ctx.storage.transactionSync(() => {
 			for (const entry of entries) {
-				this.ctx.storage.sql.exec(
+				this.sql.exec(
 					"INSERT OR IGNORE INTO author_rooms (author_id, room, first_at) VALUES (?, ?, ?)",
 					entry.authorId,
 					entry.room,
@@ -29,7 +39,7 @@ export class AuthorDirectory extends DurableObject<Env> {
 	}
 
 	async rooms(authorId: string): Promise<string[]> {
-		return this.ctx.storage.sql
+		return this.sql
 			.exec<{ room: string }>("SELECT room FROM author_rooms WHERE author_id = ? ORDER BY room", authorId)
 			.toArray()
 			.map((row) => row.room);

@@ -1,14 +1,29 @@
 /**
  * The target room's side of cross-posting: applying a task through the barrier. The barrier
- * row and the effect (a copy, or a retract of it) are written in one transaction, so a
+ * record and the effect (a copy, or a retract of it) are written in one transaction, so a
  * repeated delivery is a no-op that answers the first result, a retract of a copy that never
  * came leaves a tombstone, and a delivery that arrives after its tombstone is refused.
+ *
+ * A delivered copy is its own barrier record: it is stored under a dedup key of its saga
+ * (`copyKey`) in the event log's (author, client id) index, which the copy's row writes
+ * anyway, so a delivery costs the copy's row and nothing else. Every other outcome (a
+ * tombstone, a refused late delivery, a retract, a moderation) and copies made before this
+ * keep a `barrier` row.
  */
 import { isGuestId, type RoomEvent, type RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
 import { classifyCode } from "../src/saga/errors.ts";
+import { MAX_CLIENT_ID_CHARS } from "../src/protocol.ts";
 import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome, type TaskOutcomeCode } from "../src/saga/types.ts";
 import type { EventLog } from "./event-log.ts";
+
+/**
+ * The dedup key a saga's copy is stored under: longer than any client id may be, so no send
+ * can claim it (or find it).
+ */
+export function copyKey(sagaId: string): string {
+	return `copy of ${sagaId}`.padEnd(MAX_CLIENT_ID_CHARS + 1, ".");
+}
 
 interface BarrierRecord extends Record<string, SqlStorageValue> {
 	op: string;
@@ -44,8 +59,10 @@ export class Barrier {
 		this.log = log;
 	}
 
-	private rows(sagaId: string): Partial<Record<BarrierOp, BarrierRow>> {
+	private rows(sagaId: string, authorId: string | undefined): Partial<Record<BarrierOp, BarrierRow>> {
 		const found: Partial<Record<BarrierOp, BarrierRow>> = {};
+		const copy = authorId === undefined ? undefined : this.log.findByClientId(authorId, copyKey(sagaId));
+		if (copy !== undefined) found.deliver = { op: "deliver", outcome: "applied", seq: copy.event.seq, msgId: copy.event.msgId };
 		for (const row of this.sql.exec<BarrierRecord>("SELECT op, outcome, seq, msg_id FROM barrier WHERE saga_id = ?", sagaId)) {
 			found[row.op as BarrierOp] = {
 				op: row.op as BarrierOp,
@@ -75,8 +92,8 @@ export class Barrier {
 	/** Applies one task; the caller holds the transaction and broadcasts `events` after it. */
 	apply(task: TaskMessage, policy: RoomPolicy, now: number, moderate: Moderate): Applied {
 		const op: BarrierOp = task.kind;
-		const decision = barrierDecision(op, this.rows(task.sagaId));
 		const payload = task.payload;
+		const decision = barrierDecision(op, this.rows(task.sagaId, isModeratePayload(payload) ? undefined : payload.author.id));
 		if (op === "moderate" || isModeratePayload(payload)) {
 			if (decision.action === "replay") return { outcome: ok(decision.row, "repeat of an earlier moderation"), events: [] };
 			if (!isModeratePayload(payload)) return { outcome: refusal("bad_request", "a moderate task needs msgIds"), events: [] };
@@ -124,10 +141,11 @@ export class Barrier {
 				if (policy.banGuests === true && isGuestId(payload.author.id)) {
 					return { outcome: refusal("banned", "guests may not post in the target room"), events: [] };
 				}
+				// The copy is the barrier record: stored under its saga's key, no barrier row.
 				const copy = this.log.appendMessage(
 					{
 						author: payload.author,
-						clientId: null,
+						clientId: copyKey(task.sagaId),
 						text: payload.text,
 						traceId: task.traceId,
 						// Deliveries come from rooms only: the origin is the room that cross-posted.
@@ -136,7 +154,6 @@ export class Barrier {
 					now,
 				);
 				const row: BarrierRow = { op, outcome: "applied", seq: copy.seq, msgId: copy.msgId };
-				this.record(task, row, now);
 				return { outcome: ok(row, "copy delivered"), events: [copy] };
 			}
 		}

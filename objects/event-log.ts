@@ -225,8 +225,9 @@ export class EventLog {
 			)
 			.one().seq;
 		if (bound === null) return 0;
+		// A copy's key is its barrier record (objects/barrier.ts): it is never forgotten.
 		const cursor = this.sql.exec(
-			"UPDATE events SET client_id = NULL WHERE seq > ? AND seq <= ? AND client_id IS NOT NULL",
+			"UPDATE events SET client_id = NULL WHERE seq > ? AND seq <= ? AND client_id IS NOT NULL AND origin IS NULL",
 			watermark,
 			bound,
 		);

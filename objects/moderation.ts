@@ -9,6 +9,7 @@
 import { MODERATION_MIGRATIONS } from "../migrations/index.ts";
 import { type Config, configFor } from "../src/config.ts";
 import type { ModerationProgress, ModerationStart, ModerationView } from "../src/ops/moderation.ts";
+import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
@@ -20,16 +21,18 @@ export class Moderation extends OutboxObject {
 	private readonly outbox: Outbox;
 	private readonly ops: OpsRecord;
 	readonly engine: TaskEngine;
+	readonly storageMeter = new StorageMeter();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.config = configFor(env);
 		applyMigrations(ctx.storage, MODERATION_MIGRATIONS);
-		const parts = outboxParts(ctx.storage.sql, () => this.name, this.config, "moderation");
+		const parts = outboxParts(meteredSql(ctx.storage.sql, this.storageMeter), () => this.name, this.config, "moderation");
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
 		this.engine = new TaskEngine({
 			ctx,
+			storageMeter: this.storageMeter,
 			env: () => this.env,
 			config: this.config,
 			outbox: this.outbox,

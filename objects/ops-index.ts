@@ -23,6 +23,7 @@ import { isModerationId, originOfRecord, originRooms } from "../src/saga/ids.ts"
 import { acceptSample, type CounterSample, HISTORY_COLUMNS, type MinuteSample, type ShardMetrics, seriesKey } from "../src/ops/metrics.ts";
 import type { MeterBatch } from "./meter.ts";
 import { roomOfPolicyTarget } from "../src/ops/policy-audit.ts";
+import { type MeterReading, meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 
 /** The room a policy change's audit entry names (`policy@<room>`). */
@@ -30,6 +31,9 @@ function policyRooms(target: string): string[] | undefined {
 	const room = roomOfPolicyTarget(target);
 	return room === undefined ? undefined : [room];
 }
+
+/** The deliveries inside the cross-post records, one row each (`d.value` is a delivery). */
+const DELIVERIES = "FROM crossposts, json_each(crossposts.deliveries) AS d";
 
 /** Per-minute history kept for the console's charts. */
 const HISTORY_KEEP_MS = 2 * 60 * 60_000;
@@ -70,6 +74,48 @@ interface ModerationRow extends Record<string, SqlStorageValue> {
 	rooms: string;
 	created_at: number;
 	updated_at: number;
+}
+
+interface CrosspostRecord extends Record<string, SqlStorageValue> {
+	created_at: number;
+	saga_id: string;
+	origin_room: string;
+	msg_id: string;
+	trace_id: string;
+	state: string;
+	targets: string;
+	deliveries: string;
+	updated_at: number;
+	version: number;
+}
+
+/** A delivery as a cross-post's record keeps it: its view without the actions (they follow the saga's state). */
+type StoredDelivery = Omit<TaskView, "actions">;
+
+function crosspostSummary(row: CrosspostRecord): SagaSummary {
+	return {
+		sagaId: row.saga_id,
+		originRoom: row.origin_room,
+		msgId: row.msg_id,
+		traceId: row.trace_id,
+		state: row.state as SagaState,
+		createdAt: row.created_at,
+		updatedAt: row.updated_at,
+		targets: JSON.parse(row.targets) as string[],
+	};
+}
+
+function deliveriesOf(row: CrosspostRecord): TaskView[] {
+	const sagaState = row.state as SagaState;
+	return (JSON.parse(row.deliveries) as StoredDelivery[]).map((t) => ({
+		...t,
+		actions: allowedActions({ kind: t.kind, state: t.state, sagaState }),
+	}));
+}
+
+/** Newest first, the order of every list: by creation, then by id. */
+function newerFirst(a: { createdAt: number; id: string }, b: { createdAt: number; id: string }): number {
+	return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 /** A task row with its saga's (or moderation's) state beside it (null when the index holds neither). */
@@ -193,11 +239,17 @@ function where(filter: ListFilter, id: string, rooms: string[], now: number): { 
 
 export class OpsIndex extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	readonly storageMeter = new StorageMeter();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		applyMigrations(ctx.storage, OPS_INDEX_MIGRATIONS);
-		this.sql = ctx.storage.sql;
+		this.sql = meteredSql(ctx.storage.sql, this.storageMeter);
+	}
+
+	/** Rows this shard has written since it started (see objects/storage-meter.ts). */
+	async meterReading(): Promise<MeterReading> {
+		return this.storageMeter.reading();
 	}
 
 	/** Applies a batch of updates in one transaction. Idempotent. */
@@ -235,6 +287,44 @@ export class OpsIndex extends DurableObject<Env> {
 					update.version,
 					origin.kind,
 				);
+				return;
+			}
+			case "crosspost": {
+				const s = update.saga;
+				const deliveries: StoredDelivery[] = update.tasks
+					.filter((t) => t.kind === "deliver")
+					.map(({ actions: _actions, ...rest }) => rest);
+				this.sql.exec(
+					`INSERT INTO crossposts (created_at, saga_id, origin_room, msg_id, trace_id, state, targets, deliveries, updated_at, version)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+					 ON CONFLICT (created_at, saga_id) DO UPDATE SET state = ?6, targets = ?7, deliveries = ?8, updated_at = ?9, version = ?10
+					 WHERE excluded.version > crossposts.version`,
+					s.createdAt,
+					s.sagaId,
+					s.originRoom,
+					s.msgId,
+					s.traceId,
+					s.state,
+					JSON.stringify(s.targets),
+					JSON.stringify(deliveries),
+					s.updatedAt,
+					update.version,
+				);
+				// Compensation's retracts keep a row each, with the saga's state beside them.
+				for (const task of update.tasks) {
+					if (task.kind === "deliver") continue;
+					this.apply({ type: "task", version: update.version, task });
+					this.sql.exec(
+						"UPDATE tasks SET saga_state = ? WHERE task_id = ? AND version = ? AND saga_state IS NOT ?",
+						s.state,
+						task.taskId,
+						update.version,
+						s.state,
+					);
+				}
+				// A saga fed before this table existed moves here whole.
+				this.sql.exec("DELETE FROM sagas WHERE saga_id = ?", s.sagaId);
+				for (const task of deliveries) this.sql.exec("DELETE FROM tasks WHERE task_id = ?", task.taskId);
 				return;
 			}
 			case "saga": {
@@ -336,19 +426,78 @@ export class OpsIndex extends DurableObject<Env> {
 		return kept;
 	}
 
-	/** Tasks, newest first; a scope keeps those whose origin and target rooms it reaches. */
+	/**
+	 * Cross-post records newest first that may hold matches of the filter (by time, room and
+	 * a delivery's state), read one at a time until `enough` says stop.
+	 */
+	private *crossposts(filter: ListFilter, now: number, deliveryState?: string): Generator<CrosspostRecord> {
+		const parts: string[] = [];
+		const args: SqlStorageValue[] = [];
+		if (filter.olderThanMs !== undefined) {
+			parts.push("created_at <= ?");
+			args.push(now - filter.olderThanMs);
+		}
+		if (filter.newerThanMs !== undefined) {
+			parts.push("created_at >= ?");
+			args.push(now - filter.newerThanMs);
+		}
+		if (filter.cursor !== undefined) {
+			parts.push("created_at <= ?");
+			args.push(filter.cursor.createdAt);
+		}
+		if (filter.room !== undefined) {
+			parts.push("(origin_room = ? OR EXISTS (SELECT 1 FROM json_each(crossposts.targets) WHERE value = ?))");
+			args.push(filter.room, filter.room);
+		}
+		if (deliveryState !== undefined) {
+			parts.push("EXISTS (SELECT 1 FROM json_each(crossposts.deliveries) WHERE json_extract(value, '$.state') = ?)");
+			args.push(deliveryState);
+		}
+		const clause = parts.length === 0 ? "" : `WHERE ${parts.join(" AND ")}`;
+		yield* this.sql.exec<CrosspostRecord>(`SELECT * FROM crossposts ${clause} ORDER BY created_at DESC, saga_id DESC`, ...args);
+	}
+
+	/** Whether a (createdAt, id) position lies strictly past the filter's cursor. */
+	private static pastCursor(filter: ListFilter, createdAt: number, id: string): boolean {
+		const cursor = filter.cursor;
+		return cursor === undefined || createdAt < cursor.createdAt || (createdAt === cursor.createdAt && id < cursor.id);
+	}
+
+	/**
+	 * Tasks, newest first; a scope keeps those whose origin and target rooms it reaches.
+	 * Deliveries of cross-posts come from their records, every other task from its own row;
+	 * both are read newest first and merged.
+	 */
 	async listTasks(filter: ListFilter, scope: Scope = null): Promise<TaskView[]> {
 		// A room id never equals a moderation's id (room ids hold no `@`): origin_id = room is a room origin.
-		const { clause, args } = where(filter, "task_id", ["room", "origin_id"], Date.now());
+		const now = Date.now();
+		const { clause, args } = where(filter, "task_id", ["room", "origin_id"], now);
 		const keep = scope === null ? undefined : (row: TaskWithSaga) => withinScope(scope, taskRowRooms(row));
-		return this.firstRows<TaskWithSaga>(
-			`SELECT tasks.*, COALESCE((SELECT state FROM sagas WHERE sagas.saga_id = tasks.saga_id),
+		const rows = this.firstRows<TaskWithSaga>(
+			`SELECT tasks.*, COALESCE(tasks.saga_state, (SELECT state FROM sagas WHERE sagas.saga_id = tasks.saga_id),
 			 (SELECT state FROM moderations WHERE moderations.moderation_id = tasks.saga_id)) AS saga_state
 			 FROM tasks ${clause} ORDER BY created_at DESC, task_id DESC`,
 			args,
 			filter.limit,
 			keep,
 		).map(taskView);
+		const deliveries: TaskView[] = [];
+		if (filter.kind === undefined || filter.kind === "deliver") {
+			for (const record of this.crossposts(filter, now, filter.state)) {
+				// Every delivery of a cross-post shares its creation time: once enough are found, older records cannot come first.
+				if (deliveries.length >= filter.limit && (deliveries.at(-1)?.createdAt ?? 0) > record.created_at) break;
+				const matching = deliveriesOf(record)
+					.filter((task) => filter.state === undefined || task.state === filter.state)
+					.filter((task) => filter.room === undefined || task.room === filter.room || record.origin_room === filter.room)
+					.filter((task) => OpsIndex.pastCursor(filter, task.createdAt, task.taskId))
+					.filter((task) => scope === null || withinScope(scope, [record.origin_room, task.room]))
+					.sort((a, b) => (a.taskId < b.taskId ? 1 : -1));
+				deliveries.push(...matching);
+			}
+		}
+		return [...rows, ...deliveries]
+			.sort((a, b) => newerFirst({ createdAt: a.createdAt, id: a.taskId }, { createdAt: b.createdAt, id: b.taskId }))
+			.slice(0, filter.limit);
 	}
 
 	/** Cross-post sagas, newest first. A scope keeps those whose every room (origin and targets) it reaches. */
@@ -375,7 +524,19 @@ export class OpsIndex extends DurableObject<Env> {
 			for (const row of targeted) if (!seen.has(row.saga_id)) rows.push(row);
 			rows.sort((a, b) => b.created_at - a.created_at || (a.saga_id < b.saga_id ? 1 : -1));
 		}
-		return rows.slice(0, filter.limit).map(sagaSummary);
+		const older = rows.slice(0, filter.limit).map(sagaSummary);
+		const recent: SagaSummary[] = [];
+		for (const record of this.crossposts({ ...sagaFilter, cursor: filter.cursor }, Date.now())) {
+			if (recent.length >= filter.limit) break;
+			if (filter.state !== undefined && record.state !== filter.state) continue;
+			if (!OpsIndex.pastCursor(filter, record.created_at, record.saga_id)) continue;
+			const summary = crosspostSummary(record);
+			if (scope !== null && !withinScope(scope, [summary.originRoom, ...summary.targets])) continue;
+			recent.push(summary);
+		}
+		return [...older, ...recent]
+			.sort((a, b) => newerFirst({ createdAt: a.createdAt, id: a.sagaId }, { createdAt: b.createdAt, id: b.sagaId }))
+			.slice(0, filter.limit);
 	}
 
 	/**
@@ -472,11 +633,28 @@ export class OpsIndex extends DurableObject<Env> {
 		return this.ctx.storage.kv.get<{ parent: string }>(`parent:${traceId}`)?.parent;
 	}
 
-	async traceRooms(traceId: string): Promise<string[]> {
+	/**
+	 * The cross-posts of a trace (a trace has one): found by reading the records newest first,
+	 * since no index is kept for it (each entry would be a row written per cross-post).
+	 */
+	async traceSagas(traceId: string): Promise<Array<{ sagaId: string; originRoom: string; targets: string[] }>> {
 		return this.sql
+			.exec<{ saga_id: string; origin_room: string; targets: string }>(
+				"SELECT saga_id, origin_room, targets FROM crossposts WHERE trace_id = ? ORDER BY created_at DESC",
+				traceId,
+			)
+			.toArray()
+			.map((row) => ({ sagaId: row.saga_id, originRoom: row.origin_room, targets: JSON.parse(row.targets) as string[] }));
+	}
+
+	/** The rooms a trace touched: those recorded for it, and its cross-posts' origin and targets. */
+	async traceRooms(traceId: string): Promise<string[]> {
+		const rooms = this.sql
 			.exec<{ room: string }>("SELECT room FROM trace_rooms WHERE trace_id = ?", traceId)
 			.toArray()
 			.map((row) => row.room);
+		for (const saga of await this.traceSagas(traceId)) rooms.push(saga.originRoom, ...saga.targets);
+		return [...new Set(rooms)];
 	}
 
 	/** The operator moderations a trace belongs to (each records spans of its own). */
@@ -503,10 +681,47 @@ export class OpsIndex extends DurableObject<Env> {
 		)) {
 			latency[row.bucket] = row.n;
 		}
+		// Cross-posts' deliveries are inside their records.
+		const tasks = count("tasks");
+		const sagas = count("sagas");
+		for (const { state, n } of this.crosspostStates()) sagas[state] = (sagas[state] ?? 0) + n;
+		for (const { state, n } of this.deliveryStates()) tasks[state] = (tasks[state] ?? 0) + n;
+		const took = "json_extract(d.value, '$.updatedAt') - json_extract(d.value, '$.createdAt')";
+		const innerCases = LATENCY_BUCKETS_MS.map((bound, i) => `WHEN ${took} <= ${bound} THEN ${i}`).join(" ");
+		for (const row of this.sql.exec<{ bucket: number; n: number }>(
+			`SELECT CASE ${innerCases} ELSE ${LATENCY_BUCKETS_MS.length} END AS bucket, COUNT(*) AS n ${DELIVERIES}
+			 WHERE json_extract(d.value, '$.state') = 'succeeded' GROUP BY bucket`,
+		)) {
+			latency[row.bucket] = (latency[row.bucket] ?? 0) + row.n;
+		}
+		return { tasks, sagas, latency, oldestPendingCreatedAt: this.oldestPendingAt() };
+	}
+
+	/** Cross-post records by saga state. */
+	private crosspostStates(): Array<{ state: string; n: number }> {
+		return this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM crossposts GROUP BY state").toArray();
+	}
+
+	/** The deliveries inside cross-post records, by state (they are all of kind `deliver`). */
+	private deliveryStates(): Array<{ state: string; n: number }> {
+		return this.sql
+			.exec<{ state: string; n: number }>(
+				`SELECT json_extract(d.value, '$.state') AS state, COUNT(*) AS n ${DELIVERIES} GROUP BY state`,
+			)
+			.toArray();
+	}
+
+	/** When the oldest unfinished task was created: task rows, and deliveries inside cross-post records. */
+	private oldestPendingAt(): number | null {
 		const oldest = this.sql
 			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
 			.one().at;
-		return { tasks: count("tasks"), sagas: count("sagas"), latency, oldestPendingCreatedAt: oldest };
+		const oldestDelivery = this.sql
+			.exec<{ at: number | null }>(
+				`SELECT MIN(json_extract(d.value, '$.createdAt')) AS at ${DELIVERIES} WHERE json_extract(d.value, '$.state') IN ('pending', 'processing')`,
+			)
+			.one().at;
+		return oldest === null ? oldestDelivery : oldestDelivery === null ? oldest : Math.min(oldest, oldestDelivery);
 	}
 
 	/**
@@ -576,19 +791,23 @@ export class OpsIndex extends DurableObject<Env> {
 				return sample;
 			});
 		const sockets = this.sql.exec<{ n: number | null }>("SELECT SUM(sockets) AS n FROM metric_sockets").one().n ?? 0;
-		const tasks = this.sql
-			.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind")
-			.toArray();
-		const sagas = this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray();
+		// Cross-posts' deliveries and saga states are inside their records (one row each).
+		const tasks = [
+			...this.sql
+				.exec<{ state: string; kind: string; n: number }>("SELECT state, kind, COUNT(*) AS n FROM tasks GROUP BY state, kind")
+				.toArray(),
+			...this.deliveryStates().map(({ state, n }) => ({ state, kind: "deliver", n })),
+		];
+		const sagas = [
+			...this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM sagas GROUP BY state").toArray(),
+			...this.crosspostStates(),
+		];
 		const alerts = this.sql
 			.exec<{ status: string; n: number }>(
 				"SELECT json_extract(body, '$.status') AS status, COUNT(*) AS n FROM alerts GROUP BY status",
 			)
 			.toArray();
-		const oldest = this.sql
-			.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM tasks WHERE state IN ('pending', 'processing')")
-			.one().at;
-		return { counters, sockets, tasks, sagas, alerts, oldestPendingCreatedAt: oldest };
+		return { counters, sockets, tasks, sagas, alerts, oldestPendingCreatedAt: this.oldestPendingAt() };
 	}
 
 	/** Minutes since `since` (Unix ms), oldest first. */
@@ -604,6 +823,12 @@ export class OpsIndex extends DurableObject<Env> {
 
 	/** The cross-post saga of a message id, if this shard holds one (a search by message id). */
 	async sagaOfMessage(msgId: string): Promise<SagaSummary | undefined> {
+		// A cross-post record has no index by message id (each entry would be a row written per
+		// cross-post): a search, rare and an operator's, reads the records instead.
+		const record = this.sql
+			.exec<CrosspostRecord>("SELECT * FROM crossposts WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId)
+			.toArray()[0];
+		if (record !== undefined) return crosspostSummary(record);
 		const row = this.sql.exec<SagaRecord>("SELECT * FROM sagas WHERE msg_id = ? ORDER BY created_at DESC LIMIT 1", msgId).toArray()[0];
 		return row === undefined ? undefined : sagaSummary(row);
 	}

@@ -126,23 +126,28 @@ export class OpsRecord {
 		this.feed(`author:${authorId}`, authorId, { authorId, room, at: now }, now, "authors");
 	}
 
-	/** Records task, saga and moderation changes: spans for the trace, updates for the index. */
-	recordChanges(tasks: readonly TaskChange[], sagas: readonly SagaChange[], moderations: readonly ModerationChange[], now: number): void {
+	/**
+	 * Records task, saga and moderation changes: spans for the trace, updates for the index.
+	 * A room's cross-posts get no feed rows: the engine ships each to the index as one record
+	 * (TaskEngine.shipOnce), and the spans of their commit, direct attempts and saga moves are
+	 * in their own rows (`noted`). What the durable path does to their tasks still gets spans.
+	 */
+	recordChanges(
+		tasks: readonly TaskChange[],
+		_sagas: readonly SagaChange[],
+		moderations: readonly ModerationChange[],
+		now: number,
+	): void {
 		for (const change of tasks) {
 			const { task } = change;
-			// A new task needs no span of its own (the commit span names every target), nor does
-			// a success (the target's own span and the queue delivery already say so).
-			if (change.event !== "create" && change.event !== "succeed") {
+			// A new task needs no span of its own (the commit or the moderation's start names
+			// it), nor does a success (the target's own span and the delivery already say so).
+			if (change.event !== "create" && change.event !== "succeed" && change.noted !== true) {
 				const detail = `${task.kind} to ${task.room}: ${change.from ?? "new"} → ${task.state}, attempt ${task.attempts}${task.lastError === null ? "" : `, ${task.lastError}`}`;
 				this.span(task.traceId, now, "outbox", `task.${change.event === "claim" ? "dispatch" : change.event}`, detail);
 			}
-			this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
-		}
-		for (const change of sagas) {
-			const { saga } = change;
-			if (change.from !== null) this.span(saga.traceId, now, "saga", `saga.${saga.state}`, `${saga.sagaId} (was ${change.from})`);
-			// The index learns which objects a trace touched from the saga itself (origin, targets).
-			this.feed(`saga:${saga.sagaId}`, saga.traceId, { type: "saga", version: change.version, saga }, now);
+			if (task.origin.kind !== "room")
+				this.feed(`task:${task.taskId}`, task.traceId, { type: "task", version: change.version, task }, now);
 		}
 		for (const change of moderations) {
 			const { moderation } = change;

@@ -10,6 +10,7 @@ import type { Span } from "../src/ops/types.ts";
 import type { ManualAction, TaskOrigin, TaskReport, TaskView } from "../src/saga/types.ts";
 import type { Config } from "../src/config.ts";
 import { leaseMs } from "../src/saga/backoff.ts";
+import type { MeterReading } from "./storage-meter.ts";
 import { OpsRecord } from "./ops-record.ts";
 import { Outbox } from "./outbox.ts";
 import type { ActionReply, DeliveryNote, TaskEngine } from "./task-engine.ts";
@@ -79,7 +80,13 @@ export abstract class OutboxObject extends DurableObject<Env> {
 		return this.engine.taskStatus(taskId);
 	}
 
-	async spans(traceId: string): Promise<Span[]> {
-		return this.engine.spans(traceId);
+	/** Rows this object has written since it started (see objects/storage-meter.ts). */
+	async meterReading(): Promise<MeterReading> {
+		return this.engine.meterReading();
+	}
+
+	/** The trace's spans recorded here; `sagaIds` names the cross-posts of the trace that started here (their rows carry their spans). */
+	async spans(traceId: string, sagaIds: string[] = []): Promise<Span[]> {
+		return this.engine.spans(traceId, sagaIds);
 	}
 }

@@ -41,15 +41,16 @@ import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../sr
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
 import { POLICY_ACTION, policySummary, policyTarget } from "../src/ops/policy-audit.ts";
-import { newTraceId, parseTraceparent } from "../src/trace.ts";
+import { newTraceId, parseTraceparent, viaSpan } from "../src/trace.ts";
 import { Meter } from "./meter.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
+import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import type { Outbox } from "./outbox.ts";
-import { TaskEngine, viaSpan } from "./task-engine.ts";
+import { TaskEngine } from "./task-engine.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -132,6 +133,8 @@ export class Room extends OutboxObject {
 	readonly engine: TaskEngine;
 	/** Counters for /v1/admin/metrics, in memory (objects/meter.ts); shared with the engine. */
 	readonly meter: Meter;
+	/** Rows this room has written (an instance field, so no RPC surface; see meterReading()). */
+	readonly storageMeter = new StorageMeter();
 	private policy: RoomPolicy;
 	/** Who is online, kept in memory and rebuilt from the sockets' attachments on wake (see roster()). */
 	private rosterState: Roster | undefined;
@@ -162,11 +165,12 @@ export class Room extends OutboxObject {
 		this.config = configFor(env);
 		this.buckets = new UserBuckets(this.config.rateLimitPerSec);
 		applyMigrations(ctx.storage, MIGRATIONS);
-		this.log = new EventLog(ctx.storage.sql);
-		const parts = outboxParts(ctx.storage.sql, () => this.name, this.config);
+		const sql = meteredSql(ctx.storage.sql, this.storageMeter);
+		this.log = new EventLog(sql);
+		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.barrier = new Barrier(ctx.storage.sql, this.log);
+		this.barrier = new Barrier(sql, this.log);
 		this.meter = new Meter({
 			env: () => this.env,
 			name: () => this.name,
@@ -177,6 +181,7 @@ export class Room extends OutboxObject {
 		});
 		this.engine = new TaskEngine({
 			meter: this.meter,
+			storageMeter: this.storageMeter,
 			ctx,
 			env: () => this.env,
 			config: this.config,
@@ -719,16 +724,10 @@ export class Room extends OutboxObject {
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		this.knownAuthors.add(identity.id);
 		if (sagaId !== null) {
-			// The message, its dedup record, the saga and one task per target commit together.
-			this.ops.span(
-				traceId,
-				receivedAt,
-				"ingress",
-				"message.received",
-				`from ${identity.id}, cross-post to ${targets.join(", ")}${viaSpan(traceparent)}`,
-			);
-			this.ops.span(traceId, now, "room", "message.committed", `seq ${message.seq}, saga ${sagaId}`);
-			this.outbox.startSaga(sagaId, message, targets, now);
+			// The message, its dedup record and one task per target commit together; deliveries
+			// the engine's gate lets through are claimed now, for the room to attempt itself. The
+			// commit's spans (the ingress one names the Worker's span) go in the first task's row.
+			this.outbox.startSaga(sagaId, message, targets, now, { receivedAt, traceparent, direct: this.engine.directGate });
 		}
 		return { result: ok(sendResult({ event: message, sagaId }, false)), events: [message], alarm: sagaId !== null || firstPost };
 	}
@@ -864,9 +863,10 @@ export class Room extends OutboxObject {
 	/**
 	 * Target side: applies a batch of tasks through the barrier, in order, in one transaction.
 	 * The first task that does not go through stops the batch: the rest are answered
-	 * `deferred` and come again, so copies never overtake one another.
+	 * `deferred` and come again, so copies never overtake one another. `spans` is false for an
+	 * origin's direct attempt, whose spans the origin keeps in its own task rows.
 	 */
-	async applyTasks(tasks: TaskMessage[], faults: boolean[]): Promise<TaskOutcome[]> {
+	async applyTasks(tasks: TaskMessage[], faults: boolean[], spans = true): Promise<TaskOutcome[]> {
 		const now = this.engine.now();
 		const events: RoomEvent[] = [];
 		const outcomes = this.write(() => {
@@ -876,20 +876,22 @@ export class Room extends OutboxObject {
 					done.push({ status: "deferred", code: "deferred", message: "an earlier task of the batch did not go through" });
 					continue;
 				}
+				// A direct attempt leaves no span row here: its origin notes the answer in its task rows.
 				if (faults[i] === true) {
-					this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
+					if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
 					done.push(refusal("fault", "injected fault (FAULTS=on)"));
 					continue;
 				}
 				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
 				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-				this.ops.span(
-					task.traceId,
-					now,
-					"room",
-					`${task.kind}.${result.outcome.status}`,
-					`attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`,
-				);
+				if (spans)
+					this.ops.span(
+						task.traceId,
+						now,
+						"room",
+						`${task.kind}.${result.outcome.status}`,
+						`attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`,
+					);
 				events.push(...result.events);
 				done.push(result.outcome);
 			}
@@ -955,6 +957,8 @@ export class Room extends OutboxObject {
 	}
 
 	async saga(sagaId: string): Promise<(SagaView & { text: string }) | undefined> {
+		// Whoever reads a cross-post here and then lists the index finds it there as well.
+		await this.engine.indexed(sagaId);
 		const saga = this.outbox.getSaga(sagaId);
 		if (saga === undefined) return undefined;
 		return { ...saga, text: this.log.findMessage(saga.msgId)?.event.text ?? "" };

@@ -293,13 +293,26 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		const traceId = c.req.param("traceId");
 		if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ParleyError("bad_request", "a trace id is 32 lowercase hex digits");
 		const shard = c.env.OPS_INDEX.getByName(shardNameFor(c, traceId));
-		const [rooms, moderations] = await Promise.all([shard.traceRooms(traceId), shard.traceModerations(traceId)]);
+		const [rooms, moderations, sagas] = await Promise.all([
+			shard.traceRooms(traceId),
+			shard.traceModerations(traceId),
+			shard.traceSagas(traceId),
+		]);
 		if (rooms.length === 0 && moderations.length === 0)
 			throw new ParleyError("not_found", `no cross-room work is recorded for trace ${traceId}`);
 		// Spans of one room name the others (targets, copies), so a trace is shown whole or not at all.
 		requireScope(c, rooms, `trace ${traceId}`);
 		const [perRoom, perModeration, parent] = await Promise.all([
-			Promise.all(rooms.map(async (room) => await roomStub(c, room).spans(traceId))),
+			// A cross-post's origin keeps its spans in its rows: it is told which cross-posts to read.
+			Promise.all(
+				rooms.map(
+					async (room) =>
+						await roomStub(c, room).spans(
+							traceId,
+							sagas.filter((s) => s.originRoom === room).map((s) => s.sagaId),
+						),
+				),
+			),
 			Promise.all(moderations.map(async (id) => await c.env.MODERATION.getByName(id).spans(traceId))),
 			shard.traceParent(traceId),
 		]);
@@ -321,6 +334,21 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		app.get(base, async (c) => await listModerations(c, base === LEGACY_MODERATION_ROUTE));
 		app.get(`${base}/:id`, async (c) => await moderationDetail(c, c.req.param("id")));
 	}
+
+	// Rows written so far (each object's storage meter, objects/meter.ts) by these rooms, every
+	// ops index shard and every author directory shard: what the bench reads around a cross-post.
+	app.get("/v1/admin/meter", async (c) => {
+		requireGlobal(c, "storage meters");
+		const rooms = (c.req.query("rooms") ?? "").split(",").filter((room) => room !== "");
+		if (rooms.length > 64 || !rooms.every(isRoomId)) throw new ParleyError("bad_request", "`rooms` must list 0..64 room ids");
+		const shards = Array.from({ length: c.get("config").opsIndexShards }, (_, i) => shardName(i));
+		const readings = await Promise.all([
+			...rooms.map(async (room) => [`room:${room}`, await roomStub(c, room).meterReading()] as const),
+			...shards.map(async (shard) => [`index:${shard}`, await c.env.OPS_INDEX.getByName(shard).meterReading()] as const),
+			...shards.map(async (shard) => [`authors:${shard}`, await c.env.AUTHORS.getByName(shard).meterReading()] as const),
+		]);
+		return c.json({ objects: Object.fromEntries(readings) });
+	});
 
 	app.post("/v1/admin/faults", async (c) => {
 		// A deployment-wide setting (its `rooms` list included): global admins only.

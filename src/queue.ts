@@ -43,7 +43,8 @@ function log(level: "info" | "warn" | "error", msg: string, task: TaskMessage, e
 	else console.log(line);
 }
 
-async function loadFaults(env: Env): Promise<FaultSettings> {
+/** The fault settings (FAULTS=on only), for the consumer and for an origin's direct attempts. */
+export async function loadFaults(env: Env): Promise<FaultSettings> {
 	if (!configFor(env).faults) return NO_FAULTS;
 	return await withTimeout("fault settings", RPC_TIMEOUT_MS, env.CONTROL.getByName("global").getFaults());
 }
@@ -64,6 +65,7 @@ function tasksOf(body: QueueBody): TaskMessage[] {
 }
 
 /**
+/**
  * The tasks as the consumer hands them on: each with a child of the trace context it came
  * with, the consumer's own span (one per round) as the parent of the room calls it makes.
  */
@@ -71,13 +73,16 @@ export function withConsumerSpan(tasks: readonly TaskMessage[], spanId: string =
 	return tasks.map((task) => ({ ...task, traceparent: childTraceparent(task.traceparent, task.traceId, spanId) }));
 }
 
-/** Runs a batch at its target; a call that fails or times out makes every task retryable. */
-async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings): Promise<TaskOutcome[]> {
+/**
+ * Runs a batch at its target; a call that fails or times out makes every task retryable.
+ * The consumer and an origin's direct first attempt (objects/task-engine.ts) both use it.
+ */
+export async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings, spans = true): Promise<TaskOutcome[]> {
 	const first = tasks[0];
 	if (first === undefined) return [];
 	const injected = tasks.map((task) => shouldInjectFault(faults, task.kind, task.targetRoom));
 	try {
-		const call = async (): Promise<TaskOutcome[]> => await env.ROOM.getByName(first.targetRoom).applyTasks(tasks, injected);
+		const call = async (): Promise<TaskOutcome[]> => await env.ROOM.getByName(first.targetRoom).applyTasks(tasks, injected, spans);
 		return await withTimeout(`${first.kind} to ${first.targetRoom}`, RPC_TIMEOUT_MS, call());
 	} catch (error) {
 		const kind = classifyThrown(error);

@@ -168,3 +168,18 @@ export function traceResponseHeaders(context: TraceContext): Array<[string, stri
 	if (context.tracestate !== undefined) headers.push(["tracestate", context.tracestate]);
 	return headers;
 }
+
+/** ` · via <span id>` for a span's detail, when a hop passed its trace context on. */
+export function viaSpan(traceparent: string | undefined): string {
+	const span = parseTraceparent(traceparent)?.spanId;
+	return span === undefined ? "" : ` · via ${span}`;
+}
+
+/**
+ * The `traceparent` an attempt travels with: the attempt's own span of the task's trace,
+ * derived from the task id and attempt, so the dispatcher (the alarm, or an origin's direct
+ * attempt) and whoever receives it name the same span without storing it anywhere.
+ */
+export function attemptTraceparent(task: { taskId: string; traceId: string; attempt: number }): string {
+	return formatTraceparent(task.traceId, spanIdFor(`${task.taskId}#${task.attempt}`));
+}

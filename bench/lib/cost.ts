@@ -1,7 +1,10 @@
 /**
- * Storage cost per message, measured from outside the server: before and after one message
- * the probe snapshots every SQLite file Miniflare keeps for the Worker's Durable Objects and
- * diffs them row by row. A changed row counts one row written, plus one per index the change
+ * Storage cost per message. A cross-post's rows are counted inside the server by each
+ * object's storage meter (`GET /v1/admin/meter`: the sum of every SQLite cursor's
+ * `rowsWritten`, and the alarms set), so rows written and deleted on the way count too. Plain
+ * messages (and the baselines, which have no meter) are measured from outside: before and
+ * after one message the probe snapshots every SQLite file Miniflare keeps for the Worker's
+ * Durable Objects and diffs them row by row. A changed row counts one row written, plus one per index the change
  * touches, which is how Cloudflare bills `rowsWritten`. An alarm set shows up as a changed
  * row in Miniflare's alarm table.
  *
@@ -41,7 +44,8 @@ function quote(name: string): string {
 }
 
 function snapshotFile(path: string, into: Snapshot): void {
-	const db = new DatabaseSync(path, { readOnly: true });
+	// A busy room may hold its database for a moment (a commit, a checkpoint): wait for it.
+	const db = new DatabaseSync(path, { readOnly: true, timeout: 10_000 });
 	try {
 		const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
 		for (const { name } of tables as { name: string }[]) {
@@ -130,9 +134,10 @@ export interface CostResult {
 	/** Table name -> rows changed per message. */
 	tablesPerMessage: Record<string, number>;
 	crossPostTargets?: number;
+	/** At `crossPostTargets` rooms, from the storage meters (alarms included). */
 	rowsWrittenPerCrossPost?: number;
-	alarmsPerCrossPost?: number;
-	tablesPerCrossPost?: Record<string, number>;
+	/** Rows per cross-post to 1, 3 and 10 rooms, from the storage meters. */
+	crossPosts?: CrossPostRows[];
 	crossPostError?: string;
 	/** Per plain message, from the server's own counters when it exposes them (exact, includes rows read). */
 	server?: ServerCounters;
@@ -162,6 +167,9 @@ function waitFor(socket: BenchSocket, accept: (frame: Buffer) => boolean, timeou
 
 /** Settle time after a message before the "after" snapshot, for writes done after the ack. */
 const SETTLE_MS = 150;
+
+/** The cross-post sizes whose rows the probe counts. */
+export const CROSS_POST_SIZES = [1, 3, 10] as const;
 
 export interface CounterAccess {
 	httpUrl: string;
@@ -213,13 +221,13 @@ export async function costProbe(
 		const per = (key: keyof ServerCounters): number => round((countersAfter[key] - countersBefore[key]) / diffs.length);
 		result.server = { rowsRead: per("rowsRead"), rowsWritten: per("rowsWritten"), alarmsSet: per("alarmsSet"), events: per("events") };
 	}
-	if (crossPostTargets !== undefined) {
+	if (crossPostTargets !== undefined && counters !== undefined) {
 		try {
-			const saga = await crossPostCost(target, persistDir, crossPostTargets);
+			result.crossPosts = [];
+			for (const n of CROSS_POST_SIZES) result.crossPosts.push(await crossPostRows(target, counters, n, n === 10 ? 3 : 5));
+			const at = result.crossPosts.find((c) => c.targets === crossPostTargets);
 			result.crossPostTargets = crossPostTargets;
-			result.rowsWrittenPerCrossPost = saga.rows;
-			result.alarmsPerCrossPost = saga.alarms;
-			result.tablesPerCrossPost = saga.tables;
+			if (at !== undefined) result.rowsWrittenPerCrossPost = at.rows;
 		} catch (error) {
 			result.crossPostError = error instanceof Error ? error.message : String(error);
 		}
@@ -227,18 +235,60 @@ export async function costProbe(
 	return result;
 }
 
-/** One cross-post at a time, from send until every copy arrived and the saga frame came back. */
-async function crossPostCost(
-	target: Target,
-	persistDir: string,
-	targets: number,
-): Promise<{ rows: number; alarms: number; tables: Record<string, number> }> {
+/** What one cross-post to N rooms wrote, per object (origin, targets, index, authors) and in all. */
+export interface CrossPostRows {
+	targets: number;
+	samples: number;
+	/** Mean rows written per cross-post, alarms included, over all objects. */
+	rows: number;
+	/** Mean rows per kind of object: origin, targets (all), index, authors. */
+	perObject: Record<string, number>;
+}
+
+interface MeterReading {
+	rowsWritten: number;
+	alarmWrites: number;
+	incarnation: string;
+}
+
+async function readMeters(httpUrl: string, token: string, rooms: readonly string[]): Promise<Record<string, MeterReading>> {
+	const response = await fetch(`${httpUrl}/v1/admin/meter?rooms=${rooms.join(",")}`, {
+		headers: { authorization: `Bearer ${token}` },
+		signal: AbortSignal.timeout(5000),
+	});
+	if (!response.ok) throw new Error(`meter: ${response.status} ${await response.text()}`);
+	return ((await response.json()) as { objects: Record<string, MeterReading> }).objects;
+}
+
+/** Which kind of object a meter key names, for the per-object breakdown. */
+function objectKind(key: string, origin: string): string {
+	if (key === `room:${origin}`) return "origin";
+	if (key.startsWith("room:")) return "targets";
+	return key.startsWith("index:") ? "index" : "authors";
+}
+
+/** Settle time after a saga's frame: the index shipment and the direct attempt's check alarm (1 s). */
+const SAGA_SETTLE_MS = 1500;
+
+/**
+ * Rows one cross-post to `targets` rooms writes in every object, counted by the objects'
+ * own storage meters (the sum of each SQLite cursor's `rowsWritten`, plus alarms set or
+ * deleted), read before the send and after the saga has ended and everything it set off has
+ * settled. Each sample is one cross-post on its own; a sample during which an object
+ * restarted (its meter started over) is taken again.
+ */
+export async function crossPostRows(target: Target, counters: CounterAccess, targets: number, samples: number): Promise<CrossPostRows> {
 	const origin = freshRoom("costx");
 	const rooms = Array.from({ length: targets }, (_, i) => `${origin}-t${i}`);
 	const author = await BenchSocket.open(socketUrl(target.wsUrl, origin, "coster"));
 	const watchers: BenchSocket[] = [];
 	try {
 		for (const room of rooms) watchers.push(await BenchSocket.open(socketUrl(target.wsUrl, room, "watcher")));
+		// The author's first message registers the room with the author directory: steady state is what is billed.
+		const warm = waitFor(author, (f) => f.indexOf(MARK.ack) >= 0, 5000, "warm-up ack");
+		author.send(sendFrame("cw", stampedText("cw", 0, TEXT_BYTES)));
+		await warm;
+		await sleep(SAGA_SETTLE_MS);
 		const one = async (n: number): Promise<void> => {
 			const sagaDone = waitFor(
 				author,
@@ -251,16 +301,32 @@ async function crossPostCost(
 			);
 			author.send(sendFrame(`cx-${n}`, stampedText("cx", n, TEXT_BYTES), rooms));
 			await Promise.all([sagaDone, ...copies]);
-			await sleep(SETTLE_MS * 2);
+			await sleep(SAGA_SETTLE_MS);
 		};
-		await one(0);
-		const diffs: RowDiff[] = [];
-		for (let n = 1; n <= 5; n++) {
-			const before = snapshot(persistDir);
+		const totals: Record<string, number>[] = [];
+		for (let n = 1; totals.length < samples && n <= samples * 3; n++) {
+			const before = await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]);
 			await one(n);
-			diffs.push(diff(before, snapshot(persistDir)));
+			const after = await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]);
+			const sample: Record<string, number> = {};
+			let restarted = false;
+			for (const [key, end] of Object.entries(after)) {
+				const start = before[key];
+				if (start === undefined || start.incarnation !== end.incarnation) {
+					restarted = true;
+					break;
+				}
+				const kind = objectKind(key, origin);
+				sample[kind] = (sample[kind] ?? 0) + end.rowsWritten - start.rowsWritten + end.alarmWrites - start.alarmWrites;
+			}
+			if (!restarted) totals.push(sample);
 		}
-		return average(diffs);
+		if (totals.length === 0) throw new Error("every sample saw an object restart");
+		const perObject: Record<string, number> = {};
+		for (const sample of totals)
+			for (const [kind, rows] of Object.entries(sample)) perObject[kind] = (perObject[kind] ?? 0) + rows / totals.length;
+		for (const kind of Object.keys(perObject)) perObject[kind] = round(perObject[kind] ?? 0);
+		return { targets, samples: totals.length, rows: round(Object.values(perObject).reduce((a, b) => a + b, 0)), perObject };
 	} finally {
 		author.close();
 		for (const w of watchers) w.close();

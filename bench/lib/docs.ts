@@ -28,6 +28,24 @@ export const PRICES = {
 const DO_PRICING_URL = "https://developers.cloudflare.com/durable-objects/platform/pricing/";
 const QUEUES_PRICING_URL = "https://developers.cloudflare.com/queues/platform/pricing/";
 
+/**
+ * Cross-room work before issue 15, for the before/after tables: rows counted by the same
+ * storage meters at commit fe388c1 (test/runtime/rows.test.ts, every object, alarms
+ * included), and the latency and saturation an independent kit measured on the Miniflare
+ * path (the issue's figures; this bench did not measure saturation then).
+ */
+export const BEFORE = {
+	rows: { 1: 52, 3: 110, 10: 313 } as Record<number, number>,
+	rowsPerObject: {
+		1: "origin 35, target 5, index 12",
+		3: "origin 71, targets 15, index 24",
+		10: "origin 197, targets 50, index 66",
+	} as Record<number, string>,
+	p50Ms: 98,
+	p99Ms: 139,
+	saturationPerSec: 350,
+} as const;
+
 function usd(value: number): string {
 	if (value === 0) return "$0";
 	if (value < 0.01) return `$${value.toPrecision(2)}`;
@@ -133,8 +151,10 @@ accepted means Parley's \`ack\` or, for the baselines, which have no acks, the s
 - **idle sockets**: 1,000 and 5,000 idle sockets (100 distinct guests per room), RSS growth of the server's processes per socket (Miniflare path: workerd; native: the server process), each on a server started for it (a process that already served and freed sockets reuses that memory, and its growth would understate the cost).
 - **one room**: 1,000, 5,000 and the most sockets the open-file limit allows (workerd holds two descriptors per socket) in ONE room, with 100 distinct users and with every socket its own user: RSS growth per idle socket after the fill, fill time (each socket waits for its \`synced\`), frames the room sent per join after the greetings (presence, mostly), and server CPU per join. Parley, Parley batched and the bare room, one after another per size, each on a server started for it.
 - **one stalled reader**: a room of 100 readers and a sender at 150 msgs/s of 4 KB; after a few seconds one reader stops reading (its TCP socket is paused). Latency at the other 99 before and during the stall, what they missed, whether and how the server ended the stalled socket, and the server's RSS growth meanwhile.
-- **cross-post ×3**: fixed-rate cross-posts to 3 rooms; latency from the ack (commit) to the last copy seen by a socket in a target room; sagas completed per second. Parley only.
-- **cost**: SQLite rows written and alarms set per plain message and per cross-post, measured by diffing the DO SQLite files around single messages (see docs/cost.md).
+- **cross-post ×3 @100/s**: 100 cross-posts a second from one room to 3 rooms; latency from the ack (commit) to the last copy seen by a socket in a target room; sagas completed per second. Parley only.
+- **saturation**: cross-posts to 3 rooms each at stepped rates (200, 400, 600, 700, 800, 1000, … per second; quick: 200, 400, 700, 1000) from one origin room, then spread over 10 origin rooms (each with its own 3 targets); a step is sustained when every cross-post of its window completes, commit → last copy stays under 2 s at p99 and the backlog (sent, not complete) does not grow by more than a quarter second of load over the window. The highest sustained step is reported (a failed step is tried once more). Parley only, Miniflare path.
+- **ingest beside cross-posting**: one sender flat out into a room with 10 receivers while another socket in the same room cross-posts to 3 rooms at 20/s, then at 100/s, each against the same room layout with no cross-posts, back to back. Parley only, Miniflare path.
+- **cost**: SQLite rows written per plain message (diffing the DO SQLite files around single messages, as for the baselines) and per cross-post to 1, 3 and 10 rooms (the server's own storage meters: every cursor's \`rowsWritten\` and every alarm set, in every object; see docs/cost.md).
 
 Throughput and latency scenarios alternate between the servers of a path in rounds and report
 medians, so that drift of the machine hits every server alike.
@@ -147,6 +167,8 @@ ${markdown.replace(/^## .*\n/m, "")}
 ## Observations
 
 ${observations.join("\n") || "- (none computed: baselines missing)"}
+
+${crossRoomTable(results)}
 ${findings()}
 
 ## Caveats
@@ -156,9 +178,59 @@ ${findings()}
 - Idle memory is RSS growth after the sockets settle; workerd keeps per-socket buffers that dominate it, and V8's heap
   grows in steps (its young generation grows under allocation pressure), so at 1,000 sockets a few MB of heap growth
   shows as several KB per socket; the 5,000 and largest rooms are the figures to compare.
-- Rows written are inferred from outside by SQLite diffs (exact for inserts/deletes/changed rows, blind to rewrites of
-  identical values and to rows read); a server-side counter would be exact.
+- Rows written per plain message are inferred from outside by SQLite diffs (exact for inserts/deletes/changed rows,
+  blind to rewrites of identical values and to rows read), so the baselines are measured the same way. Rows per
+  cross-post come from the server's own meters (\`GET /v1/admin/meter\`), so rows written and deleted again count too.
+- Every Durable Object runs in one workerd process here: a target room's commits and the origin's share its thread and
+  disk, which on Cloudflare they would not.
+- The machine's 1-minute load average is in the header and beside each scenario: other work on the VM moves every figure.
 `;
+}
+
+/** Cross-room work before issue 15 and in this run, side by side. */
+function crossRoomTable(results: Results): string {
+	const m = (scenario: Parameters<Results["metric"]>[2], key: string): number | undefined =>
+		results.metric("parley", "miniflare", scenario, key);
+	const cost = results.get("parley", "miniflare", "cost");
+	const sizes =
+		(cost?.detail as { crossPosts?: Array<{ targets: number; rows: number; perObject: Record<string, number> }> } | undefined)
+			?.crossPosts ?? [];
+	const perObject = (n: number): string => {
+		const found = sizes.find((c) => c.targets === n);
+		return found === undefined
+			? "—"
+			: Object.entries(found.perObject)
+					.map(([kind, rows]) => `${kind} ${formatNumber(rows)}`)
+					.join(", ");
+	};
+	const lines = [
+		"## Cross-room work: before and after",
+		"",
+		"Before: rows by the same meters at commit fe388c1; latency and saturation as an independent kit measured them (issue 15).",
+		"After: this run (Miniflare path).",
+		"",
+		"| | before | after | budget / target |",
+		"|---|---:|---:|---|",
+	];
+	for (const n of [1, 3, 10]) {
+		lines.push(
+			`| rows written / cross-post to ${n} room${n === 1 ? "" : "s"} (all objects, alarms included) | ${BEFORE.rows[n]} | ${formatNumber(m("cost", `rowsPerCrossPost${n}`))} | ≤ ${4 + 4 * n} |`,
+		);
+	}
+	for (const n of [1, 3, 10]) lines.push(`| … of which, N = ${n} | ${BEFORE.rowsPerObject[n]} | ${perObject(n)} | |`);
+	lines.push(`| commit → last copy p50 @100/s ×3 (ms) | ${BEFORE.p50Ms} | ${formatNumber(m("saga-3", "p50Ms"))} | ≤ 25 |`);
+	lines.push(`| commit → last copy p99 @100/s ×3 (ms) | ${BEFORE.p99Ms} | ${formatNumber(m("saga-3", "p99Ms"))} | ≤ 100 |`);
+	lines.push(
+		`| sustained cross-posts/s ×3, one origin | ~${BEFORE.saturationPerSec} | ${formatNumber(m("saturation-1", "sustainedPerSec"))} | ≥ 700 |`,
+	);
+	lines.push(`| sustained cross-posts/s ×3, 10 origins together | — | ${formatNumber(m("saturation-10", "sustainedPerSec"))} | |`);
+	for (const rate of [20, 100]) {
+		const ratio = m("ingest-mixed", `ratio${rate}`);
+		lines.push(
+			`| plain ingest in a room cross-posting ${rate}/s ÷ a room that is not | — | ${ratio === undefined ? "—" : `${ratio.toFixed(2)}×`} | ≥ 0.8× |`,
+		);
+	}
+	return `${lines.join("\n")}\n`;
 }
 
 function costDoc(results: Results, runId: string): string {
@@ -170,8 +242,9 @@ function costDoc(results: Results, runId: string): string {
 	};
 	const rows = num(cost, "rowsWrittenPerMessage");
 	const alarms = num(cost, "alarmsPerMessage") ?? 0;
-	const crossRows = num(cost, "rowsWrittenPerCrossPost");
-	const crossAlarms = num(cost, "alarmsPerCrossPost") ?? 0;
+	const crossRows = num(cost, "rowsPerCrossPost3");
+	// The meters count an alarm set as a row written: it is inside crossRows.
+	const crossAlarms = 0;
 	const ingest = results.get("parley", "miniflare", "ingest-1x10");
 	const cpuPerMessage =
 		ingest?.ok && ingest.cpu !== undefined && typeof ingest.metrics.ingestPerSec === "number" && ingest.metrics.ingestPerSec > 0
@@ -191,8 +264,23 @@ function costDoc(results: Results, runId: string): string {
 	const show = (value: number | undefined): string => (value === undefined ? "not measured" : usd(value));
 	const naiveRows = num(naive, "rowsWrittenPerMessage");
 	const detail = cost?.detail as
-		| { tablesPerMessage?: Record<string, number>; tablesPerCrossPost?: Record<string, number>; serverCounters?: { rowsRead: number } }
+		| {
+				tablesPerMessage?: Record<string, number>;
+				crossPosts?: Array<{ targets: number; rows: number; samples: number; perObject: Record<string, number> }>;
+				serverCounters?: { rowsRead: number };
+		  }
 		| undefined;
+	const sizes = detail?.crossPosts ?? [];
+	const sizeRows = [1, 3, 10].map((size) => {
+		const found = sizes.find((c) => c.targets === size);
+		const objects =
+			found === undefined
+				? "—"
+				: Object.entries(found.perObject)
+						.map(([kind, rows]) => `${kind} ${formatNumber(rows)}`)
+						.join(", ");
+		return `| ${size} | ${BEFORE.rows[size]} (${BEFORE.rowsPerObject[size]}) | ${formatNumber(found?.rows)} (${objects}) | ${4 + 4 * size} | ${found === undefined ? "—" : usd(perMillion(found.rows, PRICES.rowsWrittenPerMillion))} |`;
+	});
 	const tables = (t: Record<string, number> | undefined): string =>
 		t === undefined || Object.keys(t).length === 0
 			? "—"
@@ -216,17 +304,34 @@ prices beyond the Workers Paid plan's included amounts. Re-run the bench to refr
 | SQLite stored data | $${PRICES.storedGbMonth} / GB-month | [DO pricing](${DO_PRICING_URL}) |
 | Queues operations (write, read, delete each 1 op per 64 KB: ${PRICES.queueOpsPerMessage} per message) | $${PRICES.queueOpsPerMillion} / million | [Queues pricing](${QUEUES_PRICING_URL}) |
 
-## Measured (Miniflare path, SQLite diff around single messages)
+## Measured (Miniflare path)
+
+Plain messages: SQLite diff around single messages (the baselines have no meter, so all are measured alike).
 
 | | Parley | naive durable DO |
 |---|---:|---:|
 | rows written / plain message | ${formatNumber(rows)} | ${formatNumber(naiveRows)} |
 | alarms set / plain message | ${formatNumber(num(cost, "alarmsPerMessage"))} | ${formatNumber(num(naive, "alarmsPerMessage"))} |
-| rows written / cross-post to ${n} rooms (all rooms) | ${formatNumber(crossRows)} | — |
-| alarms set / cross-post to ${n} rooms | ${formatNumber(num(cost, "alarmsPerCrossPost"))} | — |
 | rows read / message | ${detail?.serverCounters === undefined ? "not measurable from outside" : formatNumber(detail.serverCounters.rowsRead)} | — |
 
-Tables touched per plain message: ${tables(detail?.tablesPerMessage)}. Per cross-post: ${tables(detail?.tablesPerCrossPost)}.
+Tables touched per plain message: ${tables(detail?.tablesPerMessage)}.
+
+Cross-posts: counted inside the server by every object's storage meter (the sum of each SQLite
+cursor's \`rowsWritten\`, index entries included, plus each alarm set or deleted), in the origin,
+the targets, every ops index shard and every author directory shard, from the send until the saga
+has ended and what it set off has settled; rows written and deleted on the way count. Mean of single
+cross-posts each (5 samples; 3 for 10 rooms). Before: the same meters at commit fe388c1.
+
+| rooms (N) | rows before (per object) | rows now (per object) | budget 4 + 4N | rows now, $ per million cross-posts |
+|---:|---|---|---:|---:|
+${sizeRows.join("\n")}
+
+Where the rows go now, for N = 3: the original and its dedup index entry (2), one outbox row per
+delivery written at the commit, already claimed for the direct attempt (3), the alarm set for the
+attempt's check (1), each copy with its dedup entry, which is also its barrier record (2 per target),
+each delivery's row again when the round's answers are recorded (3), and the cross-post's one record
+in the ops index (1). Spans ride in the task rows; no saga row, no feed row, no span row, no
+trace-membership row and no secondary index is written on the way.
 ${cost?.ok === false ? `\nParley's cost probe did not run: ${cost.error ?? "failed"}.\n` : ""}
 ## Dollars per million messages
 
@@ -241,9 +346,11 @@ Plain message (one \`send\` over a socket, broadcast to the room):
 | **total** | **${show(plainTotal)}** |
 
 Cross-post to ${n} rooms: the origin message as above plus ${n} DO RPC requests (${usd(n * PRICES.doRequestPerMillion)}),
-rows written in all rooms (${formatNumber(crossRows)} → ${show(crossRowsCost)}), alarms (${usd(crossAlarmCost)}), and, if deliveries go through
-Cloudflare Queues, ${n} × ${PRICES.queueOpsPerMessage} operations (${usd(queueCost)}): about
-**${crossRowsCost === undefined ? "not measured" : `${usd(crossRequests + crossRowsCost + crossAlarmCost)} without Queues, ${usd(crossRequests + crossRowsCost + crossAlarmCost + queueCost)} with`}** per million cross-posts.
+rows written in all objects, the alarm included (${formatNumber(crossRows)} → ${show(crossRowsCost)}), an alarm invocation
+(${usd(PRICES.doRequestPerMillion)}) and one RPC to the ops index (${usd(PRICES.doRequestPerMillion)}). First attempts go straight to the
+target rooms; only a retry goes through Cloudflare Queues (${n} × ${PRICES.queueOpsPerMessage} operations, ${usd(queueCost)}, when every
+delivery needs one): about **${crossRowsCost === undefined ? "not measured" : `${usd(crossRequests + crossRowsCost + crossAlarmCost + 2 * PRICES.doRequestPerMillion)}`}** per million cross-posts
+(before: ~$108 by the meters, $69 with Queues by the old diff).
 
 Rows written dominate: each row written costs as much as ~${Math.round(PRICES.rowsWrittenPerMillion / request)} incoming socket messages. Storage adds
 ${usd(PRICES.storedGbMonth)} per GB-month retained (a 128-character message with its row and index entries is a few hundred bytes,

@@ -14,6 +14,9 @@ export type ScenarioName =
 	| "idle-1000"
 	| "idle-5000"
 	| "saga-3"
+	| "ingest-mixed"
+	| "saturation-1"
+	| "saturation-10"
 	| "cost"
 	| "stalled-1of100"
 	| RoomScenario;
@@ -204,6 +207,25 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 		}
 		add("rows written per plain message", m("parley", "cost", "rowsWrittenPerMessage"), "≤ 3", (v) => v <= 3);
 		add("alarms set per plain message", m("parley", "cost", "alarmsPerMessage"), "0", (v) => v === 0);
+		for (const n of [1, 3, 10]) {
+			add(
+				`rows written per cross-post to ${n} room${n === 1 ? "" : "s"}`,
+				m("parley", "cost", `rowsPerCrossPost${n}`),
+				`≤ ${4 + 4 * n} (4 + 4N)`,
+				(v) => v <= 4 + 4 * n,
+			);
+		}
+		add("cross-post ×3 @100/s: commit → last copy p50 (ms)", m("parley", "saga-3", "p50Ms"), "≤ 25 ms", (v) => v <= 25);
+		add("cross-post ×3 @100/s: commit → last copy p99 (ms)", m("parley", "saga-3", "p99Ms"), "≤ 100 ms", (v) => v <= 100);
+		add("sustained cross-posts/s, one origin → 3 rooms", m("parley", "saturation-1", "sustainedPerSec"), "≥ 700/s", (v) => v >= 700);
+		for (const rate of [20, 100]) {
+			add(
+				`plain ingest in a room cross-posting ${rate}/s vs one that is not`,
+				m("parley", "ingest-mixed", `ratio${rate}`),
+				"≥ 0.8×",
+				(v) => v >= 0.8,
+			);
+		}
 	}
 	return checks;
 }
@@ -227,12 +249,20 @@ const ROWS: readonly Row[] = [
 	{ label: "@1k msgs/s max (ms)", scenario: "latency-1k", key: "maxMs", lowerIsBetter: true },
 	{ label: "idle KB/socket, 1,000 sockets", scenario: "idle-1000", key: "kbPerSocket", lowerIsBetter: true },
 	{ label: "idle KB/socket, 5,000 sockets", scenario: "idle-5000", key: "kbPerSocket", lowerIsBetter: true },
-	{ label: "cross-post ×3: commit→last copy p50 (ms)", scenario: "saga-3", key: "p50Ms", lowerIsBetter: true },
-	{ label: "cross-post ×3: commit→last copy p99 (ms)", scenario: "saga-3", key: "p99Ms", lowerIsBetter: true },
-	{ label: "cross-post ×3: sagas/s completed", scenario: "saga-3", key: "sagasPerSec" },
+	{ label: "cross-post ×3 @100/s: commit→last copy p50 (ms)", scenario: "saga-3", key: "p50Ms", lowerIsBetter: true },
+	{ label: "cross-post ×3 @100/s: commit→last copy p99 (ms)", scenario: "saga-3", key: "p99Ms", lowerIsBetter: true },
+	{ label: "cross-post ×3 @100/s: sagas/s completed", scenario: "saga-3", key: "sagasPerSec" },
+	{ label: "sustained cross-posts/s ×3, one origin", scenario: "saturation-1", key: "sustainedPerSec" },
+	{ label: "sustained cross-posts/s ×3, 10 origins (all)", scenario: "saturation-10", key: "sustainedPerSec" },
+	{ label: "plain ingest, room not cross-posting (msgs/s)", scenario: "ingest-mixed", key: "plain20PerSec" },
+	{ label: "plain ingest, room cross-posting 20/s (msgs/s)", scenario: "ingest-mixed", key: "mixed20PerSec" },
+	{ label: "plain ingest, room not cross-posting (msgs/s, 2nd)", scenario: "ingest-mixed", key: "plain100PerSec" },
+	{ label: "plain ingest, room cross-posting 100/s (msgs/s)", scenario: "ingest-mixed", key: "mixed100PerSec" },
 	{ label: "rows written / plain message", scenario: "cost", key: "rowsWrittenPerMessage", lowerIsBetter: true },
 	{ label: "alarms set / plain message", scenario: "cost", key: "alarmsPerMessage", lowerIsBetter: true },
-	{ label: "rows written / cross-post to 3 rooms", scenario: "cost", key: "rowsWrittenPerCrossPost", lowerIsBetter: true },
+	{ label: "rows written / cross-post to 1 room", scenario: "cost", key: "rowsPerCrossPost1", lowerIsBetter: true },
+	{ label: "rows written / cross-post to 3 rooms", scenario: "cost", key: "rowsPerCrossPost3", lowerIsBetter: true },
+	{ label: "rows written / cross-post to 10 rooms", scenario: "cost", key: "rowsPerCrossPost10", lowerIsBetter: true },
 ];
 
 const PATH_TITLES: Record<PathName, string> = {

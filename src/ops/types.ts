@@ -70,6 +70,8 @@ export interface SagaSummary extends Omit<SagaView, "steps"> {
 export type IndexUpdate =
 	| { type: "task"; version: number; task: TaskView }
 	| { type: "saga"; version: number; saga: SagaSummary }
+	/** A room's cross-post as one record: the saga and all its tasks (one row in the index). */
+	| { type: "crosspost"; version: number; saga: SagaSummary; tasks: TaskView[] }
 	| { type: "moderation"; version: number; moderation: ModerationRecord }
 	| { type: "audit"; entryId: string; entry: AuditEntry }
 	| { type: "alert"; version: number; alert: AlertView };

@@ -218,3 +218,97 @@ export function compensationPlan(tasks: readonly PlannedTask[]): CompensationPla
 	}
 	return plan;
 }
+
+// -----------------------------------------------------------------------------------------
+// Dispatch: which live tasks go out now, and when the ticker must look again
+// -----------------------------------------------------------------------------------------
+
+/** A live (pending or processing) task as the dispatch rules see it. */
+export interface LiveTask {
+	taskId: string;
+	kind: TaskKind;
+	state: TaskState;
+	room: string;
+	/** Commit order: deliveries to one room go out in it. */
+	ord: number;
+	nextAttemptAt: number;
+	leaseUntil: number | null;
+}
+
+function byOrd(tasks: readonly LiveTask[]): LiveTask[] {
+	return [...tasks].sort((a, b) => a.ord - b.ord);
+}
+
+/**
+ * The tasks to claim now, in commit order: pending ones whose time has come and processing
+ * ones whose lease ran out (they may have been lost with a runtime). Deliveries from one
+ * origin to one room keep commit order: a delivery waits while an earlier one to the same
+ * room is in flight (processing) or pending and not yet due. All due deliveries to a room are
+ * claimed together, so they travel as one batch.
+ */
+export function dueTasks(live: readonly LiveTask[], now: number, limit = 100): string[] {
+	const blocked = new Set<string>();
+	const due: string[] = [];
+	for (const task of byOrd(live)) {
+		if (due.length >= limit) break;
+		const leaseOut = task.state === "processing" && (task.leaseUntil ?? 0) <= now;
+		const ready = task.state === "pending" && task.nextAttemptAt <= now && !(task.kind === "deliver" && blocked.has(task.room));
+		if (ready || leaseOut) due.push(task.taskId);
+		if (task.kind === "deliver" && (task.state === "processing" || (task.state === "pending" && task.nextAttemptAt > now)))
+			blocked.add(task.room);
+	}
+	return due;
+}
+
+/**
+ * When the ticker must run next for these tasks: the earliest due time of a pending task at
+ * the head of its room's delivery line (one behind an unfinished delivery waits for that one,
+ * not for its own time), or the earliest lease to run out. Null when nothing is live.
+ */
+export function nextDueAt(live: readonly LiveTask[]): number | null {
+	const busy = new Set<string>();
+	let next: number | null = null;
+	const consider = (at: number) => {
+		next = next === null ? at : Math.min(next, at);
+	};
+	for (const task of byOrd(live)) {
+		if (task.state === "processing") consider(task.leaseUntil ?? 0);
+		else if (task.state === "pending" && !(task.kind === "deliver" && busy.has(task.room))) consider(task.nextAttemptAt);
+		if (task.kind === "deliver") busy.add(task.room);
+	}
+	return next;
+}
+
+/**
+ * Whether a new delivery to a room may be claimed in the commit that creates it, for the
+ * origin to attempt at once (a direct first attempt): only when every earlier unfinished
+ * delivery to that room is itself in the origin's direct line, so the copy cannot overtake
+ * one that went the durable way (alarm, Queue, consumer).
+ */
+export function mayClaimAtCommit(liveToRoom: number, directToRoom: number): boolean {
+	return liveToRoom === directToRoom;
+}
+
+/**
+ * Whether the origin may still make the direct attempt it claimed: the task is processing
+ * on that very attempt and its lease has not run out. Anything else means the durable path
+ * owns it now (the alarm re-claimed it, an operator acted, the saga was compensated).
+ */
+export function mayAttemptDirectly(
+	task: { state: TaskState; attempts: number; leaseUntil: number | null } | undefined,
+	attempt: number,
+	now: number,
+): boolean {
+	return (
+		task !== undefined && task.state === "processing" && task.attempts === attempt && task.leaseUntil !== null && task.leaseUntil > now
+	);
+}
+
+/**
+ * The state of a cross-post whose saga row was never written: one is written only when its
+ * state cannot be read off its tasks. Without one, it runs until every task is done, and has
+ * then succeeded. (A failed or cancelled delivery turns it to compensating, which writes one.)
+ */
+export function implicitSagaState(tasks: readonly SagaTask[]): SagaState {
+	return tasks.length > 0 && tasks.every(isDone) ? "succeeded" : "running";
+}

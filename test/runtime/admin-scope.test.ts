@@ -405,6 +405,7 @@ function matrix(w: World): Row[] {
 			global: 200,
 		},
 		{ route: "GET /v1/admin/stats", what: "deployment-wide", method: "GET", path: "/v1/admin/stats", scoped: 403, global: 200 },
+		{ route: "GET /v1/admin/meter", what: "deployment-wide", method: "GET", path: "/v1/admin/meter", scoped: 403, global: 200 },
 		{
 			route: "POST /v1/admin/moderations",
 			what: "dry run, claimed room",

@@ -120,17 +120,23 @@ export async function join(room: string, query: string): Promise<TestSocket> {
 /** An object with an outbox: a room or an operator moderation. */
 type OutboxStub = DurableObjectStub<Room> | DurableObjectStub<Moderation>;
 
-/** Replaces a room's queue producer (TaskEngine.queue); returns a function that puts the real one back. */
+/**
+ * Replaces a room's queue producer (TaskEngine.queue), and turns its direct first attempts off
+ * (TaskEngine.attemptDirectly), so every attempt goes through the stand-in; returns a function
+ * that puts the real ones back.
+ */
 export async function replaceQueue(room: string, queue: TaskQueue): Promise<() => Promise<void>> {
 	const stub = env.ROOM.getByName(room);
 	const real = await runInDurableObject(stub, (instance) => {
 		const original = instance.engine.queue;
 		instance.engine.queue = () => queue;
+		instance.engine.attemptDirectly = false;
 		return original;
 	});
 	return async () => {
 		await runInDurableObject(stub, (instance) => {
 			instance.engine.queue = real;
+			instance.engine.attemptDirectly = true;
 		});
 	};
 }

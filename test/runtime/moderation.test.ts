@@ -363,7 +363,7 @@ describe("the routes and records from before the rename", () => {
 		await runInDurableObject(shard, (_instance, state) => {
 			const sql = state.storage.sql;
 			// Back to version 2: its tables go, and so do those of the versions after it.
-			const later = ["moderations", "metric_counters", "metric_sockets", "metric_minutes"];
+			const later = ["moderations", "metric_counters", "metric_sockets", "metric_minutes", "crossposts"];
 			for (const table of ["sagas", "tasks", "trace_rooms", "audit", "alerts", ...later, "_migrations"])
 				sql.exec(`DROP TABLE ${table}`);
 			applyMigrations(

@@ -4,6 +4,8 @@ import { beforeEach, describe, it, vi } from "vitest";
 import type { Identity } from "../../src/auth.ts";
 import type { AuditEntry, AlertView, Span } from "../../src/ops/types.ts";
 import type { SagaView, TaskView } from "../../src/saga/types.ts";
+import { OPS_INDEX_MIGRATIONS } from "../../migrations/index.ts";
+import { applyMigrations } from "../../objects/migrate.ts";
 import { advanceClock, api, captureErrors, completeTask, errorCode, exhaust, freshRoom, holdQueue, roomAlerts, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
@@ -400,6 +402,87 @@ describe("stats", () => {
 			"skipped",
 			"succeeded",
 		]);
+	});
+});
+
+describe("the index schema", () => {
+	it("upgrades a shard that already counts metrics (version 4) to cross-post records, which its metrics then count", async ({
+		expect,
+	}) => {
+		const shard = env.OPS_INDEX.getByName(`v4-${crypto.randomUUID().slice(0, 8)}`);
+		const versions = await runInDurableObject(shard, (_instance, state) => {
+			const sql = state.storage.sql;
+			// Back to version 4 (migrations/ops/0004_metrics.sql): every table goes and comes back without version 5's.
+			for (const table of [
+				"sagas",
+				"tasks",
+				"trace_rooms",
+				"audit",
+				"alerts",
+				"moderations",
+				"metric_counters",
+				"metric_sockets",
+				"metric_minutes",
+				"crossposts",
+				"_migrations",
+			])
+				sql.exec(`DROP TABLE ${table}`);
+			applyMigrations(
+				state.storage,
+				OPS_INDEX_MIGRATIONS.filter((m) => m.version <= 4),
+			);
+			sql.exec(
+				"INSERT INTO metric_counters (series, name, part, labels, value) VALUES ('acks{transport=http}', 'acks', NULL, ?, 7)",
+				JSON.stringify({ transport: "http" }),
+			);
+			sql.exec(
+				`INSERT INTO sagas (saga_id, origin_room, msg_id, trace_id, state, targets, created_at, updated_at, version)
+				 VALUES ('old-saga', 'old-room', '1-0000000000', ?, 'succeeded', '[]', 1, 2, 3)`,
+				"a".repeat(32),
+			);
+			return applyMigrations(state.storage, OPS_INDEX_MIGRATIONS);
+		});
+		expect(versions).toEqual([5]);
+		const traceId = "b".repeat(32);
+		const delivery: TaskView = {
+			taskId: "s1.d.t",
+			sagaId: "s1",
+			room: "t",
+			kind: "deliver",
+			state: "pending",
+			attempts: 0,
+			nextAttemptAt: 10,
+			lastError: null,
+			actions: [],
+			origin: { kind: "room", id: "o" },
+			originRoom: "o",
+			traceId,
+			createdAt: 10,
+			updatedAt: 10,
+		};
+		const saga = {
+			sagaId: "s1",
+			originRoom: "o",
+			msgId: "2-0000000000",
+			traceId,
+			state: "running" as const,
+			createdAt: 10,
+			updatedAt: 10,
+			targets: ["t"],
+		};
+		await shard.ingest([{ type: "crosspost", version: 1, saga, tasks: [delivery] }]);
+		const metrics = await shard.metrics();
+		// What version 4 stored stays; the cross-post's record counts as a saga and a delivery.
+		expect(metrics.counters).toEqual([{ name: "acks", labels: { transport: "http" }, value: 7 }]);
+		expect(metrics.sagas.filter((row) => row.n > 0).sort((x, y) => x.state.localeCompare(y.state))).toEqual([
+			{ state: "running", n: 1 },
+			{ state: "succeeded", n: 1 },
+		]);
+		expect(metrics.tasks).toEqual([{ state: "pending", kind: "deliver", n: 1 }]);
+		expect(metrics.oldestPendingCreatedAt).toBe(10);
+		// A search by message id finds the cross-post in its record.
+		expect((await shard.sagaOfMessage("2-0000000000"))?.sagaId).toBe("s1");
+		expect((await shard.sagaOfMessage("1-0000000000"))?.sagaId).toBe("old-saga");
 	});
 });
 

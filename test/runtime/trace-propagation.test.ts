@@ -23,8 +23,20 @@ const CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const adminToken = await token({ sub: "ops", name: "Ops", role: "admin" });
 
-async function spansOf(room: string, traceId: string): Promise<Span[]> {
-	return await env.ROOM.getByName(room).spans(traceId);
+/** A room's spans of a trace; `sagaIds` names the cross-posts that started there (their rows carry their spans). */
+async function spansOf(room: string, traceId: string, sagaIds: string[] = []): Promise<Span[]> {
+	return await env.ROOM.getByName(room).spans(traceId, sagaIds);
+}
+
+/** The trace as the console shows it (GET /v1/admin/traces/:id), once the index has it. */
+async function traceView(traceId: string): Promise<Span[]> {
+	return await vi.waitUntil(
+		async () => {
+			const response = await api(`/v1/admin/traces/${traceId}`, { token: adminToken });
+			return response.status === 200 ? ((await response.json()) as { spans: Span[] }).spans : undefined;
+		},
+		{ timeout: 10_000, interval: 25 },
+	);
 }
 
 describe("trace context over HTTP and room RPC", () => {
@@ -40,14 +52,17 @@ describe("trace context over HTTP and room RPC", () => {
 			body: JSON.stringify({ id: "t1", text: "hi", crossPost: [b] }),
 		});
 		expect(response.status).toBe(201);
-		const sent = (await response.json()) as { traceId: string };
+		const sent = (await response.json()) as { traceId: string; sagaId: string };
 		const returned = parseTraceparent(response.headers.get("traceparent"));
 		// The trace is the server's (never the caller's), and the response says which.
 		expect(returned?.traceId).toBe(sent.traceId);
 		expect(returned?.traceId).not.toBe("4bf92f3577b34da6a3ce929d0e0e4736");
 		expect(response.headers.get("tracestate")).toBe("vendor=abc");
-		const ingress = (await spansOf(a, sent.traceId)).find((s) => s.event === "message.received");
+		const ingress = (await spansOf(a, sent.traceId, [sent.sagaId])).find((s) => s.event === "message.received");
 		expect(ingress?.detail).toContain(`via ${returned?.spanId}`);
+		// The trace view shows it too (the origin keeps the commit's spans in its task rows).
+		const shown = (await traceView(sent.traceId)).find((s) => s.event === "message.received");
+		expect(shown?.detail).toContain(`via ${returned?.spanId}`);
 		// Errors carry it too.
 		const refused = await api(`/v1/rooms/${a}/messages`, { method: "POST", headers: { traceparent: CALLER }, body: "{}" });
 		expect(refused.status).toBe(401);
@@ -117,6 +132,38 @@ describe("trace context through the queue", () => {
 		const delivered = (await spansOf(origin, traceId)).find((s) => s.event === "queue.delivered");
 		expect(delivered?.detail).toContain(`via ${hop?.spanId}`);
 		expect((await stub.taskStatus(task.taskId))?.state).toBe("succeeded");
+		// The trace view shows both hops of the queued attempt.
+		const shown = await traceView(traceId);
+		expect(shown.find((s) => s.event === "deliver.ok" && s.room === target)?.detail).toContain(`via ${hop?.spanId}`);
+		expect(shown.find((s) => s.event === "queue.delivered")?.detail).toContain(`via ${hop?.spanId}`);
+	});
+
+	it("gives a direct first attempt its attempt's traceparent too, and the trace view names it on both hops", async ({ expect }) => {
+		const [origin, target] = [freshRoom("a"), freshRoom("b")];
+		const stub = env.ROOM.getByName(origin);
+		// What the direct attempt carried to the target (TaskEngine.directAttempt, then the real call).
+		const sent: TaskMessage[] = [];
+		await runInDurableObject(stub, (instance) => {
+			const real = instance.engine.directAttempt;
+			instance.engine.directAttempt = async (tasks) => {
+				sent.push(...tasks);
+				return await real(tasks);
+			};
+		});
+		const traceId = "d".repeat(32);
+		const posted = await stub.post(ann, { id: "d1", text: "direct", crossPost: [target] }, traceId);
+		if (!posted.ok || posted.value.sagaId === undefined) throw new Error("send failed");
+		const { sagaId } = posted.value;
+		await vi.waitUntil(async () => (await stub.saga(sagaId))?.state === "succeeded", { timeout: 10_000, interval: 20 });
+		const task = sent[0];
+		if (task === undefined) throw new Error("no direct attempt was made");
+		// The same span a queued attempt 1 of this task would carry.
+		expect(task.attempt).toBe(1);
+		expect(task.traceparent).toBe(`00-${traceId}-${spanIdFor(`${task.taskId}#1`)}-01`);
+		const span = parseTraceparent(task.traceparent)?.spanId;
+		const shown = await traceView(traceId);
+		expect(shown.find((s) => s.event === "queue.delivered")?.detail).toContain(`direct (no queue hop) · via ${span}`);
+		expect(shown.find((s) => s.event === "deliver.ok" && s.room === target)?.detail).toContain(`via ${span}`);
 	});
 });
 

@@ -15,7 +15,13 @@ import {
 	compensationPlan,
 	copyRooms,
 	deadLetterDecision,
+	dueTasks,
+	implicitSagaState,
 	isDone,
+	type LiveTask,
+	mayAttemptDirectly,
+	mayClaimAtCommit,
+	nextDueAt,
 	MANUAL_ACTIONS,
 	mayHaveCopy,
 	noCopyCanAppear,
@@ -434,5 +440,71 @@ describe("outcome codes", () => {
 			unavailable: "unknown",
 			unknown: "unknown",
 		});
+	});
+});
+
+describe("dispatch", () => {
+	const task = (
+		taskId: string,
+		state: "pending" | "processing",
+		ord: number,
+		at: number,
+		room = "b",
+		kind: TaskKind = "deliver",
+	): LiveTask => ({
+		taskId,
+		kind,
+		state,
+		room,
+		ord,
+		nextAttemptAt: at,
+		leaseUntil: state === "processing" ? at : null,
+	});
+
+	it("claims due deliveries to a room together, in commit order, and none behind one in flight or waiting", ({ expect }) => {
+		expect(dueTasks([task("2", "pending", 2, 5), task("1", "pending", 1, 5), task("3", "pending", 3, 5, "c")], 10)).toEqual([
+			"1",
+			"2",
+			"3",
+		]);
+		// In flight (lease until 20): the later delivery to b waits; c is another line.
+		expect(dueTasks([task("1", "processing", 1, 20), task("2", "pending", 2, 5), task("3", "pending", 3, 5, "c")], 10)).toEqual(["3"]);
+		// Waiting for its retry (due at 20): the later one waits too.
+		expect(dueTasks([task("1", "pending", 1, 20), task("2", "pending", 2, 5)], 10)).toEqual([]);
+		// A lease that ran out is claimed again, and the line behind it stays blocked.
+		expect(dueTasks([task("1", "processing", 1, 5), task("2", "pending", 2, 5)], 10)).toEqual(["1"]);
+		// Retracts and moderations keep no line.
+		expect(dueTasks([task("1", "processing", 1, 20), task("2", "pending", 2, 5, "b", "retract")], 10)).toEqual(["2"]);
+		expect(dueTasks([task("1", "pending", 1, 5), task("2", "pending", 2, 5, "c")], 10, 1)).toEqual(["1"]);
+	});
+
+	it("wakes for the head of each line and for leases, not for what waits behind", ({ expect }) => {
+		expect(nextDueAt([])).toBeNull();
+		expect(nextDueAt([task("1", "processing", 1, 30), task("2", "pending", 2, 5)])).toBe(30);
+		expect(nextDueAt([task("1", "pending", 1, 30), task("2", "pending", 2, 5, "c")])).toBe(5);
+		expect(nextDueAt([task("2", "pending", 2, 40), task("1", "pending", 1, 30)])).toBe(30);
+	});
+
+	it("claims at commit only behind deliveries that are in the origin's own direct line", ({ expect }) => {
+		expect(mayClaimAtCommit(0, 0)).toBe(true);
+		expect(mayClaimAtCommit(2, 2)).toBe(true);
+		expect(mayClaimAtCommit(3, 2)).toBe(false);
+	});
+
+	it("attempts directly only a task still processing on that attempt under a lease that has not run out", ({ expect }) => {
+		const leased = { state: "processing" as const, attempts: 1, leaseUntil: 100 };
+		expect(mayAttemptDirectly(leased, 1, 50)).toBe(true);
+		expect(mayAttemptDirectly(leased, 1, 100)).toBe(false);
+		expect(mayAttemptDirectly({ ...leased, attempts: 2 }, 1, 50)).toBe(false);
+		expect(mayAttemptDirectly({ ...leased, state: "cancelled", leaseUntil: null }, 1, 50)).toBe(false);
+		expect(mayAttemptDirectly({ ...leased, state: "pending", leaseUntil: null }, 1, 50)).toBe(false);
+		expect(mayAttemptDirectly(undefined, 1, 50)).toBe(false);
+	});
+
+	it("reads a cross-post without a saga row as running until every task is done", ({ expect }) => {
+		for (const tasks of TASK_LISTS) {
+			const expected = tasks.length > 0 && tasks.every(isDone) ? "succeeded" : "running";
+			expect([show(tasks), implicitSagaState(tasks)]).toEqual([show(tasks), expected]);
+		}
 	});
 });

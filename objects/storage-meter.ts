@@ -1,0 +1,47 @@
+/**
+ * The storage meter (not the metrics counters of objects/meter.ts, which go to the ops index):
+ * what an object's storage writes cost, counted where they happen: the sum of `rowsWritten`
+ * over every `sql.exec` cursor (SQLite reports it when the statement runs, index entries
+ * included, which is what Cloudflare bills), plus every alarm set or deleted (billed as a row
+ * written each). In memory only: counting must never cost a row itself, so a counter starts
+ * from zero with each incarnation, which `incarnation` names for readers that diff two reads.
+ */
+
+/** One object's counts since it started. */
+export interface MeterReading {
+	rowsWritten: number;
+	alarmWrites: number;
+	incarnation: string;
+}
+
+export class StorageMeter {
+	rowsWritten = 0;
+	alarmWrites = 0;
+	readonly incarnation = crypto.randomUUID();
+
+	reading(): MeterReading {
+		return { rowsWritten: this.rowsWritten, alarmWrites: this.alarmWrites, incarnation: this.incarnation };
+	}
+}
+
+/** The object's SQL API with every statement counted into `meter`; reads and results are untouched. */
+export function meteredSql(sql: SqlStorage, meter: StorageMeter): SqlStorage {
+	return {
+		exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: SqlStorageValue[]): SqlStorageCursor<T> {
+			const cursor = sql.exec<T>(query, ...bindings);
+			// A write statement has run by the time exec returns, so its count is final here.
+			meter.rowsWritten += cursor.rowsWritten;
+			return cursor;
+		},
+		get databaseSize(): number {
+			return sql.databaseSize;
+		},
+		Cursor: sql.Cursor,
+		Statement: sql.Statement,
+	};
+}
+
+/** Sums readings of several objects. */
+export function totalRows(readings: readonly MeterReading[]): number {
+	return readings.reduce((n, r) => n + r.rowsWritten + r.alarmWrites, 0);
+}

@@ -1,0 +1,153 @@
+/**
+ * What a cross-post costs in rows written, in every object it touches (origin, targets, every
+ * ops index shard, every author directory shard), alarms included: counted by each object's
+ * storage meter (the sum of `rowsWritten` over its cursors, objects/storage-meter.ts), from the send
+ * until the saga is done and everything it fed the index has arrived, rows written and deleted
+ * on the way included.
+ *
+ * The metrics counters (objects/meter.ts) are not written per cross-post: each object sends
+ * what it counted to its ops-index shard at most once per METRICS_FLUSH_MS, one row per
+ * counter series moved and one for the minute's history, however many messages the interval
+ * held. So the measurement holds the origin's flush back and counts it on its own: the
+ * cross-post's rows against 4 + 4N, the flush that carries its counts against a bound that
+ * does not grow with N.
+ */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { describe, it, vi } from "vitest";
+import type { MeterReading } from "../../objects/storage-meter.ts";
+import type { Identity } from "../../src/auth.ts";
+import { shardName } from "../../src/ops/shard.ts";
+import { api, freshRoom, token } from "./helpers.ts";
+
+const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
+const SHARDS = 4;
+
+/** Every object a cross-post from `origin` to `targets` may write to, read at once. */
+async function readings(origin: string, targets: readonly string[]): Promise<Map<string, MeterReading>> {
+	const all = new Map<string, MeterReading>();
+	for (const room of [origin, ...targets]) all.set(`room:${room}`, await env.ROOM.getByName(room).meterReading());
+	for (let i = 0; i < SHARDS; i++) {
+		all.set(`index:${i}`, await env.OPS_INDEX.getByName(shardName(i)).meterReading());
+		all.set(`authors:${i}`, await env.AUTHORS.getByName(shardName(i)).meterReading());
+	}
+	return all;
+}
+
+/** Rows per object between two reads; an object that restarted in between fails the test. */
+function delta(before: Map<string, MeterReading>, after: Map<string, MeterReading>): Record<string, number> {
+	const out: Record<string, number> = {};
+	for (const [key, end] of after) {
+		const start = before.get(key);
+		if (start === undefined || start.incarnation !== end.incarnation) throw new Error(`${key} restarted during the measurement`);
+		const rows = end.rowsWritten - start.rowsWritten + end.alarmWrites - start.alarmWrites;
+		if (rows !== 0) out[key.startsWith("room:") ? key.replace(/-[0-9a-f]{8}/, "") : key] = rows;
+	}
+	return out;
+}
+
+/** Waits until the room has nothing left to do: no live task, nothing to ship, no alarm due. */
+async function quiet(room: string): Promise<void> {
+	await vi.waitUntil(
+		async () =>
+			await runInDurableObject(env.ROOM.getByName(room), async (instance, state) => {
+				const alarm = await state.storage.getAlarm();
+				return !instance.engine.busy() && (alarm === null || alarm > Date.now() + 1000);
+			}),
+		{ timeout: 10_000, interval: 20 },
+	);
+}
+
+/**
+ * Holds the room's metrics flushes (its timer finds nothing to do) after sending what is
+ * counted so far; `release` puts the flush back and sends what was held, at once.
+ */
+async function holdMetrics(room: string): Promise<{ release: () => Promise<void> }> {
+	const stub = env.ROOM.getByName(room);
+	await runInDurableObject(stub, async (instance) => {
+		await instance.meter.flush();
+		instance.meter.flush = async () => undefined;
+	});
+	return {
+		release: async () => {
+			await runInDurableObject(stub, async (instance) => {
+				Reflect.deleteProperty(instance.meter, "flush");
+				await instance.meter.flush();
+			});
+		},
+	};
+}
+
+function sum(perObject: Record<string, number>): number {
+	return Object.values(perObject).reduce((n, r) => n + r, 0);
+}
+
+interface Measured {
+	total: number;
+	perObject: Record<string, number>;
+	/** Rows the flush of the cross-post's counters wrote (its shard's metric tables). */
+	flush: number;
+	flushPerObject: Record<string, number>;
+}
+
+async function measure(targets: number): Promise<Measured> {
+	const origin = freshRoom("o");
+	const rooms = Array.from({ length: targets }, (_, i) => `${origin}-t${i}`);
+	const stub = env.ROOM.getByName(origin);
+	// The author's first message here registers the room with the author directory; steady state is what counts.
+	const warm = await stub.post(ann, { id: "warm", text: "first" }, "d".repeat(32));
+	if (!warm.ok) throw new Error("warm-up send failed");
+	await quiet(origin);
+	// What the warm-up counted is sent now, before the measurement; the cross-post's counts wait.
+	const metrics = await holdMetrics(origin);
+	const before = await readings(origin, rooms);
+	const posted = await stub.post(ann, { id: "x", text: "to all", crossPost: rooms }, "e".repeat(32));
+	if (!posted.ok || posted.value.sagaId === undefined) throw new Error("cross-post failed");
+	const sagaId = posted.value.sagaId;
+	await vi.waitUntil(async () => (await stub.saga(sagaId))?.state === "succeeded", { timeout: 10_000, interval: 20 });
+	await quiet(origin);
+	const done = await readings(origin, rooms);
+	const perObject = delta(before, done);
+	await metrics.release();
+	const flushPerObject = delta(done, await readings(origin, rooms));
+	return { total: sum(perObject), perObject, flush: sum(flushPerObject), flushPerObject };
+}
+
+/**
+ * A flush carrying one cross-post's counts: the series it moved (acks, messages stored, task
+ * attempts of kind deliver: 3 whatever N), each a row, plus its key's entry the first time
+ * the shard sees the series, and the minute's history row.
+ */
+const FLUSH_ROWS_MAX = 3 * 2 + 1;
+
+describe("rows written per cross-post", () => {
+	for (const n of [1, 3, 10]) {
+		it(`stays within 4 + 4N for N = ${n}, its metrics flush within a bound that does not grow with N`, async ({ expect }) => {
+			const { total, perObject, flush, flushPerObject } = await measure(n);
+			console.log(
+				JSON.stringify({ level: "debug", msg: "rows per cross-post", targets: n, total, perObject, flush, flushPerObject }),
+			);
+			expect(total).toBeLessThanOrEqual(4 + 4 * n);
+			expect(flush).toBeGreaterThan(0);
+			expect(flush).toBeLessThanOrEqual(FLUSH_ROWS_MAX);
+		});
+	}
+});
+
+describe("GET /v1/admin/meter", () => {
+	it("sums nothing itself: it lists each named room's and every shard's meter, for global admins only", async ({ expect }) => {
+		const room = freshRoom("m");
+		await env.ROOM.getByName(room).post(ann, { id: "1", text: "hi" }, "f".repeat(32));
+		const global = await api(`/v1/admin/meter?rooms=${room}`, { token: await token({ sub: "ops", role: "admin" }) });
+		expect(global.status).toBe(200);
+		const body = (await global.json()) as { objects: Record<string, MeterReading> };
+		expect(Object.keys(body.objects).sort()).toEqual(
+			[...Array.from({ length: SHARDS }, (_, i) => [`authors:ops-${i}`, `index:ops-${i}`]).flat(), `room:${room}`].sort(),
+		);
+		expect(body.objects[`room:${room}`]?.rowsWritten).toBeGreaterThanOrEqual(2);
+		const scoped = await api(`/v1/admin/meter?rooms=${room}`, { token: await token({ sub: "ops", role: "admin", rooms: [room] }) });
+		expect(scoped.status).toBe(403);
+		expect((await api("/v1/admin/meter?rooms=NO!", { token: await token({ sub: "ops", role: "admin" }) })).status).toBe(400);
+		expect((await api("/v1/admin/meter", { token: await token({ sub: "u" }) })).status).toBe(403);
+	});
+});

@@ -94,13 +94,23 @@ export const directCrash: Scenario = {
 						},
 					});
 				});
-				// Let the load run a moment, then kill right after a fresh ack: its copies are on their way.
+				// Let the load run a moment, then kill at a moment when an acked cross-post's copies are
+				// still on their way (direct attempts are quick: on an idle machine such moments are brief).
 				const deadline = Date.now() + 20_000;
 				const enough = quick ? 30 : 60;
-				while (ledger.acks.length - ackedBefore < enough && Date.now() < deadline) await sleep(5);
-				const acked = new Set(ledger.acks.filter((a) => a.sagaId !== undefined).map((a) => a.sagaId ?? ""));
-				const seen = copiesSeen(watchers);
-				const inFlight = [...acked].filter((sagaId) => (seen.get(sagaId) ?? 0) < targets.length).length;
+				const missingCopies = (): number => {
+					const acked = new Set(ledger.acks.filter((a) => a.sagaId !== undefined).map((a) => a.sagaId ?? ""));
+					const seen = copiesSeen(watchers);
+					return [...acked].filter((sagaId) => (seen.get(sagaId) ?? 0) < targets.length).length;
+				};
+				let inFlight = 0;
+				while (Date.now() < deadline) {
+					if (ledger.acks.length - ackedBefore >= enough) {
+						inFlight = missingCopies();
+						if (inFlight > 0) break;
+					}
+					await sleep(1);
+				}
 				await server.kill();
 				stop = true;
 				rec.fault();

@@ -132,7 +132,8 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
 
 function formatEvent(event: RoomEvent): string {
 	if (event.type === "retract") return formatRetract(event);
-	return formatMessage(event);
+	if (event.type === "message") return formatMessage(event);
+	return safe`#${event.seq} (${event.type} ${event.msgId})`;
 }
 
 function formatRetract(retract: RetractEvent): string {

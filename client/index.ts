@@ -1063,7 +1063,7 @@ export class ParleyClient {
 	#deliver(events: RoomEvent[]): void {
 		for (const event of events) {
 			if (event.type === "message") this.#events.emit("message", event);
-			else this.#events.emit("retract", event);
+			else if (event.type === "retract") this.#events.emit("retract", event);
 		}
 	}
 

@@ -53,6 +53,7 @@ export function applyEvent(messages: readonly ChatMessage[], event: RoomEvent, m
 		next[index] = { ...target, text: "", retractedBy: event.seq };
 		return next;
 	}
+	if (event.type !== "message") return messages;
 	const last = messages.at(-1);
 	// The client delivers in seq order exactly once; this guard keeps the rule local anyway.
 	if (last !== undefined && event.seq <= last.seq) return messages;

@@ -653,6 +653,13 @@ export class Room extends OutboxObject {
 			const ack = sent.result.value;
 			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
 		}
+		// v1.3 frames (edit, react, typing, read) are not parsed yet: parseClientFrame refuses them.
+		if (frame.type !== "delete")
+			return {
+				events: [],
+				reply: { type: "error", code: "bad_request", message: `${frame.type} is not supported yet` },
+				alarm: false,
+			};
 		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
 		if (!deleted.result.ok) {
 			const reply: ErrorFrame =

@@ -35,6 +35,36 @@ export interface MessageEvent {
 	from?: CopyOrigin;
 	/** Extension: the seq of the retract that removed this message; its text is then "". */
 	retractedBy?: number;
+	/** v1.3: the message this one answers, with a snapshot of it taken when this one was sent. */
+	replyTo?: ReplyRef;
+	/** v1.3: ids of the users `@`-mentioned in `text` (see docs/protocol.md); absent when none. */
+	mentions?: string[];
+	/**
+	 * v1.3, set once edited: the seq of the latest `message.edited` event already reflected in
+	 * `text`, and when it was made. A client applies an edit event only if its seq is greater.
+	 */
+	editSeq?: number;
+	editedAt?: number;
+	/** v1.3, in replays and history pages only: the reactions it has now, in first-reacted order. */
+	reactions?: ReactionCount[];
+}
+
+/** v1.3: what a reply shows of the message it answers, without a lookup. */
+export interface ReplyRef {
+	msgId: string;
+	author: UserRef;
+	/** The first REPLY_EXCERPT_CHARS code points of its text when the reply was sent; "" once removed. */
+	excerpt: string;
+	/** True when the quoted message has been retracted (set in replays and history pages). */
+	removed?: boolean;
+}
+
+/** v1.3: one emoji's reactions on a message. */
+export interface ReactionCount {
+	emoji: string;
+	count: number;
+	/** Whether the user reading this reacted with it. */
+	mine: boolean;
 }
 
 export type RetractReason = "deleted" | "compensated" | "moderated";
@@ -48,7 +78,31 @@ export interface RetractEvent {
 	traceId: string;
 }
 
-export type RoomEvent = MessageEvent | RetractEvent;
+/** v1.3: the author changed a message's text. Sent to every socket; clients that ignore it keep the old text. */
+export interface MessageEditedEvent {
+	type: "message.edited";
+	seq: number;
+	msgId: string;
+	text: string;
+	/** The mentions of the new text (absent when none). */
+	mentions?: string[];
+	editedAt: number;
+	ts: number;
+	traceId: string;
+}
+
+/** v1.3: a user added or removed one emoji on a message. */
+export interface ReactionEvent {
+	type: "reaction.added" | "reaction.removed";
+	seq: number;
+	msgId: string;
+	emoji: string;
+	user: UserRef;
+	ts: number;
+	traceId: string;
+}
+
+export type RoomEvent = MessageEvent | RetractEvent | MessageEditedEvent | ReactionEvent;
 
 export type SagaState = "running" | "compensating" | "succeeded" | "compensated" | "failed";
 export type TaskState = "pending" | "processing" | "succeeded" | "failed" | "skipped" | "cancelled" | "archived";
@@ -82,6 +136,33 @@ export interface WelcomeFrame {
 	limits?: RoomLimits;
 	/** v1.2: how many distinct users are online; more than `online.length` when the list is a sample. */
 	onlineTotal?: number;
+	/** v1.3: the caller's read marker in this room and how many messages after it are not theirs. */
+	read?: ReadState;
+	/** v1.3: the most recent read markers of others (at most RECEIPTS_IN_WELCOME), newest first. */
+	receipts?: Receipt[];
+}
+
+/** v1.3: a user's read marker: every event up to `seq` has been read. */
+export interface ReadState {
+	seq: number;
+	/** Live messages by others after `seq`. */
+	unread: number;
+}
+
+export interface Receipt {
+	user: UserRef;
+	seq: number;
+}
+
+/** v1.3, never stored: someone is typing. Show it for TYPING_EXPIRY_MS unless repeated. */
+export interface TypingFrame {
+	type: "typing";
+	user: UserRef;
+}
+
+/** v1.3: a user's read marker moved forward (sent to the room's sockets, the reader's own included). */
+export interface ReceiptFrame extends Receipt {
+	type: "receipt";
 }
 export interface SyncedFrame {
 	type: "synced";
@@ -143,7 +224,17 @@ export interface ErrorFrame extends ErrorBody {
 	id?: string;
 }
 
-export type ServerFrame = WelcomeFrame | SyncedFrame | RoomEvent | AckFrame | SagaFrame | PresenceFrame | DeletedFrame | ErrorFrame;
+export type ServerFrame =
+	| WelcomeFrame
+	| SyncedFrame
+	| RoomEvent
+	| AckFrame
+	| SagaFrame
+	| PresenceFrame
+	| DeletedFrame
+	| ErrorFrame
+	| TypingFrame
+	| ReceiptFrame;
 
 /** v1.2 frames: sent only to sockets that asked for them with `?features=` on the upgrade. */
 export type FeatureFrame = PresenceUpdateFrame | BatchFrame;
@@ -172,9 +263,50 @@ export interface SendInput {
 	 * frame can never be overtaken by a later one written behind it.
 	 */
 	after?: string;
+	/** v1.3: the msgId of the message (in this room) this one answers; `not_found` if there is none. */
+	replyTo?: string;
 }
 export interface SendFrame extends SendInput {
 	type: "send";
+}
+
+/** v1.3: the author changes a message's text. Answered with an `ack` (the edit's seq), deduplicated by `id`. */
+export interface EditInput {
+	id: string;
+	msgId: string;
+	text: string;
+	/** Optional ordering, as for a send: the client id of the sender's previous frame. */
+	after?: string;
+}
+export interface EditFrame extends EditInput {
+	type: "edit";
+}
+
+/** v1.3: adds (or with `remove`, removes) one emoji. Answered with an `ack`; a repeat is `duplicate`. */
+export interface ReactInput {
+	id: string;
+	msgId: string;
+	emoji: string;
+	remove?: boolean;
+	after?: string;
+}
+export interface ReactFrame extends ReactInput {
+	type: "react";
+}
+
+/** v1.3: the sender is typing. Not answered, never stored; at most one per user per TYPING_INTERVAL_MS is passed on. */
+export interface TypingInput {
+	type: "typing";
+	/** Optional; echoed on an error frame answering this one. */
+	id?: string;
+}
+
+/** v1.3: moves the sender's read marker to `seq` (never backwards). Not answered; a `receipt` goes out. */
+export interface ReadFrame {
+	type: "read";
+	seq: number;
+	/** Optional; echoed on an error frame answering this one. */
+	id?: string;
 }
 export interface DeleteFrame {
 	type: "delete";
@@ -182,7 +314,7 @@ export interface DeleteFrame {
 	/** Optional; echoed on an error frame answering this one. */
 	id?: string;
 }
-export type ClientFrame = SendFrame | DeleteFrame;
+export type ClientFrame = SendFrame | DeleteFrame | EditFrame | ReactFrame | TypingInput | ReadFrame;
 
 /** What a committed (or deduplicated) send answers, over HTTP and in the `ack` frame. */
 export interface SendResult {
@@ -198,6 +330,25 @@ export interface EventsPage {
 	events: RoomEvent[];
 	lastSeq: number;
 }
+
+/** v1.3: `GET /v1/rooms/{room}/messages/{msgId}/edits`: every text the message has had, oldest (the original) first. */
+export interface EditHistory {
+	room: string;
+	msgId: string;
+	versions: Array<{ seq: number; text: string; at: number }>;
+}
+
+/** v1.3: `GET /v1/rooms/{room}/search?q=`: live messages matching `q`, newest first, with their latest text. */
+export interface SearchPage {
+	room: string;
+	q: string;
+	results: MessageEvent[];
+	/** Pass as `before` for the next (older) page; absent on the last one. */
+	before?: number;
+}
+
+/** v1.3: `PUT /v1/rooms/{room}/read` answers with the marker as stored (it never moves back). */
+export type ReadResult = ReadState;
 
 /** v1.2: one page of `GET /v1/rooms/{room}/members`, sorted by user id. */
 export interface MembersPage {
@@ -246,6 +397,24 @@ export const SLOW_CONSUMER_CLOSE = 4008;
 export const ONLINE_SAMPLE = 50;
 export const MEMBERS_PAGE_DEFAULT = 100;
 export const MEMBERS_PAGE_MAX = 500;
+/** v1.3: code points of the quoted text a reply carries. */
+export const REPLY_EXCERPT_CHARS = 100;
+/** v1.3: distinct emoji one message may carry; one more is refused with `conflict`. */
+export const MAX_REACTIONS_PER_MESSAGE = 20;
+/** v1.3: `:name:` reactions, as an alternative to one emoji grapheme. */
+export const REACTION_NAME_PATTERN = /^:[a-z0-9_+-]{1,32}:$/;
+/** v1.3: mentions carried per message at most (the rest stay plain text). */
+export const MAX_MENTIONS = 20;
+/** v1.3: a room passes on at most one `typing` per user per this many ms. */
+export const TYPING_INTERVAL_MS = 3000;
+/** v1.3: a client shows "typing…" this long after the last `typing` it heard from a user. */
+export const TYPING_EXPIRY_MS = 6000;
+/** v1.3: a client sends its read marker at most once per this many ms. */
+export const READ_COALESCE_MS = 3000;
+/** v1.3: how many others' read markers a welcome carries. */
+export const RECEIPTS_IN_WELCOME = 50;
+export const SEARCH_PAGE_DEFAULT = 20;
+export const SEARCH_PAGE_MAX = 100;
 /** v1.2 socket features, asked for with `?features=a,b` on the upgrade. */
 export const FEATURES = ["batch", "presence"] as const;
 export type Feature = (typeof FEATURES)[number];

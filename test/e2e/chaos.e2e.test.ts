@@ -13,6 +13,14 @@ describe("chaos (quick slice)", () => {
 		const violations = reports.flatMap((r) => r.violationList.map((v) => `${r.scenario}: ${v}`));
 		// The table and progress lines make a failure readable without rerunning.
 		expect(violations, `${summarize(reports)}\n${lines.join("\n")}`).toEqual([]);
-		expect(reports.map((r) => r.scenario)).toEqual(["crash-restart", "queue-chaos", "hostile-input", "leaks", "access", "flood"]);
+		expect(reports.map((r) => r.scenario)).toEqual([
+			"crash-restart",
+			"direct-crash",
+			"queue-chaos",
+			"hostile-input",
+			"leaks",
+			"access",
+			"flood",
+		]);
 	}, 180_000);
 });

@@ -78,7 +78,8 @@ export function scrubEdits(sql: SqlStorage, latestEdit: number): void {
 /** What an edit needs to know about who asks and what they ask for. */
 export interface EditRequest {
 	editor: UserRef;
-	clientId: string;
+	/** The frame's client id (its dedup key); null for an edit carried to a cross-posted copy. */
+	clientId: string | null;
 	msgId: string;
 	text: string;
 	mentions: string[];
@@ -131,9 +132,9 @@ export class Edits {
 	/**
 	 * Appends an edit of `message` (already checked with editRefusal) and moves the message to
 	 * its new text; the caller holds the transaction. `undefined` when the client id is already
-	 * stored (a repeat: answer it with findAck).
+	 * stored (a repeat: answer it with findAck). `fromEditSeq`, for a copy: the original's edit it now shows.
 	 */
-	append(message: StoredMessage, request: EditRequest, now: number): MessageEditedEvent | undefined {
+	append(message: StoredMessage, request: EditRequest, now: number, fromEditSeq?: number): MessageEditedEvent | undefined {
 		const seq = this.log.nextSeq();
 		const ts = this.log.stampAt(now);
 		const mentions = request.mentions.length > 0 ? JSON.stringify(request.mentions) : null;
@@ -154,11 +155,12 @@ export class Edits {
 		if (inserted.rowsWritten === 0) return undefined;
 		this.log.advanceTo(seq);
 		this.sql.exec(
-			"UPDATE events SET first_text = COALESCE(first_text, text), text = ?, edit_seq = ?, edited_at = ?, mentions = ? WHERE seq = ?",
+			"UPDATE events SET first_text = COALESCE(first_text, text), text = ?, edit_seq = ?, edited_at = ?, mentions = ?, from_edit_seq = COALESCE(?, from_edit_seq) WHERE seq = ?",
 			request.text,
 			seq,
 			ts,
 			mentions,
+			fromEditSeq ?? null,
 			message.event.seq,
 		);
 		const event: MessageEditedEvent = {

@@ -58,6 +58,8 @@ export interface NewMessage {
 	replyTo?: ReplyRef;
 	/** v1.3: the users the text mentions (omitted when none). */
 	mentions?: string[];
+	/** v1.3, for a cross-posted copy made after its original was edited: that edit's seq (objects/barrier.ts). */
+	fromEditSeq?: number;
 }
 
 const COLUMNS =
@@ -202,7 +204,7 @@ export class EventLog {
 		if (message.replyTo !== undefined) event.replyTo = message.replyTo;
 		if (message.mentions !== undefined && message.mentions.length > 0) event.mentions = message.mentions;
 		const inserted = this.sql.exec(
-			`INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id, reply_to, mentions) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${options?.ifNew === true ? " ON CONFLICT (author_id, client_id) DO NOTHING" : ""}`,
+			`INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id, reply_to, mentions, from_edit_seq) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${options?.ifNew === true ? " ON CONFLICT (author_id, client_id) DO NOTHING" : ""}`,
 			seq,
 			event.msgId,
 			message.author.id,
@@ -215,6 +217,7 @@ export class EventLog {
 			message.sagaId ?? null,
 			event.replyTo === undefined ? null : JSON.stringify(event.replyTo),
 			event.mentions === undefined ? null : JSON.stringify(event.mentions),
+			message.fromEditSeq ?? null,
 		);
 		if (inserted.rowsWritten === 0) return undefined;
 		this.last = seq;

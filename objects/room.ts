@@ -186,7 +186,7 @@ export class Room extends OutboxObject {
 		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.barrier = new Barrier(sql, this.log);
+		this.barrier = new Barrier(sql, this.log, (seq, text) => this.search.edited(seq, text));
 		this.meter = new Meter({
 			env: () => this.env,
 			name: () => this.name,
@@ -818,8 +818,18 @@ export class Room extends OutboxObject {
 			return original;
 		}
 		this.search.edited(message.event.seq, input.text);
+		// A cross-posted original's copies follow through the outbox (objects/outbox.ts, editCopies).
+		const copies =
+			message.sagaId === null
+				? 0
+				: this.outbox.editCopies(
+						message.sagaId,
+						{ editSeq: edited.seq, editedAt: edited.editedAt, text: input.text, traceId },
+						now,
+					);
 		const result: SendResult = { seq: edited.seq, msgId: edited.msgId, traceId, duplicate: false };
-		return { result: ok(result), events: [edited], alarm: false };
+		if (message.sagaId !== null) result.sagaId = message.sagaId;
+		return { result: ok(result), events: [edited], alarm: copies > 0 };
 	}
 
 	private write<T>(work: () => T): T {

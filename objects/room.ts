@@ -826,6 +826,7 @@ export class Room extends OutboxObject {
 						message.sagaId,
 						{ editSeq: edited.seq, editedAt: edited.editedAt, text: input.text, traceId },
 						now,
+						this.engine.directGate,
 					);
 		const result: SendResult = { seq: edited.seq, msgId: edited.msgId, traceId, duplicate: false };
 		if (message.sagaId !== null) result.sagaId = message.sagaId;

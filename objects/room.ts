@@ -834,7 +834,12 @@ export class Room extends OutboxObject {
 	}
 
 	private write<T>(work: () => T): T {
-		return this.engine.write(work);
+		return this.engine.write(() => {
+			const result = work();
+			// A retract of an indexed message leaves its words in FTS5's segments until a merge.
+			this.search.purge();
+			return result;
+		});
 	}
 
 	/**

@@ -7,6 +7,11 @@
  * watermark `search_indexed_through` on, in chunks. Messages the index holds are kept exact
  * as they change: an edit replaces the entry with the latest text, a retract deletes it; the
  * ones after the watermark need nothing, as the catch-up reads their latest state.
+ *
+ * A retract must leave no word of the message readable, and FTS5 keeps a deleted entry's
+ * terms in its segments until they are merged: so a transaction that retracted an indexed
+ * message ends by rewriting the index (`optimize`, see purge()), which costs rows in
+ * proportion to the index's size (docs/cost.md). A room never searched has no entries to purge.
  */
 import type { MessageEvent, SearchPage } from "../src/protocol.ts";
 import type { SearchQuery } from "../src/protocol.ts";
@@ -21,6 +26,8 @@ export class Search {
 	private readonly sql: SqlStorage;
 	private readonly log: () => EventLog;
 	private watermark: number | undefined;
+	/** An indexed message was retracted in the open transaction: purge() must rewrite the index. */
+	private dirty = false;
 
 	constructor(sql: SqlStorage, log: () => EventLog) {
 		this.sql = sql;
@@ -36,6 +43,7 @@ export class Search {
 	/** Forgets the watermark held in memory (after a rolled-back transaction). */
 	forget(): void {
 		this.watermark = undefined;
+		this.dirty = false;
 	}
 
 	/** Whether the catch-up has work left. */
@@ -77,6 +85,17 @@ export class Search {
 	retracted(seq: number): void {
 		if (seq > this.indexedThrough()) return;
 		this.sql.exec("DELETE FROM message_search WHERE rowid = ?", seq);
+		this.dirty = true;
+	}
+
+	/**
+	 * At the end of a transaction that retracted indexed messages (once, however many): merges
+	 * the index's segments into one, which drops the deleted entries' terms for good.
+	 */
+	purge(): void {
+		if (!this.dirty) return;
+		this.sql.exec("INSERT INTO message_search (message_search) VALUES ('optimize')");
+		this.dirty = false;
 	}
 
 	/** One page of live messages matching `query`, newest first (the caller has caught up). */

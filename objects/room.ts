@@ -917,11 +917,11 @@ export class Room extends OutboxObject {
 
 	/**
 	 * v1.3: a page of live messages matching the query, newest first. Indexes what arrived since
-	 * the last search first, a chunk per transaction (objects/search.ts).
+	 * the last search first, a chunk per transaction (objects/search.ts); `rate_limited` while a
+	 * long history is still being indexed.
 	 */
-	async searchMessages(query: SearchQuery): Promise<SearchPage> {
-		while (this.search.behind()) this.write(() => this.search.catchUpChunk());
-		return this.search.page(this.name, query);
+	async searchMessages(query: SearchQuery): Promise<Result<SearchPage>> {
+		return await this.search.search(this.name, query, (work) => this.write(work));
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {

@@ -13,14 +13,23 @@
  * message ends by rewriting the index (`optimize`, see purge()), which costs rows in
  * proportion to the index's size (docs/cost.md). A room never searched has no entries to purge.
  */
+import { fail, ok, type Result } from "../src/errors.ts";
 import type { MessageEvent, SearchPage } from "../src/protocol.ts";
 import type { SearchQuery } from "../src/protocol.ts";
 import { ftsQuery } from "../src/search-query.ts";
 import type { EventLog } from "./event-log.ts";
 
 const WATERMARK_KEY = "search_indexed_through";
-/** Messages indexed per transaction of a catch-up. */
-export const INDEX_CHUNK = 500;
+/** How a catch-up is cut up. */
+export interface CatchUpLimits {
+	/** Seqs looked at per transaction. */
+	chunk: number;
+	/** Transactions one search may spend on it; beyond, the search asks to be retried. */
+	chunksPerCall: number;
+}
+
+/** 500 per transaction, 40 per call: a call indexes at most 20,000 messages before answering. */
+export const CATCH_UP: CatchUpLimits = { chunk: 500, chunksPerCall: 40 };
 
 export class Search {
 	private readonly sql: SqlStorage;
@@ -29,9 +38,12 @@ export class Search {
 	/** An indexed message was retracted in the open transaction: purge() must rewrite the index. */
 	private dirty = false;
 
-	constructor(sql: SqlStorage, log: () => EventLog) {
+	private readonly limits: CatchUpLimits;
+
+	constructor(sql: SqlStorage, log: () => EventLog, limits: CatchUpLimits = CATCH_UP) {
 		this.sql = sql;
 		this.log = log;
+		this.limits = limits;
 	}
 
 	/** Every seq at or below this has been looked at by the index. */
@@ -59,7 +71,7 @@ export class Search {
 	catchUpChunk(): number {
 		const from = this.indexedThrough();
 		const last = this.log().lastSeq;
-		const through = Math.min(last, from + INDEX_CHUNK);
+		const through = Math.min(last, from + this.limits.chunk);
 		if (through <= from) return 0;
 		const rows = this.sql
 			.exec<{ seq: number; text: string }>(
@@ -96,6 +108,24 @@ export class Search {
 		if (!this.dirty) return;
 		this.sql.exec("INSERT INTO message_search (message_search) VALUES ('optimize')");
 		this.dirty = false;
+	}
+
+	/**
+	 * Catches the index up, a chunk per transaction (`write` opens one), letting the object's
+	 * other requests and frames run between chunks, so a long catch-up never holds the room;
+	 * then answers one page. A catch-up longer than one call's budget is resumed by the next
+	 * call: this one answers `rate_limited` with how far it got.
+	 */
+	async search(room: string, query: SearchQuery, write: (work: () => void) => void): Promise<Result<SearchPage>> {
+		for (let chunks = 0; this.behind(); chunks++) {
+			if (chunks === this.limits.chunksPerCall) {
+				const message = `this room's history is being indexed for search (through seq ${this.indexedThrough()} of ${this.log().lastSeq}); retry`;
+				return fail("rate_limited", message, 1000);
+			}
+			write(() => this.catchUpChunk());
+			await new Promise((resolve) => setTimeout(resolve, 0));
+		}
+		return ok(this.page(room, query));
 	}
 
 	/** One page of live messages matching `query`, newest first (the caller has caught up). */

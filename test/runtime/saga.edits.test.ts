@@ -135,6 +135,17 @@ describe("editing a cross-posted original", () => {
 		const taskId = `${sagaId}.e${editSeq}.${b}`;
 		const failed = await exhaust(a, taskId);
 		expect(failed).toMatchObject({ kind: "edit", state: "failed", actions: ["retry", "skip", "cancel"] });
+		// The ops index lists it with the other tasks, by kind and state.
+		const listed = await vi.waitUntil(
+			async () => {
+				const page = (await (await api(`/v1/admin/tasks?kind=edit&state=failed&room=${b}`, { token: adminToken })).json()) as {
+					tasks: TaskView[];
+				};
+				return page.tasks.find((task) => task.taskId === taskId);
+			},
+			{ timeout: 10_000, interval: 50 },
+		);
+		expect(listed).toMatchObject({ kind: "edit", state: "failed", room: b, actions: ["retry", "skip", "cancel"] });
 		// The saga's state is its deliveries': an edit's failure does not undo the cross-post.
 		expect((await sagaOf(a, sagaId)).state).toBe("succeeded");
 		await restore();

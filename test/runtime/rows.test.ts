@@ -151,3 +151,157 @@ describe("GET /v1/admin/meter", () => {
 		expect((await api("/v1/admin/meter", { token: await token({ sub: "u" }) })).status).toBe(403);
 	});
 });
+
+/** Rows the room wrote (alarms included) while `work` ran, and whether it left an alarm set. */
+async function roomRows(room: string, work: () => Promise<void>): Promise<{ rows: number; alarm: boolean }> {
+	const stub = env.ROOM.getByName(room);
+	const before = await stub.meterReading();
+	await work();
+	const after = await stub.meterReading();
+	if (before.incarnation !== after.incarnation) throw new Error(`${room} restarted during the measurement`);
+	const alarm = await runInDurableObject(stub, async (_instance, state) => (await state.storage.getAlarm()) !== null);
+	return { rows: after.rowsWritten - before.rowsWritten + after.alarmWrites - before.alarmWrites, alarm };
+}
+
+describe("rows written per v1.3 chat write", () => {
+	/** A room where ann has posted once (her first post registers her) and search is caught up. */
+	async function warmRoom(): Promise<{ room: string; first: string }> {
+		const room = freshRoom("c");
+		const stub = env.ROOM.getByName(room);
+		const warm = await stub.post(ann, { id: "warm", text: "first" }, "a".repeat(32));
+		if (!warm.ok) throw new Error("warm-up send failed");
+		await quiet(room);
+		await stub.searchMessages({ q: "first", limit: 1 });
+		return { room, first: warm.value.msgId };
+	}
+
+	it("a plain message stays at 2 rows and no alarm, with mentions and search on", async ({ expect }) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const plain = await roomRows(room, async () => {
+			await stub.post(ann, { id: "p1", text: "a plain message" }, "b".repeat(32));
+		});
+		const mentioning = await roomRows(room, async () => {
+			await stub.post(ann, { id: "p2", text: "@Ann a message that mentions" }, "c".repeat(32));
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per plain message", plain, mentioning }));
+		expect(plain).toEqual({ rows: 2, alarm: false });
+		expect(mentioning).toEqual({ rows: 2, alarm: false });
+	});
+
+	it("a reply costs what a plain message costs", async ({ expect }) => {
+		const { room, first } = await warmRoom();
+		const reply = await roomRows(room, async () => {
+			await env.ROOM.getByName(room).post(ann, { id: "r1", text: "a reply", replyTo: first }, "d".repeat(32));
+		});
+		expect(reply).toEqual({ rows: 2, alarm: false });
+	});
+
+	it("an edit writes 3 rows (its event, its dedup entry, the message), 5 once search has indexed the message", async ({ expect }) => {
+		const { room, first } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const sent = await stub.post(ann, { id: "m1", text: "not indexed yet" }, "e".repeat(32));
+		if (!sent.ok) throw new Error("send failed");
+		const unindexed = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e1", msgId: sent.value.msgId, text: "edited before any search" }, "f".repeat(32));
+		});
+		const indexed = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "1".repeat(32));
+		});
+		const repeat = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "2".repeat(32));
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per edit", unindexed, indexed, repeat }));
+		expect(unindexed).toEqual({ rows: 3, alarm: false });
+		expect(indexed).toEqual({ rows: 5, alarm: false });
+		expect(repeat).toEqual({ rows: 0, alarm: false });
+	});
+
+	it("a retract costs 3 rows before search indexed the message, and 5 after (the entry deleted, the index rewritten)", async ({
+		expect,
+	}) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const sent: Array<{ msgId: string; by: Identity }> = [];
+		for (let i = 0; i < 40; i++) {
+			// A user's burst is 20 messages: two writers.
+			const by = { ...ann, id: `w${Math.floor(i / 20)}` };
+			const posted = await stub.post(by, { id: `r${i}`, text: `message number ${i}` }, "4".repeat(32));
+			if (posted.ok) sent.push({ msgId: posted.value.msgId, by });
+		}
+		await quiet(room);
+		const retract = async (n: number) => {
+			const target = sent[n];
+			if (target === undefined || !(await stub.remove(target.by, target.msgId, "5".repeat(32))).ok) throw new Error("retract failed");
+		};
+		const unindexed = await roomRows(room, () => retract(0));
+		await stub.searchMessages({ q: "message", limit: 1 });
+		const indexed = await roomRows(room, () => retract(1));
+		console.log(JSON.stringify({ level: "debug", msg: "rows per retract", unindexed, indexed }));
+		// A retract: its event, its index entry, the message scrubbed (3). Once indexed: the entry
+		// deleted, and the optimize that drops its terms, which the cursor counts as one row
+		// (FTS5 rewrites its segments underneath: see docs/cost.md).
+		expect(unindexed).toEqual({ rows: 3, alarm: false });
+		expect(indexed).toEqual({ rows: 5, alarm: false });
+	});
+
+	it("search indexes lazily: one row per live message it catches up on, plus its watermark per chunk", async ({ expect }) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		for (let i = 0; i < 10; i++) await stub.post(ann, { id: `s${i}`, text: `message ${i}` }, "3".repeat(32));
+		const catchUp = await roomRows(room, async () => {
+			await stub.searchMessages({ q: "message", limit: 5 });
+		});
+		const again = await roomRows(room, async () => {
+			await stub.searchMessages({ q: "message", limit: 5 });
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per search", catchUp, again }));
+		expect(catchUp).toEqual({ rows: 10 + 1, alarm: false });
+		expect(again).toEqual({ rows: 0, alarm: false });
+	});
+});
+
+/**
+ * An edit of a cross-posted original: the edit at the origin (3 rows, as any edit) and one task
+ * per copy, attempted directly once its copy is there (an insert, and its completion: 2N), the
+ * copy's edit in each target (3N), and the cross-post's record in the ops index with the edit
+ * tasks beside it (1 + 4N).
+ */
+describe("rows written per edit of a cross-posted original", () => {
+	for (const n of [1, 3]) {
+		it(`stays within 5 + 9N for N = ${n} (origin, copies, index), alarms included`, async ({ expect }) => {
+			const origin = freshRoom("eo");
+			const rooms = Array.from({ length: n }, (_, i) => `${origin}-t${i}`);
+			const stub = env.ROOM.getByName(origin);
+			await stub.post(ann, { id: "warm", text: "first" }, "d".repeat(32));
+			const posted = await stub.post(ann, { id: "x", text: "to all", crossPost: rooms }, "e".repeat(32));
+			if (!posted.ok || posted.value.sagaId === undefined) throw new Error("cross-post failed");
+			const sagaId = posted.value.sagaId;
+			await vi.waitUntil(async () => (await stub.saga(sagaId))?.state === "succeeded", { timeout: 10_000, interval: 20 });
+			await quiet(origin);
+			// Every room's metrics flush is held: what the edit itself writes is measured.
+			const held = await Promise.all([origin, ...rooms].map((room) => holdMetrics(room)));
+			// Rooms of earlier tests may still be flushing their last counts into a shard: wait them out.
+			let before = await readings(origin, rooms);
+			for (;;) {
+				await new Promise((resolve) => setTimeout(resolve, 300));
+				const again = await readings(origin, rooms);
+				if (Object.keys(delta(before, again)).length === 0) break;
+				before = again;
+			}
+			const edited = await stub.edit(ann, { id: "e1", msgId: posted.value.msgId, text: "to all, edited" }, "f".repeat(32));
+			if (!edited.ok) throw new Error("edit failed");
+			await vi.waitUntil(async () => (await stub.saga(sagaId))?.steps.every((step) => step.state === "succeeded") === true, {
+				timeout: 10_000,
+				interval: 20,
+			});
+			await quiet(origin);
+			const perObject = delta(before, await readings(origin, rooms));
+			for (const metrics of held) await metrics.release();
+			console.log(
+				JSON.stringify({ level: "debug", msg: "rows per cross-posted edit", targets: n, total: sum(perObject), perObject }),
+			);
+			expect(sum(perObject)).toBeLessThanOrEqual(5 + 9 * n);
+		});
+	}
+});

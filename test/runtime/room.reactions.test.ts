@@ -24,7 +24,8 @@ async function react(socket: TestSocket, frame: Record<string, unknown>): Promis
 		frames
 			.slice(from)
 			.find(
-				(f): f is ServerFrame => typeof f !== "string" && (f.type === "ack" || f.type === "error") && "id" in f && f.id === frame.id,
+				(f): f is ServerFrame =>
+					typeof f !== "string" && (f.type === "ack" || f.type === "error") && "id" in f && f.id === frame.id,
 			),
 	);
 }
@@ -46,16 +47,20 @@ describe("reactions over sockets", () => {
 		const alice = await join(room, "guest=alice");
 		const bob = await join(room, "guest=bob");
 		const msgId = await post(alice, "m1");
-		expect(await react(bob, { id: "r1", msgId, emoji: "👍" })).toMatchObject({ type: "ack", id: "r1", seq: 2, msgId, duplicate: false });
+		expect(await react(bob, { id: "r1", msgId, emoji: "👍" })).toMatchObject({
+			type: "ack",
+			id: "r1",
+			seq: 2,
+			msgId,
+			duplicate: false,
+		});
 		const added = await alice.frame("reaction.added");
 		expect(added).toMatchObject({ seq: 2, msgId, emoji: "👍", user: { id: "guest:bob", name: "bob" } });
 		expect(await react(bob, { id: "r2", msgId, emoji: "👍", remove: true })).toMatchObject({ type: "ack", seq: 3, duplicate: false });
 		expect(await alice.frame("reaction.removed")).toMatchObject({ seq: 3, msgId, emoji: "👍", user: { id: "guest:bob" } });
 	});
 
-	it("answers an add it already has, a remove it does not have, and a repeated id as duplicates, with no event", async ({
-		expect,
-	}) => {
+	it("answers an add it already has, a remove it does not have, and a repeated id as duplicates, with no event", async ({ expect }) => {
 		const room = freshRoom();
 		const alice = await join(room, "guest=alice");
 		const msgId = await post(alice, "m1");
@@ -141,7 +146,10 @@ describe("reactions over sockets", () => {
 		const room = freshRoom();
 		const alice = await join(room, "guest=alice");
 		const msgId = await post(alice, "m1");
-		expect(await react(alice, { id: "r1", msgId, emoji: "👍", after: "never-sent" })).toMatchObject({ type: "error", code: "out_of_order" });
+		expect(await react(alice, { id: "r1", msgId, emoji: "👍", after: "never-sent" })).toMatchObject({
+			type: "error",
+			code: "out_of_order",
+		});
 		expect(await react(alice, { id: "r2", msgId, emoji: "👍", after: "m1" })).toMatchObject({ type: "ack", duplicate: false });
 	});
 });

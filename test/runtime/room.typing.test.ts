@@ -11,7 +11,9 @@ import { advanceClock, api, freshRoom, join, type TestSocket, token } from "./he
 /** Sends a send frame and waits for its answer, so every frame before it has been handled. */
 async function settle(socket: TestSocket, id: string): Promise<void> {
 	socket.send({ type: "send", id, text: "sync" });
-	await socket.until((frames) => frames.find((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error") && "id" in f && f.id === id));
+	await socket.until((frames) =>
+		frames.find((f) => typeof f !== "string" && (f.type === "ack" || f.type === "error") && "id" in f && f.id === id),
+	);
 }
 
 describe("typing", () => {

@@ -16,7 +16,8 @@ import {
 } from "../../src/protocol.ts";
 import { TypingThrottle } from "../../src/typing.ts";
 
-const parse = (frame: unknown) => parseClientFrame(typeof frame === "string" ? frame : JSON.stringify(frame), "lobby", { maxMessageChars: 10 });
+const parse = (frame: unknown) =>
+	parseClientFrame(typeof frame === "string" ? frame : JSON.stringify(frame), "lobby", { maxMessageChars: 10 });
 
 describe("one emoji", () => {
 	it("accepts single emoji graphemes: plain, skin tones, ZWJ sequences, presentation selectors, flags, keycaps, tag flags", ({
@@ -37,7 +38,8 @@ describe("one emoji", () => {
 
 	it("takes a :name: of 1..32 of a-z 0-9 _ + - as the other kind of reaction", ({ expect }) => {
 		for (const name of [":+1:", ":thumbs_up:", ":a:", `:${"x".repeat(32)}:`, ":-1:"]) expect(isReactionEmoji(name), name).toBe(true);
-		for (const name of ["::", ":A:", ":a b:", "thumbs", `:${"x".repeat(33)}:`, ":a::", ":é:"]) expect(isReactionEmoji(name), name).toBe(false);
+		for (const name of ["::", ":A:", ":a b:", "thumbs", `:${"x".repeat(33)}:`, ":a::", ":é:"])
+			expect(isReactionEmoji(name), name).toBe(false);
 		expect(isReactionEmoji("\ud83d")).toBe(false);
 	});
 });

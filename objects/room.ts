@@ -27,6 +27,7 @@ import {
 	policyRefusal,
 	type ReactInput,
 	type ReadResult,
+	type ReceiptFrame,
 	RECEIPTS_IN_WELCOME,
 	REPLAY_LIMIT,
 	type RoomEvent,
@@ -110,8 +111,8 @@ interface Executed {
 	/** Absent for a frame that is not answered (v1.3 `read`). */
 	reply?: AckFrame | DeletedFrame | ErrorFrame;
 	alarm: boolean;
-	/** v1.3: frames that are not events (a `receipt`), for every socket after the commit. */
-	notices?: ServerFrame[];
+	/** v1.3: read markers that moved, for the room's sockets after the commit (see sendReceipts). */
+	receipts?: ReceiptFrame[];
 }
 
 /** A command prepared inside a transaction: its result, the events it made, and whether
@@ -675,7 +676,7 @@ export class Room extends OutboxObject {
 			results.flatMap((result) => result.events),
 			batched,
 		);
-		this.notify(results.flatMap((result) => result.notices ?? []));
+		this.sendReceipts(results.flatMap((result) => result.receipts ?? []));
 		commands.forEach((command, i) => {
 			const reply = results[i]?.reply;
 			if (reply === undefined || single[i] !== true) return;
@@ -684,7 +685,7 @@ export class Room extends OutboxObject {
 				sendIfOpen(command.ws, JSON.stringify(reply));
 				if (reply.type === "ack") {
 					this.meter.count("acks", { transport: "socket" });
-					if (!reply.duplicate) this.meter.messageStored("socket");
+					if (!reply.duplicate && command.frame.type === "send") this.meter.messageStored("socket");
 				}
 			}
 		});
@@ -707,7 +708,7 @@ export class Room extends OutboxObject {
 		}
 		if (frame.type === "read") {
 			const read = this.prepareRead(identity, frame.seq, now);
-			return { events: [], alarm: false, notices: read.notices };
+			return { events: [], alarm: false, receipts: read.receipts };
 		}
 		// v1.3 frames not built here yet (edit) are refused; `typing` never gets this far.
 		if (frame.type !== "delete")
@@ -817,19 +818,27 @@ export class Room extends OutboxObject {
 	 * (nobody has read what does not exist yet); only a marker that moved writes a row and sends
 	 * a `receipt`. Reading is not posting: the policy does not apply.
 	 */
-	private prepareRead(identity: Identity, seq: number, now: number): { marker: number; notices: ServerFrame[] } {
+	private prepareRead(identity: Identity, seq: number, now: number): { receipts: ReceiptFrame[] } {
 		const user: UserRef = { id: identity.id, name: identity.name };
 		const stored = this.reads.advance(user, Math.min(seq, this.log.lastSeq), now);
-		return { marker: stored.seq, notices: stored.moved ? [{ type: "receipt", user, seq: stored.seq }] : [] };
+		return { receipts: stored.moved ? [{ type: "receipt", user, seq: stored.seq }] : [] };
 	}
 
-	/** v1.3: frames that are not events, to every open socket (batch sockets too, as plain frames). */
-	private notify(frames: readonly ServerFrame[]): void {
-		if (frames.length === 0) return;
-		const serialized = frames.map((frame) => JSON.stringify(frame));
-		for (const ws of this.ctx.getWebSockets()) {
-			if (ws.readyState !== WebSocket.OPEN || this.identity(ws)?.closing === true) continue;
-			for (const frame of serialized) sendIfOpen(ws, frame);
+	/**
+	 * v1.3: each moved marker as a `receipt` to the room's open sockets (batch sockets too, as
+	 * plain frames), the reader's own included. Over the presence list limit only the reader's
+	 * own sockets get it, as v1 presence frames stop there: with everyone reading every message,
+	 * a receipt to every socket would cost n² frames. Others see those markers in their welcome.
+	 */
+	private sendReceipts(receipts: readonly ReceiptFrame[]): void {
+		if (receipts.length === 0) return;
+		const everyone = this.roster().mode === "list";
+		for (const receipt of receipts) {
+			const frame = JSON.stringify(receipt);
+			for (const ws of this.ctx.getWebSockets(everyone ? undefined : userTag(receipt.user.id))) {
+				if (ws.readyState !== WebSocket.OPEN || this.identity(ws)?.closing === true) continue;
+				sendIfOpen(ws, frame);
+			}
 		}
 	}
 
@@ -924,7 +933,7 @@ export class Room extends OutboxObject {
 			return fail("rate_limited", "slow down", take.retryAfterMs);
 		}
 		const read = this.write(() => this.prepareRead(identity, seq, now));
-		this.notify(read.notices);
+		this.sendReceipts(read.receipts);
 		return ok(this.reads.state(identity.id));
 	}
 

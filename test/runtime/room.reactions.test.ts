@@ -5,7 +5,14 @@
 import { env } from "cloudflare:workers";
 import { describe, it } from "vitest";
 import type { Identity } from "../../src/auth.ts";
-import { MAX_REACTIONS_PER_MESSAGE, type ReactionEvent, type ServerFrame, type EventsPage } from "../../src/protocol.ts";
+import {
+	type AnyServerFrame,
+	type BatchFrame,
+	type EventsPage,
+	MAX_REACTIONS_PER_MESSAGE,
+	type ReactionEvent,
+	type ServerFrame,
+} from "../../src/protocol.ts";
 import { api, errorCode, freshRoom, join, type TestSocket, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
@@ -58,6 +65,27 @@ describe("reactions over sockets", () => {
 		expect(added).toMatchObject({ seq: 2, msgId, emoji: "👍", user: { id: "guest:bob", name: "bob" } });
 		expect(await react(bob, { id: "r2", msgId, emoji: "👍", remove: true })).toMatchObject({ type: "ack", seq: 3, duplicate: false });
 		expect(await alice.frame("reaction.removed")).toMatchObject({ seq: 3, msgId, emoji: "👍", user: { id: "guest:bob" } });
+	});
+
+	it("comes to a batch socket as the commit's batch, its ack inside", async ({ expect }) => {
+		const room = freshRoom();
+		const alice = await join(room, "guest=alice&features=batch");
+		/** The batch that carries the answer to the frame `id`. */
+		const answering = (id: string) =>
+			alice.until(() =>
+				(alice.frames as Array<AnyServerFrame | string>).find(
+					(f): f is BatchFrame =>
+						typeof f !== "string" && f.type === "batch" && (f.acks ?? []).some((ack) => "id" in ack && ack.id === id),
+				),
+			);
+		alice.send({ type: "send", id: "m1", text: "hi" });
+		const msgId = (await answering("m1")).events[0]?.msgId;
+		alice.send({ type: "react", id: "r1", msgId, emoji: "🙂" });
+		expect(await answering("r1")).toMatchObject({
+			type: "batch",
+			events: [{ type: "reaction.added", seq: 2, msgId, emoji: "🙂" }],
+			acks: [{ type: "ack", id: "r1", seq: 2, msgId, duplicate: false }],
+		});
 	});
 
 	it("answers an add it already has, a remove it does not have, and a repeated id as duplicates, with no event", async ({ expect }) => {

@@ -81,6 +81,27 @@ describe("read markers", () => {
 	});
 });
 
+describe("receipts in a room over its presence list limit", () => {
+	it("go only to the reader's own sockets (others see markers in their welcome)", async ({ expect }) => {
+		const room = freshRoom();
+		const stub = env.ROOM.getByName(room);
+		await stub.post(user("ann"), { id: "m1", text: "one" }, trace);
+		// The tests' list limit is 10 users (vitest.config.ts).
+		const others: TestSocket[] = [];
+		for (let i = 0; i < 10; i++) others.push(await join(room, `guest=u${i}`));
+		const alice = await join(room, "guest=alice");
+		const aliceTab = await join(room, "guest=alice");
+		alice.send({ type: "read", seq: 1 });
+		expect(await alice.frame("receipt")).toMatchObject({ user: { id: "guest:alice" }, seq: 1 });
+		expect(await aliceTab.frame("receipt")).toMatchObject({ seq: 1 });
+		const watcher = others[0];
+		if (watcher === undefined) throw new Error("no watcher");
+		await settle(watcher, "w1");
+		expect(others.flatMap((socket) => socket.ofType("receipt"))).toEqual([]);
+		expect((await welcome(room, "zed")).receipts).toEqual([{ user: { id: "guest:alice", name: "alice" }, seq: 1 }]);
+	});
+});
+
 describe("the welcome's read state", () => {
 	it("gives the caller's marker and the live messages by others after it", async ({ expect }) => {
 		const room = freshRoom();

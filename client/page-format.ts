@@ -6,6 +6,9 @@
  * order) and places elements where they say.
  */
 
+/** The emoji the reaction picker offers; any other (one grapheme or `:name:`) still shows as a chip. */
+export const QUICK_REACTIONS: readonly string[] = ["👍", "❤️", "😂", "🎉", "😮", "👀"];
+
 /** What the layout needs to know of one message on screen. */
 export interface MessageSummary {
 	seq: number;

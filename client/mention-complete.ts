@@ -10,13 +10,10 @@ export interface SeenUser extends UserRef {
 	lastSeen: number;
 }
 
-/** Names an `@` token can carry (what a guest name may be): others cannot be mentioned by typing. */
-const MENTIONABLE = /^[A-Za-z0-9_-]{1,32}$/;
-const TOKEN_CHAR = /[A-Za-z0-9_-]/;
+/** What the partial after an `@` is made of while typing (a name's first word). */
+const TOKEN_CHAR = /[\p{L}\p{N}_.-]/u;
 /** What may come before the `@` of a mention: nothing, white space or an opening bracket. */
 const BEFORE_AT = /[\s([{"']/;
-
-export const isMentionable = (name: string): boolean => MENTIONABLE.test(name);
 
 /** The `@partial` just before the caret: where its `@` is and what follows it (maybe ""). */
 export function mentionQuery(text: string, caret: number): { start: number; query: string } | undefined {
@@ -26,19 +23,20 @@ export function mentionQuery(text: string, caret: number): { start: number; quer
 	const start = i - 1;
 	if (start > 0 && !BEFORE_AT.test(text.charAt(start - 1))) return undefined;
 	const query = text.slice(i, caret);
-	if (query.length > 32) return undefined;
+	if (query.length > 64) return undefined;
 	return { start, query };
 }
 
 /**
  * Users to offer for `query`: names starting with it first, then names containing it; within
- * each, the most recently seen first. Never the reader; only mentionable names.
+ * each, the most recently seen first. Never the reader. Names may hold spaces: the server
+ * matches `@Ann Lee` whole (src/mentions.ts).
  */
 export function matchMentions(users: Iterable<SeenUser>, query: string, me: string | undefined, limit = 5): UserRef[] {
 	const q = query.toLowerCase();
 	const ranked: Array<{ user: SeenUser; rank: number }> = [];
 	for (const user of users) {
-		if (user.id === me || !isMentionable(user.name)) continue;
+		if (user.id === me || user.name.trim() === "") continue;
 		const name = user.name.toLowerCase();
 		const rank = name.startsWith(q) ? 0 : name.includes(q) ? 1 : -1;
 		if (rank >= 0) ranked.push({ user, rank });

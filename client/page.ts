@@ -261,15 +261,13 @@ class Session {
 	#order: MessageView[] = [];
 	readonly #outgoing = new Map<string, OutgoingView>();
 	/** Retracts seen for messages not (yet) on screen, applied if an older page brings them. */
-	readonly #retracted = new Map<string, RetractEvent["reason"]>();
+	readonly #retracted = new Map<string, { reason: RetractEvent["reason"]; seq: number }>();
 	/** Cross-posts by sagaId, and the message each belongs to. */
 	readonly #sagas = new Map<string, SagaView>();
 	readonly #sagaOf = new Map<string, string>();
 	readonly #earlySagas = new Map<string, SagaFrame>();
 	/** Everyone seen in the room (authors, online, typing, reacting, reading), for names and `@`. */
 	readonly #people = new Map<string, SeenUser>();
-	/** Others' read markers, by user id. */
-	readonly #receipts = new Map<string, { user: UserRef; seq: number }>();
 	readonly #typing = new TypingUsers();
 	#typingTimer: ReturnType<typeof setTimeout> | undefined;
 	/** The reader's marker when the room was opened: where the unread divider goes. */
@@ -378,7 +376,7 @@ class Session {
 	#onWelcome(welcome: WelcomeFrame): void {
 		// Only the first welcome places the divider: later ones come after this visit's reading.
 		if (this.#readOnOpen === undefined && welcome.read !== undefined) this.#readOnOpen = welcome.read;
-		for (const receipt of welcome.receipts ?? []) this.#noteReceipt(receipt.user, receipt.seq);
+		for (const receipt of welcome.receipts ?? []) this.#noteUser(receipt.user);
 		this.#noteUser(welcome.user);
 		this.#renderOnline();
 		this.#relayout();
@@ -403,8 +401,8 @@ class Session {
 	#onRetract(retract: RetractEvent): void {
 		this.#noteSeq(retract.seq);
 		const view = this.#views.get(retract.msgId);
-		if (view === undefined) this.#retracted.set(retract.msgId, retract.reason);
-		else this.#markRemoved(view, retract.reason);
+		if (view === undefined) this.#retracted.set(retract.msgId, { reason: retract.reason, seq: retract.seq });
+		else this.#markRemoved(view, retract.reason, retract.seq);
 		// Replies quoting it now say it is gone.
 		for (const quote of ui.timeline.querySelectorAll<HTMLElement>(".quote")) {
 			if (quote.dataset.target === retract.msgId) this.#markQuoteRemoved(quote);
@@ -444,15 +442,8 @@ class Session {
 	}
 
 	#onReceipt(receipt: ReceiptFrame): void {
-		this.#noteReceipt(receipt.user, receipt.seq);
+		this.#noteUser(receipt.user);
 		this.#renderSeenBy();
-	}
-
-	#noteReceipt(user: UserRef, seq: number): void {
-		const known = this.#receipts.get(user.id);
-		// Markers only move forward; a stale welcome list must not move one back.
-		if (known === undefined || known.seq < seq) this.#receipts.set(user.id, { user, seq });
-		this.#noteUser(user);
 	}
 
 	/** Remembers a user's name for mentions and `@` autocomplete; `at` orders the suggestions. */
@@ -934,7 +925,8 @@ class Session {
 		this.#renderEdited(view);
 		this.#renderChips(view);
 		const removed = this.#retracted.get(message.msgId);
-		if (message.retractedBy !== undefined || removed !== undefined) this.#markRemoved(view, removed ?? "deleted");
+		if (message.retractedBy !== undefined || removed !== undefined)
+			this.#markRemoved(view, removed?.reason ?? "deleted", message.retractedBy ?? removed?.seq ?? message.seq);
 		else this.#renderActions(view);
 		this.#seenObserver.observe(li);
 		return view;
@@ -1080,10 +1072,10 @@ class Session {
 		view.actions.append(picker);
 	}
 
-	#markRemoved(view: MessageView, reason: RetractEvent["reason"]): void {
+	#markRemoved(view: MessageView, reason: RetractEvent["reason"], seq: number): void {
 		view.li.classList.add("removed");
 		view.li.dataset.removed = reason;
-		view.message = { ...view.message, text: "", retractedBy: view.message.retractedBy ?? 0 };
+		view.message = { ...view.message, text: "", retractedBy: view.message.retractedBy ?? seq };
 		if (view.deleting !== undefined) {
 			clearTimeout(view.deleting.timer);
 			view.deleting.bar.remove();
@@ -1101,6 +1093,7 @@ class Session {
 		view.chips.hidden = true;
 		view.meta.querySelector(".edited")?.remove();
 		view.li.querySelector(".edit-history")?.remove();
+		view.li.querySelector(".quote")?.remove();
 		view.li.querySelector(".badge")?.remove();
 	}
 
@@ -1169,7 +1162,8 @@ class Session {
 	}
 
 	#renderSeenBy(): void {
-		const readers: ReaderMark[] = [...this.#receipts.values()].map(({ user, seq }) => ({ userId: user.id, name: user.name, seq }));
+		// The client keeps others' latest markers (from the welcome and `receipt` frames).
+		const readers: ReaderMark[] = this.client.receipts.map(({ user, seq }) => ({ userId: user.id, name: user.name, seq }));
 		const seen = seenBy(this.#summaries(), readers, this.client.user?.id);
 		const view = seen === undefined ? undefined : this.#order.find((candidate) => candidate.message.seq === seen.seq);
 		if (seen === undefined || view === undefined) {
@@ -1448,7 +1442,7 @@ function judge(text: string, chars: number, max: number): { crossPost: string[] 
 	const crossPost = editing ? [] : parseCrossPost(ui.crossPost.value);
 	if (typeof crossPost === "string") return { reason: crossPost };
 	// The library's own verdict covers what the page does not (the frame's byte size).
-	const refused = session.client.check(text, { crossPost });
+	const refused = session.client.check(text, crossPost.length > 0 ? { crossPost } : {});
 	if (refused !== undefined)
 		return { reason: refused.code === "too_large" ? `Too long to send: ${refused.message}.` : sentence(refused.message) };
 	return { crossPost };

@@ -32,8 +32,8 @@ const CODE = /`([^`\n]+)`/g;
  * that cannot be in a URL as written in prose. `javascript:`, `data:` and the rest never match.
  */
 const URL_CANDIDATE = /\bhttps?:\/\/[^\s<>"`]+/gi;
-/** `@name`, where a name is what a guest name may be; not inside a word or an e-mail address. */
-const MENTION = /(?<![\p{L}\p{N}_.@-])@([A-Za-z0-9_-]{1,32})(?![A-Za-z0-9_-])/gu;
+/** What a mention may not touch on either side: a letter, a digit or `_` (as src/mentions.ts). */
+const WORD = /[\p{L}\p{N}_]/u;
 /** Punctuation that ends a sentence, not a URL. */
 const TRAILING = /[.,;:!?'"*]+$/;
 
@@ -69,18 +69,39 @@ function parseProse(text: string, options: RichTextOptions): Segment[] {
 	return segments;
 }
 
+/**
+ * Marks `@handle` for each mentioned user, by the server's rule (src/mentions.ts): the handle
+ * is the user's name or id, without case; the `@` does not follow a letter, digit or `_`, the
+ * handle is not followed by one, and at one `@` the longest handle wins (names may hold spaces).
+ * Only users the server put in `mentions` are marked, so the page never claims a mention the
+ * server did not make.
+ */
 function parseMentions(text: string, options: RichTextOptions): Segment[] {
-	const mentioned = options.mentioned ?? [];
-	if (mentioned.length === 0) return [{ kind: "text", text }];
+	const handles = (options.mentioned ?? [])
+		.flatMap((user) => [user.name, user.id].map((handle) => ({ handle: handle.toLowerCase(), user })))
+		.filter(({ handle }) => handle !== "" && handle.trim() === handle)
+		.sort((a, b) => b.handle.length - a.handle.length);
+	if (handles.length === 0 || !text.includes("@")) return [{ kind: "text", text }];
+	const lower = text.toLowerCase();
+	// Lower-casing may change a string's length (rare letters): then compare the text as it is.
+	const haystack = lower.length === text.length ? lower : text;
 	const segments: Segment[] = [];
 	let at = 0;
-	for (const match of text.matchAll(MENTION)) {
-		const name = (match[1] ?? "").toLowerCase();
-		const target = mentioned.find((user) => user.name.toLowerCase() === name);
-		if (target === undefined) continue;
-		if (match.index > at) segments.push({ kind: "text", text: text.slice(at, match.index) });
-		segments.push({ kind: "mention", text: match[0], userId: target.id, me: target.id === options.me });
-		at = match.index + match[0].length;
+	for (let i = haystack.indexOf("@"); i !== -1; ) {
+		const before = i === 0 ? "" : haystack.charAt(i - 1);
+		const hit =
+			before !== "" && WORD.test(before)
+				? undefined
+				: handles.find(({ handle }) => haystack.startsWith(handle, i + 1) && !WORD.test(haystack.charAt(i + 1 + handle.length)));
+		if (hit === undefined) {
+			i = haystack.indexOf("@", i + 1);
+			continue;
+		}
+		const end = i + 1 + hit.handle.length;
+		if (i > at) segments.push({ kind: "text", text: text.slice(at, i) });
+		segments.push({ kind: "mention", text: text.slice(i, end), userId: hit.user.id, me: hit.user.id === options.me });
+		at = end;
+		i = haystack.indexOf("@", end);
 	}
 	if (at < text.length) segments.push({ kind: "text", text: text.slice(at) });
 	return segments;

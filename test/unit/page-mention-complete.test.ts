@@ -16,6 +16,7 @@ describe("@ autocomplete", () => {
 	});
 
 	it("offers prefix matches first, then substring matches, most recently seen first, never the reader", () => {
+		// Equal ranks and times fall back to the name.
 		const users: SeenUser[] = [
 			{ id: "1", name: "bob", lastSeen: 1 },
 			{ id: "2", name: "bobby", lastSeen: 5 },
@@ -24,8 +25,8 @@ describe("@ autocomplete", () => {
 			{ id: "me", name: "boss", lastSeen: 10 },
 		];
 		expect(matchMentions(users, "ob", "me").map((u) => u.name)).toEqual(["rob", "bobby", "bob"]);
-		expect(matchMentions(users, "BO", "me").map((u) => u.name)).toEqual(["bobby", "bob"]);
-		expect(matchMentions(users, "", "me", 2).map((u) => u.name)).toEqual(["rob", "bobby"]);
+		expect(matchMentions(users, "BO", "me").map((u) => u.name)).toEqual(["Bo Jackson", "bobby", "bob"]);
+		expect(matchMentions(users, "", "me", 2).map((u) => u.name)).toEqual(["Bo Jackson", "rob"]);
 	});
 
 	it("replaces the partial with the name and a space, and puts the caret after it", () => {

@@ -117,6 +117,30 @@ describe("mentions", () => {
 		expect(kinds("@bob", {})).toEqual([["text", "@bob"]]);
 	});
 
+	it("follows the server's rule: names with spaces, ids, the longest handle, no letter or digit touching", () => {
+		const people = [
+			{ id: "u-9", name: "Ann Lee" },
+			{ id: "u-8", name: "Ann" },
+			{ id: "guest:bob", name: "bob" },
+		];
+		expect(kinds("@ann lee, hi", { mentioned: people })).toEqual([
+			["mention", "@ann lee"],
+			["text", ", hi"],
+		]);
+		expect(kinds("@Ann, hi", { mentioned: people })).toEqual([
+			["mention", "@Ann"],
+			["text", ", hi"],
+		]);
+		expect(kinds("ping @guest:bob", { mentioned: people })).toEqual([
+			["text", "ping "],
+			["mention", "@guest:bob"],
+		]);
+		expect(kinds("@bob-team and x@bob and @bob_", { mentioned: people })).toEqual([
+			["mention", "@bob"],
+			["text", "-team and x@bob and @bob_"],
+		]);
+	});
+
 	it("gives back the original text when the segments are joined", () => {
 		const text = "`x` @bob https://a.example/(b)), @carol. end";
 		expect(

@@ -20,6 +20,7 @@ import type {
 	QueueStatus,
 	RetractEvent,
 	SagaFrame,
+	SendOptions,
 	StatusEvent,
 	UserRef,
 	WelcomeFrame,
@@ -306,7 +307,7 @@ class Session {
 		});
 		this.#seenObserver = new IntersectionObserver((entries) => this.#onVisibility(entries), {
 			root: ui.scroller,
-			threshold: SEEN_THRESHOLD,
+			threshold: [0, SEEN_THRESHOLD],
 		});
 		// The top of the timeline coming into view loads the page before it.
 		this.#topObserver = new IntersectionObserver(
@@ -541,7 +542,11 @@ class Session {
 	#onVisibility(entries: IntersectionObserverEntry[]): void {
 		for (const entry of entries) {
 			const seq = Number((entry.target as HTMLElement).dataset.seq);
-			if (entry.isIntersecting) this.#visible.add(seq);
+			// Most of it on screen, or, for a message taller than that, half the screen full of it.
+			const seen =
+				entry.isIntersecting &&
+				(entry.intersectionRatio >= SEEN_THRESHOLD || entry.intersectionRect.height >= (entry.rootBounds?.height ?? 0) / 2);
+			if (seen) this.#visible.add(seq);
 			else this.#visible.delete(seq);
 		}
 		this.markSeen();
@@ -619,7 +624,7 @@ class Session {
 		li.classList.add("pending");
 		delete li.dataset.error;
 		view.actions.replaceChildren();
-		const options: { id: string; crossPost?: string[]; replyTo?: string } = { id: send.id };
+		const options: SendOptions = { id: send.id };
 		if (send.crossPost !== undefined) options.crossPost = send.crossPost;
 		if (send.replyTo !== undefined) options.replyTo = send.replyTo;
 		this.client.send(send.text, options).then(

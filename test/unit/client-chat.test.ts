@@ -31,7 +31,14 @@ const frames = (socket: FakeSocket): ClientFrame[] =>
 	socket.sent.filter((data) => data !== "ping").map((data) => JSON.parse(data) as ClientFrame);
 const outbox = (socket: FakeSocket): Array<[string, string, string | undefined]> =>
 	frames(socket).flatMap((f) => (f.type === "send" || f.type === "edit" || f.type === "react" ? [[f.type, f.id, f.after]] : []));
-const ack = (id: string, seq: number, duplicate = false): ServerFrame => ({ type: "ack", id, seq, msgId: `m-${id}`, traceId: "t", duplicate });
+const ack = (id: string, seq: number, duplicate = false): ServerFrame => ({
+	type: "ack",
+	id,
+	seq,
+	msgId: `m-${id}`,
+	traceId: "t",
+	duplicate,
+});
 const bob = { id: "guest:bob", name: "bob" };
 
 afterEach(() => {
@@ -175,7 +182,13 @@ describe("edits and reactions share the outbox with sends", () => {
 	it("loads a queue saved before v1.3 (plain sends) and keeps entries it does not know when it writes", async () => {
 		const storage = memoryStorage();
 		const key = "parley.outbox:parley.test:lobby:guest:alice";
-		await storage.set(key, JSON.stringify([{ id: "old", text: "from v1.1" }, { id: "future", poll: { q: "?" } }]));
+		await storage.set(
+			key,
+			JSON.stringify([
+				{ id: "old", text: "from v1.1" },
+				{ id: "future", poll: { q: "?" } },
+			]),
+		);
 		const h = harness({ storage });
 		const socket = await live(h);
 		expect(frames(socket)).toEqual([{ type: "send", id: "old", text: "from v1.1" }]);

@@ -16,7 +16,7 @@ const alice: UserRef = { id: "guest:alice", name: "alice" };
 const bob: UserRef = { id: "guest:bob", name: "bob" };
 const carol: UserRef = { id: "guest:carol", name: "carol" };
 
-const msg = (seq: number, extra: Partial<MessageEvent> = {}): ChatMessage => ({ ...(message(seq) as MessageEvent), ...extra });
+const msg = (seq: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({ ...(message(seq) as MessageEvent), ...extra });
 const edit = (seq: number, of: number, text: string, mentions?: string[]): RoomEvent => ({
 	type: "message.edited",
 	seq,
@@ -36,7 +36,14 @@ const reaction = (seq: number, of: number, user: UserRef, emoji: string, added =
 	ts: seq,
 	traceId: "t",
 });
-const retract = (seq: number, of: number): RoomEvent => ({ type: "retract", seq, msgId: `msg-${of}`, reason: "deleted", ts: seq, traceId: "t" });
+const retract = (seq: number, of: number): RoomEvent => ({
+	type: "retract",
+	seq,
+	msgId: `msg-${of}`,
+	reason: "deleted",
+	ts: seq,
+	traceId: "t",
+});
 
 function fold(events: RoomEvent[], start: readonly ChatMessage[] = []): readonly ChatMessage[] {
 	return events.reduce((list, event) => applyEvent(list, event, 100, alice.id), start);
@@ -232,7 +239,9 @@ class FakeLog {
 	accept(socket: FakeSocket, reader: UserRef): void {
 		const sinceParam = socket.url.searchParams.get("since");
 		const since = sinceParam === null ? Math.max(0, this.head - 50) : Number(sinceParam);
-		const receipts: Receipt[] = [...this.marks.values()].filter((m) => m.user.id !== reader.id).map((m) => ({ user: m.user, seq: m.seq }));
+		const receipts: Receipt[] = [...this.marks.values()]
+			.filter((m) => m.user.id !== reader.id)
+			.map((m) => ({ user: m.user, seq: m.seq }));
 		socket.open();
 		socket.push(welcomeAt(this.head, { read: this.readState(reader.id), receipts }));
 		for (const event of this.events.slice(since)) {

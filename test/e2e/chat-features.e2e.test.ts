@@ -99,7 +99,7 @@ describe("chat features against wrangler dev", () => {
 		// Replying to nothing: not_found.
 		await expect(bob.client.send("to whom?", { replyTo: "no-such-message" })).rejects.toMatchObject({ code: "not_found" });
 
-		// Typing reaches the other user, and expires there.
+		// Typing reaches the other user.
 		expect(bob.client.typing()).toBe(true);
 		await vi.waitFor(() => expect(ann.view.snapshot.typing.map((u) => u.id)).toEqual(["bob"]), { timeout: 5000 });
 

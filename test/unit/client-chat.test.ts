@@ -18,7 +18,8 @@ async function live(h: Harness, index = 0, extra: Partial<WelcomeFrame> = {}, la
 	const connected = h.client.connect();
 	const socket = await h.socket(index);
 	socket.open();
-	socket.push({ ...(welcome(lastSeq) as WelcomeFrame), limits: LIMITS, ...extra });
+	// A v1.3 server: its welcome carries the read marker.
+	socket.push({ ...(welcome(lastSeq) as WelcomeFrame), limits: LIMITS, read: { seq: 0, unread: 0 }, ...extra });
 	// The replay: what the room has (again, after a reconnect; the client drops repeats).
 	for (let seq = 1; seq <= lastSeq; seq++) socket.push(message(seq) as ServerFrame);
 	socket.push({ type: "synced", through: lastSeq });
@@ -221,6 +222,21 @@ describe("typing", () => {
 		await vi.waitFor(() => expect(h.client.state).toBe("live"));
 		expect(frames(next)).toEqual([]);
 		expect(h.client.pending).toBe(0);
+	});
+
+	it("sends no typing or read frames to a server that predates them (no `read` in its welcome)", async () => {
+		const h = harness();
+		const connected = h.client.connect();
+		const socket = await h.socket(0);
+		socket.open();
+		socket.push({ ...(welcome(1) as WelcomeFrame), limits: LIMITS });
+		socket.push(message(1) as ServerFrame);
+		socket.push({ type: "synced", through: 1 });
+		await connected;
+		expect(h.client.typing()).toBe(false);
+		h.client.markRead(1);
+		expect(h.client.readState.seq).toBe(1);
+		expect(frames(socket)).toEqual([]);
 	});
 
 	it("passes on others' typing frames", async () => {

@@ -155,7 +155,7 @@ export interface ChatMessage extends MessageEvent {
 
 /** The outgoing queue, reported on every change. */
 export interface QueueStatus {
-	/** Sends not acked yet. */
+	/** Sends, edits and reactions not acked yet. */
 	size: number;
 	/** Of those, written and waiting for their ack. */
 	inFlight: number;
@@ -512,7 +512,7 @@ export class ParleyClient {
 		return this.#onlineComplete;
 	}
 
-	/** How many sends are waiting for their ack. */
+	/** How many sends (edits and reactions included) are waiting for their ack. */
 	get pending(): number {
 		return this.#outbox.size;
 	}

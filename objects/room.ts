@@ -14,6 +14,8 @@ import {
 	type ClientFrame,
 	DEFAULT_REPLAY,
 	type DeletedFrame,
+	type EditHistory,
+	type EditInput,
 	type EventsPage,
 	type EventsQuery,
 	type ErrorFrame,
@@ -26,8 +28,11 @@ import {
 	type PolicyPatch,
 	policyRefusal,
 	REPLAY_LIMIT,
+	type ReplyRef,
 	type RoomEvent,
 	type RoomPolicy,
+	type SearchPage,
+	type SearchQuery,
 	type SendInput,
 	type SendResult,
 	type ServerFrame,
@@ -45,6 +50,9 @@ import { newTraceId, parseTraceparent, viaSpan } from "../src/trace.ts";
 import { Meter } from "./meter.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
+import { editRefusal, Edits, replySnapshot } from "./edits.ts";
+import { RoomUsers } from "./room-users.ts";
+import { Search } from "./search.ts";
 import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
@@ -127,6 +135,10 @@ function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: stri
 export class Room extends OutboxObject {
 	private readonly config: Config;
 	private readonly log: EventLog;
+	/** v1.3 chat: edits, who posted here (for mentions), search (objects/edits.ts, room-users.ts, search.ts). */
+	private readonly edits: Edits;
+	private readonly users: RoomUsers;
+	private readonly search: Search;
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
@@ -167,10 +179,14 @@ export class Room extends OutboxObject {
 		applyMigrations(ctx.storage, MIGRATIONS);
 		const sql = meteredSql(ctx.storage.sql, this.storageMeter);
 		this.log = new EventLog(sql);
+		this.search = new Search(sql, () => this.log);
+		this.log.onRetracted = (seq) => this.search.retracted(seq);
+		this.edits = new Edits(sql, this.log);
+		this.users = new RoomUsers(sql);
 		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.barrier = new Barrier(sql, this.log);
+		this.barrier = new Barrier(sql, this.log, (seq, text) => this.search.edited(seq, text));
 		this.meter = new Meter({
 			env: () => this.env,
 			name: () => this.name,
@@ -188,7 +204,11 @@ export class Room extends OutboxObject {
 			outbox: this.outbox,
 			ops: this.ops,
 			name: () => this.name,
-			onRollback: () => this.log.resync(),
+			onRollback: () => {
+				this.log.resync();
+				this.users.forget();
+				this.search.forget();
+			},
 			onSagaReports: (reports) => {
 				for (const report of reports) {
 					const frame = JSON.stringify({
@@ -653,7 +673,12 @@ export class Room extends OutboxObject {
 			const ack = sent.result.value;
 			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
 		}
-		// v1.3 frames (edit, react, typing, read) are not parsed yet: parseClientFrame refuses them.
+		if (frame.type === "edit") {
+			const edited = this.prepareEdit(identity, frame, traceId, now);
+			if (!edited.result.ok) return { events: [], reply: { type: "error", ...edited.result.error, id: frame.id }, alarm: false };
+			return { events: edited.events, reply: { type: "ack", id: frame.id, ...edited.result.value }, alarm: edited.alarm };
+		}
+		// v1.3 frames (react, typing, read) are not parsed yet: parseClientFrame refuses them.
 		if (frame.type !== "delete")
 			return {
 				events: [],
@@ -703,6 +728,16 @@ export class Room extends OutboxObject {
 		const refusal = this.sendRefusal(identity, input);
 		// A repeat of a stored message gets the original answer whatever changed since.
 		if (refusal !== undefined) return repeat() ?? { result: refusal, events: [], alarm: false };
+		let replyTo: ReplyRef | undefined;
+		if (input.replyTo !== undefined) {
+			const target = this.log.findMessage(input.replyTo);
+			if (target === undefined || target.retractedBy !== null) {
+				const missing = fail("not_found", `no message ${input.replyTo} to reply to in this room`);
+				return repeat() ?? { result: missing, events: [], alarm: false };
+			}
+			replyTo = replySnapshot(target.event);
+		}
+		const mentions = this.users.mentions(input.text);
 		const targets = input.crossPost ?? [];
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		this.log.pruneDedup(now);
@@ -719,6 +754,8 @@ export class Room extends OutboxObject {
 				text: input.text,
 				traceId,
 				...(sagaId === null ? {} : { sagaId }),
+				...(replyTo === undefined ? {} : { replyTo }),
+				...(mentions.length === 0 ? {} : { mentions }),
 			},
 			now,
 			{ ifNew: true },
@@ -730,6 +767,7 @@ export class Room extends OutboxObject {
 		}
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		this.knownAuthors.add(identity.id);
+		this.users.posted(message.author);
 		if (sagaId !== null) {
 			// The message, its dedup record and one task per target commit together; deliveries
 			// the engine's gate lets through are claimed now, for the room to attempt itself. The
@@ -748,6 +786,50 @@ export class Room extends OutboxObject {
 		}
 		const denied = (input.crossPost ?? []).find((room) => !canAccessRoom(identity, room));
 		return denied === undefined ? undefined : fail("forbidden", `your token does not grant room ${denied}`);
+	}
+
+	/**
+	 * Stores an edit (v1.3): only the author, of a live message that is not a cross-posted copy.
+	 * Deduplicated by the client id like a send: a repeat answers the first ack, whatever
+	 * changed since.
+	 */
+	private prepareEdit(identity: Identity, input: EditInput, traceId: string, now: number): Prepared<SendResult> {
+		const repeat = (): Prepared<SendResult> | undefined => {
+			const existing = this.edits.findAck(identity.id, input.id);
+			return existing === undefined ? undefined : { result: ok({ ...existing, duplicate: true }), events: [], alarm: false };
+		};
+		const refused = (failure: Failure): Prepared<SendResult> => repeat() ?? { result: failure, events: [], alarm: false };
+		const policy = this.policyRefusal(identity);
+		if (policy !== undefined) return refused(policy);
+		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
+			return refused(fail("out_of_order", `the frame before this one (${input.after}) is not stored yet; send it first`));
+		}
+		const target = editRefusal(this.log.findMessage(input.msgId), input.msgId, identity.id);
+		if (!target.ok) return refused(target);
+		const message = target.value;
+		this.log.pruneDedup(now);
+		const mentions = this.users.mentions(input.text);
+		const author = { id: identity.id, name: identity.name };
+		const request = { editor: author, clientId: input.id, msgId: input.msgId, text: input.text, mentions, traceId };
+		const edited = this.edits.append(message, request, now);
+		if (edited === undefined) {
+			const original = repeat();
+			if (original === undefined) throw new Error("the dedup index turned an edit away, but holds nothing for it");
+			return original;
+		}
+		this.search.edited(message.event.seq, input.text);
+		// A cross-posted original's copies follow through the outbox (objects/outbox.ts, editCopies).
+		const copies =
+			message.sagaId === null
+				? 0
+				: this.outbox.editCopies(
+						message.sagaId,
+						{ editSeq: edited.seq, editedAt: edited.editedAt, text: input.text, traceId },
+						now,
+					);
+		const result: SendResult = { seq: edited.seq, msgId: edited.msgId, traceId, duplicate: false };
+		if (message.sagaId !== null) result.sagaId = message.sagaId;
+		return { result: ok(result), events: [edited], alarm: copies > 0 };
 	}
 
 	private write<T>(work: () => T): T {
@@ -807,6 +889,33 @@ export class Room extends OutboxObject {
 			if (!result.value.duplicate) this.meter.messageStored("http");
 		}
 		return result;
+	}
+
+	/** v1.3: an edit over HTTP (`PATCH /v1/rooms/{room}/messages/{msgId}`), rate-limited like a send. */
+	async edit(identity: Identity, input: EditInput, traceId: string): Promise<Result<SendResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const result = await this.commitNow(() => this.prepareEdit(identity, input, traceId, now));
+		if (!result.ok) this.meter.count("refusals", { transport: "http", code: result.error.code });
+		return result;
+	}
+
+	/** v1.3: every text a live message has had, the original first. */
+	async editHistory(msgId: string): Promise<Result<EditHistory>> {
+		return this.edits.history(this.name, msgId);
+	}
+
+	/**
+	 * v1.3: a page of live messages matching the query, newest first. Indexes what arrived since
+	 * the last search first, a chunk per transaction (objects/search.ts).
+	 */
+	async searchMessages(query: SearchQuery): Promise<SearchPage> {
+		while (this.search.behind()) this.write(() => this.search.catchUpChunk());
+		return this.search.page(this.name, query);
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {

@@ -429,8 +429,10 @@ export const DEFAULT_LIMITS: RoomLimits = { maxFrameBytes: 32_768, maxMessageCha
 export function sendFrameBudget(maxMessageChars: number): number {
 	const idBytes = MAX_CLIENT_ID_CHARS * 6;
 	const crossPostBytes = MAX_CROSS_POSTS * (64 + 3);
+	// v1.3: a reply's `replyTo` (an edit frame, with a msgId and no crossPost, is smaller).
+	const replyToBytes = MAX_MSG_ID_CHARS * 6;
 	const envelope = 128;
-	return maxMessageChars * 6 + 2 * idBytes + crossPostBytes + envelope;
+	return maxMessageChars * 6 + 2 * idBytes + crossPostBytes + replyToBytes + envelope;
 }
 
 /**
@@ -529,6 +531,67 @@ export interface MessageLimits {
 	maxMessageChars: number;
 }
 
+/** A frame's client id: 1..MAX_CLIENT_ID_CHARS code points of valid Unicode. */
+function checkClientId(raw: unknown): Result<string, Refusal> {
+	if (typeof raw !== "string") return refuse("bad_request", "`id` must be a string");
+	const length = codePointLength(raw);
+	if (length < 1 || length > MAX_CLIENT_ID_CHARS) return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`, raw);
+	if (hasLoneSurrogate(raw)) return refuse("bad_request", "`id` must be valid Unicode (no lone surrogates)", raw);
+	return { ok: true, value: raw };
+}
+
+/** A message text, by the rules every send and edit share: length, not blank, valid Unicode. */
+function checkText(raw: unknown, id: string, limits: MessageLimits): Result<string, Refusal> {
+	if (typeof raw !== "string") return refuse("bad_request", "`text` must be a string", id);
+	const length = codePointLength(raw);
+	if (length < 1) return refuse("bad_request", "`text` must not be empty", id);
+	if (length > limits.maxMessageChars) {
+		return refuse("too_large", `\`text\` is ${length} chars; the limit is ${limits.maxMessageChars}`, id);
+	}
+	// Checked after the length, so a huge blank paste is not scanned twice.
+	if (raw.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
+	if (hasLoneSurrogate(raw)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
+	return { ok: true, value: raw };
+}
+
+/** The optional `after` of a send or edit: a client id. */
+function checkAfter(raw: unknown, id: string): Result<string | undefined, Refusal> {
+	if (raw === undefined) return { ok: true, value: undefined };
+	if (typeof raw !== "string" || raw.length < 1 || codePointLength(raw) > MAX_CLIENT_ID_CHARS) {
+		return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
+	}
+	return { ok: true, value: raw };
+}
+
+/** Longest message id accepted as input (a server's ids are far shorter). */
+export const MAX_MSG_ID_CHARS = 128;
+
+/** A message id field (`msgId`, `replyTo`): a non-empty string; whether it exists is the room's to say. */
+function checkMsgId(raw: unknown, field: string, id?: string): Result<string, Refusal> {
+	if (typeof raw !== "string" || raw.length < 1 || raw.length > MAX_MSG_ID_CHARS) {
+		return refuse("bad_request", `\`${field}\` must be a message id (1..${MAX_MSG_ID_CHARS} chars)`, id);
+	}
+	return { ok: true, value: raw };
+}
+
+/**
+ * Validates an edit (the `edit` frame, or `PATCH /v1/rooms/{room}/messages/{msgId}` with the
+ * path's msgId merged in): a client id, the message, and a new text under the send's rules.
+ */
+export function parseEditInput(input: Record<string, unknown>, limits: MessageLimits): Result<EditInput, Refusal> {
+	const id = checkClientId(input.id);
+	if (!id.ok) return id;
+	const msgId = checkMsgId(input.msgId, "msgId", id.value);
+	if (!msgId.ok) return msgId;
+	const text = checkText(input.text, id.value, limits);
+	if (!text.ok) return text;
+	const after = checkAfter(input.after, id.value);
+	if (!after.ok) return after;
+	const edit: EditInput = { id: id.value, msgId: msgId.value, text: text.value };
+	if (after.value !== undefined) edit.after = after.value;
+	return { ok: true, value: edit };
+}
+
 /**
  * Validates the body of a send (frame or HTTP). `room` is the room it is sent in, so a
  * cross-post back to it can be refused.
@@ -541,25 +604,17 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	if (idLength < 1 || idLength > MAX_CLIENT_ID_CHARS) {
 		return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`, id);
 	}
-	const text = input.text;
-	if (typeof text !== "string") return refuse("bad_request", "`text` must be a string", id);
-	const textLength = codePointLength(text);
-	if (textLength < 1) return refuse("bad_request", "`text` must not be empty", id);
-	if (textLength > limits.maxMessageChars) {
-		return refuse("too_large", `\`text\` is ${textLength} chars; the limit is ${limits.maxMessageChars}`, id);
+	const text = checkText(input.text, id, limits);
+	if (!text.ok) return text;
+	if (hasLoneSurrogate(id)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
+	const after = checkAfter(input.after, id);
+	if (!after.ok) return after;
+	const base: SendInput = after.value === undefined ? { id, text: text.value } : { id, text: text.value, after: after.value };
+	if (input.replyTo !== undefined) {
+		const replyTo = checkMsgId(input.replyTo, "replyTo", id);
+		if (!replyTo.ok) return replyTo;
+		base.replyTo = replyTo.value;
 	}
-	// Checked after the length, so a huge blank paste is not scanned twice.
-	if (text.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
-	if (hasLoneSurrogate(text) || hasLoneSurrogate(id))
-		return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
-	let after: string | undefined;
-	if (input.after !== undefined) {
-		if (typeof input.after !== "string" || input.after.length < 1 || codePointLength(input.after) > MAX_CLIENT_ID_CHARS) {
-			return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
-		}
-		after = input.after;
-	}
-	const base: SendInput = after === undefined ? { id, text } : { id, text, after };
 	if (input.crossPost === undefined) return { ok: true, value: base };
 	const crossPost = input.crossPost;
 	if (!Array.isArray(crossPost) || crossPost.length < 1 || crossPost.length > MAX_CROSS_POSTS) {
@@ -585,8 +640,12 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 			const parsed = parseSendInput(data, room, limits);
 			return parsed.ok ? { ok: true, value: { type: "send", ...parsed.value } } : parsed;
 		}
+		case "edit": {
+			const parsed = parseEditInput(data, limits);
+			return parsed.ok ? { ok: true, value: { type: "edit", ...parsed.value } } : parsed;
+		}
 		case "delete": {
-			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > 128) {
+			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > MAX_MSG_ID_CHARS) {
 				return refuse("bad_request", "`msgId` must be a non-empty string", id);
 			}
 			return {
@@ -595,7 +654,7 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 			};
 		}
 		default:
-			return refuse("bad_request", '`type` must be "send" or "delete"', id);
+			return refuse("bad_request", '`type` must be "send", "edit" or "delete"', id);
 	}
 }
 
@@ -669,6 +728,39 @@ export function parseMembersQuery(params: URLSearchParams): Result<MembersQuery>
 	// A cursor is a user id (at most 64 chars, `guest:` and 32 for guests).
 	if (cursor.length > 128) return refuse("bad_request", "`cursor` is not one this server gave out");
 	return { ok: true, value: { limit, cursor } };
+}
+
+/** v1.3: `?q=&before=&limit=` of the search route. */
+export interface SearchQuery {
+	q: string;
+	limit: number;
+	/** Only messages with a seq below this (the previous page's `before`). */
+	before?: number;
+}
+
+/** Longest search query, in code points. */
+export const MAX_SEARCH_QUERY_CHARS = 200;
+
+/**
+ * Parses the search route's query. `q` is words to find (each must appear, as a word or a
+ * word's prefix with a trailing `*`); the room turns it into an FTS5 query, so any text is
+ * safe here and only its size is checked (URLSearchParams already turned bad UTF-8 into U+FFFD).
+ */
+export function parseSearchQuery(params: URLSearchParams): Result<SearchQuery> {
+	const q = (params.get("q") ?? "").trim();
+	if (q === "") return refuse("bad_request", "`q` must not be empty");
+	if (codePointLength(q) > MAX_SEARCH_QUERY_CHARS) return refuse("too_large", `\`q\` is limited to ${MAX_SEARCH_QUERY_CHARS} chars`);
+	let limit = SEARCH_PAGE_DEFAULT;
+	const limitText = params.get("limit");
+	if (limitText !== null) {
+		if (!CURSOR.test(limitText)) return refuse("bad_request", "`limit` must be an integer");
+		limit = Number(limitText);
+		if (limit < 1 || limit > SEARCH_PAGE_MAX) return refuse("bad_request", `\`limit\` must be 1..${SEARCH_PAGE_MAX}`);
+	}
+	const before = params.get("before");
+	if (before === null || before === "") return { ok: true, value: { q, limit } };
+	if (!CURSOR.test(before)) return refuse("bad_request", "`before` must be a non-negative integer");
+	return { ok: true, value: { q, limit, before: Number(before) } };
 }
 
 export interface PolicyPatch {

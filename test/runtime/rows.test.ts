@@ -151,3 +151,84 @@ describe("GET /v1/admin/meter", () => {
 		expect((await api("/v1/admin/meter", { token: await token({ sub: "u" }) })).status).toBe(403);
 	});
 });
+
+/** Rows the room wrote (alarms included) while `work` ran, and whether it left an alarm set. */
+async function roomRows(room: string, work: () => Promise<void>): Promise<{ rows: number; alarm: boolean }> {
+	const stub = env.ROOM.getByName(room);
+	const before = await stub.meterReading();
+	await work();
+	const after = await stub.meterReading();
+	if (before.incarnation !== after.incarnation) throw new Error(`${room} restarted during the measurement`);
+	const alarm = await runInDurableObject(stub, async (_instance, state) => (await state.storage.getAlarm()) !== null);
+	return { rows: after.rowsWritten - before.rowsWritten + after.alarmWrites - before.alarmWrites, alarm };
+}
+
+describe("rows written per v1.3 chat write", () => {
+	/** A room where ann has posted once (her first post registers her) and search is caught up. */
+	async function warmRoom(): Promise<{ room: string; first: string }> {
+		const room = freshRoom("c");
+		const stub = env.ROOM.getByName(room);
+		const warm = await stub.post(ann, { id: "warm", text: "first" }, "a".repeat(32));
+		if (!warm.ok) throw new Error("warm-up send failed");
+		await quiet(room);
+		await stub.searchMessages({ q: "first", limit: 1 });
+		return { room, first: warm.value.msgId };
+	}
+
+	it("a plain message stays at 2 rows and no alarm, with mentions and search on", async ({ expect }) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const plain = await roomRows(room, async () => {
+			await stub.post(ann, { id: "p1", text: "a plain message" }, "b".repeat(32));
+		});
+		const mentioning = await roomRows(room, async () => {
+			await stub.post(ann, { id: "p2", text: "@Ann a message that mentions" }, "c".repeat(32));
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per plain message", plain, mentioning }));
+		expect(plain).toEqual({ rows: 2, alarm: false });
+		expect(mentioning).toEqual({ rows: 2, alarm: false });
+	});
+
+	it("a reply costs what a plain message costs", async ({ expect }) => {
+		const { room, first } = await warmRoom();
+		const reply = await roomRows(room, async () => {
+			await env.ROOM.getByName(room).post(ann, { id: "r1", text: "a reply", replyTo: first }, "d".repeat(32));
+		});
+		expect(reply).toEqual({ rows: 2, alarm: false });
+	});
+
+	it("an edit writes 3 rows (its event, its dedup entry, the message), 5 once search has indexed the message", async ({ expect }) => {
+		const { room, first } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const sent = await stub.post(ann, { id: "m1", text: "not indexed yet" }, "e".repeat(32));
+		if (!sent.ok) throw new Error("send failed");
+		const unindexed = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e1", msgId: sent.value.msgId, text: "edited before any search" }, "f".repeat(32));
+		});
+		const indexed = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "1".repeat(32));
+		});
+		const repeat = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "2".repeat(32));
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per edit", unindexed, indexed, repeat }));
+		expect(unindexed).toEqual({ rows: 3, alarm: false });
+		expect(indexed).toEqual({ rows: 5, alarm: false });
+		expect(repeat).toEqual({ rows: 0, alarm: false });
+	});
+
+	it("search indexes lazily: one row per live message it catches up on, plus its watermark per chunk", async ({ expect }) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		for (let i = 0; i < 10; i++) await stub.post(ann, { id: `s${i}`, text: `message ${i}` }, "3".repeat(32));
+		const catchUp = await roomRows(room, async () => {
+			await stub.searchMessages({ q: "message", limit: 5 });
+		});
+		const again = await roomRows(room, async () => {
+			await stub.searchMessages({ q: "message", limit: 5 });
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per search", catchUp, again }));
+		expect(catchUp).toEqual({ rows: 10 + 1, alarm: false });
+		expect(again).toEqual({ rows: 0, alarm: false });
+	});
+});

@@ -8,6 +8,7 @@ import type {
 	EventsQuery,
 	MessageEditedEvent,
 	MessageEvent,
+	ReactionEvent,
 	ReplyRef,
 	RetractEvent,
 	RetractReason,
@@ -79,6 +80,7 @@ function toEvent(row: EventRow): RoomEvent {
 		if (row.mentions !== null) edited.mentions = JSON.parse(row.mentions) as string[];
 		return edited;
 	}
+	if (row.kind === "reaction.added" || row.kind === "reaction.removed") return toReactionEvent(row);
 	if (row.kind === "retract") {
 		return {
 			type: "retract",
@@ -105,6 +107,19 @@ function toEvent(row: EventRow): RoomEvent {
 	if (row.edit_seq !== null) event.editSeq = row.edit_seq;
 	if (row.edited_at !== null) event.editedAt = row.edited_at;
 	return event;
+}
+
+/** v1.3: a reaction row uses the message columns (see migrations/0007_reactions_reads.sql). */
+function toReactionEvent(row: EventRow): ReactionEvent {
+	return {
+		type: row.kind === "reaction.added" ? "reaction.added" : "reaction.removed",
+		seq: row.seq,
+		msgId: row.msg_id,
+		emoji: row.text ?? "",
+		user: { id: row.author_id ?? "", name: row.author_name ?? "" },
+		ts: row.ts,
+		traceId: row.trace_id,
+	};
 }
 
 /** Message ids carry their seq, so a lookup by id is a primary-key read with no extra index. */
@@ -259,6 +274,50 @@ export class EventLog {
 		return event;
 	}
 
+	/**
+	 * v1.3: appends a `reaction.added`/`reaction.removed` event. Its (user, client id) goes through
+	 * the same dedup index as a send's: `undefined` comes back, and nothing is written, when that
+	 * pair is already stored (the caller then answers with the original).
+	 */
+	appendReaction(
+		reaction: { type: ReactionEvent["type"]; msgId: string; emoji: string; user: UserRef; clientId: string; traceId: string },
+		now: number,
+	): ReactionEvent | undefined {
+		const seq = this.last + 1;
+		const event: ReactionEvent = {
+			type: reaction.type,
+			seq,
+			msgId: reaction.msgId,
+			emoji: reaction.emoji,
+			user: reaction.user,
+			ts: this.stamp(now),
+			traceId: reaction.traceId,
+		};
+		const inserted = this.sql.exec(
+			"INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (author_id, client_id) DO NOTHING",
+			seq,
+			reaction.type,
+			reaction.msgId,
+			reaction.user.id,
+			reaction.user.name,
+			reaction.clientId,
+			reaction.emoji,
+			event.ts,
+			reaction.traceId,
+		);
+		if (inserted.rowsWritten === 0) return undefined;
+		this.last = seq;
+		return event;
+	}
+
+	/** v1.3: the event a (user, client id) pair stored, whatever its kind (ids are one namespace per user). */
+	findEventByClientId(authorId: string, clientId: string): RoomEvent | undefined {
+		const row = this.sql
+			.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE author_id = ? AND client_id = ?`, authorId, clientId)
+			.toArray()[0];
+		return row === undefined ? undefined : toEvent(row);
+	}
+
 	/** Undoes the in-memory seq counter after a rolled-back transaction. */
 	resync(): void {
 		const row = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one();
@@ -323,9 +382,9 @@ export class EventLog {
 		return cursor.rowsWritten;
 	}
 
-	/** Whether this author has any message here (the dedup index answers it). */
+	/** Whether this author has any message here (the dedup index answers it; reactions are not posts). */
 	hasAuthor(authorId: string): boolean {
-		return this.sql.exec("SELECT 1 FROM events WHERE author_id = ? LIMIT 1", authorId).toArray().length > 0;
+		return this.sql.exec("SELECT 1 FROM events WHERE author_id = ? AND kind = 'message' LIMIT 1", authorId).toArray().length > 0;
 	}
 
 	/**

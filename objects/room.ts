@@ -27,6 +27,10 @@ import {
 	parseFeatures,
 	type PolicyPatch,
 	policyRefusal,
+	type ReactInput,
+	type ReadResult,
+	type ReceiptFrame,
+	RECEIPTS_IN_WELCOME,
 	REPLAY_LIMIT,
 	type ReplyRef,
 	type RoomEvent,
@@ -41,6 +45,7 @@ import {
 } from "../src/protocol.ts";
 import { BatchBody, chunkEvents } from "../src/batch.ts";
 import { Roster, windowMs } from "../src/presence.ts";
+import { TypingThrottle } from "../src/typing.ts";
 import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
@@ -53,6 +58,8 @@ import { EventLog, type StoredMessage } from "./event-log.ts";
 import { editRefusal, Edits, replySnapshot } from "./edits.ts";
 import { RoomUsers } from "./room-users.ts";
 import { Search } from "./search.ts";
+import { Reactions } from "./reactions.ts";
+import { ReadMarkers } from "./read-state.ts";
 import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
@@ -109,8 +116,11 @@ interface Command {
 /** What a command did: events to broadcast, and what to answer its sender. */
 interface Executed {
 	events: RoomEvent[];
-	reply: AckFrame | DeletedFrame | ErrorFrame;
+	/** Absent for a frame that is not answered (v1.3 `read`). */
+	reply?: AckFrame | DeletedFrame | ErrorFrame;
 	alarm: boolean;
+	/** v1.3: read markers that moved, for the room's sockets after the commit (see sendReceipts). */
+	receipts?: ReceiptFrame[];
 }
 
 /** A command prepared inside a transaction: its result, the events it made, and whether
@@ -139,6 +149,11 @@ export class Room extends OutboxObject {
 	private readonly edits: Edits;
 	private readonly users: RoomUsers;
 	private readonly search: Search;
+	/** v1.3 reactions and read markers (objects/reactions.ts, objects/read-state.ts). */
+	private readonly reactions: Reactions;
+	private readonly reads: ReadMarkers;
+	/** v1.3: at most one `typing` per user per interval is passed on (in memory: see src/typing.ts). */
+	private readonly typing = new TypingThrottle();
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
@@ -183,6 +198,8 @@ export class Room extends OutboxObject {
 		this.log.onRetracted = (seq) => this.search.retracted(seq);
 		this.edits = new Edits(sql, this.log);
 		this.users = new RoomUsers(sql);
+		this.reactions = new Reactions(sql, this.log);
+		this.reads = new ReadMarkers(sql);
 		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
@@ -285,12 +302,16 @@ export class Room extends OutboxObject {
 			lastSeq,
 			...roster.welcome(user),
 			limits: roomLimits(this.config),
+			read: this.reads.state(user.id),
+			receipts: this.reads.receipts(user.id, RECEIPTS_IN_WELCOME),
 		};
 		server.send(JSON.stringify(welcome));
-		const replay =
+		const replay = this.reactions.attach(
 			since === undefined
 				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
-				: this.log.page({ after: since, limit: REPLAY_LIMIT });
+				: this.log.page({ after: since, limit: REPLAY_LIMIT }),
+			user.id,
+		);
 		if (features.has("batch")) {
 			for (const chunk of chunkEvents(
 				replay.map((event) => JSON.stringify(event)),
@@ -327,23 +348,30 @@ export class Room extends OutboxObject {
 			this.closeSocket(ws, who, CLOSE.tokenExpired, "token expired");
 			return;
 		}
+		const parsed = typeof message === "string" ? parseClientFrame(message, this.name, this.config) : undefined;
+		// v1.3: a `typing` that is passed on costs nothing from the allowance, so typing never
+		// holds back a send; it is bounded by the throttle instead (one per user per interval).
+		const typing = parsed?.ok === true && parsed.value.type === "typing";
+		if (typing && this.passTyping(ws, who, now)) return;
+		// Every other frame takes a token, a throttled or ignored `typing` included: that is
+		// what bounds a flood of them (an honest client sends one per interval and never pays).
 		const take = this.buckets.take(who.user.id, now);
 		if (!take.ok) {
 			// Parsed only to name the refused frame, so the client knows which send to hold back.
-			const id = typeof message === "string" ? frameId(message) : undefined;
+			const id = parsed?.ok === true ? parsed.value.id : typeof message === "string" ? frameId(message) : undefined;
 			const limited: ErrorBody = { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs };
 			this.refuse(ws, now, id === undefined ? limited : { ...limited, id });
 			return;
 		}
-		if (typeof message !== "string") {
+		if (parsed === undefined) {
 			this.refuse(ws, now, { code: "bad_request", message: "binary frames are not accepted; send JSON text" });
 			return;
 		}
-		const parsed = parseClientFrame(message, this.name, this.config);
 		if (!parsed.ok) {
 			this.refuse(ws, now, parsed.error);
 			return;
 		}
+		if (typing) return;
 		this.enqueue({ ws, identity: identityOf(who), frame: parsed.value, traceId: newTraceId(), receivedAt: now });
 	}
 
@@ -358,6 +386,25 @@ export class Room extends OutboxObject {
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
 		this.socketGone(ws);
+	}
+
+	/**
+	 * v1.3: passes a `typing` on as `{type:"typing", user}` to the sockets of everyone else in
+	 * the room (the sender's own tabs have no use for it), unless the throttle holds it back or
+	 * the room's policy refuses this user's posts (it is then dropped without an answer: typing
+	 * is a hint, not a command). Never stored. Returns whether it was passed on.
+	 */
+	private passTyping(ws: WebSocket, who: SocketIdentity, now: number): boolean {
+		if (policyRefusal(this.policy, who.user.id, who.admin) !== undefined) return false;
+		if (!this.typing.pass(who.user.id, now)) return false;
+		const frame = JSON.stringify({ type: "typing", user: who.user } satisfies ServerFrame);
+		for (const other of this.ctx.getWebSockets()) {
+			if (other === ws) continue;
+			const them = this.identity(other);
+			if (them === undefined || them.closing === true || them.user.id === who.user.id) continue;
+			sendIfOpen(other, frame);
+		}
+		return true;
 	}
 
 	private socketGone(ws: WebSocket): void {
@@ -649,6 +696,7 @@ export class Room extends OutboxObject {
 			results.flatMap((result) => result.events),
 			batched,
 		);
+		this.sendReceipts(results.flatMap((result) => result.receipts ?? []));
 		commands.forEach((command, i) => {
 			const reply = results[i]?.reply;
 			if (reply === undefined || single[i] !== true) return;
@@ -657,7 +705,7 @@ export class Room extends OutboxObject {
 				sendIfOpen(command.ws, JSON.stringify(reply));
 				if (reply.type === "ack") {
 					this.meter.count("acks", { transport: "socket" });
-					if (!reply.duplicate) this.meter.messageStored("socket");
+					if (!reply.duplicate && command.frame.type === "send") this.meter.messageStored("socket");
 				}
 			}
 		});
@@ -678,7 +726,16 @@ export class Room extends OutboxObject {
 			if (!edited.result.ok) return { events: [], reply: { type: "error", ...edited.result.error, id: frame.id }, alarm: false };
 			return { events: edited.events, reply: { type: "ack", id: frame.id, ...edited.result.value }, alarm: edited.alarm };
 		}
-		// v1.3 frames (react, typing, read) are not parsed yet: parseClientFrame refuses them.
+		if (frame.type === "react") {
+			const reacted = this.prepareReact(identity, frame, traceId, now);
+			if (!reacted.result.ok) return { events: [], reply: { type: "error", ...reacted.result.error, id: frame.id }, alarm: false };
+			return { events: reacted.events, reply: { type: "ack", id: frame.id, ...reacted.result.value }, alarm: false };
+		}
+		if (frame.type === "read") {
+			const read = this.prepareRead(identity, frame.seq, now);
+			return { events: [], alarm: false, receipts: read.receipts };
+		}
+		// `typing` never gets this far.
 		if (frame.type !== "delete")
 			return {
 				events: [],
@@ -832,6 +889,41 @@ export class Room extends OutboxObject {
 		return { result: ok(result), events: [edited], alarm: copies > 0 };
 	}
 
+	/** v1.3: a reaction, with the room's policy (objects/reactions.ts has the rules). */
+	private prepareReact(identity: Identity, input: ReactInput, traceId: string, now: number): Prepared<SendResult> {
+		const who = { user: { id: identity.id, name: identity.name }, admin: identity.admin, policy: this.policy };
+		return { ...this.reactions.react(who, input, traceId, now), alarm: false };
+	}
+
+	/**
+	 * v1.3: moves the caller's read marker. A seq beyond the room's last event is clamped to it
+	 * (nobody has read what does not exist yet); only a marker that moved writes a row and sends
+	 * a `receipt`. Reading is not posting: the policy does not apply.
+	 */
+	private prepareRead(identity: Identity, seq: number, now: number): { receipts: ReceiptFrame[] } {
+		const user: UserRef = { id: identity.id, name: identity.name };
+		const stored = this.reads.advance(user, Math.min(seq, this.log.lastSeq), now);
+		return { receipts: stored.moved ? [{ type: "receipt", user, seq: stored.seq }] : [] };
+	}
+
+	/**
+	 * v1.3: each moved marker as a `receipt` to the room's open sockets (batch sockets too, as
+	 * plain frames), the reader's own included. Over the presence list limit only the reader's
+	 * own sockets get it, as v1 presence frames stop there: with everyone reading every message,
+	 * a receipt to every socket would cost n² frames. Others see those markers in their welcome.
+	 */
+	private sendReceipts(receipts: readonly ReceiptFrame[]): void {
+		if (receipts.length === 0) return;
+		const everyone = this.roster().mode === "list";
+		for (const receipt of receipts) {
+			const frame = JSON.stringify(receipt);
+			for (const ws of this.ctx.getWebSockets(everyone ? undefined : userTag(receipt.user.id))) {
+				if (ws.readyState !== WebSocket.OPEN || this.identity(ws)?.closing === true) continue;
+				sendIfOpen(ws, frame);
+			}
+		}
+	}
+
 	private write<T>(work: () => T): T {
 		return this.engine.write(work);
 	}
@@ -923,8 +1015,35 @@ export class Room extends OutboxObject {
 		return await this.commitNow(() => this.prepareDelete(identity, msgId, traceId, now));
 	}
 
-	async events(query: EventsQuery): Promise<EventsPage> {
-		return { room: this.name, events: this.log.page(query), lastSeq: this.log.lastSeq };
+	/** A history page; v1.3: each live message carries its `reactions`, `mine` for `readerId`. */
+	async events(query: EventsQuery, readerId = ""): Promise<EventsPage> {
+		return { room: this.name, events: this.reactions.attach(this.log.page(query), readerId), lastSeq: this.log.lastSeq };
+	}
+
+	/** v1.3: a reaction over HTTP, with the user's rate limit, as the `react` frame. */
+	async react(identity: Identity, input: ReactInput, traceId: string): Promise<Result<SendResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const result = await this.commitNow(() => this.prepareReact(identity, input, traceId, now));
+		if (!result.ok) this.meter.count("refusals", { transport: "http", code: result.error.code });
+		return result;
+	}
+
+	/** v1.3: `PUT /v1/rooms/{room}/read`, as the `read` frame; answers the marker as stored and its unread count. */
+	async markRead(identity: Identity, seq: number): Promise<Result<ReadResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const read = this.write(() => this.prepareRead(identity, seq, now));
+		this.sendReceipts(read.receipts);
+		return ok(this.reads.state(identity.id));
 	}
 
 	/** Changes the policy; with `audit`, the change and its audit entry commit together. */

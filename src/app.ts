@@ -13,6 +13,7 @@ import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { parseEditInput, parseEventsQuery, parseMembersQuery, parseSearchQuery, parseSendInput } from "./protocol.ts";
+import { registerSocialRoutes } from "./social-routes.ts";
 import { ACCESS_HEADER, accessConfigured } from "./access.ts";
 import { identify, spendHttpBudget } from "./credentials.ts";
 import { registerOpsRoutes, serveMetricsWithToken } from "./ops-routes.ts";
@@ -96,7 +97,8 @@ export function createApp(): Hono<AppEnv> {
 	app.get("/v1/rooms/:room/events", async (c) => {
 		const room = authorizedRoom(c);
 		const query = unwrap(parseEventsQuery(new URL(c.req.url).searchParams));
-		return c.json(await roomStub(c, room).events(query));
+		// v1.3: `reactions.mine` is the caller's.
+		return c.json(await roomStub(c, room).events(query, c.get("identity").id));
 	});
 
 	app.get("/v1/rooms/:room/members", async (c) => {
@@ -143,6 +145,7 @@ export function createApp(): Hono<AppEnv> {
 		return c.json(await roomStub(c, room).searchMessages(query));
 	});
 
+	registerSocialRoutes(app);
 	registerAdminRoutes(app);
 	registerOpsRoutes(app);
 

@@ -6,6 +6,7 @@
  * caller never re-checks a field that a parser accepted.
  */
 
+import { isEmoji } from "./emoji.ts";
 import type { ErrorBody, ErrorCode, Failure, Result } from "./errors.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -413,6 +414,8 @@ export const TYPING_EXPIRY_MS = 6000;
 export const READ_COALESCE_MS = 3000;
 /** v1.3: how many others' read markers a welcome carries. */
 export const RECEIPTS_IN_WELCOME = 50;
+/** v1.3: `ReadState.unread` counts at most this many messages (a client shows it as "1000+"). */
+export const UNREAD_COUNT_MAX = 1000;
 export const SEARCH_PAGE_DEFAULT = 20;
 export const SEARCH_PAGE_MAX = 100;
 /** v1.2 socket features, asked for with `?features=a,b` on the upgrade. */
@@ -653,8 +656,12 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 				value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id },
 			};
 		}
+		case "react":
+		case "typing":
+		case "read":
+			return parseSocialFrame(data, id);
 		default:
-			return refuse("bad_request", '`type` must be "send", "edit" or "delete"', id);
+			return refuse("bad_request", '`type` must be "send", "edit", "delete", "react", "typing" or "read"', id);
 	}
 }
 
@@ -801,4 +808,77 @@ export function parseJsonObject(text: string): Result<Record<string, unknown>> {
 	const data = parseJson(text);
 	if (!isPlainObject(data)) return refuse("bad_request", "the body must be a JSON object");
 	return { ok: true, value: data };
+}
+
+// ---------------------------------------------------------------------------------------
+// v1.3 parsers: reactions, typing, read state
+// ---------------------------------------------------------------------------------------
+
+/** The `react`, `typing` and `read` frames (parseClientFrame hands them here). */
+function parseSocialFrame(data: Record<string, unknown>, id: string | undefined): Result<ClientFrame, Refusal> {
+	if (data.type === "react") {
+		const parsed = parseReactInput(data);
+		return parsed.ok ? { ok: true, value: { type: "react", ...parsed.value } } : parsed;
+	}
+	if (id !== undefined && !isClientId(id)) return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`);
+	if (data.type === "typing") return { ok: true, value: id === undefined ? { type: "typing" } : { type: "typing", id } };
+	const parsed = parseReadInput(data);
+	if (!parsed.ok) return id === undefined ? parsed : refuse(parsed.error.code, parsed.error.message, id);
+	return { ok: true, value: id === undefined ? { type: "read", seq: parsed.value.seq } : { type: "read", seq: parsed.value.seq, id } };
+}
+
+function isClientId(value: unknown): value is string {
+	if (typeof value !== "string" || hasLoneSurrogate(value)) return false;
+	const length = codePointLength(value);
+	return length >= 1 && length <= MAX_CLIENT_ID_CHARS;
+}
+
+/** Whether a string is a message id as a room could have made it (the room then looks it up). */
+function isMessageIdText(value: unknown): value is string {
+	return typeof value === "string" && value.length >= 1 && value.length <= 128;
+}
+
+/**
+ * Whether `emoji` may be a reaction: exactly one emoji grapheme (src/emoji.ts) or a `:name:`
+ * matching REACTION_NAME_PATTERN. Stored and compared as given: no normalization, so "❤" and
+ * "❤️" (with the presentation selector) are two reactions, as clients send them.
+ */
+export function isReactionEmoji(emoji: string): boolean {
+	return REACTION_NAME_PATTERN.test(emoji) || (!hasLoneSurrogate(emoji) && isEmoji(emoji));
+}
+
+/**
+ * Validates a reaction (the `react` frame, or the body of `POST
+ * /v1/rooms/{room}/messages/{msgId}/reactions`, whose msgId comes from the path and is passed
+ * in `input.msgId` by the route).
+ */
+export function parseReactInput(input: Record<string, unknown>): Result<ReactInput, Refusal> {
+	if (!isClientId(input.id)) return refuse("bad_request", `\`id\` must be a string of 1..${MAX_CLIENT_ID_CHARS} chars`);
+	const id = input.id;
+	if (!isMessageIdText(input.msgId)) return refuse("bad_request", "`msgId` must be a non-empty string", id);
+	const emoji = input.emoji;
+	if (typeof emoji !== "string" || !isReactionEmoji(emoji)) {
+		return refuse("bad_request", "`emoji` must be exactly one emoji, or a :name: of 1..32 of a-z 0-9 _ + -", id);
+	}
+	if (input.remove !== undefined && typeof input.remove !== "boolean") return refuse("bad_request", "`remove` must be a boolean", id);
+	const value: ReactInput = { id, msgId: input.msgId, emoji };
+	if (input.remove === true) value.remove = true;
+	if (input.after !== undefined) {
+		if (!isClientId(input.after)) return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
+		value.after = input.after;
+	}
+	return { ok: true, value };
+}
+
+/**
+ * Validates a read marker (the `read` frame, or the body `{seq}` of `PUT
+ * /v1/rooms/{room}/read`): a non-negative integer. A seq beyond the room's last one is not
+ * refused here; the room clamps it to its `lastSeq` (see docs/protocol.md).
+ */
+export function parseReadInput(input: Record<string, unknown>): Result<{ seq: number }, Refusal> {
+	const seq = input.seq;
+	if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+		return refuse("bad_request", "`seq` must be a non-negative integer");
+	}
+	return { ok: true, value: { seq } };
 }

@@ -15,10 +15,11 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
+import type { Room } from "../../objects/room.ts";
 import type { MeterReading } from "../../objects/storage-meter.ts";
 import type { Identity } from "../../src/auth.ts";
 import { shardName } from "../../src/ops/shard.ts";
-import { api, freshRoom, token } from "./helpers.ts";
+import { api, freshRoom, join, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const SHARDS = 4;
@@ -230,5 +231,79 @@ describe("rows written per v1.3 chat write", () => {
 		console.log(JSON.stringify({ level: "debug", msg: "rows per search", catchUp, again }));
 		expect(catchUp).toEqual({ rows: 10 + 1, alarm: false });
 		expect(again).toEqual({ rows: 0, alarm: false });
+	});
+});
+
+/**
+ * v1.3: rows one room writes per chat action, from its own storage meter. Each runs after a
+ * warm-up post (an author's first post also registers them in the author directory) once the
+ * room is quiet, so what is measured is the steady state.
+ */
+describe("rows written per v1.3 chat action", () => {
+	const trace = "a".repeat(32);
+
+	async function warmRoom(): Promise<{ room: string; stub: DurableObjectStub<Room>; msgId: string }> {
+		const room = freshRoom("c");
+		const stub = env.ROOM.getByName(room);
+		const warm = await stub.post(ann, { id: "warm", text: "first" }, trace);
+		if (!warm.ok) throw new Error("warm-up send failed");
+		await quiet(room);
+		return { room, stub, msgId: warm.value.msgId };
+	}
+
+	/** Rows the room writes while `work` runs (the room must not restart meanwhile). */
+	async function rowsOf(stub: DurableObjectStub<Room>, work: () => Promise<unknown>): Promise<number> {
+		const before = await stub.meterReading();
+		await work();
+		const after = await stub.meterReading();
+		if (before.incarnation !== after.incarnation) throw new Error("the room restarted during the measurement");
+		return after.rowsWritten - before.rowsWritten + after.alarmWrites - before.alarmWrites;
+	}
+
+	async function alarmOf(room: string): Promise<number | null> {
+		return await runInDurableObject(env.ROOM.getByName(room), async (_instance, state) => await state.storage.getAlarm());
+	}
+
+	it("a plain message still costs at most 2 rows and sets no alarm", async ({ expect }) => {
+		const { room, stub } = await warmRoom();
+		const rows = await rowsOf(stub, () => stub.post(ann, { id: "plain", text: "hello" }, trace));
+		expect(rows).toBeGreaterThan(0);
+		expect(rows).toBeLessThanOrEqual(2);
+		expect(await alarmOf(room)).toBeNull();
+	});
+
+	it("a reaction costs 3 rows (its event, the event's dedup entry, the reaction row) and a duplicate none, no alarm", async ({
+		expect,
+	}) => {
+		const { room, stub, msgId } = await warmRoom();
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r1", msgId, emoji: "👍" }, trace))).toBe(3);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r2", msgId, emoji: "👍" }, trace))).toBe(0);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r1", msgId, emoji: "👍" }, trace))).toBe(0);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r3", msgId, emoji: "👍", remove: true }, trace))).toBe(3);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r4", msgId, emoji: "👍", remove: true }, trace))).toBe(0);
+		expect(await alarmOf(room)).toBeNull();
+	});
+
+	it("a read marker costs 1 row when it moves and none when it does not, however many messages it covers", async ({ expect }) => {
+		const { room, stub } = await warmRoom();
+		for (let i = 0; i < 10; i++) await stub.post({ ...ann, id: `u${i}` }, { id: `m${i}`, text: "x" }, trace);
+		await quiet(room);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 11))).toBe(1);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 11))).toBe(0);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 3))).toBe(0);
+		await stub.post(ann, { id: "more", text: "y" }, trace);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 12))).toBe(1);
+		expect(await alarmOf(room)).toBeNull();
+	});
+
+	it("a typing frame costs no row", async ({ expect }) => {
+		const { room, stub } = await warmRoom();
+		const alice = await join(room, "guest=alice");
+		const bob = await join(room, "guest=bob");
+		const rows = await rowsOf(stub, async () => {
+			alice.send({ type: "typing" });
+			await bob.frame("typing");
+		});
+		expect(rows).toBe(0);
 	});
 });

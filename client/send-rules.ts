@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from "../src/errors.ts";
 import type { RoomLimits, WelcomeFrame } from "../src/protocol.ts";
-import { codePointLength, hasLoneSurrogate, isReactionEmoji, MAX_CLIENT_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
+import { codePointLength, hasLoneSurrogate, isReactionEmoji, MAX_CLIENT_ID_CHARS, MAX_MSG_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
 import { ParleyClientError } from "./errors.ts";
 import type { OutFrame } from "./pending.ts";
 
@@ -25,8 +25,6 @@ export function frameBytes(frame: OutFrame): number {
 	return utf8Bytes(JSON.stringify(frame));
 }
 
-/** Longest message id the client will name (the server's ids are far shorter). */
-export const MAX_MSG_ID_CHARS = 128;
 
 /**
  * Whether `emoji` is a reaction the contract allows: exactly one emoji grapheme (with its skin

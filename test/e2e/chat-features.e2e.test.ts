@@ -115,6 +115,7 @@ describe("chat features against wrangler dev", () => {
 		await bob.client.react(hello.msgId, "😀");
 		await bob.client.unreact(hello.msgId, "👍");
 		const later = await bob.client.send("see you there");
+		await vi.waitFor(() => expect(bob.client.lastSeq).toBeGreaterThanOrEqual(later.seq), { timeout: 5000 });
 		bob.client.markRead(later.seq);
 
 		// She is back: resumes from her last seq, and her queued changes go out in order, once.

@@ -240,7 +240,7 @@ async function main(): Promise<number> {
 	/** Why sends rejected as `closed` were given up on, once the client is closed on purpose. */
 	let givenUp: string | undefined;
 	/** The msgId of the last message sent from this terminal, once acked (undefined if it was refused). */
-	let lastOwnSend: Promise<string | undefined> | undefined;
+	let lastOwnSend: Promise<{ seq: number; msgId: string } | undefined> | undefined;
 
 	const show = (event: RoomEvent): void => {
 		noteShown(event);
@@ -303,7 +303,7 @@ async function main(): Promise<number> {
 
 	const send = (lineNo: number, text: string, replyTo?: string): void => {
 		const outcome = track(lineNo, text, client.send(text, replyTo === undefined ? {} : { replyTo }));
-		lastOwnSend = outcome.then((ack) => ack?.msgId);
+		lastOwnSend = outcome.then((ack) => (ack === undefined ? undefined : { seq: ack.seq, msgId: ack.msgId }));
 	};
 
 	/** The msgId a reference names, or a report that it names nothing shown. */
@@ -432,7 +432,9 @@ async function main(): Promise<number> {
 				else {
 					// Your last message: the one sent from here (waiting for its ack if need be,
 					// so the edit names it), else the latest one of yours shown.
-					msgId = (await lastOwnSend) ?? lastOwnSeen?.msgId;
+					const sent = await lastOwnSend;
+					msgId =
+						sent !== undefined && (lastOwnSeen === undefined || sent.seq >= lastOwnSeen.seq) ? sent.msgId : lastOwnSeen?.msgId;
 					if (msgId === undefined) info(safe`line ${lineNo} not sent: you have no message here to edit`);
 				}
 				if (msgId !== undefined) void track(lineNo, line.trim(), client.edit(msgId, command.text));

@@ -25,7 +25,6 @@ export function frameBytes(frame: OutFrame): number {
 	return utf8Bytes(JSON.stringify(frame));
 }
 
-
 /**
  * Whether `emoji` is a reaction the contract allows: exactly one emoji grapheme (with its skin
  * tone, joiners and variation selectors; a flag; a keycap) or a short `:name:`. The server's own

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
+import { ParleyClient } from "../../client/index.ts";
 import { mintToken } from "../../scripts/mint-token.ts";
 import type { EventsPage } from "../../src/protocol.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
@@ -189,9 +190,9 @@ describe("terminal client", () => {
 		await alice.line(/^--- history #3\.\.#5 ---$/);
 		const start = alice.stdout.indexOf("--- history #3..#5 ---");
 		expect(alice.stdout.slice(start + 1, start + 5)).toEqual([
-			expect.stringMatching(/^#3 Carol: old 3 \[/),
-			expect.stringMatching(/^#4 Carol: old 4 \[/),
-			expect.stringMatching(/^#5 Carol: old 5 \[/),
+			expect.stringMatching(/^#3 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 3 \[/),
+			expect.stringMatching(/^#4 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 4 \[/),
+			expect.stringMatching(/^#5 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 5 \[/),
 			"--- end of history ---",
 		]);
 
@@ -451,4 +452,46 @@ describe("terminal client", () => {
 			expect(run.rawStdout()).toBe("");
 		}
 	});
+});
+
+describe("terminal client, v1.3 chat commands", () => {
+	it("edits the last message, replies, reacts, searches and lists every command in /help", async () => {
+		const room = freshRoom();
+		const bob = new ParleyClient({ url: server.url, room, token: await mintToken({ sub: "bob", name: "Bob" }) });
+		try {
+			await bob.connect();
+			const alice = chat(["--room", room, "--guest", "alice"]);
+			await alice.errLine(/^\* live$/);
+			alice.type("/help");
+			for (const command of ["/edit", "/reply", "/react", "/unreact", "/delete", "/search", "/history", "/help", "/quit"]) {
+				await alice.errLine(new RegExp(`^\\*\\s+${command.replace("/", "\\/")} `));
+			}
+
+			alice.type("helo everyone");
+			// Typed at once: the edit names the message once it is acked, and goes out after it.
+			alice.type("/edit hello everyone");
+			await alice.line(new RegExp(`^#2 ${TIME} alice \\(guest\\) edited #1: hello everyone$`));
+			const asked = await bob.send("lunch?", { id: "b1" });
+			await alice.line(new RegExp(`^#3 ${TIME} Bob: lunch\\? \\[`));
+			alice.type("/reply 3 yes, at noon");
+			await alice.line(new RegExp(`^#4 ${TIME} alice \\(guest\\) \\(reply to Bob: "lunch\\?"\\): yes, at noon \\[`));
+			alice.type(`/react ${asked.msgId} 👍`);
+			await alice.line(new RegExp(`^#5 ${TIME} alice \\(guest\\) reacted 👍 to #3$`));
+			alice.type("/react 3 not-an-emoji");
+			await alice.errLine(/^\* line \d+ not sent \(bad_request: .*\): \/react 3 not-an-emoji$/);
+			alice.type("/edit #3 mine now");
+			await alice.errLine(/^\* line \d+ not sent \(forbidden: .*\): \/edit #3 mine now$/);
+			alice.type("/search noon");
+			await alice.line(/^--- 1 message\(s\) matching "noon", newest first ---$/);
+			alice.type("/quit");
+			expect(await alice.exited).toBe(1);
+
+			const events = (await stored(room)).events;
+			expect(events.map((e) => e.type)).toEqual(["message", "message.edited", "message", "message", "reaction.added"]);
+			expect(events[0]).toMatchObject({ text: "hello everyone", editSeq: 2 });
+			expect(events[3]).toMatchObject({ text: "yes, at noon", replyTo: { msgId: asked.msgId } });
+		} finally {
+			bob.close();
+		}
+	}, 60_000);
 });

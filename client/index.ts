@@ -155,7 +155,7 @@ export interface ChatMessage extends MessageEvent {
 
 /** The outgoing queue, reported on every change. */
 export interface QueueStatus {
-	/** Sends not acked yet. */
+	/** Sends, edits and reactions not acked yet. */
 	size: number;
 	/** Of those, written and waiting for their ack. */
 	inFlight: number;
@@ -340,6 +340,11 @@ interface Connection {
 	fill: Promise<void> | undefined;
 	/** The welcome's `lastSeq`: replayed messages count their reactions as of it. */
 	head: number;
+	/**
+	 * Whether the server speaks v1.3 (its welcome carries `read`): only then are `typing` and
+	 * `read` frames written, which an older server would answer with an error each.
+	 */
+	chat: boolean;
 }
 
 /** Close code for sockets the client abandons (heartbeat or connect timeout). App range. */
@@ -507,7 +512,7 @@ export class ParleyClient {
 		return this.#onlineComplete;
 	}
 
-	/** How many sends are waiting for their ack. */
+	/** How many sends (edits and reactions included) are waiting for their ack. */
 	get pending(): number {
 		return this.#outbox.size;
 	}
@@ -603,12 +608,13 @@ export class ParleyClient {
 
 	/**
 	 * v1.3: tells the room you are typing. Call it on every keystroke: at most one frame per
-	 * TYPING_INTERVAL_MS is written, and only while live; it is never queued or persisted (a
-	 * late "typing" is worse than none). Returns whether a frame was written.
+	 * TYPING_INTERVAL_MS is written, and only while live on a v1.3 server (its welcome carries
+	 * `read`); it is never queued or persisted (a late "typing" is worse than none). Returns
+	 * whether a frame was written.
 	 */
 	typing(): boolean {
 		const conn = this.#conn;
-		if (this.#state !== "live" || conn === undefined || conn.socket.readyState !== SOCKET_OPEN) return false;
+		if (this.#state !== "live" || conn === undefined || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return false;
 		const now = Date.now();
 		if (now - this.#typingAt < TYPING_INTERVAL_MS) return false;
 		// Not paced: one frame per 3 s fits in the headroom the pacing leaves under the room's rate.
@@ -625,7 +631,8 @@ export class ParleyClient {
 	 * v1.3: marks every event up to `seq` as read (capped at the last one delivered). Monotonic:
 	 * a lower seq than before is ignored. Updates `readState` at once (and emits `read`); the
 	 * room is told with at most one `read` frame per READ_COALESCE_MS, always the latest seq, and
-	 * told again after a reconnect when its welcome shows it did not get the last one.
+	 * told again after a reconnect when its welcome shows it did not get the last one. A server
+	 * that predates read state (no `read` in its welcome) is not sent any.
 	 */
 	markRead(seq: number): void {
 		if (!(Number.isInteger(seq) && seq >= 0)) throw new TypeError("`seq` must be a whole number >= 0");
@@ -903,6 +910,7 @@ export class ParleyClient {
 			pongTimer: undefined,
 			fill: undefined,
 			head: 0,
+			chat: false,
 		};
 		this.#conn = conn;
 		conn.connectTimer = setTimeout(() => this.#lost(conn, "no welcome in time"), this.#connectTimeoutMs);
@@ -1171,6 +1179,8 @@ export class ParleyClient {
 	#onReadWelcome(welcome: WelcomeFrame): void {
 		this.#readOut.newSocket();
 		const read = welcome.read;
+		const conn = this.#conn;
+		if (conn !== undefined) conn.chat = read !== undefined;
 		if (read !== undefined && Number.isInteger(read.seq)) {
 			this.#readOut.confirm(read.seq);
 			this.#read.welcome(read, welcome.lastSeq);
@@ -1201,7 +1211,7 @@ export class ParleyClient {
 		clearTimeout(this.#readTimer);
 		this.#readTimer = undefined;
 		const conn = this.#conn;
-		if (conn === undefined || !conn.welcomed || conn.socket.readyState !== SOCKET_OPEN) return;
+		if (conn === undefined || !conn.welcomed || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return;
 		const now = Date.now();
 		const due = this.#readOut.due(now);
 		if (due === undefined) return;

@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from "../src/errors.ts";
 import type { RoomLimits, WelcomeFrame } from "../src/protocol.ts";
-import { codePointLength, hasLoneSurrogate, MAX_CLIENT_ID_CHARS, REACTION_NAME_PATTERN, utf8Bytes } from "../src/protocol.ts";
+import { codePointLength, hasLoneSurrogate, isReactionEmoji, MAX_CLIENT_ID_CHARS, MAX_MSG_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
 import { ParleyClientError } from "./errors.ts";
 import type { OutFrame } from "./pending.ts";
 
@@ -25,23 +25,13 @@ export function frameBytes(frame: OutFrame): number {
 	return utf8Bytes(JSON.stringify(frame));
 }
 
-/** Longest message id the client will name (the server's ids are far shorter). */
-export const MAX_MSG_ID_CHARS = 128;
-
 /**
- * Whether `emoji` is a reaction the contract allows: one grapheme (an emoji, with its skin tone,
- * joiners and variation selectors) or a short `:name:`. Only what is surely wrong is refused
- * here: white space, controls, more than one grapheme; the server has the final word.
+ * Whether `emoji` is a reaction the contract allows: exactly one emoji grapheme (with its skin
+ * tone, joiners and variation selectors; a flag; a keycap) or a short `:name:`. The server's own
+ * rule (`isReactionEmoji`, src/emoji.ts), so the client refuses exactly what the room would.
  */
 export function isReaction(emoji: string): boolean {
-	if (REACTION_NAME_PATTERN.test(emoji)) return true;
-	if (emoji === "" || hasLoneSurrogate(emoji) || /[\p{Cc}\p{Z}]/u.test(emoji)) return false;
-	// A letter or a digit alone is not an emoji; a keycap (1️⃣) or a flag is.
-	if (!/\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u.test(emoji)) return false;
-	const segments = new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(emoji);
-	let count = 0;
-	for (const _ of segments) if (++count > 1) return false;
-	return count === 1;
+	return isReactionEmoji(emoji);
 }
 
 /**

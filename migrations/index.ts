@@ -7,6 +7,8 @@ import sagas from "./0002_sagas.sql";
 import operations from "./0003_operations.sql";
 import compensations from "./0004_compensations.sql";
 import leanOutbox from "./0005_lean_outbox.sql";
+import edits from "./0006_edits.sql";
+import reactionsReads from "./0007_reactions_reads.sql";
 import authorDirectory from "./authors/0001_directory.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
@@ -28,6 +30,9 @@ export const MIGRATIONS: readonly Migration[] = [
 	{ version: 3, name: "0003_operations", sql: operations },
 	{ version: 4, name: "0004_compensations", sql: compensations },
 	{ version: 5, name: "0005_lean_outbox", sql: leanOutbox },
+	{ version: 6, name: "0006_edits", sql: edits },
+	// 6 is the edits' migration (branch h-chat-edits); this one applies after it.
+	{ version: 7, name: "0007_reactions_reads", sql: reactionsReads },
 ];
 
 /** The ops index shards' schema (objects/ops-index.ts), versioned the same way. */

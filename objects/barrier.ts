@@ -9,6 +9,12 @@
  * anyway, so a delivery costs the copy's row and nothing else. Every other outcome (a
  * tombstone, a refused late delivery, a retract, a moderation) and copies made before this
  * keep a `barrier` row.
+ *
+ * An edit of the original (v1.3) needs no barrier row either: the copy records the seq of the
+ * original's edit it shows (`from_edit_seq`), and an edit applies only when its seq is greater,
+ * so a repeat, or an older edit arriving after a newer one, changes nothing. It is a no-op,
+ * with the reason in its outcome, where the copy is gone (retracted here, or compensated) or
+ * was never made.
  */
 import { isGuestId, type RoomEvent, type RoomPolicy } from "../src/protocol.ts";
 import { type BarrierOp, type BarrierRow, barrierDecision } from "../src/saga/barrier.ts";
@@ -16,6 +22,7 @@ import { classifyCode } from "../src/saga/errors.ts";
 import { MAX_CLIENT_ID_CHARS } from "../src/protocol.ts";
 import { isModeratePayload, type ModerationCounts, type TaskMessage, type TaskOutcome, type TaskOutcomeCode } from "../src/saga/types.ts";
 import type { EventLog } from "./event-log.ts";
+import { Edits } from "./edits.ts";
 
 /**
  * The dedup key a saga's copy is stored under: longer than any client id may be, so no send
@@ -53,10 +60,15 @@ export function refusal(code: TaskOutcomeCode, message: string): TaskOutcome {
 export class Barrier {
 	private readonly sql: SqlStorage;
 	private readonly log: EventLog;
+	private readonly edits: Edits;
+	/** Told of every copy an edit changed, inside the transaction (search re-indexes it). */
+	private readonly onCopyEdited: (seq: number, text: string) => void;
 
-	constructor(sql: SqlStorage, log: EventLog) {
+	constructor(sql: SqlStorage, log: EventLog, onCopyEdited: (seq: number, text: string) => void = () => undefined) {
 		this.sql = sql;
 		this.log = log;
+		this.edits = new Edits(sql, log);
+		this.onCopyEdited = onCopyEdited;
 	}
 
 	private rows(sagaId: string, authorId: string | undefined): Partial<Record<BarrierOp, BarrierRow>> {
@@ -91,6 +103,7 @@ export class Barrier {
 
 	/** Applies one task; the caller holds the transaction and broadcasts `events` after it. */
 	apply(task: TaskMessage, policy: RoomPolicy, now: number, moderate: Moderate): Applied {
+		if (task.kind === "edit") return this.applyEdit(task, now);
 		const op: BarrierOp = task.kind;
 		const payload = task.payload;
 		const decision = barrierDecision(op, this.rows(task.sagaId, isModeratePayload(payload) ? undefined : payload.author.id));
@@ -148,6 +161,8 @@ export class Barrier {
 						clientId: copyKey(task.sagaId),
 						text: payload.text,
 						traceId: task.traceId,
+						// v1.3: a delivery made after the original was edited carries its latest text.
+						...(payload.editSeq === undefined ? {} : { fromEditSeq: payload.editSeq }),
 						// Deliveries come from rooms only: the origin is the room that cross-posted.
 						origin: { room: task.origin.id, msgId: payload.msgId, sagaId: task.sagaId },
 					},
@@ -157,5 +172,47 @@ export class Barrier {
 				return { outcome: ok(row, "copy delivered"), events: [copy] };
 			}
 		}
+	}
+
+	/** An edit of the original reaching its copy here (see the module's comment). */
+	private applyEdit(task: TaskMessage, now: number): Applied {
+		const payload = task.payload;
+		const done = (detail: string, msgId: string | null = null): Applied => ({
+			outcome: { status: "ok", seq: null, msgId, detail },
+			events: [],
+		});
+		if (isModeratePayload(payload) || payload.editSeq === undefined) {
+			return { outcome: refusal("bad_request", "an edit task needs the edit's seq and text"), events: [] };
+		}
+		const rows = this.rows(task.sagaId, payload.author.id);
+		if (rows.retract !== undefined) return done("tombstone: the copy was compensated here; edit not applied");
+		const copyId = rows.deliver?.outcome === "applied" ? rows.deliver.msgId : null;
+		const copy = copyId === null ? undefined : this.log.findMessage(copyId);
+		if (copy === undefined) return done("no copy was delivered here: nothing to edit");
+		if (copy.retractedBy !== null) return done("tombstone: the copy was retracted here; edit not applied", copy.event.msgId);
+		// The original was removed meanwhile (its outbox text is scrubbed): its retract follows.
+		if (payload.text === "") return done("the original was removed: edit not applied", copy.event.msgId);
+		const shown = this.fromEditSeq(copy.event.seq);
+		if (shown !== null && shown >= payload.editSeq) {
+			return done(`the copy already shows edit ${shown} of the original (this is ${payload.editSeq})`, copy.event.msgId);
+		}
+		const request = {
+			editor: payload.author,
+			clientId: null,
+			msgId: copy.event.msgId,
+			text: payload.text,
+			mentions: [],
+			traceId: task.traceId,
+		};
+		const edited = this.edits.append(copy, request, now, payload.editSeq);
+		if (edited === undefined) throw new Error("an edit without a client id cannot be a repeat");
+		this.onCopyEdited(copy.event.seq, payload.text);
+		return { outcome: { status: "ok", seq: edited.seq, msgId: copy.event.msgId, detail: "copy edited" }, events: [edited] };
+	}
+
+	/** The seq of the original's edit a copy shows, if it shows one. */
+	private fromEditSeq(copySeq: number): number | null {
+		const row = this.sql.exec<{ from_edit_seq: number | null }>("SELECT from_edit_seq FROM events WHERE seq = ?", copySeq).toArray()[0];
+		return row?.from_edit_seq ?? null;
 	}
 }

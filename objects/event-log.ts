@@ -3,7 +3,19 @@
  * dedup lookups, paging, and the dedup-window prune. Synchronous on purpose: callers wrap
  * multi-statement writes in `transactionSync`, and nothing here awaits.
  */
-import type { CopyOrigin, EventsQuery, MessageEvent, RetractEvent, RetractReason, RoomEvent, UserRef } from "../src/protocol.ts";
+import type {
+	CopyOrigin,
+	EventsQuery,
+	MessageEditedEvent,
+	MessageEvent,
+	ReactionEvent,
+	ReplyRef,
+	RetractEvent,
+	RetractReason,
+	RoomEvent,
+	UserRef,
+} from "../src/protocol.ts";
+import { markRemovedReplies, scrubEdits } from "./edits.ts";
 
 /** How long a (user, client id) pair is remembered; the contract asks for at least 24 h. */
 export const DEDUP_WINDOW_MS = 25 * 60 * 60 * 1000;
@@ -23,6 +35,10 @@ interface EventRow extends Record<string, SqlStorageValue> {
 	origin: string | null;
 	saga_id: string | null;
 	retracted_by: number | null;
+	reply_to: string | null;
+	mentions: string | null;
+	edit_seq: number | null;
+	edited_at: number | null;
 }
 
 /** A stored message with the fields the room's rules need beyond the wire event. */
@@ -39,11 +55,32 @@ export interface NewMessage {
 	traceId: string;
 	origin?: CopyOrigin;
 	sagaId?: string;
+	/** v1.3: the snapshot of the message this one answers. */
+	replyTo?: ReplyRef;
+	/** v1.3: the users the text mentions (omitted when none). */
+	mentions?: string[];
+	/** v1.3, for a cross-posted copy made after its original was edited: that edit's seq (objects/barrier.ts). */
+	fromEditSeq?: number;
 }
 
-const COLUMNS = "seq, kind, msg_id, author_id, author_name, text, reason, ts, trace_id, origin, saga_id, retracted_by";
+const COLUMNS =
+	"seq, kind, msg_id, author_id, author_name, text, reason, ts, trace_id, origin, saga_id, retracted_by, reply_to, mentions, edit_seq, edited_at";
 
 function toEvent(row: EventRow): RoomEvent {
+	if (row.kind === "edit") {
+		const edited: MessageEditedEvent = {
+			type: "message.edited",
+			seq: row.seq,
+			msgId: row.msg_id,
+			text: row.text ?? "",
+			editedAt: row.ts,
+			ts: row.ts,
+			traceId: row.trace_id,
+		};
+		if (row.mentions !== null) edited.mentions = JSON.parse(row.mentions) as string[];
+		return edited;
+	}
+	if (row.kind === "reaction.added" || row.kind === "reaction.removed") return toReactionEvent(row);
 	if (row.kind === "retract") {
 		return {
 			type: "retract",
@@ -65,7 +102,24 @@ function toEvent(row: EventRow): RoomEvent {
 	};
 	if (row.origin !== null) event.from = JSON.parse(row.origin) as CopyOrigin;
 	if (row.retracted_by !== null) event.retractedBy = row.retracted_by;
+	if (row.reply_to !== null) event.replyTo = JSON.parse(row.reply_to) as ReplyRef;
+	if (row.mentions !== null) event.mentions = JSON.parse(row.mentions) as string[];
+	if (row.edit_seq !== null) event.editSeq = row.edit_seq;
+	if (row.edited_at !== null) event.editedAt = row.edited_at;
 	return event;
+}
+
+/** v1.3: a reaction row uses the message columns (see migrations/0007_reactions_reads.sql). */
+function toReactionEvent(row: EventRow): ReactionEvent {
+	return {
+		type: row.kind === "reaction.added" ? "reaction.added" : "reaction.removed",
+		seq: row.seq,
+		msgId: row.msg_id,
+		emoji: row.text ?? "",
+		user: { id: row.author_id ?? "", name: row.author_name ?? "" },
+		ts: row.ts,
+		traceId: row.trace_id,
+	};
 }
 
 /** Message ids carry their seq, so a lookup by id is a primary-key read with no extra index. */
@@ -105,6 +159,25 @@ export class EventLog {
 		return this.lastTs;
 	}
 
+	/** The seq the next event gets (for event kinds appended outside this class, objects/edits.ts). */
+	nextSeq(): number {
+		return this.last + 1;
+	}
+
+	/** The timestamp an event appended now gets (never earlier than the last one). */
+	stampAt(now: number): number {
+		return this.stamp(now);
+	}
+
+	/** Records that an event with this seq (nextSeq()) was written. */
+	advanceTo(seq: number): void {
+		if (seq !== this.last + 1) throw new Error(`event ${seq} would leave a gap after ${this.last}`);
+		this.last = seq;
+	}
+
+	/** Called inside a retract's transaction with the retracted message's seq (search drops it). */
+	onRetracted: ((seq: number) => void) | undefined;
+
 	findByClientId(authorId: string, clientId: string): StoredMessage | undefined {
 		const row = this.sql
 			.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE author_id = ? AND client_id = ?`, authorId, clientId)
@@ -143,8 +216,10 @@ export class EventLog {
 			traceId: message.traceId,
 		};
 		if (message.origin !== undefined) event.from = message.origin;
+		if (message.replyTo !== undefined) event.replyTo = message.replyTo;
+		if (message.mentions !== undefined && message.mentions.length > 0) event.mentions = message.mentions;
 		const inserted = this.sql.exec(
-			`INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?)${options?.ifNew === true ? " ON CONFLICT (author_id, client_id) DO NOTHING" : ""}`,
+			`INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id, origin, saga_id, reply_to, mentions, from_edit_seq) VALUES (?, 'message', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)${options?.ifNew === true ? " ON CONFLICT (author_id, client_id) DO NOTHING" : ""}`,
 			seq,
 			event.msgId,
 			message.author.id,
@@ -155,6 +230,9 @@ export class EventLog {
 			message.traceId,
 			message.origin === undefined ? null : JSON.stringify(message.origin),
 			message.sagaId ?? null,
+			event.replyTo === undefined ? null : JSON.stringify(event.replyTo),
+			event.mentions === undefined ? null : JSON.stringify(event.mentions),
+			message.fromEditSeq ?? null,
 		);
 		if (inserted.rowsWritten === 0) return undefined;
 		this.last = seq;
@@ -178,10 +256,66 @@ export class EventLog {
 		);
 		const target = seqOfMessageId(msgId);
 		if (target !== undefined) {
-			this.sql.exec("UPDATE events SET retracted_by = ?, text = '' WHERE seq = ? AND msg_id = ?", seq, target, msgId);
+			// Every version of an edited message goes too (v1.3): its first text and its edits' texts.
+			const scrubbed = this.sql
+				.exec<{ edit_seq: number | null }>(
+					"UPDATE events SET retracted_by = ?, text = '', first_text = NULL, mentions = NULL WHERE seq = ? AND msg_id = ? RETURNING edit_seq",
+					seq,
+					target,
+					msgId,
+				)
+				.toArray()[0];
+			if (scrubbed !== undefined) {
+				if (scrubbed.edit_seq !== null) scrubEdits(this.sql, scrubbed.edit_seq);
+				this.onRetracted?.(target);
+			}
 		}
 		this.last = seq;
 		return event;
+	}
+
+	/**
+	 * v1.3: appends a `reaction.added`/`reaction.removed` event. Its (user, client id) goes through
+	 * the same dedup index as a send's: `undefined` comes back, and nothing is written, when that
+	 * pair is already stored (the caller then answers with the original).
+	 */
+	appendReaction(
+		reaction: { type: ReactionEvent["type"]; msgId: string; emoji: string; user: UserRef; clientId: string; traceId: string },
+		now: number,
+	): ReactionEvent | undefined {
+		const seq = this.last + 1;
+		const event: ReactionEvent = {
+			type: reaction.type,
+			seq,
+			msgId: reaction.msgId,
+			emoji: reaction.emoji,
+			user: reaction.user,
+			ts: this.stamp(now),
+			traceId: reaction.traceId,
+		};
+		const inserted = this.sql.exec(
+			"INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (author_id, client_id) DO NOTHING",
+			seq,
+			reaction.type,
+			reaction.msgId,
+			reaction.user.id,
+			reaction.user.name,
+			reaction.clientId,
+			reaction.emoji,
+			event.ts,
+			reaction.traceId,
+		);
+		if (inserted.rowsWritten === 0) return undefined;
+		this.last = seq;
+		return event;
+	}
+
+	/** v1.3: the event a (user, client id) pair stored, whatever its kind (ids are one namespace per user). */
+	findEventByClientId(authorId: string, clientId: string): RoomEvent | undefined {
+		const row = this.sql
+			.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE author_id = ? AND client_id = ?`, authorId, clientId)
+			.toArray()[0];
+		return row === undefined ? undefined : toEvent(row);
 	}
 
 	/** Undoes the in-memory seq counter after a rolled-back transaction. */
@@ -204,7 +338,20 @@ export class EventLog {
 		} else {
 			rows = this.sql.exec<EventRow>(`SELECT ${COLUMNS} FROM events ORDER BY seq DESC LIMIT ?`, query.limit).toArray().reverse();
 		}
-		return rows.map(toEvent);
+		return markRemovedReplies(this.sql, rows.map(toEvent));
+	}
+
+	/** Messages by seq (the live and retracted alike), in the order asked; missing seqs are left out. */
+	messagesAt(seqs: readonly number[]): MessageEvent[] {
+		if (seqs.length === 0) return [];
+		const rows = this.sql
+			.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE kind = 'message' AND seq IN (${seqs.map(() => "?").join(", ")})`, ...seqs)
+			.toArray();
+		const bySeq = new Map(rows.map((row) => [row.seq, toEvent(row) as MessageEvent]));
+		return markRemovedReplies(
+			this.sql,
+			seqs.flatMap((seq) => bySeq.get(seq) ?? []),
+		);
 	}
 
 	/**
@@ -235,9 +382,9 @@ export class EventLog {
 		return cursor.rowsWritten;
 	}
 
-	/** Whether this author has any message here (the dedup index answers it). */
+	/** Whether this author has any message here (the dedup index answers it; reactions are not posts). */
 	hasAuthor(authorId: string): boolean {
-		return this.sql.exec("SELECT 1 FROM events WHERE author_id = ? LIMIT 1", authorId).toArray().length > 0;
+		return this.sql.exec("SELECT 1 FROM events WHERE author_id = ? AND kind = 'message' LIMIT 1", authorId).toArray().length > 0;
 	}
 
 	/**

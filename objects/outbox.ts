@@ -31,7 +31,7 @@ import {
 	type TaskEvent,
 	taskTransition,
 } from "../src/saga/state-machine.ts";
-import { taskIdFor } from "../src/saga/ids.ts";
+import { CROSSPOST_TASK_KIND, taskIdFor } from "../src/saga/ids.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
 import { viaSpan } from "../src/trace.ts";
 import type { ModerationRecord, ModerationStart, RoomPlan, Selector } from "../src/ops/moderation.ts";
@@ -43,6 +43,7 @@ import {
 	attemptDecision,
 	compensationPlan,
 	copyRooms,
+	editTargets,
 	deadLetterDecision,
 	dueTasks,
 	implicitSagaState,
@@ -284,6 +285,7 @@ function liveFacts(row: TaskRow): LiveTask {
 		ord: row.ord,
 		nextAttemptAt: row.next_attempt_at,
 		leaseUntil: row.lease_until,
+		sagaId: row.saga_id,
 	};
 }
 
@@ -301,6 +303,8 @@ const SAGA_STATE_ORDER: readonly SagaState[] = ["running", "compensating", "fail
 /** Steps of one saga per ord block: a delivery to each target (at most 10), then retracts. */
 export const ORD_BLOCK = 1024;
 const RETRACT_ORDS = 512;
+/** A saga's edit tasks (v1.3) come after its deliveries and before its retracts. */
+const EDIT_ORDS = 256;
 
 /** Finished tasks are archived after this long. */
 export const TASK_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -315,7 +319,7 @@ function sagaRange(sagaId: string): [string, string] {
 
 /** The saga a task id belongs to (`<sagaId>.<d|r|m>.<room>`, see src/saga/ids.ts). */
 function sagaOfTask(taskId: string): string | undefined {
-	return /^([^~]+~[0-9a-f]{12}|(?:mod|cmp)@[0-9a-f]{12})\.[drm]\./.exec(taskId)?.[1];
+	return new RegExp(`^([^~]+~[0-9a-f]{12}|(?:mod|cmp)@[0-9a-f]{12})\\.(?:m|${CROSSPOST_TASK_KIND})\\.`).exec(taskId)?.[1];
 }
 
 export class IllegalTransition extends Error {
@@ -958,10 +962,11 @@ export class Outbox {
 		now: number,
 		ord: number,
 		notes: readonly Note[] = [],
+		editSeq?: number,
 	): TaskRow {
 		const unit = this.open("task insert");
 		const row: TaskRow = {
-			task_id: taskIdFor(sagaId, kind, room),
+			task_id: taskIdFor(sagaId, kind, room, editSeq),
 			ord,
 			saga_id: sagaId,
 			kind,
@@ -971,7 +976,7 @@ export class Outbox {
 			next_attempt_at: now,
 			lease_until: null,
 			last_error: null,
-			dedup_key: `${sagaId}:${kind}`,
+			dedup_key: kind === "edit" ? `${sagaId}:edit:${editSeq ?? 0}` : `${sagaId}:${kind}`,
 			trace_id: traceId,
 			payload: JSON.stringify(payload),
 			last_action: null,
@@ -1050,6 +1055,41 @@ export class Outbox {
 			unit.direct.push(this.message(noted));
 		});
 		this.recordRun(sagaId, null);
+	}
+
+	/**
+	 * Carries an edit of a cross-posted original to its copies (v1.3), in the caller's
+	 * transaction: every delivery not yet succeeded gets the new text (so an attempt still to
+	 * come, an operator's retry included, makes the copy with it), and every room where a copy
+	 * may be already gets an edit task (see editTargets), which waits behind that room's live
+	 * delivery. Nothing is sent for a saga that is compensating or done compensating: its copies
+	 * are being retracted. Returns how many edit tasks it made.
+	 */
+	editCopies(sagaId: string, edit: { editSeq: number; editedAt: number; text: string; traceId: string }, now: number): number {
+		this.open("editCopies");
+		const run = this.run(sagaId);
+		if (run === undefined || (run.state !== "running" && run.state !== "succeeded")) return 0;
+		const rows = this.sagaTasks(sagaId);
+		const fresh = (row: TaskRow): CopyPayload => ({
+			...(JSON.parse(row.payload) as CopyPayload),
+			text: edit.text,
+			editSeq: edit.editSeq,
+			editedAt: edit.editedAt,
+		});
+		for (const row of rows) {
+			if (row.kind === "deliver" && row.state !== "succeeded") this.put({ ...row, payload: JSON.stringify(fresh(row)) });
+		}
+		const made = editTargets(rows.map(facts));
+		for (const room of made) {
+			const delivery = rows.find((row) => row.kind === "deliver" && row.room === room);
+			if (delivery === undefined) continue;
+			// After the saga's deliveries (steps 0..), before its retracts (RETRACT_ORDS on), in edit order.
+			const earlier = rows.filter((row) => row.kind === "edit" && row.room === room).length;
+			const ord = Math.floor(delivery.ord / ORD_BLOCK) * ORD_BLOCK + EDIT_ORDS + Math.min(earlier, RETRACT_ORDS - EDIT_ORDS - 1);
+			this.insertTask(sagaId, "edit", room, edit.traceId, fresh(delivery), now, ord, [], edit.editSeq);
+		}
+		if (made.length > 0) this.recordRun(sagaId, run.state as SagaState);
+		return made.length;
 	}
 
 	/**
@@ -1225,6 +1265,11 @@ export class Outbox {
 		for (const taskId of plan.cancel) {
 			const row = this.task(taskId);
 			if (row !== undefined) this.move(row, "cancel", now);
+		}
+		// Edits still on their way would only change copies about to be retracted (v1.3).
+		for (const row of rows) {
+			const current = this.task(row.task_id);
+			if (current !== undefined && current.kind === "edit" && isLive(current)) this.move(current, "cancel", now);
 		}
 		const base = Math.floor((rows[0]?.ord ?? 0) / ORD_BLOCK) * ORD_BLOCK + RETRACT_ORDS;
 		let next = rows.filter((row) => row.kind === "retract").length;

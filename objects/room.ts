@@ -14,6 +14,8 @@ import {
 	type ClientFrame,
 	DEFAULT_REPLAY,
 	type DeletedFrame,
+	type EditHistory,
+	type EditInput,
 	type EventsPage,
 	type EventsQuery,
 	type ErrorFrame,
@@ -25,9 +27,16 @@ import {
 	parseFeatures,
 	type PolicyPatch,
 	policyRefusal,
+	type ReactInput,
+	type ReadResult,
+	type ReceiptFrame,
+	RECEIPTS_IN_WELCOME,
 	REPLAY_LIMIT,
+	type ReplyRef,
 	type RoomEvent,
 	type RoomPolicy,
+	type SearchPage,
+	type SearchQuery,
 	type SendInput,
 	type SendResult,
 	type ServerFrame,
@@ -36,6 +45,7 @@ import {
 } from "../src/protocol.ts";
 import { BatchBody, chunkEvents } from "../src/batch.ts";
 import { Roster, windowMs } from "../src/presence.ts";
+import { TypingThrottle } from "../src/typing.ts";
 import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
@@ -45,6 +55,11 @@ import { newTraceId, parseTraceparent, viaSpan } from "../src/trace.ts";
 import { Meter } from "./meter.ts";
 import { Barrier, refusal } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
+import { editRefusal, Edits, replySnapshot } from "./edits.ts";
+import { RoomUsers } from "./room-users.ts";
+import { Search } from "./search.ts";
+import { Reactions } from "./reactions.ts";
+import { ReadMarkers } from "./read-state.ts";
 import { meteredSql, StorageMeter } from "./storage-meter.ts";
 import { applyMigrations } from "./migrate.ts";
 import { OutboxObject, outboxParts } from "./outbox-object.ts";
@@ -101,8 +116,11 @@ interface Command {
 /** What a command did: events to broadcast, and what to answer its sender. */
 interface Executed {
 	events: RoomEvent[];
-	reply: AckFrame | DeletedFrame | ErrorFrame;
+	/** Absent for a frame that is not answered (v1.3 `read`). */
+	reply?: AckFrame | DeletedFrame | ErrorFrame;
 	alarm: boolean;
+	/** v1.3: read markers that moved, for the room's sockets after the commit (see sendReceipts). */
+	receipts?: ReceiptFrame[];
 }
 
 /** A command prepared inside a transaction: its result, the events it made, and whether
@@ -127,6 +145,15 @@ function sendResult(message: StoredMessage | { event: MessageEvent; sagaId: stri
 export class Room extends OutboxObject {
 	private readonly config: Config;
 	private readonly log: EventLog;
+	/** v1.3 chat: edits, who posted here (for mentions), search (objects/edits.ts, room-users.ts, search.ts). */
+	private readonly edits: Edits;
+	private readonly users: RoomUsers;
+	private readonly search: Search;
+	/** v1.3 reactions and read markers (objects/reactions.ts, objects/read-state.ts). */
+	private readonly reactions: Reactions;
+	private readonly reads: ReadMarkers;
+	/** v1.3: at most one `typing` per user per interval is passed on (in memory: see src/typing.ts). */
+	private readonly typing = new TypingThrottle();
 	private readonly outbox: Outbox;
 	private readonly barrier: Barrier;
 	private readonly ops: OpsRecord;
@@ -167,10 +194,16 @@ export class Room extends OutboxObject {
 		applyMigrations(ctx.storage, MIGRATIONS);
 		const sql = meteredSql(ctx.storage.sql, this.storageMeter);
 		this.log = new EventLog(sql);
+		this.search = new Search(sql, () => this.log);
+		this.log.onRetracted = (seq) => this.search.retracted(seq);
+		this.edits = new Edits(sql, this.log);
+		this.users = new RoomUsers(sql);
+		this.reactions = new Reactions(sql, this.log);
+		this.reads = new ReadMarkers(sql);
 		const parts = outboxParts(sql, () => this.name, this.config);
 		this.outbox = parts.outbox;
 		this.ops = parts.ops;
-		this.barrier = new Barrier(sql, this.log);
+		this.barrier = new Barrier(sql, this.log, (seq, text) => this.search.edited(seq, text));
 		this.meter = new Meter({
 			env: () => this.env,
 			name: () => this.name,
@@ -188,7 +221,11 @@ export class Room extends OutboxObject {
 			outbox: this.outbox,
 			ops: this.ops,
 			name: () => this.name,
-			onRollback: () => this.log.resync(),
+			onRollback: () => {
+				this.log.resync();
+				this.users.forget();
+				this.search.forget();
+			},
 			onSagaReports: (reports) => {
 				for (const report of reports) {
 					const frame = JSON.stringify({
@@ -265,12 +302,16 @@ export class Room extends OutboxObject {
 			lastSeq,
 			...roster.welcome(user),
 			limits: roomLimits(this.config),
+			read: this.reads.state(user.id),
+			receipts: this.reads.receipts(user.id, RECEIPTS_IN_WELCOME),
 		};
 		server.send(JSON.stringify(welcome));
-		const replay =
+		const replay = this.reactions.attach(
 			since === undefined
 				? this.log.page({ latest: true, limit: DEFAULT_REPLAY })
-				: this.log.page({ after: since, limit: REPLAY_LIMIT });
+				: this.log.page({ after: since, limit: REPLAY_LIMIT }),
+			user.id,
+		);
 		if (features.has("batch")) {
 			for (const chunk of chunkEvents(
 				replay.map((event) => JSON.stringify(event)),
@@ -307,23 +348,30 @@ export class Room extends OutboxObject {
 			this.closeSocket(ws, who, CLOSE.tokenExpired, "token expired");
 			return;
 		}
+		const parsed = typeof message === "string" ? parseClientFrame(message, this.name, this.config) : undefined;
+		// v1.3: a `typing` that is passed on costs nothing from the allowance, so typing never
+		// holds back a send; it is bounded by the throttle instead (one per user per interval).
+		const typing = parsed?.ok === true && parsed.value.type === "typing";
+		if (typing && this.passTyping(ws, who, now)) return;
+		// Every other frame takes a token, a throttled or ignored `typing` included: that is
+		// what bounds a flood of them (an honest client sends one per interval and never pays).
 		const take = this.buckets.take(who.user.id, now);
 		if (!take.ok) {
 			// Parsed only to name the refused frame, so the client knows which send to hold back.
-			const id = typeof message === "string" ? frameId(message) : undefined;
+			const id = parsed?.ok === true ? parsed.value.id : typeof message === "string" ? frameId(message) : undefined;
 			const limited: ErrorBody = { code: "rate_limited", message: "slow down", retryAfterMs: take.retryAfterMs };
 			this.refuse(ws, now, id === undefined ? limited : { ...limited, id });
 			return;
 		}
-		if (typeof message !== "string") {
+		if (parsed === undefined) {
 			this.refuse(ws, now, { code: "bad_request", message: "binary frames are not accepted; send JSON text" });
 			return;
 		}
-		const parsed = parseClientFrame(message, this.name, this.config);
 		if (!parsed.ok) {
 			this.refuse(ws, now, parsed.error);
 			return;
 		}
+		if (typing) return;
 		this.enqueue({ ws, identity: identityOf(who), frame: parsed.value, traceId: newTraceId(), receivedAt: now });
 	}
 
@@ -338,6 +386,25 @@ export class Room extends OutboxObject {
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
 		this.socketGone(ws);
+	}
+
+	/**
+	 * v1.3: passes a `typing` on as `{type:"typing", user}` to the sockets of everyone else in
+	 * the room (the sender's own tabs have no use for it), unless the throttle holds it back or
+	 * the room's policy refuses this user's posts (it is then dropped without an answer: typing
+	 * is a hint, not a command). Never stored. Returns whether it was passed on.
+	 */
+	private passTyping(ws: WebSocket, who: SocketIdentity, now: number): boolean {
+		if (policyRefusal(this.policy, who.user.id, who.admin) !== undefined) return false;
+		if (!this.typing.pass(who.user.id, now)) return false;
+		const frame = JSON.stringify({ type: "typing", user: who.user } satisfies ServerFrame);
+		for (const other of this.ctx.getWebSockets()) {
+			if (other === ws) continue;
+			const them = this.identity(other);
+			if (them === undefined || them.closing === true || them.user.id === who.user.id) continue;
+			sendIfOpen(other, frame);
+		}
+		return true;
 	}
 
 	private socketGone(ws: WebSocket): void {
@@ -629,6 +696,7 @@ export class Room extends OutboxObject {
 			results.flatMap((result) => result.events),
 			batched,
 		);
+		this.sendReceipts(results.flatMap((result) => result.receipts ?? []));
 		commands.forEach((command, i) => {
 			const reply = results[i]?.reply;
 			if (reply === undefined || single[i] !== true) return;
@@ -637,7 +705,7 @@ export class Room extends OutboxObject {
 				sendIfOpen(command.ws, JSON.stringify(reply));
 				if (reply.type === "ack") {
 					this.meter.count("acks", { transport: "socket" });
-					if (!reply.duplicate) this.meter.messageStored("socket");
+					if (!reply.duplicate && command.frame.type === "send") this.meter.messageStored("socket");
 				}
 			}
 		});
@@ -653,7 +721,21 @@ export class Room extends OutboxObject {
 			const ack = sent.result.value;
 			return { events: sent.events, reply: { type: "ack", id: frame.id, ...ack }, alarm: sent.alarm };
 		}
-		// v1.3 frames (edit, react, typing, read) are not parsed yet: parseClientFrame refuses them.
+		if (frame.type === "edit") {
+			const edited = this.prepareEdit(identity, frame, traceId, now);
+			if (!edited.result.ok) return { events: [], reply: { type: "error", ...edited.result.error, id: frame.id }, alarm: false };
+			return { events: edited.events, reply: { type: "ack", id: frame.id, ...edited.result.value }, alarm: edited.alarm };
+		}
+		if (frame.type === "react") {
+			const reacted = this.prepareReact(identity, frame, traceId, now);
+			if (!reacted.result.ok) return { events: [], reply: { type: "error", ...reacted.result.error, id: frame.id }, alarm: false };
+			return { events: reacted.events, reply: { type: "ack", id: frame.id, ...reacted.result.value }, alarm: false };
+		}
+		if (frame.type === "read") {
+			const read = this.prepareRead(identity, frame.seq, now);
+			return { events: [], alarm: false, receipts: read.receipts };
+		}
+		// `typing` never gets this far.
 		if (frame.type !== "delete")
 			return {
 				events: [],
@@ -703,6 +785,16 @@ export class Room extends OutboxObject {
 		const refusal = this.sendRefusal(identity, input);
 		// A repeat of a stored message gets the original answer whatever changed since.
 		if (refusal !== undefined) return repeat() ?? { result: refusal, events: [], alarm: false };
+		let replyTo: ReplyRef | undefined;
+		if (input.replyTo !== undefined) {
+			const target = this.log.findMessage(input.replyTo);
+			if (target === undefined || target.retractedBy !== null) {
+				const missing = fail("not_found", `no message ${input.replyTo} to reply to in this room`);
+				return repeat() ?? { result: missing, events: [], alarm: false };
+			}
+			replyTo = replySnapshot(target.event);
+		}
+		const mentions = this.users.mentions(input.text);
 		const targets = input.crossPost ?? [];
 		const sagaId = targets.length > 0 ? newSagaId(this.name) : null;
 		this.log.pruneDedup(now);
@@ -719,6 +811,8 @@ export class Room extends OutboxObject {
 				text: input.text,
 				traceId,
 				...(sagaId === null ? {} : { sagaId }),
+				...(replyTo === undefined ? {} : { replyTo }),
+				...(mentions.length === 0 ? {} : { mentions }),
 			},
 			now,
 			{ ifNew: true },
@@ -730,6 +824,7 @@ export class Room extends OutboxObject {
 		}
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		this.knownAuthors.add(identity.id);
+		this.users.posted(message.author);
 		if (sagaId !== null) {
 			// The message, its dedup record and one task per target commit together; deliveries
 			// the engine's gate lets through are claimed now, for the room to attempt itself. The
@@ -748,6 +843,85 @@ export class Room extends OutboxObject {
 		}
 		const denied = (input.crossPost ?? []).find((room) => !canAccessRoom(identity, room));
 		return denied === undefined ? undefined : fail("forbidden", `your token does not grant room ${denied}`);
+	}
+
+	/**
+	 * Stores an edit (v1.3): only the author, of a live message that is not a cross-posted copy.
+	 * Deduplicated by the client id like a send: a repeat answers the first ack, whatever
+	 * changed since.
+	 */
+	private prepareEdit(identity: Identity, input: EditInput, traceId: string, now: number): Prepared<SendResult> {
+		const repeat = (): Prepared<SendResult> | undefined => {
+			const existing = this.edits.findAck(identity.id, input.id);
+			return existing === undefined ? undefined : { result: ok({ ...existing, duplicate: true }), events: [], alarm: false };
+		};
+		const refused = (failure: Failure): Prepared<SendResult> => repeat() ?? { result: failure, events: [], alarm: false };
+		const policy = this.policyRefusal(identity);
+		if (policy !== undefined) return refused(policy);
+		if (input.after !== undefined && this.log.findByClientId(identity.id, input.after) === undefined) {
+			return refused(fail("out_of_order", `the frame before this one (${input.after}) is not stored yet; send it first`));
+		}
+		const target = editRefusal(this.log.findMessage(input.msgId), input.msgId, identity.id);
+		if (!target.ok) return refused(target);
+		const message = target.value;
+		this.log.pruneDedup(now);
+		const mentions = this.users.mentions(input.text);
+		const author = { id: identity.id, name: identity.name };
+		const request = { editor: author, clientId: input.id, msgId: input.msgId, text: input.text, mentions, traceId };
+		const edited = this.edits.append(message, request, now);
+		if (edited === undefined) {
+			const original = repeat();
+			if (original === undefined) throw new Error("the dedup index turned an edit away, but holds nothing for it");
+			return original;
+		}
+		this.search.edited(message.event.seq, input.text);
+		// A cross-posted original's copies follow through the outbox (objects/outbox.ts, editCopies).
+		const copies =
+			message.sagaId === null
+				? 0
+				: this.outbox.editCopies(
+						message.sagaId,
+						{ editSeq: edited.seq, editedAt: edited.editedAt, text: input.text, traceId },
+						now,
+					);
+		const result: SendResult = { seq: edited.seq, msgId: edited.msgId, traceId, duplicate: false };
+		if (message.sagaId !== null) result.sagaId = message.sagaId;
+		return { result: ok(result), events: [edited], alarm: copies > 0 };
+	}
+
+	/** v1.3: a reaction, with the room's policy (objects/reactions.ts has the rules). */
+	private prepareReact(identity: Identity, input: ReactInput, traceId: string, now: number): Prepared<SendResult> {
+		const who = { user: { id: identity.id, name: identity.name }, admin: identity.admin, policy: this.policy };
+		return { ...this.reactions.react(who, input, traceId, now), alarm: false };
+	}
+
+	/**
+	 * v1.3: moves the caller's read marker. A seq beyond the room's last event is clamped to it
+	 * (nobody has read what does not exist yet); only a marker that moved writes a row and sends
+	 * a `receipt`. Reading is not posting: the policy does not apply.
+	 */
+	private prepareRead(identity: Identity, seq: number, now: number): { receipts: ReceiptFrame[] } {
+		const user: UserRef = { id: identity.id, name: identity.name };
+		const stored = this.reads.advance(user, Math.min(seq, this.log.lastSeq), now);
+		return { receipts: stored.moved ? [{ type: "receipt", user, seq: stored.seq }] : [] };
+	}
+
+	/**
+	 * v1.3: each moved marker as a `receipt` to the room's open sockets (batch sockets too, as
+	 * plain frames), the reader's own included. Over the presence list limit only the reader's
+	 * own sockets get it, as v1 presence frames stop there: with everyone reading every message,
+	 * a receipt to every socket would cost n² frames. Others see those markers in their welcome.
+	 */
+	private sendReceipts(receipts: readonly ReceiptFrame[]): void {
+		if (receipts.length === 0) return;
+		const everyone = this.roster().mode === "list";
+		for (const receipt of receipts) {
+			const frame = JSON.stringify(receipt);
+			for (const ws of this.ctx.getWebSockets(everyone ? undefined : userTag(receipt.user.id))) {
+				if (ws.readyState !== WebSocket.OPEN || this.identity(ws)?.closing === true) continue;
+				sendIfOpen(ws, frame);
+			}
+		}
 	}
 
 	private write<T>(work: () => T): T {
@@ -809,13 +983,67 @@ export class Room extends OutboxObject {
 		return result;
 	}
 
+	/** v1.3: an edit over HTTP (`PATCH /v1/rooms/{room}/messages/{msgId}`), rate-limited like a send. */
+	async edit(identity: Identity, input: EditInput, traceId: string): Promise<Result<SendResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const result = await this.commitNow(() => this.prepareEdit(identity, input, traceId, now));
+		if (!result.ok) this.meter.count("refusals", { transport: "http", code: result.error.code });
+		return result;
+	}
+
+	/** v1.3: every text a live message has had, the original first. */
+	async editHistory(msgId: string): Promise<Result<EditHistory>> {
+		return this.edits.history(this.name, msgId);
+	}
+
+	/**
+	 * v1.3: a page of live messages matching the query, newest first. Indexes what arrived since
+	 * the last search first, a chunk per transaction (objects/search.ts).
+	 */
+	async searchMessages(query: SearchQuery): Promise<SearchPage> {
+		while (this.search.behind()) this.write(() => this.search.catchUpChunk());
+		return this.search.page(this.name, query);
+	}
+
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {
 		const now = this.engine.now();
 		return await this.commitNow(() => this.prepareDelete(identity, msgId, traceId, now));
 	}
 
-	async events(query: EventsQuery): Promise<EventsPage> {
-		return { room: this.name, events: this.log.page(query), lastSeq: this.log.lastSeq };
+	/** A history page; v1.3: each live message carries its `reactions`, `mine` for `readerId`. */
+	async events(query: EventsQuery, readerId = ""): Promise<EventsPage> {
+		return { room: this.name, events: this.reactions.attach(this.log.page(query), readerId), lastSeq: this.log.lastSeq };
+	}
+
+	/** v1.3: a reaction over HTTP, with the user's rate limit, as the `react` frame. */
+	async react(identity: Identity, input: ReactInput, traceId: string): Promise<Result<SendResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const result = await this.commitNow(() => this.prepareReact(identity, input, traceId, now));
+		if (!result.ok) this.meter.count("refusals", { transport: "http", code: result.error.code });
+		return result;
+	}
+
+	/** v1.3: `PUT /v1/rooms/{room}/read`, as the `read` frame; answers the marker as stored and its unread count. */
+	async markRead(identity: Identity, seq: number): Promise<Result<ReadResult>> {
+		const now = this.engine.now();
+		const take = this.buckets.take(identity.id, now);
+		if (!take.ok) {
+			this.meter.count("refusals", { transport: "http", code: "rate_limited" });
+			return fail("rate_limited", "slow down", take.retryAfterMs);
+		}
+		const read = this.write(() => this.prepareRead(identity, seq, now));
+		this.sendReceipts(read.receipts);
+		return ok(this.reads.state(identity.id));
 	}
 
 	/** Changes the policy; with `audit`, the change and its audit entry commit together. */

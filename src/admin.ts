@@ -52,8 +52,8 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 		filter.room = query.room;
 	}
 	if (query.kind !== undefined) {
-		if (query.kind !== "deliver" && query.kind !== "retract" && query.kind !== "moderate") {
-			return bad("`kind` must be deliver, retract or moderate");
+		if (query.kind !== "deliver" && query.kind !== "retract" && query.kind !== "moderate" && query.kind !== "edit") {
+			return bad("`kind` must be deliver, retract, moderate or edit");
 		}
 		filter.kind = query.kind;
 	}

@@ -12,7 +12,8 @@ import { authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
-import { parseEventsQuery, parseMembersQuery, parseSendInput } from "./protocol.ts";
+import { parseEditInput, parseEventsQuery, parseMembersQuery, parseSearchQuery, parseSendInput } from "./protocol.ts";
+import { registerSocialRoutes } from "./social-routes.ts";
 import { ACCESS_HEADER, accessConfigured } from "./access.ts";
 import { identify, spendHttpBudget } from "./credentials.ts";
 import { registerOpsRoutes, serveMetricsWithToken } from "./ops-routes.ts";
@@ -96,7 +97,8 @@ export function createApp(): Hono<AppEnv> {
 	app.get("/v1/rooms/:room/events", async (c) => {
 		const room = authorizedRoom(c);
 		const query = unwrap(parseEventsQuery(new URL(c.req.url).searchParams));
-		return c.json(await roomStub(c, room).events(query));
+		// v1.3: `reactions.mine` is the caller's.
+		return c.json(await roomStub(c, room).events(query, c.get("identity").id));
 	});
 
 	app.get("/v1/rooms/:room/members", async (c) => {
@@ -122,6 +124,28 @@ export function createApp(): Hono<AppEnv> {
 		return c.json(unwrap(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
 	});
 
+	// v1.3 chat: edits and search (docs/protocol.md, "v1.3 additions: chat").
+	app.patch("/v1/rooms/:room/messages/:msgId", async (c) => {
+		const room = authorizedRoom(c);
+		const body = await readJsonBody(c);
+		// The path names the message; a body's own msgId is ignored.
+		const input = unwrap(parseEditInput({ ...body, msgId: c.req.param("msgId") }, c.get("config")));
+		const result = unwrap(await roomStub(c, room).edit(c.get("identity"), input, c.get("trace").traceId));
+		return c.json(result, result.duplicate ? 200 : 201);
+	});
+
+	app.get("/v1/rooms/:room/messages/:msgId/edits", async (c) => {
+		const room = authorizedRoom(c);
+		return c.json(unwrap(await roomStub(c, room).editHistory(c.req.param("msgId"))));
+	});
+
+	app.get("/v1/rooms/:room/search", async (c) => {
+		const room = authorizedRoom(c);
+		const query = unwrap(parseSearchQuery(new URL(c.req.url).searchParams));
+		return c.json(await roomStub(c, room).searchMessages(query));
+	});
+
+	registerSocialRoutes(app);
 	registerAdminRoutes(app);
 	registerOpsRoutes(app);
 

@@ -6,6 +6,7 @@
  * caller never re-checks a field that a parser accepted.
  */
 
+import { isEmoji } from "./emoji.ts";
 import type { ErrorBody, ErrorCode, Failure, Result } from "./errors.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -413,6 +414,8 @@ export const TYPING_EXPIRY_MS = 6000;
 export const READ_COALESCE_MS = 3000;
 /** v1.3: how many others' read markers a welcome carries. */
 export const RECEIPTS_IN_WELCOME = 50;
+/** v1.3: `ReadState.unread` counts at most this many messages (a client shows it as "1000+"). */
+export const UNREAD_COUNT_MAX = 1000;
 export const SEARCH_PAGE_DEFAULT = 20;
 export const SEARCH_PAGE_MAX = 100;
 /** v1.2 socket features, asked for with `?features=a,b` on the upgrade. */
@@ -429,8 +432,10 @@ export const DEFAULT_LIMITS: RoomLimits = { maxFrameBytes: 32_768, maxMessageCha
 export function sendFrameBudget(maxMessageChars: number): number {
 	const idBytes = MAX_CLIENT_ID_CHARS * 6;
 	const crossPostBytes = MAX_CROSS_POSTS * (64 + 3);
+	// v1.3: a reply's `replyTo` (an edit frame, with a msgId and no crossPost, is smaller).
+	const replyToBytes = MAX_MSG_ID_CHARS * 6;
 	const envelope = 128;
-	return maxMessageChars * 6 + 2 * idBytes + crossPostBytes + envelope;
+	return maxMessageChars * 6 + 2 * idBytes + crossPostBytes + replyToBytes + envelope;
 }
 
 /**
@@ -529,6 +534,67 @@ export interface MessageLimits {
 	maxMessageChars: number;
 }
 
+/** A frame's client id: 1..MAX_CLIENT_ID_CHARS code points of valid Unicode. */
+function checkClientId(raw: unknown): Result<string, Refusal> {
+	if (typeof raw !== "string") return refuse("bad_request", "`id` must be a string");
+	const length = codePointLength(raw);
+	if (length < 1 || length > MAX_CLIENT_ID_CHARS) return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`, raw);
+	if (hasLoneSurrogate(raw)) return refuse("bad_request", "`id` must be valid Unicode (no lone surrogates)", raw);
+	return { ok: true, value: raw };
+}
+
+/** A message text, by the rules every send and edit share: length, not blank, valid Unicode. */
+function checkText(raw: unknown, id: string, limits: MessageLimits): Result<string, Refusal> {
+	if (typeof raw !== "string") return refuse("bad_request", "`text` must be a string", id);
+	const length = codePointLength(raw);
+	if (length < 1) return refuse("bad_request", "`text` must not be empty", id);
+	if (length > limits.maxMessageChars) {
+		return refuse("too_large", `\`text\` is ${length} chars; the limit is ${limits.maxMessageChars}`, id);
+	}
+	// Checked after the length, so a huge blank paste is not scanned twice.
+	if (raw.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
+	if (hasLoneSurrogate(raw)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
+	return { ok: true, value: raw };
+}
+
+/** The optional `after` of a send or edit: a client id. */
+function checkAfter(raw: unknown, id: string): Result<string | undefined, Refusal> {
+	if (raw === undefined) return { ok: true, value: undefined };
+	if (typeof raw !== "string" || raw.length < 1 || codePointLength(raw) > MAX_CLIENT_ID_CHARS) {
+		return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
+	}
+	return { ok: true, value: raw };
+}
+
+/** Longest message id accepted as input (a server's ids are far shorter). */
+export const MAX_MSG_ID_CHARS = 128;
+
+/** A message id field (`msgId`, `replyTo`): a non-empty string; whether it exists is the room's to say. */
+function checkMsgId(raw: unknown, field: string, id?: string): Result<string, Refusal> {
+	if (typeof raw !== "string" || raw.length < 1 || raw.length > MAX_MSG_ID_CHARS) {
+		return refuse("bad_request", `\`${field}\` must be a message id (1..${MAX_MSG_ID_CHARS} chars)`, id);
+	}
+	return { ok: true, value: raw };
+}
+
+/**
+ * Validates an edit (the `edit` frame, or `PATCH /v1/rooms/{room}/messages/{msgId}` with the
+ * path's msgId merged in): a client id, the message, and a new text under the send's rules.
+ */
+export function parseEditInput(input: Record<string, unknown>, limits: MessageLimits): Result<EditInput, Refusal> {
+	const id = checkClientId(input.id);
+	if (!id.ok) return id;
+	const msgId = checkMsgId(input.msgId, "msgId", id.value);
+	if (!msgId.ok) return msgId;
+	const text = checkText(input.text, id.value, limits);
+	if (!text.ok) return text;
+	const after = checkAfter(input.after, id.value);
+	if (!after.ok) return after;
+	const edit: EditInput = { id: id.value, msgId: msgId.value, text: text.value };
+	if (after.value !== undefined) edit.after = after.value;
+	return { ok: true, value: edit };
+}
+
 /**
  * Validates the body of a send (frame or HTTP). `room` is the room it is sent in, so a
  * cross-post back to it can be refused.
@@ -541,25 +607,17 @@ export function parseSendInput(input: Record<string, unknown>, room: string, lim
 	if (idLength < 1 || idLength > MAX_CLIENT_ID_CHARS) {
 		return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`, id);
 	}
-	const text = input.text;
-	if (typeof text !== "string") return refuse("bad_request", "`text` must be a string", id);
-	const textLength = codePointLength(text);
-	if (textLength < 1) return refuse("bad_request", "`text` must not be empty", id);
-	if (textLength > limits.maxMessageChars) {
-		return refuse("too_large", `\`text\` is ${textLength} chars; the limit is ${limits.maxMessageChars}`, id);
+	const text = checkText(input.text, id, limits);
+	if (!text.ok) return text;
+	if (hasLoneSurrogate(id)) return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
+	const after = checkAfter(input.after, id);
+	if (!after.ok) return after;
+	const base: SendInput = after.value === undefined ? { id, text: text.value } : { id, text: text.value, after: after.value };
+	if (input.replyTo !== undefined) {
+		const replyTo = checkMsgId(input.replyTo, "replyTo", id);
+		if (!replyTo.ok) return replyTo;
+		base.replyTo = replyTo.value;
 	}
-	// Checked after the length, so a huge blank paste is not scanned twice.
-	if (text.trim() === "") return refuse("bad_request", "`text` must not be only white space", id);
-	if (hasLoneSurrogate(text) || hasLoneSurrogate(id))
-		return refuse("bad_request", "`text` and `id` must be valid Unicode (no lone surrogates)", id);
-	let after: string | undefined;
-	if (input.after !== undefined) {
-		if (typeof input.after !== "string" || input.after.length < 1 || codePointLength(input.after) > MAX_CLIENT_ID_CHARS) {
-			return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
-		}
-		after = input.after;
-	}
-	const base: SendInput = after === undefined ? { id, text } : { id, text, after };
 	if (input.crossPost === undefined) return { ok: true, value: base };
 	const crossPost = input.crossPost;
 	if (!Array.isArray(crossPost) || crossPost.length < 1 || crossPost.length > MAX_CROSS_POSTS) {
@@ -585,8 +643,12 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 			const parsed = parseSendInput(data, room, limits);
 			return parsed.ok ? { ok: true, value: { type: "send", ...parsed.value } } : parsed;
 		}
+		case "edit": {
+			const parsed = parseEditInput(data, limits);
+			return parsed.ok ? { ok: true, value: { type: "edit", ...parsed.value } } : parsed;
+		}
 		case "delete": {
-			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > 128) {
+			if (typeof data.msgId !== "string" || data.msgId.length < 1 || data.msgId.length > MAX_MSG_ID_CHARS) {
 				return refuse("bad_request", "`msgId` must be a non-empty string", id);
 			}
 			return {
@@ -594,8 +656,12 @@ export function parseClientFrame(raw: string, room: string, limits: MessageLimit
 				value: id === undefined ? { type: "delete", msgId: data.msgId } : { type: "delete", msgId: data.msgId, id },
 			};
 		}
+		case "react":
+		case "typing":
+		case "read":
+			return parseSocialFrame(data, id);
 		default:
-			return refuse("bad_request", '`type` must be "send" or "delete"', id);
+			return refuse("bad_request", '`type` must be "send", "edit", "delete", "react", "typing" or "read"', id);
 	}
 }
 
@@ -671,6 +737,39 @@ export function parseMembersQuery(params: URLSearchParams): Result<MembersQuery>
 	return { ok: true, value: { limit, cursor } };
 }
 
+/** v1.3: `?q=&before=&limit=` of the search route. */
+export interface SearchQuery {
+	q: string;
+	limit: number;
+	/** Only messages with a seq below this (the previous page's `before`). */
+	before?: number;
+}
+
+/** Longest search query, in code points. */
+export const MAX_SEARCH_QUERY_CHARS = 200;
+
+/**
+ * Parses the search route's query. `q` is words to find (each must appear, as a word or a
+ * word's prefix with a trailing `*`); the room turns it into an FTS5 query, so any text is
+ * safe here and only its size is checked (URLSearchParams already turned bad UTF-8 into U+FFFD).
+ */
+export function parseSearchQuery(params: URLSearchParams): Result<SearchQuery> {
+	const q = (params.get("q") ?? "").trim();
+	if (q === "") return refuse("bad_request", "`q` must not be empty");
+	if (codePointLength(q) > MAX_SEARCH_QUERY_CHARS) return refuse("too_large", `\`q\` is limited to ${MAX_SEARCH_QUERY_CHARS} chars`);
+	let limit = SEARCH_PAGE_DEFAULT;
+	const limitText = params.get("limit");
+	if (limitText !== null) {
+		if (!CURSOR.test(limitText)) return refuse("bad_request", "`limit` must be an integer");
+		limit = Number(limitText);
+		if (limit < 1 || limit > SEARCH_PAGE_MAX) return refuse("bad_request", `\`limit\` must be 1..${SEARCH_PAGE_MAX}`);
+	}
+	const before = params.get("before");
+	if (before === null || before === "") return { ok: true, value: { q, limit } };
+	if (!CURSOR.test(before)) return refuse("bad_request", "`before` must be a non-negative integer");
+	return { ok: true, value: { q, limit, before: Number(before) } };
+}
+
 export interface PolicyPatch {
 	readOnly?: boolean;
 	banGuests?: boolean;
@@ -709,4 +808,77 @@ export function parseJsonObject(text: string): Result<Record<string, unknown>> {
 	const data = parseJson(text);
 	if (!isPlainObject(data)) return refuse("bad_request", "the body must be a JSON object");
 	return { ok: true, value: data };
+}
+
+// ---------------------------------------------------------------------------------------
+// v1.3 parsers: reactions, typing, read state
+// ---------------------------------------------------------------------------------------
+
+/** The `react`, `typing` and `read` frames (parseClientFrame hands them here). */
+function parseSocialFrame(data: Record<string, unknown>, id: string | undefined): Result<ClientFrame, Refusal> {
+	if (data.type === "react") {
+		const parsed = parseReactInput(data);
+		return parsed.ok ? { ok: true, value: { type: "react", ...parsed.value } } : parsed;
+	}
+	if (id !== undefined && !isClientId(id)) return refuse("bad_request", `\`id\` must be 1..${MAX_CLIENT_ID_CHARS} chars`);
+	if (data.type === "typing") return { ok: true, value: id === undefined ? { type: "typing" } : { type: "typing", id } };
+	const parsed = parseReadInput(data);
+	if (!parsed.ok) return id === undefined ? parsed : refuse(parsed.error.code, parsed.error.message, id);
+	return { ok: true, value: id === undefined ? { type: "read", seq: parsed.value.seq } : { type: "read", seq: parsed.value.seq, id } };
+}
+
+function isClientId(value: unknown): value is string {
+	if (typeof value !== "string" || hasLoneSurrogate(value)) return false;
+	const length = codePointLength(value);
+	return length >= 1 && length <= MAX_CLIENT_ID_CHARS;
+}
+
+/** Whether a string is a message id as a room could have made it (the room then looks it up). */
+function isMessageIdText(value: unknown): value is string {
+	return typeof value === "string" && value.length >= 1 && value.length <= 128;
+}
+
+/**
+ * Whether `emoji` may be a reaction: exactly one emoji grapheme (src/emoji.ts) or a `:name:`
+ * matching REACTION_NAME_PATTERN. Stored and compared as given: no normalization, so "❤" and
+ * "❤️" (with the presentation selector) are two reactions, as clients send them.
+ */
+export function isReactionEmoji(emoji: string): boolean {
+	return REACTION_NAME_PATTERN.test(emoji) || (!hasLoneSurrogate(emoji) && isEmoji(emoji));
+}
+
+/**
+ * Validates a reaction (the `react` frame, or the body of `POST
+ * /v1/rooms/{room}/messages/{msgId}/reactions`, whose msgId comes from the path and is passed
+ * in `input.msgId` by the route).
+ */
+export function parseReactInput(input: Record<string, unknown>): Result<ReactInput, Refusal> {
+	if (!isClientId(input.id)) return refuse("bad_request", `\`id\` must be a string of 1..${MAX_CLIENT_ID_CHARS} chars`);
+	const id = input.id;
+	if (!isMessageIdText(input.msgId)) return refuse("bad_request", "`msgId` must be a non-empty string", id);
+	const emoji = input.emoji;
+	if (typeof emoji !== "string" || !isReactionEmoji(emoji)) {
+		return refuse("bad_request", "`emoji` must be exactly one emoji, or a :name: of 1..32 of a-z 0-9 _ + -", id);
+	}
+	if (input.remove !== undefined && typeof input.remove !== "boolean") return refuse("bad_request", "`remove` must be a boolean", id);
+	const value: ReactInput = { id, msgId: input.msgId, emoji };
+	if (input.remove === true) value.remove = true;
+	if (input.after !== undefined) {
+		if (!isClientId(input.after)) return refuse("bad_request", `\`after\` must be a client id of 1..${MAX_CLIENT_ID_CHARS} chars`, id);
+		value.after = input.after;
+	}
+	return { ok: true, value };
+}
+
+/**
+ * Validates a read marker (the `read` frame, or the body `{seq}` of `PUT
+ * /v1/rooms/{room}/read`): a non-negative integer. A seq beyond the room's last one is not
+ * refused here; the room clamps it to its `lastSeq` (see docs/protocol.md).
+ */
+export function parseReadInput(input: Record<string, unknown>): Result<{ seq: number }, Refusal> {
+	const seq = input.seq;
+	if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+		return refuse("bad_request", "`seq` must be a non-negative integer");
+	}
+	return { ok: true, value: { seq } };
 }

@@ -26,7 +26,7 @@ export interface Family {
 }
 
 const TRANSPORTS = ["socket", "http"] as const;
-const KINDS = ["deliver", "retract", "moderate"] as const;
+const KINDS = ["deliver", "retract", "moderate", "edit"] as const;
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"] as const;
 const SAGA_STATES = ["running", "compensating", "succeeded", "compensated", "failed"] as const;
 const ALERT_STATUSES = ["pending", "sent", "failed", "unsent"] as const;

@@ -9,7 +9,7 @@
  */
 import { canAccessRoom, type Identity } from "../auth.ts";
 import { isRoomId } from "../protocol.ts";
-import { originOfSagaId, parseModerationTaskId } from "../saga/ids.ts";
+import { CROSSPOST_TASK_KIND, originOfSagaId, parseModerationTaskId } from "../saga/ids.ts";
 
 /** An admin's rooms claim; `null` for a global admin. */
 export type Scope = string[] | null;
@@ -38,7 +38,7 @@ export function roomsInScope(scope: Scope, rooms: readonly string[]): string[] {
 export function taskRooms(taskId: string): string[] | undefined {
 	const moderation = parseModerationTaskId(taskId);
 	if (moderation !== undefined) return [moderation.room];
-	const match = /^([^~]+~[0-9a-f]{12})\.[dr]\.(.+)$/.exec(taskId);
+	const match = new RegExp(`^([^~]+~[0-9a-f]{12})\\.${CROSSPOST_TASK_KIND}\\.(.+)$`).exec(taskId);
 	const origin = match?.[1] === undefined ? undefined : originOfSagaId(match[1]);
 	const target = match?.[2];
 	return origin === undefined || target === undefined || !isRoomId(target) ? undefined : [origin, target];

@@ -2,7 +2,8 @@
  * @module
  * Saga and task ids name their origin, so any id leads straight to its source of truth:
  * `<room>~<random>` for sagas (their origin room), `mod@<random>` for operator moderations
- * (their own object), and `<sagaId>.<d|r|m>.<target room>` for tasks. Moderations made before
+ * (their own object), and `<sagaId>.<d|r|m>.<target room>` for tasks; an edit's task (v1.3) is
+ * `<sagaId>.e<edit seq>.<target room>`, one per edit of the original and target. Moderations made before
  * the rename have `cmp@<random>` ids; those still parse everywhere, and name the same object.
  */
 import { isRoomId } from "../protocol.ts";
@@ -15,11 +16,18 @@ export function newSagaId(originRoom: string): string {
 	return `${originRoom}~${randomId(6)}`;
 }
 
-const KIND_LETTER = { deliver: "d", retract: "r", moderate: "m" } as const;
+const KIND_LETTER = { deliver: "d", retract: "r", moderate: "m", edit: "e" } as const;
 
-export function taskIdFor(sagaId: string, kind: keyof typeof KIND_LETTER, room: string): string {
-	return `${sagaId}.${KIND_LETTER[kind]}.${room}`;
+/**
+ * A task's id. An edit's (v1.3) names its edit too, one task per edit and target room:
+ * `editSeq` is the seq of the original's edit (without it, the id's prefix is `<sagaId>.e`).
+ */
+export function taskIdFor(sagaId: string, kind: keyof typeof KIND_LETTER, room: string, editSeq?: number): string {
+	return `${sagaId}.${KIND_LETTER[kind]}${kind === "edit" ? (editSeq ?? "") : ""}.${room}`;
 }
+
+/** The kind part of a cross-post's task id, as a regular expression: d, r, or e and an edit seq. */
+export const CROSSPOST_TASK_KIND = "(?:[dr]|e[1-9][0-9]{0,14})";
 
 export function newModerationId(): string {
 	return `mod@${randomId(6)}`;
@@ -69,7 +77,7 @@ export function parseModerationTaskId(taskId: string): { id: string; room: strin
 export function originOfTaskId(taskId: string): TaskOrigin | undefined {
 	const moderation = parseModerationTaskId(taskId);
 	if (moderation !== undefined) return { kind: "moderation", id: moderation.id };
-	const match = /^([^~]+~[0-9a-f]{12})\.[dr]\.(.+)$/.exec(taskId);
+	const match = new RegExp(`^([^~]+~[0-9a-f]{12})\\.${CROSSPOST_TASK_KIND}\\.(.+)$`).exec(taskId);
 	if (match?.[1] === undefined || match[2] === undefined || !isRoomId(match[2])) return undefined;
 	const room = originOfSagaId(match[1]);
 	return room === undefined ? undefined : { kind: "room", id: room };

@@ -10,6 +10,9 @@
  * - Settling: what counts as done, and which saga event the tasks imply (`isDone`, `settleEvent`).
  * - Compensation: which deliveries to cancel and which rooms get a retract
  *   (`compensationPlan`, `mayHaveCopy`, `noCopyCanAppear`).
+ * - Edits (v1.3): which copies an edit of the original must reach (`editTargets`). An edit task
+ *   never bears on its saga's state: a cross-post succeeded or compensated by its deliveries
+ *   and retracts, whatever its edits do afterwards.
  */
 import type { SagaState, TaskState } from "../protocol.ts";
 import { isTaskTerminal, type SagaEvent, taskTransition, type TaskEvent } from "./state-machine.ts";
@@ -112,6 +115,11 @@ export interface SagaTask {
 	state: TaskState;
 }
 
+/** Whether a task bears on its saga's state: every kind but the edits of a v1.3 original. */
+function bearsOnSaga(task: SagaTask): boolean {
+	return task.kind !== "edit";
+}
+
 /**
  * Whether a task counts as done for a running saga: it succeeded, or an operator skipped it
  * (a cross-post then succeeds without that room), or an operator cancelled an operator
@@ -136,7 +144,7 @@ function failedRetract(task: SagaTask): boolean {
  * A skipped retract counts as gone: the operator said so.
  */
 export function noCopyCanAppear(tasks: readonly SagaTask[]): boolean {
-	return tasks.every((t) => isTaskTerminal(t.state)) && !tasks.some(failedRetract);
+	return tasks.filter(bearsOnSaga).every((t) => isTaskTerminal(t.state)) && !tasks.some(failedRetract);
 }
 
 /**
@@ -151,7 +159,8 @@ export function noCopyCanAppear(tasks: readonly SagaTask[]): boolean {
  * - succeeded, compensated: nothing follows from the tasks (a delete of the original
  *   compensates a succeeded saga on request, not from its tasks).
  */
-export function settleEvent(state: SagaState, tasks: readonly SagaTask[]): SagaEvent | undefined {
+export function settleEvent(state: SagaState, all: readonly SagaTask[]): SagaEvent | undefined {
+	const tasks = all.filter(bearsOnSaga);
 	switch (state) {
 		case "running":
 			if (tasks.some(aborts)) return "compensate";
@@ -233,6 +242,8 @@ export interface LiveTask {
 	ord: number;
 	nextAttemptAt: number;
 	leaseUntil: number | null;
+	/** The saga it belongs to (an edit waits for its own saga's delivery to the same room). */
+	sagaId?: string;
 }
 
 function byOrd(tasks: readonly LiveTask[]): LiveTask[] {
@@ -244,20 +255,31 @@ function byOrd(tasks: readonly LiveTask[]): LiveTask[] {
  * ones whose lease ran out (they may have been lost with a runtime). Deliveries from one
  * origin to one room keep commit order: a delivery waits while an earlier one to the same
  * room is in flight (processing) or pending and not yet due. All due deliveries to a room are
- * claimed together, so they travel as one batch.
+ * claimed together, so they travel as one batch. An edit (v1.3) waits while its saga's delivery
+ * to its room is live at all: they travel in different batches, and the copy must be there first.
  */
 export function dueTasks(live: readonly LiveTask[], now: number, limit = 100): string[] {
 	const blocked = new Set<string>();
+	const delivering = liveDeliveries(live);
 	const due: string[] = [];
 	for (const task of byOrd(live)) {
 		if (due.length >= limit) break;
 		const leaseOut = task.state === "processing" && (task.leaseUntil ?? 0) <= now;
-		const ready = task.state === "pending" && task.nextAttemptAt <= now && !(task.kind === "deliver" && blocked.has(task.room));
+		const ready =
+			task.state === "pending" &&
+			task.nextAttemptAt <= now &&
+			!(task.kind === "deliver" && blocked.has(task.room)) &&
+			!(task.kind === "edit" && delivering.has(`${task.sagaId}|${task.room}`));
 		if (ready || leaseOut) due.push(task.taskId);
 		if (task.kind === "deliver" && (task.state === "processing" || (task.state === "pending" && task.nextAttemptAt > now)))
 			blocked.add(task.room);
 	}
 	return due;
+}
+
+/** The (saga, room) pairs with a live delivery: an edit there waits for it. */
+function liveDeliveries(live: readonly LiveTask[]): Set<string> {
+	return new Set(live.filter((t) => t.kind === "deliver").map((t) => `${t.sagaId}|${t.room}`));
 }
 
 /**
@@ -267,13 +289,19 @@ export function dueTasks(live: readonly LiveTask[], now: number, limit = 100): s
  */
 export function nextDueAt(live: readonly LiveTask[]): number | null {
 	const busy = new Set<string>();
+	const delivering = liveDeliveries(live);
 	let next: number | null = null;
 	const consider = (at: number) => {
 		next = next === null ? at : Math.min(next, at);
 	};
 	for (const task of byOrd(live)) {
 		if (task.state === "processing") consider(task.leaseUntil ?? 0);
-		else if (task.state === "pending" && !(task.kind === "deliver" && busy.has(task.room))) consider(task.nextAttemptAt);
+		else if (
+			task.state === "pending" &&
+			!(task.kind === "deliver" && busy.has(task.room)) &&
+			!(task.kind === "edit" && delivering.has(`${task.sagaId}|${task.room}`))
+		)
+			consider(task.nextAttemptAt);
 		if (task.kind === "deliver") busy.add(task.room);
 	}
 	return next;
@@ -309,6 +337,19 @@ export function mayAttemptDirectly(
  * state cannot be read off its tasks. Without one, it runs until every task is done, and has
  * then succeeded. (A failed or cancelled delivery turns it to compensating, which writes one.)
  */
-export function implicitSagaState(tasks: readonly SagaTask[]): SagaState {
+export function implicitSagaState(all: readonly SagaTask[]): SagaState {
+	const tasks = all.filter(bearsOnSaga);
 	return tasks.length > 0 && tasks.every(isDone) ? "succeeded" : "running";
+}
+
+/**
+ * The rooms an edit of a cross-posted original must reach, given its tasks in step order: each
+ * room whose delivery may have left a copy (see mayHaveCopy), unless a retract is on its way
+ * there (the copy is, or will be, gone). A delivery never attempted needs no edit: the outbox
+ * gives it the new text, which its first attempt carries. An edit to a room whose delivery is
+ * still live waits behind it (dueTasks).
+ */
+export function editTargets(tasks: readonly PlannedTask[]): string[] {
+	const retracted = new Set(tasks.filter((t) => t.kind === "retract").map((t) => t.room));
+	return tasks.filter((t) => mayHaveCopy(t) && !retracted.has(t.room)).map((t) => t.room);
 }

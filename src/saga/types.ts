@@ -6,7 +6,8 @@
 import type { ErrorCode } from "../errors.ts";
 import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../protocol.ts";
 
-export type TaskKind = "deliver" | "retract" | "moderate";
+/** `edit` (v1.3): carries an edit of a cross-posted original to a copy (objects/barrier.ts). */
+export type TaskKind = "deliver" | "retract" | "moderate" | "edit";
 
 /**
  * The object that owns a task, its source of truth: the room that cross-posted (deliver and
@@ -63,6 +64,13 @@ export interface CopyPayload {
 	ts: number;
 	/** For retracts: the reason the copy is retracted with. */
 	reason?: RetractReason;
+	/**
+	 * v1.3, once the original was edited: the seq of the edit `text` is (the original's latest
+	 * edit, for a delivery). A copy applies an edit only if this is greater than the one it shows.
+	 */
+	editSeq?: number;
+	/** v1.3: when that edit was made. */
+	editedAt?: number;
 }
 
 /** An operator moderation's task for one room: the messages to retract there. */

@@ -15,10 +15,11 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
+import type { Room } from "../../objects/room.ts";
 import type { MeterReading } from "../../objects/storage-meter.ts";
 import type { Identity } from "../../src/auth.ts";
 import { shardName } from "../../src/ops/shard.ts";
-import { api, freshRoom, token } from "./helpers.ts";
+import { api, freshRoom, join, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
 const SHARDS = 4;
@@ -149,5 +150,160 @@ describe("GET /v1/admin/meter", () => {
 		expect(scoped.status).toBe(403);
 		expect((await api("/v1/admin/meter?rooms=NO!", { token: await token({ sub: "ops", role: "admin" }) })).status).toBe(400);
 		expect((await api("/v1/admin/meter", { token: await token({ sub: "u" }) })).status).toBe(403);
+	});
+});
+
+/** Rows the room wrote (alarms included) while `work` ran, and whether it left an alarm set. */
+async function roomRows(room: string, work: () => Promise<void>): Promise<{ rows: number; alarm: boolean }> {
+	const stub = env.ROOM.getByName(room);
+	const before = await stub.meterReading();
+	await work();
+	const after = await stub.meterReading();
+	if (before.incarnation !== after.incarnation) throw new Error(`${room} restarted during the measurement`);
+	const alarm = await runInDurableObject(stub, async (_instance, state) => (await state.storage.getAlarm()) !== null);
+	return { rows: after.rowsWritten - before.rowsWritten + after.alarmWrites - before.alarmWrites, alarm };
+}
+
+describe("rows written per v1.3 chat write", () => {
+	/** A room where ann has posted once (her first post registers her) and search is caught up. */
+	async function warmRoom(): Promise<{ room: string; first: string }> {
+		const room = freshRoom("c");
+		const stub = env.ROOM.getByName(room);
+		const warm = await stub.post(ann, { id: "warm", text: "first" }, "a".repeat(32));
+		if (!warm.ok) throw new Error("warm-up send failed");
+		await quiet(room);
+		await stub.searchMessages({ q: "first", limit: 1 });
+		return { room, first: warm.value.msgId };
+	}
+
+	it("a plain message stays at 2 rows and no alarm, with mentions and search on", async ({ expect }) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const plain = await roomRows(room, async () => {
+			await stub.post(ann, { id: "p1", text: "a plain message" }, "b".repeat(32));
+		});
+		const mentioning = await roomRows(room, async () => {
+			await stub.post(ann, { id: "p2", text: "@Ann a message that mentions" }, "c".repeat(32));
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per plain message", plain, mentioning }));
+		expect(plain).toEqual({ rows: 2, alarm: false });
+		expect(mentioning).toEqual({ rows: 2, alarm: false });
+	});
+
+	it("a reply costs what a plain message costs", async ({ expect }) => {
+		const { room, first } = await warmRoom();
+		const reply = await roomRows(room, async () => {
+			await env.ROOM.getByName(room).post(ann, { id: "r1", text: "a reply", replyTo: first }, "d".repeat(32));
+		});
+		expect(reply).toEqual({ rows: 2, alarm: false });
+	});
+
+	it("an edit writes 3 rows (its event, its dedup entry, the message), 5 once search has indexed the message", async ({ expect }) => {
+		const { room, first } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		const sent = await stub.post(ann, { id: "m1", text: "not indexed yet" }, "e".repeat(32));
+		if (!sent.ok) throw new Error("send failed");
+		const unindexed = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e1", msgId: sent.value.msgId, text: "edited before any search" }, "f".repeat(32));
+		});
+		const indexed = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "1".repeat(32));
+		});
+		const repeat = await roomRows(room, async () => {
+			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "2".repeat(32));
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per edit", unindexed, indexed, repeat }));
+		expect(unindexed).toEqual({ rows: 3, alarm: false });
+		expect(indexed).toEqual({ rows: 5, alarm: false });
+		expect(repeat).toEqual({ rows: 0, alarm: false });
+	});
+
+	it("search indexes lazily: one row per live message it catches up on, plus its watermark per chunk", async ({ expect }) => {
+		const { room } = await warmRoom();
+		const stub = env.ROOM.getByName(room);
+		for (let i = 0; i < 10; i++) await stub.post(ann, { id: `s${i}`, text: `message ${i}` }, "3".repeat(32));
+		const catchUp = await roomRows(room, async () => {
+			await stub.searchMessages({ q: "message", limit: 5 });
+		});
+		const again = await roomRows(room, async () => {
+			await stub.searchMessages({ q: "message", limit: 5 });
+		});
+		console.log(JSON.stringify({ level: "debug", msg: "rows per search", catchUp, again }));
+		expect(catchUp).toEqual({ rows: 10 + 1, alarm: false });
+		expect(again).toEqual({ rows: 0, alarm: false });
+	});
+});
+
+/**
+ * v1.3: rows one room writes per chat action, from its own storage meter. Each runs after a
+ * warm-up post (an author's first post also registers them in the author directory) once the
+ * room is quiet, so what is measured is the steady state.
+ */
+describe("rows written per v1.3 chat action", () => {
+	const trace = "a".repeat(32);
+
+	async function warmRoom(): Promise<{ room: string; stub: DurableObjectStub<Room>; msgId: string }> {
+		const room = freshRoom("c");
+		const stub = env.ROOM.getByName(room);
+		const warm = await stub.post(ann, { id: "warm", text: "first" }, trace);
+		if (!warm.ok) throw new Error("warm-up send failed");
+		await quiet(room);
+		return { room, stub, msgId: warm.value.msgId };
+	}
+
+	/** Rows the room writes while `work` runs (the room must not restart meanwhile). */
+	async function rowsOf(stub: DurableObjectStub<Room>, work: () => Promise<unknown>): Promise<number> {
+		const before = await stub.meterReading();
+		await work();
+		const after = await stub.meterReading();
+		if (before.incarnation !== after.incarnation) throw new Error("the room restarted during the measurement");
+		return after.rowsWritten - before.rowsWritten + after.alarmWrites - before.alarmWrites;
+	}
+
+	async function alarmOf(room: string): Promise<number | null> {
+		return await runInDurableObject(env.ROOM.getByName(room), async (_instance, state) => await state.storage.getAlarm());
+	}
+
+	it("a plain message still costs at most 2 rows and sets no alarm", async ({ expect }) => {
+		const { room, stub } = await warmRoom();
+		const rows = await rowsOf(stub, () => stub.post(ann, { id: "plain", text: "hello" }, trace));
+		expect(rows).toBeGreaterThan(0);
+		expect(rows).toBeLessThanOrEqual(2);
+		expect(await alarmOf(room)).toBeNull();
+	});
+
+	it("a reaction costs 3 rows (its event, the event's dedup entry, the reaction row) and a duplicate none, no alarm", async ({
+		expect,
+	}) => {
+		const { room, stub, msgId } = await warmRoom();
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r1", msgId, emoji: "👍" }, trace))).toBe(3);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r2", msgId, emoji: "👍" }, trace))).toBe(0);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r1", msgId, emoji: "👍" }, trace))).toBe(0);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r3", msgId, emoji: "👍", remove: true }, trace))).toBe(3);
+		expect(await rowsOf(stub, () => stub.react(ann, { id: "r4", msgId, emoji: "👍", remove: true }, trace))).toBe(0);
+		expect(await alarmOf(room)).toBeNull();
+	});
+
+	it("a read marker costs 1 row when it moves and none when it does not, however many messages it covers", async ({ expect }) => {
+		const { room, stub } = await warmRoom();
+		for (let i = 0; i < 10; i++) await stub.post({ ...ann, id: `u${i}` }, { id: `m${i}`, text: "x" }, trace);
+		await quiet(room);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 11))).toBe(1);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 11))).toBe(0);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 3))).toBe(0);
+		await stub.post(ann, { id: "more", text: "y" }, trace);
+		expect(await rowsOf(stub, () => stub.markRead(ann, 12))).toBe(1);
+		expect(await alarmOf(room)).toBeNull();
+	});
+
+	it("a typing frame costs no row", async ({ expect }) => {
+		const { room, stub } = await warmRoom();
+		const alice = await join(room, "guest=alice");
+		const bob = await join(room, "guest=bob");
+		const rows = await rowsOf(stub, async () => {
+			alice.send({ type: "typing" });
+			await bob.frame("typing");
+		});
+		expect(rows).toBe(0);
 	});
 });

@@ -184,7 +184,7 @@ describe("the console's words", () => {
 	it("filters by the server's task and saga states, kinds and actions", () => {
 		expect(TASK_STATES).toEqual(ALL_TASK_STATES);
 		expect(SAGA_STATES).toEqual(ALL_SAGA_STATES);
-		expect([...TASK_KINDS].sort()).toEqual(["deliver", "moderate", "retract"]);
+		expect([...TASK_KINDS].sort()).toEqual(["deliver", "edit", "moderate", "retract"]);
 		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate", "policy"]);
 	});
 

@@ -32,7 +32,9 @@ import {
 import { ALL_SAGA_STATES, ALL_TASK_STATES, isTaskTerminal, sagaTransition } from "../../src/saga/state-machine.ts";
 import { type ManualAction, TASK_OUTCOME_CODES, type TaskKind, type TaskOutcome } from "../../src/saga/types.ts";
 
+/** The kinds that bear on a saga's state (v1.3 edits never do: test/unit/saga-edits.test.ts). */
 const KINDS: readonly TaskKind[] = ["deliver", "retract", "moderate"];
+const ALL_KINDS: readonly TaskKind[] = [...KINDS, "edit"];
 const SAGA_STATES: ReadonlyArray<SagaState | undefined> = [...ALL_SAGA_STATES, undefined];
 const LIVE: readonly TaskState[] = ["pending", "processing"];
 
@@ -52,24 +54,36 @@ const show = (tasks: readonly SagaTask[]) => tasks.map((task) => `${task.kind}:$
 describe("manual actions", () => {
 	/** The whole rule, as the operations guide states it: what each kind allows from each state. */
 	const ALLOWED: Record<TaskState, Record<TaskKind, (saga: SagaState | undefined) => ManualAction[]>> = {
-		pending: { deliver: () => ["skip", "cancel"], retract: () => ["skip"], moderate: () => ["skip", "cancel"] },
-		processing: { deliver: () => ["skip", "cancel"], retract: () => ["skip"], moderate: () => ["skip", "cancel"] },
+		pending: {
+			deliver: () => ["skip", "cancel"],
+			retract: () => ["skip"],
+			moderate: () => ["skip", "cancel"],
+			edit: () => ["skip", "cancel"],
+		},
+		processing: {
+			deliver: () => ["skip", "cancel"],
+			retract: () => ["skip"],
+			moderate: () => ["skip", "cancel"],
+			edit: () => ["skip", "cancel"],
+		},
 		failed: {
 			// A delivery is retried only while its cross-post still runs.
 			deliver: (saga) => (saga === "running" ? ["retry", "skip", "cancel"] : ["skip", "cancel"]),
 			// A compensation is never cancelled: that would leave a copy behind.
 			retract: () => ["retry", "skip"],
 			moderate: () => ["retry", "skip", "cancel"],
+			// An edit may be retried whatever its saga does: the copy's barrier decides.
+			edit: () => ["retry", "skip", "cancel"],
 		},
-		succeeded: { deliver: () => [], retract: () => [], moderate: () => [] },
-		skipped: { deliver: () => [], retract: () => [], moderate: () => [] },
-		cancelled: { deliver: () => [], retract: () => [], moderate: () => [] },
-		archived: { deliver: () => [], retract: () => [], moderate: () => [] },
+		succeeded: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
+		skipped: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
+		cancelled: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
+		archived: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
 	};
 
 	it("allow exactly what the guide's table says, for every kind, task state and saga state", ({ expect }) => {
 		let combinations = 0;
-		for (const kind of KINDS) {
+		for (const kind of ALL_KINDS) {
 			for (const state of ALL_TASK_STATES) {
 				for (const sagaState of SAGA_STATES) {
 					const subject = { kind, state, sagaState };
@@ -86,7 +100,7 @@ describe("manual actions", () => {
 				}
 			}
 		}
-		expect(combinations).toBe(3 * 7 * 6);
+		expect(combinations).toBe(4 * 7 * 6);
 	});
 
 	it("say why an action is refused: the task's state first, then the saga's, then the kind", ({ expect }) => {

@@ -97,6 +97,16 @@ export function firstUnreadSeq(
 	return messages.find((message) => message.seq > readSeq && message.authorId !== me && message.removed !== true)?.seq;
 }
 
+/**
+ * The unread divider's label: "3 new messages", or "1000+ new messages" when the server's count
+ * stopped at its cap (UNREAD_COUNT_MAX); just "New messages" when the count is not known.
+ */
+export function unreadLabel(unread: number | undefined, cap: number): string {
+	if (unread === undefined || unread <= 0) return "New messages";
+	const count = unread >= cap ? `${cap.toLocaleString("en-US")}+` : unread.toLocaleString("en-US");
+	return `${count} new message${unread === 1 ? "" : "s"}`;
+}
+
 /** One other reader's marker. */
 export interface ReaderMark {
 	userId: string;

@@ -26,11 +26,19 @@ import type {
 	WelcomeFrame,
 } from "./index.ts";
 import type { MessageEditedEvent, ReactionEvent, ReadState, ReceiptFrame, ReplyRef } from "../src/protocol.ts";
-import { DEFAULT_LIMITS, GUEST_NAME_PATTERN, MAX_CROSS_POSTS, REPLY_EXCERPT_CHARS, codePointLength, isRoomId } from "../src/protocol.ts";
+import {
+	DEFAULT_LIMITS,
+	GUEST_NAME_PATTERN,
+	MAX_CROSS_POSTS,
+	REPLY_EXCERPT_CHARS,
+	UNREAD_COUNT_MAX,
+	codePointLength,
+	isRoomId,
+} from "../src/protocol.ts";
 import { byId, el, userText } from "./dom.ts";
 import { completeMention, matchMentions, mentionQuery } from "./mention-complete.ts";
 import type { SeenUser } from "./mention-complete.ts";
-import { QUICK_REACTIONS, lastEditable, layout, seenBy, seenByText, typingText } from "./page-format.ts";
+import { QUICK_REACTIONS, lastEditable, layout, seenBy, seenByText, typingText, unreadLabel } from "./page-format.ts";
 import type { MessageSummary, ReaderMark } from "./page-format.ts";
 import { nameFromUserId, parseRichText } from "./rich-text.ts";
 import type { MentionTarget, Segment } from "./rich-text.ts";
@@ -1156,8 +1164,7 @@ class Session {
 			if (view.day !== undefined) before.push(view.day);
 			if (placement.firstUnread) {
 				dividerPlaced = true;
-				const unread = this.#readOnOpen?.unread ?? 0;
-				this.#divider.textContent = unread > 0 ? `${plural(unread, "new message")}` : "New messages";
+				this.#divider.textContent = unreadLabel(this.#readOnOpen?.unread, UNREAD_COUNT_MAX);
 				before.push(this.#divider);
 			}
 			placeBefore(view.li, before);

@@ -15,6 +15,7 @@ import {
 	seenBy,
 	seenByText,
 	typingText,
+	unreadLabel,
 } from "../../client/page-format.ts";
 
 const NOW = Date.UTC(2026, 11, 2, 15, 0);
@@ -67,6 +68,14 @@ describe("the unread divider", () => {
 	it("goes before the first message by someone else after the marker, not before your own", () => {
 		expect(firstUnreadSeq(messages, 3, "me")).toBe(7);
 		expect(layout(messages, { now: NOW, me: "me", readSeq: 3 }).map((p) => p.firstUnread)).toEqual([false, false, true, false]);
+	});
+
+	it("says how many are new, with the server's cap shown as a floor", () => {
+		expect(unreadLabel(1, 1000)).toBe("1 new message");
+		expect(unreadLabel(3, 1000)).toBe("3 new messages");
+		expect(unreadLabel(1000, 1000)).toBe("1,000+ new messages");
+		expect(unreadLabel(0, 1000)).toBe("New messages");
+		expect(unreadLabel(undefined, 1000)).toBe("New messages");
 	});
 
 	it("is absent when all is read or no marker is known, and breaks a group", () => {

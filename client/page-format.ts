@@ -58,7 +58,7 @@ export function dayLabel(ts: number, now: number, locale?: string): string {
 
 /**
  * The placement of every message, in the order given (seq order). `readSeq` is the reader's
- * marker when the room was opened (undefined: no divider); the divider goes before the first
+ * marker when the room was opened (undefined or 0: no divider); the divider goes before the first
  * message after it written by someone else.
  */
 export function layout(
@@ -87,13 +87,17 @@ export function layout(
 	});
 }
 
-/** The seq of the first message after `readSeq` that someone else wrote, if any is shown. */
+/**
+ * The seq of the first message after `readSeq` that someone else wrote, if any is shown. A
+ * reader who never read the room (marker 0) gets none: to a newcomer everything is new, and a
+ * divider above all of it says nothing.
+ */
 export function firstUnreadSeq(
 	messages: readonly MessageSummary[],
 	readSeq: number | undefined,
 	me: string | undefined,
 ): number | undefined {
-	if (readSeq === undefined) return undefined;
+	if (readSeq === undefined || readSeq === 0) return undefined;
 	return messages.find((message) => message.seq > readSeq && message.authorId !== me && message.removed !== true)?.seq;
 }
 

@@ -361,8 +361,10 @@ describe.skipIf(browserMissing)("chat page features", () => {
 			});
 			expect(response.status).toBe(201);
 		}
+		// Bob has never read the room: no divider, the page opens at the bottom.
 		const bob = await openAs("bob", room);
 		await waitForTexts(bob.page, ["old 130"]);
+		expect(await bob.page.locator("#timeline .unread-divider").count()).toBe(0);
 		const count = () => bob.page.locator("#timeline li.msg").count();
 		const firstShown = async () => (await bob.page.locator("#timeline li.msg .text").first().textContent()) ?? "";
 		expect(await count()).toBeLessThan(130);

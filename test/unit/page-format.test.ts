@@ -81,6 +81,8 @@ describe("the unread divider", () => {
 	it("is absent when all is read or no marker is known, and breaks a group", () => {
 		expect(firstUnreadSeq(messages, 9, "me")).toBeUndefined();
 		expect(firstUnreadSeq(messages, undefined, "me")).toBeUndefined();
+		// Never read (marker 0): a newcomer, to whom everything is new.
+		expect(firstUnreadSeq(messages, 0, "me")).toBeUndefined();
 		const placements = layout([m(1, "b", at(9)), m(2, "b", at(9, 1))], { now: NOW, me: "me", readSeq: 1 });
 		expect(placements[1]).toEqual({ grouped: false, firstUnread: true });
 	});

@@ -6,6 +6,8 @@
  * history by scrolling up. Every outcome is checked against what the server stored (HTTP).
  */
 import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventsPage, MessageEvent, RoomEvent } from "../../src/protocol.ts";
@@ -97,6 +99,12 @@ async function storedMessage(
 	);
 }
 
+/** For a person to look at (test-output/ is not committed). */
+async function screenshot(page: Page, name: string): Promise<void> {
+	mkdirSync(join(PROJECT_ROOT, "test-output"), { recursive: true });
+	await page.screenshot({ path: join(PROJECT_ROOT, "test-output", name) });
+}
+
 describe.skipIf(browserMissing)("chat page features", () => {
 	it("edits with the button and with up-arrow, replies with a quote, mentions with autocomplete", async () => {
 		const room = freshRoom();
@@ -183,6 +191,7 @@ describe.skipIf(browserMissing)("chat page features", () => {
 		]);
 		// The quote keeps the text it was made with.
 		expect(await bubble(alice.page, "ten minutes").locator(".quote-text").textContent()).toBe("can you check this @bob please");
+		await screenshot(bob.page, "chat-features.png");
 
 		expect(problems).toEqual([]);
 	});
@@ -317,6 +326,7 @@ describe.skipIf(browserMissing)("chat page features", () => {
 		await reply.focus();
 		const box = await reply.boundingBox();
 		expect(box === null ? -1 : box.x + box.width).toBeLessThanOrEqual(360);
+		await screenshot(bob.page, "chat-features-narrow.png");
 		// Nothing wider than the screen: no sideways scrolling.
 		expect(await bob.page.locator("html").evaluate((root) => root.scrollWidth)).toBeLessThanOrEqual(360);
 		expect(problems).toEqual([]);

@@ -215,6 +215,18 @@ describe.skipIf(browserMissing)("chat page features", () => {
 		expect(await aliceChip.getAttribute("aria-pressed")).toBe("true");
 		expect(await bobChip.getAttribute("aria-pressed")).toBe("false");
 
+		// The picker works from the keyboard: Enter opens it on its first emoji, Escape closes it.
+		const bobReact = bubble(bob.page, "shipping today").locator(".react");
+		await bobReact.focus();
+		await bobReact.press("Enter");
+		const bobPicker = bubble(bob.page, "shipping today").locator(".picker");
+		await bobPicker.waitFor();
+		expect(await bob.page.locator(":focus").getAttribute("data-emoji")).toBe("👍");
+		await bob.page.keyboard.press("Escape");
+		await bobPicker.waitFor({ state: "hidden" });
+		expect(await bobReact.getAttribute("aria-expanded")).toBe("false");
+		expect(await bob.page.locator(":focus").getAttribute("class")).toBe("link react");
+
 		// Bob adds his with the chip itself.
 		await bobChip.click();
 		await until("bob's reaction on both pages", async () =>

@@ -1,8 +1,10 @@
 -- v1.3 chat: edits, replies, mentions and search (docs/protocol.md, "v1.3 additions: chat").
 --
 -- The event log gains a kind ('edit', and the kinds later chat features add), so its CHECK on
--- `kind` moves into the code (objects/event-log.ts), as 0004 did for the outbox: SQLite cannot
--- drop a CHECK in place, so the table is rebuilt with its rows, once per room.
+-- `kind` goes, as 0004's did for the outbox: the kinds are the literals the code writes
+-- (objects/event-log.ts, objects/edits.ts) and reads back through toEvent. SQLite cannot drop
+-- a CHECK in place, so the table is rebuilt with its rows, once per room (a room with a long
+-- history writes each event and its index entry once more, at its first start on this version).
 --
 -- New columns, all NULL on rows that do not use them, so a plain message writes no more:
 -- - reply_to: a reply's ReplyRef snapshot (JSON, without `removed`, which is read at the target);

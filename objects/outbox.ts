@@ -776,13 +776,17 @@ export class Outbox {
 		});
 	}
 
-	/** The spans a cross-post's rows carry for this trace: its tasks' and its saga row's. */
+	/**
+	 * The spans a cross-post's rows carry for this trace: its tasks' and its saga row's. An
+	 * edit's tasks (v1.3) belong to the edit's own trace, the rest to the original's.
+	 */
 	notes(sagaId: string, traceId: string): Note[] {
 		return this.reading(() => {
 			const info = this.sagaInfo(sagaId);
-			if (info === undefined || info.traceId !== traceId) return [];
-			const row = this.sagaRow(sagaId);
-			return [...this.sagaTasks(sagaId).flatMap((t) => parseNotes(t.notes)), ...(row === undefined ? [] : parseNotes(row.notes))];
+			if (info === undefined) return [];
+			const row = info.traceId === traceId ? this.sagaRow(sagaId) : undefined;
+			const tasks = this.sagaTasks(sagaId).filter((t) => t.trace_id === traceId);
+			return [...tasks.flatMap((t) => parseNotes(t.notes)), ...(row === undefined ? [] : parseNotes(row.notes))];
 		});
 	}
 
@@ -1041,20 +1045,25 @@ export class Outbox {
 				message.seq * ORD_BLOCK + i,
 				i === 0 ? received : [],
 			);
-			if (!direct) return;
-			const claimed: TaskRow = { ...row, state: "processing", attempts: 1, lease_until: now + this.settings.leaseMs, version: 1 };
-			const note: Note = {
-				at: now,
-				component: "outbox",
-				event: "task.dispatch",
-				detail: `deliver to ${room}: pending → processing, attempt 1, direct`,
-			};
-			const noted = { ...claimed, notes: JSON.stringify([...parseNotes(claimed.notes), note]) };
-			this.put(noted);
-			unit.tasks.push({ task: this.view(noted), from: "pending", event: "claim", version: noted.version, noted: true });
-			unit.direct.push(this.message(noted));
+			if (direct) this.claimAtCommit(row, now);
 		});
 		this.recordRun(sagaId, null);
+	}
+
+	/** Claims a task just inserted (attempt 1, leased as the alarm would lease it) for the origin to attempt after the commit. */
+	private claimAtCommit(row: TaskRow, now: number): void {
+		const unit = this.open("claimAtCommit");
+		const claimed: TaskRow = { ...row, state: "processing", attempts: 1, lease_until: now + this.settings.leaseMs, version: 1 };
+		const note: Note = {
+			at: now,
+			component: "outbox",
+			event: "task.dispatch",
+			detail: `${row.kind} to ${row.room}: pending → processing, attempt 1, direct`,
+		};
+		const noted = { ...claimed, notes: JSON.stringify([...parseNotes(claimed.notes), note]) };
+		this.put(noted);
+		unit.tasks.push({ task: this.view(noted), from: "pending", event: "claim", version: noted.version, noted: true });
+		unit.direct.push(this.message(noted));
 	}
 
 	/**
@@ -1063,9 +1072,16 @@ export class Outbox {
 	 * come, an operator's retry included, makes the copy with it), and every room where a copy
 	 * may be already gets an edit task (see editTargets), which waits behind that room's live
 	 * delivery. Nothing is sent for a saga that is compensating or done compensating: its copies
-	 * are being retracted. Returns how many edit tasks it made.
+	 * are being retracted. With `direct`, an edit whose copy's delivery is done is claimed for a
+	 * direct attempt where the gate lets it (as a cross-post's deliveries are). Returns how many
+	 * edit tasks it made.
 	 */
-	editCopies(sagaId: string, edit: { editSeq: number; editedAt: number; text: string; traceId: string }, now: number): number {
+	editCopies(
+		sagaId: string,
+		edit: { editSeq: number; editedAt: number; text: string; traceId: string },
+		now: number,
+		direct?: DirectGate,
+	): number {
 		this.open("editCopies");
 		const run = this.run(sagaId);
 		if (run === undefined || (run.state !== "running" && run.state !== "succeeded")) return 0;
@@ -1086,7 +1102,9 @@ export class Outbox {
 			// After the saga's deliveries (steps 0..), before its retracts (RETRACT_ORDS on), in edit order.
 			const earlier = rows.filter((row) => row.kind === "edit" && row.room === room).length;
 			const ord = Math.floor(delivery.ord / ORD_BLOCK) * ORD_BLOCK + EDIT_ORDS + Math.min(earlier, RETRACT_ORDS - EDIT_ORDS - 1);
-			this.insertTask(sagaId, "edit", room, edit.traceId, fresh(delivery), now, ord, [], edit.editSeq);
+			const row = this.insertTask(sagaId, "edit", room, edit.traceId, fresh(delivery), now, ord, [], edit.editSeq);
+			// Behind a live delivery it waits for the alarm (dueTasks); after one, it may go at once.
+			if (!isLive(delivery) && direct?.(room, this.liveDeliveriesTo(room)) === true) this.claimAtCommit(row, now);
 		}
 		if (made.length > 0) this.recordRun(sagaId, run.state as SagaState);
 		return made.length;

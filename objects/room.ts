@@ -883,6 +883,7 @@ export class Room extends OutboxObject {
 						message.sagaId,
 						{ editSeq: edited.seq, editedAt: edited.editedAt, text: input.text, traceId },
 						now,
+						this.engine.directGate,
 					);
 		const result: SendResult = { seq: edited.seq, msgId: edited.msgId, traceId, duplicate: false };
 		if (message.sagaId !== null) result.sagaId = message.sagaId;
@@ -925,7 +926,12 @@ export class Room extends OutboxObject {
 	}
 
 	private write<T>(work: () => T): T {
-		return this.engine.write(work);
+		return this.engine.write(() => {
+			const result = work();
+			// A retract of an indexed message leaves its words in FTS5's segments until a merge.
+			this.search.purge();
+			return result;
+		});
 	}
 
 	/**
@@ -1003,11 +1009,11 @@ export class Room extends OutboxObject {
 
 	/**
 	 * v1.3: a page of live messages matching the query, newest first. Indexes what arrived since
-	 * the last search first, a chunk per transaction (objects/search.ts).
+	 * the last search first, a chunk per transaction (objects/search.ts); `rate_limited` while a
+	 * long history is still being indexed.
 	 */
-	async searchMessages(query: SearchQuery): Promise<SearchPage> {
-		while (this.search.behind()) this.write(() => this.search.catchUpChunk());
-		return this.search.page(this.name, query);
+	async searchMessages(query: SearchQuery): Promise<Result<SearchPage>> {
+		return await this.search.search(this.name, query, (work) => this.write(work));
 	}
 
 	async remove(identity: Identity, msgId: string, traceId: string): Promise<Result<{ seq: number }>> {

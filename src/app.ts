@@ -142,7 +142,7 @@ export function createApp(): Hono<AppEnv> {
 	app.get("/v1/rooms/:room/search", async (c) => {
 		const room = authorizedRoom(c);
 		const query = unwrap(parseSearchQuery(new URL(c.req.url).searchParams));
-		return c.json(await roomStub(c, room).searchMessages(query));
+		return c.json(unwrap(await roomStub(c, room).searchMessages(query)));
 	});
 
 	registerSocialRoutes(app);

@@ -49,13 +49,18 @@ async function dump(stub: DurableObjectStub): Promise<TableDump[]> {
 	});
 }
 
+/** Blobs (FTS5's segments among them) as their bytes, so a word stored in one is found too. */
+function readable(_key: string, value: unknown): unknown {
+	return value instanceof ArrayBuffer ? new TextDecoder("latin1").decode(value) : value;
+}
+
 /** The tables (and rows) of these objects that mention `marker`. */
 async function holding(marker: string, objects: Record<string, DurableObjectStub>): Promise<string[]> {
 	const found: string[] = [];
 	for (const [name, stub] of Object.entries(objects)) {
 		for (const { table, rows } of await dump(stub)) {
 			for (const row of rows) {
-				const text = JSON.stringify(row);
+				const text = JSON.stringify(row, readable);
 				if (text.includes(marker)) found.push(`${name}.${table}: ${text.slice(0, 300)}`);
 			}
 		}
@@ -129,6 +134,42 @@ describe("a retract of a cross-posted original", () => {
 		await waitFor(async () => (await sagaState(a, sagaId)) === "compensated");
 		await quiet([a, b, c]);
 		expect(await holding(marker, objectsOf(a, [b, c]))).toEqual([]);
+	});
+
+	it("scrubs every version of an edited original, its copies' edits and the search index (v1.3)", async ({ expect }) => {
+		const [a, b, c] = [freshRoom("scrub-a"), freshRoom("scrub-b"), freshRoom("scrub-c")];
+		const marker = `marker${crypto.randomUUID().replaceAll("-", "")}`;
+		const edited = `edited${crypto.randomUUID().replaceAll("-", "")}`;
+		const { msgId, sagaId } = await crossPost(a, [b, c], marker);
+		await waitFor(async () => (await sagaState(a, sagaId)) === "succeeded");
+		const patched = await api(`/v1/rooms/${a}/messages/${msgId}`, {
+			method: "PATCH",
+			body: JSON.stringify({ id: crypto.randomUUID(), text: `now it is ${edited}` }),
+			token: author,
+		});
+		expect(patched.status).toBe(201);
+		const reader = await token({ sub: "scrub-reader" });
+		await waitFor(async () => {
+			for (const room of [b, c]) {
+				const found = (await (await api(`/v1/rooms/${room}/search?q=${edited}`, { token: reader })).json()) as {
+					results: unknown[];
+				};
+				if (found.results.length !== 1) return false;
+			}
+			return true;
+		});
+		await api(`/v1/rooms/${a}/search?q=${edited}`, { token: reader });
+		await quiet([a, b, c]);
+		// Both versions are stored while the message is live: the first in its history, the latest in the index.
+		const before = await holding(marker, objectsOf(a, [b, c]));
+		expect(before.some((where) => where.startsWith(`room ${a}.events`))).toBe(true);
+		expect((await holding(edited, objectsOf(a, [b, c]))).some((where) => where.includes("message_search"))).toBe(true);
+
+		await remove(a, msgId);
+		await waitFor(async () => (await sagaState(a, sagaId)) === "compensated");
+		await quiet([a, b, c]);
+		expect(await holding(marker, objectsOf(a, [b, c]))).toEqual([]);
+		expect(await holding(edited, objectsOf(a, [b, c]))).toEqual([]);
 	});
 
 	it("scrubs the text from tasks already archived", async ({ expect }) => {

@@ -5,7 +5,15 @@
 import { env } from "cloudflare:workers";
 import { describe, it } from "vitest";
 import type { Identity } from "../../src/auth.ts";
-import type { EditHistory, EventsPage, MessageEditedEvent, MessageEvent, SendResult } from "../../src/protocol.ts";
+import type {
+	AnyServerFrame,
+	BatchFrame,
+	EditHistory,
+	EventsPage,
+	MessageEditedEvent,
+	MessageEvent,
+	SendResult,
+} from "../../src/protocol.ts";
 import { api, errorCode, freshRoom, join, token } from "./helpers.ts";
 
 const ann: Identity = { id: "ann", name: "Ann", admin: false, rooms: null, guest: false };
@@ -82,6 +90,45 @@ describe("edits over a socket", () => {
 		expect(await alice.frame("error", (e) => e.id === "order")).toMatchObject({ code: "out_of_order" });
 		alice.send({ type: "edit", id: "ok", msgId: sent.msgId, text: "fine", after: "m1" });
 		expect(await alice.frame("ack", (a) => a.id === "ok")).toMatchObject({ duplicate: false });
+	});
+
+	it("rides in a batch socket's batch: the edit event, then its ack", async ({ expect }) => {
+		const room = freshRoom("edit");
+		const alice = await join(room, "guest=alice&features=batch");
+		const batches = () =>
+			(alice.frames as Array<AnyServerFrame | string>).filter((f): f is BatchFrame => typeof f !== "string" && f.type === "batch");
+		alice.send({ type: "send", id: "m1", text: "batched" });
+		const sent = await alice.until(() =>
+			batches()
+				.flatMap((b) => b.acks ?? [])
+				.find((a) => a.type === "ack"),
+		);
+		alice.send({ type: "edit", id: "e1", msgId: sent.msgId, text: "batched, edited" });
+		const batch = await alice.until(() => batches().find((b) => b.events.some((e) => e.type === "message.edited")));
+		expect(batch).toMatchObject({
+			events: [{ type: "message.edited", msgId: sent.msgId, text: "batched, edited" }],
+			acks: [{ type: "ack", id: "e1", msgId: sent.msgId, duplicate: false }],
+		});
+	});
+
+	it("holds edits to the room's policy: banned and read_only, while a repeat still gets its first ack", async ({ expect }) => {
+		const room = freshRoom("edit");
+		const stub = env.ROOM.getByName(room);
+		const sent = await post(room, ann, "m1", "hello");
+		const first = await stub.edit(ann, { id: "e1", msgId: sent.msgId, text: "hello!" }, "a".repeat(32));
+		await stub.updatePolicy({ banned: ["ann"] });
+		expect(await stub.edit(ann, { id: "e2", msgId: sent.msgId, text: "x" }, "b".repeat(32))).toMatchObject({
+			ok: false,
+			error: { code: "banned" },
+		});
+		expect(await stub.edit(ann, { id: "e1", msgId: sent.msgId, text: "hello!" }, "c".repeat(32))).toEqual(
+			first.ok ? { ok: true, value: { ...first.value, duplicate: true } } : first,
+		);
+		await stub.updatePolicy({ banned: [], readOnly: true });
+		expect(await stub.edit(ann, { id: "e3", msgId: sent.msgId, text: "x" }, "d".repeat(32))).toMatchObject({
+			ok: false,
+			error: { code: "read_only" },
+		});
 	});
 
 	it("refuses to edit a cross-posted copy in its target room, naming the original's room", async ({ expect }) => {

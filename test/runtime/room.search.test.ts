@@ -1,6 +1,9 @@
 /** v1.3 search (`GET /v1/rooms/{room}/search`) over a room's live messages, through HTTP. */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, it } from "vitest";
+import { EventLog } from "../../objects/event-log.ts";
+import { Search } from "../../objects/search.ts";
 import type { Identity } from "../../src/auth.ts";
 import type { SearchPage } from "../../src/protocol.ts";
 import { api, errorCode, freshRoom, token } from "./helpers.ts";
@@ -89,5 +92,24 @@ describe("search", () => {
 		}
 		const limited = await token({ sub: "someone", rooms: ["elsewhere"] });
 		expect((await api(`/v1/rooms/${room}/search?q=gate`, { token: limited })).status).toBe(403);
+	});
+
+	it("indexes a long history over several calls, answering rate_limited until it is done", async ({ expect }) => {
+		const room = freshRoom("search");
+		for (let i = 1; i <= 10; i++) await post(room, `m${i}`, `history ${i}`);
+		await runInDurableObject(env.ROOM.getByName(room), async (_instance, state) => {
+			const log = new EventLog(state.storage.sql);
+			// Small limits, so ten messages are a long history: 2 per transaction, 3 transactions per call.
+			const search = new Search(state.storage.sql, () => log, { chunk: 2, chunksPerCall: 3 });
+			const write = (work: () => void) => state.storage.transactionSync(work);
+			const query = { q: "history", limit: 20 };
+			const first = await search.search(room, query, write);
+			expect(first).toMatchObject({ ok: false, error: { code: "rate_limited", retryAfterMs: 1000 } });
+			expect(first.ok ? "" : first.error.message).toContain("through seq 6 of 10");
+			const second = await search.search(room, query, write);
+			expect(second.ok ? second.value.results.map((m) => m.text) : second.error).toEqual(
+				Array.from({ length: 10 }, (_, i) => `history ${10 - i}`),
+			);
+		});
 	});
 });

@@ -116,9 +116,9 @@ describe("editing a cross-posted original", () => {
 			[b, "succeeded", `${sagaId}.e${editSeq}.${b}`],
 			[c, "succeeded", `${sagaId}.e${editSeq}.${c}`],
 		]);
-		// The target's span of the attempt gives the reason.
-		const spans = await env.ROOM.getByName(b).spans(editTrace);
-		expect(spans.find((span) => span.event === "edit.ok")?.detail).toContain("tombstone: the copy was retracted here");
+		// The attempt's spans give the reason: the target's own (queued attempt) or the origin's task row (direct one).
+		const spans = [...(await env.ROOM.getByName(b).spans(editTrace)), ...(await env.ROOM.getByName(a).spans(editTrace, [sagaId]))];
+		expect(spans.map((span) => span.detail ?? "").join("\n")).toContain("tombstone: the copy was retracted here");
 		expect(editsOf(await eventsOf(b), copyInB?.msgId ?? "")).toEqual([]);
 		expect(copyOf(await eventsOf(b), sagaId)?.retractedBy).toBeDefined();
 		expect(copyOf(await eventsOf(c), sagaId)?.text).toBe("hello both, edited");
@@ -135,6 +135,17 @@ describe("editing a cross-posted original", () => {
 		const taskId = `${sagaId}.e${editSeq}.${b}`;
 		const failed = await exhaust(a, taskId);
 		expect(failed).toMatchObject({ kind: "edit", state: "failed", actions: ["retry", "skip", "cancel"] });
+		// The ops index lists it with the other tasks, by kind and state.
+		const listed = await vi.waitUntil(
+			async () => {
+				const page = (await (await api(`/v1/admin/tasks?kind=edit&state=failed&room=${b}`, { token: adminToken })).json()) as {
+					tasks: TaskView[];
+				};
+				return page.tasks.find((task) => task.taskId === taskId);
+			},
+			{ timeout: 10_000, interval: 50 },
+		);
+		expect(listed).toMatchObject({ kind: "edit", state: "failed", room: b, actions: ["retry", "skip", "cancel"] });
 		// The saga's state is its deliveries': an edit's failure does not undo the cross-post.
 		expect((await sagaOf(a, sagaId)).state).toBe("succeeded");
 		await restore();

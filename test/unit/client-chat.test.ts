@@ -95,6 +95,27 @@ describe("edits and reactions share the outbox with sends", () => {
 		expect((await Promise.all([sent, edited])).map((r) => r.seq)).toEqual([1, 2]);
 	});
 
+	it("paces edits and reactions with the sends, under the room's rate", async () => {
+		const h = harness({ maxInFlight: 100 });
+		const connected = h.client.connect();
+		const socket = await h.socket(0);
+		socket.open();
+		socket.push({ ...(welcome(0) as WelcomeFrame), limits: { ...LIMITS, ratePerSec: 50, burst: 10 }, read: { seq: 0, unread: 0 } });
+		socket.push({ type: "synced", through: 0 });
+		await connected;
+		const started = Date.now();
+		for (let i = 0; i < 6; i++) {
+			void h.client.send(`m${i}`, { id: `s${i}` }).catch(() => undefined);
+			void h.client.edit(`msg-${i}`, `e${i}`, { id: `e${i}` }).catch(() => undefined);
+			void h.client.react(`msg-${i}`, "👍", { id: `r${i}` }).catch(() => undefined);
+		}
+		// Half of 80 % of the burst at once, then 40 a second: one bucket for all three kinds.
+		expect(outbox(socket)).toHaveLength(4);
+		await vi.waitFor(() => expect(outbox(socket)).toHaveLength(18), { timeout: 3000 });
+		expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+		expect(outbox(socket).map(([, id]) => id)).toEqual(Array.from({ length: 6 }, (_, i) => [`s${i}`, `e${i}`, `r${i}`]).flat());
+	});
+
 	it("rejects an edit or reaction refused for good with the server's code, never retries it, and goes on", async () => {
 		const h = harness();
 		const socket = await live(h);

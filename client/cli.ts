@@ -5,16 +5,17 @@
  *   npm run -s token -- --sub ann --name Ann > ~/.parley-token && npm run chat -- --room lobby --token-file ~/.parley-token
  *   PARLEY_TOKEN="$(npm run -s token -- --sub ann)" npm run chat -- --room lobby --url https://chat.example.com
  *
- * Each line typed (or piped) on stdin is sent as a message, in order. Commands:
- *   /history [n]    show the n (default 20) messages before the oldest one shown
- *   /delete <msgId> retract one of your messages
- *   /quit           wait for unsent messages to be acked, then exit (also on end of input)
- * A line starting with `//` is sent as text with one `/` removed.
+ * Each line typed (or piped) on stdin is sent as a message, in order. Commands (`/help` lists
+ * them; see COMMANDS in cli-text.ts): /edit, /reply, /react, /unreact, /delete, /search,
+ * /history, /help, /quit. A line starting with `//` is sent as text with one `/` removed.
+ * Edits and reactions go through the same outbox as messages, so they keep the order typed.
  *
- * The room transcript goes to stdout, one line per event: `#<seq> <name>: <text> [<msgId>]`
- * and `#<seq> (removed <msgId>: <reason>)`. Status, presence and errors go to stderr, so the
- * output can be piped or diffed. Everything that came from the network is shown through
- * `escapeForTerminal`, so no one in the room can send escape sequences to the terminal.
+ * The room transcript goes to stdout, one line per event, with the local time:
+ * `#<seq> <time> <name>: <text> [<msgId>]`, `#<seq> <time> (removed <msgId>: <reason>)`,
+ * `#<seq> <time> <name> edited #<n>: <text>`, `#<seq> <time> <name> reacted <emoji> to #<n>`.
+ * Status, presence and errors go to stderr, so the output can be piped or diffed. Everything
+ * that came from the network is shown through `escapeForTerminal`, so no one in the room can
+ * send escape sequences to the terminal.
  *
  * Every line is either stored (exactly once, in the order typed) or reported on stderr as
  * `* line <n> not sent (<code>: <why>): <text>`. Exit codes: 0 when every line was stored,
@@ -25,9 +26,21 @@ import { readFileSync } from "node:fs";
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import { parseOptions } from "../scripts/args.ts";
 import { ParleyClient, ParleyClientError } from "./index.ts";
-import type { ChatMessage, ConnectionState, RetractEvent, RoomEvent, UserRef } from "./index.ts";
-import { isGuestId } from "../src/protocol.ts";
+import type { ConnectionState, RoomEvent, SendResult } from "./index.ts";
+import {
+	formatEdit,
+	formatMessage,
+	formatReaction,
+	formatRetract,
+	formatSearch,
+	helpText,
+	type MessageRef,
+	parseLine,
+	type ShownMessage,
+	shownName,
+} from "./cli-text.ts";
 import { preview, safe } from "./terminal-text.ts";
+import { TypingUsers } from "./typing.ts";
 
 const USAGE = `usage: npm run chat -- --room <room> <credentials> [options]
 
@@ -42,12 +55,15 @@ options:
   --since <seq>         show the room's events after this seq (default: the latest 50)
   -h, --help            show this help
 
-Each input line is sent as a message; /history [n], /delete <msgId> and /quit are commands,
-and a line starting with // is sent with one / removed. Exit status: 0 when every line was
-stored, 1 when some line was not (or the server refused us), 2 on bad arguments.`;
+Each input line is sent as a message; a line starting with / is a command, and one starting
+with // is sent with one / removed. Exit status: 0 when every line (message, edit, reaction)
+was stored, 1 when some line was not (or the server refused us), 2 on bad arguments.
+
+${helpText()}`;
 
 const DEFAULT_URL = "http://127.0.0.1:8787";
-const DEFAULT_HISTORY = 20;
+/** How many shown messages are remembered for `#<n>` references. */
+const SHOWN_MAX = 10_000;
 /** How long /quit and end of input wait without any progress (an ack) before giving up on unacked lines. */
 const QUIT_GRACE_MS = 10_000;
 
@@ -130,26 +146,20 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
 	return { url: values.url, room: values.room, credential, since };
 }
 
-function formatEvent(event: RoomEvent): string {
-	if (event.type === "retract") return formatRetract(event);
-	if (event.type === "message") return formatMessage(event);
-	return safe`#${event.seq} (${event.type} ${event.msgId})`;
-}
-
-function formatRetract(retract: RetractEvent): string {
-	return safe`#${retract.seq} (removed ${retract.msgId}: ${retract.reason})`;
-}
-
-/** A name as shown: guests are marked, since anyone can take a guest's name. */
-function shownName(user: UserRef): string {
-	return isGuestId(user.id) ? `${user.name} (guest)` : user.name;
-}
-
-function formatMessage(message: ChatMessage): string {
-	if (message.retractedBy !== undefined) return safe`#${message.seq} ${shownName(message.author)}: (removed) [${message.msgId}]`;
-	const origin = message.from === undefined ? "" : safe` (from #${message.from.room})`;
-	// One event per line: newlines show as ⏎, control characters as visible escapes.
-	return `${safe`#${message.seq} ${shownName(message.author)}`}${origin}${safe`: ${message.text} [${message.msgId}]`}`;
+function formatEvent(event: RoomEvent, shown: ReadonlyMap<string, ShownMessage>): string {
+	switch (event.type) {
+		case "message":
+			return formatMessage(event);
+		case "retract":
+			return formatRetract(event);
+		case "message.edited":
+			return formatEdit(event, shown.get(event.msgId));
+		case "reaction.added":
+		case "reaction.removed":
+			return formatReaction(event, shown.get(event.msgId));
+		default:
+			return safe`#${(event as { seq: number }).seq} (${(event as { type: string }).type})`;
+	}
 }
 
 /** `code: message` of a failure, for a report line (still to be escaped). */
@@ -201,24 +211,54 @@ async function main(): Promise<number> {
 
 	/** The oldest seq shown so far, for /history to page backwards from. */
 	let oldestShown: number | undefined;
-	const noteShown = (seq: number): void => {
-		oldestShown = oldestShown === undefined ? seq : Math.min(oldestShown, seq);
+	/** Messages shown, by msgId, to name them in edit and reaction lines; `#<n>` references by seq. */
+	const shown = new Map<string, ShownMessage & { msgId: string }>();
+	const bySeq = new Map<number, string>();
+	/** Your latest message seen in the room (here, from history, or from another client of yours). */
+	let lastOwnSeen: { seq: number; msgId: string } | undefined;
+	const noteShown = (event: RoomEvent): void => {
+		oldestShown = oldestShown === undefined ? event.seq : Math.min(oldestShown, event.seq);
+		if (event.type !== "message") return;
+		shown.set(event.msgId, { seq: event.seq, author: event.author, msgId: event.msgId });
+		bySeq.set(event.seq, event.msgId);
+		if (shown.size > SHOWN_MAX) {
+			const oldest = shown.keys().next().value;
+			if (oldest !== undefined) {
+				bySeq.delete(shown.get(oldest)?.seq ?? 0);
+				shown.delete(oldest);
+			}
+		}
+		if (event.author.id === client.user?.id && (lastOwnSeen === undefined || event.seq > lastOwnSeen.seq)) {
+			lastOwnSeen = { seq: event.seq, msgId: event.msgId };
+		}
 	};
+	const resolveRef = (ref: MessageRef): string | undefined => ("msgId" in ref ? ref.msgId : bySeq.get(ref.seq));
 
-	/** Sends not settled yet, by input line number. */
+	/** Lines (messages, edits, reactions) not settled yet, by input line number. */
 	const unsent = new Map<number, { text: string; settled: Promise<void> }>();
 	let notSent = 0;
 	/** Why sends rejected as `closed` were given up on, once the client is closed on purpose. */
 	let givenUp: string | undefined;
+	/** The msgId of the last message sent from this terminal, once acked (undefined if it was refused). */
+	let lastOwnSend: Promise<{ seq: number; msgId: string } | undefined> | undefined;
 
-	client.on("message", (message) => {
-		noteShown(message.seq);
-		out(formatMessage(message));
+	const show = (event: RoomEvent): void => {
+		noteShown(event);
+		out(formatEvent(event, shown));
+		// Someone at the terminal sees every line: that is what reading is.
+		if (interactive) client.markRead(event.seq);
+	};
+	client.on("message", show);
+	client.on("retract", show);
+	client.on("edit", show);
+	client.on("reaction", show);
+	const typers = new TypingUsers();
+	client.on("typing", ({ user }) => {
+		if (!interactive || user.id === client.user?.id) return;
+		typers.expire(Date.now());
+		if (typers.heard(user, Date.now())) info(safe`${shownName(user)} is typing…`);
 	});
-	client.on("retract", (retract: RetractEvent) => {
-		noteShown(retract.seq);
-		out(formatRetract(retract));
-	});
+	client.on("message", (message) => typers.stopped(message.author.id));
 	client.on("welcome", (welcome) =>
 		info(safe`in #${welcome.room} as ${shownName(welcome.user)}; online: ${welcome.online.map(shownName).join(", ")}`),
 	);
@@ -237,12 +277,16 @@ async function main(): Promise<number> {
 		else if (status.state === "live") info("live");
 	});
 
-	const send = (lineNo: number, text: string): void => {
-		// Not awaited: lines keep flowing while earlier ones wait for their ack; the library
-		// stores them in the order of these calls.
-		const settled = client.send(text).then(
-			() => {
+	/**
+	 * Follows one line that went into the outbox (a message, an edit, a reaction) until it is
+	 * stored or refused. Not awaited: lines keep flowing while earlier ones wait for their ack;
+	 * the library stores them in the order of these calls.
+	 */
+	const track = (lineNo: number, text: string, result: Promise<SendResult>): Promise<SendResult | undefined> => {
+		const outcome = result.then(
+			(ack) => {
 				unsent.delete(lineNo);
+				return ack;
 			},
 			(error: unknown) => {
 				unsent.delete(lineNo);
@@ -250,9 +294,24 @@ async function main(): Promise<number> {
 				const why =
 					givenUp !== undefined && error instanceof ParleyClientError && error.code === "closed" ? givenUp : describe(error);
 				info(safe`line ${lineNo} not sent (${why}): ${preview(text)}`);
+				return undefined;
 			},
 		);
-		unsent.set(lineNo, { text, settled });
+		unsent.set(lineNo, { text, settled: outcome.then(() => undefined) });
+		return outcome;
+	};
+
+	const send = (lineNo: number, text: string, replyTo?: string): void => {
+		const outcome = track(lineNo, text, client.send(text, replyTo === undefined ? {} : { replyTo }));
+		lastOwnSend = outcome.then((ack) => (ack === undefined ? undefined : { seq: ack.seq, msgId: ack.msgId }));
+	};
+
+	/** The msgId a reference names, or a report that it names nothing shown. */
+	const target = (lineNo: number, ref: MessageRef): string | undefined => {
+		const msgId = resolveRef(ref);
+		if (msgId === undefined)
+			info(safe`line ${lineNo} not sent: no message #${"seq" in ref ? ref.seq : "?"} shown here (use /history, or give its msgId)`);
+		return msgId;
 	};
 
 	/**
@@ -299,59 +358,89 @@ async function main(): Promise<number> {
 	let lineNo = 0;
 	const handle = async (line: string): Promise<"quit" | undefined> => {
 		lineNo++;
-		const trimmed = line.trim();
-		if (trimmed === "") return undefined;
-		if (trimmed === "/quit" || trimmed === "/exit") return "quit";
-		if (trimmed.startsWith("//")) {
-			send(lineNo, line.replace("//", "/"));
-			return undefined;
-		}
-		if (trimmed === "/history" || trimmed.startsWith("/history ")) {
-			const n = trimmed === "/history" ? DEFAULT_HISTORY : Number(trimmed.slice("/history ".length).trim());
-			if (!Number.isInteger(n) || n < 1 || n > 500) {
-				info("usage: /history [n], n = 1..500");
+		const command = parseLine(line, (word) => shown.has(word));
+		switch (command.kind) {
+			case "empty":
+				return undefined;
+			case "quit":
+				return "quit";
+			case "send":
+				send(lineNo, command.text);
+				return undefined;
+			case "help":
+				for (const helpLine of helpText().split("\n")) info(helpLine);
+				return undefined;
+			case "usage":
+				info(command.message);
+				return undefined;
+			case "unknown":
+				info(
+					safe`line ${lineNo} not sent: unknown command ${preview(command.name, 30)}; /help lists the commands; start a line with // to send it with one / removed`,
+				);
+				return undefined;
+			case "history":
+				try {
+					const before = oldestShown ?? client.lastSeq + 1;
+					const page = await client.history({ before, limit: command.count });
+					if (page.events.length === 0) {
+						info("no older messages");
+						return undefined;
+					}
+					out(safe`--- history #${page.events[0]?.seq ?? "?"}..#${page.events.at(-1)?.seq ?? "?"} ---`);
+					for (const event of page.events) {
+						noteShown(event);
+						out(formatEvent(event, shown));
+					}
+					out("--- end of history ---");
+				} catch (error) {
+					info(safe`history failed (${describe(error)})`);
+				}
+				return undefined;
+			case "search":
+				try {
+					for (const found of formatSearch(await client.search(command.q))) out(found);
+				} catch (error) {
+					info(safe`search failed (${describe(error)})`);
+				}
+				return undefined;
+			case "delete": {
+				const msgId = target(lineNo, command.ref);
+				if (msgId === undefined) return undefined;
+				try {
+					const { seq } = await client.delete(msgId);
+					info(safe`deleted ${msgId} (retract #${seq})`);
+				} catch (error) {
+					info(safe`delete failed (${describe(error)})`);
+				}
 				return undefined;
 			}
-			try {
-				const before = oldestShown ?? client.lastSeq + 1;
-				const page = await client.history({ before, limit: n });
-				if (page.events.length === 0) {
-					info("no older messages");
-					return undefined;
-				}
-				out(safe`--- history #${page.events[0]?.seq ?? "?"}..#${page.events.at(-1)?.seq ?? "?"} ---`);
-				for (const event of page.events) {
-					noteShown(event.seq);
-					out(formatEvent(event));
-				}
-				out("--- end of history ---");
-			} catch (error) {
-				info(safe`history failed (${describe(error)})`);
-			}
-			return undefined;
-		}
-		if (trimmed === "/delete" || trimmed.startsWith("/delete ")) {
-			const msgId = trimmed.slice("/delete".length).trim();
-			if (msgId === "") {
-				info("usage: /delete <msgId>");
+			case "reply": {
+				const msgId = target(lineNo, command.ref);
+				if (msgId !== undefined) send(lineNo, command.text, msgId);
 				return undefined;
 			}
-			try {
-				const { seq } = await client.delete(msgId);
-				info(safe`deleted ${msgId} (retract #${seq})`);
-			} catch (error) {
-				info(safe`delete failed (${describe(error)})`);
+			case "react": {
+				const msgId = target(lineNo, command.ref);
+				if (msgId === undefined) return undefined;
+				const result = command.remove ? client.unreact(msgId, command.emoji) : client.react(msgId, command.emoji);
+				void track(lineNo, line.trim(), result);
+				return undefined;
 			}
-			return undefined;
+			case "edit": {
+				let msgId: string | undefined;
+				if (command.ref !== undefined) msgId = target(lineNo, command.ref);
+				else {
+					// Your last message: the one sent from here (waiting for its ack if need be,
+					// so the edit names it), else the latest one of yours shown.
+					const sent = await lastOwnSend;
+					msgId =
+						sent !== undefined && (lastOwnSeen === undefined || sent.seq >= lastOwnSeen.seq) ? sent.msgId : lastOwnSeen?.msgId;
+					if (msgId === undefined) info(safe`line ${lineNo} not sent: you have no message here to edit`);
+				}
+				if (msgId !== undefined) void track(lineNo, line.trim(), client.edit(msgId, command.text));
+				return undefined;
+			}
 		}
-		if (trimmed.startsWith("/")) {
-			info(
-				safe`line ${lineNo} not sent: unknown command ${preview(trimmed.split(/\s/, 1)[0] ?? trimmed, 30)}; commands: /history [n], /delete <msgId>, /quit; start a line with // to send it with one / removed`,
-			);
-			return undefined;
-		}
-		send(lineNo, line);
-		return undefined;
 	};
 
 	const refused = new Promise<number>((resolve) => {
@@ -365,6 +454,9 @@ async function main(): Promise<number> {
 	void client.connect().catch(() => undefined);
 	if (interactive) {
 		rl.on("SIGINT", () => rl.close());
+		// readline emits keypresses on a terminal's stdin: each one tells the room we are typing
+		// (the library writes at most one frame per few seconds).
+		process.stdin.on("keypress", () => client.typing());
 		rl.prompt();
 	}
 

@@ -3,14 +3,17 @@
  * The Parley client: one room, one logical connection that survives any number of sockets.
  *
  * What it promises the app (see docs/client.md for the why):
- * - room events (`message`, `retract`) arrive in seq order, each exactly once, with no gaps,
- *   across reconnects: it resumes with `since` = the last seq it delivered, pages over HTTP what
- *   the replay did not cover, and drops anything it already delivered;
+ * - room events (`message`, `retract`, and in v1.3 `edit` and `reaction`) arrive in seq order,
+ *   each exactly once, with no gaps, across reconnects: it resumes with `since` = the last seq it
+ *   delivered, pages over HTTP what the replay did not cover, and drops anything it already
+ *   delivered;
  * - a `send()` is never lost and never doubled: it stays queued until acked and is resent with
  *   the same id after a reconnect, which the server deduplicates; with a `storage`, unsent
  *   messages also survive a restart of the app;
- * - sends are stored in the order of the `send()` calls, across reconnects, rate limits and
- *   token refreshes; writes are paced to the room's advertised rate;
+ * - sends, edits and reactions are stored in the order of the calls, across reconnects, rate
+ *   limits and token refreshes (one outbox, chained by `after`); writes are paced to the room's
+ *   advertised rate;
+ * - `typing()` and `markRead()` are ephemeral and coalesced: never queued, never persisted;
  * - a send the server would refuse for good (too large, blank) is rejected at once and never
  *   written; one refused by the server is rejected and dropped; neither blocks later sends;
  * - a dead network is noticed (heartbeat) and reconnected with exponential backoff and full
@@ -35,18 +38,25 @@ import type {
 	AckFrame,
 	AnyServerFrame,
 	BatchFrame,
+	EditHistory,
 	EventsPage,
 	Feature,
 	MembersPage,
-	MessageEvent as ChatMessage,
+	MessageEditedEvent,
+	MessageEvent,
 	PresenceFrame,
 	PresenceUpdateFrame,
+	ReactionEvent,
+	ReadState,
+	Receipt,
+	ReceiptFrame,
 	RetractEvent,
 	RoomEvent,
 	RoomLimits,
 	SagaFrame,
-	SendFrame,
+	SearchPage,
 	SendResult,
+	TypingFrame,
 	UserRef,
 	WelcomeFrame,
 } from "../src/protocol.ts";
@@ -56,7 +66,9 @@ import {
 	FEATURES,
 	GUEST_NAME_PATTERN,
 	PAGE_LIMIT_MAX,
+	READ_COALESCE_MS,
 	TOKEN_EXPIRED_CLOSE,
+	TYPING_INTERVAL_MS,
 	isPresenceUpdate,
 	isRoomId,
 	unpackBatch,
@@ -71,7 +83,20 @@ import { apiUrl, authHeaders, fetchEvents, requestJson, socketUrl } from "./http
 import type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
 import { newClientId } from "./ids.ts";
 import { Outbox } from "./outbox.ts";
-import { checkSend, frameBytes, limitsFromWelcome, MAX_INTERNAL_RETRIES, pacing, refusalKind } from "./send-rules.ts";
+import {
+	editFrame,
+	type OutFrame,
+	type PendingChange,
+	type PendingSend,
+	parseStored,
+	pendingChangeOf,
+	pendingSendOf,
+	reactFrame,
+	sendFrame,
+	toStored,
+} from "./pending.ts";
+import { ReadCoalescer, ReadTracker } from "./read-state.ts";
+import { checkOutgoing, frameBytes, limitsFromWelcome, MAX_INTERNAL_RETRIES, pacing, refusalKind } from "./send-rules.ts";
 import { Sequencer } from "./sequencer.ts";
 import type { OutboxStorage } from "./storage.ts";
 import { SOCKET_OPEN, globalSocketFactory } from "./socket.ts";
@@ -82,18 +107,26 @@ export type { ClientErrorCode } from "./errors.ts";
 export type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
 export type { SocketFactory, SocketLike } from "./socket.ts";
 export type { OutboxStorage, WebStorageLike } from "./storage.ts";
+export type { PendingChange, PendingSend } from "./pending.ts";
 export type {
 	AckFrame,
-	ChatMessage,
+	EditHistory,
 	EventsPage,
 	Feature,
 	MembersPage,
+	MessageEditedEvent,
 	PresenceFrame,
+	ReactionEvent,
+	ReadState,
+	Receipt,
+	ReceiptFrame,
 	RetractEvent,
 	RoomEvent,
 	RoomLimits,
 	SagaFrame,
+	SearchPage,
 	SendResult,
+	TypingFrame,
 	UserRef,
 	WelcomeFrame,
 };
@@ -101,21 +134,28 @@ export { ParleyClientError } from "./errors.ts";
 export { newClientId } from "./ids.ts";
 export { localStorageOutbox, memoryStorage } from "./storage.ts";
 export { applyEvent, DEFAULT_MAX_MESSAGES, RoomView } from "./room-view.ts";
+export { isReaction } from "./send-rules.ts";
 export type { RoomSnapshot, RoomViewOptions } from "./room-view.ts";
 
 /** Hands out a current token; called on every connect and HTTP call (and once more on a 401). */
 export type TokenProvider = () => string | Promise<string>;
 
-/** A send waiting for its ack, as the app sees it. */
-export interface PendingSend {
-	id: string;
-	text: string;
-	crossPost?: string[];
+/**
+ * A room message as the client delivers it: the wire event, plus `reactionsAt` when it carries
+ * reaction counts (a replayed or paged message).
+ */
+export interface ChatMessage extends MessageEvent {
+	/**
+	 * Set by the client on a message that came with `reactions`: the room's head when they were
+	 * counted (the welcome's `lastSeq` for a replay, the page's `lastSeq` for a page). Reaction
+	 * events at or below it are already in the counts, so a view must not apply them again.
+	 */
+	reactionsAt?: number;
 }
 
 /** The outgoing queue, reported on every change. */
 export interface QueueStatus {
-	/** Sends not acked yet. */
+	/** Sends, edits and reactions not acked yet. */
 	size: number;
 	/** Of those, written and waiting for their ack. */
 	inFlight: number;
@@ -167,6 +207,23 @@ export interface ParleyClientEvents {
 	message: ChatMessage;
 	/** A message was removed (by its author, by compensation of a cross-post, or by moderation). */
 	retract: RetractEvent;
+	/**
+	 * v1.3, a room event (in seq order, exactly once): a message's text changed. A replayed or
+	 * paged message already shows its latest text; apply an edit only if `edit.seq` is greater
+	 * than the message's `editSeq` (`applyEvent` does).
+	 */
+	edit: MessageEditedEvent;
+	/** v1.3, a room event (in seq order, exactly once): someone added or removed an emoji on a message. */
+	reaction: ReactionEvent;
+	/** v1.3, ephemeral: someone (not this socket) is typing; show it for TYPING_EXPIRY_MS unless repeated. */
+	typing: TypingFrame;
+	/**
+	 * v1.3, ephemeral: another user's read marker moved forward (from a `receipt` frame, or a
+	 * newer marker in a welcome). Your own markers update `read` instead.
+	 */
+	receipt: ReceiptFrame;
+	/** v1.3: your read marker and unread count changed (from a welcome, `markRead()`, another tab, a new message). */
+	read: ReadState;
 	/**
 	 * Someone's first socket joined or last socket left. In a room over its list limit the
 	 * server only counts (see `online` below), so these stop until it is back under the limit.
@@ -247,6 +304,21 @@ export interface SendOptions {
 	id?: string;
 	/** Also post the message to these rooms (a saga; its outcome arrives as a `saga` event). */
 	crossPost?: string[];
+	/** v1.3: the msgId of the message (in this room) this one answers; refused with `not_found` if there is none. */
+	replyTo?: string;
+}
+
+/** Options of `edit()`, `react()` and `unreact()`. */
+export interface ChangeOptions {
+	/** The idempotency key; default a random UUID. Reuse it to retry safely. */
+	id?: string;
+}
+
+export interface SearchOptions {
+	/** The `before` of the previous page, for the next (older) one. */
+	before?: number;
+	/** Results per page, 1..100; the server's default is 20. */
+	limit?: number;
 }
 
 interface Deferred<T> {
@@ -266,6 +338,13 @@ interface Connection {
 	pongTimer: Timer | undefined;
 	/** The HTTP catch-up loop running for this connection, if any. */
 	fill: Promise<void> | undefined;
+	/** The welcome's `lastSeq`: replayed messages count their reactions as of it. */
+	head: number;
+	/**
+	 * Whether the server speaks v1.3 (its welcome carries `read`): only then are `typing` and
+	 * `read` frames written, which an older server would answer with an error each.
+	 */
+	chat: boolean;
 }
 
 /** Close code for sockets the client abandons (heartbeat or connect timeout). App range. */
@@ -291,27 +370,6 @@ function tokenSubject(token: string): string {
 	} catch {
 		return "token";
 	}
-}
-
-/** A persisted queue, read leniently: anything unreadable counts as empty. */
-function parsePending(raw: string | null | undefined): PendingSend[] {
-	if (raw === null || raw === undefined) return [];
-	try {
-		const parsed: unknown = JSON.parse(raw);
-		return Array.isArray(parsed) ? parsed.filter(isPendingSend) : [];
-	} catch {
-		return [];
-	}
-}
-
-function isPendingSend(value: unknown): value is PendingSend {
-	if (typeof value !== "object" || value === null) return false;
-	const { id, text, crossPost } = value as Record<string, unknown>;
-	return (
-		typeof id === "string" &&
-		typeof text === "string" &&
-		(crossPost === undefined || (Array.isArray(crossPost) && crossPost.every((r) => typeof r === "string")))
-	);
 }
 
 /**
@@ -347,7 +405,7 @@ export class ParleyClient {
 	#attemptSeq = 0;
 	readonly #events = new Emitter<ParleyClientEvents>();
 	readonly #sequencer: Sequencer<RoomEvent>;
-	readonly #outbox = new Outbox<SendFrame>();
+	readonly #outbox = new Outbox<OutFrame>();
 	readonly #waiters = new Map<string, Deferred<SendResult>[]>();
 	readonly #backoff: Backoff;
 	readonly #createSocket: SocketFactory;
@@ -370,6 +428,13 @@ export class ParleyClient {
 	#reconnectTimer: Timer | undefined;
 	#flushTimer: Timer | undefined;
 	#connectWaiters: Deferred<void>[] = [];
+	/** When the last `typing` frame was written (epoch ms). */
+	#typingAt = Number.NEGATIVE_INFINITY;
+	readonly #read = new ReadTracker();
+	readonly #readOut = new ReadCoalescer(READ_COALESCE_MS);
+	#readTimer: Timer | undefined;
+	/** Others' latest read markers, by user id. */
+	readonly #receipts = new Map<string, Receipt>();
 
 	constructor(options: ParleyClientOptions) {
 		if (!isRoomId(options.room)) throw new TypeError(`not a room id: ${JSON.stringify(options.room)}`);
@@ -447,7 +512,7 @@ export class ParleyClient {
 		return this.#onlineComplete;
 	}
 
-	/** How many sends are waiting for their ack. */
+	/** How many sends (edits and reactions included) are waiting for their ack. */
 	get pending(): number {
 		return this.#outbox.size;
 	}
@@ -457,17 +522,37 @@ export class ParleyClient {
 		return this.#limits;
 	}
 
-	/** The sends waiting for their ack, oldest first. */
+	/** The sends waiting for their ack, oldest first (edits and reactions: `pendingChanges()`). */
 	outgoing(): PendingSend[] {
-		return this.#outbox.entries().map(({ frame }) => pendingOf(frame));
+		return this.#outbox.entries().flatMap(({ frame }) => pendingSendOf(frame) ?? []);
+	}
+
+	/** v1.3: the edits and reactions waiting for their ack, oldest first. */
+	pendingChanges(): PendingChange[] {
+		return this.#outbox.entries().flatMap(({ frame }) => pendingChangeOf(frame) ?? []);
 	}
 
 	/**
 	 * Why `send(text, options)` would be refused at once (`too_large`, `bad_request`), or
-	 * undefined when it may go: for a composer that disables Send and says why.
+	 * undefined when it may go: for a composer that disables Send and says why. The same rules
+	 * hold for the text of an `edit()`.
 	 */
 	check(text: string, options: SendOptions = {}): ParleyClientError | undefined {
-		return checkSend(sendFrame(text, options.id ?? "x".repeat(36), options.crossPost), this.#limits);
+		return checkOutgoing(sendFrame(text, options.id ?? "x".repeat(36), options.crossPost, options.replyTo), this.#limits);
+	}
+
+	/**
+	 * v1.3: your read marker (every event up to `seq` has been read) and how many messages by
+	 * others follow it: from the welcome, then kept up to date locally (`markRead()`, new
+	 * messages, your other tabs). `{ seq: 0, unread: 0 }` until known.
+	 */
+	get readState(): ReadState {
+		return this.#read.state;
+	}
+
+	/** v1.3: others' latest read markers (from the welcome and `receipt` frames), newest first. */
+	get receipts(): Receipt[] {
+		return [...this.#receipts.values()].sort((a, b) => b.seq - a.seq || (a.user.id < b.user.id ? -1 : 1));
 	}
 
 	/**
@@ -493,13 +578,78 @@ export class ParleyClient {
 	 * refuses it (bad_request, too_large, read_only, banned, ...) or the client is closed.
 	 */
 	send(text: string, options: SendOptions = {}): Promise<SendResult> {
+		return this.#enqueue(sendFrame(text, options.id ?? newClientId(), options.crossPost, options.replyTo));
+	}
+
+	/**
+	 * v1.3: changes the text of one of your messages. Goes through the same outbox as sends: it
+	 * is written after everything sent before it (it never overtakes a send typed earlier), kept
+	 * in `storage` until acked, resent with the same id after a reconnect (a repeat is
+	 * `duplicate: true`), and rejected with the server's code when refused for good (`forbidden`
+	 * for someone else's message, `not_found`, `too_large`, ...). Resolves with the ack: `seq` is
+	 * the `message.edited` event's.
+	 */
+	edit(msgId: string, text: string, options: ChangeOptions = {}): Promise<SendResult> {
+		return this.#enqueue(editFrame(msgId, text, options.id ?? newClientId()));
+	}
+
+	/**
+	 * v1.3: adds one emoji (one grapheme, or a `:name:`) to a message, through the outbox like
+	 * `edit()`. Reacting again with the same emoji resolves with `duplicate: true`.
+	 */
+	react(msgId: string, emoji: string, options: ChangeOptions = {}): Promise<SendResult> {
+		return this.#enqueue(reactFrame(msgId, emoji, options.id ?? newClientId(), false));
+	}
+
+	/** v1.3: removes your `emoji` from a message, through the outbox like `react()`. */
+	unreact(msgId: string, emoji: string, options: ChangeOptions = {}): Promise<SendResult> {
+		return this.#enqueue(reactFrame(msgId, emoji, options.id ?? newClientId(), true));
+	}
+
+	/**
+	 * v1.3: tells the room you are typing. Call it on every keystroke: at most one frame per
+	 * TYPING_INTERVAL_MS is written, and only while live on a v1.3 server (its welcome carries
+	 * `read`); it is never queued or persisted (a late "typing" is worse than none). Returns
+	 * whether a frame was written.
+	 */
+	typing(): boolean {
+		const conn = this.#conn;
+		if (this.#state !== "live" || conn === undefined || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return false;
+		const now = Date.now();
+		if (now - this.#typingAt < TYPING_INTERVAL_MS) return false;
+		// Not paced: one frame per 3 s fits in the headroom the pacing leaves under the room's rate.
+		try {
+			conn.socket.send(JSON.stringify({ type: "typing" }));
+		} catch {
+			return false;
+		}
+		this.#typingAt = now;
+		return true;
+	}
+
+	/**
+	 * v1.3: marks every event up to `seq` as read (capped at the last one delivered). Monotonic:
+	 * a lower seq than before is ignored. Updates `readState` at once (and emits `read`); the
+	 * room is told with at most one `read` frame per READ_COALESCE_MS, always the latest seq, and
+	 * told again after a reconnect when its welcome shows it did not get the last one. A server
+	 * that predates read state (no `read` in its welcome) is not sent any.
+	 */
+	markRead(seq: number): void {
+		if (!(Number.isInteger(seq) && seq >= 0)) throw new TypeError("`seq` must be a whole number >= 0");
+		if (TERMINAL.has(this.#state)) return;
+		const upTo = Math.min(seq, this.#sequencer.lastSeq);
+		if (this.#read.advance(upTo)) this.#events.emit("read", this.#read.state);
+		if (this.#readOut.want(upTo)) this.#flushRead();
+	}
+
+	/** Queues an outbox frame (a send, an edit, a reaction) and returns its ack. */
+	#enqueue(frame: OutFrame): Promise<SendResult> {
 		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
-		const id = options.id ?? newClientId();
-		const frame = sendFrame(text, id, options.crossPost);
-		// A second send() with an id still in the queue joins the first one's promise.
+		const { id } = frame;
+		// A second call with an id still in the queue joins the first one's promise.
 		const queued = this.#outbox.has(id);
 		if (!queued) {
-			const refused = checkSend(frame, this.#limits);
+			const refused = checkOutgoing(frame, this.#limits);
 			if (refused !== undefined) return Promise.reject(refused);
 		}
 		const promise = new Promise<SendResult>((resolve, reject) => {
@@ -557,7 +707,37 @@ export class ParleyClient {
 	 * `{ before: oldestSeqShown, limit: 50 }`. Events come back ascending.
 	 */
 	async history(query: HistoryQuery): Promise<EventsPage> {
-		return await this.#http((credentials) => fetchEvents(this.#fetch, this.url, this.room, credentials, query, this.#httpTimeoutMs));
+		const page = await this.#http((credentials) =>
+			fetchEvents(this.#fetch, this.url, this.room, credentials, query, this.#httpTimeoutMs),
+		);
+		return { ...page, events: stampReactions(page.events, page.lastSeq) };
+	}
+
+	/**
+	 * v1.3: live messages matching `q`, newest first, with their latest text; pass the page's
+	 * `before` back for the next (older) page. Same credentials and 401 rule as `history()`.
+	 */
+	async search(q: string, options: SearchOptions = {}): Promise<SearchPage> {
+		return await this.#http((credentials) =>
+			requestJson<SearchPage>(
+				this.#fetch,
+				apiUrl(this.url, this.room, "search", { q, before: options.before, limit: options.limit }, credentials),
+				{ headers: authHeaders(credentials) },
+				this.#httpTimeoutMs,
+			),
+		);
+	}
+
+	/** v1.3: every text a message has had, the original first. */
+	async editHistory(msgId: string): Promise<EditHistory> {
+		return await this.#http((credentials) =>
+			requestJson<EditHistory>(
+				this.#fetch,
+				apiUrl(this.url, this.room, `messages/${encodeURIComponent(msgId)}/edits`, {}, credentials),
+				{ headers: authHeaders(credentials) },
+				this.#httpTimeoutMs,
+			),
+		);
 	}
 
 	/**
@@ -636,10 +816,14 @@ export class ParleyClient {
 			const credentials = await this.#credentials();
 			const who = "guest" in credentials ? `guest:${credentials.guest}` : tokenSubject(credentials.token);
 			this.#storageKey = `parley.outbox:${new URL(this.url).host}:${this.room}:${who}`;
-			const frames = parsePending(await this.#storage.get(this.#storageKey)).map((p) => sendFrame(p.text, p.id, p.crossPost));
+			const frames = parseStored(await this.#storage.get(this.#storageKey)).flatMap(({ frame }) => frame ?? []);
 			const restored = this.#outbox.restore(frames);
 			if (restored.length > 0) {
-				this.#events.emit("restored", restored.map(pendingOf));
+				// `restored` lists the sends (what a UI shows as bubbles); edits and reactions are in `pendingChanges()`.
+				this.#events.emit(
+					"restored",
+					restored.flatMap((frame) => pendingSendOf(frame) ?? []),
+				);
 				this.#reportQueue();
 			}
 		} catch (error) {
@@ -659,13 +843,14 @@ export class ParleyClient {
 		const storage = this.#storage;
 		const key = this.#storageKey;
 		if (storage === undefined || key === undefined) return;
-		const mine = this.#outbox.entries().map(({ frame }) => pendingOf(frame));
+		const mine = this.#outbox.entries().map(({ frame }) => toStored(frame));
 		for (const frame of mine) this.#held.add(frame.id);
 		const held = this.#held;
 		this.#persisting = this.#persisting
 			.then(() => {
 				const write = (raw: string | null | undefined): void | Promise<void> => {
-					const others = parsePending(raw).filter((pending) => !held.has(pending.id));
+					// Entries of other clients are kept as they are, even kinds this one does not know.
+					const others = parseStored(raw).flatMap(({ entry, id }) => (id === undefined || held.has(id) ? [] : [entry]));
 					const frames = [...others, ...mine];
 					return frames.length === 0 ? storage.delete(key) : storage.set(key, JSON.stringify(frames));
 				};
@@ -724,6 +909,8 @@ export class ParleyClient {
 			heartbeatTimer: undefined,
 			pongTimer: undefined,
 			fill: undefined,
+			head: 0,
+			chat: false,
 		};
 		this.#conn = conn;
 		conn.connectTimer = setTimeout(() => this.#lost(conn, "no welcome in time"), this.#connectTimeoutMs);
@@ -842,6 +1029,7 @@ export class ParleyClient {
 		if (TERMINAL.has(this.#state)) return;
 		this.#clearReconnect();
 		clearTimeout(this.#flushTimer);
+		clearTimeout(this.#readTimer);
 		this.#abandon(state);
 		this.#state = state;
 		// Drained from memory only: a persisted outbox keeps them for the next run.
@@ -907,7 +1095,16 @@ export class ParleyClient {
 				return;
 			case "message":
 			case "retract":
+			case "message.edited":
+			case "reaction.added":
+			case "reaction.removed":
 				this.#onEvent(conn, frame);
+				return;
+			case "typing":
+				if (typeof frame.user?.id === "string") this.#events.emit("typing", frame);
+				return;
+			case "receipt":
+				this.#onReceipt(frame);
 				return;
 			case "synced":
 				void this.#onSynced(conn, frame.through);
@@ -970,10 +1167,65 @@ export class ParleyClient {
 		// spent part of it. Start half full, at our slower pace; it fills within a second or two.
 		this.#pace = { tokens: Math.max(1, Math.floor(pacing(this.#limits).burst / 2)), at: Date.now() };
 		this.#outbox.unpause();
+		conn.head = welcome.lastSeq;
 		this.#setStatus({ state: "syncing" });
 		this.#events.emit("welcome", welcome);
 		this.#reportOnline();
+		this.#onReadWelcome(welcome);
 		this.#flush();
+	}
+
+	/** v1.3 read state from a welcome: our marker and unread count, others' markers; resend ours if it was lost. */
+	#onReadWelcome(welcome: WelcomeFrame): void {
+		this.#readOut.newSocket();
+		const read = welcome.read;
+		const conn = this.#conn;
+		if (conn !== undefined) conn.chat = read !== undefined;
+		if (read !== undefined && Number.isInteger(read.seq)) {
+			this.#readOut.confirm(read.seq);
+			this.#read.welcome(read, welcome.lastSeq);
+			this.#events.emit("read", this.#read.state);
+		}
+		for (const receipt of Array.isArray(welcome.receipts) ? welcome.receipts : []) {
+			this.#onReceipt({ type: "receipt", user: receipt.user, seq: receipt.seq });
+		}
+		this.#flushRead();
+	}
+
+	#onReceipt(receipt: ReceiptFrame): void {
+		if (typeof receipt.seq !== "number" || typeof receipt.user?.id !== "string") return;
+		if (receipt.user.id === this.#user?.id) {
+			// Ours, from this socket or another tab: the server has it.
+			this.#readOut.confirm(receipt.seq);
+			if (this.#read.advance(receipt.seq)) this.#events.emit("read", this.#read.state);
+			return;
+		}
+		const known = this.#receipts.get(receipt.user.id);
+		if (known !== undefined && known.seq >= receipt.seq) return;
+		this.#receipts.set(receipt.user.id, { user: receipt.user, seq: receipt.seq });
+		this.#events.emit("receipt", receipt);
+	}
+
+	/** Writes the read marker if one is due, or looks again when the coalescing window ends. */
+	#flushRead(): void {
+		clearTimeout(this.#readTimer);
+		this.#readTimer = undefined;
+		const conn = this.#conn;
+		if (conn === undefined || !conn.welcomed || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return;
+		const now = Date.now();
+		const due = this.#readOut.due(now);
+		if (due === undefined) return;
+		if ("at" in due) {
+			this.#readTimer = setTimeout(() => this.#flushRead(), due.at - now);
+			return;
+		}
+		try {
+			// Not paced, like typing: one frame per READ_COALESCE_MS at most.
+			conn.socket.send(JSON.stringify({ type: "read", seq: due.write }));
+		} catch {
+			return;
+		}
+		this.#readOut.wrote(due.write, now);
 	}
 
 	/**
@@ -1010,7 +1262,7 @@ export class ParleyClient {
 
 	#onEvent(conn: Connection, event: RoomEvent): void {
 		if (typeof event.seq !== "number") return;
-		this.#deliver(this.#sequencer.offer(event));
+		this.#deliver(this.#sequencer.offer(stampReaction(event, conn.head)));
 		// Before `synced` a gap is normal (the replay is still coming); after it, a gap means
 		// we missed something and must fetch it.
 		if (conn.synced && this.#sequencer.gap() !== undefined) void this.#fill(conn);
@@ -1046,7 +1298,7 @@ export class ParleyClient {
 					fetchEvents(this.#fetch, this.url, this.room, credentials, { after, limit: PAGE_LIMIT_MAX }, this.#httpTimeoutMs),
 				);
 				if (conn !== this.#conn) return;
-				this.#deliver(this.#sequencer.offerAll(page.events));
+				this.#deliver(this.#sequencer.offerAll(stampReactions(page.events, page.lastSeq)));
 				if (this.#sequencer.lastSeq === before) {
 					throw new ParleyClientError("protocol", `the server announced events after seq ${before} but did not return them`);
 				}
@@ -1062,8 +1314,22 @@ export class ParleyClient {
 
 	#deliver(events: RoomEvent[]): void {
 		for (const event of events) {
-			if (event.type === "message") this.#events.emit("message", event);
-			else if (event.type === "retract") this.#events.emit("retract", event);
+			switch (event.type) {
+				case "message":
+					this.#events.emit("message", event);
+					break;
+				case "retract":
+					this.#events.emit("retract", event);
+					break;
+				case "message.edited":
+					this.#events.emit("edit", event);
+					break;
+				case "reaction.added":
+				case "reaction.removed":
+					this.#events.emit("reaction", event);
+					break;
+			}
+			if (this.#read.delivered(event, this.#user?.id)) this.#events.emit("read", this.#read.state);
 		}
 	}
 
@@ -1176,7 +1442,7 @@ export class ParleyClient {
 		for (const frame of this.#outbox.takeQueued(now, this.#maxInFlight, budget)) {
 			// Limits may have shrunk since the send was queued (a new welcome): never write a
 			// frame the server would answer by closing the socket.
-			const refused = checkSend(frame, this.#limits);
+			const refused = checkOutgoing(frame, this.#limits);
 			if (refused !== undefined) {
 				this.#reject(frame.id, refused);
 				continue;
@@ -1197,15 +1463,16 @@ export class ParleyClient {
 	}
 }
 
-/** The frame for a send; `crossPost` only when it names rooms. */
-function sendFrame(text: string, id: string, crossPost: readonly string[] | undefined): SendFrame {
-	return crossPost === undefined || crossPost.length === 0
-		? { type: "send", id, text }
-		: { type: "send", id, text, crossPost: [...crossPost] };
+/**
+ * Messages of a replay or page that carry reaction counts, marked with the head they were counted
+ * at (see `ChatMessage.reactionsAt`); other events as they are.
+ */
+function stampReactions(events: RoomEvent[], head: number): RoomEvent[] {
+	return events.map((event) => stampReaction(event, head));
 }
 
-function pendingOf(frame: SendFrame): PendingSend {
-	return frame.crossPost === undefined
-		? { id: frame.id, text: frame.text }
-		: { id: frame.id, text: frame.text, crossPost: [...frame.crossPost] };
+function stampReaction(event: RoomEvent, head: number): RoomEvent {
+	if (event.type !== "message" || !Array.isArray(event.reactions)) return event;
+	const message: ChatMessage = { ...event, reactionsAt: Math.max(head, event.seq) };
+	return message;
 }

@@ -20,10 +20,17 @@
  * }
  * ```
  */
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { ParleyClientError } from "./errors.ts";
-import { ParleyClient, type ParleyClientOptions, type SendOptions, type TokenProvider } from "./index.ts";
-import { DEFAULT_LIMITS, type SendResult } from "../src/protocol.ts";
+import {
+	ParleyClient,
+	type ChangeOptions,
+	type ParleyClientOptions,
+	type SearchOptions,
+	type SendOptions,
+	type TokenProvider,
+} from "./index.ts";
+import { DEFAULT_LIMITS, type EditHistory, type SearchPage, type SendResult } from "../src/protocol.ts";
 import { RoomView, type RoomSnapshot, type RoomViewOptions } from "./room-view.ts";
 
 export type { RoomSnapshot, RoomViewOptions } from "./room-view.ts";
@@ -42,6 +49,23 @@ export interface ParleyRoom extends RoomSnapshot {
 	remove(msgId: string): Promise<{ seq: number }>;
 	/** Why `send(text)` would be refused at once, for a composer; undefined when it may go. */
 	check(text: string, options?: SendOptions): ParleyClientError | undefined;
+	/** v1.3: edits one of your messages (see `ParleyClient.edit`). */
+	edit(msgId: string, text: string, options?: ChangeOptions): Promise<SendResult>;
+	/** v1.3: adds an emoji to a message (see `ParleyClient.react`). */
+	react(msgId: string, emoji: string, options?: ChangeOptions): Promise<SendResult>;
+	/** v1.3: removes your emoji from a message (see `ParleyClient.unreact`). */
+	unreact(msgId: string, emoji: string, options?: ChangeOptions): Promise<SendResult>;
+	/**
+	 * v1.3: call on every keystroke in the composer; throttled, live only (`ParleyClient.typing`).
+	 * Named apart from the snapshot's `typing` (who else is typing).
+	 */
+	sendTyping(): void;
+	/** v1.3: marks everything up to `seq` read; coalesced (see `ParleyClient.markRead`). */
+	markRead(seq: number): void;
+	/** v1.3: searches the room's live messages (see `ParleyClient.search`). */
+	search(q: string, options?: SearchOptions): Promise<SearchPage>;
+	/** v1.3: every text a message has had (see `ParleyClient.editHistory`). */
+	editHistory(msgId: string): Promise<EditHistory>;
 }
 
 const IDLE: RoomSnapshot = {
@@ -52,8 +76,12 @@ const IDLE: RoomSnapshot = {
 	onlineCount: 0,
 	onlineComplete: true,
 	messages: [],
+	typing: [],
+	receipts: [],
+	read: { seq: 0, unread: 0 },
 	queue: { size: 0, inFlight: 0, heldUntil: 0 },
 	outgoing: [],
+	pendingChanges: [],
 	lastError: undefined,
 	limits: DEFAULT_LIMITS,
 };
@@ -113,5 +141,21 @@ export function useParleyRoom(options: UseParleyRoomOptions): ParleyRoom {
 		(text: string, sendOptions?: SendOptions) => (client === undefined ? undefined : client.check(text, sendOptions)),
 		[client],
 	);
-	return { ...snapshot, client, send, remove, check };
+	const actions = useMemo(
+		() => ({
+			edit: (msgId: string, text: string, changeOptions?: ChangeOptions) =>
+				client === undefined ? Promise.reject(notOpen()) : client.edit(msgId, text, changeOptions),
+			react: (msgId: string, emoji: string, changeOptions?: ChangeOptions) =>
+				client === undefined ? Promise.reject(notOpen()) : client.react(msgId, emoji, changeOptions),
+			unreact: (msgId: string, emoji: string, changeOptions?: ChangeOptions) =>
+				client === undefined ? Promise.reject(notOpen()) : client.unreact(msgId, emoji, changeOptions),
+			sendTyping: () => void client?.typing(),
+			markRead: (seq: number) => client?.markRead(seq),
+			search: (q: string, searchOptions?: SearchOptions) =>
+				client === undefined ? Promise.reject(notOpen()) : client.search(q, searchOptions),
+			editHistory: (msgId: string) => (client === undefined ? Promise.reject(notOpen()) : client.editHistory(msgId)),
+		}),
+		[client],
+	);
+	return { ...snapshot, client, send, remove, check, ...actions };
 }

@@ -4,9 +4,10 @@
  * Pure functions, so each rule is unit-tested on its own; the client only wires them up.
  */
 import type { ErrorCode } from "../src/errors.ts";
-import type { RoomLimits, SendFrame, WelcomeFrame } from "../src/protocol.ts";
-import { codePointLength, hasLoneSurrogate, MAX_CLIENT_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
+import type { RoomLimits, WelcomeFrame } from "../src/protocol.ts";
+import { codePointLength, hasLoneSurrogate, isReactionEmoji, MAX_CLIENT_ID_CHARS, MAX_MSG_ID_CHARS, utf8Bytes } from "../src/protocol.ts";
 import { ParleyClientError } from "./errors.ts";
+import type { OutFrame } from "./pending.ts";
 
 /** What a server that predates `welcome.limits` enforces (the v1 contract's defaults). */
 export const V1_LIMITS: RoomLimits = { maxFrameBytes: 16_384, maxMessageChars: 4000, ratePerSec: 10, burst: 20 };
@@ -19,22 +20,48 @@ export function limitsFromWelcome(welcome: WelcomeFrame): RoomLimits {
 	return welcome.limits ?? V1_LIMITS;
 }
 
-/** The bytes a send frame takes on the wire, `after` included when given. */
-export function frameBytes(frame: SendFrame): number {
+/** The bytes a frame takes on the wire, `after` included when given. */
+export function frameBytes(frame: OutFrame): number {
 	return utf8Bytes(JSON.stringify(frame));
 }
 
 /**
- * Why the server would refuse this send for good, or undefined when it may go. Checked before a
- * send is queued, and again before each write (limits can change with a new welcome), so no
- * frame over the limit is ever written: the server would close the socket with 1009, and a
- * client resending it would loop.
+ * Whether `emoji` is a reaction the contract allows: exactly one emoji grapheme (with its skin
+ * tone, joiners and variation selectors; a flag; a keycap) or a short `:name:`. The server's own
+ * rule (`isReactionEmoji`, src/emoji.ts), so the client refuses exactly what the room would.
  */
-export function checkSend(frame: SendFrame, limits: RoomLimits): ParleyClientError | undefined {
-	const { id, text } = frame;
+export function isReaction(emoji: string): boolean {
+	return isReactionEmoji(emoji);
+}
+
+/**
+ * Why the server would refuse this frame (a send, an edit or a reaction) for good, or undefined
+ * when it may go. Checked before it is queued, and again before each write (limits can change
+ * with a new welcome), so no frame over the limit is ever written: the server would close the
+ * socket with 1009, and a client resending it would loop.
+ */
+export function checkOutgoing(frame: OutFrame, limits: RoomLimits): ParleyClientError | undefined {
+	const { id } = frame;
 	if (id.length < 1 || codePointLength(id) > MAX_CLIENT_ID_CHARS) {
 		return new ParleyClientError("bad_request", `an id is 1..${MAX_CLIENT_ID_CHARS} chars`, { id });
 	}
+	if (frame.type !== "send" && (frame.msgId.length < 1 || frame.msgId.length > MAX_MSG_ID_CHARS || hasLoneSurrogate(frame.msgId))) {
+		return new ParleyClientError("bad_request", `a message id is 1..${MAX_MSG_ID_CHARS} chars`, { id });
+	}
+	if (frame.type === "send" && frame.replyTo !== undefined) {
+		const { replyTo } = frame;
+		if (replyTo.length < 1 || replyTo.length > MAX_MSG_ID_CHARS || hasLoneSurrogate(replyTo)) {
+			return new ParleyClientError("bad_request", `\`replyTo\` is a message id of 1..${MAX_MSG_ID_CHARS} chars`, { id });
+		}
+	}
+	if (frame.type === "react") {
+		if (!isReaction(frame.emoji)) {
+			return new ParleyClientError("bad_request", "a reaction is one emoji or a :name: (letters, digits, _ + -)", { id });
+		}
+		if (hasLoneSurrogate(id)) return new ParleyClientError("bad_request", "the id is not valid Unicode (a lone surrogate)", { id });
+		return checkBytes(frame, limits);
+	}
+	const { text } = frame;
 	const chars = codePointLength(text);
 	if (chars === 0) return new ParleyClientError("bad_request", "a message needs some text", { id });
 	if (chars > limits.maxMessageChars) {
@@ -43,14 +70,26 @@ export function checkSend(frame: SendFrame, limits: RoomLimits): ParleyClientErr
 	if (text.trim() === "") return new ParleyClientError("bad_request", "a message needs some text, not only white space", { id });
 	if (hasLoneSurrogate(text) || hasLoneSurrogate(id))
 		return new ParleyClientError("bad_request", "the message is not valid Unicode (a lone surrogate)", { id });
+	return checkBytes(frame, limits);
+}
+
+/** The frame limit, with room kept for the `after` the client adds when it writes the frame. */
+function checkBytes(frame: OutFrame, limits: RoomLimits): ParleyClientError | undefined {
 	const bytes = utf8Bytes(JSON.stringify(frame)) + (frame.after === undefined ? AFTER_RESERVE_BYTES : 0);
 	if (bytes > limits.maxFrameBytes) {
-		return new ParleyClientError("too_large", `the message takes ${bytes} bytes on the wire; the limit is ${limits.maxFrameBytes}`, {
-			id,
-		});
+		return new ParleyClientError(
+			"too_large",
+			`the ${frame.type === "send" ? "message" : frame.type} takes ${bytes} bytes on the wire; the limit is ${limits.maxFrameBytes}`,
+			{
+				id: frame.id,
+			},
+		);
 	}
 	return undefined;
 }
+
+/** `checkOutgoing` for a send (kept by name: the send rules predate edits and reactions). */
+export const checkSend: (frame: OutFrame, limits: RoomLimits) => ParleyClientError | undefined = checkOutgoing;
 
 /**
  * What a refusal of a written send means:

@@ -53,7 +53,7 @@ async function say(page: Page, text: string): Promise<void> {
 }
 
 async function rows(page: Page): Promise<Row[]> {
-	return await page.locator("#timeline > li").evaluateAll((items) =>
+	return await page.locator("#timeline > li.msg").evaluateAll((items) =>
 		items.map((li) => ({
 			seq: Number(li.getAttribute("data-seq")),
 			author: li.querySelector(".author")?.textContent ?? "",

@@ -8,9 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
+import { ParleyClient } from "../../client/index.ts";
 import { mintToken } from "../../scripts/mint-token.ts";
 import type { EventsPage } from "../../src/protocol.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
+
+/** The time on each transcript line: `14:03`, or `2026-11-30 14:03` on another day. */
+const TIME = String.raw`(?:\d{4}-\d\d-\d\d )?\d\d:\d\d`;
 
 let server: DevServer;
 let scratch: string;
@@ -170,31 +174,31 @@ describe("terminal client", () => {
 		for (let i = 1; i <= 55; i++) await post(room, carol, `old-${i}`, `old ${i}`);
 
 		const alice = chat(["--room", room, "--guest", "alice"]);
-		await alice.line(/^#55 Carol: old 55 \[/);
+		await alice.line(/^#55 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 55 \[/);
 		expect(alice.stdout.some((line) => line.startsWith("#5 "))).toBe(false);
 
 		alice.type("hello from the terminal");
 		alice.type("second line");
-		const echoed = await alice.line(/^#56 alice \(guest\): hello from the terminal \[([^\]]+)\]$/);
-		await alice.line(/^#57 alice \(guest\): second line \[/);
+		const echoed = await alice.line(/^#56 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d alice \(guest\): hello from the terminal \[([^\]]+)\]$/);
+		await alice.line(/^#57 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d alice \(guest\): second line \[/);
 
 		// Someone else talks: it shows up live.
 		await post(room, carol, "live-1", "hi alice");
-		await alice.line(/^#58 Carol: hi alice \[/);
+		await alice.line(/^#58 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: hi alice \[/);
 
 		alice.type("/history 3");
 		await alice.line(/^--- history #3\.\.#5 ---$/);
 		const start = alice.stdout.indexOf("--- history #3..#5 ---");
 		expect(alice.stdout.slice(start + 1, start + 5)).toEqual([
-			expect.stringMatching(/^#3 Carol: old 3 \[/),
-			expect.stringMatching(/^#4 Carol: old 4 \[/),
-			expect.stringMatching(/^#5 Carol: old 5 \[/),
+			expect.stringMatching(/^#3 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 3 \[/),
+			expect.stringMatching(/^#4 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 4 \[/),
+			expect.stringMatching(/^#5 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Carol: old 5 \[/),
 			"--- end of history ---",
 		]);
 
 		const msgId = echoed[1] ?? "";
 		alice.type(`/delete ${msgId}`);
-		await alice.line(new RegExp(`^#59 \\(removed ${msgId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: deleted\\)$`));
+		await alice.line(new RegExp(`^#59 ${TIME} \\(removed ${msgId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: deleted\\)$`));
 
 		alice.type("/quit");
 		expect(await alice.exited).toBe(0);
@@ -272,7 +276,7 @@ describe("terminal client", () => {
 		await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1200));
 		ann.type("after the refresh");
 		await ann.errLine(/^\* in #\S+ as Ann Two;/);
-		await ann.line(/^#1 Ann Two: after the refresh \[/);
+		await ann.line(/^#1 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Ann Two: after the refresh \[/);
 		ann.child.stdin.end();
 		expect(await ann.exited).toBe(0);
 		const events = (await stored(room)).events.flatMap((e) => (e.type === "message" ? [[e.author.name, e.text]] : []));
@@ -312,7 +316,7 @@ describe("terminal client", () => {
 		watcher.child.stdin.end();
 		expect(await watcher.exited).toBe(0);
 
-		expect(shown[0]).toMatch(/^#1 Mal.*lory: a\\x1b\]0;pwned\\x07b\\x1b\[2Jc\\rd\\u202ee \[/);
+		expect(shown[0]).toMatch(/^#1 (?:\d{4}-\d\d-\d\d )?\d\d:\d\d Mal.*lory: a\\x1b\]0;pwned\\x07b\\x1b\[2Jc\\rd\\u202ee \[/);
 		expect(watcher.rawStdout()).not.toMatch(RAW_HOSTILE);
 		expect(watcher.stderr()).not.toMatch(RAW_HOSTILE);
 	});
@@ -352,8 +356,10 @@ describe("terminal client", () => {
 			run.child.stdin.end();
 			expect(await run.exited).toBe(0);
 			const escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\r\\u202e\\x9b";
-			expect(run.stdout).toContain(`#1 eve${escaped} (guest) (from #other${escaped}): hi${escaped} [id${escaped}]`);
-			expect(run.stdout).toContain(`#2 (removed gone${escaped}: deleted${escaped})`);
+			// Every line carries the local time (here 1970-01-01, from ts 1 and 2).
+			const lines = run.stdout.map((line) => line.replace(new RegExp(`^(#\\d+) ${TIME} `), "$1 "));
+			expect(lines).toContain(`#1 eve${escaped} (guest) (from #other${escaped}): hi${escaped} [id${escaped}]`);
+			expect(lines).toContain(`#2 (removed gone${escaped}: deleted${escaped})`);
 			const stderr = run.stderr();
 			for (const part of [
 				`in #lobby${escaped} as eve${escaped}`,
@@ -446,4 +452,46 @@ describe("terminal client", () => {
 			expect(run.rawStdout()).toBe("");
 		}
 	});
+});
+
+describe("terminal client, v1.3 chat commands", () => {
+	it("edits the last message, replies, reacts, searches and lists every command in /help", async () => {
+		const room = freshRoom();
+		const bob = new ParleyClient({ url: server.url, room, token: await mintToken({ sub: "bob", name: "Bob" }) });
+		try {
+			await bob.connect();
+			const alice = chat(["--room", room, "--guest", "alice"]);
+			await alice.errLine(/^\* live$/);
+			alice.type("/help");
+			for (const command of ["/edit", "/reply", "/react", "/unreact", "/delete", "/search", "/history", "/help", "/quit"]) {
+				await alice.errLine(new RegExp(`^\\*\\s+${command.replace("/", "\\/")} `));
+			}
+
+			alice.type("helo everyone");
+			// Typed at once: the edit names the message once it is acked, and goes out after it.
+			alice.type("/edit hello everyone");
+			await alice.line(new RegExp(`^#2 ${TIME} alice \\(guest\\) edited #1: hello everyone$`));
+			const asked = await bob.send("lunch?", { id: "b1" });
+			await alice.line(new RegExp(`^#3 ${TIME} Bob: lunch\\? \\[`));
+			alice.type("/reply 3 yes, at noon");
+			await alice.line(new RegExp(`^#4 ${TIME} alice \\(guest\\) \\(reply to Bob: "lunch\\?"\\): yes, at noon \\[`));
+			alice.type(`/react ${asked.msgId} 👍`);
+			await alice.line(new RegExp(`^#5 ${TIME} alice \\(guest\\) reacted 👍 to #3$`));
+			alice.type("/react 3 not-an-emoji");
+			await alice.errLine(/^\* line \d+ not sent \(bad_request: .*\): \/react 3 not-an-emoji$/);
+			alice.type("/edit #3 mine now");
+			await alice.errLine(/^\* line \d+ not sent \(forbidden: .*\): \/edit #3 mine now$/);
+			alice.type("/search noon");
+			await alice.line(/^--- 1 message\(s\) matching "noon", newest first ---$/);
+			alice.type("/quit");
+			expect(await alice.exited).toBe(1);
+
+			const events = (await stored(room)).events;
+			expect(events.map((e) => e.type)).toEqual(["message", "message.edited", "message", "message", "reaction.added"]);
+			expect(events[0]).toMatchObject({ text: "hello everyone", editSeq: 2 });
+			expect(events[3]).toMatchObject({ text: "yes, at noon", replyTo: { msgId: asked.msgId } });
+		} finally {
+			bob.close();
+		}
+	}, 60_000);
 });

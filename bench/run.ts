@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { parseOptions } from "../scripts/args.ts";
 import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
 import { svgChart } from "./lib/chart.ts";
+import { type ChatCost, chatCost, chatMetrics } from "./lib/chat-cost.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
 import { writeDocs } from "./lib/docs.ts";
 import {
@@ -366,11 +367,22 @@ async function probeCost(def: ServerDef, path: PathName, bundles: Awaited<Return
 			def.crossPost ? SAGA_TARGETS : undefined,
 			token === undefined ? undefined : { httpUrl: server.httpUrl, token },
 		);
+		// v1.3 chat actions: Parley only (it has the meters and the frames), on the same fresh server.
+		let chat: ChatCost | undefined;
+		let chatError: string | undefined;
+		if (token !== undefined && def.crossPost) {
+			progressFor(`${path} | ${def.name} | cost`)("rows per chat action, by the room's storage meter");
+			try {
+				chat = await chatCost(target, { httpUrl: server.httpUrl, token });
+			} catch (error) {
+				chatError = message(error);
+			}
+		}
 		const { tablesPerMessage, crossPosts, crossPostError, server: counters, source, ...numbers } = cost;
 		const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
 		record(def, path, "cost", {
-			metrics: { ...numbers, ...perSize },
-			detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters },
+			metrics: { ...numbers, ...perSize, ...chatMetrics(chat) },
+			detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters, chat, chatError },
 		});
 	} catch (error) {
 		record(def, path, "cost", { error: message(error) });

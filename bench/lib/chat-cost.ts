@@ -85,8 +85,19 @@ export interface CrossPostEditRows {
 	metricsFlushRows: number;
 }
 
+/**
+ * The first message in a new room, its author's first there, in every object, alarms included:
+ * the room learns the author (`room_users`), the author directory the room.
+ */
+export interface FirstMessageRows {
+	rows: number;
+	perObject: Record<string, number>;
+}
+
 export interface ChatCost {
 	actions: Record<ChatAction, ActionRows>;
+	/** Absent when an object restarted during the sample. */
+	firstMessage?: FirstMessageRows;
 	searchCatchUp: SearchCatchUp;
 	editOfCrossPost: CrossPostEditRows[];
 	/** Why the cross-posted edits are missing, when they are. */
@@ -268,9 +279,15 @@ export async function chatCost(target: Target, counters: CounterAccess): Promise
 	};
 	const search = (): Promise<unknown> => http(counters, `/v1/rooms/${room}/search?q=cc&limit=5&guest=${guest}`);
 	try {
-		// Warm-up, then the history the first search catches up on; its first messages stay indexed.
+		// The author's first message here: the room learns the author, the author directory the room.
 		const indexed: string[] = [];
-		for (let i = 0; i < CATCH_UP_MESSAGES; i++) indexed.push(stringField(await post(), "msgId"));
+		const everywhere = (): Promise<Record<string, MeterReading>> => readMeters(counters.httpUrl, counters.token, [room]);
+		const beforeFirst = await everywhere();
+		indexed.push(stringField(await post(), "msgId"));
+		await sleep(SAGA_SETTLE_MS);
+		const first = meterDelta(beforeFirst, await everywhere(), room);
+		// Then the history the first search catches up on; its first messages stay indexed.
+		while (indexed.length < CATCH_UP_MESSAGES) indexed.push(stringField(await post(), "msgId"));
 		await sleep(SAGA_SETTLE_MS);
 		const catchUp = await roomRows(counters, room, search);
 		const actions: Partial<Record<ChatAction, ActionRows>> = {};
@@ -379,6 +396,17 @@ export async function chatCost(target: Target, counters: CounterAccess): Promise
 				rowsPerMessage: round(catchUp.rows / CATCH_UP_MESSAGES),
 			},
 			editOfCrossPost: [],
+			...(first === undefined
+				? {}
+				: {
+						firstMessage: {
+							rows: Object.values(first.perObject).reduce((a, b) => a + b, 0),
+							// The room is the "origin" of meterDelta's kinds: here it is just the room.
+							perObject: Object.fromEntries(
+								Object.entries(first.perObject).map(([kind, n]) => [kind === "origin" ? "room" : kind, n]),
+							),
+						},
+					}),
 		};
 		const missing = CHAT_ACTIONS.filter((action) => result.actions[action] === undefined);
 		if (missing.length > 0) throw new Error(`not measured: ${missing.join(", ")}`);
@@ -475,6 +503,7 @@ export function chatMetrics(chat: ChatCost | undefined): Record<string, number> 
 		metrics[chatMetricName("maxRows", action)] = figures.maxRows;
 		metrics[chatMetricName("alarms", action)] = figures.alarms;
 	}
+	if (chat.firstMessage !== undefined) metrics.rowsFirstMessage = chat.firstMessage.rows;
 	metrics.alarmsChat = CHAT_ACTIONS.reduce((sum, action) => sum + chat.actions[action].alarms, 0);
 	metrics.rowsSearchCatchUpPerMessage = chat.searchCatchUp.rowsPerMessage;
 	for (const edit of chat.editOfCrossPost) metrics[`rowsEditOfCrossPost${edit.targets}`] = edit.rows;

@@ -289,6 +289,12 @@ const ROWS: readonly Row[] = [
 			lowerIsBetter: true,
 		}),
 	),
+	{
+		label: "rows written / first message in a new room, its author's first there (all objects, alarms included)",
+		scenario: "cost",
+		key: "rowsFirstMessage",
+		lowerIsBetter: true,
+	},
 	{ label: "alarms set / chat action (all of the above)", scenario: "cost", key: "alarmsChat", lowerIsBetter: true },
 	{ label: "rows written / message, first search's catch-up", scenario: "cost", key: "rowsSearchCatchUpPerMessage", lowerIsBetter: true },
 	...CROSS_POST_EDIT_SIZES.map(

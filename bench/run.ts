@@ -1,9 +1,10 @@
 /**
  * `npm run bench` / `npm run bench:quick`: starts each server in turn on loopback, runs the
  * same scenarios against each, and writes bench/out/results.jsonl, bench/out/results.md,
- * docs/bench-chart.svg and (full runs, or with --docs) docs/performance.md and docs/cost.md.
+ * docs/bench-chart.svg and (full runs, or with --docs) docs/performance.md and docs/cost.md, or
+ * (with --cost-doc) docs/cost.md alone.
  *
- *   npm run bench -- [--quick] [--servers parley,bare,...] [--paths miniflare,wrangler] [--only room,stalled,...] [--docs|--no-docs]
+ *   npm run bench -- [--quick] [--servers parley,bare,...] [--paths miniflare,wrangler] [--only room,stalled,...] [--docs|--no-docs|--cost-doc]
  *
  * Servers of one path run side by side and throughput scenarios alternate between them in
  * rounds (medians reported), because this machine's speed drifts by 2x over minutes and a
@@ -15,8 +16,9 @@ import { join } from "node:path";
 import { parseOptions } from "../scripts/args.ts";
 import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
 import { svgChart } from "./lib/chart.ts";
+import { type ChatCost, chatCost, chatMetrics } from "./lib/chat-cost.ts";
 import { adminToken, costProbe } from "./lib/cost.ts";
-import { writeDocs } from "./lib/docs.ts";
+import { writeCostDoc, writeDocs } from "./lib/docs.ts";
 import {
 	crossPost,
 	fixedRate,
@@ -100,13 +102,16 @@ const STALLED_SERVERS: readonly string[] = ["parley", "parley-batch", "bare", "g
 const GROUPS = ["ingest", "fanout", "latency", "idle", "room", "stalled", "saga", "mixed", "saturation", "cost"] as const;
 type Group = (typeof GROUPS)[number];
 
-const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--only <group,...>] [--docs|--no-docs]
+const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths miniflare,wrangler] [--only <group,...>] [--docs|--no-docs|--cost-doc]
 
   --quick              the short run (npm run bench:quick)
   --servers <a,b>      only these servers (default: all): ${SERVERS.map((s) => s.name).join(", ")}
   --paths <a,b>        miniflare, wrangler or both (default: both)
   --only <a,b>         only these scenario groups (default: all): ${GROUPS.join(", ")}
-  --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs)
+  --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs of every group);
+                       --docs needs every scenario group (no --only): docs/performance.md shows them all
+  --cost-doc           rewrite docs/cost.md alone, from the cost group (Parley on the Miniflare path), e.g.
+                       --quick --only cost --servers parley,naive --paths miniflare --cost-doc
   -h, --help           show this help`;
 
 /** Reads the command line; on --help or a bad argument prints the usage and exits (0 or 2). */
@@ -117,6 +122,7 @@ function readArgs(argv: string[]): {
 	only: Group[];
 	docs?: boolean;
 	"no-docs": boolean;
+	"cost-doc": boolean;
 } {
 	const fail = (message: string): never => {
 		process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -129,6 +135,7 @@ function readArgs(argv: string[]): {
 		only: { type: "string", default: GROUPS.join(",") },
 		docs: { type: "boolean" },
 		"no-docs": { type: "boolean", default: false },
+		"cost-doc": { type: "boolean", default: false },
 		help: { type: "boolean", short: "h", default: false },
 	});
 	if ("error" in parsed) return fail(parsed.error);
@@ -137,7 +144,8 @@ function readArgs(argv: string[]): {
 		process.stdout.write(`${USAGE}\n`);
 		process.exit(0);
 	}
-	if (values.docs === true && values["no-docs"]) fail("give at most one of --docs and --no-docs");
+	if ([values.docs === true, values["no-docs"], values["cost-doc"]].filter(Boolean).length > 1)
+		fail("give at most one of --docs, --no-docs and --cost-doc");
 	const list = (value: string): string[] =>
 		value
 			.split(",")
@@ -157,6 +165,16 @@ function readArgs(argv: string[]): {
 	const badGroups = only.filter((g) => !(GROUPS as readonly string[]).includes(g));
 	if (only.length === 0 || badGroups.length > 0)
 		fail(`unknown scenario group(s) for --only: ${badGroups.join(", ") || "(none)"} (${GROUPS.join(", ")})`);
+	// docs/performance.md is one run's picture of every group: a partial run would blank the rest.
+	if (values.docs === true && GROUPS.some((group) => !only.includes(group)))
+		fail(
+			"--docs rewrites docs/performance.md, which needs every scenario group; with --only cost, give --cost-doc to rewrite docs/cost.md alone",
+		);
+	if (values["cost-doc"]) {
+		if (!only.includes("cost")) fail("--cost-doc needs the cost group (--only cost)");
+		if (!paths.includes("miniflare")) fail("--cost-doc needs the miniflare path (the cost probe runs there)");
+		if (servers !== undefined && !servers.includes("parley")) fail("--cost-doc needs the parley server (its figures are the doc's)");
+	}
 	return {
 		only: only as Group[],
 		quick: values.quick,
@@ -164,6 +182,7 @@ function readArgs(argv: string[]): {
 		paths: paths.filter((p): p is "miniflare" | "wrangler" => p === "miniflare" || p === "wrangler"),
 		...(values.docs === undefined ? {} : { docs: values.docs }),
 		"no-docs": values["no-docs"],
+		"cost-doc": values["cost-doc"],
 	};
 }
 
@@ -366,11 +385,22 @@ async function probeCost(def: ServerDef, path: PathName, bundles: Awaited<Return
 			def.crossPost ? SAGA_TARGETS : undefined,
 			token === undefined ? undefined : { httpUrl: server.httpUrl, token },
 		);
+		// v1.3 chat actions: Parley only (it has the meters and the frames), on the same fresh server.
+		let chat: ChatCost | undefined;
+		let chatError: string | undefined;
+		if (token !== undefined && def.crossPost) {
+			progressFor(`${path} | ${def.name} | cost`)("rows per chat action, by the room's storage meter");
+			try {
+				chat = await chatCost(target, { httpUrl: server.httpUrl, token });
+			} catch (error) {
+				chatError = message(error);
+			}
+		}
 		const { tablesPerMessage, crossPosts, crossPostError, server: counters, source, ...numbers } = cost;
 		const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
 		record(def, path, "cost", {
-			metrics: { ...numbers, ...perSize },
-			detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters },
+			metrics: { ...numbers, ...perSize, ...chatMetrics(chat) },
+			detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters, chat, chatError },
 		});
 	} catch (error) {
 		record(def, path, "cost", { error: message(error) });
@@ -524,6 +554,17 @@ if (writeDocsToo) {
 	writeFileSync(join(PROJECT_ROOT, "docs/bench-chart.svg"), chart);
 	writeDocs(results, reportPaths, machine, runId, mode.name, markdown);
 	announce("wrote docs/performance.md, docs/cost.md and docs/bench-chart.svg");
+} else if (args["cost-doc"]) {
+	// A probe that failed would replace measured figures with "not measured": keep the old doc then.
+	const cost = results.get("parley", "miniflare", "cost");
+	const chat = (cost?.detail as { chat?: unknown; chatError?: string } | undefined)?.chat;
+	if (cost?.ok === true && chat !== undefined) {
+		writeCostDoc(results, runId);
+		announce("wrote docs/cost.md (docs/performance.md untouched)");
+	} else {
+		announce(`docs/cost.md left as it was: Parley's cost probe ${cost?.ok === true ? "measured no chat actions" : "failed"}`);
+		process.exitCode = 1;
+	}
 }
 process.stdout.write(markdown);
 announce(`done in ${Math.round((Date.now() - started) / 1000)} s; JSON lines in bench/out/results.jsonl`);

@@ -166,7 +166,7 @@ function waitFor(socket: BenchSocket, accept: (frame: Buffer) => boolean, timeou
 }
 
 /** Settle time after a message before the "after" snapshot, for writes done after the ack. */
-const SETTLE_MS = 150;
+export const SETTLE_MS = 150;
 
 /** The cross-post sizes whose rows the probe counts. */
 export const CROSS_POST_SIZES = [1, 3, 10] as const;
@@ -250,7 +250,8 @@ export interface CrossPostRows {
 	metricsFlushRows: number;
 }
 
-interface MeterReading {
+/** One object's storage meter as `GET /v1/admin/meter` gives it (objects/storage-meter.ts). */
+export interface MeterReading {
 	rowsWritten: number;
 	alarmWrites: number;
 	/** Of rowsWritten, the metrics flushes' (absent from servers that predate the split). */
@@ -258,7 +259,8 @@ interface MeterReading {
 	incarnation: string;
 }
 
-async function readMeters(httpUrl: string, token: string, rooms: readonly string[]): Promise<Record<string, MeterReading>> {
+/** The meters of `rooms`, of every ops index shard and of every author directory shard. */
+export async function readMeters(httpUrl: string, token: string, rooms: readonly string[]): Promise<Record<string, MeterReading>> {
 	const response = await fetch(`${httpUrl}/v1/admin/meter?rooms=${rooms.join(",")}`, {
 		headers: { authorization: `Bearer ${token}` },
 		signal: AbortSignal.timeout(5000),
@@ -275,7 +277,30 @@ function objectKind(key: string, origin: string): string {
 }
 
 /** Settle time after a saga's frame: the index shipment and the direct attempt's check alarm (1 s). */
-const SAGA_SETTLE_MS = 1500;
+export const SAGA_SETTLE_MS = 1500;
+
+/**
+ * Rows written between two readings of the same objects, per kind of object (origin, targets,
+ * index, authors), alarms included and metrics flushes apart; undefined when an object
+ * restarted in between (its meter started over), which makes the sample meaningless.
+ */
+export function meterDelta(
+	before: Record<string, MeterReading>,
+	after: Record<string, MeterReading>,
+	origin: string,
+): { perObject: Record<string, number>; flushRows: number } | undefined {
+	const perObject: Record<string, number> = {};
+	let flushRows = 0;
+	for (const [key, end] of Object.entries(after)) {
+		const start = before[key];
+		if (start === undefined || start.incarnation !== end.incarnation) return undefined;
+		const kind = objectKind(key, origin);
+		const flush = (end.metricsRows ?? 0) - (start.metricsRows ?? 0);
+		flushRows += flush;
+		perObject[kind] = (perObject[kind] ?? 0) + end.rowsWritten - start.rowsWritten - flush + end.alarmWrites - start.alarmWrites;
+	}
+	return { perObject, flushRows };
+}
 
 /**
  * Rows one cross-post to `targets` rooms writes in every object, counted by the objects'
@@ -315,24 +340,10 @@ export async function crossPostRows(target: Target, counters: CounterAccess, tar
 		for (let n = 1; totals.length < samples && n <= samples * 3; n++) {
 			const before = await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]);
 			await one(n);
-			const after = await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]);
-			const sample: Record<string, number> = {};
-			let flushRows = 0;
-			let restarted = false;
-			for (const [key, end] of Object.entries(after)) {
-				const start = before[key];
-				if (start === undefined || start.incarnation !== end.incarnation) {
-					restarted = true;
-					break;
-				}
-				const kind = objectKind(key, origin);
-				const flush = (end.metricsRows ?? 0) - (start.metricsRows ?? 0);
-				flushRows += flush;
-				sample[kind] = (sample[kind] ?? 0) + end.rowsWritten - start.rowsWritten - flush + end.alarmWrites - start.alarmWrites;
-			}
-			if (!restarted) {
-				totals.push(sample);
-				flushes.push(flushRows);
+			const delta = meterDelta(before, await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]), origin);
+			if (delta !== undefined) {
+				totals.push(delta.perObject);
+				flushes.push(delta.flushRows);
 			}
 		}
 		if (totals.length === 0) throw new Error("every sample saw an object restart");

@@ -4,6 +4,10 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CATCH_UP } from "../../objects/search.ts";
+import { TYPING_INTERVAL_MS, UNREAD_COUNT_MAX } from "../../src/protocol.ts";
+import { type ActionRows, type ChatAction, type ChatCost, CHAT_ACTION_LABELS, CHAT_ACTIONS, type CrossPostEditRows } from "./chat-cost.ts";
+import { SETTLE_MS } from "./cost.ts";
 import type { Machine } from "./machine.ts";
 import { formatNumber, type Results } from "./report.ts";
 import type { PathName } from "./servers.ts";
@@ -108,11 +112,15 @@ npm run bench          # full: 3 interleaved rounds, one-room fills up to the op
 npm run bench:quick    # smoke: 1 round, short windows, one-room fills of 1,000, ~6 minutes; writes bench/out only
 npm run bench -- --quick --servers parley,bare --paths miniflare   # any subset
 npm run bench -- --servers parley,parley-batch,bare --paths miniflare --only room   # one scenario group
+npm run bench -- --quick --only cost --servers parley,naive --paths miniflare --cost-doc   # rewrites docs/cost.md alone, ~1 minute
 \`\`\`
 
 Outputs: \`bench/out/results.jsonl\` (one JSON record per server × path × scenario, with every round
 and the CPU used by the server and by the load generator), \`bench/out/results.md\` (the tables below),
-\`docs/bench-chart.svg\`, this file and \`docs/cost.md\`. Progress goes to stderr.
+\`docs/bench-chart.svg\`, this file and \`docs/cost.md\`. Progress goes to stderr. Only a run of every
+scenario group rewrites this file (\`--docs\` refuses \`--only\`, which would blank the other groups'
+figures); \`--cost-doc\` rewrites \`docs/cost.md\` alone from a run of the cost group, so this file keeps
+the figures of the last full run.
 
 ## Machine
 
@@ -154,7 +162,7 @@ accepted means Parley's \`ack\` or, for the baselines, which have no acks, the s
 - **cross-post ×3 @100/s**: 100 cross-posts a second from one room to 3 rooms; latency from the ack (commit) to the last copy seen by a socket in a target room; sagas completed per second. Parley only.
 - **saturation**: cross-posts to 3 rooms each at stepped rates (200, 400, 600, 700, 800, 1000, … per second; quick: 200, 400, 700, 1000) from one origin room, then spread over 10 origin rooms (each with its own 3 targets); a step is sustained when every cross-post of its window completes, commit → last copy stays under 2 s at p99 and the backlog (sent, not complete) does not grow by more than a quarter second of load over the window. The highest sustained step is reported (a failed step is tried once more). Parley only, Miniflare path.
 - **ingest beside cross-posting**: one sender flat out into a room with 10 receivers while another socket in the same room cross-posts to 3 rooms at 20/s, then at 100/s, each against the same room layout with no cross-posts, back to back. Parley only, Miniflare path.
-- **cost**: SQLite rows written per plain message (diffing the DO SQLite files around single messages, as for the baselines) and per cross-post to 1, 3 and 10 rooms (the server's own storage meters: every cursor's \`rowsWritten\` and every alarm set, in every object; see docs/cost.md).
+- **cost**: SQLite rows written per plain message (diffing the DO SQLite files around single messages, as for the baselines) and per cross-post to 1, 3 and 10 rooms (the server's own storage meters: every cursor's \`rowsWritten\` and every alarm set, in every object; see docs/cost.md); and, Parley only, rows and alarms per v1.3 chat action (reply, mention, edit, reaction, read marker, typing frame, retract, search catch-up, edit of a cross-posted original), by the same meters, each sent over a socket or HTTP on its own.
 
 Throughput and latency scenarios alternate between the servers of a path in rounds and report
 medians, so that drift of the machine hits every server alike.
@@ -356,8 +364,8 @@ Plain message (one \`send\` over a socket, broadcast to the room):
 | DO requests: 1 incoming WebSocket message = 1/${PRICES.wsMessagesPerRequest} request | ${usd(request)} |
 | rows written (${formatNumber(rows)} each) | ${show(plainRows)} |
 | alarms (${formatNumber(alarms)} each: a row written + an alarm invocation) | ${usd(plainAlarms)} |
-| duration, estimated from the server CPU per message in the 1→10 run (${cpuPerMessage === undefined ? "n/a" : `${(cpuPerMessage * 1e6).toFixed(0)} µs`}) × 128 MB | ${show(duration)} |
-| **total** | **${show(plainTotal)}** |
+| duration, estimated from the server CPU per message in the 1→10 run (${cpuPerMessage === undefined ? "not in this run: a cost-only run has no 1→10 figures" : `${(cpuPerMessage * 1e6).toFixed(0)} µs`}) × 128 MB | ${show(duration)} |
+| **total**${duration === undefined ? " (without duration)" : ""} | **${show(plainTotal)}** |
 
 Cross-post to ${n} rooms: the origin message as above plus ${n} DO RPC requests (${usd(n * PRICES.doRequestPerMillion)}),
 rows written in all objects, the alarm included (${formatNumber(crossRows)} → ${show(crossRowsCost)}), an alarm invocation
@@ -370,10 +378,151 @@ Rows written dominate: each row written costs as much as ~${Math.round(PRICES.ro
 ${usd(PRICES.storedGbMonth)} per GB-month retained (a 128-character message with its row and index entries is a few hundred bytes,
 so a million retained messages cost cents per month). Requests and rows written beyond the plan's included
 amounts (1 million requests, 50 million rows written, 25 billion rows read per month) are what these figures price.
+
+${chatCostSection(results)}`;
+}
+
+/** The v1.3 chat section of docs/cost.md, from the cost probe's chat figures (bench/lib/chat-cost.ts). */
+function chatCostSection(results: Results): string {
+	const record = results.get("parley", "miniflare", "cost");
+	const detail = record?.ok ? (record.detail as { chat?: ChatCost; chatError?: string } | undefined) : undefined;
+	const chat = detail?.chat;
+	const head = `## v1.3 chat actions
+
+Measured by the bench's cost probe (\`bench/lib/chat-cost.ts\`, Miniflare path): each action sent
+as a client sends it (socket frames; HTTP for search and for the read markers that do not move),
+one at a time, in a room whose author is already known and whose search index is caught up, and
+counted by the room's storage meter (\`GET /v1/admin/meter\`: every SQLite cursor's \`rowsWritten\`,
+index entries included, and every alarm set or deleted), from the send until its answer and
+${SETTLE_MS} ms more. Metrics flushes are left out, as for cross-posts. The same figures are pinned by
+\`test/runtime/rows.test.ts\` ("rows written per v1.3 chat write", "rows written per v1.3 chat
+action", "rows written per edit of a cross-posted original").
+`;
+	if (chat === undefined) {
+		const why = record === undefined ? "the cost probe did not run" : (detail?.chatError ?? record.error ?? "not measured");
+		return `${head}\nNot measured in this run: ${why}.\n`;
+	}
+	const a = (action: ChatAction): ActionRows => chat.actions[action];
+	const rows = (action: ChatAction): string => formatNumber(a(action).rows);
+	const dollars = (rowsWritten: number, alarms: number): string =>
+		usd(rowsWritten * PRICES.rowsWrittenPerMillion + alarms * (PRICES.rowsWrittenPerMillion + PRICES.doRequestPerMillion));
+	const line = (action: ChatAction): string => {
+		const { rows: mean, maxRows, alarms, samples } = a(action);
+		const shown = maxRows > mean ? `${formatNumber(mean)} (at most ${maxRows})` : formatNumber(mean);
+		return `| ${CHAT_ACTION_LABELS[action]} | ${shown} | ${formatNumber(alarms)} | ${samples} | ${dollars(mean, alarms)} |`;
+	};
+	const objects = (perObject: Record<string, number>): string =>
+		Object.entries(perObject)
+			.filter(([, n]) => n !== 0)
+			.map(([kind, n]) => `${kind} ${formatNumber(n)}`)
+			.join(", ");
+	const first = chat.firstMessage;
+	const catchUp = chat.searchCatchUp;
+	const edits = chat.editOfCrossPost;
+	const editOf = (n: number): CrossPostEditRows | undefined => edits.find((e) => e.targets === n);
+	const table = [
+		"| action | rows written | alarms | samples | $ per million |",
+		"|---|---:|---:|---:|---:|",
+		...CHAT_ACTIONS.map(line),
+		`| first message in a new room, its author's first there (room, author directory; all objects, alarms included) | ${first === undefined ? "not measured" : `${formatNumber(first.rows)} (${objects(first.perObject)})`} | in the rows | 1 | ${first === undefined ? "—" : dollars(first.rows, 0)} |`,
+		`| first search's catch-up, per live message not indexed yet | ${formatNumber(catchUp.rowsPerMessage)} (${catchUp.rows} rows for ${catchUp.messages} messages) | 0 | 1 | ${dollars(catchUp.rowsPerMessage, 0)} |`,
+		...edits.map(
+			(e) =>
+				`| edit of an original cross-posted to ${e.targets} room${e.targets === 1 ? "" : "s"} (all objects, alarms included; budget 5 + 9N = ${5 + 9 * e.targets}) | ${formatNumber(e.rows)} (${objects(e.perObject)}) | in the rows | ${e.samples} | ${dollars(e.rows, 0)} |`,
+		),
+	];
+	if (chat.editOfCrossPostError !== undefined)
+		table.push("", `Edits of cross-posted originals not measured: ${chat.editOfCrossPostError}.`);
+	const plain = a("plain").rows;
+	const edit1 = editOf(1);
+	const perCopy =
+		edits.length >= 2 && edits[0] !== undefined && edits[1] !== undefined && edits[1].targets !== edits[0].targets
+			? formatNumber((edits[1].rows - edits[0].rows) / (edits[1].targets - edits[0].targets))
+			: "—";
+	return `${head}
+${table.join("\n")}
+
+**Why search is lazy.** An FTS5 entry is a row written (the cursor counts one per \`INSERT\` into
+the virtual table, besides what FTS5 writes to its shadow tables), so indexing at send time
+would make a plain message ${formatNumber(plain + 1)} rows instead of ${formatNumber(plain)}, over the budget of 2. The index is
+contentless (\`content=''\`, the text is stored once, in \`events\`) with \`contentless_delete=1\`,
+keyed by the message's seq, and filled by the first search after new messages arrive, from a
+watermark in \`room_meta\`, ${CATCH_UP.chunk} messages per transaction: measured here, ${catchUp.rows} rows for ${catchUp.messages}
+messages (one per message, and the watermark once per chunk). A room nobody searches never pays for
+an index; a room that is searched pays one row per message once, at search time, instead of at send
+time, and a search with nothing to catch up on writes ${rows("searchAgain")}. Batching also makes FTS5's own
+writes cheaper: measured once in workerd (a probe, not repeated by the bench), ten entries
+inserted in ten transactions left 32 rows in the shadow tables (a segment, an \`_idx\` entry and
+a \`_docsize\` row each), ten inserted in one transaction left 12 (one segment of two pages, ten
+\`_docsize\` rows). Whether Cloudflare bills those shadow-table writes beyond the cursor's count is
+not verified here. The index stays exact without a catch-up for what it holds: an edit of an
+indexed message replaces its entry (${rows("editIndexed")} rows against ${rows("edit")} for a message not indexed yet), a
+retract deletes it; messages past the watermark need nothing until the next search reads their
+latest state. The cost of laziness is latency: the first search after many messages indexes them
+before answering.
+
+**Retracts with search on.** FTS5 keeps a deleted entry's terms in its segments until they are
+merged, and a retract must leave no word of the message readable (retract-scrub test, which reads
+FTS5's segment blobs too). So a transaction that retracted an indexed message (a delete, a
+moderation of many, a copy's compensation) ends with one \`optimize\`, which merges the index into
+one segment. A retract of an indexed message then writes ${rows("retractIndexed")} rows as the cursor counts them
+(${rows("retract")} for one not indexed: its event, its index entry, the message scrubbed; plus the entry's delete
+and the \`optimize\` statement), but FTS5 rewrites every segment page underneath: measured once in
+workerd with short messages (not by the bench), about 7 pages for 500 indexed messages, 44 for 5,000
+and 174 (660 KB) for 20,000, about 9 per 1,000. That is per retracting transaction, not per
+retracted message, and nothing for a message retracted before any search indexed it. Whether
+Cloudflare bills those page writes as rows is not verified here; if it does, a retract in a big,
+searched room costs hundreds of rows. The alternative, keeping deleted words readable until FTS5
+happens to merge, would break the retract guarantee, so the guarantee wins.
+
+**Replies and mentions** are columns of the message's own row: a reply writes ${rows("reply")} rows and a
+message with a mention ${rows("mention")}, as a plain message (${formatNumber(plain)}). Mentions are matched against
+\`room_users\` (one row per user who posted here, written on their first post and when their name
+changes), read once per room incarnation into memory, so a message from a known user writes nothing
+for them; the first message in a new room, its author's first there, also registers the author in the
+room and the room in the author directory (${first === undefined ? "not measured" : `${formatNumber(first.rows)} rows in all, alarms included: ${objects(first.perObject)}`}), once.
+
+**Edits** write their event, its dedup index entry and the message's row (${rows("edit")} rows); a repeat of
+the same client id writes ${rows("editRepeat")}. **Edits of cross-posted originals** cost, per copy, an outbox task
+(inserted, then completed, at the origin), the copy's own edit in its room and the task in the ops
+index (edit tasks keep a row each there, like compensation's retracts): measured, ${edit1 === undefined ? "—" : formatNumber(edit1.rows)} rows for one
+copy and about ${perCopy} per further copy. An edit task whose copy is already delivered gets a direct
+first attempt from the origin (no queue hop, its spans in its task row), as here; behind a live
+delivery it waits for the alarm and then goes the durable way (alarm, Queue, consumer), which also
+writes span rows.
+
+**Reactions.** A reaction added or removed is an event in the log (its row and its entry in the
+\`(author, client id)\` dedup index, as a message) plus one row of the \`reactions\` table keyed
+(message, emoji, user), inserted on add and deleted on remove: ${rows("reactionAdded")} rows added, ${rows("reactionRemoved")} removed.
+That table has no secondary index: a page's counts are one key-range read over its messages. A
+reaction that changes nothing (\`duplicate\`) writes ${rows("reactionDuplicate")}.
+
+**Read markers** are one row per user per room, upserted in place only when it moves forward
+(${rows("readMoves")} row, however many messages it covers; ${rows("readStays")} when it does not move); \`read_markers\` has no
+secondary index. The welcome's unread count is a range read of the event log from the marker (at
+most about \`UNREAD_COUNT_MAX\` = ${UNREAD_COUNT_MAX} matching rows), and its receipts read the room's markers once:
+rows read, at $${PRICES.rowsReadPerMillion} per million. Reading never costs a row per message read.
+
+**Typing** is never stored: a typing frame writes ${rows("typing")} rows when it is passed on and ${rows("typingDropped")} when the
+throttle (one per user per ${TYPING_INTERVAL_MS / 1000} s) drops it, and the room keeps no timer for it. A plain message
+still writes ${formatNumber(plain)} rows and sets ${formatNumber(a("plain").alarms)} alarms.
+
+Migration \`0007_reactions_reads\` rebuilds \`events\` once per room (SQLite cannot widen its \`kind\`
+check): on the first start after the upgrade it writes every stored event again, with its dedup
+entry (2 rows per event, once).
 `;
 }
 
+/** Writes docs/performance.md and docs/cost.md: a run of every scenario group's. */
 export function writeDocs(results: Results, paths: PathName[], machine: Machine, runId: string, mode: string, markdown: string): void {
 	writeFileSync(join(PROJECT_ROOT, "docs/performance.md"), performanceDoc(results, paths, machine, runId, mode, markdown));
+	writeCostDoc(results, runId);
+}
+
+/**
+ * Writes docs/cost.md alone, which needs only the `cost` group (`--only cost --cost-doc`):
+ * docs/performance.md keeps the figures of the last full run.
+ */
+export function writeCostDoc(results: Results, runId: string): void {
 	writeFileSync(join(PROJECT_ROOT, "docs/cost.md"), costDoc(results, runId));
 }

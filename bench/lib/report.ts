@@ -2,6 +2,7 @@
  * Results: the JSON-lines record, the markdown tables with Parley as a ratio to the
  * baselines measured in the same run, and the target checks from the issue.
  */
+import { CHAT_ACTION_LABELS, CHAT_ACTIONS, CROSS_POST_EDIT_SIZES, chatMetricName } from "./chat-cost.ts";
 import type { PathName, ServerName } from "./servers.ts";
 import { round } from "./stats.ts";
 
@@ -207,6 +208,23 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 		}
 		add("rows written per plain message", m("parley", "cost", "rowsWrittenPerMessage"), "≤ 3", (v) => v <= 3);
 		add("alarms set per plain message", m("parley", "cost", "alarmsPerMessage"), "0", (v) => v === 0);
+		// v1.3 chat actions (issue 17), by the room's storage meter, the worst sample of each.
+		add(
+			"rows written per plain message, chat features on (room meter, worst sample)",
+			m("parley", "cost", chatMetricName("maxRows", "plain")),
+			"≤ 2",
+			(v) => v <= 2,
+		);
+		add("alarms set per plain message, chat features on", m("parley", "cost", chatMetricName("alarms", "plain")), "0", (v) => v === 0);
+		add("rows written per typing frame passed on", m("parley", "cost", chatMetricName("maxRows", "typing")), "0", (v) => v === 0);
+		add("rows written per typing frame dropped", m("parley", "cost", chatMetricName("maxRows", "typingDropped")), "0", (v) => v === 0);
+		add("rows written per read marker that moves", m("parley", "cost", chatMetricName("maxRows", "readMoves")), "≤ 1", (v) => v <= 1);
+		add(
+			"rows written per read marker that does not move",
+			m("parley", "cost", chatMetricName("maxRows", "readStays")),
+			"0",
+			(v) => v === 0,
+		);
 		for (const n of [1, 3, 10]) {
 			add(
 				`rows written per cross-post to ${n} room${n === 1 ? "" : "s"}`,
@@ -263,6 +281,30 @@ const ROWS: readonly Row[] = [
 	{ label: "rows written / cross-post to 1 room", scenario: "cost", key: "rowsPerCrossPost1", lowerIsBetter: true },
 	{ label: "rows written / cross-post to 3 rooms", scenario: "cost", key: "rowsPerCrossPost3", lowerIsBetter: true },
 	{ label: "rows written / cross-post to 10 rooms", scenario: "cost", key: "rowsPerCrossPost10", lowerIsBetter: true },
+	...CHAT_ACTIONS.map(
+		(action): Row => ({
+			label: `rows written / ${CHAT_ACTION_LABELS[action]} (room meter)`,
+			scenario: "cost",
+			key: chatMetricName("rows", action),
+			lowerIsBetter: true,
+		}),
+	),
+	{
+		label: "rows written / first message in a new room, its author's first there (all objects, alarms included)",
+		scenario: "cost",
+		key: "rowsFirstMessage",
+		lowerIsBetter: true,
+	},
+	{ label: "alarms set / chat action (all of the above)", scenario: "cost", key: "alarmsChat", lowerIsBetter: true },
+	{ label: "rows written / message, first search's catch-up", scenario: "cost", key: "rowsSearchCatchUpPerMessage", lowerIsBetter: true },
+	...CROSS_POST_EDIT_SIZES.map(
+		(n): Row => ({
+			label: `rows written / edit of an original cross-posted to ${n} room${n === 1 ? "" : "s"} (all objects)`,
+			scenario: "cost",
+			key: `rowsEditOfCrossPost${n}`,
+			lowerIsBetter: true,
+		}),
+	),
 ];
 
 const PATH_TITLES: Record<PathName, string> = {

@@ -14,20 +14,30 @@ export interface TaskIdParts {
 	kind: TaskKind;
 	/** The target room. */
 	room: string;
+	/** An edit's task (v1.3) only: the seq of the original's edit it carries to the copy. */
+	editSeq?: number;
 }
 
 /** The parts of a task id, or undefined for anything that is not one. */
 export function parseTaskId(taskId: string): TaskIdParts | undefined {
+	// The server's own check first: the origin, the kind part's shape, the target room.
 	const origin = originOfTaskId(taskId);
 	if (origin === undefined) return undefined;
 	// A room saga id is `<room>~<hex>`: room ids hold no `~` and the hex no `.`, so the first
 	// `.` after the `~` ends it.
 	const sagaId = origin.kind === "moderation" ? origin.id : taskId.slice(0, taskId.indexOf(".", taskId.indexOf("~")));
+	// Then the kind part, between the saga id and the next `.`: a letter, and an edit's seq after `e`.
+	const kindEnd = taskId.indexOf(".", sagaId.length + 1);
+	if (kindEnd < 0) return undefined;
+	const room = taskId.slice(kindEnd + 1);
+	if (!isRoomId(room)) return undefined;
+	const seqText = taskId.slice(sagaId.length + 2, kindEnd);
+	const editSeq = /^[1-9][0-9]*$/.test(seqText) ? Number(seqText) : undefined;
 	for (const kind of TASK_KINDS) {
-		// The server builds task ids with taskIdFor: match against the prefix it would build.
-		const prefix = taskIdFor(sagaId, kind, "");
-		const room = taskId.slice(prefix.length);
-		if (taskId.startsWith(prefix) && isRoomId(room)) return { sagaId, kind, room };
+		if (kind === "edit") {
+			// The server builds task ids with taskIdFor: match against the id it would build.
+			if (editSeq !== undefined && taskIdFor(sagaId, kind, room, editSeq) === taskId) return { sagaId, kind, room, editSeq };
+		} else if (taskIdFor(sagaId, kind, room) === taskId) return { sagaId, kind, room };
 	}
 	return undefined;
 }

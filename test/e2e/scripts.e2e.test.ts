@@ -56,6 +56,10 @@ const SCRIPTS: [script: string, usage: RegExp, bad: [args: string[], message: Re
 			[["--servers", "no-such-server"], /unknown server\(s\) for --servers: no-such-server/],
 			[["--paths", "nowhere"], /unknown path\(s\) for --paths: nowhere/],
 			[["--quick", "stray"], /stray/],
+			// A partial run must not blank docs/performance.md: --cost-doc rewrites docs/cost.md alone.
+			[["--only", "cost", "--docs"], /--docs rewrites docs\/performance\.md, which needs every scenario group.*--cost-doc/],
+			[["--only", "ingest", "--cost-doc"], /--cost-doc needs the cost group/],
+			[["--cost-doc", "--no-docs"], /at most one of --docs, --no-docs and --cost-doc/],
 		],
 	],
 ];

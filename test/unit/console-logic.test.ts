@@ -138,6 +138,9 @@ describe("what a task id says", () => {
 		expect(modId).toMatch(/^mod@[0-9a-f]{12}$/);
 		expect(parseTaskId(taskIdFor(sagaId, "deliver", "lobby.2"))).toEqual({ sagaId, kind: "deliver", room: "lobby.2" });
 		expect(parseTaskId(taskIdFor(sagaId, "retract", "r"))).toEqual({ sagaId, kind: "retract", room: "r" });
+		// An edit's task (v1.3) names the edit's seq too, one task per edit and target room.
+		expect(parseTaskId(taskIdFor(sagaId, "edit", "lobby.2", 17))).toEqual({ sagaId, kind: "edit", room: "lobby.2", editSeq: 17 });
+		expect(parseTaskId(`${sagaId}.e123456789012345.r`)).toEqual({ sagaId, kind: "edit", room: "r", editSeq: 123456789012345 });
 		expect(parseTaskId(taskIdFor(modId, "moderate", "lobby"))).toEqual({ sagaId: modId, kind: "moderate", room: "lobby" });
 		// Moderations made before the rename keep their `cmp@…` ids, which still parse.
 		expect(parseTaskId("cmp@0123456789ab.m.lobby")).toEqual({ sagaId: "cmp@0123456789ab", kind: "moderate", room: "lobby" });
@@ -159,6 +162,15 @@ describe("what a task id says", () => {
 			"lobby~0123456789ab",
 			"lobby~0123456789ab.x.room",
 			"lobby~0123456789ab.d.Bad Room",
+			// An edit's task without its edit's seq, with a seq that is not one, or without a room.
+			"lobby~0123456789ab.e.room",
+			"lobby~0123456789ab.e0.room",
+			"lobby~0123456789ab.e07.room",
+			"lobby~0123456789ab.e1x.room",
+			"lobby~0123456789ab.e1",
+			"lobby~0123456789ab.e12.",
+			"lobby~0123456789ab.e12.Bad Room",
+			"lobby~0123456789ab.d12.room",
 			"cmp@0123456789ab.d.room",
 			"cmp@0123456789ab",
 			"mod@0123456789ab.d.room",

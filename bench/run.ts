@@ -212,6 +212,8 @@ function record(def: ServerDef, path: PathName, scenario: ScenarioName, partial:
 		metrics: {},
 		...partial,
 	});
+	// Kept current as the run goes, so a run that dies late still leaves what it measured.
+	writeFileSync(join(outDir, "results.jsonl"), results.jsonLines());
 }
 
 function message(error: unknown): string {
@@ -338,6 +340,45 @@ async function onFreshServer(
 	}
 }
 
+/** Rows written and alarms set per plain message and per cross-post, on a server started for it. */
+async function probeCost(def: ServerDef, path: PathName, bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
+	let server: RunningServer;
+	try {
+		server = await startServer(def, pathOf(def, path), bundles);
+	} catch (error) {
+		record(def, path, "cost", { error: `could not start a fresh server: ${message(error)}` });
+		return;
+	}
+	try {
+		const persistDir = server.persistDir;
+		if (persistDir === undefined) return;
+		progressFor(`${path} | ${def.name} | cost`)("snapshotting SQLite around single messages");
+		const target: Target = {
+			wsUrl: server.wsUrl,
+			acks: def.acks,
+			pids: () => server.pids(),
+			...(def.query === undefined ? {} : { query: def.query }),
+		};
+		const token = adminTokenFor(def);
+		const cost = await costProbe(
+			target,
+			persistDir,
+			def.crossPost ? SAGA_TARGETS : undefined,
+			token === undefined ? undefined : { httpUrl: server.httpUrl, token },
+		);
+		const { tablesPerMessage, crossPosts, crossPostError, server: counters, source, ...numbers } = cost;
+		const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
+		record(def, path, "cost", {
+			metrics: { ...numbers, ...perSize },
+			detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters },
+		});
+	} catch (error) {
+		record(def, path, "cost", { error: message(error) });
+	} finally {
+		await server.stop().catch(() => undefined);
+	}
+}
+
 async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
 	// The Node server has no Worker path: it runs once, beside the Miniflare group.
 	const group = selected.filter((def) => def.worker !== undefined || path === "miniflare");
@@ -444,29 +485,10 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 			}
 		}
 		if (path === "miniflare" && runs("cost")) {
-			// The batched sockets store exactly what the others do: one Parley probe is enough.
-			for (const entry of live.filter((e) => e.def.name !== "parley-batch")) {
-				const persistDir = entry.server.persistDir;
-				if (persistDir === undefined) continue;
-				progressFor(`${path} | ${entry.def.name} | cost`)("snapshotting SQLite around single messages");
-				try {
-					const token = adminTokenFor(entry.def);
-					const cost = await costProbe(
-						entry.target,
-						persistDir,
-						entry.def.crossPost ? SAGA_TARGETS : undefined,
-						token === undefined ? undefined : { httpUrl: entry.server.httpUrl, token },
-					);
-					const { tablesPerMessage, crossPosts, crossPostError, server, source, ...numbers } = cost;
-					const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
-					record(entry.def, path, "cost", {
-						metrics: { ...numbers, ...perSize },
-						detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: server },
-					});
-				} catch (error) {
-					record(entry.def, path, "cost", { error: message(error) });
-				}
-			}
+			// The batched sockets store exactly what the others do: one Parley probe is enough. Each
+			// probe runs on a server started for it: the earlier scenarios' rooms would make every
+			// snapshot of the SQLite files read (and hold) all of their rows.
+			for (const entry of live.filter((e) => e.def.name !== "parley-batch")) await probeCost(entry.def, path, bundles);
 		}
 	} finally {
 		for (const entry of live) await entry.server.stop().catch(() => undefined);

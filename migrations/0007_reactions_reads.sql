@@ -1,12 +1,9 @@
 -- v1.3 reactions and read state (docs/protocol.md, docs/cost.md).
 --
--- Reactions are events in the log like messages (`reaction.added`, `reaction.removed`). The
--- kind check of `events` is gone since 0006 (the edits' migration rebuilt the table and moved
--- the check into objects/event-log.ts), so nothing is rebuilt here. (Merge note: this branch's
--- own rebuild of `events` dropped 0006's columns; removed when h-chat-edits and h-chat-social
--- were merged.) A reaction row uses the message columns: author_* is the reacting user,
--- client_id the frame's id (the same dedup index as sends), msg_id the message reacted to,
--- text the emoji.
+-- Reactions are events in the log like messages (`reaction.added`, `reaction.removed`); since
+-- 0006 the log's kinds are checked in code (objects/event-log.ts), so no rebuild is needed here.
+-- A reaction row uses the message columns: author_* is the reacting user, client_id the
+-- frame's id (the same dedup index as sends), msg_id the message reacted to, text the emoji.
 
 -- Who has reacted with what now: one row per (message, emoji, user), keyed so that one
 -- message's reactions (and a page's) are one key range. `seq` is the `reaction.added` event

@@ -731,6 +731,15 @@ export class OpsIndex extends DurableObject<Env> {
 	 */
 	async recordMetrics(batch: MeterBatch): Promise<void> {
 		const minute = Math.floor(batch.at / 60_000) * 60_000;
+		const before = this.storageMeter.rowsWritten;
+		try {
+			this.writeMetrics(batch, minute);
+		} finally {
+			this.storageMeter.metricsRows += this.storageMeter.rowsWritten - before;
+		}
+	}
+
+	private writeMetrics(batch: MeterBatch, minute: number): void {
 		this.ctx.storage.transactionSync(() => {
 			const history = { messages: 0, attempts: 0, failures: 0 };
 			for (const sample of batch.counters) {

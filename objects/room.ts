@@ -735,7 +735,6 @@ export class Room extends OutboxObject {
 			const read = this.prepareRead(identity, frame.seq, now);
 			return { events: [], alarm: false, receipts: read.receipts };
 		}
-		// `typing` never gets this far.
 		if (frame.type !== "delete")
 			return {
 				events: [],

@@ -11,16 +11,28 @@
 export interface MeterReading {
 	rowsWritten: number;
 	alarmWrites: number;
+	/**
+	 * Of `rowsWritten`, the rows of periodic metrics flushes (an ops-index shard's metric
+	 * tables): a cost per flush interval and counter series, not per message or cross-post, so
+	 * readers that price one operation subtract it and report it on its own.
+	 */
+	metricsRows: number;
 	incarnation: string;
 }
 
 export class StorageMeter {
 	rowsWritten = 0;
 	alarmWrites = 0;
+	metricsRows = 0;
 	readonly incarnation = crypto.randomUUID();
 
 	reading(): MeterReading {
-		return { rowsWritten: this.rowsWritten, alarmWrites: this.alarmWrites, incarnation: this.incarnation };
+		return {
+			rowsWritten: this.rowsWritten,
+			alarmWrites: this.alarmWrites,
+			metricsRows: this.metricsRows,
+			incarnation: this.incarnation,
+		};
 	}
 }
 

@@ -243,11 +243,18 @@ export interface CrossPostRows {
 	rows: number;
 	/** Mean rows per kind of object: origin, targets (all), index, authors. */
 	perObject: Record<string, number>;
+	/**
+	 * Mean rows of the periodic metrics flushes that fell in a sample (not in `rows`): they are
+	 * written per flush interval and counter series, however many cross-posts it held.
+	 */
+	metricsFlushRows: number;
 }
 
 interface MeterReading {
 	rowsWritten: number;
 	alarmWrites: number;
+	/** Of rowsWritten, the metrics flushes' (absent from servers that predate the split). */
+	metricsRows?: number;
 	incarnation: string;
 }
 
@@ -304,11 +311,13 @@ export async function crossPostRows(target: Target, counters: CounterAccess, tar
 			await sleep(SAGA_SETTLE_MS);
 		};
 		const totals: Record<string, number>[] = [];
+		const flushes: number[] = [];
 		for (let n = 1; totals.length < samples && n <= samples * 3; n++) {
 			const before = await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]);
 			await one(n);
 			const after = await readMeters(counters.httpUrl, counters.token, [origin, ...rooms]);
 			const sample: Record<string, number> = {};
+			let flushRows = 0;
 			let restarted = false;
 			for (const [key, end] of Object.entries(after)) {
 				const start = before[key];
@@ -317,16 +326,27 @@ export async function crossPostRows(target: Target, counters: CounterAccess, tar
 					break;
 				}
 				const kind = objectKind(key, origin);
-				sample[kind] = (sample[kind] ?? 0) + end.rowsWritten - start.rowsWritten + end.alarmWrites - start.alarmWrites;
+				const flush = (end.metricsRows ?? 0) - (start.metricsRows ?? 0);
+				flushRows += flush;
+				sample[kind] = (sample[kind] ?? 0) + end.rowsWritten - start.rowsWritten - flush + end.alarmWrites - start.alarmWrites;
 			}
-			if (!restarted) totals.push(sample);
+			if (!restarted) {
+				totals.push(sample);
+				flushes.push(flushRows);
+			}
 		}
 		if (totals.length === 0) throw new Error("every sample saw an object restart");
 		const perObject: Record<string, number> = {};
 		for (const sample of totals)
 			for (const [kind, rows] of Object.entries(sample)) perObject[kind] = (perObject[kind] ?? 0) + rows / totals.length;
 		for (const kind of Object.keys(perObject)) perObject[kind] = round(perObject[kind] ?? 0);
-		return { targets, samples: totals.length, rows: round(Object.values(perObject).reduce((a, b) => a + b, 0)), perObject };
+		return {
+			targets,
+			samples: totals.length,
+			rows: round(Object.values(perObject).reduce((a, b) => a + b, 0)),
+			perObject,
+			metricsFlushRows: round(flushes.reduce((a, b) => a + b, 0) / flushes.length),
+		};
 	} finally {
 		author.close();
 		for (const w of watchers) w.close();

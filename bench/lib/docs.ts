@@ -266,7 +266,13 @@ function costDoc(results: Results, runId: string): string {
 	const detail = cost?.detail as
 		| {
 				tablesPerMessage?: Record<string, number>;
-				crossPosts?: Array<{ targets: number; rows: number; samples: number; perObject: Record<string, number> }>;
+				crossPosts?: Array<{
+					targets: number;
+					rows: number;
+					samples: number;
+					perObject: Record<string, number>;
+					metricsFlushRows?: number;
+				}>;
 				serverCounters?: { rowsRead: number };
 		  }
 		| undefined;
@@ -332,6 +338,14 @@ attempt's check (1), each copy with its dedup entry, which is also its barrier r
 each delivery's row again when the round's answers are recorded (3), and the cross-post's one record
 in the ops index (1). Spans ride in the task rows; no saga row, no feed row, no span row, no
 trace-membership row and no secondary index is written on the way.
+
+Not in these rows: the metrics counters' flush (objects/meter.ts). Each object sends what it
+counted to its ops-index shard at most once per \`METRICS_FLUSH_MS\` (5 s), one row per counter
+series that moved plus the minute's history row, however many cross-posts the interval held; the
+meters count those rows apart (\`metricsRows\`). During the samples above they averaged
+${[1, 3, 10].map((size) => `${formatNumber(sizes.find((c) => c.targets === size)?.metricsFlushRows)} (N = ${size})`).join(", ")} rows
+per sample, each sample being one cross-post alone in its interval: at a steady 100 cross-posts/s the
+same flush is shared by 500 of them.
 ${cost?.ok === false ? `\nParley's cost probe did not run: ${cost.error ?? "failed"}.\n` : ""}
 ## Dollars per million messages
 

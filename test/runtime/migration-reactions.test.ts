@@ -1,8 +1,6 @@
 /**
- * Migrations 0006 (edits: the events table rebuilt without its kind check) and 0007 (reactions
- * and read state) on a room whose `events` table is still the v1 one: the history survives as it
- * was, the dedup index comes back, and the new kinds fit. (Merged from h-chat-social, where 0007
- * did the rebuild itself; with h-chat-edits' 0006 in, 0006 does it.)
+ * Migration 0007 (reactions and read state) on a room whose `events` table is still the v1
+ * one: the history survives as it was, the dedup index comes back, and the new kinds fit.
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
@@ -12,21 +10,19 @@ import { MIGRATIONS } from "../../migrations/index.ts";
 import { applyMigrations } from "../../objects/migrate.ts";
 import { freshRoom } from "./helpers.ts";
 
-describe("migrations 0006_edits and 0007_reactions_reads", () => {
+describe("migration 0007_reactions_reads", () => {
 	it("rebuilds a v1 events table with its rows, its dedup index and the v1.3 kinds", async ({ expect }) => {
 		const stub = env.ROOM.getByName(freshRoom("mig"));
 		const result = await runInDurableObject(stub, (_instance, state) => {
 			const sql = state.storage.sql;
-			// Put the room back where a v5 room stands: v1 events, no v1.3 tables, 0006 and 0007 not recorded.
+			// Put the room back where a v5 room stands: v1 events, no v1.3 tables, 0007 not recorded.
 			state.storage.transactionSync(() => {
 				sql.exec("DROP TABLE reactions");
 				sql.exec("DROP TABLE read_markers");
-				sql.exec("DROP TABLE room_users");
-				sql.exec("DROP TABLE message_search");
 				sql.exec("DROP TABLE events");
 				// Its first part: the v1 events table and dedup index (room_meta is still there).
 				sql.exec(events.slice(0, events.indexOf("-- Small per-room settings")));
-				sql.exec("DELETE FROM _migrations WHERE version IN (6, 7)");
+				sql.exec("DELETE FROM _migrations WHERE version = 7");
 				sql.exec(
 					"INSERT INTO events (seq, kind, msg_id, author_id, author_name, client_id, text, ts, trace_id) VALUES (1, 'message', '1-0123456789', 'ann', 'Ann', 'c1', 'hi', 10, 't')",
 				);
@@ -66,7 +62,7 @@ describe("migrations 0006_edits and 0007_reactions_reads", () => {
 			return { refusedBefore, applied, rows, dedup, tables };
 		});
 		expect(result.refusedBefore).toBe(true);
-		expect(result.applied).toEqual([6, 7]);
+		expect(result.applied).toEqual([7]);
 		expect(result.rows).toEqual([
 			{ seq: 1, kind: "message", msg_id: "1-0123456789", author_id: "ann", client_id: "c1", text: "hi", reason: null },
 			{ seq: 2, kind: "retract", msg_id: "1-0123456789", author_id: null, client_id: null, text: null, reason: "deleted" },

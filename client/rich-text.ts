@@ -5,6 +5,8 @@
  * each into a text node or an element it builds itself, so no text is ever parsed as HTML.
  */
 
+import { MentionIndex } from "../src/mentions.ts";
+
 /** One piece of a message, in order; joined, the `text` fields give back the original text. */
 export type Segment =
 	| { kind: "text"; text: string }
@@ -32,8 +34,6 @@ const CODE = /`([^`\n]+)`/g;
  * that cannot be in a URL as written in prose. `javascript:`, `data:` and the rest never match.
  */
 const URL_CANDIDATE = /\bhttps?:\/\/[^\s<>"`]+/gi;
-/** What a mention may not touch on either side: a letter, a digit or `_` (as src/mentions.ts). */
-const WORD = /[\p{L}\p{N}_]/u;
 /** Punctuation that ends a sentence, not a URL. */
 const TRAILING = /[.,;:!?'"*]+$/;
 
@@ -70,38 +70,19 @@ function parseProse(text: string, options: RichTextOptions): Segment[] {
 }
 
 /**
- * Marks `@handle` for each mentioned user, by the server's rule (src/mentions.ts): the handle
- * is the user's name or id, without case; the `@` does not follow a letter, digit or `_`, the
- * handle is not followed by one, and at one `@` the longest handle wins (names may hold spaces).
- * Only users the server put in `mentions` are marked, so the page never claims a mention the
- * server did not make.
+ * Marks `@handle` for each mentioned user, by the server's own matcher (src/mentions.ts), so
+ * the page and the server agree on every boundary. Only users the server put in `mentions`
+ * are matched, so the page never claims a mention the server did not make.
  */
 function parseMentions(text: string, options: RichTextOptions): Segment[] {
-	const handles = (options.mentioned ?? [])
-		.flatMap((user) => [user.name, user.id].map((handle) => ({ handle: handle.toLowerCase(), user })))
-		.filter(({ handle }) => handle !== "" && handle.trim() === handle)
-		.sort((a, b) => b.handle.length - a.handle.length);
-	if (handles.length === 0 || !text.includes("@")) return [{ kind: "text", text }];
-	const lower = text.toLowerCase();
-	// Lower-casing may change a string's length (rare letters): then compare the text as it is.
-	const haystack = lower.length === text.length ? lower : text;
+	const mentioned = options.mentioned ?? [];
+	if (mentioned.length === 0) return [{ kind: "text", text }];
 	const segments: Segment[] = [];
 	let at = 0;
-	for (let i = haystack.indexOf("@"); i !== -1; ) {
-		const before = i === 0 ? "" : haystack.charAt(i - 1);
-		const hit =
-			before !== "" && WORD.test(before)
-				? undefined
-				: handles.find(({ handle }) => haystack.startsWith(handle, i + 1) && !WORD.test(haystack.charAt(i + 1 + handle.length)));
-		if (hit === undefined) {
-			i = haystack.indexOf("@", i + 1);
-			continue;
-		}
-		const end = i + 1 + hit.handle.length;
-		if (i > at) segments.push({ kind: "text", text: text.slice(at, i) });
-		segments.push({ kind: "mention", text: text.slice(i, end), userId: hit.user.id, me: hit.user.id === options.me });
+	for (const { start, end, userId } of new MentionIndex(mentioned).spans(text)) {
+		if (start > at) segments.push({ kind: "text", text: text.slice(at, start) });
+		segments.push({ kind: "mention", text: text.slice(start, end), userId, me: userId === options.me });
 		at = end;
-		i = haystack.indexOf("@", end);
 	}
 	if (at < text.length) segments.push({ kind: "text", text: text.slice(at) });
 	return segments;

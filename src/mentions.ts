@@ -14,6 +14,13 @@ import { MAX_MENTIONS, type UserRef } from "./protocol.ts";
 
 const WORD = /[\p{L}\p{N}_]/u;
 
+/** One `@` mention in a text: `text.slice(start, end)` is the `@` and the handle. */
+export interface MentionSpan {
+	start: number;
+	end: number;
+	userId: string;
+}
+
 /** The users a room knows, arranged for matching (build once, match many texts). */
 export class MentionIndex {
 	/** By the lower-cased first code point of a handle: [handle (lower case), user id], longest first. */
@@ -35,15 +42,18 @@ export class MentionIndex {
 		this.byFirst.set(first, list);
 	}
 
-	/** The ids of the users `text` mentions (see the module's rules); empty when none. */
-	match(text: string): string[] {
-		const found: string[] = [];
+	/**
+	 * Every mention in `text`, in order, where it stands (UTF-16 offsets of the `@` and past the
+	 * handle): what a client highlights. Repeats are kept; there is no cap.
+	 */
+	spans(text: string): MentionSpan[] {
+		const found: MentionSpan[] = [];
 		if (!text.includes("@")) return found;
 		const lower = text.toLowerCase();
 		// Lower-casing may change a string's length (rare letters): then positions are not shared.
 		const haystack = lower.length === text.length ? lower : text;
 		let at = haystack.indexOf("@");
-		while (at !== -1 && found.length < MAX_MENTIONS) {
+		while (at !== -1) {
 			const before = at === 0 ? "" : haystack[at - 1];
 			const next = haystack.codePointAt(at + 1);
 			const list =
@@ -51,8 +61,18 @@ export class MentionIndex {
 			const hit = list?.find(
 				([handle]) => haystack.startsWith(handle, at + 1) && !WORD.test(haystack.charAt(at + 1 + handle.length)),
 			);
-			if (hit !== undefined && !found.includes(hit[1])) found.push(hit[1]);
+			if (hit !== undefined) found.push({ start: at, end: at + 1 + hit[0].length, userId: hit[1] });
 			at = haystack.indexOf("@", at + 1 + (hit?.[0].length ?? 0));
+		}
+		return found;
+	}
+
+	/** The ids of the users `text` mentions (see the module's rules), at most MAX_MENTIONS; empty when none. */
+	match(text: string): string[] {
+		const found: string[] = [];
+		for (const { userId } of this.spans(text)) {
+			if (found.length === MAX_MENTIONS) break;
+			if (!found.includes(userId)) found.push(userId);
 		}
 		return found;
 	}

@@ -125,12 +125,9 @@ describe("rows written per cross-post", () => {
 	for (const n of [1, 3, 10]) {
 		it(`stays within 4 + 4N for N = ${n}, its metrics flush within a bound that does not grow with N`, async ({ expect }) => {
 			const { total, perObject, flush, flushPerObject } = await measure(n);
-			console.log(
-				JSON.stringify({ level: "debug", msg: "rows per cross-post", targets: n, total, perObject, flush, flushPerObject }),
-			);
-			expect(total).toBeLessThanOrEqual(4 + 4 * n);
+			expect(total, `rows by object: ${JSON.stringify(perObject)}`).toBeLessThanOrEqual(4 + 4 * n);
 			expect(flush).toBeGreaterThan(0);
-			expect(flush).toBeLessThanOrEqual(FLUSH_ROWS_MAX);
+			expect(flush, `flush rows by object: ${JSON.stringify(flushPerObject)}`).toBeLessThanOrEqual(FLUSH_ROWS_MAX);
 		});
 	}
 });
@@ -185,7 +182,6 @@ describe("rows written per v1.3 chat write", () => {
 		const mentioning = await roomRows(room, async () => {
 			await stub.post(ann, { id: "p2", text: "@Ann a message that mentions" }, "c".repeat(32));
 		});
-		console.log(JSON.stringify({ level: "debug", msg: "rows per plain message", plain, mentioning }));
 		expect(plain).toEqual({ rows: 2, alarm: false });
 		expect(mentioning).toEqual({ rows: 2, alarm: false });
 	});
@@ -212,7 +208,6 @@ describe("rows written per v1.3 chat write", () => {
 		const repeat = await roomRows(room, async () => {
 			await stub.edit(ann, { id: "e2", msgId: first, text: "edited once indexed" }, "2".repeat(32));
 		});
-		console.log(JSON.stringify({ level: "debug", msg: "rows per edit", unindexed, indexed, repeat }));
 		expect(unindexed).toEqual({ rows: 3, alarm: false });
 		expect(indexed).toEqual({ rows: 5, alarm: false });
 		expect(repeat).toEqual({ rows: 0, alarm: false });
@@ -238,7 +233,6 @@ describe("rows written per v1.3 chat write", () => {
 		const unindexed = await roomRows(room, () => retract(0));
 		await stub.searchMessages({ q: "message", limit: 1 });
 		const indexed = await roomRows(room, () => retract(1));
-		console.log(JSON.stringify({ level: "debug", msg: "rows per retract", unindexed, indexed }));
 		// A retract: its event, its index entry, the message scrubbed (3). Once indexed: the entry
 		// deleted, and the optimize that drops its terms, which the cursor counts as one row
 		// (FTS5 rewrites its segments underneath: see docs/cost.md).
@@ -256,7 +250,6 @@ describe("rows written per v1.3 chat write", () => {
 		const again = await roomRows(room, async () => {
 			await stub.searchMessages({ q: "message", limit: 5 });
 		});
-		console.log(JSON.stringify({ level: "debug", msg: "rows per search", catchUp, again }));
 		expect(catchUp).toEqual({ rows: 10 + 1, alarm: false });
 		expect(again).toEqual({ rows: 0, alarm: false });
 	});
@@ -299,10 +292,7 @@ describe("rows written per edit of a cross-posted original", () => {
 			await quiet(origin);
 			const perObject = delta(before, await readings(origin, rooms));
 			for (const metrics of held) await metrics.release();
-			console.log(
-				JSON.stringify({ level: "debug", msg: "rows per cross-posted edit", targets: n, total: sum(perObject), perObject }),
-			);
-			expect(sum(perObject)).toBeLessThanOrEqual(5 + 9 * n);
+			expect(sum(perObject), `rows by object: ${JSON.stringify(perObject)}`).toBeLessThanOrEqual(5 + 9 * n);
 		});
 	}
 });

@@ -120,7 +120,13 @@ function react(list: readonly ReactionCount[], added: boolean, emoji: string, mi
 	const index = list.findIndex((reaction) => reaction.emoji === emoji);
 	const found = list[index];
 	if (added) {
-		if (found === undefined) return [...list, { emoji, count: 1, mine }];
+		if (found === undefined) {
+			// Kept in code point order, as the server lists them in replays and pages.
+			const next = list.slice();
+			const at = next.findIndex((reaction) => compareCodePoints(reaction.emoji, emoji) > 0);
+			next.splice(at === -1 ? next.length : at, 0, { emoji, count: 1, mine });
+			return next;
+		}
 		const next = list.slice();
 		next[index] = { emoji, count: found.count + 1, mine: found.mine || mine };
 		return next;
@@ -130,6 +136,17 @@ function react(list: readonly ReactionCount[], added: boolean, emoji: string, mi
 	if (found.count <= 1) next.splice(index, 1);
 	else next[index] = { emoji, count: found.count - 1, mine: mine ? false : found.mine };
 	return next;
+}
+
+/** Orders strings by code point, as SQLite orders UTF-8 text (UTF-16 order differs above U+FFFF). */
+function compareCodePoints(a: string, b: string): number {
+	const left = [...a];
+	const right = [...b];
+	for (let i = 0; i < Math.min(left.length, right.length); i++) {
+		const diff = (left[i]?.codePointAt(0) ?? 0) - (right[i]?.codePointAt(0) ?? 0);
+		if (diff !== 0) return diff;
+	}
+	return left.length - right.length;
 }
 
 function replace(messages: readonly ChatMessage[], msgId: string, change: (target: ChatMessage) => ChatMessage): readonly ChatMessage[] {

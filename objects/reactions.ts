@@ -97,7 +97,8 @@ export class Reactions {
 
 	/**
 	 * Sets `reactions` on the live messages among `events` (a history page or a replay): each
-	 * emoji's count and whether `readerId` is among them, emoji in first-reacted order. One
+	 * emoji's count and whether `readerId` is among them, emoji in code point order (the order
+	 * a client can keep from the events alone, so a resumed view and a live one list them alike). One
 	 * range read over the page's messages; messages without reactions carry none. The counts are
 	 * the state now, so they already include the reaction events of the same page.
 	 */
@@ -107,7 +108,7 @@ export class Reactions {
 		if (messages.size === 0) return events;
 		const seqs = [...messages.keys()];
 		const rows = this.sql.exec<{ msg_seq: number; emoji: string; n: number; mine: number }>(
-			"SELECT msg_seq, emoji, COUNT(*) AS n, MAX(user_id = ?) AS mine, MIN(seq) AS first FROM reactions WHERE msg_seq BETWEEN ? AND ? GROUP BY msg_seq, emoji ORDER BY msg_seq, first",
+			"SELECT msg_seq, emoji, COUNT(*) AS n, MAX(user_id = ?) AS mine FROM reactions WHERE msg_seq BETWEEN ? AND ? GROUP BY msg_seq, emoji ORDER BY msg_seq, emoji",
 			readerId,
 			Math.min(...seqs),
 			Math.max(...seqs),

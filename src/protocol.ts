@@ -46,7 +46,7 @@ export interface MessageEvent {
 	 */
 	editSeq?: number;
 	editedAt?: number;
-	/** v1.3, in replays and history pages only: the reactions it has now, in first-reacted order. */
+	/** v1.3, in replays and history pages only: the reactions it has now, emoji in code point order. */
 	reactions?: ReactionCount[];
 }
 

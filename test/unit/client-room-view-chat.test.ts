@@ -63,7 +63,7 @@ describe("applyEvent, v1.3", () => {
 		expect(fold([edit(3, 1, "ghost")], removed)).toBe(removed);
 	});
 
-	it("keeps reactions as counts in first-reacted order, `mine` for the local user's, and drops an emoji at zero", () => {
+	it("keeps reactions as counts in code point order (the server's), `mine` for the local user's, and drops an emoji at zero", () => {
 		const list = fold([
 			msg(1),
 			reaction(2, 1, bob, "👍"),
@@ -71,9 +71,10 @@ describe("applyEvent, v1.3", () => {
 			reaction(4, 1, alice, "👍"),
 			reaction(5, 1, carol, "👍"),
 		]);
+		// 🎉 (U+1F389) before 👍 (U+1F44D), though 👍 came first.
 		expect(list[0]?.reactions).toEqual([
-			{ emoji: "👍", count: 3, mine: true },
 			{ emoji: "🎉", count: 1, mine: true },
+			{ emoji: "👍", count: 3, mine: true },
 		]);
 		const after = fold([reaction(6, 1, alice, "👍", false), reaction(7, 1, alice, "🎉", false)], list);
 		expect(after[0]?.reactions).toEqual([{ emoji: "👍", count: 2, mine: false }]);

@@ -2,12 +2,12 @@
  * The chat page in headless Chromium against the real `wrangler dev`: two guests chat, one
  * goes offline while both keep writing, and both end with the same history.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
+import { buildPage, freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 let server: DevServer;
@@ -17,7 +17,7 @@ const problems: string[] = [];
 beforeAll(async () => {
 	if (browserMissing) return;
 	// The page under test is the bundle built from the current sources.
-	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
+	buildPage();
 	[server, browser] = await Promise.all([startDevServer(), launchChromium()]);
 });
 
@@ -25,8 +25,6 @@ afterAll(async () => {
 	await browser?.close();
 	await server?.stop();
 });
-
-const freshRoom = (): string => `room-${crypto.randomUUID().slice(0, 8)}`;
 
 interface Row {
 	seq: number;
@@ -39,17 +37,8 @@ async function openAs(name: string, room: string): Promise<{ context: BrowserCon
 	const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
 	const page = await context.newPage();
 	watchPage(page, problems, { label: name });
-	await page.goto(`${server.url}/#${room}`);
-	await page.locator("#join-room").fill(room);
-	await page.locator("#join-guest").fill(name);
-	await page.locator("#join-submit").click();
-	await page.locator('#status[data-state="live"]').waitFor({ timeout: 15_000 });
+	await joinAsGuest(page, server.url, room, name, 15_000);
 	return { context, page };
-}
-
-async function say(page: Page, text: string): Promise<void> {
-	await page.locator("#text").fill(text);
-	await page.locator("#text").press("Enter");
 }
 
 async function rows(page: Page): Promise<Row[]> {

@@ -5,7 +5,6 @@
  * they left off and a "seen by" line, get only safe links, delete with undo, and load older
  * history by scrolling up. Every outcome is checked against what the server stored (HTTP).
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -14,6 +13,7 @@ import type { EventsPage, MessageEvent, RoomEvent } from "../../src/protocol.ts"
 import { TYPING_EXPIRY_MS } from "../../src/protocol.ts";
 import { until } from "../support/api.ts";
 import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
+import { buildPage, freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
 import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
 
 let server: DevServer;
@@ -24,7 +24,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
 	if (browserMissing) return;
 	// The page under test is the bundle built from the current sources.
-	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
+	buildPage();
 	[server, browser] = await Promise.all([startDevServer(), launchChromium()]);
 });
 
@@ -33,8 +33,6 @@ afterAll(async () => {
 	await browser?.close();
 	await server?.stop();
 });
-
-const freshRoom = (): string => `room-${crypto.randomUUID().slice(0, 8)}`;
 
 interface Person {
 	context: BrowserContext;
@@ -46,17 +44,8 @@ async function openAs(name: string, room: string, width = 1000): Promise<Person>
 	contexts.push(context);
 	const page = await context.newPage();
 	watchPage(page, problems, { label: name });
-	await page.goto(`${server.url}/#${room}`);
-	await page.locator("#join-room").fill(room);
-	await page.locator("#join-guest").fill(name);
-	await page.locator("#join-submit").click();
-	await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
+	await joinAsGuest(page, server.url, room, name, 20_000);
 	return { context, page };
-}
-
-async function say(page: Page, text: string): Promise<void> {
-	await page.locator("#text").fill(text);
-	await page.locator("#text").press("Enter");
 }
 
 /** The message on screen whose text contains `text`. */

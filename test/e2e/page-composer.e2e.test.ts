@@ -3,14 +3,14 @@
  * Chromium against the real `wrangler dev` with the default rate limit. Every outcome is
  * checked against the room's stored history, not only against the page.
  */
-import { execFileSync } from "node:child_process";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
 import type { EventsPage } from "../../src/protocol.ts";
 import { apiCaller, until } from "../support/api.ts";
 import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
-import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
+import { buildPage, freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
+import { type DevServer, startDevServer } from "../support/dev-server.ts";
 
 let server: DevServer;
 let browser: Browser;
@@ -21,7 +21,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
 	if (browserMissing) return;
 	// The page under test is the bundle built from the current sources.
-	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
+	buildPage();
 	[server, browser] = await Promise.all([startDevServer({ vars: { RATE_LIMIT_PER_SEC: "10" } }), launchChromium()]);
 	admin = apiCaller(() => server.url, await mintToken({ sub: "ops", name: "Ops", role: "admin" }));
 });
@@ -31,8 +31,6 @@ afterAll(async () => {
 	await browser?.close();
 	await server?.stop();
 });
-
-const freshRoom = (): string => `room-${crypto.randomUUID().slice(0, 8)}`;
 
 interface Joined {
 	page: Page;
@@ -54,17 +52,8 @@ async function openAs(name: string, room: string): Promise<Joined> {
 			if (typeof frame.payload === "string" && frame.payload.includes('"type":"welcome"')) welcomes++;
 		});
 	});
-	await page.goto(`${server.url}/#${room}`);
-	await page.locator("#join-room").fill(room);
-	await page.locator("#join-guest").fill(name);
-	await page.locator("#join-submit").click();
-	await page.locator('#status[data-state="live"]').waitFor({ timeout: 15_000 });
+	await joinAsGuest(page, server.url, room, name, 15_000);
 	return { page, sockets: () => sockets, welcomes: () => welcomes };
-}
-
-async function say(page: Page, text: string): Promise<void> {
-	await page.locator("#text").fill(text);
-	await page.locator("#text").press("Enter");
 }
 
 async function storedTexts(room: string): Promise<string[]> {

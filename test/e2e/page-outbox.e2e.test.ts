@@ -5,13 +5,13 @@
  * through a TCP proxy, so the runtime can be killed and restarted on the same state behind one
  * origin (localStorage is per origin). Every outcome is checked against the stored history.
  */
-import { execFileSync } from "node:child_process";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventsPage } from "../../src/protocol.ts";
 import { until } from "../support/api.ts";
 import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
-import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
+import { buildPage, freshRoom, say } from "../support/chat-page.ts";
+import { type DevServer, startDevServer } from "../support/dev-server.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 
 const VARS = { RATE_LIMIT_PER_SEC: "10" };
@@ -27,7 +27,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
 	if (browserMissing) return;
 	// The page under test is the bundle built from the current sources.
-	execFileSync(process.execPath, ["scripts/build-client.mjs"], { cwd: PROJECT_ROOT, stdio: "pipe" });
+	buildPage();
 	[server, browser] = await Promise.all([startDevServer({ vars: VARS }), launchChromium()]);
 	proxy = await TcpProxy.start(server.port);
 });
@@ -38,8 +38,6 @@ afterAll(async () => {
 	await proxy?.close();
 	await server?.stop();
 });
-
-const freshRoom = (): string => `room-${crypto.randomUUID().slice(0, 8)}`;
 
 async function newContext(): Promise<BrowserContext> {
 	const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
@@ -57,11 +55,6 @@ async function join(page: Page, name: string, room: string): Promise<void> {
 
 async function live(page: Page): Promise<void> {
 	await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
-}
-
-async function say(page: Page, text: string): Promise<void> {
-	await page.locator("#text").fill(text);
-	await page.locator("#text").press("Enter");
 }
 
 async function stored(room: string): Promise<Array<{ text: string; author: string }>> {

@@ -734,7 +734,18 @@ export class Outbox {
 
 	/** A task as the direct attempt checks it before going out: its state, attempt and lease. */
 	leaseOf(taskId: string): { state: TaskState; attempts: number; leaseUntil: number | null } | undefined {
-		const row = this.task(taskId);
+		// Outside a unit (where the direct line asks, once per task sent) only these three
+		// columns are read: the whole row, notes and message included, cost ~4 % of a saturated
+		// origin's thread.
+		const row =
+			this.unit === undefined && this.scope === undefined
+				? this.sql
+						.exec<Pick<TaskRow, "state" | "attempts" | "lease_until">>(
+							"SELECT state, attempts, lease_until FROM outbox WHERE task_id = ?",
+							taskId,
+						)
+						.toArray()[0]
+				: this.task(taskId);
 		return row === undefined ? undefined : { state: row.state as TaskState, attempts: row.attempts, leaseUntil: row.lease_until };
 	}
 

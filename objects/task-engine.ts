@@ -538,12 +538,16 @@ export class TaskEngine {
 		const ids = this.shippable();
 		const counts = new Map(ids.map((id) => [id, this.unshipped.get(id) ?? 0]));
 		const byShard = new Map<number, { ids: string[]; updates: IndexUpdate[] }>();
+		// Whether each shipped version had settled: read off the record itself, not the tables
+		// again once it has shipped (a cross-post changed meanwhile ships again, counted then).
+		const settled = new Set<string>();
 		for (const id of ids) {
 			const record = outbox.indexRecord(id);
 			if (record === undefined) {
 				this.unshipped.delete(id);
 				continue;
 			}
+			if (record.saga.state !== "running") settled.add(id);
 			const shard = shardOf(record.saga.traceId, config.opsIndexShards);
 			const batch = byShard.get(shard) ?? { ids: [], updates: [] };
 			batch.ids.push(id);
@@ -562,7 +566,7 @@ export class TaskEngine {
 					for (const id of batch.ids) {
 						if (this.unshipped.get(id) !== counts.get(id)) continue;
 						this.unshipped.delete(id);
-						if (outbox.sagaState(id) !== "running") this.settledSinceFloor++;
+						if (settled.has(id)) this.settledSinceFloor++;
 					}
 				} catch (error) {
 					ok = false;

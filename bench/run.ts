@@ -108,8 +108,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--servers <name,...>] [--paths
   --servers <a,b>      only these servers (default: all): ${SERVERS.map((s) => s.name).join(", ")}
   --paths <a,b>        miniflare, wrangler or both (default: both)
   --only <a,b>         only these scenario groups (default: all): ${GROUPS.join(", ")}
-  --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs of every group);
-                       --docs needs every scenario group (no --only): docs/performance.md shows them all
+  --docs, --no-docs    rewrite docs/performance.md and docs/cost.md (default: on full runs of everything);
+                       --docs needs every scenario group, server and path: docs/performance.md shows them all
   --cost-doc           rewrite docs/cost.md alone, from the cost group (Parley on the Miniflare path), e.g.
                        --quick --only cost --servers parley,naive --paths miniflare --cost-doc
   -h, --help           show this help`;
@@ -123,6 +123,8 @@ function readArgs(argv: string[]): {
 	docs?: boolean;
 	"no-docs": boolean;
 	"cost-doc": boolean;
+	/** Every scenario group, server and path: what docs/performance.md needs. */
+	complete: boolean;
 } {
 	const fail = (message: string): never => {
 		process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -165,10 +167,14 @@ function readArgs(argv: string[]): {
 	const badGroups = only.filter((g) => !(GROUPS as readonly string[]).includes(g));
 	if (only.length === 0 || badGroups.length > 0)
 		fail(`unknown scenario group(s) for --only: ${badGroups.join(", ") || "(none)"} (${GROUPS.join(", ")})`);
-	// docs/performance.md is one run's picture of every group: a partial run would blank the rest.
-	if (values.docs === true && GROUPS.some((group) => !only.includes(group)))
+	// docs/performance.md is one run's picture of every group, server and path: a partial run would blank the rest.
+	const complete =
+		GROUPS.every((group) => only.includes(group)) &&
+		(servers === undefined || SERVERS.every((s) => servers.includes(s.name))) &&
+		["miniflare", "wrangler"].every((p) => paths.includes(p));
+	if (values.docs === true && !complete)
 		fail(
-			"--docs rewrites docs/performance.md, which needs every scenario group; with --only cost, give --cost-doc to rewrite docs/cost.md alone",
+			"--docs rewrites docs/performance.md, which needs every scenario group, server and path; with --only cost, give --cost-doc to rewrite docs/cost.md alone",
 		);
 	if (values["cost-doc"]) {
 		if (!only.includes("cost")) fail("--cost-doc needs the cost group (--only cost)");
@@ -183,6 +189,7 @@ function readArgs(argv: string[]): {
 		...(values.docs === undefined ? {} : { docs: values.docs }),
 		"no-docs": values["no-docs"],
 		"cost-doc": values["cost-doc"],
+		complete,
 	};
 }
 
@@ -190,7 +197,7 @@ const args = readArgs(process.argv.slice(2));
 const mode = MODES[args.quick ? "quick" : "full"];
 const selected = args.servers === undefined ? SERVERS : SERVERS.filter((s) => args.servers?.includes(s.name));
 const paths = args.paths;
-const writeDocsToo = args["no-docs"] ? false : (args.docs ?? (mode.name === "full" && args.only.length === GROUPS.length));
+const writeDocsToo = args["no-docs"] ? false : (args.docs ?? (mode.name === "full" && args.complete));
 const runs = (group: Group): boolean => args.only.includes(group);
 const roomCounts = mode.roomSockets.map((count) => (count === "max" ? maxSockets() : count));
 const outDir = join(PROJECT_ROOT, "bench/out");

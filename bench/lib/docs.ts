@@ -118,8 +118,8 @@ npm run bench -- --quick --only cost --servers parley,naive --paths miniflare --
 Outputs: \`bench/out/results.jsonl\` (one JSON record per server × path × scenario, with every round
 and the CPU used by the server and by the load generator), \`bench/out/results.md\` (the tables below),
 \`docs/bench-chart.svg\`, this file and \`docs/cost.md\`. Progress goes to stderr. Only a run of every
-scenario group rewrites this file (\`--docs\` refuses \`--only\`, which would blank the other groups'
-figures); \`--cost-doc\` rewrites \`docs/cost.md\` alone from a run of the cost group, so this file keeps
+scenario group, server and path rewrites this file (\`--docs\` refuses \`--only\`, \`--servers\` and \`--paths\`
+subsets, which would blank the other figures); \`--cost-doc\` rewrites \`docs/cost.md\` alone from a run of the cost group, so this file keeps
 the figures of the last full run.
 
 ## Machine

@@ -57,7 +57,15 @@ const SCRIPTS: [script: string, usage: RegExp, bad: [args: string[], message: Re
 			[["--paths", "nowhere"], /unknown path\(s\) for --paths: nowhere/],
 			[["--quick", "stray"], /stray/],
 			// A partial run must not blank docs/performance.md: --cost-doc rewrites docs/cost.md alone.
-			[["--only", "cost", "--docs"], /--docs rewrites docs\/performance\.md, which needs every scenario group.*--cost-doc/],
+			[
+				["--only", "cost", "--docs"],
+				/--docs rewrites docs\/performance\.md, which needs every scenario group, server and path.*--cost-doc/,
+			],
+			[["--servers", "parley", "--docs"], /--docs rewrites docs\/performance\.md, which needs every scenario group, server and path/],
+			[
+				["--paths", "miniflare", "--docs"],
+				/--docs rewrites docs\/performance\.md, which needs every scenario group, server and path/,
+			],
 			[["--only", "ingest", "--cost-doc"], /--cost-doc needs the cost group/],
 			[["--cost-doc", "--no-docs"], /at most one of --docs, --no-docs and --cost-doc/],
 		],

@@ -11,6 +11,7 @@
  * only `room` label is on rooms an operator lists in METRICS_ROOMS.
  */
 import { ERROR_STATUS } from "../errors.ts";
+import { isRoomId } from "../protocol.ts";
 
 export type MetricType = "counter" | "gauge" | "histogram";
 
@@ -169,8 +170,6 @@ export function seriesKey(sample: Pick<CounterSample, "name" | "part" | "labels"
 	return `${sample.name}${sample.part === undefined ? "" : `:${sample.part}`}{${labels}}`;
 }
 
-const ROOM_LABEL = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
 /**
  * Whether a series is one Parley defines, with only its own label keys and allowed values: a
  * shard keeps nothing else, so no caller can grow the cardinality.
@@ -188,7 +187,7 @@ export function acceptSample(sample: CounterSample): boolean {
 		}
 		if (!Object.hasOwn(allowed, key)) return false;
 		const values = allowed[key];
-		if (values === null ? !ROOM_LABEL.test(value) : !values?.includes(value)) return false;
+		if (values === null ? !isRoomId(value) : !values?.includes(value)) return false;
 	}
 	if (sample.part === "bucket" && sample.labels.le === undefined) return false;
 	return Object.keys(allowed).every((key) => Object.hasOwn(sample.labels, key));

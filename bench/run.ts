@@ -346,6 +346,19 @@ async function onFreshServer(
 	bundles: Awaited<ReturnType<typeof bundleAll>>,
 	run: (target: Target, progress: Progress) => Promise<Metrics>,
 ): Promise<void> {
+	await withFreshServer(def, path, scenario, bundles, async (server, target) => {
+		await interleaved([{ def, server, target }], path, scenario, 1, run);
+	});
+}
+
+/** Starts a server for one scenario, hands it over, and stops it; a failed start is recorded as the scenario's error. */
+async function withFreshServer(
+	def: ServerDef,
+	path: PathName,
+	scenario: ScenarioName,
+	bundles: Awaited<ReturnType<typeof bundleAll>>,
+	use: (server: RunningServer, target: Target) => Promise<void>,
+): Promise<void> {
 	let server: RunningServer;
 	try {
 		server = await startServer(def, pathOf(def, path), bundles);
@@ -353,67 +366,58 @@ async function onFreshServer(
 		record(def, path, scenario, { error: `could not start a fresh server: ${message(error)}` });
 		return;
 	}
-	const target: Target = {
-		wsUrl: server.wsUrl,
-		acks: def.acks,
-		pids: () => server.pids(),
-		...(def.query === undefined ? {} : { query: def.query }),
-	};
 	try {
-		await interleaved([{ def, server, target }], path, scenario, 1, run);
+		await use(server, targetOf(def, server));
 	} finally {
 		await server.stop().catch(() => undefined);
 	}
 }
 
+/** How the load generator reaches a running server. */
+function targetOf(def: ServerDef, server: RunningServer): Target {
+	return {
+		wsUrl: server.wsUrl,
+		acks: def.acks,
+		pids: () => server.pids(),
+		...(def.query === undefined ? {} : { query: def.query }),
+	};
+}
+
 /** Rows written and alarms set per plain message and per cross-post, on a server started for it. */
 async function probeCost(def: ServerDef, path: PathName, bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
-	let server: RunningServer;
-	try {
-		server = await startServer(def, pathOf(def, path), bundles);
-	} catch (error) {
-		record(def, path, "cost", { error: `could not start a fresh server: ${message(error)}` });
-		return;
-	}
-	try {
+	await withFreshServer(def, path, "cost", bundles, async (server, target) => {
 		const persistDir = server.persistDir;
 		if (persistDir === undefined) return;
-		progressFor(`${path} | ${def.name} | cost`)("snapshotting SQLite around single messages");
-		const target: Target = {
-			wsUrl: server.wsUrl,
-			acks: def.acks,
-			pids: () => server.pids(),
-			...(def.query === undefined ? {} : { query: def.query }),
-		};
-		const token = adminTokenFor(def);
-		const cost = await costProbe(
-			target,
-			persistDir,
-			def.crossPost ? SAGA_TARGETS : undefined,
-			token === undefined ? undefined : { httpUrl: server.httpUrl, token },
-		);
-		// v1.3 chat actions: Parley only (it has the meters and the frames), on the same fresh server.
-		let chat: ChatCost | undefined;
-		let chatError: string | undefined;
-		if (token !== undefined && def.crossPost) {
-			progressFor(`${path} | ${def.name} | cost`)("rows per chat action, by the room's storage meter");
-			try {
-				chat = await chatCost(target, { httpUrl: server.httpUrl, token });
-			} catch (error) {
-				chatError = message(error);
+		try {
+			progressFor(`${path} | ${def.name} | cost`)("snapshotting SQLite around single messages");
+			const token = adminTokenFor(def);
+			const cost = await costProbe(
+				target,
+				persistDir,
+				def.crossPost ? SAGA_TARGETS : undefined,
+				token === undefined ? undefined : { httpUrl: server.httpUrl, token },
+			);
+			// v1.3 chat actions: Parley only (it has the meters and the frames), on the same fresh server.
+			let chat: ChatCost | undefined;
+			let chatError: string | undefined;
+			if (token !== undefined && def.crossPost) {
+				progressFor(`${path} | ${def.name} | cost`)("rows per chat action, by the room's storage meter");
+				try {
+					chat = await chatCost(target, { httpUrl: server.httpUrl, token });
+				} catch (error) {
+					chatError = message(error);
+				}
 			}
+			const { tablesPerMessage, crossPosts, crossPostError, server: counters, source, ...numbers } = cost;
+			const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
+			record(def, path, "cost", {
+				metrics: { ...numbers, ...perSize, ...chatMetrics(chat) },
+				detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters, chat, chatError },
+			});
+		} catch (error) {
+			record(def, path, "cost", { error: message(error) });
 		}
-		const { tablesPerMessage, crossPosts, crossPostError, server: counters, source, ...numbers } = cost;
-		const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
-		record(def, path, "cost", {
-			metrics: { ...numbers, ...perSize, ...chatMetrics(chat) },
-			detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters, chat, chatError },
-		});
-	} catch (error) {
-		record(def, path, "cost", { error: message(error) });
-	} finally {
-		await server.stop().catch(() => undefined);
-	}
+	});
 }
 
 async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnType<typeof bundleAll>>): Promise<void> {
@@ -424,12 +428,7 @@ async function runPath(path: "miniflare" | "wrangler", bundles: Awaited<ReturnTy
 		announce(`starting ${def.label} (${pathOf(def, path)})`);
 		try {
 			const server = await startServer(def, pathOf(def, path), bundles);
-			const target: Target = {
-				wsUrl: server.wsUrl,
-				acks: def.acks,
-				pids: () => server.pids(),
-				...(def.query === undefined ? {} : { query: def.query }),
-			};
+			const target = targetOf(def, server);
 			try {
 				await smokeTest(target);
 			} catch (error) {

@@ -11,7 +11,7 @@
  * (`metricsRows`) are left out everywhere: they are a cost per flush interval, not per action.
  */
 import { BenchSocket, socketUrl, stampedText } from "./client.ts";
-import { type CounterAccess, type MeterReading, meterDelta, readMeters, SAGA_SETTLE_MS, SETTLE_MS } from "./cost.ts";
+import { averageSamples, type CounterAccess, type MeterReading, meterDelta, readMeters, SAGA_SETTLE_MS, SETTLE_MS } from "./cost.ts";
 import { freshRoom, TEXT_BYTES, type Target } from "./loadgen.ts";
 import { round, sleep } from "./stats.ts";
 
@@ -470,18 +470,7 @@ export async function crossPostEditRows(
 			totals.push(delta.perObject);
 			flushes.push(delta.flushRows);
 		}
-		if (totals.length === 0) throw new Error("every sample saw an object restart");
-		const perObject: Record<string, number> = {};
-		for (const sample of totals)
-			for (const [kind, rows] of Object.entries(sample)) perObject[kind] = (perObject[kind] ?? 0) + rows / totals.length;
-		for (const kind of Object.keys(perObject)) perObject[kind] = round(perObject[kind] ?? 0);
-		return {
-			targets,
-			samples: totals.length,
-			rows: round(Object.values(perObject).reduce((a, b) => a + b, 0)),
-			perObject,
-			metricsFlushRows: round(flushes.reduce((a, b) => a + b, 0) / flushes.length),
-		};
+		return averageSamples(targets, totals, flushes);
 	} finally {
 		author.close();
 		for (const w of watchers) w.close();

@@ -302,6 +302,22 @@ export function meterDelta(
 	return { perObject, flushRows };
 }
 
+/** Means per object over the samples (rows per object, metrics-flush rows apart), for `targets` rooms. */
+export function averageSamples(targets: number, totals: readonly Record<string, number>[], flushes: readonly number[]): CrossPostRows {
+	if (totals.length === 0) throw new Error("every sample saw an object restart");
+	const perObject: Record<string, number> = {};
+	for (const sample of totals)
+		for (const [kind, rows] of Object.entries(sample)) perObject[kind] = (perObject[kind] ?? 0) + rows / totals.length;
+	for (const kind of Object.keys(perObject)) perObject[kind] = round(perObject[kind] ?? 0);
+	return {
+		targets,
+		samples: totals.length,
+		rows: round(Object.values(perObject).reduce((a, b) => a + b, 0)),
+		perObject,
+		metricsFlushRows: round(flushes.reduce((a, b) => a + b, 0) / flushes.length),
+	};
+}
+
 /**
  * Rows one cross-post to `targets` rooms writes in every object, counted by the objects'
  * own storage meters (the sum of each SQLite cursor's `rowsWritten`, plus alarms set or
@@ -346,18 +362,7 @@ export async function crossPostRows(target: Target, counters: CounterAccess, tar
 				flushes.push(delta.flushRows);
 			}
 		}
-		if (totals.length === 0) throw new Error("every sample saw an object restart");
-		const perObject: Record<string, number> = {};
-		for (const sample of totals)
-			for (const [kind, rows] of Object.entries(sample)) perObject[kind] = (perObject[kind] ?? 0) + rows / totals.length;
-		for (const kind of Object.keys(perObject)) perObject[kind] = round(perObject[kind] ?? 0);
-		return {
-			targets,
-			samples: totals.length,
-			rows: round(Object.values(perObject).reduce((a, b) => a + b, 0)),
-			perObject,
-			metricsFlushRows: round(flushes.reduce((a, b) => a + b, 0) / flushes.length),
-		};
+		return averageSamples(targets, totals, flushes);
 	} finally {
 		author.close();
 		for (const w of watchers) w.close();

@@ -12,6 +12,7 @@ import { type ErrorBody, errorResponse, type Failure, fail, ok, type Result } fr
 import {
 	type AckFrame,
 	type ClientFrame,
+	type TypingInput,
 	DEFAULT_REPLAY,
 	type DeletedFrame,
 	type EditHistory,
@@ -108,7 +109,8 @@ export const RESERVED_CLOSE_CODES: ReadonlySet<number> = new Set([1005, 1006, 10
 interface Command {
 	ws: WebSocket;
 	identity: Identity;
-	frame: ClientFrame;
+	/** Every frame but `typing`, which is passed on at once and never stored (passTyping). */
+	frame: Exclude<ClientFrame, TypingInput>;
 	traceId: string;
 	receivedAt: number;
 }
@@ -371,7 +373,7 @@ export class Room extends OutboxObject {
 			this.refuse(ws, now, parsed.error);
 			return;
 		}
-		if (typing) return;
+		if (parsed.value.type === "typing") return;
 		this.enqueue({ ws, identity: identityOf(who), frame: parsed.value, traceId: newTraceId(), receivedAt: now });
 	}
 
@@ -735,12 +737,6 @@ export class Room extends OutboxObject {
 			const read = this.prepareRead(identity, frame.seq, now);
 			return { events: [], alarm: false, receipts: read.receipts };
 		}
-		if (frame.type !== "delete")
-			return {
-				events: [],
-				reply: { type: "error", code: "bad_request", message: `${frame.type} is not supported yet` },
-				alarm: false,
-			};
 		const deleted = this.prepareDelete(identity, frame.msgId, traceId, now);
 		if (!deleted.result.ok) {
 			const reply: ErrorFrame =

@@ -104,6 +104,9 @@ export class Barrier {
 	/** Applies one task; the caller holds the transaction and broadcasts `events` after it. */
 	apply(task: TaskMessage, policy: RoomPolicy, now: number, moderate: Moderate): Applied {
 		if (task.kind === "edit") return this.applyEdit(task, now);
+		if (task.kind === "mention" || task.kind === "unmention" || task.kind === "join") {
+			return { outcome: refusal("bad_request", `a ${task.kind} task goes to an inbox, not a room`), events: [] };
+		}
 		const op: BarrierOp = task.kind;
 		const payload = task.payload;
 		const decision = barrierDecision(op, this.rows(task.sagaId, isModeratePayload(payload) ? undefined : payload.author.id));

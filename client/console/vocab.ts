@@ -18,7 +18,15 @@ function every<K extends string>(record: Record<K, true>): K[] {
 export const TASK_STATES: readonly TaskState[] = ALL_TASK_STATES;
 export const SAGA_STATES: readonly SagaState[] = ALL_SAGA_STATES;
 export const ALERT_STATUSES: readonly AlertStatus[] = every<AlertStatus>({ pending: true, sent: true, failed: true, unsent: true });
-export const TASK_KINDS: readonly TaskKind[] = every<TaskKind>({ deliver: true, retract: true, moderate: true, edit: true });
+export const TASK_KINDS: readonly TaskKind[] = every<TaskKind>({
+	deliver: true,
+	retract: true,
+	moderate: true,
+	edit: true,
+	mention: true,
+	unmention: true,
+	join: true,
+});
 /** What an audit entry records: a manual action, the start of an operator moderation, or a room policy change. */
 export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "moderate", "policy"];
 /** The states `GET /v1/admin/moderations?state=` accepts (the index keeps `done` as a finished saga). */

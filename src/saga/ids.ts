@@ -16,14 +16,18 @@ export function newSagaId(originRoom: string): string {
 	return `${originRoom}~${randomId(6)}`;
 }
 
-const KIND_LETTER = { deliver: "d", retract: "r", moderate: "m", edit: "e" } as const;
+const KIND_LETTER = { deliver: "d", retract: "r", moderate: "m", edit: "e", mention: "n", unmention: "u", join: "j" } as const;
+
+/** Kinds with one task per change and target: their ids carry the change's seq. */
+const VERSIONED: ReadonlySet<string> = new Set(["edit", "mention", "unmention"]);
 
 /**
  * A task's id. An edit's (v1.3) names its edit too, one task per edit and target room:
  * `editSeq` is the seq of the original's edit (without it, the id's prefix is `<sagaId>.e`).
+ * A mention's or unmention's (v1.4) names the seq of the change it carries the same way.
  */
 export function taskIdFor(sagaId: string, kind: keyof typeof KIND_LETTER, room: string, editSeq?: number): string {
-	return `${sagaId}.${KIND_LETTER[kind]}${kind === "edit" ? (editSeq ?? "") : ""}.${room}`;
+	return `${sagaId}.${KIND_LETTER[kind]}${VERSIONED.has(kind) ? (editSeq ?? "") : ""}.${room}`;
 }
 
 /** The kind part of a cross-post's task id, as a regular expression: d, r, or e and an edit seq. */

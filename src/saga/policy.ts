@@ -51,6 +51,9 @@ export function actionRefusal(subject: ActionSubject, action: ManualAction): str
 	if (action === "cancel" && subject.kind === "retract") {
 		return "a compensation cannot be cancelled; skip it if the copy is already gone";
 	}
+	if (action === "cancel" && subject.kind === "unmention") {
+		return "an unmention cannot be cancelled: the mention would stay; skip it if it is already gone";
+	}
 	return undefined;
 }
 

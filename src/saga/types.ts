@@ -6,8 +6,15 @@
 import type { ErrorCode } from "../errors.ts";
 import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../protocol.ts";
 
-/** `edit` (v1.3): carries an edit of a cross-posted original to a copy (objects/barrier.ts). */
-export type TaskKind = "deliver" | "retract" | "moderate" | "edit";
+/**
+ * `edit` (v1.3): carries an edit of a cross-posted original to a copy (objects/barrier.ts).
+ * `mention`, `unmention`, `join` (v1.4): carry a mention, its removal, and a first post's
+ * implicit join from a room to a user's inbox (objects/inbox.ts; target `@<user id>`).
+ */
+export type TaskKind = "deliver" | "retract" | "moderate" | "edit" | "mention" | "unmention" | "join";
+
+/** The kinds whose target is a user's inbox, not a room. */
+export const INBOX_TASK_KINDS: readonly TaskKind[] = ["mention", "unmention", "join"];
 
 /**
  * The object that owns a task, its source of truth: the room that cross-posted (deliver and
@@ -79,6 +86,7 @@ export interface ModeratePayload {
 	reason: "moderated";
 }
 
+/** An inbox task's payload (src/inbox-protocol.ts) is a copy payload with a version. */
 export type TaskPayload = CopyPayload | ModeratePayload;
 
 export function isModeratePayload(payload: TaskPayload): payload is ModeratePayload {

@@ -34,7 +34,7 @@ import { type ManualAction, TASK_OUTCOME_CODES, type TaskKind, type TaskOutcome 
 
 /** The kinds that bear on a saga's state (v1.3 edits never do: test/unit/saga-edits.test.ts). */
 const KINDS: readonly TaskKind[] = ["deliver", "retract", "moderate"];
-const ALL_KINDS: readonly TaskKind[] = [...KINDS, "edit"];
+const ALL_KINDS: readonly TaskKind[] = [...KINDS, "edit", "mention", "unmention", "join"];
 const SAGA_STATES: ReadonlyArray<SagaState | undefined> = [...ALL_SAGA_STATES, undefined];
 const LIVE: readonly TaskState[] = ["pending", "processing"];
 
@@ -51,6 +51,19 @@ const TASK_LISTS: SagaTask[][] = [0, 1, 2, 3].flatMap((n) => tuples(TASKS, n));
 const t = (kind: TaskKind, state: TaskState): SagaTask => ({ kind, state });
 const show = (tasks: readonly SagaTask[]) => tasks.map((task) => `${task.kind}:${task.state}`).join(", ");
 
+/** No action for any kind (a finished task). */
+function none(): Record<TaskKind, () => ManualAction[]> {
+	return {
+		deliver: () => [],
+		retract: () => [],
+		moderate: () => [],
+		edit: () => [],
+		mention: () => [],
+		unmention: () => [],
+		join: () => [],
+	};
+}
+
 describe("manual actions", () => {
 	/** The whole rule, as the operations guide states it: what each kind allows from each state. */
 	const ALLOWED: Record<TaskState, Record<TaskKind, (saga: SagaState | undefined) => ManualAction[]>> = {
@@ -59,12 +72,18 @@ describe("manual actions", () => {
 			retract: () => ["skip"],
 			moderate: () => ["skip", "cancel"],
 			edit: () => ["skip", "cancel"],
+			mention: () => ["skip", "cancel"],
+			unmention: () => ["skip"],
+			join: () => ["skip", "cancel"],
 		},
 		processing: {
 			deliver: () => ["skip", "cancel"],
 			retract: () => ["skip"],
 			moderate: () => ["skip", "cancel"],
 			edit: () => ["skip", "cancel"],
+			mention: () => ["skip", "cancel"],
+			unmention: () => ["skip"],
+			join: () => ["skip", "cancel"],
 		},
 		failed: {
 			// A delivery is retried only while its cross-post still runs.
@@ -74,11 +93,16 @@ describe("manual actions", () => {
 			moderate: () => ["retry", "skip", "cancel"],
 			// An edit may be retried whatever its saga does: the copy's barrier decides.
 			edit: () => ["retry", "skip", "cancel"],
+			// Inbox tasks (v1.4) likewise: the inbox's register decides; an unmention, like a
+			// compensation, is never cancelled (that would leave the mention behind).
+			mention: () => ["retry", "skip", "cancel"],
+			unmention: () => ["retry", "skip"],
+			join: () => ["retry", "skip", "cancel"],
 		},
-		succeeded: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
-		skipped: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
-		cancelled: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
-		archived: { deliver: () => [], retract: () => [], moderate: () => [], edit: () => [] },
+		succeeded: none(),
+		skipped: none(),
+		cancelled: none(),
+		archived: none(),
 	};
 
 	it("allow exactly what the guide's table says, for every kind, task state and saga state", ({ expect }) => {
@@ -100,7 +124,7 @@ describe("manual actions", () => {
 				}
 			}
 		}
-		expect(combinations).toBe(4 * 7 * 6);
+		expect(combinations).toBe(ALL_KINDS.length * 7 * 6);
 	});
 
 	it("say why an action is refused: the task's state first, then the saga's, then the kind", ({ expect }) => {

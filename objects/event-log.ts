@@ -193,6 +193,17 @@ export class EventLog {
 		return this.stored(row);
 	}
 
+	/**
+	 * v1.4: the newest live message, for an inbox's preview. Walks the primary key down from the
+	 * end, so it reads only as many rows as there are newer edits, reactions and retracts.
+	 */
+	lastLiveMessage(): MessageEvent | undefined {
+		const row = this.sql
+			.exec<EventRow>(`SELECT ${COLUMNS} FROM events WHERE kind = 'message' AND retracted_by IS NULL ORDER BY seq DESC LIMIT 1`)
+			.toArray()[0];
+		return row === undefined ? undefined : (toEvent(row) as MessageEvent);
+	}
+
 	private stored(row: EventRow): StoredMessage {
 		return { event: toEvent(row) as MessageEvent, sagaId: row.saga_id, retractedBy: row.retracted_by };
 	}

@@ -15,7 +15,7 @@ import { OPS_INDEX_MIGRATIONS } from "../migrations/index.ts";
 import type { AuditEntry, AlertView, IndexUpdate, ListFilter, SagaSummary, ShardStats } from "../src/ops/types.ts";
 import type { ModerationRecord } from "../src/ops/moderation.ts";
 import { LATENCY_BUCKETS_MS } from "../src/ops/types.ts";
-import type { SagaState, TaskState } from "../src/protocol.ts";
+import { isRoomId, type SagaState, type TaskState } from "../src/protocol.ts";
 import type { TaskKind, TaskOrigin, TaskView } from "../src/saga/types.ts";
 import { allowedActions } from "../src/saga/policy.ts";
 import { type Scope, taskRooms, withinScope } from "../src/ops/scope.ts";
@@ -654,7 +654,8 @@ export class OpsIndex extends DurableObject<Env> {
 			.toArray()
 			.map((row) => row.room);
 		for (const saga of await this.traceSagas(traceId)) rooms.push(saga.originRoom, ...saga.targets);
-		return [...new Set(rooms)];
+		// An inbox run's targets are users' inboxes (v1.4), which keep no spans: its origin has them.
+		return [...new Set(rooms)].filter(isRoomId);
 	}
 
 	/** The operator moderations a trace belongs to (each records spans of its own). */

@@ -21,7 +21,7 @@
  * (see `loadLive`).
  */
 import { fail, ok, type Result } from "../src/errors.ts";
-import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
+import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
 import {
 	isSagaReportable,
@@ -31,7 +31,8 @@ import {
 	type TaskEvent,
 	taskTransition,
 } from "../src/saga/state-machine.ts";
-import { CROSSPOST_TASK_KIND, taskIdFor } from "../src/saga/ids.ts";
+import { CROSSPOST_TASK_KIND, inboxRunId, isInboxRun, ROOM_SAGA_ID, taskIdFor } from "../src/saga/ids.ts";
+import { excerptOf, type InboxPayload, inboxTarget } from "../src/inbox-protocol.ts";
 import type { SagaSummary } from "../src/ops/types.ts";
 import { viaSpan } from "../src/trace.ts";
 import type { ModerationRecord, ModerationStart, RoomPlan, Selector } from "../src/ops/moderation.ts";
@@ -262,6 +263,27 @@ interface OpenUnit {
 export type DirectGate = (room: string, liveToRoom: number) => boolean;
 
 /** Options of a cross-post's start. */
+/**
+ * v1.4: one change to a message's inbox work (see Outbox.inboxWork). Who is mentioned is the
+ * room's decision (objects/room.ts); the outbox only carries it.
+ */
+export interface InboxWork {
+	/** The message (its latest text, for the excerpt). */
+	message: Pick<MessageEvent, "seq" | "msgId" | "author" | "ts" | "text">;
+	/** The seq of the change: the message's own, an edit's, or its retract's. */
+	version: number;
+	traceId: string;
+	editedAt?: number;
+	/** Users to mention with the message's text as it now is. */
+	mention: readonly string[];
+	/** Users it no longer mentions. */
+	unmention: readonly string[];
+	/** The message is gone (deleted, moderated): every unmention is final. */
+	gone?: boolean;
+	/** The author's implicit join on a first post; `with` for a DM room's other member. */
+	join?: { with?: UserRef };
+}
+
 export interface SagaStart {
 	/** When the message reached the server (the trace's first span). */
 	receivedAt?: number;
@@ -319,7 +341,7 @@ function sagaRange(sagaId: string): [string, string] {
 
 /** The saga a task id belongs to (`<sagaId>.<d|r|m>.<room>`, see src/saga/ids.ts). */
 function sagaOfTask(taskId: string): string | undefined {
-	return new RegExp(`^([^~]+~[0-9a-f]{12}|(?:mod|cmp)@[0-9a-f]{12})\\.(?:m|${CROSSPOST_TASK_KIND})\\.`).exec(taskId)?.[1];
+	return new RegExp(`^(${ROOM_SAGA_ID}|(?:mod|cmp)@[0-9a-f]{12})\\.(?:m|${CROSSPOST_TASK_KIND})\\.`).exec(taskId)?.[1];
 }
 
 export class IllegalTransition extends Error {
@@ -558,6 +580,8 @@ export class Outbox {
 		for (const { saga_id } of sagas) {
 			for (const row of this.storedTasks(saga_id)) if (isLive(row)) live.set(row.task_id, row);
 		}
+		// v1.4: messages' inbox runs are named by their seq, so one key range holds those from `live_from` on.
+		for (const row of this.inboxRunRows(this.liveFrom)) if (isLive(row)) live.set(row.task_id, row);
 		return live;
 	}
 
@@ -991,7 +1015,8 @@ export class Outbox {
 			next_attempt_at: now,
 			lease_until: null,
 			last_error: null,
-			dedup_key: kind === "edit" ? `${sagaId}:edit:${editSeq ?? 0}` : `${sagaId}:${kind}`,
+			dedup_key:
+				kind === "edit" || kind === "mention" || kind === "unmention" ? `${sagaId}:${kind}:${editSeq ?? 0}` : `${sagaId}:${kind}`,
 			trace_id: traceId,
 			payload: JSON.stringify(payload),
 			last_action: null,
@@ -1118,6 +1143,47 @@ export class Outbox {
 			if (!isLive(delivery) && direct?.(room, this.liveDeliveriesTo(room)) === true) this.claimAtCommit(row, now);
 		}
 		if (made.length > 0) this.recordRun(sagaId, run.state as SagaState);
+		return made.length;
+	}
+
+	/**
+	 * v1.4: a change to a message's inbox work, in the caller's transaction: a `mention` task per
+	 * user to (re)mention with the excerpt of the text as it now is, an `unmention` per user no
+	 * longer mentioned (final once the message is gone), and the author's implicit `join` on a
+	 * first post. They belong to the message's inbox run (inboxRunId), named by the change's seq
+	 * (`version`), by which each inbox orders what it applies: so they need no order among
+	 * themselves, and each may go out at once, directly, where the gate lets it. The run has no
+	 * saga row: its state is read off its tasks (running while any is live). Returns how many
+	 * tasks it made.
+	 */
+	inboxWork(work: InboxWork, now: number, direct?: DirectGate): number {
+		this.open("inboxWork");
+		const { message, version } = work;
+		const runId = inboxRunId(this.name(), message.seq);
+		const existed = this.sagaTasks(runId).length > 0;
+		const base: InboxPayload = {
+			msgId: message.msgId,
+			author: message.author,
+			text: "",
+			ts: message.ts,
+			version,
+			...(work.editedAt === undefined ? {} : { editedAt: work.editedAt }),
+		};
+		const made: Array<{ kind: "mention" | "unmention" | "join"; user: string; payload: InboxPayload }> = [];
+		if (work.join !== undefined) {
+			const joinPayload = work.join.with === undefined ? base : { ...base, with: work.join.with };
+			made.push({ kind: "join", user: message.author.id, payload: joinPayload });
+		}
+		const excerpt = excerptOf(message.text);
+		for (const user of work.mention) made.push({ kind: "mention", user, payload: { ...base, text: excerpt } });
+		for (const user of work.unmention)
+			made.push({ kind: "unmention", user, payload: work.gone === true ? { ...base, gone: true } : base });
+		made.forEach(({ kind, user, payload }, i) => {
+			const target = inboxTarget(user);
+			const row = this.insertTask(runId, kind, target, work.traceId, payload, now, version * ORD_BLOCK + i, [], version);
+			if (direct?.(target, 0) === true) this.claimAtCommit(row, now);
+		});
+		if (made.length > 0) this.recordRun(runId, existed ? (this.run(runId)?.state as SagaState) : null);
 		return made.length;
 	}
 
@@ -1270,6 +1336,11 @@ export class Outbox {
 	 * follow one change; a runaway would be a bug in the policy, so the unit throws.
 	 */
 	private settle(sagaId: string, now: number): void {
+		// An inbox run (v1.4) never moves: its state is read off its tasks; the index hears of it.
+		if (isInboxRun(sagaId)) {
+			this.recordRun(sagaId, null);
+			return;
+		}
 		for (let step = 0; ; step++) {
 			const run = this.run(sagaId);
 			if (run === undefined) return;
@@ -1380,8 +1451,10 @@ export class Outbox {
 		);
 		for (const event of events) {
 			if (event.ts >= cutoff || archived >= 500) break;
-			if (event.saga_id !== null) {
-				const rows = this.sagaTasks(event.saga_id);
+			// A message's cross-post and (v1.4) its inbox run, if it has them.
+			for (const runId of [event.saga_id, inboxRunId(this.name(), event.seq)]) {
+				if (runId === null) continue;
+				const rows = this.sagaTasks(runId);
 				for (const row of rows) {
 					if (!old(row)) continue;
 					this.move(row, "archive", now);
@@ -1401,13 +1474,22 @@ export class Outbox {
 		return (this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0) + 1;
 	}
 
-	/** The cross-posts a start must assume unshipped to the index: those from `live_from` on. */
+	/** The cross-posts and inbox runs a start must assume unshipped to the index: those from `live_from` on. */
 	recentSagas(): string[] {
 		if (this.owner !== "room") return [];
-		return this.sql
-			.exec<{ saga_id: string }>("SELECT saga_id FROM events WHERE seq >= ? AND saga_id IS NOT NULL", this.persistedLiveFrom())
+		const from = this.persistedLiveFrom();
+		const sagas = this.sql
+			.exec<{ saga_id: string }>("SELECT saga_id FROM events WHERE seq >= ? AND saga_id IS NOT NULL", from)
 			.toArray()
 			.map((row) => row.saga_id);
+		return [...sagas, ...new Set(this.inboxRunRows(from).map((row) => row.saga_id))];
+	}
+
+	/** The task rows of this room's inbox runs for messages from `seq` on (one key range). */
+	private inboxRunRows(seq: number): TaskRow[] {
+		return this.sql
+			.exec<TaskRow>("SELECT * FROM outbox WHERE task_id >= ? AND task_id < ?", inboxRunId(this.name(), seq), `${this.name()}~o`)
+			.toArray();
 	}
 
 	/** Moves `live_from` up to `seq` (never past a live task), for the next start to read less. */

@@ -67,6 +67,8 @@ import { OutboxObject, outboxParts } from "./outbox-object.ts";
 import type { OpsRecord } from "./ops-record.ts";
 import type { Outbox } from "./outbox.ts";
 import { TaskEngine } from "./task-engine.ts";
+import { InboxWatchers } from "./inbox-watchers.ts";
+import { excerptOf, isDmRoom, type MessagePreview, type RoomSummary } from "../src/inbox-protocol.ts";
 import {
 	CLOSE,
 	closeQuietly,
@@ -185,6 +187,8 @@ export class Room extends OutboxObject {
 	private readonly buckets: UserBuckets;
 	/** Authors known to have posted here, so the first-post check reads SQLite once each. */
 	private readonly knownAuthors = new Set<string>();
+	/** v1.4: users' inboxes that asked to hear of this room's changes (objects/inbox-watchers.ts). */
+	private readonly watchers: InboxWatchers;
 	/** Socket commands waiting for the next group commit. */
 	private pending: Command[] = [];
 	private flushScheduled = false;
@@ -239,6 +243,12 @@ export class Room extends OutboxObject {
 					for (const ws of this.openSockets(userTag(report.authorId))) sendIfOpen(ws, frame);
 				}
 			},
+		});
+		this.watchers = new InboxWatchers({
+			now: () => this.engine.now(),
+			summary: (userId) => this.summaryFor(userId),
+			push: async (userId, summary) => await this.env.INBOX.getByName(userId).roomChanged(summary),
+			waitUntil: (work) => this.ctx.waitUntil(work),
 		});
 		const stored = this.log.getMeta(POLICY_KEY);
 		this.policy = stored === undefined ? { readOnly: false, banned: [] } : (JSON.parse(stored) as RoomPolicy);
@@ -526,6 +536,8 @@ export class Room extends OutboxObject {
 	 * Each event is serialized once, and so is the batch, except for a sender's own.
 	 */
 	private deliver(events: readonly RoomEvent[], acks?: ReadonlyMap<WebSocket, string[]>): void {
+		// v1.4: the inboxes that watch this room hear that its counts moved (no row written).
+		if (events.length > 0) this.watchers.changed();
 		const serialized = events.map((event) => JSON.stringify(event));
 		const watch = this.watchDue();
 		const slow: WebSocket[] = [];
@@ -820,13 +832,34 @@ export class Room extends OutboxObject {
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		this.knownAuthors.add(identity.id);
 		this.users.posted(message.author);
+		// v1.4: the mentioned users' inboxes hear of it, and a first post joins the author's inbox to the room.
+		const mentioned = this.mentionable(mentions, identity.id);
+		const inboxTasks =
+			mentioned.length > 0 || firstPost
+				? this.outbox.inboxWork(
+						{
+							message,
+							version: message.seq,
+							traceId,
+							mention: mentioned,
+							unmention: [],
+							...(firstPost ? { join: {} } : {}),
+						},
+						now,
+						this.engine.directGate,
+					)
+				: 0;
 		if (sagaId !== null) {
 			// The message, its dedup record and one task per target commit together; deliveries
 			// the engine's gate lets through are claimed now, for the room to attempt itself. The
 			// commit's spans (the ingress one names the Worker's span) go in the first task's row.
 			this.outbox.startSaga(sagaId, message, targets, now, { receivedAt, traceparent, direct: this.engine.directGate });
 		}
-		return { result: ok(sendResult({ event: message, sagaId }, false)), events: [message], alarm: sagaId !== null || firstPost };
+		return {
+			result: ok(sendResult({ event: message, sagaId }, false)),
+			events: [message],
+			alarm: sagaId !== null || firstPost || inboxTasks > 0,
+		};
 	}
 
 	/** Why a new send is refused (policy, order, cross-post access), if it is. */
@@ -837,7 +870,10 @@ export class Room extends OutboxObject {
 			return fail("out_of_order", `the message before this one (${input.after}) is not stored yet; send it first`);
 		}
 		const denied = (input.crossPost ?? []).find((room) => !canAccessRoom(identity, room));
-		return denied === undefined ? undefined : fail("forbidden", `your token does not grant room ${denied}`);
+		if (denied !== undefined) return fail("forbidden", `your token does not grant room ${denied}`);
+		// v1.4: a DM is its two members' alone; no cross-post reaches one.
+		const dm = (input.crossPost ?? []).find(isDmRoom);
+		return dm === undefined ? undefined : fail("forbidden", `a cross-post cannot reach a direct-message room (${dm})`);
 	}
 
 	/**
@@ -870,6 +906,24 @@ export class Room extends OutboxObject {
 			return original;
 		}
 		this.search.edited(message.event.seq, input.text);
+		// v1.4: who the edit mentions hears of it (again, with the new text); who it no longer mentions, of that.
+		const before = this.mentioned(message.event.mentions, identity.id);
+		const after = this.mentionable(mentions, identity.id);
+		const inboxTasks =
+			before.length + after.length > 0
+				? this.outbox.inboxWork(
+						{
+							message: { ...message.event, text: input.text },
+							version: edited.seq,
+							editedAt: edited.editedAt,
+							traceId,
+							mention: after,
+							unmention: before.filter((user) => !after.includes(user)),
+						},
+						now,
+						this.engine.directGate,
+					)
+				: 0;
 		// A cross-posted original's copies follow through the outbox (objects/outbox.ts, editCopies).
 		const copies =
 			message.sagaId === null
@@ -882,7 +936,7 @@ export class Room extends OutboxObject {
 					);
 		const result: SendResult = { seq: edited.seq, msgId: edited.msgId, traceId, duplicate: false };
 		if (message.sagaId !== null) result.sagaId = message.sagaId;
-		return { result: ok(result), events: [edited], alarm: copies > 0 };
+		return { result: ok(result), events: [edited], alarm: copies > 0 || inboxTasks > 0 };
 	}
 
 	/** v1.3: a reaction, with the room's policy (objects/reactions.ts has the rules). */
@@ -910,6 +964,8 @@ export class Room extends OutboxObject {
 	 */
 	private sendReceipts(receipts: readonly ReceiptFrame[]): void {
 		if (receipts.length === 0) return;
+		// v1.4: a reader's own inbox hears that their unread count here moved.
+		for (const receipt of receipts) this.watchers.changed(receipt.user.id);
 		const everyone = this.roster().mode === "list";
 		for (const receipt of receipts) {
 			const frame = JSON.stringify(receipt);
@@ -942,7 +998,41 @@ export class Room extends OutboxObject {
 		if (message.retractedBy !== null) return { result: ok({ seq: message.retractedBy }), events: [], alarm: false };
 		const retract = this.log.appendRetract(msgId, "deleted", traceId, now);
 		if (message.sagaId !== null) this.outbox.compensate(message.sagaId, "deleted", now);
-		return { result: ok({ seq: retract.seq }), events: [retract], alarm: message.sagaId !== null };
+		const unmentioned = this.unmentionGone(message, retract.seq, traceId, now);
+		return { result: ok({ seq: retract.seq }), events: [retract], alarm: message.sagaId !== null || unmentioned > 0 };
+	}
+
+	// -------------------------------------------------------------------------------------
+	// v1.4: the inboxes of the users a message mentions (objects/inbox.ts)
+	// -------------------------------------------------------------------------------------
+
+	/** Who a message's mentions reach: not its author, nor anyone banned here (they have no access). */
+	private mentionable(mentions: readonly string[] | undefined, authorId: string): string[] {
+		return this.mentioned(mentions, authorId).filter((user) => !this.policy.banned.includes(user));
+	}
+
+	/** Whose inbox may hold a mention of this message: everyone it mentions but its author. */
+	private mentioned(mentions: readonly string[] | undefined, authorId: string): string[] {
+		return (mentions ?? []).filter((user) => user !== authorId);
+	}
+
+	/** A message is gone (deleted, moderated): its mentions are removed for good, in its transaction. */
+	private unmentionGone(message: StoredMessage, retractSeq: number, traceId: string, now: number): number {
+		const users = this.mentioned(message.event.mentions, message.event.author.id);
+		if (users.length === 0) return 0;
+		const work = { message: message.event, version: retractSeq, traceId, mention: [], unmention: users, gone: true };
+		return this.outbox.inboxWork(work, now, this.engine.directGate);
+	}
+
+	/** This room as one reader's inbox sees it: counts after their marker, and the latest message. */
+	private summaryFor(userId: string): RoomSummary {
+		const read = this.reads.state(userId);
+		const last = this.log.lastLiveMessage();
+		const preview: MessagePreview | null =
+			last === undefined
+				? null
+				: { msgId: last.msgId, seq: last.seq, author: last.author, excerpt: excerptOf(last.text), ts: last.ts };
+		return { room: this.name, lastSeq: this.log.lastSeq, readSeq: read.seq, unread: read.unread, last: preview };
 	}
 
 	/** Runs a prepared command on its own (HTTP), then broadcasts and re-arms as needed. */
@@ -1092,6 +1182,21 @@ export class Room extends OutboxObject {
 		return { room: this.name, count: roster.count, ...roster.page(query) };
 	}
 
+	/** v1.4: this room as one reader's inbox sees it (GET /v1/me/inbox asks each of the user's rooms). */
+	async inboxSummary(userId: string): Promise<RoomSummary> {
+		return this.summaryFor(userId);
+	}
+
+	/**
+	 * v1.4: the user's inbox has a socket open and wants to hear of this room's changes for a
+	 * while (it renews the wish from its alarm). Kept in memory only: a room that was evicted
+	 * forgets it, and the inbox's next renewal brings it back. Answers whether it was taken
+	 * (a room watched by too many inboxes says no, and those inboxes read counts when asked).
+	 */
+	async watchInbox(userId: string): Promise<boolean> {
+		return this.watchers.watch(userId);
+	}
+
 	// -------------------------------------------------------------------------------------
 	// Cross-room work: the outbox ticker (origin side) and the barrier (target side)
 	// -------------------------------------------------------------------------------------
@@ -1134,7 +1239,7 @@ export class Room extends OutboxObject {
 			return done;
 		});
 		this.deliver(events);
-		// A moderation may have started compensations of this room's own sagas.
+		// A moderation may have started compensations of this room's own sagas, and unmentions.
 		if (tasks.some((task) => task.kind === "moderate")) await this.engine.afterWrite();
 		return outcomes;
 	}
@@ -1155,7 +1260,9 @@ export class Room extends OutboxObject {
 			}
 			if (message.retractedBy !== null) counts.alreadyGone++;
 			else {
-				events.push(this.log.appendRetract(msgId, "moderated", traceId, now));
+				const retract = this.log.appendRetract(msgId, "moderated", traceId, now);
+				events.push(retract);
+				this.unmentionGone(message, retract.seq, traceId, now);
 				counts.retracted++;
 			}
 			if (message.sagaId !== null && this.outbox.compensate(message.sagaId, "moderated", now)) counts.sagasCompensated++;

@@ -10,6 +10,7 @@ import type { Config } from "../src/config.ts";
 import { postAlert } from "../src/ops/alert-delivery.ts";
 import { shardName, shardOf } from "../src/ops/shard.ts";
 import type { AlertView, IndexUpdate, Span } from "../src/ops/types.ts";
+import { inboxUserOf } from "../src/inbox-protocol.ts";
 import { attempt, loadFaults } from "../src/queue.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
 import { withTimeout } from "../src/saga/errors.ts";
@@ -104,7 +105,9 @@ export interface EngineHost {
 function targetNote(kind: string, room: string, attempt: number, outcome: TaskOutcome, at: number, via?: string): Note {
 	const detail = outcome.status === "ok" ? outcome.detail : `${outcome.code}: ${outcome.message}`;
 	const event = outcome.status === "transient" && outcome.code === "fault" ? `${kind}.fault_injected` : `${kind}.${outcome.status}`;
-	return { at, component: "room", event, detail: `attempt ${attempt}: ${detail}${viaSpan(via)}`, room };
+	// The target is a room, or (v1.4) a user's inbox (`@<user>`).
+	const component = inboxUserOf(room) === undefined ? "room" : "inbox";
+	return { at, component, event, detail: `attempt ${attempt}: ${detail}${viaSpan(via)}`, room };
 }
 
 /**
@@ -752,7 +755,10 @@ export class TaskEngine {
 						`${task.kind} to ${task.room}, attempt ${attempt}, queue try ${delivery.queueAttempts}${viaSpan(delivery.traceparent)}`,
 					);
 				}
-				return outbox.complete(taskId, attempt, outcome, this.now());
+				// An inbox (v1.4) keeps no spans: the origin notes what it answered in the task's row.
+				const inbox = task !== undefined && inboxUserOf(task.room) !== undefined;
+				const notes = inbox ? [targetNote(task.kind, task.room, attempt, outcome, this.now(), delivery?.traceparent)] : [];
+				return outbox.complete(taskId, attempt, outcome, this.now(), notes);
 			}),
 		);
 		for (const { taskId, outcome } of reports) this.countFailedAttempt(taskId, outcome);

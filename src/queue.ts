@@ -5,6 +5,7 @@
  * its own, never the whole batch for one failure. Every call has a timeout.
  */
 import { configFor } from "./config.ts";
+import { inboxUserOf } from "./inbox-protocol.ts";
 import { classifyThrown, withTimeout } from "./saga/errors.ts";
 import { type FaultSettings, NO_FAULTS, shouldInjectFault } from "./saga/faults.ts";
 import { originOfRecord } from "./saga/ids.ts";
@@ -74,15 +75,20 @@ export function withConsumerSpan(tasks: readonly TaskMessage[], spanId: string =
 }
 
 /**
- * Runs a batch at its target; a call that fails or times out makes every task retryable.
+ * Runs a batch at its target (a room or an inbox); a call that fails or times out makes every task retryable.
  * The consumer and an origin's direct first attempt (objects/task-engine.ts) both use it.
  */
 export async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSettings, spans = true): Promise<TaskOutcome[]> {
 	const first = tasks[0];
 	if (first === undefined) return [];
 	const injected = tasks.map((task) => shouldInjectFault(faults, task.kind, task.targetRoom));
+	// A target is a room, or (v1.4) a user's inbox: both apply a batch through their barrier.
+	const user = inboxUserOf(first.targetRoom);
 	try {
-		const call = async (): Promise<TaskOutcome[]> => await env.ROOM.getByName(first.targetRoom).applyTasks(tasks, injected, spans);
+		const call = async (): Promise<TaskOutcome[]> =>
+			user === undefined
+				? await env.ROOM.getByName(first.targetRoom).applyTasks(tasks, injected, spans)
+				: await env.INBOX.getByName(user).applyTasks(tasks, injected, spans);
 		return await withTimeout(`${first.kind} to ${first.targetRoom}`, RPC_TIMEOUT_MS, call());
 	} catch (error) {
 		const kind = classifyThrown(error);

@@ -4,12 +4,14 @@
  * global admin has no claim; a scoped admin reaches a record only when the record names at
  * least one room and every room it names is in the claim (checked with `canAccessRoom`, the
  * same rule the room routes use). Callers pass rooms only: a moderation's id names no room,
- * so a record gives its origin's rooms (`originRooms`). See docs/operations.md for the rule
- * per route.
+ * so a record gives its origin's rooms (`originRooms`). A user's inbox (`@<user>`, the target of
+ * a v1.4 inbox task) is not a room and bounds nothing: such a task is its origin room's. See
+ * docs/operations.md for the rule per route.
  */
 import { canAccessRoom, type Identity } from "../auth.ts";
+import { inboxUserOf } from "../inbox-protocol.ts";
 import { isRoomId } from "../protocol.ts";
-import { CROSSPOST_TASK_KIND, originOfSagaId, parseModerationTaskId } from "../saga/ids.ts";
+import { parseModerationTaskId, roomTaskParts } from "../saga/ids.ts";
 
 /** An admin's rooms claim; `null` for a global admin. */
 export type Scope = string[] | null;
@@ -20,6 +22,7 @@ export function withinScope(scope: Scope, rooms: Iterable<string>): boolean {
 	const who: Identity = { id: "", name: "", admin: true, rooms: scope, guest: false };
 	let named = 0;
 	for (const room of rooms) {
+		if (inboxUserOf(room) !== undefined) continue;
 		if (!canAccessRoom(who, room)) return false;
 		named++;
 	}
@@ -38,8 +41,8 @@ export function roomsInScope(scope: Scope, rooms: readonly string[]): string[] {
 export function taskRooms(taskId: string): string[] | undefined {
 	const moderation = parseModerationTaskId(taskId);
 	if (moderation !== undefined) return [moderation.room];
-	const match = new RegExp(`^([^~]+~[0-9a-f]{12})\\.${CROSSPOST_TASK_KIND}\\.(.+)$`).exec(taskId);
-	const origin = match?.[1] === undefined ? undefined : originOfSagaId(match[1]);
-	const target = match?.[2];
-	return origin === undefined || target === undefined || !isRoomId(target) ? undefined : [origin, target];
+	const parts = roomTaskParts(taskId);
+	if (parts === undefined) return undefined;
+	// An inbox task (v1.4) names one room, its origin: its target is a user's inbox.
+	return isRoomId(parts.target) ? [parts.origin, parts.target] : [parts.origin];
 }

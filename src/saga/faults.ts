@@ -42,7 +42,9 @@ export function parseFaults(input: unknown): Result<FaultSettings> {
 /** Whether this attempt at `kind` in `room` is made to fail. */
 export function shouldInjectFault(faults: FaultSettings, kind: TaskKind, room: string, random: () => number = Math.random): boolean {
 	if (faults.rooms !== null && !faults.rooms.includes(room)) return false;
-	// An edit carries text to a copy as a delivery does, and fails at its rate.
-	const chance = kind === "deliver" || kind === "edit" ? faults.deliverFailRate : faults.retractFailRate;
+	// An edit carries text to a copy as a delivery does, and fails at its rate; so do (v1.4) a
+	// mention and a join to an inbox, and an unmention at the retract rate.
+	const delivers = kind === "deliver" || kind === "edit" || kind === "mention" || kind === "join";
+	const chance = delivers ? faults.deliverFailRate : faults.retractFailRate;
 	return chance > 0 && random() < chance;
 }

@@ -5,7 +5,13 @@
  * (their own object), and `<sagaId>.<d|r|m>.<target room>` for tasks; an edit's task (v1.3) is
  * `<sagaId>.e<edit seq>.<target room>`, one per edit of the original and target. Moderations made before
  * the rename have `cmp@<random>` ids; those still parse everywhere, and name the same object.
+ *
+ * v1.4: a message's inbox work (its mentions, its author's implicit join) is a run of its own,
+ * `<room>~n<seq>` with the message's seq in 15 digits (so runs sort by seq as text), whose tasks
+ * target inboxes: `<runId>.n<change seq>.@<user>` (mention), `.u<change seq>.@<user>`
+ * (unmention), `.j.@<user>` (join).
  */
+import { inboxUserOf } from "../inbox-protocol.ts";
 import { isRoomId } from "../protocol.ts";
 import { randomId } from "../trace.ts";
 import type { TaskOrigin } from "./types.ts";
@@ -30,8 +36,27 @@ export function taskIdFor(sagaId: string, kind: keyof typeof KIND_LETTER, room: 
 	return `${sagaId}.${KIND_LETTER[kind]}${VERSIONED.has(kind) ? (editSeq ?? "") : ""}.${room}`;
 }
 
-/** The kind part of a cross-post's task id, as a regular expression: d, r, or e and an edit seq. */
-export const CROSSPOST_TASK_KIND = "(?:[dr]|e[1-9][0-9]{0,14})";
+/** The kind part of a room's task id, as a regular expression: d, r, j, or e, n, u and a seq. */
+export const CROSSPOST_TASK_KIND = "(?:[drj]|[enu][1-9][0-9]{0,14})";
+
+/** A room's saga id (a cross-post's, or a message's inbox run), as a regular expression. */
+export const ROOM_SAGA_ID = "[^~]+~(?:[0-9a-f]{12}|n[0-9]{15})";
+
+/** The inbox run of a message: its inbox tasks' saga id (see the module's comment). */
+export function inboxRunId(room: string, seq: number): string {
+	return `${room}~n${String(seq).padStart(15, "0")}`;
+}
+
+/** Whether a saga id is a message's inbox run (v1.4), not a cross-post. */
+export function isInboxRun(sagaId: string): boolean {
+	return /~n[0-9]{15}$/.test(sagaId);
+}
+
+/** What a task may target: a room, or a user's inbox (`@<user id>`). */
+export function isTaskTarget(target: string): boolean {
+	const user = inboxUserOf(target);
+	return user === undefined ? isRoomId(target) : user.length > 0;
+}
 
 export function newModerationId(): string {
 	return `mod@${randomId(6)}`;
@@ -65,7 +90,7 @@ export function originRooms(origin: TaskOrigin): string[] {
 
 /** The origin room of a saga id, or undefined for anything that is not one. */
 export function originOfSagaId(sagaId: string): string | undefined {
-	const match = /^([^~]+)~[0-9a-f]{12}$/.exec(sagaId);
+	const match = /^([^~]+)~(?:[0-9a-f]{12}|n[0-9]{15})$/.exec(sagaId);
 	const room = match?.[1];
 	return room !== undefined && isRoomId(room) ? room : undefined;
 }
@@ -81,8 +106,15 @@ export function parseModerationTaskId(taskId: string): { id: string; room: strin
 export function originOfTaskId(taskId: string): TaskOrigin | undefined {
 	const moderation = parseModerationTaskId(taskId);
 	if (moderation !== undefined) return { kind: "moderation", id: moderation.id };
-	const match = new RegExp(`^([^~]+~[0-9a-f]{12})\\.${CROSSPOST_TASK_KIND}\\.(.+)$`).exec(taskId);
-	if (match?.[1] === undefined || match[2] === undefined || !isRoomId(match[2])) return undefined;
-	const room = originOfSagaId(match[1]);
-	return room === undefined ? undefined : { kind: "room", id: room };
+	const parts = roomTaskParts(taskId);
+	return parts === undefined ? undefined : { kind: "room", id: parts.origin };
+}
+
+/** A room's task id in parts: its saga, its origin room, and its target (a room or `@<user>`). */
+export function roomTaskParts(taskId: string): { sagaId: string; origin: string; target: string } | undefined {
+	const match = new RegExp(`^(${ROOM_SAGA_ID})\\.${CROSSPOST_TASK_KIND}\\.(.+)$`).exec(taskId);
+	const [, sagaId, target] = match ?? [];
+	if (sagaId === undefined || target === undefined || !isTaskTarget(target)) return undefined;
+	const origin = originOfSagaId(sagaId);
+	return origin === undefined ? undefined : { sagaId, origin, target };
 }

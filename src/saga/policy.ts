@@ -118,9 +118,13 @@ export interface SagaTask {
 	state: TaskState;
 }
 
-/** Whether a task bears on its saga's state: every kind but the edits of a v1.3 original. */
+/**
+ * Whether a task bears on its saga's state: deliveries, retracts and moderations. Not the
+ * edits of a v1.3 original, nor (v1.4) the inbox tasks of a message's inbox run, whose state
+ * is read off its tasks (implicitSagaState) and never moved.
+ */
 function bearsOnSaga(task: SagaTask): boolean {
-	return task.kind !== "edit";
+	return task.kind === "deliver" || task.kind === "retract" || task.kind === "moderate";
 }
 
 /**
@@ -342,7 +346,9 @@ export function mayAttemptDirectly(
  */
 export function implicitSagaState(all: readonly SagaTask[]): SagaState {
 	const tasks = all.filter(bearsOnSaga);
-	return tasks.length > 0 && tasks.every(isDone) ? "succeeded" : "running";
+	// A message's inbox run (v1.4) has none: it runs while any of its tasks is live.
+	if (tasks.length === 0) return all.length > 0 && all.every((t) => isTaskTerminal(t.state)) ? "succeeded" : "running";
+	return tasks.every(isDone) ? "succeeded" : "running";
 }
 
 /**

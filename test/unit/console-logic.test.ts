@@ -18,7 +18,7 @@ import {
 	TASK_KINDS,
 	TASK_STATES,
 } from "../../client/console/vocab.ts";
-import { isModerationId, newModerationId, newSagaId, originOfTaskId, taskIdFor } from "../../src/saga/ids.ts";
+import { inboxRunId, isModerationId, newModerationId, newSagaId, originOfTaskId, taskIdFor } from "../../src/saga/ids.ts";
 import { MANUAL_ACTIONS } from "../../src/saga/policy.ts";
 import { ALL_SAGA_STATES, ALL_TASK_STATES } from "../../src/saga/state-machine.ts";
 
@@ -141,6 +141,25 @@ describe("what a task id says", () => {
 		// An edit's task (v1.3) names the edit's seq too, one task per edit and target room.
 		expect(parseTaskId(taskIdFor(sagaId, "edit", "lobby.2", 17))).toEqual({ sagaId, kind: "edit", room: "lobby.2", editSeq: 17 });
 		expect(parseTaskId(`${sagaId}.e123456789012345.r`)).toEqual({ sagaId, kind: "edit", room: "r", editSeq: 123456789012345 });
+		// A message's inbox run (v1.4) and its tasks to users' inboxes, whose ids may hold dots.
+		const runId = inboxRunId("team.alpha", 42);
+		expect(runId).toBe("team.alpha~n000000000000042");
+		expect(parseTaskId(taskIdFor(runId, "mention", "@ann.lee", 42))).toEqual({
+			sagaId: runId,
+			kind: "mention",
+			room: "@ann.lee",
+			editSeq: 42,
+		});
+		expect(parseTaskId(taskIdFor(runId, "unmention", "@bob", 57))).toEqual({
+			sagaId: runId,
+			kind: "unmention",
+			room: "@bob",
+			editSeq: 57,
+		});
+		expect(parseTaskId(taskIdFor(runId, "join", "@ann"))).toEqual({ sagaId: runId, kind: "join", room: "@ann" });
+		expect(originOfTaskId(taskIdFor(runId, "join", "@ann"))).toEqual({ kind: "room", id: "team.alpha" });
+		expect(parseTaskId(`${runId}.j.@`)).toBeUndefined();
+		expect(parseTaskId(`${runId}.n.@ann`)).toBeUndefined();
 		expect(parseTaskId(taskIdFor(modId, "moderate", "lobby"))).toEqual({ sagaId: modId, kind: "moderate", room: "lobby" });
 		// Moderations made before the rename keep their `cmp@…` ids, which still parse.
 		expect(parseTaskId("cmp@0123456789ab.m.lobby")).toEqual({ sagaId: "cmp@0123456789ab", kind: "moderate", room: "lobby" });
@@ -196,7 +215,7 @@ describe("the console's words", () => {
 	it("filters by the server's task and saga states, kinds and actions", () => {
 		expect(TASK_STATES).toEqual(ALL_TASK_STATES);
 		expect(SAGA_STATES).toEqual(ALL_SAGA_STATES);
-		expect([...TASK_KINDS].sort()).toEqual(["deliver", "edit", "moderate", "retract"]);
+		expect([...TASK_KINDS].sort()).toEqual(["deliver", "edit", "join", "mention", "moderate", "retract", "unmention"]);
 		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate", "policy"]);
 	});
 

@@ -10,6 +10,7 @@ import leanOutbox from "./0005_lean_outbox.sql";
 import edits from "./0006_edits.sql";
 import reactionsReads from "./0007_reactions_reads.sql";
 import authorDirectory from "./authors/0001_directory.sql";
+import inbox from "./inbox/0001_inbox.sql";
 import opsIndex from "./ops/0001_index.sql";
 import opsKinds from "./ops/0002_kinds.sql";
 import opsModerations from "./ops/0003_moderations.sql";
@@ -57,3 +58,6 @@ export const MODERATION_MIGRATIONS: readonly Migration[] = [
 
 /** The author directory shards' schema (objects/author-directory.ts). */
 export const AUTHOR_DIRECTORY_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "authors/0001_directory", sql: authorDirectory }];
+
+/** A user's inbox (objects/inbox.ts): its own schema from version 1. */
+export const INBOX_MIGRATIONS: readonly Migration[] = [{ version: 1, name: "inbox/0001_inbox", sql: inbox }];

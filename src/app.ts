@@ -11,9 +11,12 @@ import { linkTraceParent, registerAdminRoutes } from "./admin.ts";
 import { authorizeRoom } from "./auth.ts";
 import { configFor } from "./config.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
-import { type AppEnv, authorizedRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
+import { type AppEnv, memberRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { parseEditInput, parseEventsQuery, parseMembersQuery, parseSearchQuery, parseSendInput } from "./protocol.ts";
 import { registerSocialRoutes } from "./social-routes.ts";
+import { isDmRoom } from "./inbox-protocol.ts";
+import { registerInboxRoutes } from "./inbox-routes.ts";
+import { authorizeRoomFor } from "./room-access.ts";
 import { ACCESS_HEADER, accessConfigured } from "./access.ts";
 import { identify, spendHttpBudget } from "./credentials.ts";
 import { registerOpsRoutes, serveMetricsWithToken } from "./ops-routes.ts";
@@ -92,25 +95,27 @@ export function createApp(): Hono<AppEnv> {
 		await next();
 	});
 
-	// GET /v1/rooms/:room/ws is served before this app, by src/upgrade.ts.
+	// GET /v1/rooms/:room/ws and GET /v1/me/ws are served before this app, by src/upgrade.ts.
 
 	app.get("/v1/rooms/:room/events", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const query = unwrap(parseEventsQuery(new URL(c.req.url).searchParams));
 		// v1.3: `reactions.mine` is the caller's.
 		return c.json(await roomStub(c, room).events(query, c.get("identity").id));
 	});
 
 	app.get("/v1/rooms/:room/members", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const query = unwrap(parseMembersQuery(new URL(c.req.url).searchParams));
 		return c.json(await roomStub(c, room).members(query));
 	});
 
 	app.post("/v1/rooms/:room/messages", async (c) => {
 		const receivedAt = Date.now();
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
+		// v1.4: a DM takes cross-posts only from its members, like every other way in.
+		for (const target of input.crossPost ?? []) if (isDmRoom(target)) await authorizeRoomFor(c.env, c.get("identity"), target);
 		const trace = c.get("trace");
 		const traceId = trace.traceId;
 		const result = unwrap(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt, traceparentOf(trace)));
@@ -119,14 +124,14 @@ export function createApp(): Hono<AppEnv> {
 	});
 
 	app.delete("/v1/rooms/:room/messages/:msgId", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const traceId = c.get("trace").traceId;
 		return c.json(unwrap(await roomStub(c, room).remove(c.get("identity"), c.req.param("msgId"), traceId)));
 	});
 
 	// v1.3 chat: edits and search (docs/protocol.md, "v1.3 additions: chat").
 	app.patch("/v1/rooms/:room/messages/:msgId", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const body = await readJsonBody(c);
 		// The path names the message; a body's own msgId is ignored.
 		const input = unwrap(parseEditInput({ ...body, msgId: c.req.param("msgId") }, c.get("config")));
@@ -135,17 +140,18 @@ export function createApp(): Hono<AppEnv> {
 	});
 
 	app.get("/v1/rooms/:room/messages/:msgId/edits", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		return c.json(unwrap(await roomStub(c, room).editHistory(c.req.param("msgId"))));
 	});
 
 	app.get("/v1/rooms/:room/search", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const query = unwrap(parseSearchQuery(new URL(c.req.url).searchParams));
 		return c.json(unwrap(await roomStub(c, room).searchMessages(query)));
 	});
 
 	registerSocialRoutes(app);
+	registerInboxRoutes(app);
 	registerAdminRoutes(app);
 	registerOpsRoutes(app);
 

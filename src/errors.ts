@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
 	read_only: 403,
 	banned: 403,
 	internal: 500,
+	/** v1.4: another object the call needs could not be reached (a DM's peer inbox); retry. */
+	unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

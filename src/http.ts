@@ -9,6 +9,7 @@ import { authorizeRoom, type Identity } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { type ErrorBody, ParleyError, type Result } from "./errors.ts";
 import { parseJsonObject } from "./protocol.ts";
+import { authorizeRoomFor } from "./room-access.ts";
 import type { TraceContext } from "./trace.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { identity: Identity; config: Config; trace: TraceContext } };
@@ -43,10 +44,20 @@ export function roomStub(c: AppContext, room: string): DurableObjectStub<Room> {
 	return c.env.ROOM.getByName(room);
 }
 
-/** The room id from the path, checked for syntax and access once the caller is known. */
+/**
+ * The room id from the path, checked for syntax and the token's `rooms` claim only: for the
+ * admin routes, which keep their own rules. Room routes use memberRoom.
+ */
 export function authorizedRoom(c: AppContext): string {
 	const room = c.req.param("room") ?? "";
 	authorizeRoom(c.get("identity"), room);
+	return room;
+}
+
+/** The room id from the path, checked for syntax and access (DM membership included, src/room-access.ts). */
+export async function memberRoom(c: AppContext): Promise<string> {
+	const room = c.req.param("room") ?? "";
+	await authorizeRoomFor(c.env, c.get("identity"), room);
 	return room;
 }
 

@@ -3,10 +3,11 @@
  */
 import { createApp } from "./app.ts";
 import { consumeDeadLetters, consumeOutbox, isDeadLetterQueue, type QueueBody } from "./queue.ts";
-import { socketRoute, upgradeSocket } from "./upgrade.ts";
+import { socketRoute, upgradeRoute } from "./upgrade.ts";
 
 export { AuthorDirectory } from "../objects/author-directory.ts";
 export { Control } from "../objects/control.ts";
+export { Inbox } from "../objects/inbox.ts";
 export { Moderation } from "../objects/moderation.ts";
 export { OpsIndex } from "../objects/ops-index.ts";
 export { Room } from "../objects/room.ts";
@@ -16,8 +17,8 @@ const app = createApp();
 export default {
 	async fetch(request, env, ctx) {
 		// Socket upgrades skip the app: what their request holds is held as long as the socket.
-		const room = socketRoute(request);
-		return room === undefined ? await app.fetch(request, env, ctx) : await upgradeSocket(request, env, room);
+		const route = socketRoute(request);
+		return route === undefined ? await app.fetch(request, env, ctx) : await upgradeRoute(request, env, route);
 	},
 	async queue(batch, env) {
 		if (isDeadLetterQueue(batch.queue)) await consumeDeadLetters(batch, env);

@@ -4,13 +4,13 @@
  * socket's `react` and `read` frames, checked in the contract's order (401, 400, 403, body).
  */
 import type { Hono } from "hono";
-import { type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap } from "./http.ts";
+import { type AppEnv, memberRoom, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { parseReactInput, parseReadInput } from "./protocol.ts";
 
 export function registerSocialRoutes(app: Hono<AppEnv>): void {
 	// Adds (or with `remove: true`, removes) one emoji: 201 with the event's seq, 200 `duplicate` when nothing changed.
 	app.post("/v1/rooms/:room/messages/:msgId/reactions", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const body = await readJsonBody(c);
 		const input = unwrap(parseReactInput({ ...body, msgId: c.req.param("msgId") }));
 		const result = unwrap(await roomStub(c, room).react(c.get("identity"), input, c.get("trace").traceId));
@@ -19,7 +19,7 @@ export function registerSocialRoutes(app: Hono<AppEnv>): void {
 
 	// Moves the caller's read marker forward (clamped to the room's lastSeq); answers it as stored.
 	app.put("/v1/rooms/:room/read", async (c) => {
-		const room = authorizedRoom(c);
+		const room = await memberRoom(c);
 		const input = unwrap(parseReadInput(await readJsonBody(c)));
 		return c.json(unwrap(await roomStub(c, room).markRead(c.get("identity"), input.seq)));
 	});

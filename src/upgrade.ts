@@ -1,6 +1,7 @@
 /**
  * @module
- * The socket route, `GET /v1/rooms/{room}/ws`, as one plain function in front of the Hono app.
+ * The socket routes, `GET /v1/rooms/{room}/ws` and (v1.4) the inbox's `GET /v1/me/ws`, as plain
+ * functions in front of the Hono app.
  * A socket's Worker request lives as long as the socket (the runtime proxies the socket
  * through it), so what the request keeps stays with every open socket: the same checks as
  * Hono middleware and route cost about 5 KB more per idle socket (measured, see
@@ -9,7 +10,8 @@
  */
 import { FEATURES_HEADER, IDENTITY_HEADER, SINCE_HEADER } from "../objects/room.ts";
 import { ACCESS_HEADER } from "./access.ts";
-import { authorizeRoom } from "./auth.ts";
+import type { Identity } from "./auth.ts";
+import { authorizeRoomFor } from "./room-access.ts";
 import { configFor } from "./config.ts";
 import { identify, spendHttpBudget } from "./credentials.ts";
 import { errorResponse, ParleyError } from "./errors.ts";
@@ -18,11 +20,22 @@ import { parseFeatures, parseSince } from "./protocol.ts";
 import { ingressContext, type TraceContext, traceResponseHeaders } from "./trace.ts";
 
 const SOCKET_PATH = /^\/v1\/rooms\/([^/]*)\/ws$/;
+const INBOX_SOCKET_PATH = "/v1/me/ws";
 
-/** The room segment of a socket route's path (still percent-encoded), or undefined for any other request. */
-export function socketRoute(request: Request): string | undefined {
+/** Which socket route a request is: a room's (its segment still percent-encoded), the inbox's, or undefined for any other request. */
+export type SocketRoute = { kind: "room"; rawRoom: string } | { kind: "inbox" };
+
+export function socketRoute(request: Request): SocketRoute | undefined {
 	if (request.method !== "GET") return undefined;
-	return SOCKET_PATH.exec(new URL(request.url).pathname)?.[1];
+	const path = new URL(request.url).pathname;
+	if (path === INBOX_SOCKET_PATH) return { kind: "inbox" };
+	const rawRoom = SOCKET_PATH.exec(path)?.[1];
+	return rawRoom === undefined ? undefined : { kind: "room", rawRoom };
+}
+
+/** Serves a socket route: a room's, or the caller's own inbox's. */
+export async function upgradeRoute(request: Request, env: Env, route: SocketRoute): Promise<Response> {
+	return route.kind === "room" ? await upgradeSocket(request, env, route.rawRoom) : await upgradeInboxSocket(request, env);
 }
 
 /**
@@ -34,20 +47,10 @@ export function socketRoute(request: Request): string | undefined {
 export async function upgradeSocket(request: Request, env: Env, rawRoom: string): Promise<Response> {
 	const trace = ingressContext(request.headers.get("traceparent"), request.headers.get("tracestate"));
 	try {
-		const config = configFor(env);
 		const url = new URL(request.url);
-		const identity = await identify(
-			{
-				authorization: request.headers.get("Authorization"),
-				assertion: request.headers.get(ACCESS_HEADER),
-				queryToken: url.searchParams.get("token"),
-				guest: url.searchParams.get("guest"),
-			},
-			config,
-		);
-		await spendHttpBudget(env, config, identity);
+		const identity = await socketIdentity(request, env, url);
 		const room = decodePathSegment(rawRoom);
-		authorizeRoom(identity, room);
+		await authorizeRoomFor(env, identity, room);
 		const since = unwrap(parseSince(url.searchParams.get("since")));
 		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
 			throw new ParleyError("bad_request", "this route expects a WebSocket upgrade");
@@ -65,6 +68,46 @@ export async function upgradeSocket(request: Request, env: Env, rawRoom: string)
 		console.error(JSON.stringify({ level: "error", msg: "unhandled", path: new URL(request.url).pathname, error: String(error) }));
 		return traced(errorResponse({ code: "internal", message: "internal error" }), trace);
 	}
+}
+
+/**
+ * v1.4: `GET /v1/me/ws?since=`, the caller's inbox socket (objects/inbox.ts), checked as a room
+ * socket is: credentials (401), then the query (400).
+ */
+export async function upgradeInboxSocket(request: Request, env: Env): Promise<Response> {
+	const trace = ingressContext(request.headers.get("traceparent"), request.headers.get("tracestate"));
+	try {
+		const url = new URL(request.url);
+		const identity = await socketIdentity(request, env, url);
+		const since = unwrap(parseSince(url.searchParams.get("since")));
+		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+			throw new ParleyError("bad_request", "this route expects a WebSocket upgrade");
+		}
+		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
+		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
+		const response = await env.INBOX.getByName(identity.id).fetch(new Request("https://inbox/ws", { headers }));
+		return response.status === 101 ? response : traced(new Response(response.body, response), trace);
+	} catch (error) {
+		if (error instanceof ParleyError) return traced(errorResponse(error.toBody()), trace);
+		console.error(JSON.stringify({ level: "error", msg: "unhandled", path: new URL(request.url).pathname, error: String(error) }));
+		return traced(errorResponse({ code: "internal", message: "internal error" }), trace);
+	}
+}
+
+/** The caller of a socket route, identified as every /v1 call is, and charged to their HTTP budget. */
+async function socketIdentity(request: Request, env: Env, url: URL): Promise<Identity> {
+	const config = configFor(env);
+	const identity = await identify(
+		{
+			authorization: request.headers.get("Authorization"),
+			assertion: request.headers.get(ACCESS_HEADER),
+			queryToken: url.searchParams.get("token"),
+			guest: url.searchParams.get("guest"),
+		},
+		config,
+	);
+	await spendHttpBudget(env, config, identity);
+	return identity;
 }
 
 function traced(response: Response, trace: TraceContext): Response {

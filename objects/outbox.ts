@@ -21,7 +21,7 @@
  * (see `loadLive`).
  */
 import { fail, ok, type Result } from "../src/errors.ts";
-import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } from "../src/protocol.ts";
+import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
 import {
 	isSagaReportable,
@@ -280,8 +280,6 @@ export interface InboxWork {
 	unmention: readonly string[];
 	/** The message is gone (deleted, moderated): every unmention is final. */
 	gone?: boolean;
-	/** The author's implicit join on a first post; `with` for a DM room's other member. */
-	join?: { with?: UserRef };
 }
 
 export interface SagaStart {
@@ -1148,9 +1146,8 @@ export class Outbox {
 
 	/**
 	 * v1.4: a change to a message's inbox work, in the caller's transaction: a `mention` task per
-	 * user to (re)mention with the excerpt of the text as it now is, an `unmention` per user no
-	 * longer mentioned (final once the message is gone), and the author's implicit `join` on a
-	 * first post. They belong to the message's inbox run (inboxRunId), named by the change's seq
+	 * user to (re)mention with the excerpt of the text as it now is, and an `unmention` per user no
+	 * longer mentioned (final once the message is gone). They belong to the message's inbox run (inboxRunId), named by the change's seq
 	 * (`version`), by which each inbox orders what it applies: so they need no order among
 	 * themselves, and each may go out at once, directly, where the gate lets it. The run has no
 	 * saga row: its state is read off its tasks (running while any is live). Returns how many
@@ -1169,11 +1166,7 @@ export class Outbox {
 			version,
 			...(work.editedAt === undefined ? {} : { editedAt: work.editedAt }),
 		};
-		const made: Array<{ kind: "mention" | "unmention" | "join"; user: string; payload: InboxPayload }> = [];
-		if (work.join !== undefined) {
-			const joinPayload = work.join.with === undefined ? base : { ...base, with: work.join.with };
-			made.push({ kind: "join", user: message.author.id, payload: joinPayload });
-		}
+		const made: Array<{ kind: "mention" | "unmention"; user: string; payload: InboxPayload }> = [];
 		const excerpt = excerptOf(message.text);
 		for (const user of work.mention) made.push({ kind: "mention", user, payload: { ...base, text: excerpt } });
 		for (const user of work.unmention)

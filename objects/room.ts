@@ -49,7 +49,6 @@ import { Roster, windowMs } from "../src/presence.ts";
 import { TypingThrottle } from "../src/typing.ts";
 import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.ts";
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
-import type { RoomSummary } from "../src/inbox-protocol.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
 import { POLICY_ACTION, policySummary, policyTarget } from "../src/ops/policy-audit.ts";
@@ -833,19 +832,13 @@ export class Room extends OutboxObject {
 		if (firstPost) this.ops.authorPosted(identity.id, now);
 		this.knownAuthors.add(identity.id);
 		this.users.posted(message.author);
-		// v1.4: the mentioned users' inboxes hear of it, and a first post joins the author's inbox to the room.
+		// v1.4: the mentioned users' inboxes hear of it. (A first post joins the author's inbox to the
+		// room through the author directory it registers with above: objects/author-directory.ts.)
 		const mentioned = this.mentionable(mentions, identity.id);
 		const inboxTasks =
-			mentioned.length > 0 || firstPost
+			mentioned.length > 0
 				? this.outbox.inboxWork(
-						{
-							message,
-							version: message.seq,
-							traceId,
-							mention: mentioned,
-							unmention: [],
-							...(firstPost ? { join: {} } : {}),
-						},
+						{ message, version: message.seq, traceId, mention: mentioned, unmention: [] },
 						now,
 						this.engine.directGate,
 					)
@@ -1307,28 +1300,4 @@ export class Room extends OutboxObject {
 		if (saga === undefined) return undefined;
 		return { ...saga, text: this.log.findMessage(saga.msgId)?.event.text ?? "" };
 	}
-	// TEMP inbox stubs (lead replaces)
-	/** v1.4: this room as one reader's inbox shows it: last seq, their marker and unread, the latest live message. */
-	async inboxSummary(userId: string): Promise<RoomSummary> {
-		const read = this.reads.state(userId);
-		const latest = this.log
-			.page({ latest: true, limit: 50 })
-			.filter((event): event is MessageEvent => event.type === "message" && event.retractedBy === undefined)
-			.at(-1);
-		const last =
-			latest === undefined
-				? null
-				: {
-						msgId: latest.msgId,
-						seq: latest.seq,
-						author: latest.author,
-						excerpt: [...latest.text].slice(0, 140).join(""),
-						ts: latest.ts,
-					};
-		return { room: this.name, lastSeq: this.log.lastSeq, readSeq: read.seq, unread: read.unread, last };
-	}
-
-	/** v1.4: an inbox with open sockets wants this room's changes pushed (the lead's implementation replaces this no-op). */
-	async watchInbox(_userId: string): Promise<void> {}
-	// END TEMP inbox stubs
 }

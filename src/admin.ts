@@ -23,7 +23,7 @@ import { parseFaults } from "./saga/faults.ts";
 import { isModerationId, newModerationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
 import { MAX_MESSAGES_PER_ROOM, type ModerationSummary, parseModerationRequest, type RoomPlan } from "./ops/moderation.ts";
 import { parentFrom, traceIdFrom } from "./trace.ts";
-import type { ManualAction } from "./saga/types.ts";
+import { ALL_TASK_KINDS, type ManualAction } from "./saga/types.ts";
 import { MANUAL_ACTIONS } from "./saga/policy.ts";
 
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"];
@@ -52,10 +52,9 @@ export function parseListFilter(query: Record<string, string | undefined>, state
 		filter.room = query.room;
 	}
 	if (query.kind !== undefined) {
-		if (query.kind !== "deliver" && query.kind !== "retract" && query.kind !== "moderate" && query.kind !== "edit") {
-			return bad("`kind` must be deliver, retract, moderate or edit");
-		}
-		filter.kind = query.kind;
+		const kind = ALL_TASK_KINDS.find((known) => known === query.kind);
+		if (kind === undefined) return bad(`\`kind\` must be one of ${ALL_TASK_KINDS.join(", ")}`);
+		filter.kind = kind;
 	}
 	for (const [name, key] of [
 		["limit", "limit"],

@@ -12,6 +12,7 @@
  */
 import { ERROR_STATUS } from "../errors.ts";
 import { isRoomId } from "../protocol.ts";
+import { ALL_TASK_KINDS } from "../saga/types.ts";
 
 export type MetricType = "counter" | "gauge" | "histogram";
 
@@ -27,7 +28,7 @@ export interface Family {
 }
 
 const TRANSPORTS = ["socket", "http"] as const;
-const KINDS = ["deliver", "retract", "moderate", "edit"] as const;
+const KINDS = ALL_TASK_KINDS;
 const TASK_STATES = ["pending", "processing", "succeeded", "failed", "skipped", "cancelled", "archived"] as const;
 const SAGA_STATES = ["running", "compensating", "succeeded", "compensated", "failed"] as const;
 const ALERT_STATUSES = ["pending", "sent", "failed", "unsent"] as const;

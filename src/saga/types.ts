@@ -13,6 +13,17 @@ import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } fr
  */
 export type TaskKind = "deliver" | "retract" | "moderate" | "edit" | "mention" | "unmention" | "join";
 
+/** Every kind, in the order operators read them. */
+export const ALL_TASK_KINDS = [
+	"deliver",
+	"retract",
+	"moderate",
+	"edit",
+	"mention",
+	"unmention",
+	"join",
+] as const satisfies readonly TaskKind[];
+
 /** The kinds whose target is a user's inbox, not a room. */
 export const INBOX_TASK_KINDS: readonly TaskKind[] = ["mention", "unmention", "join"];
 

@@ -93,7 +93,7 @@ export async function attempt(env: Env, tasks: TaskMessage[], faults: FaultSetti
 	} catch (error) {
 		const kind = classifyThrown(error);
 		const message = error instanceof Error ? error.message : String(error);
-		const code = kind === "transient" ? TASK_OUTCOME_CODES.unavailable : TASK_OUTCOME_CODES.unknown;
+		const code = kind === "transient" ? "unavailable" : TASK_OUTCOME_CODES.unknown;
 		return tasks.map(() => ({ status: "transient", code, message }));
 	}
 }

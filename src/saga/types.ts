@@ -140,12 +140,11 @@ export const TASK_OUTCOME_CODES = {
 	deferred: "deferred",
 	/** A failure injected for a rehearsal (FAULTS=on). */
 	fault: "fault",
-	/** The target's object was overloaded or asked to be retried. */
-	unavailable: "unavailable",
 	/** A timeout or a broken call: the attempt may or may not have taken effect. */
 	unknown: "unknown",
 } as const;
 
+/** `unavailable` (the target's object was overloaded or asked to be retried) is a contract code since v1.4. */
 export type TaskOutcomeCode = ErrorCode | (typeof TASK_OUTCOME_CODES)[keyof typeof TASK_OUTCOME_CODES];
 
 /** What a target room answers to a task. */

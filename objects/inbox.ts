@@ -245,10 +245,12 @@ export class Inbox extends DurableObject<Env> {
 	/**
 	 * Puts the pair's DM room in this inbox (idempotent; a left DM is joined again). Answers
 	 * whether it was new, and this inbox's user as last seen, for the other member's answer.
+	 * `ownName` is the user's name when they are the one asking.
 	 */
-	async addDm(room: string, peer: UserRef): Promise<Result<{ created: boolean; user: UserRef }>> {
+	async addDm(room: string, peer: UserRef, ownName?: string): Promise<Result<{ created: boolean; user: UserRef }>> {
 		const now = Date.now();
 		return this.change((next, changes) => {
+			if (ownName !== undefined) this.noteName(ownName);
 			const row = this.store.room(room);
 			if (row !== undefined && row.leftAt === null) return ok({ created: false, user: this.user });
 			if (this.store.joinedCount() >= MAX_INBOX_ROOMS) return fail("too_large", `an inbox holds at most ${MAX_INBOX_ROOMS} rooms`);

@@ -649,3 +649,48 @@ describe("the inbox socket", () => {
 		expect(warned.mock.calls.some((call) => String(call[0]).includes("inbox.summary_failed"))).toBe(true);
 	});
 });
+
+describe("what an inbox writes", () => {
+	async function rowsWritten(user: string): Promise<number> {
+		return await runInDurableObject(
+			env.INBOX.getByName(user),
+			(instance) => instance.storageMeter.rowsWritten + instance.storageMeter.alarmWrites,
+		);
+	}
+
+	it("writes one row per mention change, per join or leave, none per read or repeat", async ({ expect }) => {
+		const user = freshUser();
+		const userToken = await token({ sub: user });
+		const room = freshRoom();
+		const msgId = msgIdAt(1);
+		await inboxOf(user, userToken);
+		const cost = async (work: () => Promise<unknown>): Promise<number> => {
+			const before = await rowsWritten(user);
+			await work();
+			return (await rowsWritten(user)) - before;
+		};
+		expect(await cost(() => applyOne("mention", { user, room, msgId, version: 1, text: "a" }))).toBe(1);
+		expect(await cost(() => applyOne("mention", { user, room, msgId, version: 1, text: "a" }))).toBe(0);
+		expect(await cost(() => applyOne("mention", { user, room, msgId, version: 2, text: "b" }))).toBe(1);
+		expect(await cost(() => applyOne("unmention", { user, room, msgId, version: 3 }))).toBe(1);
+		expect(await cost(() => applyOne("unmention", { user, room, msgId: msgIdAt(9), version: 9 }))).toBe(1);
+		expect(await cost(() => joinRoom(room, userToken))).toBe(1);
+		expect(await cost(() => joinRoom(room, userToken))).toBe(0);
+		expect(await cost(() => inboxOf(user, userToken))).toBe(0);
+		expect(await cost(() => mentionsOf(user))).toBe(0);
+		expect(await cost(() => api(`/v1/rooms/${room}/join`, { method: "DELETE", token: userToken }))).toBe(1);
+		expect(await cost(() => env.INBOX.getByName(user).roomChanged({ room, lastSeq: 1, readSeq: 0, unread: 1, last: null }))).toBe(0);
+	});
+
+	it("writes one row in each of the two inboxes for a new DM, none for a repeat", async ({ expect }) => {
+		const [ann, bob] = [freshUser("ann"), freshUser("bob")];
+		const annToken = await token({ sub: ann });
+		await inboxOf(ann, annToken);
+		await inboxOf(bob);
+		const before = (await rowsWritten(ann)) + (await rowsWritten(bob));
+		await api("/v1/dms", { method: "POST", token: annToken, body: JSON.stringify({ with: bob }) });
+		expect((await rowsWritten(ann)) + (await rowsWritten(bob)) - before).toBe(2);
+		await api("/v1/dms", { method: "POST", token: annToken, body: JSON.stringify({ with: bob }) });
+		expect((await rowsWritten(ann)) + (await rowsWritten(bob)) - before).toBe(2);
+	});
+});

@@ -248,6 +248,18 @@ describe("the inbox barrier", () => {
 		);
 	});
 
+	it("never makes a DM member from a join task: membership comes from POST /v1/dms only", async ({ expect }) => {
+		const [ann, bob, carol] = [freshUser("ann"), freshUser("bob"), freshUser("carol")];
+		const created = await api("/v1/dms", { method: "POST", token: await token({ sub: ann }), body: JSON.stringify({ with: bob }) });
+		const dm = ((await created.json()) as DmResult).room;
+		expect(detail(await applyOne("join", { user: carol, room: dm, msgId: msgIdAt(1), version: 1, with: { id: ann, name: ann } }))).toBe(
+			"not joined: a DM room enters an inbox through POST /v1/dms",
+		);
+		expect(await env.INBOX.getByName(carol).isMember(dm)).toBe(false);
+		expect((await api(`/v1/rooms/${dm}/events`, { token: await token({ sub: carol }) })).status).toBe(403);
+		expect(detail(await applyOne("join", { user: bob, room: dm, msgId: msgIdAt(2), version: 2 }))).toBe("already in the inbox");
+	});
+
 	it("refuses an injected fault without writing, defers the rest of the batch, and applies them on the retry", async ({ expect }) => {
 		const user = freshUser();
 		const room = freshRoom();
@@ -602,8 +614,9 @@ describe("the inbox socket", () => {
 
 	it("closes with 4001 once the token has expired, when it has something to send", async ({ expect }) => {
 		const user = freshUser();
-		const socket = await inboxSocket(`token=${await token({ sub: user, ttlSeconds: 1 })}`);
-		await new Promise((resolve) => setTimeout(resolve, 1100));
+		const socket = await inboxSocket(`token=${await token({ sub: user, ttlSeconds: 2 })}`);
+		// exp is in whole seconds, so it falls somewhere in the next 1-2 s.
+		await new Promise((resolve) => setTimeout(resolve, 2100));
 		await applyOne("mention", { user, room: freshRoom(), msgId: msgIdAt(1), version: 1, text: "late" });
 		const closed = await socket.until(() => socket.log.closed);
 		expect(closed.code).toBe(4001);

@@ -148,7 +148,7 @@ export class Inbox extends DurableObject<Env> {
 		if (!isInboxPayload(payload)) return refusal("bad_request", `a ${task.kind} task needs a version`);
 		const room = task.origin.id;
 		const done = (detail: string): TaskOutcome => ({ status: "ok", seq: null, msgId: payload.msgId || null, detail });
-		if (task.kind === "join") return done(this.applyJoin(room, payload, now, next, changes));
+		if (task.kind === "join") return done(this.applyJoin(room, now, next, changes));
 
 		const seq = seqOfMsgId(payload.msgId);
 		if (seq === undefined) return refusal("bad_request", `a ${task.kind} task needs a message id`);
@@ -184,16 +184,15 @@ export class Inbox extends DurableObject<Env> {
 	}
 
 	/** A first post's implicit join: only a room the inbox never had (an explicit leave stands). */
-	private applyJoin(room: string, payload: InboxPayload, now: number, next: () => number, changes: Changes): string {
+	private applyJoin(room: string, now: number, next: () => number, changes: Changes): string {
 		const row = this.store.room(room);
 		if (decideJoin(row === undefined ? undefined : { left: row.leftAt !== null }, "implicit") === "noop") {
 			return row?.leftAt === null ? "already in the inbox" : "left explicitly: not joined again";
 		}
-		const dm = isDmRoom(room);
-		if (dm && payload.with === undefined) return "not joined: a DM room needs its other member";
+		// A DM's membership is made by POST /v1/dms only, never by a task: its row is the access check.
+		if (isDmRoom(room)) return "not joined: a DM room enters an inbox through POST /v1/dms";
 		if (this.store.joinedCount() >= MAX_INBOX_ROOMS) return `not joined: the inbox holds ${MAX_INBOX_ROOMS} rooms`;
-		const joined: RoomRow = { room, kind: dm ? "dm" : "room", joinedAt: now, leftAt: null, changeSeq: next() };
-		if (dm && payload.with !== undefined) joined.peer = payload.with;
+		const joined: RoomRow = { room, kind: "room", joinedAt: now, leftAt: null, changeSeq: next() };
 		this.store.putRoom(joined);
 		changes.frames.push(roomFrame(joined));
 		changes.joined.push(room);
@@ -245,10 +244,12 @@ export class Inbox extends DurableObject<Env> {
 	/**
 	 * Puts the pair's DM room in this inbox (idempotent; a left DM is joined again). Answers
 	 * whether it was new, and this inbox's user as last seen, for the other member's answer.
+	 * `ownName` is the user's name when they are the one asking.
 	 */
-	async addDm(room: string, peer: UserRef): Promise<Result<{ created: boolean; user: UserRef }>> {
+	async addDm(room: string, peer: UserRef, ownName?: string): Promise<Result<{ created: boolean; user: UserRef }>> {
 		const now = Date.now();
 		return this.change((next, changes) => {
+			if (ownName !== undefined) this.noteName(ownName);
 			const row = this.store.room(room);
 			if (row !== undefined && row.leftAt === null) return ok({ created: false, user: this.user });
 			if (this.store.joinedCount() >= MAX_INBOX_ROOMS) return fail("too_large", `an inbox holds at most ${MAX_INBOX_ROOMS} rooms`);
@@ -417,7 +418,12 @@ export class Inbox extends DurableObject<Env> {
 
 	/** Keeps the rooms' watch alive while sockets are open; with none open, no alarm is set again. */
 	override async alarm(): Promise<void> {
-		if (this.openSockets().length === 0) return;
+		// An expired socket keeps no watch alive: it is closed here if nothing was sent on it since.
+		const live = this.openSockets().filter((ws) => {
+			const who = readSocketIdentity(ws);
+			return who !== undefined && who.closing !== true && !this.expired(ws, who);
+		});
+		if (live.length === 0) return;
 		await this.watchAll();
 		await this.armAlarm();
 	}

@@ -38,7 +38,7 @@ export function registerInboxRoutes(app: Hono<AppEnv>): void {
 			throw new ParleyError("unavailable", "the other user's inbox could not be reached; retry");
 		}
 		const them = unwrap(theirs).user;
-		const mine = unwrap(await inboxOf(c).addDm(room, them));
+		const mine = unwrap(await inboxOf(c).addDm(room, them, identity.name));
 		const result: DmResult = { room, with: them, created: mine.created };
 		return c.json(result, mine.created ? 201 : 200);
 	});

@@ -104,7 +104,7 @@ export class Barrier {
 	/** Applies one task; the caller holds the transaction and broadcasts `events` after it. */
 	apply(task: TaskMessage, policy: RoomPolicy, now: number, moderate: Moderate): Applied {
 		if (task.kind === "edit") return this.applyEdit(task, now);
-		if (task.kind === "mention" || task.kind === "unmention" || task.kind === "join") {
+		if (task.kind === "mention" || task.kind === "unmention") {
 			return { outcome: refusal("bad_request", `a ${task.kind} task goes to an inbox, not a room`), events: [] };
 		}
 		const op: BarrierOp = task.kind;

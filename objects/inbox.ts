@@ -42,6 +42,7 @@ import {
 	seqOfMsgId,
 } from "../src/inbox-rules.ts";
 import type { UserRef } from "../src/protocol.ts";
+import { shardName, shardOf } from "../src/ops/shard.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import { isModeratePayload, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
 import { refusal } from "./barrier.ts";
@@ -57,6 +58,8 @@ export const WATCH_RENEW_MS = 60_000;
 export const SUMMARY_TIMEOUT_MS = 2_000;
 
 const NAME_KEY = "name";
+/** How often one incarnation reads the author directory for rooms a first post joined. */
+const POSTED_READ_MS = 10_000;
 
 /** A room's summary as last heard, from a read or a push. */
 interface CachedSummary {
@@ -81,6 +84,8 @@ export class Inbox extends DurableObject<Env> {
 	readonly storageMeter = new StorageMeter();
 	/** Room summaries as last heard, in memory only: a cache, rebuilt by the next read. */
 	private readonly summaries = new Map<string, CachedSummary>();
+	/** When this incarnation last read the author directory (see learnPostedRooms). */
+	private postedReadAt = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -115,14 +120,13 @@ export class Inbox extends DurableObject<Env> {
 	// -------------------------------------------------------------------------------------
 
 	/**
-	 * Applies a batch of `mention`, `unmention` and `join` tasks, in order, in one transaction,
+	 * Applies a batch of `mention` and `unmention` tasks, in order, in one transaction,
 	 * with Room.applyTasks's contract: an injected fault (`faults[i]`) is refused `fault`, and the
 	 * first task that does not go through defers the rest. Every applied task answers `ok` with
 	 * what it did. `spans` is accepted for the same call shape; the inbox keeps no span rows (the
 	 * origin's task rows hold each attempt's spans).
 	 */
 	async applyTasks(tasks: TaskMessage[], faults: boolean[], _spans = true): Promise<TaskOutcome[]> {
-		const now = Date.now();
 		return this.change((next, changes) => {
 			const done: TaskOutcome[] = [];
 			for (const [i, task] of tasks.entries()) {
@@ -134,21 +138,20 @@ export class Inbox extends DurableObject<Env> {
 					done.push(refusal("fault", "injected fault (FAULTS=on)"));
 					continue;
 				}
-				done.push(this.applyTask(task, now, next, changes));
+				done.push(this.applyTask(task, next, changes));
 			}
 			return done;
 		});
 	}
 
-	private applyTask(task: TaskMessage, now: number, next: () => number, changes: Changes): TaskOutcome {
+	private applyTask(task: TaskMessage, next: () => number, changes: Changes): TaskOutcome {
 		const payload = task.payload;
-		if (task.kind !== "mention" && task.kind !== "unmention" && task.kind !== "join") {
+		if (task.kind !== "mention" && task.kind !== "unmention") {
 			return refusal("bad_request", `a ${task.kind} task goes to a room, not an inbox`);
 		}
 		if (!isInboxPayload(payload)) return refusal("bad_request", `a ${task.kind} task needs a version`);
 		const room = task.origin.id;
 		const done = (detail: string): TaskOutcome => ({ status: "ok", seq: null, msgId: payload.msgId || null, detail });
-		if (task.kind === "join") return done(this.applyJoin(room, now, next, changes));
 
 		const seq = seqOfMsgId(payload.msgId);
 		if (seq === undefined) return refusal("bad_request", `a ${task.kind} task needs a message id`);
@@ -181,6 +184,43 @@ export class Inbox extends DurableObject<Env> {
 		if (entry === undefined)
 			return done(live ? "mention delivered" : `tombstone recorded (${decision.state}): the mention has not arrived`);
 		return done(live ? `mention updated to version ${payload.version}` : `mention ${decision.state} at version ${payload.version}`);
+	}
+
+	// -------------------------------------------------------------------------------------
+	// Implicit joins: the rooms the user has posted in, from the author directory
+	// -------------------------------------------------------------------------------------
+
+	/**
+	 * The author directory registered the user's first posts in these rooms (its push, best
+	 * effort; `page` also reads the directory): each joins the inbox unless it was there or left.
+	 */
+	async postedIn(entries: Array<{ room: string; at: number }>): Promise<void> {
+		this.change((next, changes) => {
+			for (const { room, at } of entries) this.applyJoin(room, at, next, changes);
+		});
+	}
+
+	/**
+	 * Reads the rooms the user has posted in from their author directory shard, at most every
+	 * POSTED_READ_MS per incarnation, and joins those the inbox lacks. A directory that cannot be
+	 * reached leaves the inbox as it is (the next read tries again).
+	 */
+	private async learnPostedRooms(): Promise<void> {
+		const now = Date.now();
+		if (now - this.postedReadAt < POSTED_READ_MS) return;
+		this.postedReadAt = now;
+		const shard = shardName(shardOf(this.userId, configFor(this.env).opsIndexShards));
+		try {
+			const posted = await withTimeout(
+				"author directory",
+				SUMMARY_TIMEOUT_MS,
+				this.env.AUTHORS.getByName(shard).roomsSince(this.userId),
+			);
+			const missing = posted.filter(({ room }) => this.store.room(room) === undefined);
+			if (missing.length > 0) await this.postedIn(missing);
+		} catch {
+			this.postedReadAt = 0;
+		}
 	}
 
 	/** A first post's implicit join: only a room the inbox never had (an explicit leave stands). */
@@ -278,6 +318,7 @@ export class Inbox extends DurableObject<Env> {
 	/** `GET /v1/me/inbox`. */
 	async page(identity: Identity): Promise<InboxPage> {
 		this.noteName(identity.name);
+		await this.learnPostedRooms();
 		const rows = this.store.joinedRooms().filter((row) => this.visible(identity, row.room));
 		const summaries = await this.summariesOf(rows.map((row) => row.room));
 		const live = this.store.liveSeqsByRoom();

@@ -184,7 +184,7 @@ export function inboxUserOf(target: string): string | undefined {
 }
 
 /**
- * What a `mention`, `unmention` or `join` task carries to an inbox. The message fields make it
+ * What a `mention` or `unmention` task carries to an inbox. The message fields make it
  * a copy payload (src/saga/types.ts, CopyPayload), so the ops index and console show it like a
  * cross-post's task. `version` is the origin room's seq of the change (the message, an edit
  * of it, its retract): an inbox applies a change to a mention only if its version is higher
@@ -196,8 +196,6 @@ export interface InboxPayload extends CopyPayload {
 	version: number;
 	/** For an unmention: whether the message is gone for good (deleted, moderated) or only no longer mentions the user (edited). */
 	gone?: boolean;
-	/** For a join of a DM room: the other user. */
-	with?: UserRef;
 }
 
 /** What a room tells an inbox about itself for one reader (`Room.inboxSummary`). */

@@ -61,7 +61,7 @@ export interface JoinedRow {
 }
 
 /**
- * `implicit`: a first post's `join` task, which only ever adds a room the inbox never had (an
+ * `implicit`: a first post (learnt from the author directory), which only ever adds a room the inbox never had (an
  * explicit leave is respected). `explicit`: `POST /v1/rooms/{room}/join`, which also rejoins.
  */
 export function decideJoin(row: JoinedRow | undefined, how: "implicit" | "explicit"): "insert" | "rejoin" | "noop" {

@@ -25,7 +25,6 @@ export const TASK_KINDS: readonly TaskKind[] = every<TaskKind>({
 	edit: true,
 	mention: true,
 	unmention: true,
-	join: true,
 });
 /** What an audit entry records: a manual action, the start of an operator moderation, or a room policy change. */
 export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "moderate", "policy"];

@@ -43,8 +43,8 @@ export function parseFaults(input: unknown): Result<FaultSettings> {
 export function shouldInjectFault(faults: FaultSettings, kind: TaskKind, room: string, random: () => number = Math.random): boolean {
 	if (faults.rooms !== null && !faults.rooms.includes(room)) return false;
 	// An edit carries text to a copy as a delivery does, and fails at its rate; so do (v1.4) a
-	// mention and a join to an inbox, and an unmention at the retract rate.
-	const delivers = kind === "deliver" || kind === "edit" || kind === "mention" || kind === "join";
+	// mention to an inbox, and an unmention at the retract rate.
+	const delivers = kind === "deliver" || kind === "edit" || kind === "mention";
 	const chance = delivers ? faults.deliverFailRate : faults.retractFailRate;
 	return chance > 0 && random() < chance;
 }

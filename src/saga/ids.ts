@@ -6,10 +6,9 @@
  * `<sagaId>.e<edit seq>.<target room>`, one per edit of the original and target. Moderations made before
  * the rename have `cmp@<random>` ids; those still parse everywhere, and name the same object.
  *
- * v1.4: a message's inbox work (its mentions, its author's implicit join) is a run of its own,
- * `<room>~n<seq>` with the message's seq in 15 digits (so runs sort by seq as text), whose tasks
- * target inboxes: `<runId>.n<change seq>.@<user>` (mention), `.u<change seq>.@<user>`
- * (unmention), `.j.@<user>` (join).
+ * v1.4: a message's inbox work (its mentions) is a run of its own, `<room>~n<seq>` with the
+ * message's seq in 15 digits (so runs sort by seq as text), whose tasks target inboxes:
+ * `<runId>.n<change seq>.@<user>` (mention), `.u<change seq>.@<user>` (unmention).
  */
 import { inboxUserOf } from "../inbox-protocol.ts";
 import { isRoomId } from "../protocol.ts";
@@ -22,7 +21,7 @@ export function newSagaId(originRoom: string): string {
 	return `${originRoom}~${randomId(6)}`;
 }
 
-const KIND_LETTER = { deliver: "d", retract: "r", moderate: "m", edit: "e", mention: "n", unmention: "u", join: "j" } as const;
+const KIND_LETTER = { deliver: "d", retract: "r", moderate: "m", edit: "e", mention: "n", unmention: "u" } as const;
 
 /** Kinds with one task per change and target: their ids carry the change's seq. */
 const VERSIONED: ReadonlySet<string> = new Set(["edit", "mention", "unmention"]);
@@ -36,8 +35,8 @@ export function taskIdFor(sagaId: string, kind: keyof typeof KIND_LETTER, room: 
 	return `${sagaId}.${KIND_LETTER[kind]}${VERSIONED.has(kind) ? (editSeq ?? "") : ""}.${room}`;
 }
 
-/** The kind part of a room's task id, as a regular expression: d, r, j, or e, n, u and a seq. */
-export const CROSSPOST_TASK_KIND = "(?:[drj]|[enu][1-9][0-9]{0,14})";
+/** The kind part of a room's task id, as a regular expression: d, r, or e, n, u and a seq. */
+export const CROSSPOST_TASK_KIND = "(?:[dr]|[enu][1-9][0-9]{0,14})";
 
 /** A room's saga id (a cross-post's, or a message's inbox run), as a regular expression. */
 export const ROOM_SAGA_ID = "[^~]+~(?:[0-9a-f]{12}|n[0-9]{15})";

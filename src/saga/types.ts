@@ -8,24 +8,13 @@ import type { RetractReason, SagaState, SagaStepSummary, TaskState, UserRef } fr
 
 /**
  * `edit` (v1.3): carries an edit of a cross-posted original to a copy (objects/barrier.ts).
- * `mention`, `unmention`, `join` (v1.4): carry a mention, its removal, and a first post's
- * implicit join from a room to a user's inbox (objects/inbox.ts; target `@<user id>`).
+ * `mention`, `unmention` (v1.4): carry a mention and its removal from a room to a user's inbox
+ * (objects/inbox.ts; target `@<user id>`).
  */
-export type TaskKind = "deliver" | "retract" | "moderate" | "edit" | "mention" | "unmention" | "join";
+export type TaskKind = "deliver" | "retract" | "moderate" | "edit" | "mention" | "unmention";
 
 /** Every kind, in the order operators read them. */
-export const ALL_TASK_KINDS = [
-	"deliver",
-	"retract",
-	"moderate",
-	"edit",
-	"mention",
-	"unmention",
-	"join",
-] as const satisfies readonly TaskKind[];
-
-/** The kinds whose target is a user's inbox, not a room. */
-export const INBOX_TASK_KINDS: readonly TaskKind[] = ["mention", "unmention", "join"];
+export const ALL_TASK_KINDS = ["deliver", "retract", "moderate", "edit", "mention", "unmention"] as const satisfies readonly TaskKind[];
 
 /**
  * The object that owns a task, its source of truth: the room that cross-posted (deliver and

@@ -156,9 +156,8 @@ describe("what a task id says", () => {
 			room: "@bob",
 			editSeq: 57,
 		});
-		expect(parseTaskId(taskIdFor(runId, "join", "@ann"))).toEqual({ sagaId: runId, kind: "join", room: "@ann" });
-		expect(originOfTaskId(taskIdFor(runId, "join", "@ann"))).toEqual({ kind: "room", id: "team.alpha" });
-		expect(parseTaskId(`${runId}.j.@`)).toBeUndefined();
+		expect(originOfTaskId(taskIdFor(runId, "mention", "@ann", 42))).toEqual({ kind: "room", id: "team.alpha" });
+		expect(parseTaskId(`${runId}.n42.@`)).toBeUndefined();
 		expect(parseTaskId(`${runId}.n.@ann`)).toBeUndefined();
 		expect(parseTaskId(taskIdFor(modId, "moderate", "lobby"))).toEqual({ sagaId: modId, kind: "moderate", room: "lobby" });
 		// Moderations made before the rename keep their `cmp@…` ids, which still parse.
@@ -215,7 +214,7 @@ describe("the console's words", () => {
 	it("filters by the server's task and saga states, kinds and actions", () => {
 		expect(TASK_STATES).toEqual(ALL_TASK_STATES);
 		expect(SAGA_STATES).toEqual(ALL_SAGA_STATES);
-		expect([...TASK_KINDS].sort()).toEqual(["deliver", "edit", "join", "mention", "moderate", "retract", "unmention"]);
+		expect([...TASK_KINDS].sort()).toEqual(["deliver", "edit", "mention", "moderate", "retract", "unmention"]);
 		expect(AUDIT_ACTIONS).toEqual([...MANUAL_ACTIONS, "moderate", "policy"]);
 	});
 

@@ -34,7 +34,7 @@ import { type ManualAction, TASK_OUTCOME_CODES, type TaskKind, type TaskOutcome 
 
 /** The kinds that bear on a saga's state (v1.3 edits never do: test/unit/saga-edits.test.ts). */
 const KINDS: readonly TaskKind[] = ["deliver", "retract", "moderate"];
-const ALL_KINDS: readonly TaskKind[] = [...KINDS, "edit", "mention", "unmention", "join"];
+const ALL_KINDS: readonly TaskKind[] = [...KINDS, "edit", "mention", "unmention"];
 const SAGA_STATES: ReadonlyArray<SagaState | undefined> = [...ALL_SAGA_STATES, undefined];
 const LIVE: readonly TaskState[] = ["pending", "processing"];
 
@@ -60,7 +60,6 @@ function none(): Record<TaskKind, () => ManualAction[]> {
 		edit: () => [],
 		mention: () => [],
 		unmention: () => [],
-		join: () => [],
 	};
 }
 
@@ -74,7 +73,6 @@ describe("manual actions", () => {
 			edit: () => ["skip", "cancel"],
 			mention: () => ["skip", "cancel"],
 			unmention: () => ["skip"],
-			join: () => ["skip", "cancel"],
 		},
 		processing: {
 			deliver: () => ["skip", "cancel"],
@@ -83,7 +81,6 @@ describe("manual actions", () => {
 			edit: () => ["skip", "cancel"],
 			mention: () => ["skip", "cancel"],
 			unmention: () => ["skip"],
-			join: () => ["skip", "cancel"],
 		},
 		failed: {
 			// A delivery is retried only while its cross-post still runs.
@@ -97,7 +94,6 @@ describe("manual actions", () => {
 			// compensation, is never cancelled (that would leave the mention behind).
 			mention: () => ["retry", "skip", "cancel"],
 			unmention: () => ["retry", "skip"],
-			join: () => ["retry", "skip", "cancel"],
 		},
 		succeeded: none(),
 		skipped: none(),

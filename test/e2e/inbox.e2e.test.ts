@@ -38,7 +38,11 @@ async function inbox(): Promise<InboxPage> {
 /** What Ann's inbox says of these rooms: their unread and mention counts, and her live mentions there. */
 function view(page: InboxPage): { counts: Record<string, [number, number]>; mentions: string[] } {
 	const counts: Record<string, [number, number]> = {};
-	for (const entry of page.rooms) if (rooms.includes(entry.room)) counts[entry.room] = [entry.unread, entry.mentions];
+	// In the order of `rooms`, so two views compare as JSON text.
+	for (const room of rooms) {
+		const entry = page.rooms.find((r) => r.room === room);
+		if (entry !== undefined) counts[room] = [entry.unread, entry.mentions];
+	}
 	const mentions = page.mentions.filter((m) => rooms.includes(m.room)).map((m) => m.excerpt);
 	return { counts, mentions: mentions.sort() };
 }

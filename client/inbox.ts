@@ -7,7 +7,7 @@
  * asked on every connect and HTTP call (and once more after a 401); a socket closed with 4001
  * (token expired) is reopened at once with a fresh token; a dead network is noticed by the
  * heartbeat and reconnected with exponential backoff and full jitter; refused credentials (401),
- * access (403) or requests (400) stop the loop.
+ * access (403) or requests (400), and a server without an inbox (404, before v1.4), stop the loop.
  *
  * Counts are not replayed on the socket, so every connect (the first and each reconnect) reads
  * `GET /v1/me/inbox` first and opens the socket with `since` = that page's seq. Durable frames
@@ -452,6 +452,8 @@ export class InboxClient {
 				if (failure.status === 401) this.#terminate("unauthorized", failure);
 				else if (failure.status === 403) this.#terminate("forbidden", failure);
 				else if (failure.status === 400) this.#terminate("rejected", failure);
+				// A server from before v1.4 has no inbox: asking again will not make one.
+				else if (failure.status === 404) this.#terminate("rejected", failure);
 				else {
 					this.#events.emit("error", failure);
 					this.#scheduleReconnect(`inbox read failed: ${failure.message}`);

@@ -185,6 +185,13 @@ describe("InboxClient", () => {
 		await expect(h.client.connect()).rejects.toMatchObject({ code: "unauthorized" });
 	});
 
+	it("stops at once against a server without an inbox (404): retrying would not make one", async () => {
+		const h = harness(() => Response.json({ error: { code: "not_found", message: "no route" } }, { status: 404 }));
+		await expect(h.client.connect()).rejects.toMatchObject({ code: "not_found" });
+		expect(h.client.state).toBe("rejected");
+		expect(h.requests).toHaveLength(1);
+	});
+
 	it("keeps retrying with backoff while the inbox cannot be read, then goes live", async () => {
 		let n = 0;
 		const h = harness(() =>

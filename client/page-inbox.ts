@@ -68,8 +68,16 @@ class InboxPanel {
 	#offRoom: (() => void) | undefined;
 	#wired = false;
 
-	/** Shows the panel for `identity`, in `room`, following the room client's read state. */
+	/**
+	 * Shows the panel for `identity`, in `room`, following the room client's read state. Guests
+	 * have none: a guest name is not an identity of one's own (anyone may join as it), so its
+	 * mentions and DMs would not be either.
+	 */
 	show(identity: Identity, room: string, roomClient: ParleyClient): void {
+		if ("guest" in identity) {
+			this.hide();
+			return;
+		}
 		this.#wire();
 		const key = JSON.stringify(identity);
 		if (key !== this.#identityKey) this.#start(identity, key);

@@ -39,6 +39,7 @@ const ui = {
 	dmUser: byId("dm-user", HTMLInputElement),
 	dmError: byId("dm-error"),
 	status: byId("inbox-status"),
+	roomTitle: byId("room-title"),
 };
 
 const STATUS_TEXT: Partial<Record<InboxStatusEvent["state"], string>> = {
@@ -240,6 +241,9 @@ class InboxPanel {
 		ui.mentionList.replaceChildren(...view.mentions.map((mention) => this.#mentionItem(mention, view)));
 		if (view.mentions.length === 0) ui.mentionList.append(el("li", "inbox-empty", "No mentions."));
 		ui.mentionsOlder.hidden = view.before === undefined;
+		// A DM's id says nothing: the top bar names the other user instead.
+		const open = view.rooms.find((room) => room.room === this.#current);
+		if (open?.kind === "dm") ui.roomTitle.textContent = roomLabel(open);
 	}
 
 	#roomItem(room: InboxRoom): HTMLElement {

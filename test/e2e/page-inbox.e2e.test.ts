@@ -6,10 +6,15 @@
  * from the list switches to it; Ann opens a DM with Bob from the page and both see it in their
  * room lists, under the other's name. Posts the test makes itself go over HTTP, so what the
  * pages show is the only thing under test.
+ *
+ * A second test answers the inbox routes itself (the rooms are still the real server's), to
+ * check what the page does with what an inbox sends, whatever the server's timing: repeated
+ * frames, hostile names, older mention pages, the keyboard and a narrow screen.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
+import type { InboxPage, InboxServerFrame, Mention, MentionsPage } from "../../src/inbox-protocol.ts";
 import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
 import { buildPage, freshRoom, say } from "../support/chat-page.ts";
 import { type DevServer, startDevServer } from "../support/dev-server.ts";
@@ -164,18 +169,132 @@ describe.skipIf(browserMissing)("chat page: rooms, mentions and DMs", () => {
 		await annDm.waitFor({ timeout: WAIT_MS });
 		expect(await annDm.getAttribute("data-kind")).toBe("dm");
 		expect(await annDm.locator(".room-name").textContent()).toBe("@Bob");
+		expect(await ann.page.locator("#room-title").textContent()).toBe("@Bob");
 		await say(ann.page, "hello Bob, just us");
 
 		const bobDm = roomItem(bob.page, dm);
 		await bobDm.waitFor({ timeout: WAIT_MS });
 		await eventually("Bob's DM entry", async () => await bobDm.locator(".room-name").textContent(), "@Ann");
 		await eventually("the DM's badges for Bob", () => badges(bob.page, dm), { unread: "1", mentions: "" });
-		await eventually("Bob's tab title", () => bob.page.title(), "(1) Parley");
+		// Bob's other rooms may count Ann's first posts as unread: his title counts at least the DM.
+		expect(await bob.page.title()).toMatch(/^\([1-9][0-9]*\) Parley$/);
 
 		// Bob opens it from his list, and reads Ann's message there.
 		await bobDm.locator("button").click();
 		await bob.page.locator("#timeline li.msg", { hasText: "hello Bob, just us" }).waitFor({ timeout: WAIT_MS });
 
 		expect(problems).toEqual([]);
+	});
+
+	it("shows what the inbox sends, escaped, once per frame, with the keyboard and on a narrow screen", async () => {
+		const token = await mintToken({ sub: `carol-${crypto.randomUUID().slice(0, 6)}`, name: "Carol" });
+		const home = freshRoom();
+		const dm = "dm.0123456789abcdef0123456789abcdef01234567";
+		const evil = { id: "mallory", name: '<img src=x onerror="window.pwned=1">' };
+		const now = Date.now();
+		const mention = (seq: number, ts: number): Mention => ({
+			room: "team-a",
+			msgId: `m${seq}`,
+			seq,
+			author: evil,
+			excerpt: `<b>@Carol</b> number ${seq}`,
+			ts,
+		});
+		const inbox: InboxPage = {
+			user: { id: "carol", name: "Carol" },
+			seq: 4,
+			rooms: [
+				{ room: "team-a", kind: "room", joinedAt: 1, lastSeq: 9, readSeq: 6, unread: 3, mentions: 1, last: null },
+				{ room: home, kind: "room", joinedAt: 2, lastSeq: 0, readSeq: 0, unread: 0, mentions: 0, last: null },
+			],
+			unreadTotal: 3,
+			mentionTotal: 1,
+			mentions: [mention(8, now - 60_000)],
+			before: "older-1",
+		};
+		const olderPage: MentionsPage = { mentions: [mention(2, now - 3_600_000)] };
+		const sockets: WebSocketRoute[] = [];
+		const context = await browser.newContext({ viewport: { width: 1100, height: 750 }, locale: "en-US" });
+		contexts.push(context);
+		const page = await context.newPage();
+		const seen: string[] = [];
+		watchPage(page, seen, { label: "Carol" });
+		await page.route("**/v1/me/inbox", (route) => route.fulfill({ json: inbox }));
+		await page.route("**/v1/me/mentions?**", (route) => route.fulfill({ json: olderPage }));
+		await page.routeWebSocket(/\/v1\/me\/ws/, (ws) => {
+			sockets.push(ws);
+			ws.onMessage((message) => {
+				if (message === "ping") ws.send("pong");
+			});
+			const frames: InboxServerFrame[] = [
+				{ type: "inbox.welcome", user: inbox.user, seq: 4 },
+				{ type: "inbox.synced", through: 4 },
+			];
+			for (const frame of frames) ws.send(JSON.stringify(frame));
+		});
+		const push = (frame: InboxServerFrame): void => sockets.at(-1)?.send(JSON.stringify(frame));
+
+		await page.goto(`${server.url}/#${home}`);
+		await page.locator("#join-mode").selectOption("token");
+		await page.locator("#join-token").fill(token);
+		await page.locator("#join-submit").click();
+		await page.locator('#status[data-state="live"]').waitFor({ timeout: WAIT_MS });
+		await eventually("the first page's badges", () => badges(page, "team-a"), { unread: "3", mentions: "1" });
+		expect(await page.title()).toBe("(3) Parley");
+		await eventually("the inbox socket", async () => sockets.length, 1);
+
+		// A new mention, sent twice (a resume repeats it): listed and counted once.
+		for (let i = 0; i < 2; i++) push({ type: "mention", seq: 5, mention: mention(10, now) });
+		// A DM whose other user has a hostile name, and counts for it.
+		push({ type: "room.joined", seq: 6, room: dm, kind: "dm", with: evil, joinedAt: now });
+		push({ type: "unread", room: dm, lastSeq: 1, readSeq: 0, unread: 1, mentions: 0, last: null });
+		await eventually("team-a's mention badge", () => badges(page, "team-a"), { unread: "3", mentions: "2" });
+		await eventually("the DM's badges", () => badges(page, dm), { unread: "1", mentions: "" });
+		expect(await page.title()).toBe("(4) Parley");
+		expect(await roomItem(page, dm).locator(".room-name").textContent()).toBe(`@${evil.name}`);
+		// Unread rooms first: the DM (newest) and team-a before the quiet home room.
+		const order = await page.locator("#room-list li.room-item").evaluateAll((items) => items.map((li) => li.getAttribute("data-room")));
+		expect(order).toEqual([dm, "team-a", home]);
+
+		// The keyboard reaches the mentions tab; the mentions are escaped text, newest first.
+		await page.locator("#tab-rooms").focus();
+		await page.keyboard.press("ArrowRight");
+		expect(await page.locator("#tab-mentions").getAttribute("aria-selected")).toBe("true");
+		expect(await page.locator("#mentions-panel").isVisible()).toBe(true);
+		const excerpts = () => page.locator("#mention-list .mention-excerpt").allTextContents();
+		expect(await excerpts()).toEqual(["<b>@Carol</b> number 10", "<b>@Carol</b> number 8"]);
+		await page.locator("#mentions-older").click();
+		await eventually("the older page", excerpts, ["<b>@Carol</b> number 10", "<b>@Carol</b> number 8", "<b>@Carol</b> number 2"]);
+		expect(await page.locator("#mentions-older").isVisible()).toBe(false);
+		expect(await page.locator("#inbox img, #inbox b").count()).toBe(0);
+		expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+
+		// A removed mention leaves the list and its count; a mention.removed for one never seen changes nothing.
+		push({ type: "mention.removed", seq: 7, room: "team-a", msgId: "m10" });
+		push({ type: "mention.removed", seq: 8, room: "team-a", msgId: "never-seen" });
+		await eventually("the list without the removed mention", excerpts, ["<b>@Carol</b> number 8", "<b>@Carol</b> number 2"]);
+		expect(await page.locator("#tab-mentions-badge").textContent()).toBe("1");
+
+		// Enter on a room opens it, as a click does.
+		await page.locator("#tab-rooms").click();
+		await roomItem(page, "team-a").locator("button").focus();
+		await page.keyboard.press("Enter");
+		await page.locator("#room-title").filter({ hasText: "#team-a" }).waitFor({ timeout: WAIT_MS });
+		expect(new URL(page.url()).hash).toBe("#team-a");
+
+		// Narrow: the list opens from the top bar and closes once a room is chosen.
+		await page.setViewportSize({ width: 400, height: 700 });
+		expect(await page.locator("#inbox").isVisible()).toBe(false);
+		await page.locator("#inbox-toggle").click();
+		expect(await page.locator("#inbox-toggle").getAttribute("aria-expanded")).toBe("true");
+		await roomItem(page, home).locator("button").click();
+		await page
+			.locator("#room-title")
+			.filter({ hasText: `#${home}` })
+			.waitFor({ timeout: WAIT_MS });
+		expect(await page.locator("#inbox").isVisible()).toBe(false);
+		expect(await page.locator("html").evaluate((root) => root.scrollWidth)).toBeLessThanOrEqual(400);
+
+		expect(seen).toEqual([]);
 	});
 });

@@ -128,11 +128,16 @@ export function fromPage(page: InboxPage): InboxState {
 	const rooms = dedupeBy(page.rooms, (room) => room.room);
 	const mentions = dedupeBy(page.mentions, (mention) => mentionKey(mention.room, mention.msgId));
 	return {
-		view: viewOf(page.user, page.seq, rooms, mentions, page.before),
+		view: viewOf(page.user, page.seq, rooms, mentions, cursorOf(page.before)),
 		base: page.seq,
 		versions: new Map(),
 		held: new Map(),
 	};
+}
+
+/** A page's `before`, when it is one (absent, or anything but a non-empty string, ends the paging). */
+function cursorOf(before: unknown): string | undefined {
+	return typeof before === "string" && before !== "" ? before : undefined;
 }
 
 function dedupeBy<T>(items: readonly T[], key: (item: T) => string): T[] {
@@ -310,7 +315,7 @@ export function addOlderMentions(state: InboxState, page: MentionsPage): InboxSt
 		known.add(key);
 		return true;
 	});
-	return { ...state, view: viewOf(view.user, view.seq, view.rooms, [...view.mentions, ...fresh], page.before) };
+	return { ...state, view: viewOf(view.user, view.seq, view.rooms, [...view.mentions, ...fresh], cursorOf(page.before)) };
 }
 
 /**

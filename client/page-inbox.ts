@@ -236,11 +236,24 @@ class InboxPanel {
 		const mentions = badgeText(view.mentionTotal);
 		ui.tabMentionsBadge.textContent = mentions;
 		ui.tabMentionsBadge.hidden = mentions === "";
+		// The lists are rebuilt on every change: keep the keyboard where it was.
+		const focused = document.activeElement?.closest<HTMLElement>("li.room-item, li.mention-item");
+		const refocus =
+			focused === null || focused === undefined
+				? undefined
+				: { kind: focused.className, room: focused.dataset.room, msgId: focused.dataset.msgId };
 		ui.roomList.replaceChildren(...view.rooms.map((room) => this.#roomItem(room)));
 		if (view.rooms.length === 0) ui.roomList.append(el("li", "inbox-empty", "No rooms yet."));
 		ui.mentionList.replaceChildren(...view.mentions.map((mention) => this.#mentionItem(mention, view)));
 		if (view.mentions.length === 0) ui.mentionList.append(el("li", "inbox-empty", "No mentions."));
 		ui.mentionsOlder.hidden = view.before === undefined;
+		if (refocus !== undefined) {
+			const list = refocus.kind.includes("room-item") ? ui.roomList : ui.mentionList;
+			const again = [...list.querySelectorAll<HTMLElement>("li")].find(
+				(li) => li.dataset.room === refocus.room && li.dataset.msgId === refocus.msgId,
+			);
+			again?.querySelector("button")?.focus();
+		}
 		// A DM's id says nothing: the top bar names the other user instead.
 		const open = view.rooms.find((room) => room.room === this.#current);
 		if (open?.kind === "dm") ui.roomTitle.textContent = roomLabel(open);

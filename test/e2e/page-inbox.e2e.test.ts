@@ -278,6 +278,14 @@ describe.skipIf(browserMissing)("chat page: rooms, mentions and DMs", () => {
 		// Enter on a room opens it, as a click does.
 		await page.locator("#tab-rooms").click();
 		await roomItem(page, "team-a").locator("button").focus();
+		// New counts rebuild the list; the keyboard stays on the same room.
+		push({ type: "unread", room: "team-a", lastSeq: 11, readSeq: 6, unread: 5, mentions: 1, last: null });
+		await eventually("team-a's new counts", () => badges(page, "team-a"), { unread: "5", mentions: "1" });
+		expect(
+			await roomItem(page, "team-a")
+				.locator("button")
+				.evaluate((button) => button.ownerDocument.activeElement === button),
+		).toBe(true);
 		await page.keyboard.press("Enter");
 		await page.locator("#room-title").filter({ hasText: "#team-a" }).waitFor({ timeout: WAIT_MS });
 		expect(new URL(page.url()).hash).toBe("#team-a");

@@ -101,6 +101,12 @@ describe("the inbox view from a page", () => {
 		expect([...rooms].sort(compareRooms).map((r) => r.room)).toEqual(["unread-a", "unread-b", "quiet-new", "quiet-old"]);
 	});
 
+	it("ends the paging on a missing or malformed cursor", () => {
+		expect(fromPage(page({ before: undefined })).view.before).toBeUndefined();
+		expect(fromPage(page({ before: null as unknown as string })).view.before).toBeUndefined();
+		expect(addOlderMentions(fromPage(page()), { mentions: [], before: "" }).view.before).toBeUndefined();
+	});
+
 	it("sums the totals itself, whatever the page claims", () => {
 		const { view } = fromPage(page({ unreadTotal: 99, mentionTotal: 99 }));
 		expect(view.unreadTotal).toBe(2);

@@ -5,8 +5,10 @@
  * test; `cli.ts` only wires them to the library and the terminal. Every value from the network
  * goes through `safe`, so nothing anyone in the room sends can act on the terminal.
  */
+import type { Mention } from "../src/inbox-protocol.ts";
 import type { MessageEditedEvent, MessageEvent, ReactionCount, ReactionEvent, RetractEvent, SearchPage, UserRef } from "../src/protocol.ts";
 import { isGuestId } from "../src/protocol.ts";
+import { badgeText, labelIn, type InboxView } from "./inbox-state.ts";
 import { preview, safe } from "./terminal-text.ts";
 
 /** Every command, as `/help` lists it (and docs/client.md repeats it). */
@@ -18,6 +20,9 @@ export const COMMANDS: ReadonlyArray<readonly [string, string]> = [
 	["/delete <n>|<msgId>", "retract one of your messages"],
 	["/search <words>", "find messages in the room, newest first"],
 	["/history [n]", "show the n (default 20) events before the oldest one shown"],
+	["/rooms", "list your rooms and DMs with their unread and mention counts"],
+	["/dm <user>", "open (or start) the direct-message room with a user id, and switch to it"],
+	["/mentions [more]", "show the messages that mention you, newest first; `more` loads older ones"],
 	["/help", "list the commands"],
 	["/quit", "wait for unsent messages to be acked, then exit (also on end of input)"],
 ];
@@ -47,6 +52,9 @@ export type Command =
 	| { kind: "reply"; ref: MessageRef; text: string }
 	| { kind: "react"; ref: MessageRef; emoji: string; remove: boolean }
 	| { kind: "search"; q: string }
+	| { kind: "rooms" }
+	| { kind: "dm"; user: string }
+	| { kind: "mentions"; more: boolean }
 	| { kind: "usage"; message: string }
 	| { kind: "unknown"; name: string };
 
@@ -115,6 +123,17 @@ export function parseLine(line: string, isMsgId: (word: string) => boolean = () 
 		case "/search":
 			if (rest === "") return { kind: "usage", message: "usage: /search <words>" };
 			return { kind: "search", q: rest };
+		case "/rooms":
+			if (rest !== "") return { kind: "usage", message: "usage: /rooms" };
+			return { kind: "rooms" };
+		case "/dm": {
+			const [user, extra] = split(rest);
+			if (user === "" || extra !== "") return { kind: "usage", message: "usage: /dm <user id>" };
+			return { kind: "dm", user };
+		}
+		case "/mentions":
+			if (rest !== "" && rest !== "more") return { kind: "usage", message: "usage: /mentions [more]" };
+			return { kind: "mentions", more: rest === "more" };
 		default:
 			return { kind: "unknown", name };
 	}
@@ -194,5 +213,53 @@ export function formatSearch(page: SearchPage, now?: number): string[] {
 		safe`--- ${page.results.length} message(s) matching "${page.q}", newest first ---`,
 		...page.results.map((message) => formatMessage(message, now)),
 		page.before === undefined ? "--- end of search ---" : safe`--- more, older than #${page.before}, not shown ---`,
+	];
+}
+
+// ---------------------------------------------------------------------------------------
+// Showing the inbox (v1.4)
+// ---------------------------------------------------------------------------------------
+
+/** `3 unread, 1 mention`, or `no unread` for a room with nothing new. */
+function countsText(unread: number, mentions: number): string {
+	const parts: string[] = [];
+	if (unread > 0) parts.push(`${badgeText(unread)} unread`);
+	if (mentions > 0) parts.push(`${badgeText(mentions)} mention${mentions === 1 ? "" : "s"}`);
+	return parts.length === 0 ? "no unread" : parts.join(", ");
+}
+
+/**
+ * The lines of `/rooms`: a header with the totals, one line per room in the server's order
+ * (`* ` marks the room this terminal is in; a DM is shown by the other user's name, then its
+ * id, which `/dm` also takes), a footer.
+ */
+export function formatRooms(view: InboxView, current: string | undefined, now?: number): string[] {
+	if (view.rooms.length === 0) return ["--- no rooms yet: post in one, or /dm someone ---"];
+	const lines = view.rooms.map((room) => {
+		const mark = room.room === current ? "* " : "  ";
+		const name = room.kind === "dm" ? safe`${labelIn(view, room.room)} (${room.room})` : safe`#${room.room}`;
+		const last =
+			room.last === null
+				? ""
+				: safe` — ${formatTime(room.last.ts, now)} ${shownName(room.last.author)}: ${preview(room.last.excerpt, 50)}`;
+		const stale = room.stale === true ? " (counts may be out of date)" : "";
+		return `${mark}${name}: ${countsText(room.unread, room.mentions)}${stale}${last}`;
+	});
+	return [`--- ${view.rooms.length} room(s): ${countsText(view.unreadTotal, view.mentionTotal)} ---`, ...lines, "--- end of rooms ---"];
+}
+
+/** One mention: `<time> #room <name>: <excerpt> [msgId]` (a DM by the other user's name). */
+export function formatMention(mention: Mention, view: InboxView, now?: number): string {
+	const edited = mention.editedAt === undefined ? "" : " (edited)";
+	return `${safe`${formatTime(mention.ts, now)} ${labelIn(view, mention.room)} ${shownName(mention.author)}: ${mention.excerpt}`}${edited}${safe` [${mention.msgId}]`}`;
+}
+
+/** The lines of `/mentions`: a header, the mentions (newest first), a footer saying whether older ones exist. */
+export function formatMentions(view: InboxView, now?: number): string[] {
+	if (view.mentions.length === 0) return ["--- no mentions ---"];
+	return [
+		`--- ${view.mentions.length} mention(s), newest first ---`,
+		...view.mentions.map((mention) => formatMention(mention, view, now)),
+		view.before === undefined ? "--- end of mentions ---" : "--- older ones: /mentions more ---",
 	];
 }

@@ -7,8 +7,11 @@
  *
  * Each line typed (or piped) on stdin is sent as a message, in order. Commands (`/help` lists
  * them; see COMMANDS in cli-text.ts): /edit, /reply, /react, /unreact, /delete, /search,
- * /history, /help, /quit. A line starting with `//` is sent as text with one `/` removed.
- * Edits and reactions go through the same outbox as messages, so they keep the order typed.
+ * /history, /rooms, /dm, /mentions, /help, /quit. A line starting with `//` is sent as text
+ * with one `/` removed. Edits and reactions go through the same outbox as messages, so they
+ * keep the order typed. `/rooms`, `/dm` and `/mentions` (v1.4) start an InboxClient the first
+ * time one is used; `/dm <user>` switches this terminal to the DM room, after the lines
+ * typed so far are stored.
  *
  * The room transcript goes to stdout, one line per event, with the local time:
  * `#<seq> <time> <name>: <text> [<msgId>]`, `#<seq> <time> (removed <msgId>: <reason>)`,
@@ -25,13 +28,15 @@
 import { readFileSync } from "node:fs";
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import { parseOptions } from "../scripts/args.ts";
-import { ParleyClient, ParleyClientError } from "./index.ts";
+import { InboxClient, ParleyClient, ParleyClientError } from "./index.ts";
 import type { ConnectionState, RoomEvent, SendResult } from "./index.ts";
 import {
 	formatEdit,
+	formatMentions,
 	formatMessage,
 	formatReaction,
 	formatRetract,
+	formatRooms,
 	formatSearch,
 	helpText,
 	type MessageRef,
@@ -39,6 +44,7 @@ import {
 	type ShownMessage,
 	shownName,
 } from "./cli-text.ts";
+import { labelIn } from "./inbox-state.ts";
 import { preview, safe } from "./terminal-text.ts";
 import { TypingUsers } from "./typing.ts";
 
@@ -66,6 +72,8 @@ const DEFAULT_URL = "http://127.0.0.1:8787";
 const SHOWN_MAX = 10_000;
 /** How long /quit and end of input wait without any progress (an ack) before giving up on unacked lines. */
 const QUIT_GRACE_MS = 10_000;
+/** How long /rooms, /dm and /mentions wait for the inbox to be live before showing what it has. */
+const INBOX_WAIT_MS = 10_000;
 
 const REFUSED: ReadonlySet<ConnectionState> = new Set(["unauthorized", "forbidden", "rejected"]);
 const TERMINAL: ReadonlySet<ConnectionState> = new Set([...REFUSED, "closed"]);
@@ -181,9 +189,12 @@ async function main(): Promise<number> {
 		return 2;
 	}
 
+	// `--since` is about the room named on the command line, not the ones switched to later.
+	const openRoom = (room: string): ParleyClient =>
+		new ParleyClient({ url: args.url, room, ...args.credential, since: room === args.room ? args.since : undefined });
 	let client: ParleyClient;
 	try {
-		client = new ParleyClient({ url: args.url, room: args.room, ...args.credential, since: args.since });
+		client = openRoom(args.room);
 	} catch (error) {
 		process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
 		return 2;
@@ -194,7 +205,15 @@ async function main(): Promise<number> {
 
 	const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
 	const rl = createInterface({ input: process.stdin, terminal: interactive });
-	if (interactive) rl.setPrompt(`${args.room}> `);
+
+	/** The user's inbox, started by the first /rooms, /dm or /mentions. */
+	let inbox: InboxClient | undefined;
+	/** A room as this terminal names it: `#lobby`, or `@Bob` for a DM once the inbox knows it. */
+	const roomName = (room: string): string => (inbox === undefined ? `#${room}` : labelIn(inbox.inbox, room));
+	const setPrompt = (): void => {
+		if (interactive) rl.setPrompt(safe`${roomName(client.room)}> `);
+	};
+	setPrompt();
 
 	/** Writes a line without mangling what the user is typing at the prompt. */
 	const print = (stream: NodeJS.WriteStream, line: string): void => {
@@ -242,40 +261,83 @@ async function main(): Promise<number> {
 	/** The msgId of the last message sent from this terminal, once acked (undefined if it was refused). */
 	let lastOwnSend: Promise<{ seq: number; msgId: string } | undefined> | undefined;
 
+	/** Credentials or a room refused, by any room's client: reported, and the exit code is 1. */
+	let refusedBy: (why: string) => void = () => undefined;
+	const refused = new Promise<number>((resolve) => {
+		refusedBy = (why) => {
+			info(safe`refused: ${why}`);
+			resolve(1);
+		};
+	});
+
 	const show = (event: RoomEvent): void => {
 		noteShown(event);
 		out(formatEvent(event, shown));
 		// Someone at the terminal sees every line: that is what reading is.
 		if (interactive) client.markRead(event.seq);
 	};
-	client.on("message", show);
-	client.on("retract", show);
-	client.on("edit", show);
-	client.on("reaction", show);
 	const typers = new TypingUsers();
-	client.on("typing", ({ user }) => {
-		if (!interactive || user.id === client.user?.id) return;
-		typers.expire(Date.now());
-		if (typers.heard(user, Date.now())) info(safe`${shownName(user)} is typing…`);
-	});
-	client.on("message", (message) => typers.stopped(message.author.id));
-	client.on("welcome", (welcome) =>
-		info(safe`in #${welcome.room} as ${shownName(welcome.user)}; online: ${welcome.online.map(shownName).join(", ")}`),
-	);
-	client.on("presence", (presence) =>
-		info("joined" in presence ? safe`${shownName(presence.joined)} joined` : safe`${shownName(presence.left)} left`),
-	);
-	client.on("saga", (saga) => info(safe`cross-post ${saga.sagaId}: ${saga.state}`));
-	client.on("error", (error) => {
-		// Refusals of our sends are reported through their promises; rate limits are retried
-		// by the library; refused credentials are reported by the status listener.
-		if (error.id !== undefined || error.code === "rate_limited" || REFUSED.has(client.state)) return;
-		info(safe`error ${error.code}: ${error.message}`);
-	});
-	client.on("status", (status) => {
-		if (status.state === "reconnecting") info(safe`connection lost (${status.reason ?? "?"}); retrying in ${status.delayMs ?? 0} ms`);
-		else if (status.state === "live") info("live");
-	});
+	/** Shows what one room's client reports; a client switched away from is closed, and silent. */
+	const attach = (room: ParleyClient): void => {
+		const mine =
+			<T>(listener: (payload: T) => void) =>
+			(payload: T): void => {
+				if (room === client) listener(payload);
+			};
+		room.on("message", mine(show));
+		room.on("retract", mine(show));
+		room.on("edit", mine(show));
+		room.on("reaction", mine(show));
+		room.on(
+			"typing",
+			mine(({ user }) => {
+				if (!interactive || user.id === client.user?.id) return;
+				typers.expire(Date.now());
+				if (typers.heard(user, Date.now())) info(safe`${shownName(user)} is typing…`);
+			}),
+		);
+		room.on(
+			"message",
+			mine((message) => typers.stopped(message.author.id)),
+		);
+		room.on(
+			"welcome",
+			mine((welcome) =>
+				info(safe`in ${roomName(welcome.room)} as ${shownName(welcome.user)}; online: ${welcome.online.map(shownName).join(", ")}`),
+			),
+		);
+		room.on(
+			"presence",
+			mine((presence) =>
+				info("joined" in presence ? safe`${shownName(presence.joined)} joined` : safe`${shownName(presence.left)} left`),
+			),
+		);
+		room.on(
+			"saga",
+			mine((saga) => info(safe`cross-post ${saga.sagaId}: ${saga.state}`)),
+		);
+		room.on(
+			"error",
+			mine((error) => {
+				// Refusals of our sends are reported through their promises; rate limits are retried
+				// by the library; refused credentials are reported by the status listener.
+				if (error.id !== undefined || error.code === "rate_limited" || REFUSED.has(client.state)) return;
+				info(safe`error ${error.code}: ${error.message}`);
+			}),
+		);
+		room.on(
+			"status",
+			mine((status) => {
+				if (status.state === "reconnecting")
+					info(safe`connection lost (${status.reason ?? "?"}); retrying in ${status.delayMs ?? 0} ms`);
+				else if (status.state === "live") info("live");
+			}),
+		);
+		room.on("status", (status) => {
+			if (REFUSED.has(status.state)) refusedBy(status.reason ?? status.state);
+		});
+	};
+	attach(client);
 
 	/**
 	 * Follows one line that went into the outbox (a message, an edit, a reaction) until it is
@@ -348,11 +410,63 @@ async function main(): Promise<number> {
 			givenUp = "could not connect before giving up";
 		}
 		client.close();
+		inbox?.close();
 		rl.close();
 		// close() rejects what is left; let every report reach stderr before exiting.
 		await Promise.allSettled([...unsent.values()].map((entry) => entry.settled));
 		if (notSent > 0) info(`${notSent} message(s) not sent`);
 		return code !== 0 ? code : notSent > 0 ? 1 : 0;
+	};
+
+	/** The inbox, started on first use; waits for it to be live, or shows what it has read so far. */
+	const inboxReady = async (): Promise<InboxClient> => {
+		if (inbox === undefined) {
+			const started = new InboxClient({ url: args.url, ...args.credential });
+			started.on("error", (error) => {
+				if (started.state === "live" || started.state === "syncing") info(safe`inbox error ${error.code}: ${error.message}`);
+			});
+			inbox = started;
+		}
+		const current = inbox;
+		let timer: ReturnType<typeof setTimeout> | undefined;
+		const waited = new Promise<"late">((resolve) => {
+			timer = setTimeout(() => resolve("late"), INBOX_WAIT_MS);
+		});
+		try {
+			const outcome = await Promise.race([current.connect().then(() => "live" as const), waited]);
+			// Not live in time, but the page is read: its counts are worth showing.
+			if (outcome === "late" && current.user === undefined) {
+				throw new ParleyClientError("timeout", `the inbox did not answer within ${INBOX_WAIT_MS / 1000} s`);
+			}
+			if (outcome === "late") info("inbox not live yet: showing the counts read so far");
+		} finally {
+			clearTimeout(timer);
+		}
+		return current;
+	};
+
+	/** Moves this terminal to another room, once the lines typed so far are stored (or given up on). */
+	const switchTo = async (room: string): Promise<void> => {
+		if (room === client.room) {
+			info(safe`already in ${roomName(room)}`);
+			return;
+		}
+		if (unsent.size > 0) {
+			info(`waiting for ${unsent.size} message(s) to be acked before switching`);
+			await drain();
+		}
+		const previous = client;
+		client = openRoom(room);
+		shown.clear();
+		bySeq.clear();
+		oldestShown = undefined;
+		lastOwnSeen = undefined;
+		lastOwnSend = undefined;
+		attach(client);
+		previous.close();
+		setPrompt();
+		info(safe`switching to ${roomName(room)}`);
+		void client.connect().catch(() => undefined);
 	};
 
 	let lineNo = 0;
@@ -403,6 +517,36 @@ async function main(): Promise<number> {
 					info(safe`search failed (${describe(error)})`);
 				}
 				return undefined;
+			case "rooms":
+				try {
+					const ready = await inboxReady();
+					for (const line of formatRooms(ready.inbox, client.room)) out(line);
+				} catch (error) {
+					info(safe`rooms failed (${describe(error)})`);
+				}
+				return undefined;
+			case "mentions":
+				try {
+					const ready = await inboxReady();
+					if (command.more) {
+						const added = await ready.loadOlderMentions();
+						if (added === 0) info("no older mentions");
+					}
+					for (const line of formatMentions(ready.inbox)) out(line);
+				} catch (error) {
+					info(safe`mentions failed (${describe(error)})`);
+				}
+				return undefined;
+			case "dm":
+				try {
+					const ready = await inboxReady();
+					const dm = await ready.openDm(command.user);
+					info(safe`${dm.created ? "started" : "opened"} a DM with ${shownName(dm.with)} (${dm.room})`);
+					await switchTo(dm.room);
+				} catch (error) {
+					info(safe`dm failed (${describe(error)})`);
+				}
+				return undefined;
 			case "delete": {
 				const msgId = target(lineNo, command.ref);
 				if (msgId === undefined) return undefined;
@@ -443,14 +587,6 @@ async function main(): Promise<number> {
 		}
 	};
 
-	const refused = new Promise<number>((resolve) => {
-		client.on("status", (status) => {
-			if (REFUSED.has(status.state)) {
-				info(safe`refused: ${status.reason ?? status.state}`);
-				resolve(1);
-			}
-		});
-	});
 	void client.connect().catch(() => undefined);
 	if (interactive) {
 		rl.on("SIGINT", () => rl.close());

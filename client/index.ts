@@ -137,6 +137,44 @@ export { applyEvent, DEFAULT_MAX_MESSAGES, RoomView } from "./room-view.ts";
 export { isReaction } from "./send-rules.ts";
 export type { RoomSnapshot, RoomViewOptions } from "./room-view.ts";
 
+// v1.4: a user's view across rooms (inbox, mentions, DMs, unread counts); see docs/client.md.
+export { InboxClient, inboxApiUrl, inboxSocketUrl } from "./inbox.ts";
+export type {
+	InboxClientEvents,
+	InboxClientOptions,
+	InboxConnectionState,
+	InboxRoomEvent,
+	InboxStatusEvent,
+	InboxTokenProvider,
+} from "./inbox.ts";
+export {
+	addOlderMentions,
+	applyFrame as applyInboxFrame,
+	badgeText,
+	compareMentions,
+	compareRooms,
+	emptyInbox,
+	fromPage as inboxFromPage,
+	labelIn,
+	previewText,
+	roomLabel,
+	titleText,
+} from "./inbox-state.ts";
+export type { InboxChange, InboxState, InboxView } from "./inbox-state.ts";
+export { dmRoomId, isDmRoom } from "../src/inbox-protocol.ts";
+export type {
+	DmResult,
+	InboxPage,
+	InboxRoom,
+	InboxRoomKind,
+	InboxServerFrame,
+	JoinResult,
+	Mention,
+	MentionsPage,
+	MessagePreview,
+	UnreadFrame,
+} from "../src/inbox-protocol.ts";
+
 /** Hands out a current token; called on every connect and HTTP call (and once more on a 401). */
 export type TokenProvider = () => string | Promise<string>;
 

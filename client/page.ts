@@ -9,7 +9,8 @@
  * user data is rendered with textContent (links are built as elements from URLs that
  * client/rich-text.ts accepted, http and https only). The rules of what goes where (grouping,
  * separators, unread divider, "seen by", mentions, autocomplete, typing expiry, reactions) are
- * pure modules beside this one; this file is the glue between them, the client and the DOM.
+ * pure modules beside this one; this file is the glue between them, the client and the DOM. The
+ * room list, mentions view, DMs and tab title (v1.4) are page-inbox.ts.
  */
 import { ParleyClient, applyEvent, localStorageOutbox, newClientId } from "./index.ts";
 import type {
@@ -36,6 +37,7 @@ import {
 	isRoomId,
 } from "../src/protocol.ts";
 import { byId, el, userText } from "./dom.ts";
+import { inboxPanel } from "./page-inbox.ts";
 import { completeMention, matchMentions, mentionQuery } from "./mention-complete.ts";
 import type { SeenUser } from "./mention-complete.ts";
 import { QUICK_REACTIONS, lastEditable, layout, seenBy, seenByText, typingText, unreadLabel } from "./page-format.ts";
@@ -1356,6 +1358,7 @@ function join(room: string, identity: Identity, note?: string): void {
 	ui.chat.hidden = false;
 	ui.leave.hidden = false;
 	session = new Session(room, identity);
+	inboxPanel.show(identity, room, session.client);
 	updateComposer();
 	if (note !== undefined) showNotice(note, "info");
 	ui.text.focus();
@@ -1387,6 +1390,7 @@ function leave(discard = false): void {
 		session.dispose();
 	}
 	session = undefined;
+	inboxPanel.hide();
 	hideBanner();
 	ui.status.textContent = STATUS_TEXT.idle;
 	ui.status.dataset.state = "idle";
@@ -1655,8 +1659,14 @@ function wire(): void {
 	});
 	// The browser knows before any heartbeat that the network is gone: stop trying and
 	// queue, then reconnect the moment it is back instead of waiting out a backoff delay.
-	addEventListener("offline", () => session?.client.suspend());
-	addEventListener("online", () => session?.client.resume());
+	addEventListener("offline", () => {
+		session?.client.suspend();
+		inboxPanel.suspend();
+	});
+	addEventListener("online", () => {
+		session?.client.resume();
+		inboxPanel.resume();
+	});
 }
 
 function start(): void {

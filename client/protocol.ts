@@ -83,3 +83,33 @@ export {
 } from "../src/protocol.ts";
 export type { ErrorBody, ErrorCode } from "../src/errors.ts";
 export { ERROR_STATUS } from "../src/errors.ts";
+// v1.4: a user's view across rooms (inbox, mentions, DMs, joins, the inbox socket).
+export type {
+	DmResult,
+	InboxChangeFrame,
+	InboxErrorFrame,
+	InboxPage,
+	InboxRoom,
+	InboxRoomKind,
+	InboxServerFrame,
+	InboxSyncedFrame,
+	InboxWelcomeFrame,
+	JoinResult,
+	Mention,
+	MentionFrame,
+	MentionRemovedFrame,
+	MentionsPage,
+	MessagePreview,
+	RoomJoinedFrame,
+	RoomLeftFrame,
+	UnreadFrame,
+} from "../src/inbox-protocol.ts";
+export {
+	DM_ROOM_PATTERN,
+	dmRoomId,
+	isDmRoom,
+	MAX_INBOX_ROOMS,
+	MENTION_EXCERPT_CHARS,
+	MENTIONS_PAGE_DEFAULT,
+	MENTIONS_PAGE_MAX,
+} from "../src/inbox-protocol.ts";

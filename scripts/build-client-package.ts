@@ -22,7 +22,16 @@ const TYPES_TMP = join(ROOT, "node_modules/.cache/parley-client-types");
 const ENTRIES = ["index", "react", "protocol", "storage-file"] as const;
 const BIN = "cli";
 /** The shared modules outside client/ that the package may include: wire shapes and pure rules. */
-const WIRE = new Set(["src/protocol.ts", "src/errors.ts", "src/token-bucket.ts", "src/emoji.ts", "scripts/args.ts"]);
+const WIRE = new Set([
+	"src/protocol.ts",
+	"src/errors.ts",
+	"src/token-bucket.ts",
+	"src/emoji.ts",
+	"scripts/args.ts",
+	// v1.4: the inbox's wire shapes (InboxClient), and the saga types they name (declarations only).
+	"src/inbox-protocol.ts",
+	"src/saga/types.ts",
+]);
 /** What the built JavaScript may import besides its own files. */
 const EXTERNAL = ["react", "node:*"];
 /** A module specifier in an import or export statement (not in comments), or in `import("…")`. */

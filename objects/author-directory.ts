@@ -40,7 +40,7 @@ export class AuthorDirectory extends DurableObject<Env> {
 		);
 		for (const entry of added) {
 			const pushed = this.env.INBOX.getByName(entry.authorId)
-				.postedIn([{ room: entry.room, at: entry.at }])
+				.postedIn([{ room: entry.room, at: entry.at }], entry.authorName)
 				.catch(() => undefined);
 			this.ctx.waitUntil(pushed);
 		}

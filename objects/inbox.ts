@@ -194,7 +194,9 @@ export class Inbox extends DurableObject<Env> {
 	 * The author directory registered the user's first posts in these rooms (its push, best
 	 * effort; `page` also reads the directory): each joins the inbox unless it was there or left.
 	 */
-	async postedIn(entries: Array<{ room: string; at: number }>): Promise<void> {
+	async postedIn(entries: Array<{ room: string; at: number }>, name?: string): Promise<void> {
+		// The name the user posted under, until they read their inbox themselves (a DM names them by it).
+		if (name !== undefined && this.store.getMeta(NAME_KEY) === undefined) this.noteName(name);
 		this.change((next, changes) => {
 			for (const { room, at } of entries) this.applyJoin(room, at, next, changes);
 		});

@@ -21,6 +21,8 @@ export interface AuthorRoom {
 	authorId: string;
 	room: string;
 	at: number;
+	/** v1.4: the author's name then, for their inbox (absent in entries queued by older builds). */
+	authorName?: string;
 }
 
 interface FeedRow extends Record<string, SqlStorageValue> {
@@ -121,9 +123,9 @@ export class OpsRecord {
 	}
 
 	/** Registers an author's first message in this room with the author directory. */
-	authorPosted(authorId: string, now: number): void {
+	authorPosted(author: { id: string; name: string }, now: number): void {
 		const room = this.room();
-		this.feed(`author:${authorId}`, authorId, { authorId, room, at: now }, now, "authors");
+		this.feed(`author:${author.id}`, author.id, { authorId: author.id, room, at: now, authorName: author.name }, now, "authors");
 	}
 
 	/**

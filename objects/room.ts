@@ -829,7 +829,7 @@ export class Room extends OutboxObject {
 			if (original === undefined) throw new Error("the dedup index turned a send away, but holds no message for it");
 			return original;
 		}
-		if (firstPost) this.ops.authorPosted(identity.id, now);
+		if (firstPost) this.ops.authorPosted({ id: identity.id, name: identity.name }, now);
 		this.knownAuthors.add(identity.id);
 		this.users.posted(message.author);
 		// v1.4: the mentioned users' inboxes hear of it. (A first post joins the author's inbox to the

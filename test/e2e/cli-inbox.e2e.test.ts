@@ -116,6 +116,8 @@ describe("terminal client: rooms, mentions and DMs", () => {
 		await post(team, annToken, "hi from Ann");
 		await post(team, bobToken, "hey @Ann, a question");
 		await post(team, bobToken, "and another thing");
+		// Bob has used Parley (read his inbox), so his inbox knows the name a DM shows him by.
+		expect((await fetch(`${server.url}/v1/me/inbox`, { headers: { authorization: `Bearer ${bobToken}` } })).status).toBe(200);
 
 		const c = chat(["--room", home], annToken);
 		const err = (): string[] => c.stderr().split("\n");

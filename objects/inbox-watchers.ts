@@ -69,6 +69,12 @@ export class InboxWatchers {
 		}
 	}
 
+	/** Whether this user's inbox watches the room now. */
+	watching(userId: string): boolean {
+		const watch = this.watches.get(userId);
+		return watch !== undefined && watch.until > this.host.now();
+	}
+
 	/** How many inboxes watch this room now (for tests and metrics). */
 	get size(): number {
 		this.expire();

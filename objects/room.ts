@@ -187,8 +187,11 @@ export class Room extends OutboxObject {
 	private readonly buckets: UserBuckets;
 	/** Authors known to have posted here, so the first-post check reads SQLite once each. */
 	private readonly knownAuthors = new Set<string>();
-	/** v1.4: users' inboxes that asked to hear of this room's changes (objects/inbox-watchers.ts). */
-	private readonly watchers: InboxWatchers;
+	/**
+	 * v1.4: users' inboxes that asked to hear of this room's changes (objects/inbox-watchers.ts).
+	 * An instance field, so not RPC surface; tests read it through runInDurableObject.
+	 */
+	readonly watchers: InboxWatchers;
 	/** Socket commands waiting for the next group commit. */
 	private pending: Command[] = [];
 	private flushScheduled = false;

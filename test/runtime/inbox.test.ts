@@ -16,6 +16,7 @@ import {
 	type JoinResult,
 	MAX_INBOX_ROOMS,
 	type MentionsPage,
+	type UnreadFrame,
 } from "../../src/inbox-protocol.ts";
 import type { TaskKind, TaskMessage, TaskOutcome } from "../../src/saga/types.ts";
 import { FrameLog } from "../support/frame-log.ts";
@@ -598,6 +599,34 @@ describe("the inbox socket", () => {
 		await inbox.roomChanged({ room, lastSeq: 5, readSeq: 3, unread: 2, last });
 		expect(await socket.frame("unread")).toEqual({ type: "unread", room, lastSeq: 5, readSeq: 3, unread: 2, mentions: 1, last });
 		expect(socket.frames.filter((f) => typeof f !== "string" && f.type === "unread")).toHaveLength(1);
+	});
+
+	it("hears from its rooms on their own: a message there, and the user's read, push unread frames to the open socket", async ({
+		expect,
+	}) => {
+		const user = freshUser();
+		const userToken = await token({ sub: user });
+		const room = freshRoom();
+		await joinRoom(room, userToken);
+		const socket = await inboxSocket(`token=${userToken}`);
+		// Opening the socket asked the room to push this inbox its changes (Room.watchInbox).
+		await vi.waitUntil(async () => await runInDurableObject(env.ROOM.getByName(room), (instance) => instance.watchers.watching(user)), {
+			timeout: 5_000,
+			interval: 20,
+		});
+		const writer: Identity = { id: "w", name: "Writer", admin: false, rooms: null, guest: false };
+		const posted = await env.ROOM.getByName(room).post(writer, { id: "p1", text: "news" }, "a".repeat(32));
+		if (!posted.ok) throw new Error("post failed");
+		const pushed = await socket.until((frames) =>
+			frames.find((f): f is UnreadFrame => typeof f !== "string" && f.type === "unread" && f.lastSeq === posted.value.seq),
+		);
+		expect(pushed).toMatchObject({ room, readSeq: 0, unread: 1, mentions: 0, last: { msgId: posted.value.msgId, excerpt: "news" } });
+		const reader: Identity = { id: user, name: user, admin: false, rooms: null, guest: false };
+		await env.ROOM.getByName(room).markRead(reader, posted.value.seq);
+		const read = await socket.until((frames) =>
+			frames.find((f): f is UnreadFrame => typeof f !== "string" && f.type === "unread" && f.readSeq === posted.value.seq),
+		);
+		expect(read).toMatchObject({ room, unread: 0 });
 	});
 
 	it("answers ping, refuses any other frame, and 400 for a bad since, 401 without credentials", async ({ expect }) => {

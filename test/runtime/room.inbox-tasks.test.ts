@@ -117,6 +117,28 @@ describe("a message's inbox run", () => {
 		expect(afterDelete.state).toBe("succeeded");
 	});
 
+	it("shows each attempt in the message's trace: the inbox's answer, noted by the origin in the task's row", async () => {
+		const room = await roomWithUsers();
+		const traceId = trace();
+		const posted = await env.ROOM.getByName(room).post(ann, { id: "t1", text: "traced @bob" }, traceId);
+		if (!posted.ok) throw new Error("post failed");
+		await settledRun(room, posted.value.seq);
+		const spans = await vi.waitUntil(
+			async () => {
+				const response = await api(`/v1/admin/traces/${traceId}`, { token: adminToken });
+				if (response.status !== 200) return undefined;
+				const body = (await response.json()) as {
+					spans: Array<{ component: string; event: string; detail?: string; room?: string }>;
+				};
+				return body.spans.some((span) => span.component === "inbox") ? body.spans : undefined;
+			},
+			{ timeout: 10_000, interval: 50 },
+		);
+		expect(spans.filter((span) => span.component === "inbox")).toMatchObject([
+			{ event: "mention.ok", room: "@bob", detail: expect.stringContaining("mention delivered") },
+		]);
+	});
+
 	it("does not mention a user banned in the room", async () => {
 		const room = await roomWithUsers();
 		await env.ROOM.getByName(room).updatePolicy({ banned: ["cat"] });

@@ -43,6 +43,7 @@ import {
 } from "../src/inbox-rules.ts";
 import type { UserRef } from "../src/protocol.ts";
 import { shardName, shardOf } from "../src/ops/shard.ts";
+import { applyInOrder } from "../src/saga/batches.ts";
 import { withTimeout } from "../src/saga/errors.ts";
 import { isModeratePayload, type TaskMessage, type TaskOutcome } from "../src/saga/types.ts";
 import { refusal } from "./barrier.ts";
@@ -127,21 +128,7 @@ export class Inbox extends DurableObject<Env> {
 	 * origin's task rows hold each attempt's spans).
 	 */
 	async applyTasks(tasks: TaskMessage[], faults: boolean[], _spans = true): Promise<TaskOutcome[]> {
-		return this.change((next, changes) => {
-			const done: TaskOutcome[] = [];
-			for (const [i, task] of tasks.entries()) {
-				if (done.some((outcome) => outcome.status !== "ok")) {
-					done.push({ status: "deferred", code: "deferred", message: "an earlier task of the batch did not go through" });
-					continue;
-				}
-				if (faults[i] === true) {
-					done.push(refusal("fault", "injected fault (FAULTS=on)"));
-					continue;
-				}
-				done.push(this.applyTask(task, next, changes));
-			}
-			return done;
-		});
+		return this.change((next, changes) => applyInOrder(tasks, faults, (task) => this.applyTask(task, next, changes)));
 	}
 
 	private applyTask(task: TaskMessage, next: () => number, changes: Changes): TaskOutcome {

@@ -51,10 +51,11 @@ import { recordRefusal, SOCKET_OPEN_COST, UserBuckets } from "../src/rate-limit.
 import type { ModerationCounts, SagaView, TaskMessage, TaskOutcome } from "../src/saga/types.ts";
 import { MAX_MESSAGES_PER_ROOM, type RoomPlan, type Selector } from "../src/ops/moderation.ts";
 import { newSagaId } from "../src/saga/ids.ts";
+import { applyInOrder } from "../src/saga/batches.ts";
 import { POLICY_ACTION, policySummary, policyTarget } from "../src/ops/policy-audit.ts";
 import { newTraceId, parseTraceparent, viaSpan } from "../src/trace.ts";
 import { Meter } from "./meter.ts";
-import { Barrier, refusal } from "./barrier.ts";
+import { Barrier } from "./barrier.ts";
 import { EventLog, type StoredMessage } from "./event-log.ts";
 import { editRefusal, Edits, replySnapshot } from "./edits.ts";
 import { RoomUsers } from "./room-users.ts";
@@ -1207,34 +1208,31 @@ export class Room extends OutboxObject {
 	async applyTasks(tasks: TaskMessage[], faults: boolean[], spans = true): Promise<TaskOutcome[]> {
 		const now = this.engine.now();
 		const events: RoomEvent[] = [];
-		const outcomes = this.write(() => {
-			const done: TaskOutcome[] = [];
-			for (const [i, task] of tasks.entries()) {
-				if (done.some((outcome) => outcome.status !== "ok")) {
-					done.push({ status: "deferred", code: "deferred", message: "an earlier task of the batch did not go through" });
-					continue;
-				}
-				// A direct attempt leaves no span row here: its origin notes the answer in its task rows.
-				if (faults[i] === true) {
+		// A direct attempt leaves no span row here (`spans` false): its origin notes the answer in its task rows.
+		const outcomes = this.write(() =>
+			applyInOrder(
+				tasks,
+				faults,
+				(task) => {
+					const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
+					const detail =
+						result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
+					if (spans)
+						this.ops.span(
+							task.traceId,
+							now,
+							"room",
+							`${task.kind}.${result.outcome.status}`,
+							`attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`,
+						);
+					events.push(...result.events);
+					return result.outcome;
+				},
+				(task) => {
 					if (spans) this.ops.span(task.traceId, now, "room", `${task.kind}.fault_injected`, `attempt ${task.attempt}`);
-					done.push(refusal("fault", "injected fault (FAULTS=on)"));
-					continue;
-				}
-				const result = this.barrier.apply(task, this.policy, now, (ids, traceId, at) => this.moderate(ids, traceId, at));
-				const detail = result.outcome.status === "ok" ? result.outcome.detail : `${result.outcome.code}: ${result.outcome.message}`;
-				if (spans)
-					this.ops.span(
-						task.traceId,
-						now,
-						"room",
-						`${task.kind}.${result.outcome.status}`,
-						`attempt ${task.attempt}: ${detail}${viaSpan(task.traceparent)}`,
-					);
-				events.push(...result.events);
-				done.push(result.outcome);
-			}
-			return done;
-		});
+				},
+			),
+		);
 		this.deliver(events);
 		// A moderation may have started compensations of this room's own sagas, and unmentions.
 		if (tasks.some((task) => task.kind === "moderate")) await this.engine.afterWrite();

@@ -1,5 +1,5 @@
 import { describe, it } from "vitest";
-import { batchTasks } from "../../src/saga/batches.ts";
+import { applyInOrder, batchTasks } from "../../src/saga/batches.ts";
 import type { TaskMessage } from "../../src/saga/types.ts";
 
 const task = (n: number, room: string, kind: TaskMessage["kind"] = "deliver", text = "x"): TaskMessage => ({
@@ -29,5 +29,49 @@ describe("batching claimed tasks", () => {
 		const batches = batchTasks([task(1, "b", "deliver", big), task(2, "b", "deliver", big), task(3, "b", "deliver", big)], 96 * 1024);
 		expect(batches.map((b) => b.tasks.length)).toEqual([2, 1]);
 		for (const b of batches) expect(JSON.stringify(b).length).toBeLessThan(128 * 1024);
+	});
+});
+
+describe("a target going through the batch it is handed", () => {
+	const ok = (t: TaskMessage) => ({ status: "ok" as const, seq: null, msgId: t.dedupKey, detail: "applied" });
+
+	it("applies every task in order while each goes through", ({ expect }) => {
+		const seen: string[] = [];
+		const outcomes = applyInOrder([task(1, "b"), task(2, "b")], [false, false], (t) => {
+			seen.push(t.dedupKey);
+			return ok(t);
+		});
+		expect(seen).toEqual(["k1", "k2"]);
+		expect(outcomes.map((o) => o.status)).toEqual(["ok", "ok"]);
+	});
+
+	it("refuses an injected fault without applying it, and defers what follows, so nothing overtakes it", ({ expect }) => {
+		const seen: string[] = [];
+		const faulted: string[] = [];
+		const outcomes = applyInOrder(
+			[task(1, "b"), task(2, "b"), task(3, "b")],
+			[false, true, false],
+			(t) => {
+				seen.push(t.dedupKey);
+				return ok(t);
+			},
+			(t) => faulted.push(t.dedupKey),
+		);
+		expect(seen).toEqual(["k1"]);
+		expect(faulted).toEqual(["k2"]);
+		expect(outcomes).toEqual([
+			ok(task(1, "b")),
+			{ status: "transient", code: "fault", message: "injected fault (FAULTS=on)" },
+			{ status: "deferred", code: "deferred", message: "an earlier task of the batch did not go through" },
+		]);
+	});
+
+	it("defers the rest after a refusal too", ({ expect }) => {
+		const outcomes = applyInOrder([task(1, "b"), task(2, "b")], [false, false], () => ({
+			status: "permanent",
+			code: "read_only",
+			message: "no",
+		}));
+		expect(outcomes.map((o) => o.status)).toEqual(["permanent", "deferred"]);
 	});
 });

@@ -17,8 +17,9 @@ import { parseOptions } from "../scripts/args.ts";
 import { TEST_AUTH_SECRET } from "../scripts/test-secret.ts";
 import { svgChart } from "./lib/chart.ts";
 import { type ChatCost, chatCost, chatMetrics } from "./lib/chat-cost.ts";
-import { adminToken, costProbe } from "./lib/cost.ts";
+import { adminToken, costProbe, userToken } from "./lib/cost.ts";
 import { writeCostDoc, writeDocs } from "./lib/docs.ts";
+import { type InboxCost, inboxCost, inboxMetrics, inboxSummaryLines } from "./lib/inbox-cost.ts";
 import {
 	crossPost,
 	fixedRate,
@@ -408,11 +409,35 @@ async function probeCost(def: ServerDef, path: PathName, bundles: Awaited<Return
 					chatError = message(error);
 				}
 			}
+			// v1.4 inbox actions (mentions, DMs, inbox reads, a busy room's pushes): Parley only, same server.
+			let inbox: InboxCost | undefined;
+			let inboxError: string | undefined;
+			if (token !== undefined && def.crossPost) {
+				const progress = progressFor(`${path} | ${def.name} | cost`);
+				progress("rows and requests per mention, DM and inbox read, by every object's meter");
+				try {
+					inbox = await inboxCost(target, { httpUrl: server.httpUrl, token }, (sub) => userToken(TEST_AUTH_SECRET, sub));
+					for (const line of inboxSummaryLines(inbox)) announce(`${path} | ${def.name} | cost | ${line}`);
+				} catch (error) {
+					inboxError = message(error);
+					announce(`${path} | ${def.name} | cost | inbox actions not measured: ${inboxError}`);
+				}
+			}
 			const { tablesPerMessage, crossPosts, crossPostError, server: counters, source, ...numbers } = cost;
 			const perSize = Object.fromEntries((crossPosts ?? []).map((c) => [`rowsPerCrossPost${c.targets}`, c.rows]));
 			record(def, path, "cost", {
-				metrics: { ...numbers, ...perSize, ...chatMetrics(chat) },
-				detail: { source, tablesPerMessage, crossPosts, crossPostError, serverCounters: counters, chat, chatError },
+				metrics: { ...numbers, ...perSize, ...chatMetrics(chat), ...inboxMetrics(inbox) },
+				detail: {
+					source,
+					tablesPerMessage,
+					crossPosts,
+					crossPostError,
+					serverCounters: counters,
+					chat,
+					chatError,
+					inbox,
+					inboxError,
+				},
 			});
 		} catch (error) {
 			record(def, path, "cost", { error: message(error) });

@@ -51,7 +51,7 @@ import { InboxStore, type MentionRow, mentionFrame, mentionOf, type RoomRow, roo
 import { applyMigrations } from "./migrate.ts";
 import { IDENTITY_HEADER, RESERVED_CLOSE_CODES, SINCE_HEADER } from "./room.ts";
 import { CLOSE, closeQuietly, identityOf, readSocketIdentity, type SocketIdentity, sendIfOpen, socketIdentity } from "./socket-state.ts";
-import { meteredSql, StorageMeter } from "./storage-meter.ts";
+import { type MeterReading, meteredSql, StorageMeter } from "./storage-meter.ts";
 
 /** While sockets are open, the inbox renews its rooms' watch this often (a room keeps one ~120 s). */
 export const WATCH_RENEW_MS = 60_000;
@@ -96,6 +96,14 @@ export class Inbox extends DurableObject<Env> {
 		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 	}
 
+	/**
+	 * Rows this inbox has written since it started, and the RPCs it made and served (see
+	 * objects/storage-meter.ts): what the bench reads to price mentions, DMs and inbox reads.
+	 */
+	async meterReading(): Promise<MeterReading> {
+		return this.storageMeter.reading();
+	}
+
 	/** The user id: inboxes are only ever addressed by name. */
 	private get userId(): string {
 		return this.ctx.id.name ?? "";
@@ -128,6 +136,7 @@ export class Inbox extends DurableObject<Env> {
 	 * origin's task rows hold each attempt's spans).
 	 */
 	async applyTasks(tasks: TaskMessage[], faults: boolean[], _spans = true): Promise<TaskOutcome[]> {
+		this.storageMeter.countCall("in", "applyTasks");
 		return this.change((next, changes) => applyInOrder(tasks, faults, (task) => this.applyTask(task, next, changes)));
 	}
 
@@ -182,8 +191,13 @@ export class Inbox extends DurableObject<Env> {
 	 * effort; `page` also reads the directory): each joins the inbox unless it was there or left.
 	 */
 	async postedIn(entries: Array<{ room: string; at: number }>, name?: string): Promise<void> {
+		this.storageMeter.countCall("in", "postedIn");
 		// The name the user posted under, until they read their inbox themselves (a DM names them by it).
 		if (name !== undefined && this.store.getMeta(NAME_KEY) === undefined) this.noteName(name);
+		this.applyPosted(entries);
+	}
+
+	private applyPosted(entries: Array<{ room: string; at: number }>): void {
 		this.change((next, changes) => {
 			for (const { room, at } of entries) this.applyJoin(room, at, next, changes);
 		});
@@ -200,13 +214,14 @@ export class Inbox extends DurableObject<Env> {
 		this.postedReadAt = now;
 		const shard = shardName(shardOf(this.userId, configFor(this.env).opsIndexShards));
 		try {
+			this.storageMeter.countCall("out", "roomsSince");
 			const posted = await withTimeout(
 				"author directory",
 				SUMMARY_TIMEOUT_MS,
 				this.env.AUTHORS.getByName(shard).roomsSince(this.userId),
 			);
 			const missing = posted.filter(({ room }) => this.store.room(room) === undefined);
-			if (missing.length > 0) await this.postedIn(missing);
+			if (missing.length > 0) this.applyPosted(missing);
 		} catch {
 			this.postedReadAt = 0;
 		}
@@ -234,6 +249,7 @@ export class Inbox extends DurableObject<Env> {
 
 	/** Whether this user is a member of the DM room (its row is here, joined or left). */
 	async isMember(room: string): Promise<boolean> {
+		this.storageMeter.countCall("in", "isMember");
 		return this.store.room(room)?.kind === "dm";
 	}
 
@@ -276,6 +292,7 @@ export class Inbox extends DurableObject<Env> {
 	 * `ownName` is the user's name when they are the one asking.
 	 */
 	async addDm(room: string, peer: UserRef, ownName?: string): Promise<Result<{ created: boolean; user: UserRef }>> {
+		this.storageMeter.countCall("in", "addDm");
 		const now = Date.now();
 		return this.change((next, changes) => {
 			if (ownName !== undefined) this.noteName(ownName);
@@ -306,6 +323,7 @@ export class Inbox extends DurableObject<Env> {
 
 	/** `GET /v1/me/inbox`. */
 	async page(identity: Identity): Promise<InboxPage> {
+		this.storageMeter.countCall("in", "page");
 		this.noteName(identity.name);
 		await this.learnPostedRooms();
 		const rows = this.store.joinedRooms().filter((row) => this.visible(identity, row.room));
@@ -377,6 +395,7 @@ export class Inbox extends DurableObject<Env> {
 		}
 		await this.fanOut(ask, async (room) => {
 			try {
+				this.storageMeter.countCall("out", "inboxSummary");
 				const summary = await withTimeout(
 					`summary of ${room}`,
 					SUMMARY_TIMEOUT_MS,
@@ -416,6 +435,7 @@ export class Inbox extends DurableObject<Env> {
 	 * an `unread` frame to the open sockets. Writes nothing.
 	 */
 	async roomChanged(summary: RoomSummary): Promise<void> {
+		this.storageMeter.countCall("in", "roomChanged");
 		const row = this.store.room(summary.room);
 		if (row === undefined || row.leftAt !== null) return;
 		this.summaries.set(summary.room, { summary, at: Date.now() });
@@ -435,6 +455,7 @@ export class Inbox extends DurableObject<Env> {
 	private async watch(rooms: readonly string[]): Promise<void> {
 		await this.fanOut(rooms, async (room) => {
 			try {
+				this.storageMeter.countCall("out", "watchInbox");
 				await withTimeout(`watch of ${room}`, SUMMARY_TIMEOUT_MS, this.env.ROOM.getByName(room).watchInbox(this.userId));
 			} catch (error) {
 				console.warn(JSON.stringify({ level: "warn", msg: "inbox.watch_failed", inbox: this.userId, room, error: String(error) }));

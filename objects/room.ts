@@ -251,7 +251,10 @@ export class Room extends OutboxObject {
 		this.watchers = new InboxWatchers({
 			now: () => this.engine.now(),
 			summary: (userId) => this.summaryFor(userId),
-			push: async (userId, summary) => await this.env.INBOX.getByName(userId).roomChanged(summary),
+			push: async (userId, summary) => {
+				this.storageMeter.countCall("out", "roomChanged");
+				await this.env.INBOX.getByName(userId).roomChanged(summary);
+			},
 			waitUntil: (work) => this.ctx.waitUntil(work),
 		});
 		const stored = this.log.getMeta(POLICY_KEY);
@@ -1182,6 +1185,7 @@ export class Room extends OutboxObject {
 
 	/** v1.4: this room as one reader's inbox sees it (GET /v1/me/inbox asks each of the user's rooms). */
 	async inboxSummary(userId: string): Promise<RoomSummary> {
+		this.storageMeter.countCall("in", "inboxSummary");
 		return this.summaryFor(userId);
 	}
 
@@ -1192,6 +1196,7 @@ export class Room extends OutboxObject {
 	 * (a room watched by too many inboxes says no, and those inboxes read counts when asked).
 	 */
 	async watchInbox(userId: string): Promise<boolean> {
+		this.storageMeter.countCall("in", "watchInbox");
 		return this.watchers.watch(userId);
 	}
 

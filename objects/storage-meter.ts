@@ -3,8 +3,10 @@
  * what an object's storage writes cost, counted where they happen: the sum of `rowsWritten`
  * over every `sql.exec` cursor (SQLite reports it when the statement runs, index entries
  * included, which is what Cloudflare bills), plus every alarm set or deleted (billed as a row
- * written each). In memory only: counting must never cost a row itself, so a counter starts
- * from zero with each incarnation, which `incarnation` names for readers that diff two reads.
+ * written each); and (v1.4) the Durable Object RPCs the object makes and serves, where it
+ * counts them, since requests are billed too. In memory only: counting must never cost a row
+ * itself, so a counter starts from zero with each incarnation, which `incarnation` names for
+ * readers that diff two reads.
  */
 
 /** One object's counts since it started. */
@@ -18,6 +20,12 @@ export interface MeterReading {
 	 */
 	metricsRows: number;
 	incarnation: string;
+	/**
+	 * v1.4: Durable Object RPCs this object made (`out:<method>`) and served (`in:<method>`) since
+	 * it started, for the objects that count them (a room's pushes to inboxes, an inbox's reads):
+	 * requests are billed like rows, so the bench prices them by count, not by formula.
+	 */
+	calls: Record<string, number>;
 }
 
 export class StorageMeter {
@@ -25,6 +33,13 @@ export class StorageMeter {
 	alarmWrites = 0;
 	metricsRows = 0;
 	readonly incarnation = crypto.randomUUID();
+	private readonly calls = new Map<string, number>();
+
+	/** Counts one RPC made (`out`) or served (`in`); in memory, like the rows. */
+	countCall(direction: "in" | "out", method: string): void {
+		const key = `${direction}:${method}`;
+		this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+	}
 
 	reading(): MeterReading {
 		return {
@@ -32,6 +47,7 @@ export class StorageMeter {
 			alarmWrites: this.alarmWrites,
 			metricsRows: this.metricsRows,
 			incarnation: this.incarnation,
+			calls: Object.fromEntries(this.calls),
 		};
 	}
 }

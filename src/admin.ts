@@ -15,6 +15,7 @@ import { type Failure, fail, ok, ParleyError, type Result } from "./errors.ts";
 import { type AppContext, type AppEnv, authorizedRoom, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { decodeCursor, mergePages } from "./ops/cursor.ts";
 import { shardName, shardOf } from "./ops/shard.ts";
+import { isUserId } from "./inbox-rules.ts";
 import { mergeStats } from "./ops/stats.ts";
 import { roomsInScope, type Scope, taskRooms, withinScope } from "./ops/scope.ts";
 import type { ListFilter, Span } from "./ops/types.ts";
@@ -334,15 +335,19 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
 		app.get(`${base}/:id`, async (c) => await moderationDetail(c, c.req.param("id")));
 	}
 
-	// Rows written so far (each object's storage meter, objects/meter.ts) by these rooms, every
-	// ops index shard and every author directory shard: what the bench reads around a cross-post.
+	// Rows written so far (each object's storage meter, objects/storage-meter.ts) by these rooms,
+	// these users' inboxes (v1.4), every ops index shard and every author directory shard: what
+	// the bench reads around a cross-post, a mention or an inbox read.
 	app.get("/v1/admin/meter", async (c) => {
 		requireGlobal(c, "storage meters");
 		const rooms = (c.req.query("rooms") ?? "").split(",").filter((room) => room !== "");
 		if (rooms.length > 64 || !rooms.every(isRoomId)) throw new ParleyError("bad_request", "`rooms` must list 0..64 room ids");
+		const inboxes = (c.req.query("inboxes") ?? "").split(",").filter((user) => user !== "");
+		if (inboxes.length > 64 || !inboxes.every(isUserId)) throw new ParleyError("bad_request", "`inboxes` must list 0..64 user ids");
 		const shards = Array.from({ length: c.get("config").opsIndexShards }, (_, i) => shardName(i));
 		const readings = await Promise.all([
 			...rooms.map(async (room) => [`room:${room}`, await roomStub(c, room).meterReading()] as const),
+			...inboxes.map(async (user) => [`inbox:${user}`, await c.env.INBOX.getByName(user).meterReading()] as const),
 			...shards.map(async (shard) => [`index:${shard}`, await c.env.OPS_INDEX.getByName(shard).meterReading()] as const),
 			...shards.map(async (shard) => [`authors:${shard}`, await c.env.AUTHORS.getByName(shard).meterReading()] as const),
 		]);

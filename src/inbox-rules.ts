@@ -201,6 +201,11 @@ export const MAX_USER_ID_CHARS = 64;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/u;
 
+/** Whether `id` is a user id as a token's `sub` (or a guest's id) may be: 1..64 code points, no control or bidi characters, valid Unicode. */
+export function isUserId(id: string): boolean {
+	return id !== "" && codePointLength(id) <= MAX_USER_ID_CHARS && !CONTROL_OR_BIDI.test(id) && !hasLoneSurrogate(id);
+}
+
 /**
  * The peer of `POST /v1/dms {"with": userId}`: a user id as a token's `sub` may be (1..64 code
  * points, no control or bidi characters, valid Unicode), not a guest (a guest name is anyone's
@@ -209,7 +214,7 @@ const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u2
 export function parseDmInput(body: Record<string, unknown>, self: string): Result<string, ErrorBody> {
 	const peer = body.with;
 	if (typeof peer !== "string" || peer === "") return fail("bad_request", "`with` must be a user id");
-	if (codePointLength(peer) > MAX_USER_ID_CHARS || CONTROL_OR_BIDI.test(peer) || hasLoneSurrogate(peer)) {
+	if (!isUserId(peer)) {
 		return fail("bad_request", `\`with\` must be a user id: 1..${MAX_USER_ID_CHARS} characters, no control characters`);
 	}
 	if (peer.startsWith("guest:")) return fail("bad_request", "guests have no direct messages");

@@ -257,11 +257,19 @@ export interface MeterReading {
 	/** Of rowsWritten, the metrics flushes' (absent from servers that predate the split). */
 	metricsRows?: number;
 	incarnation: string;
+	/** v1.4: RPCs the object made (`out:<method>`) and served (`in:<method>`), where it counts them. */
+	calls?: Record<string, number>;
 }
 
-/** The meters of `rooms`, of every ops index shard and of every author directory shard. */
-export async function readMeters(httpUrl: string, token: string, rooms: readonly string[]): Promise<Record<string, MeterReading>> {
-	const response = await fetch(`${httpUrl}/v1/admin/meter?rooms=${rooms.join(",")}`, {
+/** The meters of `rooms`, of these users' inboxes, of every ops index shard and of every author directory shard. */
+export async function readMeters(
+	httpUrl: string,
+	token: string,
+	rooms: readonly string[],
+	inboxes: readonly string[] = [],
+): Promise<Record<string, MeterReading>> {
+	const query = `rooms=${rooms.join(",")}${inboxes.length === 0 ? "" : `&inboxes=${inboxes.map(encodeURIComponent).join(",")}`}`;
+	const response = await fetch(`${httpUrl}/v1/admin/meter?${query}`, {
 		headers: { authorization: `Bearer ${token}` },
 		signal: AbortSignal.timeout(5000),
 	});
@@ -270,9 +278,10 @@ export async function readMeters(httpUrl: string, token: string, rooms: readonly
 }
 
 /** Which kind of object a meter key names, for the per-object breakdown. */
-function objectKind(key: string, origin: string): string {
+export function objectKind(key: string, origin: string): string {
 	if (key === `room:${origin}`) return "origin";
 	if (key.startsWith("room:")) return "targets";
+	if (key.startsWith("inbox:")) return "inboxes";
 	return key.startsWith("index:") ? "index" : "authors";
 }
 
@@ -387,9 +396,18 @@ export interface ServerCounters {
 
 /** HS256 JWT for the admin API, signed with the Worker's AUTH_SECRET (the test secret). */
 export function adminToken(secret: string): string {
+	return hs256(secret, { sub: "bench-admin", name: "bench", role: "admin" });
+}
+
+/** HS256 JWT for an ordinary user (v1.4: DMs and inboxes need one; guests have none). */
+export function userToken(secret: string, sub: string, name: string = sub): string {
+	return hs256(secret, { sub, name });
+}
+
+function hs256(secret: string, claims: Record<string, string>): string {
 	const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 	const now = Math.floor(Date.now() / 1000);
-	const body = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ sub: "bench-admin", name: "bench", role: "admin", iat: now, exp: now + 3600 })}`;
+	const body = `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ ...claims, iat: now, exp: now + 3600 })}`;
 	return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
 }
 

@@ -5,9 +5,11 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CATCH_UP } from "../../objects/search.ts";
+import { INBOX_FANOUT, SUMMARY_CACHE_MS } from "../../src/inbox-protocol.ts";
 import { TYPING_INTERVAL_MS, UNREAD_COUNT_MAX } from "../../src/protocol.ts";
 import { type ActionRows, type ChatAction, type ChatCost, CHAT_ACTION_LABELS, CHAT_ACTIONS, type CrossPostEditRows } from "./chat-cost.ts";
-import { SETTLE_MS } from "./cost.ts";
+import { SAGA_SETTLE_MS, SETTLE_MS } from "./cost.ts";
+import { BUSY_MEMBERS, BUSY_WATCHERS, type InboxActionCost, type InboxCost } from "./inbox-cost.ts";
 import type { Machine } from "./machine.ts";
 import { formatNumber, type Results } from "./report.ts";
 import type { PathName } from "./servers.ts";
@@ -162,7 +164,7 @@ accepted means Parley's \`ack\` or, for the baselines, which have no acks, the s
 - **cross-post ×3 @100/s**: 100 cross-posts a second from one room to 3 rooms; latency from the ack (commit) to the last copy seen by a socket in a target room; sagas completed per second. Parley only.
 - **saturation**: cross-posts to 3 rooms each at stepped rates (200, 400, 600, 700, 800, 1000, … per second; quick: 200, 400, 700, 1000) from one origin room, then spread over 10 origin rooms (each with its own 3 targets); a step is sustained when every cross-post of its window completes, commit → last copy stays under 2 s at p99 and the backlog (sent, not complete) does not grow by more than a quarter second of load over the window. The highest sustained step is reported (a failed step is tried once more). Parley only, Miniflare path.
 - **ingest beside cross-posting**: one sender flat out into a room with 10 receivers while another socket in the same room cross-posts to 3 rooms at 20/s, then at 100/s, each against the same room layout with no cross-posts, back to back. Parley only, Miniflare path.
-- **cost**: SQLite rows written per plain message (diffing the DO SQLite files around single messages, as for the baselines) and per cross-post to 1, 3 and 10 rooms (the server's own storage meters: every cursor's \`rowsWritten\` and every alarm set, in every object; see docs/cost.md); and, Parley only, rows and alarms per v1.3 chat action (reply, mention, edit, reaction, read marker, typing frame, retract, search catch-up, edit of a cross-posted original), by the same meters, each sent over a socket or HTTP on its own.
+- **cost**: SQLite rows written per plain message (diffing the DO SQLite files around single messages, as for the baselines) and per cross-post to 1, 3 and 10 rooms (the server's own storage meters: every cursor's \`rowsWritten\` and every alarm set, in every object; see docs/cost.md); and, Parley only, rows and alarms per v1.3 chat action (reply, mention, edit, reaction, read marker, typing frame, retract, search catch-up, edit of a cross-posted original), by the same meters, each sent over a socket or HTTP on its own; and rows and Durable Object requests per v1.4 inbox action (a mention of 1 and 3 users and its delete, a DM's creation and messages, an inbox read in 1, 5 and 20 rooms, a plain message in a room of 200 members, 50 of them watching), in every object, rooms' and inboxes' meters included.
 
 Throughput and latency scenarios alternate between the servers of a path in rounds and report
 medians, so that drift of the machine hits every server alike.
@@ -379,7 +381,132 @@ ${usd(PRICES.storedGbMonth)} per GB-month retained (a 128-character message with
 so a million retained messages cost cents per month). Requests and rows written beyond the plan's included
 amounts (1 million requests, 50 million rows written, 25 billion rows read per month) are what these figures price.
 
-${chatCostSection(results)}`;
+${chatCostSection(results)}
+${inboxCostSection(results)}`;
+}
+
+/** The v1.4 inbox section of docs/cost.md, from the cost probe's inbox figures (bench/lib/inbox-cost.ts). */
+function inboxCostSection(results: Results): string {
+	const record = results.get("parley", "miniflare", "cost");
+	const detail = record?.ok ? (record.detail as { inbox?: InboxCost; inboxError?: string } | undefined) : undefined;
+	const inbox = detail?.inbox;
+	const head = `## v1.4 inbox: mentions, DMs and inbox reads
+
+Measured by the bench's cost probe (\`bench/lib/inbox-cost.ts\`, Miniflare path), in every object
+an action reaches: the rooms, the users' inboxes (\`GET /v1/admin/meter?inboxes=…\`), every ops
+index shard and every author directory shard, alarms included (each is a row written, and a later
+invocation), metrics flushes left out. A mention or an unmention is counted from the send (the
+delete) until the admin saga view shows every step of the message's inbox run
+(\`<room>~n<seq>\`) finished, and ${SAGA_SETTLE_MS} ms more; everything else until its answer and
+${SETTLE_MS} ms more. **Requests** are counted, not derived: each object counts the Durable Object
+RPCs it makes and serves (\`calls\` in the meter reading), and a request is every RPC an object made
+to another plus the calls into an inbox whose callers do not count them (the Worker's
+\`page\`, \`isMember\` and \`addDm\`, task deliveries' \`applyTasks\`). Not in the request counts: alarm
+invocations (the alarms column) and a room's shipments to the ops index.
+
+**The design's cost** ([inbox.md](inbox.md) has the design): a member of a room costs that room
+nothing per message. No unread count, badge or "new message" row is written for anyone: a plain
+message writes its 2 rows and no task however many members the room has. Unread counts are
+computed when an inbox is read, from each room's \`lastSeq\` and the reader's marker (one
+\`inboxSummary\` RPC per joined room, at most ${INBOX_FANOUT} in flight, cached ${SUMMARY_CACHE_MS / 1000} s), so their cost is requests and
+rows read, paid by the reader, at read time. Users with an inbox socket open get pushes instead
+(\`roomChanged\`, an RPC per watching inbox per change, at most one in flight each): RPCs, not rows.
+Only what must survive is written: a mention is an outbox task at the origin (with its record in the
+ops index) and one register row in the mentioned user's inbox, a DM one row in each member's inbox.
+The dollars below price the rows, the alarms' invocations and the requests counted, at the list
+prices above; the client's own call (an HTTP request, or a twentieth of one for a socket frame) is
+not in them.
+`;
+	if (inbox === undefined) {
+		const why = record === undefined ? "the cost probe did not run" : (detail?.inboxError ?? record.error ?? "not measured");
+		return `${head}\nNot measured in this run: ${why}.\n`;
+	}
+	const objects = (cost: InboxActionCost): string =>
+		Object.entries(cost.perObject)
+			.filter(([, n]) => n !== 0)
+			.map(([kind, n]) => `${kind} ${formatNumber(n)}`)
+			.join(", ");
+	const dollars = (cost: InboxActionCost): string =>
+		usd(
+			cost.rows * PRICES.rowsWrittenPerMillion +
+				cost.alarms * PRICES.doRequestPerMillion +
+				cost.requests * PRICES.doRequestPerMillion,
+		);
+	const line = (label: string, cost: InboxActionCost): string => {
+		const shown = cost.maxRows > cost.rows ? `${formatNumber(cost.rows)} (at most ${cost.maxRows})` : formatNumber(cost.rows);
+		const where = objects(cost);
+		return `| ${label} | ${shown}${where === "" ? "" : ` (${where})`} | ${formatNumber(cost.alarms)} | ${formatNumber(cost.requests)} | ${cost.samples} | ${dollars(cost)} |`;
+	};
+	const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+	const busy = inbox.busyRoom;
+	const table = [
+		"| action | rows written (per object) | alarms | DO requests | samples | $ per million |",
+		"|---|---|---:|---:|---:|---:|",
+		...inbox.mentions.map((m) =>
+			line(`message mentioning ${plural(m.users, "user")} who posted in the room, until the inboxes have it`, m),
+		),
+		...inbox.unmentions.map((m) =>
+			line(`delete of a message mentioning ${plural(m.users, "user")}, until the mentions are removed`, m),
+		),
+		line("DM created (`POST /v1/dms`, once per pair)", inbox.dmCreate),
+		line("message in a DM room, over its socket", inbox.dmMessage),
+		line("message in a DM room, over HTTP (the route checks membership with the caller's inbox)", inbox.dmMessageHttp),
+		...(busy === undefined
+			? []
+			: [
+					line(
+						`plain message in a room where ${busy.members} users posted and ${busy.watchers} watch it from an inbox socket (${formatNumber(busy.pushesPerMessage)} \`roomChanged\` pushes each)`,
+						busy.message,
+					),
+				]),
+	];
+	if (busy === undefined) table.push("", `The busy room was not measured: ${inbox.busyRoomError ?? "unknown"}.`);
+	const reads = [
+		"| rooms joined | rows written | DO requests, cache expired | within the 2 s cache | cache expired, author directory due (10 s) | $ per million reads (cache expired) |",
+		"|---:|---:|---:|---:|---:|---:|",
+		...inbox.reads.map(
+			(r) =>
+				`| ${r.rooms} | ${formatNumber(Math.max(r.cold.rows, r.cached.rows, r.due.rows))} | ${formatNumber(r.cold.requests)} | ${formatNumber(r.cached.requests)} | ${formatNumber(r.due.requests)} | ${dollars(r.cold)} |`,
+		),
+	];
+	const mention1 = inbox.mentions.find((m) => m.users === 1);
+	const mention3 = inbox.mentions.find((m) => m.users === 3);
+	const perUser =
+		mention1 !== undefined && mention3 !== undefined
+			? formatNumber((mention3.rows - mention1.rows) / (mention3.users - mention1.users))
+			: "—";
+	return `${head}
+${table.join("\n")}
+
+**Mentions** are outbox tasks: the message's own 2 rows, then per mentioned user a task row at the
+origin (claimed at the commit for the direct attempt, and updated when its answer is recorded), the
+register row in the inbox and the run's records in the ops index, plus the attempt's check alarm:
+measured, ${mention1 === undefined ? "—" : formatNumber(mention1.rows)} rows for one user and about ${perUser} per further user. A delete
+retracts each mention the same way (its own event and scrub in the room, an \`unmention\` task per
+user, the register set \`gone\` in place). The rows are per mention, never per member.
+
+**DMs** cost rows once, when the pair's room is created: one row in each inbox. Their messages are
+ordinary messages (${formatNumber(inbox.dmMessage.rows)} rows, ${formatNumber(inbox.dmMessage.alarms)} alarms); over HTTP each call also asks the caller's
+inbox whether they are a member (${formatNumber(inbox.dmMessageHttp.requests)} request), while a socket is checked once, at its upgrade.
+
+**Inbox reads** write nothing once the user's name is known. Their cost is requests: one to the
+inbox, one \`inboxSummary\` per joined room whose summary is older than 2 s, and one read of the
+author directory at most every 10 s (for rooms a first post joined, if the directory's push was
+lost); within the cache window a read is one request whatever the number of rooms:
+
+${reads.join("\n")}
+${
+	busy === undefined
+		? ""
+		: `
+**A busy room** pays nothing per member in rows: with ${BUSY_MEMBERS} members who posted and ${BUSY_WATCHERS} of them watching,
+a plain message still wrote ${formatNumber(busy.message.rows)} rows (at most ${busy.message.maxRows}) and set ${formatNumber(busy.message.alarms)} alarms, in the room and in the
+watchers' inboxes together. What it paid for the badges is ${formatNumber(busy.pushesPerMessage)} \`roomChanged\` RPCs per message (one
+per inbox with a socket open, coalesced to one in flight each, so a room busier than the round trip
+sends fewer), about ${usd(busy.pushesPerMessage * PRICES.doRequestPerMillion)} per million messages; members without a socket open cost nothing
+until they read their inbox.
+`
+}`;
 }
 
 /** The v1.3 chat section of docs/cost.md, from the cost probe's chat figures (bench/lib/chat-cost.ts). */

@@ -3,6 +3,7 @@
  * baselines measured in the same run, and the target checks from the issue.
  */
 import { CHAT_ACTION_LABELS, CHAT_ACTIONS, CROSS_POST_EDIT_SIZES, chatMetricName } from "./chat-cost.ts";
+import { BUSY_MEMBERS, BUSY_WATCHERS, MENTION_SIZES, READ_SIZES } from "./inbox-cost.ts";
 import type { PathName, ServerName } from "./servers.ts";
 import { round } from "./stats.ts";
 
@@ -225,6 +226,28 @@ export function checkTargets(results: Results, path: PathName): TargetCheck[] {
 			"0",
 			(v) => v === 0,
 		);
+		// v1.4 (issue 18): members' badges cost a busy room nothing; a read writes nothing once warm.
+		add(
+			`rows written per plain message, ${BUSY_MEMBERS} members, ${BUSY_WATCHERS} watching (all objects, worst sample)`,
+			m("parley", "cost", "maxRowsBusyRoomMessage"),
+			"≤ 2",
+			(v) => v <= 2,
+		);
+		add(
+			`alarms set per plain message, ${BUSY_MEMBERS} members, ${BUSY_WATCHERS} watching`,
+			m("parley", "cost", "alarmsBusyRoomMessage"),
+			"0",
+			(v) => v === 0,
+		);
+		add("rows written per DM message (all objects, worst sample)", m("parley", "cost", "maxRowsDmMessage"), "≤ 2", (v) => v <= 2);
+		for (const n of READ_SIZES) {
+			add(
+				`rows written per inbox read, ${n} room${n === 1 ? "" : "s"}`,
+				m("parley", "cost", `rowsInboxRead${n}`),
+				"0",
+				(v) => v === 0,
+			);
+		}
 		for (const n of [1, 3, 10]) {
 			add(
 				`rows written per cross-post to ${n} room${n === 1 ? "" : "s"}`,
@@ -296,6 +319,61 @@ const ROWS: readonly Row[] = [
 		lowerIsBetter: true,
 	},
 	{ label: "alarms set / chat action (all of the above)", scenario: "cost", key: "alarmsChat", lowerIsBetter: true },
+	...MENTION_SIZES.map(
+		(n): Row => ({
+			label: `rows written / message mentioning ${n} user${n === 1 ? "" : "s"}, until the inboxes have it (all objects, alarms included)`,
+			scenario: "cost",
+			key: `rowsMention${n}`,
+			lowerIsBetter: true,
+		}),
+	),
+	...MENTION_SIZES.map(
+		(n): Row => ({
+			label: `rows written / delete of a message mentioning ${n} user${n === 1 ? "" : "s"} (all objects, alarms included)`,
+			scenario: "cost",
+			key: `rowsUnmention${n}`,
+			lowerIsBetter: true,
+		}),
+	),
+	{ label: "rows written / DM created (`POST /v1/dms`, both inboxes)", scenario: "cost", key: "rowsDmCreate", lowerIsBetter: true },
+	{ label: "rows written / DM message (all objects)", scenario: "cost", key: "rowsDmMessage", lowerIsBetter: true },
+	{ label: "alarms set / DM message", scenario: "cost", key: "alarmsDmMessage", lowerIsBetter: true },
+	...READ_SIZES.flatMap((n): Row[] => {
+		const rooms = `${n} room${n === 1 ? "" : "s"}`;
+		return [
+			{ label: `rows written / inbox read, ${rooms}`, scenario: "cost", key: `rowsInboxRead${n}`, lowerIsBetter: true },
+			{
+				label: `DO requests / inbox read, ${rooms}, cache expired`,
+				scenario: "cost",
+				key: `requestsInboxRead${n}`,
+				lowerIsBetter: true,
+			},
+			{
+				label: `DO requests / inbox read, ${rooms}, within the 2 s cache`,
+				scenario: "cost",
+				key: `requestsInboxReadCached${n}`,
+				lowerIsBetter: true,
+			},
+			{
+				label: `DO requests / inbox read, ${rooms}, author directory due`,
+				scenario: "cost",
+				key: `requestsInboxReadDue${n}`,
+				lowerIsBetter: true,
+			},
+		];
+	}),
+	{
+		label: `rows written / plain message, ${BUSY_MEMBERS} members, ${BUSY_WATCHERS} watching (all objects, worst sample)`,
+		scenario: "cost",
+		key: "maxRowsBusyRoomMessage",
+		lowerIsBetter: true,
+	},
+	{
+		label: `push RPCs / plain message, ${BUSY_WATCHERS} inboxes watching`,
+		scenario: "cost",
+		key: "pushesBusyRoomMessage",
+		lowerIsBetter: true,
+	},
 	{ label: "rows written / message, first search's catch-up", scenario: "cost", key: "rowsSearchCatchUpPerMessage", lowerIsBetter: true },
 	...CROSS_POST_EDIT_SIZES.map(
 		(n): Row => ({

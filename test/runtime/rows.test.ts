@@ -148,6 +148,27 @@ describe("GET /v1/admin/meter", () => {
 		expect((await api("/v1/admin/meter?rooms=NO!", { token: await token({ sub: "ops", role: "admin" }) })).status).toBe(400);
 		expect((await api("/v1/admin/meter", { token: await token({ sub: "u" }) })).status).toBe(403);
 	});
+
+	it("v1.4: lists the named users' inboxes too, with the RPCs each made and served", async ({ expect }) => {
+		const user = `meter-${crypto.randomUUID().slice(0, 8)}`;
+		const admin = await token({ sub: "ops", role: "admin" });
+		expect((await api("/v1/me/inbox", { token: await token({ sub: user, name: "Meter" }) })).status).toBe(200);
+		const response = await api(`/v1/admin/meter?inboxes=${user}`, { token: admin });
+		expect(response.status).toBe(200);
+		const body = (await response.json()) as { objects: Record<string, MeterReading> };
+		expect(Object.keys(body.objects).filter((key) => !key.startsWith("index:") && !key.startsWith("authors:"))).toEqual([
+			`inbox:${user}`,
+		]);
+		const reading = body.objects[`inbox:${user}`];
+		// The read wrote the user's name; it made one read of the author directory and served one page.
+		expect(reading?.rowsWritten).toBeGreaterThanOrEqual(1);
+		expect(reading?.calls).toEqual({ "in:page": 1, "out:roomsSince": 1 });
+		expect((await api(`/v1/admin/meter?inboxes=${"x".repeat(65)}`, { token: admin })).status).toBe(400);
+		expect((await api("/v1/admin/meter?inboxes=a,%07b", { token: admin })).status).toBe(400);
+		const many = Array.from({ length: 65 }, (_, i) => `u${i}`).join(",");
+		expect((await api(`/v1/admin/meter?inboxes=${many}`, { token: admin })).status).toBe(400);
+		expect((await api(`/v1/admin/meter?inboxes=${user}`, { token: await token({ sub: user }) })).status).toBe(403);
+	});
 });
 
 /** Rows the room wrote (alarms included) while `work` ran, and whether it left an alarm set. */

@@ -11,6 +11,7 @@ import {
 	encodeMentionCursor,
 	excerptOf,
 	isAfterCursor,
+	isUserId,
 	type MentionChange,
 	type MentionCursor,
 	type MentionRegister,
@@ -220,6 +221,13 @@ describe("mentions: excerpt, order and cursor", () => {
 			expect(parsed.ok, bad).toBe(false);
 			if (!parsed.ok) expect(parsed.error.code).toBe("bad_request");
 		}
+	});
+});
+
+describe("user ids (the admin meter's `inboxes`, a DM's peer)", () => {
+	it("are 1..64 code points of valid Unicode with no control or bidi characters", ({ expect }) => {
+		for (const id of ["bob", "guest:zoe", "ü".repeat(64), "a-b_c.d@e"]) expect(isUserId(id), id).toBe(true);
+		for (const id of ["", "a".repeat(65), "bo\u0000b", "bo\u202eb", "\ud800"]) expect(isUserId(id), JSON.stringify(id)).toBe(false);
 	});
 });
 

@@ -139,6 +139,34 @@ describe("a message's inbox run", () => {
 		]);
 	});
 
+	it("removes the mention for good when an operator's moderation retracts the message", async () => {
+		const room = await roomWithUsers();
+		const sent = await post(room, ann, "spam for @bob");
+		await settledRun(room, sent.seq);
+		expect((await mentionsOf(bob)).mentions.filter((m) => m.room === room)).toHaveLength(1);
+		const moderationId = "mod@0123456789ab";
+		const [outcome] = await env.ROOM.getByName(room).applyTasks(
+			[
+				{
+					taskId: `${moderationId}.m.${room}`,
+					sagaId: moderationId,
+					kind: "moderate",
+					origin: { kind: "moderation", id: moderationId },
+					targetRoom: room,
+					dedupKey: `${moderationId}:moderate`,
+					traceId: trace(),
+					attempt: 1,
+					payload: { msgIds: [sent.msgId], reason: "moderated" },
+				},
+			],
+			[false],
+		);
+		expect(outcome).toMatchObject({ status: "ok", counts: { retracted: 1 } });
+		const run = await settledRun(room, sent.seq);
+		expect(run.steps.filter((s) => s.kind === "unmention").map((s) => [s.room, s.state])).toEqual([["@bob", "succeeded"]]);
+		expect((await mentionsOf(bob)).mentions.filter((m) => m.room === room)).toEqual([]);
+	});
+
 	it("does not mention a user banned in the room", async () => {
 		const room = await roomWithUsers();
 		await env.ROOM.getByName(room).updatePolicy({ banned: ["cat"] });

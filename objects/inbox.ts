@@ -469,6 +469,7 @@ export class Inbox extends DurableObject<Env> {
 
 	/** Keeps the rooms' watch alive while sockets are open; with none open, no alarm is set again. */
 	override async alarm(): Promise<void> {
+		this.storageMeter.countCall("in", "alarm");
 		// An expired socket keeps no watch alive: it is closed here if nothing was sent on it since.
 		const live = this.openSockets().filter((ws) => {
 			const who = readSocketIdentity(ws);

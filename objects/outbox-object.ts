@@ -57,6 +57,8 @@ export abstract class OutboxObject extends DurableObject<Env> {
 	abstract readonly engine: TaskEngine;
 
 	override async alarm(): Promise<void> {
+		// An alarm run is a request too (the runtime makes it, so nobody else counts it).
+		this.engine.meterCall("in", "alarm");
 		await this.engine.alarm();
 	}
 

@@ -561,6 +561,7 @@ export class TaskEngine {
 		await Promise.all(
 			[...byShard].map(async ([shard, batch]) => {
 				try {
+					this.host.storageMeter.countCall("out", "ingest");
 					await withTimeout(
 						"index feed",
 						OUTBOUND_TIMEOUT_MS,
@@ -702,6 +703,7 @@ export class TaskEngine {
 		for (const batch of ops.dueFeed(this.now())) {
 			try {
 				const env = this.host.env();
+				this.host.storageMeter.countCall("out", "ingest");
 				const ingest =
 					batch.sink === "authors"
 						? env.AUTHORS.getByName(shardName(batch.shard)).ingest(batch.updates)
@@ -794,6 +796,11 @@ export class TaskEngine {
 		});
 		if (reply.ok && !reply.value.repeated) await this.afterWrite();
 		return reply;
+	}
+
+	/** Counts an RPC this object made or served (objects/storage-meter.ts). */
+	meterCall(direction: "in" | "out", method: string): void {
+		this.host.storageMeter.countCall(direction, method);
 	}
 
 	meterReading(): MeterReading {

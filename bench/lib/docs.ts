@@ -400,9 +400,10 @@ delete) until the admin saga view shows every step of the message's inbox run
 (\`<room>~n<seq>\`) finished, and ${SAGA_SETTLE_MS} ms more; everything else until its answer and
 ${SETTLE_MS} ms more. **Requests** are counted, not derived: each object counts the Durable Object
 RPCs it makes and serves (\`calls\` in the meter reading), and a request is every RPC an object made
-to another plus the calls into an inbox whose callers do not count them (the Worker's
-\`page\`, \`isMember\` and \`addDm\`, task deliveries' \`applyTasks\`). Not in the request counts: alarm
-invocations (the alarms column) and a room's shipments to the ops index.
+to another (a room's shipments to the ops index and the author directory included) plus the calls
+whose callers do not count them: the Worker's \`page\`, \`isMember\` and \`addDm\`, task deliveries'
+\`applyTasks\`, and each alarm invocation. Not in them: the queue's own operations (a retried task's
+send), which Queues bills apart.
 
 **The design's cost** ([inbox.md](inbox.md) has the design): a member of a room costs that room
 nothing per message. No unread count, badge or "new message" row is written for anyone: a plain

@@ -100,7 +100,7 @@ const POSTED_READ_WAIT_MS = 10_300;
  * the queue consumer delivering tasks, the author directory) do not count them: a request each.
  * Every other RPC is counted once, by the object that made it (`out:*`).
  */
-const COUNTED_WHERE_SERVED = new Set(["in:page", "in:isMember", "in:addDm", "in:applyTasks", "in:postedIn"]);
+const COUNTED_WHERE_SERVED = new Set(["in:page", "in:isMember", "in:addDm", "in:applyTasks", "in:postedIn", "in:alarm"]);
 
 interface Sample {
 	rows: number;

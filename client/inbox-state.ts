@@ -28,8 +28,13 @@ import type {
 	InboxChangeFrame,
 } from "../src/inbox-protocol.ts";
 import { isDmRoom } from "../src/inbox-protocol.ts";
+import { compareRooms } from "../src/inbox-rules.ts";
 import type { UserRef } from "../src/protocol.ts";
 import { UNREAD_COUNT_MAX } from "../src/protocol.ts";
+
+// The room list's order is the server's own rule, not a copy: a list re-sorted here after a
+// frame stays in the order the next page has.
+export { compareRooms, lastActivity } from "../src/inbox-rules.ts";
 
 /** What an app shows of the inbox at one moment. Treat it as read-only: every change makes a new one. */
 export interface InboxView {
@@ -76,20 +81,6 @@ export interface Applied {
 
 const mentionKey = (room: string, msgId: string): string => `m:${room}:${msgId}`;
 const roomKey = (room: string): string => `r:${room}`;
-
-/** When a room was last active: its latest message, else when it was joined. */
-export function lastActivity(room: InboxRoom): number {
-	return room.last?.ts ?? room.joinedAt;
-}
-
-/** The server's order: rooms with unread messages first, then by last activity (newest first), then by id. */
-export function compareRooms(a: InboxRoom, b: InboxRoom): number {
-	const unread = Number(b.unread > 0) - Number(a.unread > 0);
-	if (unread !== 0) return unread;
-	const activity = lastActivity(b) - lastActivity(a);
-	if (activity !== 0) return activity;
-	return a.room < b.room ? -1 : a.room > b.room ? 1 : 0;
-}
 
 /** Newest first; ties by room then msgId, so the order is stable. */
 export function compareMentions(a: Mention, b: Mention): number {

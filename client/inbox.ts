@@ -3,11 +3,12 @@
  * The Parley inbox client (v1.4): one user's view across rooms, kept up to date over the inbox
  * socket (`GET /v1/me/ws`), so an app can badge rooms it is not connected to.
  *
- * It follows the room client's rules (client/index.ts, docs/client.md): the token provider is
- * asked on every connect and HTTP call (and once more after a 401); a socket closed with 4001
- * (token expired) is reopened at once with a fresh token; a dead network is noticed by the
- * heartbeat and reconnected with exponential backoff and full jitter; refused credentials (401),
- * access (403) or requests (400), and a server without an inbox (404, before v1.4), stop the loop.
+ * It shares the room client's connection loop (client/live-socket.ts) and rules (docs/client.md):
+ * the token provider is asked on every connect and HTTP call (and once more after a 401); a
+ * socket closed with 4001 (token expired) is reopened at once with a fresh token; a dead network
+ * is noticed by the heartbeat and reconnected with exponential backoff and full jitter; refused
+ * credentials (401), access (403) or requests (400), and a server without an inbox (404, before
+ * v1.4), stop the loop.
  *
  * Counts are not replayed on the socket, so every connect (the first and each reconnect) reads
  * `GET /v1/me/inbox` first and opens the socket with `since` = that page's seq. Durable frames
@@ -43,9 +44,7 @@ import type {
 } from "../src/inbox-protocol.ts";
 import { MENTIONS_PAGE_MAX } from "../src/inbox-protocol.ts";
 import type { UserRef } from "../src/protocol.ts";
-import { isRoomId, TOKEN_EXPIRED_CLOSE } from "../src/protocol.ts";
-import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import { isRoomId } from "../src/protocol.ts";
 import { Emitter } from "./emitter.ts";
 import type { Listener } from "./emitter.ts";
 import { ParleyClientError } from "./errors.ts";
@@ -62,11 +61,18 @@ import {
 	type InboxState,
 	type InboxView,
 } from "./inbox-state.ts";
-import { SOCKET_OPEN, globalSocketFactory } from "./socket.ts";
-import type { SocketFactory, SocketLike } from "./socket.ts";
+import { Identity, type TokenProvider } from "./identity.ts";
+import {
+	type Connection,
+	type ConnectionState,
+	LiveSocket,
+	type LiveSocketOptions,
+	refusedState,
+	type StatusEvent,
+} from "./live-socket.ts";
 
 /** Hands out a current token; called on every connect and HTTP call (and once more on a 401). */
-export type InboxTokenProvider = () => string | Promise<string>;
+export type InboxTokenProvider = TokenProvider;
 
 /**
  * Where the inbox connection is: the room client's states (see `ConnectionState` there):
@@ -74,29 +80,10 @@ export type InboxTokenProvider = () => string | Promise<string>;
  * `live`, `reconnecting`, `offline` (`suspend()`), and the terminal `closed`, `unauthorized`,
  * `forbidden`, `rejected`.
  */
-export type InboxConnectionState =
-	| "idle"
-	| "connecting"
-	| "syncing"
-	| "live"
-	| "reconnecting"
-	| "offline"
-	| "closed"
-	| "unauthorized"
-	| "forbidden"
-	| "rejected";
+export type InboxConnectionState = ConnectionState;
 
-const TERMINAL: ReadonlySet<InboxConnectionState> = new Set(["closed", "unauthorized", "forbidden", "rejected"]);
-
-export interface InboxStatusEvent {
-	state: InboxConnectionState;
-	/** `connecting` / `reconnecting`: consecutive failed attempts so far. */
-	attempt?: number;
-	/** `reconnecting`: how long until the next attempt. */
-	delayMs?: number;
-	/** Why the previous socket ended, or why the state is terminal. */
-	reason?: string;
-}
+/** The room client's status event: `attempt` and `delayMs` while reconnecting, `reason` why. */
+export type InboxStatusEvent = StatusEvent;
 
 /** A room entered or left the inbox. */
 export type InboxRoomEvent = { type: "joined"; room: InboxRoom } | { type: "left"; room: string };
@@ -122,49 +109,19 @@ export interface InboxClientEvents {
 	status: InboxStatusEvent;
 }
 
-export interface InboxClientOptions {
+/** Also the connection loop's options (`LiveSocketOptions`): backoff, heartbeat, connect timeout, `createSocket`, `random`. */
+export interface InboxClientOptions extends LiveSocketOptions {
 	/** The server's origin (and optional path prefix), e.g. `https://chat.example.com`. */
 	url: string;
 	/** A signed token, or a function that returns a current one. Give exactly one of `token` and `guest`. */
 	token?: string | InboxTokenProvider;
 	/** A guest name, when the server allows guests. */
 	guest?: string;
-	/** Reconnect schedule; default `{ minMs: 500, maxMs: 30000, factor: 2 }`. */
-	backoff?: Partial<BackoffOptions>;
-	/** How often to send `ping` on an open socket. Default 20000 ms. */
-	heartbeatIntervalMs?: number;
-	/** How long after a ping without any frame back the socket is declared dead. Default 10000 ms. */
-	heartbeatTimeoutMs?: number;
-	/** How long a new socket may take to be welcomed. Default 15000 ms. */
-	connectTimeoutMs?: number;
 	/** Timeout of each HTTP request. Default 15000 ms. */
 	httpTimeoutMs?: number;
-	createSocket?: SocketFactory;
+	/** Makes HTTP requests; default: the global `fetch`. */
 	fetch?: FetchLike;
-	/** Source of randomness for the backoff jitter (tests pin it). */
-	random?: () => number;
 }
-
-interface Deferred {
-	resolve(): void;
-	reject(error: unknown): void;
-}
-
-type Timer = ReturnType<typeof setTimeout>;
-
-interface Connection {
-	readonly socket: SocketLike;
-	welcomed: boolean;
-	synced: boolean;
-	connectTimer: Timer | undefined;
-	heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-	pongTimer: Timer | undefined;
-}
-
-/** Close code for sockets the client abandons. App range, as the room client's. */
-const ABANDON_CODE = 4000;
-
-type Auth = { token: InboxTokenProvider } | { guest: string };
 
 /** `<base>/v1/<rest>` with the query, and `?guest=` for a guest. */
 export function inboxApiUrl(
@@ -196,21 +153,12 @@ export function inboxSocketUrl(baseUrl: string, credentials: Credentials, since:
  */
 export class InboxClient {
 	readonly url: string;
-	readonly #auth: Auth;
+	readonly #identity: Identity;
 	readonly #events = new Emitter<InboxClientEvents>();
-	readonly #backoff: Backoff;
-	readonly #createSocket: SocketFactory;
+	readonly #live: LiveSocket<Connection>;
 	readonly #fetch: FetchLike;
-	readonly #heartbeatIntervalMs: number;
-	readonly #heartbeatTimeoutMs: number;
-	readonly #connectTimeoutMs: number;
 	readonly #httpTimeoutMs: number;
-	#state: InboxConnectionState = "idle";
 	#inbox: InboxState = emptyInbox();
-	#conn: Connection | undefined;
-	#attemptSeq = 0;
-	#reconnectTimer: Timer | undefined;
-	#connectWaiters: Deferred[] = [];
 	#loadingOlder: Promise<number> | undefined;
 
 	constructor(options: InboxClientOptions) {
@@ -218,14 +166,34 @@ export class InboxClient {
 			throw new TypeError("give exactly one of `token` and `guest`");
 		}
 		this.url = new URL(options.url).toString();
-		const token = options.token;
-		this.#auth = token === undefined ? { guest: options.guest ?? "" } : { token: typeof token === "string" ? () => token : token };
-		this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, ...options.backoff }, options.random);
-		this.#createSocket = options.createSocket ?? globalSocketFactory();
+		this.#identity = new Identity(options.token, options.guest);
+		this.#live = new LiveSocket<Connection>(options, {
+			messages: { forbidden: "access to the inbox was refused", closed: "the inbox client was closed" },
+			// The page first: counts are not replayed, and its seq is where the socket resumes.
+			prepare: (current) =>
+				this.#readPage().then(async (page) => {
+					if (!current()) return undefined;
+					this.#adoptPage(page);
+					return await this.#identity.credentials();
+				}),
+			prepareFailed: (error) => {
+				const failure =
+					error instanceof ParleyClientError
+						? error
+						: new ParleyClientError("network", `could not read the inbox: ${String(error)}`);
+				// A server from before v1.4 has no inbox (404): asking again will not make one.
+				const terminal = refusedState(failure.status) ?? (failure.status === 404 ? "rejected" : undefined);
+				return { error: failure, reason: `inbox read failed: ${failure.message}`, terminal };
+			},
+			socketUrl: (credentials) => inboxSocketUrl(this.url, credentials, this.#inbox.view.seq),
+			newConnection: (socket) => ({ socket, welcomed: false, synced: false }),
+			onFrame: (conn, frame) => this.#onFrame(conn, frame as InboxServerFrame),
+			// No probe after a lost socket, unlike the room client: the next attempt reads the page
+			// first, which tells a refused token (401) from a blip.
+			onStatus: (status) => this.#events.emit("status", status),
+			onError: (error) => this.#events.emit("error", error),
+		});
 		this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-		this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
-		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10_000;
-		this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
 		this.#httpTimeoutMs = options.httpTimeoutMs ?? 15_000;
 	}
 
@@ -243,7 +211,7 @@ export class InboxClient {
 
 	/** The connection state (also reported by `status`). */
 	get state(): InboxConnectionState {
-		return this.#state;
+		return this.#live.state;
 	}
 
 	/** The current view: rooms (server order), totals, mentions (newest first). Empty until the first page. */
@@ -258,11 +226,7 @@ export class InboxClient {
 
 	/** Starts the loop (if not started); resolves once live. Rejects on refused credentials or `close()`. */
 	connect(): Promise<void> {
-		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
-		if (this.#state === "live") return Promise.resolve();
-		const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
-		if (this.#state === "idle") this.#open();
-		return promise;
+		return this.#live.connect();
 	}
 
 	/**
@@ -282,7 +246,7 @@ export class InboxClient {
 		if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MENTIONS_PAGE_MAX)) {
 			throw new TypeError(`\`limit\` must be a whole number in 1..${MENTIONS_PAGE_MAX}`);
 		}
-		const page = await this.#http((credentials) =>
+		const page = await this.#identity.http((credentials) =>
 			requestJson<MentionsPage>(
 				this.#fetch,
 				inboxApiUrl(this.url, "me/mentions", { before, limit }, credentials),
@@ -341,52 +305,29 @@ export class InboxClient {
 
 	/** Drops the socket and stops reconnecting (e.g. the browser went offline); `resume()` reconnects. */
 	suspend(): void {
-		if (TERMINAL.has(this.#state) || this.#state === "offline") return;
-		this.#clearReconnect();
-		this.#abandon("suspended");
-		this.#setStatus({ state: "offline", reason: "suspended" });
+		this.#live.suspend();
 	}
 
 	resume(): void {
-		if (this.#state !== "offline") return;
-		this.#backoff.reset();
-		this.#open();
+		this.#live.resume();
 	}
 
 	/** Skips the current backoff wait (no-op unless `reconnecting`). */
 	reconnectNow(): void {
-		if (this.#state !== "reconnecting") return;
-		this.#clearReconnect();
-		this.#open();
+		this.#live.reconnectNow();
 	}
 
 	close(): void {
-		this.#terminate("closed", new ParleyClientError("closed", "the inbox client was closed"));
+		this.#live.close();
 	}
 
 	// -----------------------------------------------------------------------------------
 	// HTTP
 	// -----------------------------------------------------------------------------------
 
-	async #credentials(): Promise<Credentials> {
-		if ("guest" in this.#auth) return { guest: this.#auth.guest };
-		const token = await this.#auth.token();
-		if (typeof token !== "string" || token === "") throw new ParleyClientError("unauthorized", "the token provider returned no token");
-		return { token };
-	}
-
-	async #http<T>(call: (credentials: Credentials) => Promise<T>): Promise<T> {
-		try {
-			return await call(await this.#credentials());
-		} catch (error) {
-			if (!(error instanceof ParleyClientError && error.status === 401 && "token" in this.#auth)) throw error;
-			return await call(await this.#credentials());
-		}
-	}
-
 	async #post<T>(rest: string, method: "POST" | "DELETE", body?: unknown): Promise<T> {
-		if (TERMINAL.has(this.#state)) throw this.#terminalError();
-		return await this.#http((credentials) =>
+		if (this.#live.terminal) throw this.#live.terminalError();
+		return await this.#identity.http((credentials) =>
 			requestJson<T>(
 				this.#fetch,
 				inboxApiUrl(this.url, rest, {}, credentials),
@@ -402,7 +343,7 @@ export class InboxClient {
 	}
 
 	async #readPage(): Promise<InboxPage> {
-		const page = await this.#http((credentials) =>
+		const page = await this.#identity.http((credentials) =>
 			requestJson<InboxPage>(
 				this.#fetch,
 				inboxApiUrl(this.url, "me/inbox", {}, credentials),
@@ -427,199 +368,17 @@ export class InboxClient {
 	}
 
 	// -----------------------------------------------------------------------------------
-	// Connection loop
-	// -----------------------------------------------------------------------------------
-
-	#open(): void {
-		this.#clearReconnect();
-		this.#setStatus({ state: "connecting", attempt: this.#backoff.attempt });
-		const attempt = ++this.#attemptSeq;
-		const current = (): boolean => attempt === this.#attemptSeq && this.#state === "connecting";
-		// The page first: counts are not replayed, and its seq is where the socket resumes.
-		this.#readPage()
-			.then(async (page) => {
-				if (!current()) return;
-				this.#adoptPage(page);
-				const credentials = await this.#credentials();
-				if (current()) this.#openSocket(credentials);
-			})
-			.catch((error: unknown) => {
-				if (!current()) return;
-				const failure =
-					error instanceof ParleyClientError
-						? error
-						: new ParleyClientError("network", `could not read the inbox: ${String(error)}`);
-				if (failure.status === 401) this.#terminate("unauthorized", failure);
-				else if (failure.status === 403) this.#terminate("forbidden", failure);
-				else if (failure.status === 400) this.#terminate("rejected", failure);
-				// A server from before v1.4 has no inbox: asking again will not make one.
-				else if (failure.status === 404) this.#terminate("rejected", failure);
-				else {
-					this.#events.emit("error", failure);
-					this.#scheduleReconnect(`inbox read failed: ${failure.message}`);
-				}
-			});
-	}
-
-	#openSocket(credentials: Credentials): void {
-		let socket: SocketLike;
-		try {
-			socket = this.#createSocket(inboxSocketUrl(this.url, credentials, this.#inbox.view.seq));
-		} catch (error) {
-			this.#events.emit("error", new ParleyClientError("network", `could not open a socket: ${String(error)}`));
-			this.#scheduleReconnect("socket constructor threw");
-			return;
-		}
-		const conn: Connection = {
-			socket,
-			welcomed: false,
-			synced: false,
-			connectTimer: undefined,
-			heartbeatTimer: undefined,
-			pongTimer: undefined,
-		};
-		this.#conn = conn;
-		conn.connectTimer = setTimeout(() => this.#lost(conn, "no welcome in time"), this.#connectTimeoutMs);
-		socket.addEventListener("open", () => {
-			if (conn === this.#conn) this.#startHeartbeat(conn);
-		});
-		socket.addEventListener("message", (event) => {
-			if (conn === this.#conn) this.#onData(conn, event.data);
-		});
-		socket.addEventListener("close", (event) => {
-			if (conn !== this.#conn) return;
-			const reason = `socket closed (${event.code}${event.reason === "" ? "" : ` ${event.reason}`})`;
-			if (event.code === TOKEN_EXPIRED_CLOSE) {
-				// Not a failure: the token ran out. Reconnect at once with a fresh one.
-				this.#abandon(reason);
-				if (!TERMINAL.has(this.#state) && this.#state !== "offline") this.#open();
-				return;
-			}
-			this.#lost(conn, reason);
-		});
-		socket.addEventListener("error", () => {
-			if (conn === this.#conn) this.#lost(conn, "socket error");
-		});
-	}
-
-	#startHeartbeat(conn: Connection): void {
-		conn.heartbeatTimer = setInterval(() => {
-			if (conn !== this.#conn) return;
-			try {
-				conn.socket.send("ping");
-			} catch {
-				// Dead; the close event follows.
-			}
-			conn.pongTimer ??= setTimeout(() => this.#lost(conn, "heartbeat timeout"), this.#heartbeatTimeoutMs);
-		}, this.#heartbeatIntervalMs);
-	}
-
-	#abandon(reason: string): void {
-		const conn = this.#conn;
-		if (conn === undefined) return;
-		this.#conn = undefined;
-		clearTimeout(conn.connectTimer);
-		clearInterval(conn.heartbeatTimer);
-		clearTimeout(conn.pongTimer);
-		if (conn.socket.readyState <= SOCKET_OPEN) {
-			try {
-				conn.socket.close(ABANDON_CODE, reason.slice(0, 100));
-			} catch {
-				// Already closing.
-			}
-		}
-	}
-
-	#lost(conn: Connection, reason: string): void {
-		if (conn !== this.#conn) return;
-		this.#abandon(reason);
-		if (TERMINAL.has(this.#state) || this.#state === "offline") return;
-		// The next attempt reads the page first, which tells a refused token (401) from a blip.
-		this.#scheduleReconnect(reason);
-	}
-
-	#scheduleReconnect(reason: string): void {
-		this.#clearReconnect();
-		const step = this.#backoff.next();
-		this.#setStatus({ state: "reconnecting", attempt: step.attempt + 1, delayMs: step.delayMs, reason });
-		this.#reconnectTimer = setTimeout(() => {
-			this.#reconnectTimer = undefined;
-			if (this.#state === "reconnecting") this.#open();
-		}, step.delayMs);
-	}
-
-	#clearReconnect(): void {
-		clearTimeout(this.#reconnectTimer);
-		this.#reconnectTimer = undefined;
-	}
-
-	#terminate(state: InboxConnectionState, error: ParleyClientError): void {
-		if (TERMINAL.has(this.#state)) return;
-		this.#clearReconnect();
-		this.#abandon(state);
-		this.#attemptSeq++;
-		this.#state = state;
-		const waiters = this.#connectWaiters;
-		this.#connectWaiters = [];
-		for (const waiter of waiters) waiter.reject(error);
-		if (state !== "closed") this.#events.emit("error", error);
-		this.#events.emit("status", { state, reason: error.message });
-	}
-
-	#terminalError(): ParleyClientError {
-		switch (this.#state) {
-			case "unauthorized":
-				return new ParleyClientError("unauthorized", "the credentials were refused", { status: 401 });
-			case "forbidden":
-				return new ParleyClientError("forbidden", "access to the inbox was refused", { status: 403 });
-			case "rejected":
-				return new ParleyClientError("bad_request", "the server refused the connection request", { status: 400 });
-			default:
-				return new ParleyClientError("closed", "the inbox client was closed");
-		}
-	}
-
-	#setStatus(status: InboxStatusEvent): void {
-		if (status.state === this.#state && status.state !== "reconnecting") return;
-		this.#state = status.state;
-		this.#events.emit("status", status);
-	}
-
-	// -----------------------------------------------------------------------------------
 	// Frames
 	// -----------------------------------------------------------------------------------
-
-	#onData(conn: Connection, data: unknown): void {
-		clearTimeout(conn.pongTimer);
-		conn.pongTimer = undefined;
-		if (typeof data !== "string" || data === "pong") return;
-		let frame: InboxServerFrame;
-		try {
-			frame = JSON.parse(data) as InboxServerFrame;
-		} catch {
-			this.#events.emit("error", new ParleyClientError("protocol", "the server sent a frame that is not JSON"));
-			return;
-		}
-		if (typeof frame !== "object" || frame === null) return;
-		this.#onFrame(conn, frame);
-	}
 
 	#onFrame(conn: Connection, frame: InboxServerFrame): void {
 		switch (frame.type) {
 			case "inbox.welcome":
-				clearTimeout(conn.connectTimer);
-				conn.connectTimer = undefined;
-				conn.welcomed = true;
-				this.#setStatus({ state: "syncing" });
+				this.#live.welcome(conn);
 				this.#events.emit("welcome", frame);
 				return;
 			case "inbox.synced":
-				if (conn.synced) return;
-				conn.synced = true;
-				this.#backoff.reset();
-				this.#setStatus({ state: "live" });
-				this.#events.emit("synced", { through: this.#inbox.view.seq });
-				for (const waiter of this.#connectWaiters.splice(0)) waiter.resolve();
+				this.#live.live(conn, () => this.#events.emit("synced", { through: this.#inbox.view.seq }));
 				return;
 			case "error":
 				this.#events.emit("error", new ParleyClientError(frame.code as ParleyClientError["code"], frame.message));

@@ -67,21 +67,23 @@ import {
 	GUEST_NAME_PATTERN,
 	PAGE_LIMIT_MAX,
 	READ_COALESCE_MS,
-	TOKEN_EXPIRED_CLOSE,
 	TYPING_INTERVAL_MS,
 	isPresenceUpdate,
 	isRoomId,
 	unpackBatch,
 } from "../src/protocol.ts";
 import { takeUpTo, type Bucket } from "../src/token-bucket.ts";
-import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import { Backoff } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
 import type { Listener } from "./emitter.ts";
 import { ParleyClientError } from "./errors.ts";
 import { apiUrl, authHeaders, fetchEvents, requestJson, socketUrl } from "./http.ts";
-import type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
+import type { FetchLike, HistoryQuery } from "./http.ts";
+import { Identity } from "./identity.ts";
+import type { TokenProvider } from "./identity.ts";
 import { newClientId } from "./ids.ts";
+import { type Connection, LiveSocket, refusedState } from "./live-socket.ts";
+import type { ConnectionState, LiveSocketOptions, StatusEvent } from "./live-socket.ts";
 import { Outbox } from "./outbox.ts";
 import {
 	editFrame,
@@ -99,12 +101,12 @@ import { ReadCoalescer, ReadTracker } from "./read-state.ts";
 import { checkOutgoing, frameBytes, limitsFromWelcome, MAX_INTERNAL_RETRIES, pacing, refusalKind } from "./send-rules.ts";
 import { Sequencer } from "./sequencer.ts";
 import type { OutboxStorage } from "./storage.ts";
-import { SOCKET_OPEN, globalSocketFactory } from "./socket.ts";
-import type { SocketFactory, SocketLike } from "./socket.ts";
+import { SOCKET_OPEN } from "./socket.ts";
 
 export type { BackoffOptions } from "./backoff.ts";
 export type { ClientErrorCode } from "./errors.ts";
 export type { Credentials, FetchLike, HistoryQuery } from "./http.ts";
+export type { ConnectionState, StatusEvent } from "./live-socket.ts";
 export type { SocketFactory, SocketLike } from "./socket.ts";
 export type { OutboxStorage, WebStorageLike } from "./storage.ts";
 export type { PendingChange, PendingSend } from "./pending.ts";
@@ -175,8 +177,7 @@ export type {
 	UnreadFrame,
 } from "../src/inbox-protocol.ts";
 
-/** Hands out a current token; called on every connect and HTTP call (and once more on a 401). */
-export type TokenProvider = () => string | Promise<string>;
+export type { TokenProvider } from "./identity.ts";
 
 /**
  * A room message as the client delivers it: the wire event, plus `reactionsAt` when it carries
@@ -199,42 +200,6 @@ export interface QueueStatus {
 	inFlight: number;
 	/** Until when (epoch ms) writes are held by the room's rate limit or the client's pacing; 0 if not held. */
 	heldUntil: number;
-}
-
-/**
- * Where the connection is:
- * - `idle`: created, `connect()` not called yet;
- * - `connecting`: a socket is being opened (until `welcome`);
- * - `syncing`: welcomed, catching up on missed events (replay, then HTTP pages);
- * - `live`: caught up; events arrive as they happen;
- * - `reconnecting`: the socket is gone; waiting `delayMs` before the next attempt;
- * - `offline`: suspended by the app (`suspend()`), sends queue until `resume()`;
- * - `closed`: `close()` was called;
- * - `unauthorized` / `forbidden` / `rejected`: the server refused the credentials (401), the
- *   room (403) or the request (400); terminal, nothing is retried.
- */
-export type ConnectionState =
-	| "idle"
-	| "connecting"
-	| "syncing"
-	| "live"
-	| "reconnecting"
-	| "offline"
-	| "closed"
-	| "unauthorized"
-	| "forbidden"
-	| "rejected";
-
-const TERMINAL: ReadonlySet<ConnectionState> = new Set(["closed", "unauthorized", "forbidden", "rejected"]);
-
-export interface StatusEvent {
-	state: ConnectionState;
-	/** `connecting` / `reconnecting`: consecutive failed attempts so far (0 on a fresh start). */
-	attempt?: number;
-	/** `reconnecting`: how long until the next attempt. */
-	delayMs?: number;
-	/** Why the previous socket ended, or why the state is terminal. */
-	reason?: string;
 }
 
 /** Everything `on()` can listen to, and the payload each listener receives. */
@@ -288,7 +253,8 @@ export interface ParleyClientEvents {
 	synced: { through: number };
 }
 
-export interface ParleyClientOptions {
+/** Also the connection loop's options (`LiveSocketOptions`): backoff, heartbeat, connect timeout, `createSocket`, `random`. */
+export interface ParleyClientOptions extends LiveSocketOptions {
 	/** The server's origin (and optional path prefix), e.g. `https://chat.example.com`. */
 	url: string;
 	/** The room id, `^[a-z0-9][a-z0-9._-]{0,63}$`. */
@@ -305,24 +271,12 @@ export interface ParleyClientOptions {
 	 * over HTTP as needed). Default: the latest 50 events, as the server replays them.
 	 */
 	since?: number;
-	/** Reconnect schedule; default `{ minMs: 500, maxMs: 30000, factor: 2 }`. */
-	backoff?: Partial<BackoffOptions>;
-	/** How often to send `ping` on an open socket. Default 20000 ms. */
-	heartbeatIntervalMs?: number;
-	/** How long after a ping without any frame back the socket is declared dead. Default 10000 ms. */
-	heartbeatTimeoutMs?: number;
-	/** How long a new socket may take to be welcomed. Default 15000 ms. */
-	connectTimeoutMs?: number;
 	/** Timeout of each HTTP request (history pages, probes, deletes). Default 15000 ms. */
 	httpTimeoutMs?: number;
 	/** Most sends written and not yet acked at once. Default 16. */
 	maxInFlight?: number;
-	/** Opens sockets; default: the global `WebSocket`. */
-	createSocket?: SocketFactory;
 	/** Makes HTTP requests; default: the global `fetch`. */
 	fetch?: FetchLike;
-	/** Source of randomness for the backoff jitter (tests pin it). */
-	random?: () => number;
 	/**
 	 * v1.2 socket features to ask for; default both. `batch`: the events of one commit arrive as
 	 * one frame (unpacked here, so listeners see no difference); `presence`: joins and leaves come
@@ -366,14 +320,8 @@ interface Deferred<T> {
 
 type Timer = ReturnType<typeof setTimeout>;
 
-/** One socket and what is known about it; replaced wholesale on every reconnect. */
-interface Connection {
-	readonly socket: SocketLike;
-	welcomed: boolean;
-	synced: boolean;
-	connectTimer: Timer | undefined;
-	heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-	pongTimer: Timer | undefined;
+/** One room socket and what is known about it; replaced wholesale on every reconnect. */
+interface RoomConnection extends Connection {
 	/** The HTTP catch-up loop running for this connection, if any. */
 	fill: Promise<void> | undefined;
 	/** The welcome's `lastSeq`: replayed messages count their reactions as of it. */
@@ -385,13 +333,8 @@ interface Connection {
 	chat: boolean;
 }
 
-/** Close code for sockets the client abandons (heartbeat or connect timeout). App range. */
-const ABANDON_CODE = 4000;
 /** RFC 6455 "message too big": the server's answer to a frame over its limit. */
 const TOO_BIG_CODE = 1009;
-
-/** Who the client is, before the token provider has been asked. */
-type Auth = { token: TokenProvider } | { guest: string };
 
 /** The JWT `sub`, read without verifying (only to key the persisted outbox by user). */
 function tokenSubject(token: string): string {
@@ -426,7 +369,7 @@ function tokenSubject(token: string): string {
 export class ParleyClient {
 	readonly room: string;
 	readonly url: string;
-	readonly #auth: Auth;
+	readonly #identity: Identity;
 	readonly #storage: OutboxStorage | undefined;
 	/** Every send id this client has held, so a persisted queue keeps only other clients' entries besides ours. */
 	readonly #held = new Set<string>();
@@ -439,33 +382,23 @@ export class ParleyClient {
 	/** The client's own token bucket, mirroring the room's at a slightly slower pace. */
 	#pace: Bucket = { tokens: 0, at: 0 };
 	#heldUntil = 0;
-	/** Bumped on every connection attempt, so a slow token provider cannot open a stale socket. */
-	#attemptSeq = 0;
 	readonly #events = new Emitter<ParleyClientEvents>();
 	readonly #sequencer: Sequencer<RoomEvent>;
 	readonly #outbox = new Outbox<OutFrame>();
 	readonly #waiters = new Map<string, Deferred<SendResult>[]>();
-	readonly #backoff: Backoff;
-	readonly #createSocket: SocketFactory;
+	readonly #live: LiveSocket<RoomConnection>;
 	readonly #fetch: FetchLike;
-	readonly #heartbeatIntervalMs: number;
-	readonly #heartbeatTimeoutMs: number;
-	readonly #connectTimeoutMs: number;
 	readonly #httpTimeoutMs: number;
 	readonly #maxInFlight: number;
 	readonly #since: number | undefined;
 	readonly #features: readonly Feature[];
-	#state: ConnectionState = "idle";
-	#conn: Connection | undefined;
 	/** Whether the sequencer has a baseline, so reconnects resume with `since`. */
 	#joined = false;
 	#user: UserRef | undefined;
 	readonly #online = new Map<string, UserRef>();
 	#onlineCount = 0;
 	#onlineComplete = true;
-	#reconnectTimer: Timer | undefined;
 	#flushTimer: Timer | undefined;
-	#connectWaiters: Deferred<void>[] = [];
 	/** When the last `typing` frame was written (epoch ms). */
 	#typingAt = Number.NEGATIVE_INFINITY;
 	readonly #read = new ReadTracker();
@@ -487,18 +420,51 @@ export class ParleyClient {
 		}
 		this.room = options.room;
 		this.url = new URL(options.url).toString();
-		const token = options.token;
-		this.#auth = token === undefined ? { guest: options.guest ?? "" } : { token: typeof token === "string" ? () => token : token };
+		this.#identity = new Identity(options.token, options.guest);
 		this.#storage = options.storage;
 		this.#since = options.since;
 		this.#sequencer = new Sequencer(options.since ?? 0);
-		this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, ...options.backoff }, options.random);
-		this.#createSocket = options.createSocket ?? globalSocketFactory();
+		this.#live = new LiveSocket<RoomConnection>(options, {
+			messages: { forbidden: "access to this room was refused", closed: "the client was closed" },
+			// Every attempt waits for the saved outbox, so restored messages go out first.
+			prepare: () => (this.#started ?? Promise.resolve()).then(() => this.#identity.credentials()),
+			prepareFailed: (error) => ({
+				error:
+					error instanceof ParleyClientError
+						? error
+						: new ParleyClientError("network", `the token provider failed: ${String(error)}`),
+				reason: "no token",
+			}),
+			socketUrl: (credentials) =>
+				socketUrl(this.url, this.room, credentials, this.#joined ? this.#sequencer.lastSeq : this.#since, this.#features),
+			newConnection: (socket) => ({ socket, welcomed: false, synced: false, fill: undefined, head: 0, chat: false }),
+			onFrame: (conn, frame) => this.#onFrame(conn, frame as AnyServerFrame),
+			onClose: (code) => {
+				if (code === TOO_BIG_CODE) this.#dropOversized();
+			},
+			onAbandon: () => {
+				// Nothing written on that socket is known to have arrived: resend all of it.
+				this.#outbox.requeueAll();
+				this.#reportQueue();
+			},
+			onLost: (conn) => {
+				// A socket that never got a welcome may have been refused with 401/403, which a
+				// WebSocket only reports as an error. Ask over HTTP with the same credentials before
+				// hammering the server with more upgrades.
+				if (!conn.welcomed) void this.#probe();
+			},
+			onTerminate: (error) => {
+				clearTimeout(this.#flushTimer);
+				clearTimeout(this.#readTimer);
+				// Drained from memory only: a persisted outbox keeps them for the next run.
+				for (const frame of this.#outbox.drain()) this.#settleWaiters(frame.id, (waiter) => waiter.reject(error));
+				this.#heldUntil = 0;
+			},
+			onStatus: (status) => this.#events.emit("status", status),
+			onError: (error) => this.#events.emit("error", error),
+		});
 		// Wrapped rather than stored: a detached `window.fetch` throws "Illegal invocation".
 		this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-		this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
-		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10_000;
-		this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
 		this.#httpTimeoutMs = options.httpTimeoutMs ?? 15_000;
 		this.#maxInFlight = options.maxInFlight ?? 16;
 		this.#features = options.features ?? FEATURES;
@@ -519,7 +485,7 @@ export class ParleyClient {
 
 	/** The connection state (also reported by the `status` event). */
 	get state(): ConnectionState {
-		return this.#state;
+		return this.#live.state;
 	}
 
 	/** The seq of the last room event delivered to the app (a good `since` to persist). */
@@ -599,14 +565,10 @@ export class ParleyClient {
 	 * Reconnects after that are automatic and do not need another call.
 	 */
 	connect(): Promise<void> {
-		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
-		if (this.#state === "live") return Promise.resolve();
-		const promise = new Promise<void>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
 		// The saved outbox is read once, whatever the state (a page may start suspended); every
 		// connection attempt waits for it, so restored messages go out first.
-		this.#started ??= this.#restore();
-		if (this.#state === "idle") this.#open();
-		return promise;
+		if (!this.#live.terminal) this.#started ??= this.#restore();
+		return this.#live.connect();
 	}
 
 	/**
@@ -651,8 +613,8 @@ export class ParleyClient {
 	 * whether a frame was written.
 	 */
 	typing(): boolean {
-		const conn = this.#conn;
-		if (this.#state !== "live" || conn === undefined || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return false;
+		const conn = this.#live.current;
+		if (this.#live.state !== "live" || conn === undefined || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return false;
 		const now = Date.now();
 		if (now - this.#typingAt < TYPING_INTERVAL_MS) return false;
 		// Not paced: one frame per 3 s fits in the headroom the pacing leaves under the room's rate.
@@ -674,7 +636,7 @@ export class ParleyClient {
 	 */
 	markRead(seq: number): void {
 		if (!(Number.isInteger(seq) && seq >= 0)) throw new TypeError("`seq` must be a whole number >= 0");
-		if (TERMINAL.has(this.#state)) return;
+		if (this.#live.terminal) return;
 		const upTo = Math.min(seq, this.#sequencer.lastSeq);
 		if (this.#read.advance(upTo)) this.#events.emit("read", this.#read.state);
 		if (this.#readOut.want(upTo)) this.#flushRead();
@@ -682,7 +644,7 @@ export class ParleyClient {
 
 	/** Queues an outbox frame (a send, an edit, a reaction) and returns its ack. */
 	#enqueue(frame: OutFrame): Promise<SendResult> {
-		if (TERMINAL.has(this.#state)) return Promise.reject(this.#terminalError());
+		if (this.#live.terminal) return Promise.reject(this.#live.terminalError());
 		const { id } = frame;
 		// A second call with an id still in the queue joins the first one's promise.
 		const queued = this.#outbox.has(id);
@@ -717,11 +679,11 @@ export class ParleyClient {
 	 * seq. Uses the HTTP route, whose answer the contract defines, and retries transient failures.
 	 */
 	async delete(msgId: string): Promise<{ seq: number }> {
-		if (TERMINAL.has(this.#state)) throw this.#terminalError();
+		if (this.#live.terminal) throw this.#live.terminalError();
 		const retry = new Backoff({ minMs: 250, maxMs: 4000, factor: 2 });
 		for (let attempt = 1; ; attempt++) {
 			try {
-				return await this.#http((credentials) =>
+				return await this.#identity.http((credentials) =>
 					requestJson<{ seq: number }>(
 						this.#fetch,
 						apiUrl(this.url, this.room, `messages/${encodeURIComponent(msgId)}`, {}, credentials),
@@ -733,7 +695,7 @@ export class ParleyClient {
 				const transient =
 					error instanceof ParleyClientError &&
 					(error.code === "network" || error.code === "timeout" || error.code === "rate_limited" || error.code === "internal");
-				if (!transient || attempt >= 4 || TERMINAL.has(this.#state)) throw error;
+				if (!transient || attempt >= 4 || this.#live.terminal) throw error;
 				const wait = error.retryAfterMs ?? retry.next().delayMs;
 				await new Promise((done) => setTimeout(done, wait));
 			}
@@ -745,7 +707,7 @@ export class ParleyClient {
 	 * `{ before: oldestSeqShown, limit: 50 }`. Events come back ascending.
 	 */
 	async history(query: HistoryQuery): Promise<EventsPage> {
-		const page = await this.#http((credentials) =>
+		const page = await this.#identity.http((credentials) =>
 			fetchEvents(this.#fetch, this.url, this.room, credentials, query, this.#httpTimeoutMs),
 		);
 		return { ...page, events: stampReactions(page.events, page.lastSeq) };
@@ -756,7 +718,7 @@ export class ParleyClient {
 	 * `before` back for the next (older) page. Same credentials and 401 rule as `history()`.
 	 */
 	async search(q: string, options: SearchOptions = {}): Promise<SearchPage> {
-		return await this.#http((credentials) =>
+		return await this.#identity.http((credentials) =>
 			requestJson<SearchPage>(
 				this.#fetch,
 				apiUrl(this.url, this.room, "search", { q, before: options.before, limit: options.limit }, credentials),
@@ -768,7 +730,7 @@ export class ParleyClient {
 
 	/** v1.3: every text a message has had, the original first. */
 	async editHistory(msgId: string): Promise<EditHistory> {
-		return await this.#http((credentials) =>
+		return await this.#identity.http((credentials) =>
 			requestJson<EditHistory>(
 				this.#fetch,
 				apiUrl(this.url, this.room, `messages/${encodeURIComponent(msgId)}/edits`, {}, credentials),
@@ -783,7 +745,7 @@ export class ParleyClient {
 	 * back for the next page; it is absent on the last one. For rooms too big to list live.
 	 */
 	async members(query: { cursor?: string; limit?: number } = {}): Promise<MembersPage> {
-		return await this.#http((credentials) =>
+		return await this.#identity.http((credentials) =>
 			requestJson<MembersPage>(
 				this.#fetch,
 				apiUrl(this.url, this.room, "members", { cursor: query.cursor, limit: query.limit }, credentials),
@@ -798,24 +760,17 @@ export class ParleyClient {
 	 * reconnecting. Sends keep queueing. `resume()` reconnects at once.
 	 */
 	suspend(): void {
-		if (TERMINAL.has(this.#state) || this.#state === "offline") return;
-		this.#clearReconnect();
-		this.#abandon("suspended");
-		this.#setStatus({ state: "offline", reason: "suspended" });
+		this.#live.suspend();
 	}
 
 	/** Ends a `suspend()`: reconnects now, with a fresh backoff schedule. */
 	resume(): void {
-		if (this.#state !== "offline") return;
-		this.#backoff.reset();
-		this.#open();
+		this.#live.resume();
 	}
 
 	/** Skips the current backoff wait and reconnects now (no-op unless `reconnecting`). */
 	reconnectNow(): void {
-		if (this.#state !== "reconnecting") return;
-		this.#clearReconnect();
-		this.#open();
+		this.#live.reconnectNow();
 	}
 
 	/**
@@ -823,35 +778,18 @@ export class ParleyClient {
 	 * with a `storage` they stay there and go out the next time a client connects.
 	 */
 	close(): void {
-		this.#terminate("closed", new ParleyClientError("closed", "the client was closed"));
+		this.#live.close();
 	}
 
 	// -----------------------------------------------------------------------------------
 	// Credentials and the persisted outbox
 	// -----------------------------------------------------------------------------------
 
-	async #credentials(): Promise<Credentials> {
-		if ("guest" in this.#auth) return { guest: this.#auth.guest };
-		const token = await this.#auth.token();
-		if (typeof token !== "string" || token === "") throw new ParleyClientError("unauthorized", "the token provider returned no token");
-		return { token };
-	}
-
-	/** One HTTP call with current credentials; after a 401 the provider is asked once more. */
-	async #http<T>(call: (credentials: Credentials) => Promise<T>): Promise<T> {
-		try {
-			return await call(await this.#credentials());
-		} catch (error) {
-			if (!(error instanceof ParleyClientError && error.status === 401 && "token" in this.#auth)) throw error;
-			return await call(await this.#credentials());
-		}
-	}
-
 	/** Loads unsent messages an earlier run left in `storage`, ahead of anything queued since. */
 	async #restore(): Promise<void> {
 		if (this.#storage === undefined) return;
 		try {
-			const credentials = await this.#credentials();
+			const credentials = await this.#identity.credentials();
 			const who = "guest" in credentials ? `guest:${credentials.guest}` : tokenSubject(credentials.token);
 			this.#storageKey = `parley.outbox:${new URL(this.url).host}:${this.room}:${who}`;
 			const frames = parseStored(await this.#storage.get(this.#storageKey)).flatMap(({ frame }) => frame ?? []);
@@ -906,225 +844,29 @@ export class ParleyClient {
 	// Connection loop
 	// -----------------------------------------------------------------------------------
 
-	#open(): void {
-		this.#clearReconnect();
-		this.#setStatus({ state: "connecting", attempt: this.#backoff.attempt });
-		const attempt = ++this.#attemptSeq;
-		(this.#started ?? Promise.resolve())
-			.then(() => this.#credentials())
-			.then(
-				(credentials) => {
-					if (attempt === this.#attemptSeq && this.#state === "connecting") this.#openSocket(credentials);
-				},
-				(error: unknown) => {
-					if (attempt !== this.#attemptSeq || this.#state !== "connecting") return;
-					this.#events.emit(
-						"error",
-						error instanceof ParleyClientError
-							? error
-							: new ParleyClientError("network", `the token provider failed: ${String(error)}`),
-					);
-					this.#scheduleReconnect("no token");
-				},
-			);
-	}
-
-	#openSocket(credentials: Credentials): void {
-		const since = this.#joined ? this.#sequencer.lastSeq : this.#since;
-		let socket: SocketLike;
-		try {
-			socket = this.#createSocket(socketUrl(this.url, this.room, credentials, since, this.#features));
-		} catch (error) {
-			this.#events.emit("error", new ParleyClientError("network", `could not open a socket: ${String(error)}`));
-			this.#scheduleReconnect("socket constructor threw");
-			return;
-		}
-		const conn: Connection = {
-			socket,
-			welcomed: false,
-			synced: false,
-			connectTimer: undefined,
-			heartbeatTimer: undefined,
-			pongTimer: undefined,
-			fill: undefined,
-			head: 0,
-			chat: false,
-		};
-		this.#conn = conn;
-		conn.connectTimer = setTimeout(() => this.#lost(conn, "no welcome in time"), this.#connectTimeoutMs);
-		// Every handler first checks that its socket is still the current one: a socket we
-		// abandoned may still fire events much later (a half-open close can take minutes).
-		socket.addEventListener("open", () => {
-			if (conn === this.#conn) this.#startHeartbeat(conn);
-		});
-		socket.addEventListener("message", (event) => {
-			if (conn === this.#conn) this.#onData(conn, event.data);
-		});
-		socket.addEventListener("close", (event) => {
-			if (conn !== this.#conn) return;
-			if (event.code === TOO_BIG_CODE) this.#dropOversized();
-			const reason = `socket closed (${event.code}${event.reason === "" ? "" : ` ${event.reason}`})`;
-			if (event.code === TOKEN_EXPIRED_CLOSE) {
-				// Not a failure: the token ran out. Reconnect at once with a fresh one.
-				this.#abandon(reason);
-				if (!TERMINAL.has(this.#state) && this.#state !== "offline") this.#open();
-				return;
-			}
-			this.#lost(conn, reason);
-		});
-		socket.addEventListener("error", () => {
-			if (conn === this.#conn) this.#lost(conn, "socket error");
-		});
-	}
-
-	#startHeartbeat(conn: Connection): void {
-		conn.heartbeatTimer = setInterval(() => {
-			if (conn !== this.#conn) return;
-			try {
-				conn.socket.send("ping");
-			} catch {
-				// A socket that cannot even take a write is dead; the close event will follow.
-			}
-			// Any frame counts as a sign of life (see #onData); only start the clock once, so a
-			// steady trickle of pings without answers still times out.
-			conn.pongTimer ??= setTimeout(() => this.#lost(conn, "heartbeat timeout"), this.#heartbeatTimeoutMs);
-		}, this.#heartbeatIntervalMs);
-	}
-
-	#stopTimers(conn: Connection): void {
-		clearTimeout(conn.connectTimer);
-		clearInterval(conn.heartbeatTimer);
-		clearTimeout(conn.pongTimer);
-		conn.connectTimer = undefined;
-		conn.heartbeatTimer = undefined;
-		conn.pongTimer = undefined;
-	}
-
-	/** Forgets the current socket without scheduling anything. */
-	#abandon(reason: string): Connection | undefined {
-		const conn = this.#conn;
-		if (conn === undefined) return undefined;
-		this.#conn = undefined;
-		this.#stopTimers(conn);
-		if (conn.socket.readyState <= SOCKET_OPEN) {
-			try {
-				conn.socket.close(ABANDON_CODE, reason.slice(0, 100));
-			} catch {
-				// Already closing; nothing to do.
-			}
-		}
-		// Nothing written on that socket is known to have arrived: resend all of it.
-		this.#outbox.requeueAll();
-		this.#reportQueue();
-		return conn;
-	}
-
-	/**
-	 * The socket ended (closed, errored, or declared dead by us). We do not wait for a close
-	 * handshake: on a half-open connection it may never come.
-	 */
-	#lost(conn: Connection, reason: string): void {
-		if (conn !== this.#conn) return;
-		this.#abandon(reason);
-		if (TERMINAL.has(this.#state) || this.#state === "offline") return;
-		this.#scheduleReconnect(reason);
-		// A socket that never got a welcome may have been refused with 401/403, which a
-		// WebSocket only reports as an error. Ask over HTTP with the same credentials before
-		// hammering the server with more upgrades.
-		if (!conn.welcomed) void this.#probe();
-	}
-
-	#scheduleReconnect(reason: string): void {
-		this.#clearReconnect();
-		const step = this.#backoff.next();
-		this.#setStatus({ state: "reconnecting", attempt: step.attempt + 1, delayMs: step.delayMs, reason });
-		this.#reconnectTimer = setTimeout(() => {
-			this.#reconnectTimer = undefined;
-			if (this.#state === "reconnecting") this.#open();
-		}, step.delayMs);
-	}
-
-	#clearReconnect(): void {
-		clearTimeout(this.#reconnectTimer);
-		this.#reconnectTimer = undefined;
-	}
-
+	/** After a socket that was never welcomed: a refusal over HTTP is terminal; anything else is what backoff is for. */
 	async #probe(): Promise<void> {
 		try {
-			await this.#http((credentials) =>
+			await this.#identity.http((credentials) =>
 				fetchEvents(this.#fetch, this.url, this.room, credentials, { limit: 1 }, this.#httpTimeoutMs),
 			);
 		} catch (error) {
-			if (!(error instanceof ParleyClientError) || TERMINAL.has(this.#state)) return;
-			if (error.status === 401) this.#terminate("unauthorized", error);
-			else if (error.status === 403) this.#terminate("forbidden", error);
-			else if (error.status === 400) this.#terminate("rejected", error);
-			// Anything else (down, 5xx, timeout) is what backoff is for.
+			if (!(error instanceof ParleyClientError) || this.#live.terminal) return;
+			const state = refusedState(error.status);
+			if (state !== undefined) this.#live.terminate(state, error);
 		}
-	}
-
-	#terminate(state: ConnectionState, error: ParleyClientError): void {
-		if (TERMINAL.has(this.#state)) return;
-		this.#clearReconnect();
-		clearTimeout(this.#flushTimer);
-		clearTimeout(this.#readTimer);
-		this.#abandon(state);
-		this.#state = state;
-		// Drained from memory only: a persisted outbox keeps them for the next run.
-		for (const frame of this.#outbox.drain()) this.#settleWaiters(frame.id, (waiter) => waiter.reject(error));
-		this.#heldUntil = 0;
-		const waiters = this.#connectWaiters;
-		this.#connectWaiters = [];
-		for (const waiter of waiters) waiter.reject(error);
-		if (state !== "closed") this.#events.emit("error", error);
-		this.#events.emit("status", { state, reason: error.message });
-	}
-
-	#terminalError(): ParleyClientError {
-		switch (this.#state) {
-			case "unauthorized":
-				return new ParleyClientError("unauthorized", "the credentials were refused", { status: 401 });
-			case "forbidden":
-				return new ParleyClientError("forbidden", "access to this room was refused", { status: 403 });
-			case "rejected":
-				return new ParleyClientError("bad_request", "the server refused the connection request", { status: 400 });
-			default:
-				return new ParleyClientError("closed", "the client was closed");
-		}
-	}
-
-	#setStatus(status: StatusEvent): void {
-		// Every `reconnecting` is reported (attempt and delay change); other states only on change.
-		if (status.state === this.#state && status.state !== "reconnecting") return;
-		this.#state = status.state;
-		this.#events.emit("status", status);
 	}
 
 	// -----------------------------------------------------------------------------------
 	// Frames
 	// -----------------------------------------------------------------------------------
 
-	#onData(conn: Connection, data: unknown): void {
-		clearTimeout(conn.pongTimer);
-		conn.pongTimer = undefined;
-		if (typeof data !== "string" || data === "pong") return;
-		let frame: AnyServerFrame;
-		try {
-			frame = JSON.parse(data) as AnyServerFrame;
-		} catch {
-			this.#events.emit("error", new ParleyClientError("protocol", "the server sent a frame that is not JSON"));
-			return;
-		}
-		if (typeof frame !== "object" || frame === null) return;
-		this.#onFrame(conn, frame);
-	}
-
-	#onFrame(conn: Connection, frame: AnyServerFrame): void {
+	#onFrame(conn: RoomConnection, frame: AnyServerFrame): void {
 		switch (frame.type) {
 			case "batch":
 				// As if each event, then each answer, had come as its own frame.
 				for (const inner of unpackBatch(frame as BatchFrame)) {
-					if (conn !== this.#conn) return;
+					if (conn !== this.#live.current) return;
 					if (typeof inner === "object" && inner !== null) this.#onFrame(conn, inner);
 				}
 				return;
@@ -1175,10 +917,7 @@ export class ParleyClient {
 		}
 	}
 
-	#onWelcome(conn: Connection, welcome: WelcomeFrame): void {
-		clearTimeout(conn.connectTimer);
-		conn.connectTimer = undefined;
-		conn.welcomed = true;
+	#onWelcome(conn: RoomConnection, welcome: WelcomeFrame): void {
 		this.#user = welcome.user;
 		this.#online.clear();
 		for (const user of welcome.online) this.#online.set(user.id, user);
@@ -1206,7 +945,7 @@ export class ParleyClient {
 		this.#pace = { tokens: Math.max(1, Math.floor(pacing(this.#limits).burst / 2)), at: Date.now() };
 		this.#outbox.unpause();
 		conn.head = welcome.lastSeq;
-		this.#setStatus({ state: "syncing" });
+		this.#live.welcome(conn);
 		this.#events.emit("welcome", welcome);
 		this.#reportOnline();
 		this.#onReadWelcome(welcome);
@@ -1217,7 +956,7 @@ export class ParleyClient {
 	#onReadWelcome(welcome: WelcomeFrame): void {
 		this.#readOut.newSocket();
 		const read = welcome.read;
-		const conn = this.#conn;
+		const conn = this.#live.current;
 		if (conn !== undefined) conn.chat = read !== undefined;
 		if (read !== undefined && Number.isInteger(read.seq)) {
 			this.#readOut.confirm(read.seq);
@@ -1248,7 +987,7 @@ export class ParleyClient {
 	#flushRead(): void {
 		clearTimeout(this.#readTimer);
 		this.#readTimer = undefined;
-		const conn = this.#conn;
+		const conn = this.#live.current;
 		if (conn === undefined || !conn.welcomed || !conn.chat || conn.socket.readyState !== SOCKET_OPEN) return;
 		const now = Date.now();
 		const due = this.#readOut.due(now);
@@ -1298,7 +1037,7 @@ export class ParleyClient {
 		this.#events.emit("online", { count: this.#onlineCount, complete: this.#onlineComplete });
 	}
 
-	#onEvent(conn: Connection, event: RoomEvent): void {
+	#onEvent(conn: RoomConnection, event: RoomEvent): void {
 		if (typeof event.seq !== "number") return;
 		this.#deliver(this.#sequencer.offer(stampReaction(event, conn.head)));
 		// Before `synced` a gap is normal (the replay is still coming); after it, a gap means
@@ -1306,47 +1045,40 @@ export class ParleyClient {
 		if (conn.synced && this.#sequencer.gap() !== undefined) void this.#fill(conn);
 	}
 
-	async #onSynced(conn: Connection, through: number): Promise<void> {
+	async #onSynced(conn: RoomConnection, through: number): Promise<void> {
 		this.#sequencer.noteHead(through);
 		await this.#fill(conn);
-		if (conn !== this.#conn || conn.synced) return;
-		conn.synced = true;
-		this.#backoff.reset();
-		this.#setStatus({ state: "live" });
-		this.#events.emit("synced", { through: this.#sequencer.lastSeq });
-		const waiters = this.#connectWaiters;
-		this.#connectWaiters = [];
-		for (const waiter of waiters) waiter.resolve();
+		this.#live.live(conn, () => this.#events.emit("synced", { through: this.#sequencer.lastSeq }));
 	}
 
 	/** Pages over HTTP until nothing known is missing; one loop per connection. */
-	#fill(conn: Connection): Promise<void> {
+	#fill(conn: RoomConnection): Promise<void> {
 		conn.fill ??= this.#fillLoop(conn).finally(() => {
 			conn.fill = undefined;
 		});
 		return conn.fill;
 	}
 
-	async #fillLoop(conn: Connection): Promise<void> {
+	async #fillLoop(conn: RoomConnection): Promise<void> {
 		try {
-			for (let gap = this.#sequencer.gap(); gap !== undefined && conn === this.#conn; gap = this.#sequencer.gap()) {
+			for (let gap = this.#sequencer.gap(); gap !== undefined && conn === this.#live.current; gap = this.#sequencer.gap()) {
 				const before = this.#sequencer.lastSeq;
 				const after = gap.after;
-				const page = await this.#http((credentials) =>
+				const page = await this.#identity.http((credentials) =>
 					fetchEvents(this.#fetch, this.url, this.room, credentials, { after, limit: PAGE_LIMIT_MAX }, this.#httpTimeoutMs),
 				);
-				if (conn !== this.#conn) return;
+				if (conn !== this.#live.current) return;
 				this.#deliver(this.#sequencer.offerAll(stampReactions(page.events, page.lastSeq)));
 				if (this.#sequencer.lastSeq === before) {
 					throw new ParleyClientError("protocol", `the server announced events after seq ${before} but did not return them`);
 				}
 			}
 		} catch (error) {
-			if (conn !== this.#conn) return;
+			if (conn !== this.#live.current) return;
 			const failure = error instanceof ParleyClientError ? error : new ParleyClientError("network", String(error));
 			this.#events.emit("error", failure);
 			// A new socket resumes with since = lastSeq, which retries the catch-up for free.
-			this.#lost(conn, `history fetch failed: ${failure.message}`);
+			this.#live.lost(conn, `history fetch failed: ${failure.message}`);
 		}
 	}
 
@@ -1457,7 +1189,7 @@ export class ParleyClient {
 
 	/** Writes whatever the outbox, the in-flight window and the pace allow, if there is a welcomed socket. */
 	#flush(): void {
-		const conn = this.#conn;
+		const conn = this.#live.current;
 		if (conn === undefined || !conn.welcomed || conn.socket.readyState !== SOCKET_OPEN) return;
 		const now = Date.now();
 		clearTimeout(this.#flushTimer);

@@ -31,6 +31,8 @@ const WIRE = new Set([
 	// v1.4: the inbox's wire shapes (InboxClient), and the saga types they name (declarations only).
 	"src/inbox-protocol.ts",
 	"src/saga/types.ts",
+	// The inbox's pure rules: the client sorts the room list with the server's own order.
+	"src/inbox-rules.ts",
 ]);
 /** What the built JavaScript may import besides its own files. */
 const EXTERNAL = ["react", "node:*"];

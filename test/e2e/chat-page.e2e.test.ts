@@ -4,27 +4,15 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
-import { buildPage, freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
-import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
+import type { BrowserContext, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { browserMissing, watchPage } from "../support/browser.ts";
+import { browserSuite } from "../support/browser-suite.ts";
+import { freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
+import { PROJECT_ROOT } from "../support/dev-server.ts";
 
-let server: DevServer;
-let browser: Browser;
-const problems: string[] = [];
-
-beforeAll(async () => {
-	if (browserMissing) return;
-	// The page under test is the bundle built from the current sources.
-	buildPage();
-	[server, browser] = await Promise.all([startDevServer(), launchChromium()]);
-});
-
-afterAll(async () => {
-	await browser?.close();
-	await server?.stop();
-});
+const suite = browserSuite();
+const { problems } = suite;
 
 interface Row {
 	seq: number;
@@ -34,10 +22,10 @@ interface Row {
 }
 
 async function openAs(name: string, room: string): Promise<{ context: BrowserContext; page: Page }> {
-	const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+	const context = await suite.context({ viewport: { width: 1000, height: 700 } });
 	const page = await context.newPage();
 	watchPage(page, problems, { label: name });
-	await joinAsGuest(page, server.url, room, name, 15_000);
+	await joinAsGuest(page, suite.server.url, room, name, 15_000);
 	return { context, page };
 }
 
@@ -149,7 +137,7 @@ describe.skipIf(browserMissing)("chat page", () => {
 		const note = alice.page.locator("#timeline li", { hasText: "news for everyone" }).locator(".note");
 		await note.and(alice.page.locator('[data-saga="succeeded"]')).waitFor({ timeout: 20_000 });
 		expect(await note.textContent()).toContain(`#${other}`);
-		const copy = await fetch(`${server.url}/v1/rooms/${other}/events?guest=auditor`).then(
+		const copy = await fetch(`${suite.server.url}/v1/rooms/${other}/events?guest=auditor`).then(
 			(r) => r.json() as Promise<{ events: Array<{ text?: string }> }>,
 		);
 		expect(copy.events.map((e) => e.text)).toEqual(["news for everyone"]);
@@ -160,13 +148,13 @@ describe.skipIf(browserMissing)("chat page", () => {
 	});
 
 	it("stops and says so when the token is refused", async () => {
-		const context = await browser.newContext();
+		const context = await suite.context();
 		const page = await context.newPage();
 		// Chromium logs the refused upgrade and the 401 probe as console errors; that is the
 		// expected outcome here, so this page's console is not collected.
 		const upgrades: string[] = [];
 		page.on("websocket", (socket) => upgrades.push(socket.url()));
-		await page.goto(`${server.url}/#${freshRoom()}`);
+		await page.goto(`${suite.server.url}/#${freshRoom()}`);
 		await page.locator("#join-mode").selectOption("token");
 		await page.locator("#join-token").fill("not-a-token");
 		await page.locator("#join-submit").click();

@@ -7,32 +7,18 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BrowserContext, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import type { EventsPage, MessageEvent, RoomEvent } from "../../src/protocol.ts";
 import { TYPING_EXPIRY_MS } from "../../src/protocol.ts";
 import { until } from "../support/api.ts";
-import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
-import { buildPage, freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
-import { type DevServer, PROJECT_ROOT, startDevServer } from "../support/dev-server.ts";
+import { browserMissing, watchPage } from "../support/browser.ts";
+import { browserSuite } from "../support/browser-suite.ts";
+import { freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
+import { PROJECT_ROOT } from "../support/dev-server.ts";
 
-let server: DevServer;
-let browser: Browser;
-const problems: string[] = [];
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-	if (browserMissing) return;
-	// The page under test is the bundle built from the current sources.
-	buildPage();
-	[server, browser] = await Promise.all([startDevServer(), launchChromium()]);
-});
-
-afterAll(async () => {
-	for (const context of contexts) await context.close().catch(() => undefined);
-	await browser?.close();
-	await server?.stop();
-});
+const suite = browserSuite();
+const { problems } = suite;
 
 interface Person {
 	context: BrowserContext;
@@ -40,11 +26,10 @@ interface Person {
 }
 
 async function openAs(name: string, room: string, width = 1000): Promise<Person> {
-	const context = await browser.newContext({ viewport: { width, height: 700 }, locale: "en-US" });
-	contexts.push(context);
+	const context = await suite.context({ viewport: { width, height: 700 }, locale: "en-US" });
 	const page = await context.newPage();
 	watchPage(page, problems, { label: name });
-	await joinAsGuest(page, server.url, room, name, 20_000);
+	await joinAsGuest(page, suite.server.url, room, name, 20_000);
 	return { context, page };
 }
 
@@ -60,7 +45,7 @@ async function waitForTexts(page: Page, texts: string[]): Promise<void> {
 async function storedEvents(room: string, reader = "auditor"): Promise<RoomEvent[]> {
 	const events: RoomEvent[] = [];
 	for (let after = 0; ; ) {
-		const response = await fetch(`${server.url}/v1/rooms/${room}/events?after=${after}&limit=500&guest=${reader}`);
+		const response = await fetch(`${suite.server.url}/v1/rooms/${room}/events?after=${after}&limit=500&guest=${reader}`);
 		expect(response.status).toBe(200);
 		const page = (await response.json()) as EventsPage;
 		events.push(...page.events);
@@ -365,7 +350,7 @@ describe.skipIf(browserMissing)("chat page features", () => {
 		// 130 messages from seven writers (each under its own rate-limit burst), in order.
 		const texts = Array.from({ length: 130 }, (_, i) => `old ${String(i + 1).padStart(3, "0")}`);
 		for (const [i, text] of texts.entries()) {
-			const response = await fetch(`${server.url}/v1/rooms/${room}/messages?guest=writer${i % 7}`, {
+			const response = await fetch(`${suite.server.url}/v1/rooms/${room}/messages?guest=writer${i % 7}`, {
 				method: "POST",
 				headers: { "content-type": "application/json" },
 				body: JSON.stringify({ id: `seed-${i}`, text }),

@@ -3,34 +3,18 @@
  * Chromium against the real `wrangler dev` with the default rate limit. Every outcome is
  * checked against the room's stored history, not only against the page.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
 import type { EventsPage } from "../../src/protocol.ts";
 import { apiCaller, until } from "../support/api.ts";
-import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
-import { buildPage, freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
-import { type DevServer, startDevServer } from "../support/dev-server.ts";
+import { browserMissing, watchPage } from "../support/browser.ts";
+import { browserSuite } from "../support/browser-suite.ts";
+import { freshRoom, joinAsGuest, say } from "../support/chat-page.ts";
 
-let server: DevServer;
-let browser: Browser;
-let admin: ReturnType<typeof apiCaller>;
-const problems: string[] = [];
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-	if (browserMissing) return;
-	// The page under test is the bundle built from the current sources.
-	buildPage();
-	[server, browser] = await Promise.all([startDevServer({ vars: { RATE_LIMIT_PER_SEC: "10" } }), launchChromium()]);
-	admin = apiCaller(() => server.url, await mintToken({ sub: "ops", name: "Ops", role: "admin" }));
-});
-
-afterAll(async () => {
-	for (const context of contexts) await context.close().catch(() => undefined);
-	await browser?.close();
-	await server?.stop();
-});
+const suite = browserSuite({ vars: { RATE_LIMIT_PER_SEC: "10" } });
+const { problems } = suite;
+const admin = apiCaller(() => suite.server.url, await mintToken({ sub: "ops", name: "Ops", role: "admin" }));
 
 interface Joined {
 	page: Page;
@@ -40,8 +24,7 @@ interface Joined {
 }
 
 async function openAs(name: string, room: string): Promise<Joined> {
-	const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
-	contexts.push(context);
+	const context = await suite.context({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
 	const page = await context.newPage();
 	watchPage(page, problems, { label: name });
 	let sockets = 0;
@@ -52,12 +35,12 @@ async function openAs(name: string, room: string): Promise<Joined> {
 			if (typeof frame.payload === "string" && frame.payload.includes('"type":"welcome"')) welcomes++;
 		});
 	});
-	await joinAsGuest(page, server.url, room, name, 15_000);
+	await joinAsGuest(page, suite.server.url, room, name, 15_000);
 	return { page, sockets: () => sockets, welcomes: () => welcomes };
 }
 
 async function storedTexts(room: string): Promise<string[]> {
-	const response = await fetch(`${server.url}/v1/rooms/${room}/events?after=0&limit=500&guest=auditor`);
+	const response = await fetch(`${suite.server.url}/v1/rooms/${room}/events?after=0&limit=500&guest=auditor`);
 	expect(response.status).toBe(200);
 	const page = (await response.json()) as EventsPage;
 	return page.events.flatMap((event) => (event.type === "message" ? [event.text] : []));
@@ -161,11 +144,10 @@ describe.skipIf(browserMissing)("chat page composer", () => {
 
 	it("takes #Room names, offers a fix for bad ones, and tags guests in right-to-left friendly bubbles", async () => {
 		const room = freshRoom();
-		const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
-		contexts.push(context);
+		const context = await suite.context({ viewport: { width: 1000, height: 700 }, locale: "en-US" });
 		const page = await context.newPage();
 		watchPage(page, problems, { label: "join" });
-		await page.goto(`${server.url}/`);
+		await page.goto(`${suite.server.url}/`);
 		expect(await page.locator("#guest-field").textContent()).toMatch(/same guest name is the same guest/);
 
 		await page.locator("#join-room").fill("My Room!");

@@ -11,33 +11,19 @@
  * check what the page does with what an inbox sends, whatever the server's timing: repeated
  * frames, hostile names, older mention pages, the keyboard and a narrow screen.
  */
-import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page, WebSocketRoute } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { mintToken } from "../../scripts/mint-token.ts";
 import type { InboxPage, InboxServerFrame, Mention, MentionsPage } from "../../src/inbox-protocol.ts";
-import { browserMissing, launchChromium, watchPage } from "../support/browser.ts";
-import { buildPage, freshRoom, say } from "../support/chat-page.ts";
-import { type DevServer, startDevServer } from "../support/dev-server.ts";
+import { browserMissing, watchPage } from "../support/browser.ts";
+import { browserSuite } from "../support/browser-suite.ts";
+import { freshRoom, say } from "../support/chat-page.ts";
 
 /** Every wait of this file: long enough for an outbox task to be delivered, short enough to fail fast. */
 const WAIT_MS = 30_000;
 
-let server: DevServer;
-let browser: Browser;
-const problems: string[] = [];
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-	if (browserMissing) return;
-	buildPage();
-	[server, browser] = await Promise.all([startDevServer(), launchChromium()]);
-});
-
-afterAll(async () => {
-	for (const context of contexts) await context.close().catch(() => undefined);
-	await browser?.close();
-	await server?.stop();
-});
+const suite = browserSuite();
+const { problems } = suite;
 
 interface Person {
 	id: string;
@@ -48,11 +34,10 @@ interface Person {
 /** Opens the page at `#room` and joins with a token through the form, waiting until live. */
 async function openAs(id: string, name: string, room: string): Promise<Person> {
 	const token = await mintToken({ sub: id, name });
-	const context = await browser.newContext({ viewport: { width: 1100, height: 750 }, locale: "en-US" });
-	contexts.push(context);
+	const context = await suite.context({ viewport: { width: 1100, height: 750 }, locale: "en-US" });
 	const page = await context.newPage();
 	watchPage(page, problems, { label: name });
-	await page.goto(`${server.url}/#${room}`);
+	await page.goto(`${suite.server.url}/#${room}`);
 	await page.locator("#join-room").fill(room);
 	await page.locator("#join-mode").selectOption("token");
 	await page.locator("#join-token").fill(token);
@@ -63,7 +48,7 @@ async function openAs(id: string, name: string, room: string): Promise<Person> {
 
 /** Posts over HTTP as the holder of `token`, and checks the server stored it. */
 async function post(token: string, room: string, text: string): Promise<void> {
-	const response = await fetch(`${server.url}/v1/rooms/${room}/messages`, {
+	const response = await fetch(`${suite.server.url}/v1/rooms/${room}/messages`, {
 		method: "POST",
 		headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
 		body: JSON.stringify({ id: crypto.randomUUID(), text }),
@@ -214,8 +199,7 @@ describe.skipIf(browserMissing)("chat page: rooms, mentions and DMs", () => {
 		};
 		const olderPage: MentionsPage = { mentions: [mention(2, now - 3_600_000)] };
 		const sockets: WebSocketRoute[] = [];
-		const context = await browser.newContext({ viewport: { width: 1100, height: 750 }, locale: "en-US" });
-		contexts.push(context);
+		const context = await suite.context({ viewport: { width: 1100, height: 750 }, locale: "en-US" });
 		const page = await context.newPage();
 		const seen: string[] = [];
 		watchPage(page, seen, { label: "Carol" });
@@ -234,7 +218,7 @@ describe.skipIf(browserMissing)("chat page: rooms, mentions and DMs", () => {
 		});
 		const push = (frame: InboxServerFrame): void => sockets.at(-1)?.send(JSON.stringify(frame));
 
-		await page.goto(`${server.url}/#${home}`);
+		await page.goto(`${suite.server.url}/#${home}`);
 		await page.locator("#join-mode").selectOption("token");
 		await page.locator("#join-token").fill(token);
 		await page.locator("#join-submit").click();

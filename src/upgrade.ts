@@ -38,30 +38,40 @@ export async function upgradeRoute(request: Request, env: Env, route: SocketRout
 	return route.kind === "room" ? await upgradeSocket(request, env, route.rawRoom) : await upgradeInboxSocket(request, env);
 }
 
+/** Where an upgrade goes once its caller is known and allowed in: a room's or an inbox's object. */
+interface UpgradeTarget {
+	object: { fetch(request: Request): Promise<Response> };
+	url: string;
+	/** Headers of the route's own, besides the identity and `since` every socket gets. */
+	headers?: Record<string, string>;
+}
+
 /**
  * Serves an upgrade as the app serves every /v1 call (src/app.ts): the request gets its own
- * trace (named on a refusal; a 101 comes from the room as it is), the credentials are read by
+ * trace (named on a refusal; a 101 comes from the object as it is), the credentials are read by
  * the same `identify` (bearer, Cloudflare Access sign-in, the Access header as a token,
- * `?token=`, a guest name), and the upgrade spends from the user's HTTP budget.
+ * `?token=`, a guest name), and the upgrade spends from the user's HTTP budget. `target` checks
+ * the route's own access (after the credentials, before the query: 401, 400/403, then 400).
  */
-export async function upgradeSocket(request: Request, env: Env, rawRoom: string): Promise<Response> {
+async function serveUpgrade(
+	request: Request,
+	env: Env,
+	target: (identity: Identity, url: URL) => Promise<UpgradeTarget>,
+): Promise<Response> {
 	const trace = ingressContext(request.headers.get("traceparent"), request.headers.get("tracestate"));
 	try {
 		const url = new URL(request.url);
 		const identity = await socketIdentity(request, env, url);
-		const room = decodePathSegment(rawRoom);
-		await authorizeRoomFor(env, identity, room);
+		const to = await target(identity, url);
 		const since = unwrap(parseSince(url.searchParams.get("since")));
 		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
 			throw new ParleyError("bad_request", "this route expects a WebSocket upgrade");
 		}
-		// A fresh request: nothing the client sent besides the upgrade reaches the room.
-		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
+		// A fresh request: nothing the client sent besides the upgrade reaches the object.
+		const headers = new Headers({ ...to.headers, Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
 		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
-		const features = parseFeatures(url.searchParams.get("features"));
-		if (features.size > 0) headers.set(FEATURES_HEADER, [...features].join(","));
-		const response = await env.ROOM.getByName(room).fetch(new Request(`https://room/${room}/ws`, { headers }));
-		// The room's own refusals (429 before accepting) name the trace too.
+		const response = await to.object.fetch(new Request(to.url, { headers }));
+		// The object's own refusals (429 before accepting) name the trace too.
 		return response.status === 101 ? response : traced(new Response(response.body, response), trace);
 	} catch (error) {
 		if (error instanceof ParleyError) return traced(errorResponse(error.toBody()), trace);
@@ -70,28 +80,24 @@ export async function upgradeSocket(request: Request, env: Env, rawRoom: string)
 	}
 }
 
-/**
- * v1.4: `GET /v1/me/ws?since=`, the caller's inbox socket (objects/inbox.ts), checked as a room
- * socket is: credentials (401), then the query (400).
- */
+/** `GET /v1/rooms/{room}/ws`: the room's id and access (DM membership included) checked first. */
+export async function upgradeSocket(request: Request, env: Env, rawRoom: string): Promise<Response> {
+	return await serveUpgrade(request, env, async (identity, url) => {
+		const room = decodePathSegment(rawRoom);
+		await authorizeRoomFor(env, identity, room);
+		const features = parseFeatures(url.searchParams.get("features"));
+		const target: UpgradeTarget = { object: env.ROOM.getByName(room), url: `https://room/${room}/ws` };
+		if (features.size > 0) target.headers = { [FEATURES_HEADER]: [...features].join(",") };
+		return target;
+	});
+}
+
+/** v1.4: `GET /v1/me/ws?since=`, the caller's own inbox socket (objects/inbox.ts). */
 export async function upgradeInboxSocket(request: Request, env: Env): Promise<Response> {
-	const trace = ingressContext(request.headers.get("traceparent"), request.headers.get("tracestate"));
-	try {
-		const url = new URL(request.url);
-		const identity = await socketIdentity(request, env, url);
-		const since = unwrap(parseSince(url.searchParams.get("since")));
-		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-			throw new ParleyError("bad_request", "this route expects a WebSocket upgrade");
-		}
-		const headers = new Headers({ Upgrade: "websocket", [IDENTITY_HEADER]: JSON.stringify(identity) });
-		if (since !== undefined) headers.set(SINCE_HEADER, String(since));
-		const response = await env.INBOX.getByName(identity.id).fetch(new Request("https://inbox/ws", { headers }));
-		return response.status === 101 ? response : traced(new Response(response.body, response), trace);
-	} catch (error) {
-		if (error instanceof ParleyError) return traced(errorResponse(error.toBody()), trace);
-		console.error(JSON.stringify({ level: "error", msg: "unhandled", path: new URL(request.url).pathname, error: String(error) }));
-		return traced(errorResponse({ code: "internal", message: "internal error" }), trace);
-	}
+	return await serveUpgrade(request, env, async (identity) => ({
+		object: env.INBOX.getByName(identity.id),
+		url: "https://inbox/ws",
+	}));
 }
 
 /** The caller of a socket route, identified as every /v1 call is, and charged to their HTTP budget. */

@@ -14,9 +14,7 @@ import { errorResponse, ParleyError } from "./errors.ts";
 import { type AppEnv, memberRoom, decodePathSegment, readJsonBody, roomStub, unwrap } from "./http.ts";
 import { parseEditInput, parseEventsQuery, parseMembersQuery, parseSearchQuery, parseSendInput } from "./protocol.ts";
 import { registerSocialRoutes } from "./social-routes.ts";
-import { isDmRoom } from "./inbox-protocol.ts";
 import { registerInboxRoutes } from "./inbox-routes.ts";
-import { authorizeRoomFor } from "./room-access.ts";
 import { ACCESS_HEADER, accessConfigured } from "./access.ts";
 import { identify, spendHttpBudget } from "./credentials.ts";
 import { registerOpsRoutes, serveMetricsWithToken } from "./ops-routes.ts";
@@ -114,8 +112,6 @@ export function createApp(): Hono<AppEnv> {
 		const receivedAt = Date.now();
 		const room = await memberRoom(c);
 		const input = unwrap(parseSendInput(await readJsonBody(c), room, c.get("config")));
-		// v1.4: a DM takes cross-posts only from its members, like every other way in.
-		for (const target of input.crossPost ?? []) if (isDmRoom(target)) await authorizeRoomFor(c.env, c.get("identity"), target);
 		const trace = c.get("trace");
 		const traceId = trace.traceId;
 		const result = unwrap(await roomStub(c, room).post(c.get("identity"), input, traceId, receivedAt, traceparentOf(trace)));

@@ -56,9 +56,6 @@ export class AuthorDirectory extends DurableObject<Env> {
 	}
 
 	async rooms(authorId: string): Promise<string[]> {
-		return this.sql
-			.exec<{ room: string }>("SELECT room FROM author_rooms WHERE author_id = ? ORDER BY room", authorId)
-			.toArray()
-			.map((row) => row.room);
+		return (await this.roomsSince(authorId)).map((entry) => entry.room);
 	}
 }

@@ -23,7 +23,7 @@ import {
 	type UserRef,
 } from "../src/protocol.ts";
 import type { EventLog, StoredMessage } from "./event-log.ts";
-import { seqOfMessageId } from "./event-log.ts";
+import { seqOfMessageId } from "../src/protocol.ts";
 
 /** The first `chars` code points of `text` (a reply's excerpt never splits a surrogate pair). */
 export function excerpt(text: string, chars = REPLY_EXCERPT_CHARS): string {

@@ -15,6 +15,7 @@ import type {
 	RoomEvent,
 	UserRef,
 } from "../src/protocol.ts";
+import { seqOfMessageId } from "../src/protocol.ts";
 import { markRemovedReplies, scrubEdits } from "./edits.ts";
 
 /** How long a (user, client id) pair is remembered; the contract asks for at least 24 h. */
@@ -127,11 +128,6 @@ export function messageIdFor(seq: number): string {
 	// Ten random hex digits from one native UUID: its first group, and the first two of the second.
 	const uuid = crypto.randomUUID();
 	return `${seq}-${uuid.slice(0, 8)}${uuid.slice(9, 11)}`;
-}
-
-export function seqOfMessageId(msgId: string): number | undefined {
-	const match = /^([1-9][0-9]{0,14})-[0-9a-f]{10}$/.exec(msgId);
-	return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
 export class EventLog {

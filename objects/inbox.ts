@@ -39,9 +39,8 @@ import {
 	excerptOf,
 	type MentionsQuery,
 	mentionCount,
-	seqOfMsgId,
 } from "../src/inbox-rules.ts";
-import type { UserRef } from "../src/protocol.ts";
+import { seqOfMessageId, type UserRef } from "../src/protocol.ts";
 import { shardName, shardOf } from "../src/ops/shard.ts";
 import { applyInOrder } from "../src/saga/batches.ts";
 import { withTimeout } from "../src/saga/errors.ts";
@@ -149,7 +148,7 @@ export class Inbox extends DurableObject<Env> {
 		const room = task.origin.id;
 		const done = (detail: string): TaskOutcome => ({ status: "ok", seq: null, msgId: payload.msgId || null, detail });
 
-		const seq = seqOfMsgId(payload.msgId);
+		const seq = seqOfMessageId(payload.msgId);
 		if (seq === undefined) return refusal("bad_request", `a ${task.kind} task needs a message id`);
 		if (payload.author.id === this.userId) return done("not delivered: a self-mention");
 		// A DM's messages reach only its two members, whose inboxes hold its row.

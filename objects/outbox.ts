@@ -21,7 +21,14 @@
  * (see `loadLive`).
  */
 import { fail, ok, type Result } from "../src/errors.ts";
-import type { MessageEvent, RetractReason, SagaState, SagaStepSummary, TaskState } from "../src/protocol.ts";
+import {
+	type MessageEvent,
+	type RetractReason,
+	type SagaState,
+	type SagaStepSummary,
+	seqOfMessageId,
+	type TaskState,
+} from "../src/protocol.ts";
 import { backoffDelay } from "../src/saga/backoff.ts";
 import {
 	isSagaReportable,
@@ -65,7 +72,6 @@ import type {
 	TaskPayload,
 	TaskView,
 } from "../src/saga/types.ts";
-import { seqOfMessageId } from "./event-log.ts";
 
 export interface OutboxSettings {
 	baseDelayMs: number;
@@ -262,7 +268,6 @@ interface OpenUnit {
 /** A claim at commit: the origin asks whether a delivery to this room may go out at once. */
 export type DirectGate = (room: string, liveToRoom: number) => boolean;
 
-/** Options of a cross-post's start. */
 /**
  * v1.4: one change to a message's inbox work (see Outbox.inboxWork). Who is mentioned is the
  * room's decision (objects/room.ts); the outbox only carries it.
@@ -282,6 +287,7 @@ export interface InboxWork {
 	gone?: boolean;
 }
 
+/** Options of a cross-post's start. */
 export interface SagaStart {
 	/** When the message reached the server (the trace's first span). */
 	receivedAt?: number;

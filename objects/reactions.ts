@@ -14,7 +14,8 @@ import {
 	type SendResult,
 	type UserRef,
 } from "../src/protocol.ts";
-import { type EventLog, seqOfMessageId } from "./event-log.ts";
+import type { EventLog } from "./event-log.ts";
+import { seqOfMessageId } from "../src/protocol.ts";
 
 /** What a reaction did: the answer, and the event to broadcast (none for a duplicate or a refusal). */
 export interface Reacted {

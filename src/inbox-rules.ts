@@ -106,12 +106,6 @@ export function excerptOf(text: string): string {
 	return [...text].slice(0, MENTION_EXCERPT_CHARS).join("");
 }
 
-/** The seq a message id names (`<seq>-<10 hex>`), or undefined. */
-export function seqOfMsgId(msgId: string): number | undefined {
-	const match = /^([1-9][0-9]{0,15})-[0-9a-f]{10}$/.exec(msgId);
-	return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
 /** Where a mentions page stops: the last mention it holds, in the list's order. */
 export interface MentionCursor {
 	ts: number;

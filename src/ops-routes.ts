@@ -13,7 +13,8 @@ import { type AppContext, type AppEnv, roomStub } from "./http.ts";
 import { postAlert } from "./ops/alert-delivery.ts";
 import { CONTENT_TYPES, mergeHistory, mergeMetrics, negotiateFormat, renderExposition, type ShardMetrics } from "./ops/metrics.ts";
 import { type Scope, taskRooms, withinScope } from "./ops/scope.ts";
-import { type SearchCandidate, type SearchHit, searchCandidates, seqOfMsgId } from "./ops/search.ts";
+import { type SearchCandidate, type SearchHit, searchCandidates } from "./ops/search.ts";
+import { seqOfMessageId } from "./protocol.ts";
 import { shardName, shardOf } from "./ops/shard.ts";
 import { isModerationId, originOfSagaId, originOfTaskId } from "./saga/ids.ts";
 import { randomId } from "./trace.ts";
@@ -110,7 +111,7 @@ async function resolve(c: AppContext, candidate: SearchCandidate): Promise<Searc
 				: undefined;
 		}
 		case "message": {
-			const seq = seqOfMsgId(candidate.msgId);
+			const seq = seqOfMessageId(candidate.msgId);
 			if (seq === undefined) return undefined;
 			if (candidate.room !== undefined) {
 				if (!withinScope(scope, [candidate.room])) return undefined;

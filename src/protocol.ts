@@ -569,6 +569,15 @@ function checkAfter(raw: unknown, id: string): Result<string | undefined, Refusa
 /** Longest message id accepted as input (a server's ids are far shorter). */
 export const MAX_MSG_ID_CHARS = 128;
 
+/** A message id as rooms make them (objects/event-log.ts): its seq, `-`, and 10 hex digits. */
+export const MESSAGE_ID_PATTERN = /^([1-9][0-9]{0,14})-[0-9a-f]{10}$/;
+
+/** The seq a message id carries, or undefined for anything that is not one. */
+export function seqOfMessageId(msgId: string): number | undefined {
+	const match = MESSAGE_ID_PATTERN.exec(msgId);
+	return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
 /** A message id field (`msgId`, `replyTo`): a non-empty string; whether it exists is the room's to say. */
 function checkMsgId(raw: unknown, field: string, id?: string): Result<string, Refusal> {
 	if (typeof raw !== "string" || raw.length < 1 || raw.length > MAX_MSG_ID_CHARS) {

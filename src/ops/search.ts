@@ -5,7 +5,7 @@
  * after its room as `room/msgId`), or a room id. Pure; the server tries the candidates in
  * order and the console opens the first that exists.
  */
-import { isRoomId } from "../protocol.ts";
+import { isRoomId, MESSAGE_ID_PATTERN } from "../protocol.ts";
 import { isModerationId, originOfSagaId, originOfTaskId } from "../saga/ids.ts";
 
 export type SearchCandidate =
@@ -25,7 +25,6 @@ export type SearchHit =
 	| { kind: "message"; room: string; msgId: string; seq: number; traceId: string; sagaId?: string }
 	| { kind: "room"; room: string; lastSeq: number };
 
-const MESSAGE_ID = /^[1-9][0-9]{0,14}-[0-9a-f]{10}$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -44,15 +43,10 @@ export function searchCandidates(text: string): SearchCandidate[] {
 	if (originOfSagaId(query) !== undefined) out.push({ kind: "saga", sagaId: query });
 	if (isModerationId(query)) out.push({ kind: "moderation", id: query });
 	const scoped = /^([^/\s]+)[/\s]+([^/\s]+)$/.exec(query);
-	if (scoped?.[1] !== undefined && scoped[2] !== undefined && isRoomId(scoped[1]) && MESSAGE_ID.test(scoped[2])) {
+	if (scoped?.[1] !== undefined && scoped[2] !== undefined && isRoomId(scoped[1]) && MESSAGE_ID_PATTERN.test(scoped[2])) {
 		out.push({ kind: "message", room: scoped[1], msgId: scoped[2] });
 	}
-	if (MESSAGE_ID.test(query)) out.push({ kind: "message", msgId: query });
+	if (MESSAGE_ID_PATTERN.test(query)) out.push({ kind: "message", msgId: query });
 	if (isRoomId(query)) out.push({ kind: "room", room: query });
 	return out;
-}
-
-/** The sequence number a message id carries. */
-export function seqOfMsgId(msgId: string): number | undefined {
-	return MESSAGE_ID.test(msgId) ? Number(msgId.slice(0, msgId.indexOf("-"))) : undefined;
 }

@@ -1,6 +1,7 @@
 import { describe, it } from "vitest";
 import type { InboxRoom } from "../../src/inbox-protocol.ts";
 import { MENTION_EXCERPT_CHARS, MENTIONS_PAGE_DEFAULT, MENTIONS_PAGE_MAX } from "../../src/inbox-protocol.ts";
+import { seqOfMessageId } from "../../src/protocol.ts";
 import {
 	compareMentions,
 	compareRooms,
@@ -18,7 +19,6 @@ import {
 	mentionCount,
 	parseDmInput,
 	parseMentionsQuery,
-	seqOfMsgId,
 } from "../../src/inbox-rules.ts";
 
 /** Applies changes in order to an empty register, as the inbox does. */
@@ -168,10 +168,10 @@ describe("mentions: excerpt, order and cursor", () => {
 	});
 
 	it("reads the seq from a message id", ({ expect }) => {
-		expect(seqOfMsgId("17-0123456789")).toBe(17);
-		expect(seqOfMsgId("0-0123456789")).toBeUndefined();
-		expect(seqOfMsgId("17-xyz")).toBeUndefined();
-		expect(seqOfMsgId("")).toBeUndefined();
+		expect(seqOfMessageId("17-0123456789")).toBe(17);
+		expect(seqOfMessageId("0-0123456789")).toBeUndefined();
+		expect(seqOfMessageId("17-xyz")).toBeUndefined();
+		expect(seqOfMessageId("")).toBeUndefined();
 	});
 
 	it("orders newest first by (ts, room, msgId), and a cursor splits the list exactly", ({ expect }) => {

@@ -193,6 +193,8 @@ export class Room extends OutboxObject {
 	 * An instance field, so not RPC surface; tests read it through runInDurableObject.
 	 */
 	readonly watchers: InboxWatchers;
+	/** The latest message's preview, as of the log's last seq (see lastPreview). */
+	private preview: { lastSeq: number; value: MessagePreview | null } | undefined;
 	/** Socket commands waiting for the next group commit. */
 	private pending: Command[] = [];
 	private flushScheduled = false;
@@ -233,6 +235,7 @@ export class Room extends OutboxObject {
 			name: () => this.name,
 			onRollback: () => {
 				this.log.resync();
+				this.preview = undefined;
 				this.users.forget();
 				this.search.forget();
 			},
@@ -1028,12 +1031,25 @@ export class Room extends OutboxObject {
 	/** This room as one reader's inbox sees it: counts after their marker, and the latest message. */
 	private summaryFor(userId: string): RoomSummary {
 		const read = this.reads.state(userId);
-		const last = this.log.lastLiveMessage();
-		const preview: MessagePreview | null =
-			last === undefined
-				? null
-				: { msgId: last.msgId, seq: last.seq, author: last.author, excerpt: excerptOf(last.text), ts: last.ts };
-		return { room: this.name, lastSeq: this.log.lastSeq, readSeq: read.seq, unread: read.unread, last: preview };
+		return { room: this.name, lastSeq: this.log.lastSeq, readSeq: read.seq, unread: read.unread, last: this.lastPreview() };
+	}
+
+	/**
+	 * The latest live message as an inbox shows it, the same for every reader: read once per
+	 * change of the log (a push after a commit asks it for each watching inbox). Every change to
+	 * a message (an edit, a retract, a reaction) is an event, so the log's last seq keys it.
+	 */
+	private lastPreview(): MessagePreview | null {
+		const lastSeq = this.log.lastSeq;
+		if (this.preview?.lastSeq !== lastSeq) {
+			const last = this.log.lastLiveMessage();
+			const value =
+				last === undefined
+					? null
+					: { msgId: last.msgId, seq: last.seq, author: last.author, excerpt: excerptOf(last.text), ts: last.ts };
+			this.preview = { lastSeq, value };
+		}
+		return this.preview.value;
 	}
 
 	/** Runs a prepared command on its own (HTTP), then broadcasts and re-arms as needed. */

@@ -28,13 +28,14 @@ import type {
 	InboxChangeFrame,
 } from "../src/inbox-protocol.ts";
 import { isDmRoom } from "../src/inbox-protocol.ts";
-import { compareRooms } from "../src/inbox-rules.ts";
+import { compareMentions, compareRooms } from "../src/inbox-rules.ts";
 import type { UserRef } from "../src/protocol.ts";
 import { UNREAD_COUNT_MAX } from "../src/protocol.ts";
 
-// The room list's order is the server's own rule, not a copy: a list re-sorted here after a
-// frame stays in the order the next page has.
-export { compareRooms, lastActivity } from "../src/inbox-rules.ts";
+// The room list's and the mentions' orders are the server's own rules, not copies: a list
+// re-sorted here after a frame, or merged with an older page, stays in the order the server's
+// next page has.
+export { compareMentions, compareRooms, lastActivity } from "../src/inbox-rules.ts";
 
 /** What an app shows of the inbox at one moment. Treat it as read-only: every change makes a new one. */
 export interface InboxView {
@@ -81,13 +82,6 @@ export interface Applied {
 
 const mentionKey = (room: string, msgId: string): string => `m:${room}:${msgId}`;
 const roomKey = (room: string): string => `r:${room}`;
-
-/** Newest first; ties by room then msgId, so the order is stable. */
-export function compareMentions(a: Mention, b: Mention): number {
-	if (a.ts !== b.ts) return b.ts - a.ts;
-	if (a.room !== b.room) return a.room < b.room ? -1 : 1;
-	return a.msgId < b.msgId ? -1 : a.msgId > b.msgId ? 1 : 0;
-}
 
 function viewOf(
 	user: UserRef | undefined,

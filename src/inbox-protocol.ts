@@ -214,10 +214,9 @@ export interface RoomSummary {
 export const MENTION_EXCERPT_CHARS = 140;
 export const MENTIONS_PAGE_DEFAULT = 20;
 
-/** The excerpt of a text a mention carries: its first MENTION_EXCERPT_CHARS code points. */
+/** The excerpt of a text a mention or a preview carries: its first MENTION_EXCERPT_CHARS code points. */
 export function excerptOf(text: string): string {
-	const points = [...text];
-	return points.length <= MENTION_EXCERPT_CHARS ? text : `${points.slice(0, MENTION_EXCERPT_CHARS).join("")}…`;
+	return [...text].slice(0, MENTION_EXCERPT_CHARS).join("");
 }
 export const MENTIONS_PAGE_MAX = 100;
 /** At most this many rooms in one inbox; a join beyond it is refused with `too_large`. */

@@ -7,7 +7,7 @@
  */
 import { type ErrorBody, fail, ok, type Result } from "./errors.ts";
 import type { InboxRoom } from "./inbox-protocol.ts";
-import { MENTION_EXCERPT_CHARS, MENTIONS_PAGE_DEFAULT, MENTIONS_PAGE_MAX } from "./inbox-protocol.ts";
+import { MENTIONS_PAGE_DEFAULT, MENTIONS_PAGE_MAX } from "./inbox-protocol.ts";
 import { codePointLength, hasLoneSurrogate } from "./protocol.ts";
 
 // -----------------------------------------------------------------------------------------
@@ -101,10 +101,8 @@ export function mentionCount(liveSeqs: readonly number[], readSeq: number): numb
 // Mentions: excerpt, order and cursor
 // -----------------------------------------------------------------------------------------
 
-/** The first MENTION_EXCERPT_CHARS code points. */
-export function excerptOf(text: string): string {
-	return [...text].slice(0, MENTION_EXCERPT_CHARS).join("");
-}
+/** One excerpt rule for the rooms that send mentions and the inbox that keeps them. */
+export { excerptOf } from "./inbox-protocol.ts";
 
 /** Where a mentions page stops: the last mention it holds, in the list's order. */
 export interface MentionCursor {

@@ -8,7 +8,7 @@ import { codePointLength, type SagaState, type TaskState } from "../../src/proto
 import type { AlertStatus } from "../../src/ops/types.ts";
 import { MANUAL_ACTIONS } from "../../src/saga/policy.ts";
 import { ALL_SAGA_STATES, ALL_TASK_STATES } from "../../src/saga/state-machine.ts";
-import type { ManualAction, TaskKind } from "../../src/saga/types.ts";
+import { ALL_TASK_KINDS, type ManualAction, type TaskKind } from "../../src/saga/types.ts";
 
 /** The keys of a record that must name every member of `K` (the compiler checks it). */
 function every<K extends string>(record: Record<K, true>): K[] {
@@ -18,14 +18,7 @@ function every<K extends string>(record: Record<K, true>): K[] {
 export const TASK_STATES: readonly TaskState[] = ALL_TASK_STATES;
 export const SAGA_STATES: readonly SagaState[] = ALL_SAGA_STATES;
 export const ALERT_STATUSES: readonly AlertStatus[] = every<AlertStatus>({ pending: true, sent: true, failed: true, unsent: true });
-export const TASK_KINDS: readonly TaskKind[] = every<TaskKind>({
-	deliver: true,
-	retract: true,
-	moderate: true,
-	edit: true,
-	mention: true,
-	unmention: true,
-});
+export const TASK_KINDS: readonly TaskKind[] = ALL_TASK_KINDS;
 /** What an audit entry records: a manual action, the start of an operator moderation, or a room policy change. */
 export const AUDIT_ACTIONS: readonly string[] = [...MANUAL_ACTIONS, "moderate", "policy"];
 /** The states `GET /v1/admin/moderations?state=` accepts (the index keeps `done` as a finished saga). */
